@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR [options]
+#
+# Runs memprof's benchmarks: each one times memprof and a peer tool side by
+# side in one hyperfine run, on inputs built by bench/workload, and writes its
+# results as a section of docs/benchmarks.md (see that file).
+#
+# Options:
+#   --quick          small inputs and few runs: a smoke run of the whole chain;
+#                    results go to DATA/benchmarks-quick.md, not to docs/
+#   --only NAMES     comma-separated benchmarks to run (default: all)
+#   --list           print the benchmark names and exit
+#   --data DIR       scratch directory for cores (default BUILD_DIR/bench-data);
+#                    existing cores made with the same workload and arguments
+#                    are reused
+#   --docs FILE      the markdown file to update (default docs/benchmarks.md,
+#                    with --quick DATA/benchmarks-quick.md)
+#   --runs N         timed runs per command (default 10, --quick 3)
+#   --warmup N       warmup runs per command (default 2, --quick 1)
+#   --no-build       do not run 'meson compile -C BUILD_DIR' first
+#   --clean          delete the cores made by this run when it ends
+#
+# Environment: MEMPROF (default BUILD_DIR/cli/memprof), WORKLOAD (default
+# BUILD_DIR/bench/workload), GDB (default gdb), HYPERFINE (default hyperfine).
+#
+# Adding a benchmark: write a function bench_NAME (dashes become
+# underscores) that makes its input with ensure_core, times the commands with
+# compare, and writes its section with write_section; add NAME to BENCHES.
+set -euo pipefail
+
+prog=bench/run.sh
+die() { echo "$prog: error: $*" >&2; exit 1; }
+note() { echo "$prog: $*" >&2; }
+
+here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+BENCHES=(info-1gb)
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+}
+
+# ------------------------------------------------------------------ options
+[[ $# -ge 1 ]] || usage
+case $1 in -h|--help) usage ;; --list) printf '%s\n' "${BENCHES[@]}"; exit 0 ;; esac
+build=$1
+shift
+quick=0 only='' data='' docs='' runs='' warmup='' do_build=1 clean=0
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) quick=1 ;;
+        --only) [[ $# -ge 2 ]] || usage; only=$2; shift ;;
+        --list) printf '%s\n' "${BENCHES[@]}"; exit 0 ;;
+        --data) [[ $# -ge 2 ]] || usage; data=$2; shift ;;
+        --docs) [[ $# -ge 2 ]] || usage; docs=$2; shift ;;
+        --runs) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || usage; runs=$2; shift ;;
+        --warmup) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || usage; warmup=$2; shift ;;
+        --no-build) do_build=0 ;;
+        --clean) clean=1 ;;
+        -h|--help) usage ;;
+        *) echo "$prog: unknown option '$1'" >&2; usage ;;
+    esac
+    shift
+done
+
+[[ -d $build ]] || die "build directory '$build' not found (meson setup $build)"
+build=$(cd "$build" && pwd)
+data=${data:-$build/bench-data}
+if [[ $quick -eq 1 ]]; then
+    runs=${runs:-3}; warmup=${warmup:-1}
+    docs=${docs:-$data/benchmarks-quick.md}
+else
+    runs=${runs:-10}; warmup=${warmup:-2}
+    docs=${docs:-$repo/docs/benchmarks.md}
+fi
+
+MEMPROF=${MEMPROF:-$build/cli/memprof}
+WORKLOAD=${WORKLOAD:-$build/bench/workload}
+GDB=${GDB:-gdb}
+HYPERFINE=${HYPERFINE:-hyperfine}
+PYTHON=${PYTHON:-python3}
+
+selected=()
+if [[ -n $only ]]; then
+    IFS=, read -r -a selected <<<"$only"
+    for b in "${selected[@]}"; do
+        [[ " ${BENCHES[*]} " == *" $b "* ]] || die "unknown benchmark '$b' (known: ${BENCHES[*]})"
+    done
+else
+    selected=("${BENCHES[@]}")
+fi
+
+# ------------------------------------------------------------------ checks
+need() { command -v "$1" >/dev/null || die "$1 not found${2:+ ($2)}"; }
+need "$HYPERFINE" "apt-get install hyperfine"
+need "$GDB" "apt-get install gdb"
+need "$PYTHON" "apt-get install python3"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+
+if [[ $do_build -eq 1 ]]; then
+    if [[ -f $build/build.ninja ]]; then
+        note "meson compile -C $build"
+        meson compile -C "$build" >"$build/bench-build.log" 2>&1 \
+            || { tail -n 30 "$build/bench-build.log" >&2; die "build failed (log: $build/bench-build.log); fix it or pass --no-build"; }
+    else
+        note "no build.ninja in $build: not building"
+    fi
+fi
+[[ -x $WORKLOAD ]] || die "workload not found at $WORKLOAD (build it: meson compile -C $build)"
+[[ -x $MEMPROF ]] || die "memprof not found at $MEMPROF: build the CLI first (meson compile -C $build), or set MEMPROF=/path/to/memprof"
+
+mkdir -p "$data/results"
+# a quick run writes into a copy of the real page, so the result looks the same
+if [[ $quick -eq 1 && $docs == "$data/benchmarks-quick.md" && -f $repo/docs/benchmarks.md ]]; then
+    cp -- "$repo/docs/benchmarks.md" "$docs"
+fi
+made_cores=()
+cleanup() {
+    if [[ $clean -eq 1 && ${#made_cores[@]} -gt 0 ]]; then
+        note "removing ${made_cores[*]}"
+        rm -f -- "${made_cores[@]}" "${made_cores[@]/%/.json}" "${made_cores[@]/%/.args}"
+    fi
+}
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ helpers
+
+# Shell-quotes a command for hyperfine -N (which splits words like a shell).
+q() { local out='' a; for a in "$@"; do out+="${out:+ }$(printf '%q' "$a")"; done; printf '%s' "$out"; }
+
+human_bytes() { awk -v s="$1" 'BEGIN { split("B KiB MiB GiB TiB", u); i = 1; while (s >= 1024 && i < 5) { s /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), s, u[i] }'; }
+
+# ensure_core NAME [WORKLOAD ARGS...]: sets core to DATA/NAME.core, made by
+# make_core.sh unless a core made by the same workload binary (not older than
+# it) with the same arguments already exists.
+ensure_core() {
+    local name=$1; shift
+    core=$data/$name.core
+    local args="$*"
+    if [[ -s $core && -s $core.json && -f $core.args && $core -nt $WORKLOAD ]] \
+       && [[ $(cat "$core.args") == "$args" ]]; then
+        note "reusing $core ($(human_bytes "$(stat -c %s "$core")"))"
+    else
+        rm -f -- "$core" "$core.json" "$core.args"
+        # room for the core: estimate from --chunks and --payload, plus slack
+        local chunks=100000 payload=0 i
+        local -a av=("$@")
+        for ((i = 0; i < ${#av[@]} - 1; i++)); do
+            case ${av[i]} in
+                --chunks) chunks=$(awk -v v="${av[i+1]}" 'BEGIN { printf "%d", v }') ;;
+                --payload) payload=${av[i+1]} ;;
+            esac
+        done
+        local need_kb=$(( chunks * (payload + 48) * 12 / 10 / 1024 + 262144 ))
+        local avail_kb
+        avail_kb=$(df -Pk "$data" | awk 'NR == 2 { print $4 }')
+        [[ $avail_kb -ge $need_kb ]] \
+            || die "not enough disk space in $data for core $name: need about $((need_kb / 1024)) MiB, have $((avail_kb / 1024)) MiB"
+        note "making $core: workload $args"
+        "$here/make_core.sh" "$core" -- "$WORKLOAD" "$@" >&2 \
+            || die "could not make core $name"
+        printf '%s\n' "$args" >"$core.args"
+        made_cores+=("$core")
+    fi
+}
+
+# check_cmd LABEL COMMAND...: runs the command once; it must exit 0. Keeps
+# its output in DATA/results/ for a look.
+check_cmd() {
+    local label=$1; shift
+    local out=$data/results/$cur.$label.out
+    local rc=0
+    "$@" >"$out" 2>"$out.err" </dev/null || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        sed 's/^/  /' "$out.err" | tail -n 20 >&2
+        die "$cur: '$label' exited with status $rc before timing: $(q "$@")"
+    fi
+}
+
+# peak_rss_kb COMMAND...: peak resident set size of one run, in KiB.
+peak_rss_kb() {
+    local f=$data/results/$cur.rss
+    /usr/bin/time -f '%M' -o "$f" "$@" >/dev/null 2>&1 </dev/null || true
+    tail -n 1 "$f"
+}
+
+# compare LABEL1 CMD1 LABEL2 CMD2 ...: CMDs are arrays' names; times them in
+# one hyperfine run; sets cmp_json (hyperfine's JSON) and cmp_rss (peak RSS
+# per command, KiB, space separated).
+compare() {
+    local -a hf=("$HYPERFINE" -N --style basic --warmup "$warmup" --runs "$runs"
+                 --export-json "$data/results/$cur.json")
+    cmp_rss=
+    while [[ $# -ge 2 ]]; do
+        local label=$1 arr="$2[@]"
+        local -a cmd=("${!arr}")
+        check_cmd "$label" "${cmd[@]}"
+        cmp_rss+="${cmp_rss:+ }$(peak_rss_kb "${cmd[@]}")"
+        hf+=(-n "$label" "$(q "${cmd[@]}")")
+        shift 2
+    done
+    note "$cur: hyperfine, $warmup warmup + $runs runs per command"
+    "${hf[@]}" </dev/null >&2 || die "$cur: hyperfine failed"
+    cmp_json=$data/results/$cur.json
+}
+
+machine_line() {
+    local model mem kernel
+    model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+    kernel=$(uname -sr)
+    printf '%s CPUs (%s), %s RAM, %s' "$(nproc)" "${model:-unknown CPU}" "$mem" "$kernel"
+}
+
+versions_line() {
+    local rev gdbv hfv
+    rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+    if [[ $rev != "no commit" ]] && ! git -C "$repo" diff --quiet HEAD 2>/dev/null; then
+        rev+=" + local changes"
+    fi
+    gdbv=$("$GDB" --version | head -n 1)
+    hfv=$("$HYPERFINE" --version | head -n 1)
+    printf 'memprof %s; %s; %s' "$rev" "$gdbv" "$hfv"
+}
+
+# write_section NAME FILE: puts FILE's markdown between the markers of NAME in
+# the docs file.
+write_section() {
+    "$PYTHON" "$here/report.py" splice --docs "$docs" --name "$1" --section "$2" \
+        || die "could not update $docs"
+    note "$1: section written to $docs"
+}
+
+# ------------------------------------------------------------ benchmarks
+
+# info-1gb: memprof info on a 1 GB core against gdb loading the same core and
+# listing its shared libraries and threads. Target: under 0.5 s.
+# shellcheck disable=SC2034  # the command arrays are passed to compare by name
+bench_info_1gb() {
+    local -a wargs=(--chunks 1000000 --payload 1000 --shape list)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 100000 --payload 1000 --shape list)
+    local core
+    ensure_core "$cur$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+
+    local -a c_memprof=("$MEMPROF" info --core "$core" --format json)
+    local -a c_gdb=("$GDB" -nx -batch -iex 'set debuginfod enabled off'
+                    -ex 'info sharedlibrary' -ex 'info threads' "$WORKLOAD" "$core")
+    compare memprof c_memprof gdb c_gdb
+
+    local section=$data/results/$cur.md
+    local -a qflag=()
+    [[ $quick -eq 1 ]] && qflag=(--quick)
+    "$PYTHON" "$here/report.py" section --name "$cur" \
+        --title "\`memprof info\` on a 1 GB core" \
+        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+        --display 'memprof info --core CORE --format json' \
+        --display "gdb -batch -ex 'info sharedlibrary' -ex 'info threads' EXE CORE" \
+        --core "$core" --workload-args "${wargs[*]}" \
+        --machine "$(machine_line)" --versions "$(versions_line)" \
+        --runs "$runs" --warmup "$warmup" \
+        --target-seconds 0.5 --target-text 'memprof info on a 1 GB core under 0.5 s' \
+        "${qflag[@]}" >"$section" \
+        || die "$cur: could not write the report"
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
+# Later benchmarks follow the same pattern, e.g.
+#   bench_heap_1gb:  memprof heap --core on the info-1gb core (peer: gdb
+#                    walking main_arena, or none: report time per GB)
+#   bench_leaks_valgrind: memprof leaks --core on a core of
+#                    workload --chunks 1e6 --shape mixed, against
+#                    valgrind --leak-check=full running the same workload
+#                    (ensure_core, then compare memprof c1 valgrind c2).
+
+# ------------------------------------------------------------------ main
+note "data: $data; docs: $docs; $( [[ $quick -eq 1 ]] && echo 'quick run' || echo 'full run')"
+for cur in "${selected[@]}"; do
+    note "== $cur"
+    "bench_${cur//-/_}"
+done

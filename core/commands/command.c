@@ -1,0 +1,283 @@
+/* The command engine: one parser for every host.  It reads the verb and the
+ * common options, opens the target the command line names (or takes the
+ * host's), routes output to --output, and maps errors to exit statuses:
+ * 1 runtime error, 2 usage error, 3 a requested check failed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.h"
+#include "error.h"
+
+static const mp_verb *const verbs[] = {
+	&mp_verb_info,
+};
+
+enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
+
+static const char common_usage[] =
+	"target (the CLI; debuggers supply their own):\n"
+	"  --core FILE [--exe FILE] [--sysroot DIR]   a core dump\n"
+	"  --pid PID                                  a live process (frozen while read)\n"
+	"common options:\n"
+	"  --format text|json|folded|csv|prometheus|svg   (each verb lists what it writes)\n"
+	"  --output FILE        write results to FILE instead of standard output\n"
+	"  --debug-dir DIR      extra root for debug files (repeatable)\n"
+	"  --no-libc-debug      ignore libc's debug symbols\n"
+	"exit status: 0 ok, 1 runtime error, 2 usage error, 3 a requested check failed\n";
+
+static void print_overview(FILE *out)
+{
+	fprintf(out, "usage: memprof VERB [target] [options] [args]\n\nverbs:\n");
+	for (size_t i = 0; i < N_VERBS; i++)
+		fprintf(out, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+	fprintf(out, "\n%s\nmemprof VERB --help describes a verb.\n", common_usage);
+}
+
+static const char *const format_names[] = {
+	"text", "json", "folded", "csv", "prometheus", "svg",
+};
+
+static void print_verb_help(FILE *out, const mp_verb *verb)
+{
+	fprintf(out, "usage: memprof %s [target] [options]%s%s\n\n%s\n\nformats:",
+		verb->name, verb->usage[0] ? " " : "", verb->usage, verb->summary);
+	for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+		if (verb->formats & (1u << i))
+			fprintf(out, " %s", format_names[i]);
+	fprintf(out, "\n\n%s", common_usage);
+}
+
+static int usage_error(FILE *err, const char *verb, const char *fmt, const char *arg)
+{
+	fprintf(err, "memprof: ");
+	fprintf(err, fmt, arg);
+	fprintf(err, " (see memprof %s%s--help)\n", verb ? verb : "",
+		verb ? " " : "");
+	return MP_EXIT_USAGE;
+}
+
+int mp_command_fail(mp_command *c, mp_error *err)
+{
+	int status = mp_error_code(err) == MP_ERR_USAGE ? MP_EXIT_USAGE : MP_EXIT_ERROR;
+	fprintf(c->err, "memprof: %s\n", mp_error_message(err));
+	mp_error_free(err);
+	return status;
+}
+
+static bool parse_format(const char *name, enum mp_format *format)
+{
+	for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+		if (strcmp(name, format_names[i]) == 0) {
+			*format = (enum mp_format)(1u << i);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Parses argv after the verb; returns MP_EXIT_OK or MP_EXIT_USAGE. */
+static int parse_options(const mp_verb *verb, int argc, char **argv,
+			 mp_options *o, bool *help, FILE *err)
+{
+	const char *v = verb->name;
+	bool only_positional = false;
+	for (int i = 0; i < argc; i++) {
+		char *arg = argv[i];
+		if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
+			if (o->n_positional == MP_MAX_POSITIONAL)
+				return usage_error(err, v, "too many arguments at '%s'", arg);
+			o->positional[o->n_positional++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			only_positional = true;
+			continue;
+		}
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			*help = true;
+			continue;
+		}
+		if (strcmp(arg, "--no-libc-debug") == 0) {
+			o->no_libc_debug = true;
+			continue;
+		}
+		/* Options with a value: "--name value" or "--name=value". */
+		char *value = strchr(arg, '=');
+		size_t name_length = value ? (size_t)(value - arg) : strlen(arg);
+		static const char *const valued[] = {
+			"--core", "--exe", "--sysroot", "--pid", "--format", "--output",
+			"--debug-dir",
+		};
+		const char *name = NULL;
+		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+			if (strlen(valued[k]) == name_length &&
+			    strncmp(arg, valued[k], name_length) == 0)
+				name = valued[k];
+		if (!name)
+			return usage_error(err, v, "unknown option '%s'", arg);
+		if (value) {
+			value++;
+		} else {
+			if (i + 1 >= argc)
+				return usage_error(err, v, "option '%s' needs a value", arg);
+			value = argv[++i];
+		}
+		if (strcmp(name, "--core") == 0) {
+			o->core = value;
+		} else if (strcmp(name, "--exe") == 0) {
+			o->exe = value;
+		} else if (strcmp(name, "--sysroot") == 0) {
+			o->sysroot = value;
+		} else if (strcmp(name, "--output") == 0) {
+			o->output = value;
+		} else if (strcmp(name, "--debug-dir") == 0) {
+			if (o->n_debug_dirs == MP_MAX_DEBUG_DIRS)
+				return usage_error(err, v, "too many --debug-dir options at '%s'", value);
+			o->debug_dirs[o->n_debug_dirs++] = value;
+		} else if (strcmp(name, "--format") == 0) {
+			if (!parse_format(value, &o->format))
+				return usage_error(err, v, "unknown format '%s'", value);
+		} else {
+			char *end;
+			errno = 0;
+			long pid = strtol(value, &end, 10);
+			if (errno || *end || end == value || pid <= 0)
+				return usage_error(err, v, "--pid needs a positive process id, not '%s'", value);
+			o->pid = pid;
+		}
+	}
+	return MP_EXIT_OK;
+}
+
+static int check_options(const mp_verb *verb, const mp_options *o,
+			 const mp_host *host, FILE *err)
+{
+	const char *v = verb->name;
+	if (!(verb->formats & o->format)) {
+		const char *name = "?";
+		for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+			if (o->format == (enum mp_format)(1u << i))
+				name = format_names[i];
+		return usage_error(err, v, "this verb cannot write --format %s", name);
+	}
+	if (o->n_positional < verb->min_positional)
+		return usage_error(err, v, "missing argument%s", "");
+	if (o->n_positional > verb->max_positional)
+		return usage_error(err, v, "unexpected argument '%s'",
+				   o->positional[verb->max_positional]);
+	bool host_target = host && host->target;
+	if (host_target && (o->core || o->pid))
+		return usage_error(err, v, "%s already supplies the target; drop --core/--pid",
+				   host->name ? host->name : "the host");
+	if (o->core && o->pid)
+		return usage_error(err, v, "give --core or --pid, not both%s", "");
+	if ((o->exe || o->sysroot) && o->pid)
+		return usage_error(err, v, "--exe and --sysroot go with --core%s", "");
+	if (verb->needs_target && !host_target && !o->core && !o->pid)
+		return usage_error(err, v, "no target: give --core FILE or --pid PID%s", "");
+	return MP_EXIT_OK;
+}
+
+static mp_error *open_target(const mp_options *o, mp_target **out)
+{
+	mp_target_options target_options = {
+		.exe_path = o->exe,
+		.sysroot = o->sysroot,
+		.debug_dirs = o->debug_dirs,
+		.n_debug_dirs = o->n_debug_dirs,
+	};
+	if (o->core)
+		return mp_target_open_core(o->core, &target_options, out);
+	return mp_target_attach_pid((pid_t)o->pid, &target_options, 0, out);
+}
+
+int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
+		   FILE *err)
+{
+	if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
+	    strcmp(argv[0], "help") == 0) {
+		if (argc >= 2 && strcmp(argv[0], "help") == 0) {
+			for (size_t i = 0; i < N_VERBS; i++) {
+				if (strcmp(argv[1], verbs[i]->name) == 0) {
+					print_verb_help(out, verbs[i]);
+					return MP_EXIT_OK;
+				}
+			}
+		}
+		print_overview(argc < 1 ? err : out);
+		return argc < 1 ? MP_EXIT_USAGE : MP_EXIT_OK;
+	}
+	if (strcmp(argv[0], "--version") == 0) {
+		fprintf(out, "memprof %s\n", MEMPROF_VERSION);
+		return MP_EXIT_OK;
+	}
+	const mp_verb *verb = NULL;
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (strcmp(argv[0], verbs[i]->name) == 0)
+			verb = verbs[i];
+	if (!verb) {
+		fprintf(err, "memprof: unknown verb '%s' (see memprof --help)\n", argv[0]);
+		return MP_EXIT_USAGE;
+	}
+
+	mp_options options;
+	memset(&options, 0, sizeof(options));
+	options.format = MP_FORMAT_TEXT;
+	bool help = false;
+	int status = parse_options(verb, argc - 1, argv + 1, &options, &help, err);
+	if (status != MP_EXIT_OK)
+		return status;
+	if (help) {
+		print_verb_help(out, verb);
+		return MP_EXIT_OK;
+	}
+	status = check_options(verb, &options, host, err);
+	if (status != MP_EXIT_OK)
+		return status;
+
+	mp_command command = {
+		.host = host,
+		.options = &options,
+		.out = out,
+		.err = err,
+	};
+	FILE *output_file = NULL;
+	if (options.output) {
+		output_file = fopen(options.output, "w");
+		if (!output_file) {
+			return mp_command_fail(&command,
+					       mp_error_errno(errno, "cannot write %s",
+							      options.output));
+		}
+		command.out = output_file;
+	}
+	bool own_target = false;
+	if (verb->needs_target) {
+		if (host && host->target) {
+			command.target = host->target;
+		} else {
+			mp_error *e = open_target(&options, &command.target);
+			if (e) {
+				if (output_file)
+					fclose(output_file);
+				return mp_command_fail(&command, e);
+			}
+			own_target = true;
+		}
+		/* Everything memprof could not read is said once, on stderr,
+		 * whatever the format; JSON carries it too. */
+		for (size_t i = 0; i < mp_target_warning_count(command.target); i++)
+			fprintf(err, "memprof: warning: %s\n",
+				mp_target_warning(command.target, i));
+	}
+	status = verb->run(&command);
+	if (own_target)
+		mp_target_release(command.target);
+	if (output_file && fclose(output_file) != 0 && status == MP_EXIT_OK) {
+		fprintf(err, "memprof: cannot write %s: %s\n", options.output,
+			strerror(errno));
+		status = MP_EXIT_ERROR;
+	}
+	return status;
+}

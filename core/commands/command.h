@@ -1,0 +1,63 @@
+/* The command engine's view of one invocation, shared by every verb: parsed
+ * options, the opened target, and where output goes.  The CLI, GDB and LLDB
+ * all reach verbs through mp_command_run(), so a command line means the same
+ * thing in all three. */
+#ifndef MEMPROF_CORE_COMMANDS_COMMAND_H
+#define MEMPROF_CORE_COMMANDS_COMMAND_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "memprof/memprof.h"
+
+enum mp_format {
+	MP_FORMAT_TEXT = 1 << 0,
+	MP_FORMAT_JSON = 1 << 1,
+	MP_FORMAT_FOLDED = 1 << 2,
+	MP_FORMAT_CSV = 1 << 3,
+	MP_FORMAT_PROMETHEUS = 1 << 4,
+	MP_FORMAT_SVG = 1 << 5,
+};
+
+enum { MP_MAX_DEBUG_DIRS = 32, MP_MAX_POSITIONAL = 64 };
+
+typedef struct mp_options {
+	const char *core;
+	const char *exe;
+	const char *sysroot;
+	long pid;                  /* 0: none */
+	enum mp_format format;
+	const char *output;
+	const char *debug_dirs[MP_MAX_DEBUG_DIRS];
+	size_t n_debug_dirs;
+	bool no_libc_debug;
+	char *positional[MP_MAX_POSITIONAL];
+	size_t n_positional;
+} mp_options;
+
+typedef struct mp_command {
+	const mp_host *host;
+	const mp_options *options;
+	mp_target *target;         /* NULL for verbs that need none */
+	FILE *out;
+	FILE *err;
+} mp_command;
+
+typedef struct mp_verb {
+	const char *name;
+	const char *summary;
+	const char *usage;          /* options and arguments after the verb */
+	unsigned formats;           /* MP_FORMAT_* it can write */
+	bool needs_target;
+	size_t min_positional, max_positional;
+	/* Returns an MP_EXIT_* status; errors it reports itself. */
+	int (*run)(mp_command *command);
+} mp_verb;
+
+/* Verbs, one file each. */
+extern const mp_verb mp_verb_info;
+
+/* Prints "memprof: <message>" and returns the exit status for the error. */
+int mp_command_fail(mp_command *command, mp_error *err);
+
+#endif

@@ -1,0 +1,89 @@
+/* What the sources of a target (core file, live process, callback) share:
+ * the mp_target record they fill in, and the hooks they implement. */
+#ifndef MEMPROF_CORE_TARGET_INTERNAL_H
+#define MEMPROF_CORE_TARGET_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "memprof/memprof.h"
+#include "elf/elf_file.h"
+
+struct mp_target_source {
+	const char *kind;
+	/* Reads exactly length bytes or returns MP_ERR_FAULT naming the range. */
+	mp_error *(*read)(mp_target *target, uint64_t address, void *buffer,
+			  size_t length);
+	/* Called once modules are known: lets a source use module files (core
+	 * files read bytes the kernel did not dump from verified files). */
+	void (*modules_ready)(mp_target *target);
+	void (*release)(mp_target *target);
+};
+
+struct mp_module {
+	const char *name;           /* as the target names it */
+	const char *file;           /* host path opened, or NULL */
+	const char *mapped_path;    /* path the target's mappings use, or NULL */
+	mp_elf *elf;                /* that file, mapped; NULL if not opened */
+	uint64_t load_bias;
+	uint64_t start, end;
+	char build_id[2 * 64 + 1];
+	bool file_verified;         /* file build id equals the loaded one */
+	const char *debug_file;
+	const char *debug_source;
+	bool is_main;
+};
+
+struct mp_target {
+	const struct mp_target_source *source;
+	void *state;                /* the source's own data */
+	char *description;
+
+	char *exe_path;
+	char *sysroot;
+	char **debug_dirs;
+	size_t n_debug_dirs;
+
+	mp_thread *threads;
+	size_t n_threads, threads_capacity;
+	mp_mapping *mappings;       /* sorted by start once finished */
+	size_t n_mappings, mappings_capacity;
+	mp_auxv_entry *auxv;
+	size_t n_auxv;
+	mp_module **modules;
+	size_t n_modules, modules_capacity;
+	char **warnings;
+	size_t n_warnings, warnings_capacity;
+	char **strings;             /* owned copies handed out as const char * */
+	size_t n_strings, strings_capacity;
+
+	mp_process_info process;
+	bool partial;
+	bool finished;
+};
+
+mp_error *mp_target_create(const struct mp_target_source *source,
+			   const mp_target_options *options, mp_target **out);
+/* Keeps a copy of s for the target's lifetime; NULL when out of memory. */
+const char *mp_target_intern(mp_target *target, const char *s);
+const char *mp_target_intern_n(mp_target *target, const char *s, size_t n);
+void mp_target_warn(mp_target *target, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Host path of a target path: sysroot applied. Caller frees. */
+char *mp_target_host_path(const mp_target *target, const char *path);
+uint64_t mp_target_auxv_value(const mp_target *target, uint64_t type,
+			      bool *found);
+
+/* Reads a NUL-terminated string of at most max_length bytes. Caller frees. */
+mp_error *mp_target_read_string(mp_target *target, uint64_t address,
+				size_t max_length, char **out);
+
+/* modules.c: fills target->modules from auxv, r_debug and mappings. */
+mp_error *mp_modules_discover(mp_target *target);
+void mp_module_free(mp_module *module);
+
+/* debug_file.c: sets module->debug_file and debug_source. */
+void mp_debug_file_find(mp_target *target, mp_module *module);
+
+/* Source constructors are the public mp_target_open_* functions. */
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * libmemprof: inspect the memory of a paused, running or dead (core dump)
+ * native program.  This is the whole public API; every type it names is
+ * either opaque (handles) or a plain record owned by its handle.
+ *
+ * Conventions
+ * - Every fallible function returns an mp_error *: NULL on success, else an
+ *   error that the caller owns and frees with mp_error_free().
+ * - Records returned by accessors (threads, mappings, modules) live as long
+ *   as the target that returned them.
+ * - The library never writes to the inspected process.
+ */
+#ifndef MEMPROF_MEMPROF_H
+#define MEMPROF_MEMPROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MEMPROF_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+enum mp_error_code {
+	MP_ERR_NOMEM = 1,    /* out of memory in memprof itself */
+	MP_ERR_USAGE,        /* bad command line or API misuse */
+	MP_ERR_IO,           /* a file could not be opened or read */
+	MP_ERR_FORMAT,       /* input is not what it claims (bad ELF, corrupt note) */
+	MP_ERR_UNSUPPORTED,  /* valid input memprof does not handle (32-bit, arch) */
+	MP_ERR_FAULT,        /* target memory at an address cannot be read */
+	MP_ERR_NOT_FOUND,    /* no such process, file, symbol or type */
+	MP_ERR_PERMISSION,   /* the OS refused (ptrace, /proc) */
+	MP_ERR_MISMATCH,     /* a file does not belong to the target (build id) */
+	MP_ERR_INTERRUPTED,  /* the host asked to stop a long operation */
+};
+
+typedef struct mp_error mp_error;
+
+/* Creates an error; the message is formatted like printf. */
+mp_error *mp_error_new(enum mp_error_code code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum mp_error_code mp_error_code(const mp_error *err);
+const char *mp_error_message(const mp_error *err);
+void mp_error_free(mp_error *err);
+
+/* ---------------------------------------------------------------- target */
+
+typedef struct mp_target mp_target;
+typedef struct mp_module mp_module;
+
+typedef struct mp_target_options {
+	const char *exe_path;          /* the main executable, overrides discovery */
+	const char *sysroot;           /* prefix for every file path in the target */
+	const char *const *debug_dirs; /* extra roots searched for debug files */
+	size_t n_debug_dirs;
+} mp_target_options;
+
+/* x86-64 general registers in the kernel's user_regs_struct order. */
+enum { MP_NUM_REGISTERS = 27 };
+typedef struct mp_registers {
+	uint64_t value[MP_NUM_REGISTERS];
+} mp_registers;
+const char *mp_register_name(size_t index);
+/* Index of a register by name ("rsp", "fs_base"), or -1. */
+int mp_register_index(const char *name);
+
+typedef struct mp_thread {
+	int64_t tid;
+	mp_registers registers;
+	bool has_registers;
+	int signal;        /* signal that stopped it (cores), else 0 */
+} mp_thread;
+
+enum {
+	MP_PERM_READ = 1,
+	MP_PERM_WRITE = 2,
+	MP_PERM_EXEC = 4,
+	MP_PERM_SHARED = 8,
+	MP_PERM_UNKNOWN = 16,  /* the target does not say (gcore omits some) */
+};
+
+/* How much of a mapping's contents the target can supply. */
+enum mp_mapping_contents {
+	MP_CONTENTS_FULL,     /* every byte readable */
+	MP_CONTENTS_PARTIAL,  /* some bytes readable (partly dumped, truncated core) */
+	MP_CONTENTS_FILE,     /* not in the core; read from the verified mapped file */
+	MP_CONTENTS_NONE,     /* not readable at all */
+};
+
+typedef struct mp_mapping {
+	uint64_t start, end;  /* [start, end) */
+	uint64_t file_offset;
+	unsigned perms;       /* MP_PERM_* */
+	const char *path;     /* "" for anonymous memory; "[stack]" etc. live */
+	enum mp_mapping_contents contents;
+} mp_mapping;
+
+typedef struct mp_auxv_entry {
+	uint64_t type, value;
+} mp_auxv_entry;
+
+typedef struct mp_process_info {
+	int64_t pid, ppid;
+	int64_t uid, gid;
+	const char *name;     /* command name (comm / pr_fname) */
+	const char *args;     /* command line, space separated, may be cut short */
+	const char *exe;      /* main executable as the target names it */
+	int signal;           /* fatal signal of a core, 0 otherwise */
+} mp_process_info;
+
+mp_error *mp_target_open_core(const char *core_path,
+			      const mp_target_options *options,
+			      mp_target **out);
+
+enum {
+	/* The process is already stopped by a debugger that owns ptrace: read
+	 * it through /proc without attaching; the host adds thread registers. */
+	MP_PID_ALREADY_STOPPED = 1,
+};
+/* Freezes every thread of PID (ptrace seize + interrupt) until the target is
+ * released, which detaches and lets the process continue unharmed. */
+mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
+			       unsigned flags, mp_target **out);
+
+/* A memory source for debugger front-ends whose target has neither a pid nor
+ * a core file (remote stubs).  read() must fill all len bytes or fail. Reads
+ * are cached by page for the target's lifetime, so the host must release the
+ * target when its process resumes. */
+typedef mp_error *(*mp_read_memory_fn)(void *context, uint64_t address,
+				       void *buffer, size_t length);
+mp_error *mp_target_open_callback(mp_read_memory_fn read, void *context,
+				  const mp_target_options *options,
+				  mp_target **out);
+/* For callback targets and MP_PID_ALREADY_STOPPED: the host describes what the
+ * library cannot find by itself, then calls mp_target_finish(). */
+mp_error *mp_target_add_mapping(mp_target *target, const mp_mapping *mapping);
+mp_error *mp_target_add_thread(mp_target *target, int64_t tid,
+			       const mp_registers *registers);
+mp_error *mp_target_set_auxv(mp_target *target, const mp_auxv_entry *entries,
+			     size_t count);
+/* Discovers modules; needed once after the add_* calls above. */
+mp_error *mp_target_finish(mp_target *target);
+
+void mp_target_release(mp_target *target);
+
+/* Reads exactly len bytes or fails with MP_ERR_FAULT naming the range. */
+mp_error *mp_target_read(mp_target *target, uint64_t address, void *buffer,
+			 size_t length);
+
+const char *mp_target_kind(const mp_target *target); /* "core", "live", "callback" */
+const char *mp_target_description(const mp_target *target);
+const mp_process_info *mp_target_process(const mp_target *target);
+
+size_t mp_target_thread_count(const mp_target *target);
+const mp_thread *mp_target_thread(const mp_target *target, size_t index);
+
+size_t mp_target_mapping_count(const mp_target *target);
+const mp_mapping *mp_target_mapping(const mp_target *target, size_t index);
+/* The mapping containing address, or NULL. */
+const mp_mapping *mp_target_find_mapping(const mp_target *target,
+					 uint64_t address);
+
+size_t mp_target_auxv_count(const mp_target *target);
+const mp_auxv_entry *mp_target_auxv(const mp_target *target, size_t index);
+/* Name of an AT_* constant ("AT_PHDR"), or NULL when unknown. */
+const char *mp_auxv_type_name(uint64_t type);
+
+/* Problems that did not stop the target from opening (truncated core,
+ * unverifiable files): partial results are marked with them. */
+size_t mp_target_warning_count(const mp_target *target);
+/* True when some of the target's memory or notes are missing (truncated
+ * core): results computed from it are partial. */
+bool mp_target_partial(const mp_target *target);
+const char *mp_target_warning(const mp_target *target, size_t index);
+
+/* --------------------------------------------------------------- modules */
+
+size_t mp_target_module_count(const mp_target *target);
+const mp_module *mp_target_module(const mp_target *target, size_t index);
+
+const char *mp_module_name(const mp_module *module);   /* as the target names it */
+const char *mp_module_file(const mp_module *module);   /* host path opened, or NULL */
+uint64_t mp_module_load_bias(const mp_module *module);
+uint64_t mp_module_start(const mp_module *module);
+uint64_t mp_module_end(const mp_module *module);
+/* Build id as lowercase hex, "" when the module has none. */
+const char *mp_module_build_id(const mp_module *module);
+/* File holding the module's DWARF, or NULL; how it was found: "self",
+ * "build-id", "debuglink", or "none". */
+const char *mp_module_debug_file(const mp_module *module);
+const char *mp_module_debug_source(const mp_module *module);
+bool mp_module_is_main(const mp_module *module);
+
+/* -------------------------------------------------------------- commands */
+
+/* What a debugger front-end supplies to the command engine: a target it has
+ * opened (the engine does not release it), or NULL to let the command line's
+ * --core/--pid choose. */
+typedef struct mp_host {
+	const char *name;      /* "cli", "gdb", "lldb" */
+	mp_target *target;
+	/* Polled during long operations; returning true interrupts them. */
+	bool (*interrupted)(void *context);
+	void *context;
+} mp_host;
+
+enum {
+	MP_EXIT_OK = 0,
+	MP_EXIT_ERROR = 1,
+	MP_EXIT_USAGE = 2,
+	MP_EXIT_CHECK_FAILED = 3,
+};
+
+/* Runs one command line (argv[0] is the verb) and returns its exit status.
+ * Results go to out (or --output), messages to err. */
+int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
+		   FILE *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMPROF_MEMPROF_H */

@@ -1,0 +1,184 @@
+"""Shared pieces of memprof's integration tests.
+
+Tests drive the real things: the memprof binary, example programs built by
+meson, cores written by gdb's gcore (never the kernel's core_pattern), and
+gdb itself as the reference.  Paths arrive in environment variables set by
+tests/meson.build.
+"""
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+MEMPROF = os.environ.get("MEMPROF", "memprof")
+EXAMPLES = os.environ.get("EXAMPLES_DIR", "")
+HELPERS = os.environ.get("HELPERS_DIR", "")
+
+failures = []
+
+
+def check(condition, message):
+    """Records a failed expectation; the test fails at the end with all of them."""
+    if not condition:
+        failures.append(message)
+        print("FAIL: " + message, file=sys.stderr)
+    return condition
+
+
+def finish():
+    if failures:
+        print("%d check(s) failed" % len(failures), file=sys.stderr)
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+def example(name):
+    path = os.path.join(EXAMPLES, name)
+    if not os.path.exists(path):
+        raise SystemExit("example %s not built at %s" % (name, path))
+    return path
+
+
+def helper(name):
+    return os.path.join(HELPERS, name)
+
+
+def memprof(*args, check_status=None, timeout=120):
+    """Runs memprof; returns (status, stdout, stderr)."""
+    proc = subprocess.run([MEMPROF, *args], capture_output=True, text=True,
+                          timeout=timeout)
+    if check_status is not None and proc.returncode != check_status:
+        raise SystemExit("memprof %s exited %d (wanted %d)\nstdout: %s\nstderr: %s"
+                         % (" ".join(args), proc.returncode, check_status,
+                            proc.stdout[-2000:], proc.stderr[-2000:]))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def memprof_json(*args):
+    _, out, _ = memprof(*args, "--format", "json", check_status=0)
+    return json.loads(out)
+
+
+class Held:
+    """A program started with --hold: it prints 'ready PID' and blocks
+    reading stdin until we close it, then exits normally."""
+
+    def __init__(self, argv, env=None):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline()
+        m = re.match(r"ready (\d+)", line or "")
+        if not m:
+            self.proc.kill()
+            raise SystemExit("%s did not print 'ready PID' (got %r)" % (argv, line))
+        self.pid = int(m.group(1))
+
+    def release(self, timeout=30):
+        """Lets the program finish; returns its exit status."""
+        self.proc.stdin.close()
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def gcore(pid, path):
+    """Writes a core of a running process with gdb's gcore."""
+    proc = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex",
+                           "gcore " + path], capture_output=True, text=True,
+                          timeout=300)
+    if not os.path.exists(path):
+        raise SystemExit("gcore failed: %s" % proc.stderr[-2000:])
+    return path
+
+
+@contextlib.contextmanager
+def held_core(argv, name="test.core"):
+    """Runs argv with --hold, writes its core, lets it exit; yields the core
+    path inside a temporary directory that is removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix="memprof-test-")
+    held = Held([*argv, "--hold"])
+    try:
+        path = gcore(held.pid, os.path.join(tmp, name))
+        status = held.release()
+        check(status == 0, "%s exited %r after gcore" % (argv[0], status))
+        yield path
+    finally:
+        held.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def gdb_batch(*args, timeout=120):
+    proc = subprocess.run(["gdb", "-batch", "-nx", *args], capture_output=True,
+                          text=True, timeout=timeout)
+    return proc.stdout
+
+
+def gdb_registers(exe, core):
+    """{tid: {register: value}} from gdb's `thread apply all info registers`."""
+    out = gdb_batch(exe, core, "-ex", "thread apply all info registers")
+    threads, current = {}, None
+    for line in out.splitlines():
+        m = re.match(r"Thread \d+ \(.*?LWP (\d+)\)", line)
+        if m:
+            current = threads.setdefault(int(m.group(1)), {})
+            continue
+        m = re.match(r"^([a-z0-9_]+)\s+(0x[0-9a-f]+)", line)
+        if m and current is not None:
+            current[m.group(1)] = int(m.group(2), 16)
+    return threads
+
+
+def gdb_file_mappings(exe, core):
+    """[(start, end, offset, path)] from gdb's `info proc mappings` (NT_FILE)."""
+    out = gdb_batch(exe, core, "-ex", "info proc mappings")
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+(?:\S+\s+)?(/\S.*)$", line)
+        if m:
+            rows.append((int(m.group(1), 16), int(m.group(2), 16),
+                         int(m.group(3), 16), m.group(4).strip()))
+    return rows
+
+
+def gdb_shared_libraries(*args):
+    """{path: text_start} from gdb's `info sharedlibrary`."""
+    out = gdb_batch(*args, "-ex", "info sharedlibrary")
+    libs = {}
+    for line in out.splitlines():
+        m = re.match(r"(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+\S+\s+(?:\(\*\)\s+)?(/\S+)", line)
+        if m:
+            libs[m.group(2)] = int(m.group(1), 16)
+    return libs
+
+
+def text_address(path):
+    """Link-time address of .text in an ELF file, from readelf."""
+    out = subprocess.run(["readelf", "-SW", path], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        m = re.search(r"\]\s+\.text\s+\S+\s+([0-9a-f]+)", line)
+        if m:
+            return int(m.group(1), 16)
+    return None
+
+
+def readelf_build_id(path):
+    out = subprocess.run(["readelf", "-n", path], capture_output=True,
+                         text=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", out)
+    return m.group(1) if m else None

@@ -1,0 +1,97 @@
+"""Bad input gets one clear error line and the right exit status (1 runtime,
+2 usage), never a crash; a truncated core still yields what it holds."""
+import json
+import os
+import shutil
+import tempfile
+
+from mptest import Held, check, example, finish, held_core, helper, memprof
+
+
+def expect_error(args, status, *words):
+    code, out, err = memprof(*args)
+    lines = [l for l in err.splitlines() if l.strip()]
+    shown = " ".join(args)
+    check(code == status, "memprof %s: status %d, want %d (stderr: %s)" % (shown, code, status, err.strip()))
+    check(len(lines) == 1 and lines[0].startswith("memprof: "),
+          "memprof %s: one error line, got %r" % (shown, lines))
+    for word in words:
+        check(word in err, "memprof %s: %r not in %r" % (shown, word, err.strip()))
+    check(out == "", "memprof %s: nothing on stdout on error" % shown)
+
+
+tmp = tempfile.mkdtemp(prefix="memprof-bad-")
+try:
+    # Usage errors: exit 2.
+    code, out, err = memprof()
+    check(code == 2 and "usage: memprof VERB" in err and out == "", "no verb: usage on stderr, status 2")
+    expect_error(["frobnicate"], 2, "unknown verb 'frobnicate'")
+    expect_error(["info"], 2, "no target")
+    expect_error(["info", "--core"], 2, "needs a value")
+    expect_error(["info", "--bogus"], 2, "unknown option '--bogus'")
+    expect_error(["info", "--pid", "abc"], 2, "positive process id")
+    expect_error(["info", "--core", "x", "--pid", "1"], 2, "not both")
+    expect_error(["info", "--pid", "1", "--exe", "x"], 2, "--exe")
+    expect_error(["info", "--core", "x", "--format", "yaml"], 2, "unknown format 'yaml'")
+    expect_error(["info", "--core", "x", "--format", "folded"], 2, "cannot write --format folded")
+    expect_error(["info", "--core", "x", "extra"], 2, "unexpected argument 'extra'")
+    code, out, _ = memprof("info", "--help")
+    check(code == 0 and "--core FILE" in out, "info --help")
+    code, out, _ = memprof("--help")
+    check(code == 0 and "info" in out, "--help lists verbs")
+
+    # Files that are not cores: exit 1.
+    missing = os.path.join(tmp, "missing.core")
+    expect_error(["info", "--core", missing], 1, missing, "No such file")
+    random_path = os.path.join(tmp, "random.bin")
+    with open(random_path, "wb") as f:
+        f.write(os.urandom(65536))
+    expect_error(["info", "--core", random_path], 1, "not an ELF file")
+    empty = os.path.join(tmp, "empty")
+    open(empty, "w").close()
+    expect_error(["info", "--core", empty], 1, "empty file")
+    expect_error(["info", "--core", example("instance_c")], 1, "not a core file")
+    expect_error(["info", "--core", tmp], 1, "not a regular file")
+
+    with held_core([example("instance_c")], "instance.core") as core:
+        data = open(core, "rb").read()
+
+        def variant(name, blob):
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(blob)
+            return path
+
+        expect_error(["info", "--core", variant("c32", data[:4] + b"\x01" + data[5:])], 1, "32-bit")
+        expect_error(["info", "--core", variant("be", data[:5] + b"\x02" + data[6:])], 1, "big-endian")
+        aarch64 = data[:18] + (183).to_bytes(2, "little") + data[20:]
+        expect_error(["info", "--core", variant("arm", aarch64)], 1, "aarch64")
+        expect_error(["info", "--core", variant("head", data[:40])], 1, "truncated ELF header")
+        expect_error(["info", "--core", variant("nophdr", data[:64])], 1, "truncated")
+
+        # Cut in the middle: what is left is reported, with what is missing.
+        cut = variant("cut", data[: len(data) * 3 // 4])
+        code, out, err = memprof("info", "--core", cut, "--format", "json")
+        check(code == 0, "truncated core still opens (status %d: %s)" % (code, err))
+        if code == 0:
+            info = json.loads(out)
+            check(info["partial"] is True, "truncated core marked partial")
+            check(any("truncated" in w and "missing" in w for w in info["warnings"]),
+                  "warning says how much is missing: %s" % info["warnings"])
+            check("truncated" in err, "truncation said on stderr")
+
+        # Executables that do not belong to the core.
+        expect_error(["info", "--core", core, "--exe", os.path.join(tmp, "nope")], 1, "nope", "No such file")
+        expect_error(["info", "--core", core, "--exe", example("leak_cycle")], 1,
+                     "does not match", "build id")
+
+    # Processes that cannot be inspected.
+    expect_error(["info", "--pid", "999999999"], 1, "no process with pid 999999999")
+    held = Held([helper("tracer")])
+    try:
+        expect_error(["info", "--pid", str(held.pid)], 1, "already traced by pid")
+    finally:
+        check(held.release() == 0, "tracer helper exits normally")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+finish()
