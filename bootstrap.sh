@@ -39,8 +39,9 @@ if ((${#missing[@]})); then
   "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The Rust examples need a rustc; rustup's lives in ~/.cargo/bin.
-if ! command -v rustc >/dev/null && [ -x "$HOME/.cargo/bin/rustc" ]; then
+# The Rust examples need a rustc; prefer rustup's (~/.cargo/bin), which is
+# newer than Debian's.
+if [ -x "$HOME/.cargo/bin/rustc" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 command -v rustc >/dev/null || echo "bootstrap: no rustc found: the Rust examples are skipped" >&2

@@ -84,6 +84,12 @@ static mp_error *load_tables(mp_elf *elf)
 			return mp_error_new(MP_ERR_FORMAT,
 					    "%s: unexpected program header size %u",
 					    elf->path, h->e_phentsize);
+		/* Headers are read in place, so they must be aligned; every
+		 * producer aligns them, so a misaligned table is corrupt. */
+		if (h->e_phoff % 8)
+			return mp_error_new(MP_ERR_FORMAT,
+					    "%s: program headers at misaligned offset %#llx: corrupt ELF header",
+					    elf->path, (unsigned long long)h->e_phoff);
 		elf->phdrs = mp_elf_bytes(elf, h->e_phoff,
 					  (uint64_t)h->e_phnum * sizeof(Elf64_Phdr));
 		if (!elf->phdrs)
@@ -95,7 +101,7 @@ static mp_error *load_tables(mp_elf *elf)
 	}
 	/* Section headers are optional (cores have none); a bad table is
 	 * ignored rather than fatal since segments carry what cores need. */
-	if (h->e_shnum && h->e_shentsize == sizeof(Elf64_Shdr)) {
+	if (h->e_shnum && h->e_shentsize == sizeof(Elf64_Shdr) && h->e_shoff % 8 == 0) {
 		elf->shdrs = mp_elf_bytes(elf, h->e_shoff,
 					  (uint64_t)h->e_shnum * sizeof(Elf64_Shdr));
 		if (elf->shdrs) {

@@ -339,7 +339,8 @@ static mp_error *load_segments(mp_target *t, core_state *s, const char *path)
 			       (unsigned long long)expected,
 			       (unsigned long long)(first_cut == UINT64_MAX ? 0 : first_cut));
 	}
-	qsort(s->segments, s->n_segments, sizeof(*s->segments), compare_segments);
+	if (s->n_segments > 1)
+		qsort(s->segments, s->n_segments, sizeof(*s->segments), compare_segments);
 	return NULL;
 }
 
@@ -347,7 +348,8 @@ static mp_error *load_segments(mp_target *t, core_state *s, const char *path)
  * left out entirely (text of shared libraries) become mappings of their own. */
 static mp_error *build_mappings(mp_target *t, core_state *s)
 {
-	qsort(s->files, s->n_files, sizeof(*s->files), compare_files);
+	if (s->n_files > 1)
+		qsort(s->files, s->n_files, sizeof(*s->files), compare_files);
 	for (size_t i = 0; i < mp_elf_phnum(s->core); i++) {
 		const Elf64_Phdr *p = mp_elf_phdr(s->core, i);
 		if (p->p_type != PT_LOAD || p->p_memsz == 0)

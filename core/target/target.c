@@ -173,7 +173,8 @@ mp_error *mp_target_finish(mp_target *t)
 {
 	if (t->finished)
 		return NULL;
-	qsort(t->mappings, t->n_mappings, sizeof(*t->mappings), compare_mappings);
+	if (t->n_mappings > 1)
+		qsort(t->mappings, t->n_mappings, sizeof(*t->mappings), compare_mappings);
 	mp_error *err = mp_modules_discover(t);
 	if (err)
 		return err;

@@ -52,7 +52,7 @@ def helper(name):
 
 def memprof(*args, check_status=None, timeout=120):
     """Runs memprof; returns (status, stdout, stderr)."""
-    proc = subprocess.run([MEMPROF, *args], capture_output=True, text=True,
+    proc = subprocess.run([MEMPROF, *args], capture_output=True, text=True, errors="replace",
                           timeout=timeout)
     if check_status is not None and proc.returncode != check_status:
         raise SystemExit("memprof %s exited %d (wanted %d)\nstdout: %s\nstderr: %s"

@@ -80,6 +80,43 @@ try:
                   "warning says how much is missing: %s" % info["warnings"])
             check("truncated" in err, "truncation said on stderr")
 
+        # Corrupt headers and notes: every mutant gets a clear answer (a
+        # result or one error line), never a crash or a sanitizer report.
+        import random
+        import struct
+        rng = random.Random(1234)
+        phoff, = struct.unpack_from("<Q", data, 32)
+        phnum, = struct.unpack_from("<H", data, 56)
+        regions = [(0, 64), (phoff, phoff + 56 * phnum)]
+        for i in range(phnum):
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + 56 * i)
+            if p_type == 4:  # PT_NOTE
+                regions.append((p_offset, p_offset + p_filesz))
+        mutant_path = os.path.join(tmp, "mutant")
+        outcomes = {0: 0, 1: 0}
+        for round_ in range(300):
+            blob = bytearray(data)
+            lo, hi = rng.choice(regions)
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(lo, hi)
+                blob[at] = rng.choice([0, 0xff, rng.randrange(256)])
+            with open(mutant_path, "wb") as f:
+                f.write(blob)
+            code, out, err = memprof("info", "--core", mutant_path, "--format", "json")
+            bad = "runtime error" in err or "Sanitizer" in err
+            if not check(code in (0, 1) and not bad,
+                         "mutant %d: status %d, stderr %s" % (round_, code, err[-1500:])):
+                break
+            outcomes[code] += 1
+            if code == 0:
+                try:
+                    json.loads(out)
+                except ValueError:
+                    check(False, "mutant %d: invalid JSON" % round_)
+            else:
+                check(len(err.strip().splitlines()) == 1, "mutant %d: one error line: %s" % (round_, err))
+        print("mutants: %d opened, %d refused with an error" % (outcomes[0], outcomes[1]))
+
         # Executables that do not belong to the core.
         expect_error(["info", "--core", core, "--exe", os.path.join(tmp, "nope")], 1, "nope", "No such file")
         expect_error(["info", "--core", core, "--exe", example("leak_cycle")], 1,
