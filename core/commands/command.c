@@ -15,6 +15,21 @@ static const mp_verb *const verbs[] = {
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
 
+size_t mp_command_verb_count(void)
+{
+	return N_VERBS;
+}
+
+const char *mp_command_verb_name(size_t index)
+{
+	return index < N_VERBS ? verbs[index]->name : NULL;
+}
+
+const char *mp_command_verb_summary(size_t index)
+{
+	return index < N_VERBS ? verbs[index]->summary : NULL;
+}
+
 static const char common_usage[] =
 	"target (the CLI; debuggers supply their own):\n"
 	"  --core FILE [--exe FILE] [--sysroot DIR]   a core dump\n"
@@ -166,8 +181,9 @@ static int check_options(const mp_verb *verb, const mp_options *o,
 	if (o->n_positional > verb->max_positional)
 		return usage_error(err, v, "unexpected argument '%s'",
 				   o->positional[verb->max_positional]);
-	bool host_target = host && host->target;
-	if (host_target && (o->core || o->pid))
+	/* A host that opens its target on demand yields to --core/--pid. */
+	bool host_target = host && (host->target || host->open_target);
+	if (host && host->target && (o->core || o->pid))
 		return usage_error(err, v, "%s already supplies the target; drop --core/--pid",
 				   host->name ? host->name : "the host");
 	if (o->core && o->pid)
@@ -179,7 +195,8 @@ static int check_options(const mp_verb *verb, const mp_options *o,
 	return MP_EXIT_OK;
 }
 
-static mp_error *open_target(const mp_options *o, mp_target **out)
+static mp_error *open_target(const mp_host *host, const mp_options *o,
+			     mp_target **out)
 {
 	mp_target_options target_options = {
 		.exe_path = o->exe,
@@ -187,6 +204,14 @@ static mp_error *open_target(const mp_options *o, mp_target **out)
 		.debug_dirs = o->debug_dirs,
 		.n_debug_dirs = o->n_debug_dirs,
 	};
+	if (host && host->open_target && !o->core && !o->pid) {
+		*out = NULL;
+		mp_error *err = host->open_target(host->context, &target_options, out);
+		if (!err && !*out)
+			err = mp_error_new(MP_ERR_NOT_FOUND, "%s opened no target",
+					   host->name ? host->name : "the host");
+		return err;
+	}
 	if (o->core)
 		return mp_target_open_core(o->core, &target_options, out);
 	return mp_target_attach_pid((pid_t)o->pid, &target_options, 0, out);
@@ -257,7 +282,7 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		if (host && host->target) {
 			command.target = host->target;
 		} else {
-			mp_error *e = open_target(&options, &command.target);
+			mp_error *e = open_target(host, &options, &command.target);
 			if (e) {
 				if (output_file)
 					fclose(output_file);

@@ -208,6 +208,12 @@ typedef struct mp_host {
 	/* Polled during long operations; returning true interrupts them. */
 	bool (*interrupted)(void *context);
 	void *context;
+	/* Opens the target the host is debugging, called only when a verb needs
+	 * a target, target is NULL and the command line names none (an explicit
+	 * --core/--pid wins).  options carry the command line's --exe, --sysroot
+	 * and --debug-dir.  The engine releases what it gets.  NULL: none. */
+	mp_error *(*open_target)(void *context, const mp_target_options *options,
+				 mp_target **out);
 } mp_host;
 
 enum {
@@ -216,6 +222,12 @@ enum {
 	MP_EXIT_USAGE = 2,
 	MP_EXIT_CHECK_FAILED = 3,
 };
+
+/* The verbs the engine knows, for hosts that register one command per verb:
+ * name and one-line summary; NULL past the end. */
+size_t mp_command_verb_count(void);
+const char *mp_command_verb_name(size_t index);
+const char *mp_command_verb_summary(size_t index);
 
 /* Runs one command line (argv[0] is the verb) and returns its exit status.
  * Results go to out (or --output), messages to err. */

@@ -1,0 +1,193 @@
+"""The GDB front-end in batch mode: `memprof` inside gdb on a core (output
+identical to the CLI's), on a live process stopped at a breakpoint, through
+gdbserver on loopback; help, completion, the Python API, and one-line
+errors.  Runs gdb -batch -nx with the build tree's gdb/memprof.py."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from mptest import MEMPROF, check, example, finish, held_core, memprof
+
+SCRIPT = os.environ["GDB_SCRIPT"]
+BEGIN, END = "@@memprof-begin@@", "@@memprof-end@@"
+
+
+def gdb(*args, stdin=subprocess.DEVNULL, timeout=120):
+    """Runs gdb -batch -nx with memprof loaded; returns (status, stdout, stderr)."""
+    argv = ["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off",
+            "-iex", "set pagination off", "-x", SCRIPT, *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                          stdin=stdin, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def marked(command):
+    """-ex arguments that run command between two markers on stdout."""
+    return ["-ex", "echo %s\\n" % BEGIN, "-ex", command, "-ex", "echo %s\\n" % END]
+
+
+def between_markers(out, index=0):
+    parts = re.findall(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), out, re.S)
+    return parts[index] if len(parts) > index else None
+
+
+def no_traceback(err, what):
+    check("Traceback" not in err and "Python Exception" not in err,
+          "%s: no Python traceback in %r" % (what, err[-500:]))
+
+
+def error_lines(err):
+    return [l for l in err.splitlines() if l.startswith("memprof:")]
+
+
+verbs = [l.split()[0] for l in memprof("--help")[1].split("verbs:\n", 1)[1].split("\n\n")[0].splitlines()]
+check("info" in verbs, "the engine lists info among its verbs: %s" % verbs)
+
+# ------------------------------------------------------------------ a core
+exe = example("leak_cycle")
+with held_core([exe], "cycle.core") as core:
+    core = os.path.abspath(core)
+    status, cli_out, _ = memprof("info", "--core", core, "--format", "json")
+    check(status == 0, "CLI info on the core")
+    cli = json.loads(cli_out)
+
+    status, out, err = gdb(exe, core, *marked("memprof info --format json"),
+                           *marked("python import memprof, json; "
+                                   "print(json.dumps(memprof.info()))"),
+                           *marked("memprof info"))
+    no_traceback(err, "gdb on a core")
+    text = between_markers(out, 0)
+    if check(text is not None, "memprof info --format json printed between markers: %s" % err[-500:]):
+        check(json.loads(text) == cli, "gdb's memprof info --format json equals the CLI's")
+        check(text == cli_out, "byte for byte too")
+    api = between_markers(out, 1)
+    if check(api is not None, "memprof.info() ran: %s" % err[-500:]):
+        check(json.loads(api) == cli, "memprof.info() returns the CLI's JSON as Python data")
+    cli_text = memprof("info", "--core", core)[1]
+    check(between_markers(out, 2) == cli_text, "text output equals the CLI's too")
+
+    # --core given explicitly inside gdb is the engine's own business.
+    status, out, err = gdb(*marked("memprof info --core %s --format json" % core))
+    text = between_markers(out, 0)
+    check(text is not None and json.loads(text) == cli,
+          "memprof info --core inside gdb without a target: %s" % err[-300:])
+
+    # Speed, loosely (the benchmark measures it): 20 commands in one gdb
+    # session finish; not a timing test.
+    status, out, err = gdb(exe, core, "-ex",
+                           "python import memprof\nfor i in range(20): memprof.run('info', '--format', 'json')",
+                           *marked("echo ok\\n"))
+    check(between_markers(out) == "ok\n", "20 commands in one session: %s" % err[-300:])
+
+# -------------------------------------------------- help, completion, errors
+status, out, err = gdb("-ex", "help memprof", *marked("help memprof info"),
+                       "-ex", "complete memprof i",
+                       "-ex", "complete memprof info --fo",
+                       "-ex", "complete memprof info --format j",
+                       "-ex", "complete memprof info --no-libc",
+                       "-ex", "complete memprof info --core %s" % exe[:-3])
+no_traceback(err, "help and completion")
+for verb in verbs:
+    check(re.search(r"^memprof %s -- " % re.escape(verb), out, re.M),
+          "help memprof lists %s" % verb)
+verb_help = between_markers(out) or ""
+check("formats:" in verb_help and "--output" in verb_help, "help memprof info is the engine's help")
+check("memprof info" in out.splitlines(), "completes verbs: memprof i -> memprof info")
+check("memprof info --format" in out.splitlines(), "completes options")
+check("memprof info --format json" in out.splitlines(), "completes formats")
+check("memprof info --no-libc-debug" in out.splitlines(), "completes flag options")
+check("memprof info --core %s" % exe in out.splitlines(), "completes file names")
+
+status, out, err = gdb("-ex", "memprof info", "-ex", "memprof info --bogus",
+                       "-ex", "memprof frobnicate", "-ex", "memprof info --format svg",
+                       *marked("memprof --version"))
+no_traceback(err, "errors")
+lines = error_lines(err)
+check(len(lines) == 4, "four failing commands, four error lines: %r" % lines)
+if len(lines) == 4:
+    check("no process" in lines[0], "no process: %s" % lines[0])
+    check("unknown option '--bogus'" in lines[1], "bad option: %s" % lines[1])
+    check("unknown verb 'frobnicate'" in lines[2], "bad verb: %s" % lines[2])
+    check("--format svg" in lines[3], "bad format: %s" % lines[3])
+check((between_markers(out) or "").startswith("memprof "), "memprof --version in gdb")
+
+status, out, err = gdb("-ex", "python import memprof\ntry:\n  memprof.info()\nexcept memprof.Error as e:\n  print('caught', e.status, e)")
+check(re.search(r"^caught 1 memprof: no process", out, re.M), "memprof.Error from the Python API: %r" % out[-300:])
+
+# ------------------------------------------------------ a live process
+tmp = tempfile.mkdtemp(prefix="memprof-gdb-")
+try:
+    live_exe = example("leak_tls")
+    out_json = os.path.join(tmp, "live.json")
+    status, out, err = gdb(live_exe,
+                           "-ex", "break read", "-ex", "run --hold",
+                           *marked("memprof info --format json"),
+                           "-ex", "python import json; open(%r, 'w').write(json.dumps({"
+                           "'pid': gdb.selected_inferior().pid, "
+                           "'pc': int(gdb.parse_and_eval('$pc')), "
+                           "'sp': int(gdb.parse_and_eval('$sp')), "
+                           "'threads': sorted(t.ptid[1] for t in gdb.selected_inferior().threads())}))"
+                           % out_json,
+                           "-ex", "delete", "-ex", "continue")
+    no_traceback(err, "gdb live")
+    text = between_markers(out)
+    if check(text is not None and os.path.exists(out_json), "live info ran: %s" % err[-800:]):
+        info = json.loads(text)
+        seen = json.load(open(out_json))
+        check(info["target"]["kind"] == "live", "live target, not %s" % info["target"]["kind"])
+        check(info["process"]["pid"] == seen["pid"], "pid is gdb's inferior")
+        check(sorted(t["tid"] for t in info["threads"]) == seen["threads"],
+              "threads are gdb's: %s" % seen["threads"])
+        check(len(seen["threads"]) == 5, "leak_tls: main and 4 workers")
+        main = [t for t in info["threads"] if t["tid"] == seen["pid"]]
+        if check(main and main[0]["registers"], "main thread has registers"):
+            check(int(main[0]["registers"]["rip"], 16) == seen["pc"], "rip is gdb's $pc")
+            check(int(main[0]["registers"]["rsp"], 16) == seen["sp"], "rsp is gdb's $sp")
+        check(all(t["registers"] for t in info["threads"]), "every thread has registers")
+        check(any(m["main"] for m in info["modules"]) and
+              any("libc.so" in m["path"] for m in info["modules"]), "modules found")
+    check("exited normally" in out, "the process continues and exits normally: %r" % out[-300:])
+
+    # ------------------------------------------- gdbserver on loopback
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = subprocess.Popen(["gdbserver", "--once", "127.0.0.1:%d" % port, exe, "--hold"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        status, out, err = gdb(exe, "-ex", "target remote 127.0.0.1:%d" % port,
+                               "-ex", "break read", "-ex", "continue",
+                               *marked("memprof info --format json"),
+                               "-ex", "delete", "-ex", "continue", timeout=120)
+        no_traceback(err, "gdbserver")
+        text = between_markers(out)
+        if check(text is not None, "info through gdbserver ran: %s" % err[-800:]):
+            info = json.loads(text)
+            check(info["target"]["kind"] == "callback", "memory through gdb (callback target)")
+            check(len(info["threads"]) == 1 and info["threads"][0]["registers"],
+                  "one thread with registers")
+            paths = {m["path"] for m in info["modules"]}
+            check(os.path.realpath(exe) in {os.path.realpath(p) for p in paths},
+                  "the main program among the modules: %s" % sorted(paths))
+            check(any("libc.so" in p for p in paths), "libc among the modules")
+            check(any(m["path"] == "[heap]" for m in info["mappings"]),
+                  "mappings from info proc mappings")
+            check(any(a["name"] == "AT_PHDR" for a in info["auxv"]), "auxv from gdb")
+        check("exited normally" in out, "the remote process exits normally: %r" % out[-300:])
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+finish()
