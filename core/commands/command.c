@@ -11,6 +11,7 @@
 
 static const mp_verb *const verbs[] = {
 	&mp_verb_info,
+	&mp_verb_type,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
@@ -72,6 +73,14 @@ static int usage_error(FILE *err, const char *verb, const char *fmt, const char 
 	return MP_EXIT_USAGE;
 }
 
+bool mp_command_flag(const mp_command *c, const char *name)
+{
+	for (size_t i = 0; i < c->options->n_verb_flags; i++)
+		if (strcmp(c->options->verb_flags[i], name) == 0)
+			return true;
+	return false;
+}
+
 int mp_command_fail(mp_command *c, mp_error *err)
 {
 	int status = mp_error_code(err) == MP_ERR_USAGE ? MP_EXIT_USAGE : MP_EXIT_ERROR;
@@ -125,6 +134,13 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 			"--debug-dir",
 		};
 		const char *name = NULL;
+		for (size_t k = 0; !value && verb->flags && verb->flags[k]; k++) {
+			if (strcmp(arg, verb->flags[k]) == 0 &&
+			    o->n_verb_flags < sizeof(o->verb_flags) / sizeof(o->verb_flags[0]))
+				name = o->verb_flags[o->n_verb_flags++] = verb->flags[k];
+		}
+		if (name)
+			continue;
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
 			if (strlen(valued[k]) == name_length &&
 			    strncmp(arg, valued[k], name_length) == 0)
@@ -190,8 +206,11 @@ static int check_options(const mp_verb *verb, const mp_options *o,
 		return usage_error(err, v, "give --core or --pid, not both%s", "");
 	if ((o->exe || o->sysroot) && o->pid)
 		return usage_error(err, v, "--exe and --sysroot go with --core%s", "");
-	if (verb->needs_target && !host_target && !o->core && !o->pid)
-		return usage_error(err, v, "no target: give --core FILE or --pid PID%s", "");
+	if (verb->needs_target && !host_target && !o->core && !o->pid &&
+	    !(verb->exe_target_ok && o->exe))
+		return usage_error(err, v, verb->exe_target_ok ?
+				   "no target: give --exe FILE, --core FILE or --pid PID%s" :
+				   "no target: give --core FILE or --pid PID%s", "");
 	return MP_EXIT_OK;
 }
 
@@ -214,6 +233,8 @@ static mp_error *open_target(const mp_host *host, const mp_options *o,
 	}
 	if (o->core)
 		return mp_target_open_core(o->core, &target_options, out);
+	if (!o->pid && o->exe)
+		return mp_target_open_exe(o->exe, &target_options, out);
 	return mp_target_attach_pid((pid_t)o->pid, &target_options, 0, out);
 }
 

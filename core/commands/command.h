@@ -31,6 +31,8 @@ typedef struct mp_options {
 	const char *debug_dirs[MP_MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool no_libc_debug;
+	const char *verb_flags[8];  /* the verb's own valueless options given */
+	size_t n_verb_flags;
 	char *positional[MP_MAX_POSITIONAL];
 	size_t n_positional;
 } mp_options;
@@ -49,6 +51,8 @@ typedef struct mp_verb {
 	const char *usage;          /* options and arguments after the verb */
 	unsigned formats;           /* MP_FORMAT_* it can write */
 	bool needs_target;
+	bool exe_target_ok;         /* --exe FILE alone is a target */
+	const char *const *flags;   /* its own valueless options, NULL-ended */
 	size_t min_positional, max_positional;
 	/* Returns an MP_EXIT_* status; errors it reports itself. */
 	int (*run)(mp_command *command);
@@ -56,6 +60,10 @@ typedef struct mp_verb {
 
 /* Verbs, one file each. */
 extern const mp_verb mp_verb_info;
+extern const mp_verb mp_verb_type;
+
+/* True when the verb's own option name ("--list") was given. */
+bool mp_command_flag(const mp_command *command, const char *name);
 
 /* Prints "memprof: <message>" and returns the exit status for the error. */
 int mp_command_fail(mp_command *command, mp_error *err);

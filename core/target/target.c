@@ -190,6 +190,7 @@ void mp_target_release(mp_target *t)
 		return;
 	if (t->source && t->source->release)
 		t->source->release(t);
+	mp_types_free(t->types);
 	for (size_t i = 0; i < t->n_modules; i++)
 		mp_module_free(t->modules[i]);
 	free(t->modules);

@@ -57,6 +57,7 @@ struct mp_target {
 	size_t n_strings, strings_capacity;
 
 	mp_process_info process;
+	struct mp_types *types;     /* core/dwarf: per-module type indexes, lazily */
 	bool partial;
 	bool finished;
 };
@@ -83,6 +84,9 @@ void mp_module_free(mp_module *module);
 
 /* debug_file.c: sets module->debug_file and debug_source. */
 void mp_debug_file_find(mp_target *target, mp_module *module);
+
+/* core/dwarf/types.c: frees target->types. */
+void mp_types_free(struct mp_types *types);
 
 /* Source constructors are the public mp_target_open_* functions. */
 

@@ -197,6 +197,169 @@ const char *mp_module_debug_file(const mp_module *module);
 const char *mp_module_debug_source(const mp_module *module);
 bool mp_module_is_main(const mp_module *module);
 
+/* ----------------------------------------------------------------- types */
+
+/* DWARF types and static variables of the target's modules (core/dwarf/).
+ * Each module's debug file is opened and indexed by name on first use and
+ * kept for the target's lifetime; types are resolved lazily and cached, so
+ * handles are cheap to ask for again and live as long as the target. */
+
+/* A target made of one executable file and nothing else: types and the
+ * initial contents of its data (`memprof type NAME --exe FILE`). */
+mp_error *mp_target_open_exe(const char *exe_path,
+			     const mp_target_options *options,
+			     mp_target **out);
+
+typedef struct mp_type mp_type;
+
+enum mp_type_kind {
+	MP_TYPE_INVALID = 0,  /* unreadable DWARF: mp_type_error() says why */
+	MP_TYPE_VOID,
+	MP_TYPE_BASE,         /* int, double, bool, char32_t, u8, f64 ... */
+	MP_TYPE_STRUCT,
+	MP_TYPE_CLASS,
+	MP_TYPE_UNION,
+	MP_TYPE_ENUM,
+	MP_TYPE_TYPEDEF,
+	MP_TYPE_POINTER,
+	MP_TYPE_REFERENCE,
+	MP_TYPE_RVALUE_REFERENCE,
+	MP_TYPE_MEMBER_POINTER,
+	MP_TYPE_ARRAY,
+	MP_TYPE_CONST,
+	MP_TYPE_VOLATILE,
+	MP_TYPE_RESTRICT,
+	MP_TYPE_ATOMIC,
+	MP_TYPE_FUNCTION,     /* a subroutine type: return type and parameters */
+	MP_TYPE_UNSPECIFIED,  /* decltype(nullptr) and the like */
+};
+
+typedef struct mp_type_member {
+	const char *name;       /* "" for anonymous members */
+	uint64_t offset;        /* bytes from the start; for a bitfield, its
+				 * storage unit's start, as pahole shows it */
+	uint64_t size;          /* bytes of the member's type */
+	uint32_t bit_offset;    /* bitfields: first bit within the unit at offset */
+	uint32_t bit_size;      /* bitfields: width in bits; 0 for other members */
+	const mp_type *type;
+	bool is_base;           /* a base class (C++ inheritance) */
+	bool is_virtual_base;   /* virtual: offset only known at run time */
+	bool artificial;        /* compiler-made (vtable pointer ...) */
+} mp_type_member;
+
+typedef struct mp_type_enumerator {
+	const char *name;
+	int64_t value;          /* unsigned enums: cast to uint64_t */
+} mp_type_enumerator;
+
+/* A Rust enum variant (DW_TAG_variant): active when the discriminant holds
+ * discr_value; the variant without one is the default (niche layouts: the
+ * dataful variant). */
+typedef struct mp_type_variant {
+	const char *name;
+	const mp_type *type;    /* the variant's struct */
+	uint64_t offset;
+	uint64_t discr_value;
+	bool has_discr_value;
+} mp_type_variant;
+
+typedef struct mp_type_template_param {
+	const char *name;
+	const mp_type *type;    /* NULL for a value parameter without a type */
+	int64_t value;          /* value parameters */
+	bool is_value;
+} mp_type_template_param;
+
+typedef struct mp_variable {
+	const char *name;       /* qualified: ns::var, crate::module::STATIC */
+	uint64_t address;       /* in the target: load bias applied */
+	const mp_type *type;
+	const mp_module *module;
+} mp_variable;
+
+/* The type named name in any module: the main program first, then the
+ * others in load order.  Names as GDB and LLDB print them: `struct foo`
+ * (or `foo`) for C tags, typedef names, `ns::Class<T>` for C++ (spacing as
+ * in `> >` or `>>` does not matter), Rust paths (`alloc::vec::Vec<u8,
+ * alloc::alloc::Global>`).  Declarations resolve to the definition.  A
+ * miss is MP_ERR_NOT_FOUND suggesting close names; a module without debug
+ * info or with corrupt DWARF is skipped and named in that message. */
+mp_error *mp_type_find(mp_target *target, const char *name,
+		       const mp_type **out);
+/* The same, in one module only. */
+mp_error *mp_type_find_in_module(mp_target *target, const mp_module *module,
+				 const char *name, const mp_type **out);
+/* A global or static variable (C `instance`, C++ `ns::instance`, Rust
+ * `crate::INSTANCE`): its address with the load bias applied, and type. */
+mp_error *mp_type_find_variable(mp_target *target, const char *name,
+				mp_variable *out);
+/* Indexes module now (normally done on first lookup): the cost of the
+ * first lookup, separately measurable. */
+mp_error *mp_type_index_module(mp_target *target, const mp_module *module);
+/* Calls visit for every indexed type whose name matches pattern (a shell
+ * glob when it has * ? or [, else a substring; NULL: all), in every module
+ * with debug info; stops early when visit returns false.  Names are
+ * visited in index order; a name defined in several modules is visited
+ * for each. */
+mp_error *mp_type_list(mp_target *target, const char *pattern,
+		       bool (*visit)(void *context, const char *name,
+				     const mp_type *type),
+		       void *context);
+
+/* Accessors never fail: a type whose DWARF could not be read has kind
+ * MP_TYPE_INVALID (or no members) and mp_type_error() tells why. */
+enum mp_type_kind mp_type_kind(const mp_type *type);
+const char *mp_type_kind_name(enum mp_type_kind kind); /* "struct", "pointer" */
+/* Qualified name; composed for unnamed types ("const char *", "int [3][4]",
+ * "int (*)(int, char *)"); "struct {...}" and the like for anonymous
+ * structs, unions and enums. */
+const char *mp_type_name(const mp_type *type);
+uint64_t mp_type_size(const mp_type *type);
+/* False for incomplete types (declarations without a definition, void,
+ * functions, flexible arrays count their fixed part only). */
+bool mp_type_is_complete(const mp_type *type);
+const mp_module *mp_type_module(const mp_type *type);
+uint64_t mp_type_die_offset(const mp_type *type); /* in .debug_info */
+const char *mp_type_error(const mp_type *type);   /* NULL when fine */
+/* What a typedef, cv-qualifier, pointer, reference, array (the element),
+ * enum (the underlying integer), member pointer or function (the return
+ * type) refers to: the MP_TYPE_VOID type for void * and void returns; NULL
+ * when the kind refers to nothing (base types, records). */
+const mp_type *mp_type_target(const mp_type *type);
+/* Follows typedefs and cv-qualifiers (bounded) to the type underneath. */
+const mp_type *mp_type_strip(const mp_type *type);
+/* Base types: DW_ATE_* encoding (signed, float ...), 0 otherwise. */
+unsigned mp_type_encoding(const mp_type *type);
+
+/* Struct, class and union members (base classes first among equals),
+ * sorted by offset. */
+size_t mp_type_member_count(const mp_type *type);
+const mp_type_member *mp_type_member_at(const mp_type *type, size_t index);
+size_t mp_type_enumerator_count(const mp_type *type);
+const mp_type_enumerator *mp_type_enumerator_at(const mp_type *type, size_t index);
+/* Arrays: every dimension outermost first; a flexible or zero-length
+ * dimension counts 0 and mp_type_array_flexible() is true. */
+size_t mp_type_array_dimension_count(const mp_type *type);
+uint64_t mp_type_array_dimension(const mp_type *type, size_t index);
+bool mp_type_array_flexible(const mp_type *type);
+/* Functions: parameter types; variadic when it ends in "...". */
+size_t mp_type_param_count(const mp_type *type);
+const mp_type *mp_type_param(const mp_type *type, size_t index);
+bool mp_type_variadic(const mp_type *type);
+size_t mp_type_template_param_count(const mp_type *type);
+const mp_type_template_param *mp_type_template_param_at(const mp_type *type,
+						     size_t index);
+/* Rust enums (DW_TAG_variant_part).  The discriminant lives at
+ * *offset (*size bytes, unsigned); false when type has no variant part. */
+bool mp_type_discriminant(const mp_type *type, uint64_t *offset,
+			  uint64_t *size);
+size_t mp_type_variant_count(const mp_type *type);
+const mp_type_variant *mp_type_variant_at(const mp_type *type, size_t index);
+/* The variant active for an object whose bytes are object[0, size), or
+ * NULL (no variant part, discriminant out of range, no default). */
+const mp_type_variant *mp_type_active_variant(const mp_type *type,
+					      const void *object, size_t size);
+
 /* -------------------------------------------------------------- commands */
 
 /* What a debugger front-end supplies to the command engine: a target it has

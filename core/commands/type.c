@@ -1,0 +1,781 @@
+/* `memprof type NAME`: a type's layout the way pahole shows it (members
+ * with offset and size, byte and bit holes, tail padding, the footer), as
+ * JSON, or reorganized to remove holes; `memprof type --list [PATTERN]`
+ * lists type names with their sizes. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.h"
+#include "dwarf/types.h"
+#include "error.h"
+#include "output/json.h"
+
+enum { MAX_LAYOUT_MEMBERS = 1 << 20 };
+
+typedef struct hole {
+	uint64_t offset, size;     /* bytes */
+} hole;
+
+/* One member's place with what follows it, pahole's way. */
+typedef struct slot {
+	const mp_type_member *member;
+	uint64_t hole_bytes;       /* byte hole after this member */
+	uint64_t hole_offset;
+	uint64_t hole_bits;        /* bit hole after this member */
+} slot;
+
+typedef struct layout {
+	const mp_type *type;       /* struct, class or union after typedefs */
+	uint64_t size;
+	slot *slots;
+	size_t n;
+	size_t n_holes, n_bit_holes;
+	uint64_t sum_holes, sum_bit_holes, sum_members;
+	uint64_t padding, bit_padding;
+	bool is_union;
+} layout;
+
+static bool is_record(const mp_type *t)
+{
+	enum mp_type_kind k = mp_type_kind(t);
+	return k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS || k == MP_TYPE_UNION;
+}
+
+/* Holes as pahole finds them: between the end of one member (its last bit
+ * for bitfields, with the rest of a bitfield's storage unit counted as a
+ * bit hole) and the start of the next; padding after the last. */
+static mp_error *compute_layout(const mp_type *type, layout *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->type = type;
+	l->size = mp_type_size(type);
+	/* Rust enums overlay their variants like a union. */
+	l->is_union = mp_type_kind(type) == MP_TYPE_UNION || mp_type_variant_count(type) > 0;
+	size_t n = mp_type_member_count(type);
+	if (n > MAX_LAYOUT_MEMBERS)
+		return mp_error_new(MP_ERR_UNSUPPORTED, "%s has %zu members", mp_type_name(type), n);
+	l->slots = calloc(n ? n : 1, sizeof(*l->slots));
+	if (!l->slots)
+		return mp_error_nomem();
+	l->n = n;
+	uint64_t last_seen = 0, unit_end = 0;
+	bool in_bitfield = false;
+	slot *prev = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const mp_type_member *m = mp_type_member_at(type, i);
+		slot *s = &l->slots[i];
+		s->member = m;
+		l->sum_members += m->bit_size ? 0 : m->size;
+		if (l->is_union || m->is_virtual_base)
+			continue;
+		uint64_t bit_start = m->offset * 8 + m->bit_offset;
+		uint64_t bit_end = bit_start + (m->bit_size ? m->bit_size : m->size * 8);
+		uint64_t bit_hole = 0, byte_hole = 0, hole_at = 0;
+		if (prev) {
+			if (in_bitfield) {
+				uint64_t end = bit_start < unit_end ? bit_start : unit_end;
+				if (end > last_seen) {
+					bit_hole = end - last_seen;
+					last_seen = end;
+				}
+			}
+			if (m->bit_size) {
+				uint64_t aligned = m->offset * 8;
+				if (last_seen < aligned && aligned <= bit_start) {
+					byte_hole = m->offset - last_seen / 8;
+					hole_at = last_seen / 8;
+					last_seen = aligned;
+				}
+				if (bit_start > last_seen)
+					bit_hole += bit_start - last_seen;
+			} else if (bit_start / 8 > last_seen / 8) {
+				byte_hole = bit_start / 8 - last_seen / 8;
+				hole_at = last_seen / 8;
+			}
+			prev->hole_bytes = byte_hole;
+			prev->hole_offset = hole_at;
+			prev->hole_bits = bit_hole;
+			if (byte_hole) {
+				l->n_holes++;
+				l->sum_holes += byte_hole;
+			}
+			if (bit_hole) {
+				l->n_bit_holes++;
+				l->sum_bit_holes += bit_hole;
+			}
+		} else if (bit_start / 8 > 0 && !m->bit_size) {
+			/* a hole before the first member: counted on none, as
+			 * pahole does not show it either */
+		}
+		in_bitfield = m->bit_size != 0;
+		if (in_bitfield) {
+			uint64_t end = m->offset * 8 + m->size * 8;
+			if (end > unit_end || !prev || bit_start >= unit_end)
+				unit_end = end;
+			if (bit_end > unit_end)
+				unit_end = bit_end;
+		} else {
+			unit_end = bit_end;
+		}
+		if (bit_end > last_seen || !prev)
+			last_seen = bit_end;
+		prev = s;
+	}
+	if (l->is_union) {
+		l->padding = 0;
+		return NULL;
+	}
+	if (in_bitfield) {
+		uint64_t end = unit_end < l->size * 8 ? unit_end : l->size * 8;
+		if (end > last_seen) {
+			l->bit_padding = end - last_seen;
+			last_seen = end;
+		}
+	}
+	l->padding = l->size > last_seen / 8 ? l->size - last_seen / 8 : 0;
+	if (l->padding && last_seen % 8)
+		l->padding = l->size - (last_seen + 7) / 8;
+	return NULL;
+}
+
+/* --------------------------------------------------------- reorganize */
+
+/* Natural alignment, estimated: scalars by size, records by the largest
+ * alignment among their direct members (scalars, or powers of two
+ * dividing a nested record's size), arrays by their element. */
+static uint64_t pow2_divisor(uint64_t size, uint64_t cap)
+{
+	uint64_t a = 1;
+	while (a < cap && size % (a * 2) == 0)
+		a *= 2;
+	return a;
+}
+
+static uint64_t scalar_align(const mp_type *t)
+{
+	for (int i = 0; t && i < 64; i++) {
+		t = mp_type_strip(t);
+		if (mp_type_kind(t) == MP_TYPE_ARRAY) {
+			t = mp_type_target(t);
+			continue;
+		}
+		break;
+	}
+	if (!t)
+		return 1;
+	uint64_t size = mp_type_size(t);
+	if (is_record(t))
+		return pow2_divisor(size, 64);
+	return size ? pow2_divisor(size, 16) : 1;
+}
+
+static uint64_t type_align(const mp_type *t)
+{
+	const mp_type *s = mp_type_strip(t);
+	while (s && mp_type_kind(s) == MP_TYPE_ARRAY)
+		s = mp_type_strip(mp_type_target(s));
+	if (!s || !is_record(s))
+		return scalar_align(t);
+	uint64_t a = 1;
+	for (size_t i = 0; i < mp_type_member_count(s); i++) {
+		uint64_t m = scalar_align(mp_type_member_at(s, i)->type);
+		if (m > a)
+			a = m;
+	}
+	return a;
+}
+
+typedef struct block {
+	size_t first, count;       /* members (a bitfield run is one block) */
+	uint64_t size, align;
+	uint64_t offset;           /* new */
+} block;
+
+static int compare_blocks(const void *a, const void *b)
+{
+	const block *x = a, *y = b;
+	if (x->align != y->align)
+		return x->align > y->align ? -1 : 1;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+typedef struct reorg {
+	block *blocks;
+	size_t n;
+	uint64_t new_size, align;
+} reorg;
+
+static mp_error *reorganize(const layout *l, reorg *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->blocks = calloc(l->n ? l->n : 1, sizeof(*r->blocks));
+	if (!r->blocks)
+		return mp_error_nomem();
+	r->align = 1;
+	for (size_t i = 0; i < l->n; i++) {
+		const mp_type_member *m = l->slots[i].member;
+		uint64_t align = m->is_base ? type_align(m->type) : type_align(m->type);
+		if (align > r->align)
+			r->align = align;
+		if (m->bit_size && r->n) {
+			block *b = &r->blocks[r->n - 1];
+			const mp_type_member *first = l->slots[b->first].member;
+			if (first->bit_size) {
+				/* extend the bitfield run over its units */
+				uint64_t end = m->offset + m->size;
+				if (end > first->offset + b->size)
+					b->size = end - first->offset;
+				b->count++;
+				continue;
+			}
+		}
+		block *b = &r->blocks[r->n++];
+		b->first = i;
+		b->count = 1;
+		b->size = m->size;
+		b->align = align;
+	}
+	/* Base classes stay first, in order; the rest by alignment. */
+	size_t bases = 0;
+	while (bases < r->n && l->slots[r->blocks[bases].first].member->is_base)
+		bases++;
+	qsort(r->blocks + bases, r->n - bases, sizeof(*r->blocks), compare_blocks);
+	uint64_t at = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		block *b = &r->blocks[i];
+		uint64_t a = b->align ? b->align : 1;
+		at = (at + a - 1) / a * a;
+		b->offset = at;
+		at += b->size;
+	}
+	r->new_size = (at + r->align - 1) / r->align * r->align;
+	if (r->new_size == 0)
+		r->new_size = l->size;
+	return NULL;
+}
+
+/* ------------------------------------------------------------- text */
+
+static void member_decl(const mp_type_member *m, char *out, size_t size)
+{
+	if (m->is_base)
+		snprintf(out, size, "%s", "<ancestor>");
+	else if (m->bit_size)
+		snprintf(out, size, "%s:%u", m->name[0] ? m->name : "", m->bit_size);
+	else
+		snprintf(out, size, "%s", m->name);
+}
+
+/* "TYPE NAME" as C declares it: arrays and function pointers put the name
+ * inside the type ("int grid[3][4]", "int (*cmp)(int)"). */
+static void declaration(const char *type_name, const char *decl, char *left,
+			char **right_out, size_t size)
+{
+	const char *fp = strstr(type_name, "(*)");
+	const char *dims = strstr(type_name, " [");
+	*right_out = NULL;
+	if (fp) {
+		snprintf(left, size, "%.*s(*%s)%s", (int)(fp - type_name), type_name, decl, fp + 3);
+	} else if (dims) {
+		size_t head = (size_t)(dims - type_name);
+		char *type_only = strndup(type_name, head);
+		*right_out = type_only;
+		snprintf(left, size, "%s%s", decl, dims + 1);
+	} else {
+		snprintf(left, size, "%s", decl);
+	}
+}
+
+static void print_member(FILE *out, const mp_type_member *m, uint64_t offset)
+{
+	char decl[512];
+	member_decl(m, decl, sizeof(decl));
+	const char *type_name = mp_type_name(m->type);
+	char name_part[1024], line[2048];
+	char *array_head = NULL;
+	declaration(type_name, decl, name_part, &array_head, sizeof(name_part));
+	if (strstr(type_name, "(*)"))
+		snprintf(line, sizeof(line), "%s;", name_part);
+	else
+		snprintf(line, sizeof(line), "%-26s %s;", array_head ? array_head : type_name,
+			 name_part);
+	free(array_head);
+	if (m->bit_size)
+		fprintf(out, "\t%-48s /* %5" PRIu64 ":%2u %4" PRIu64 " */\n", line,
+			offset, m->bit_offset, m->size);
+	else
+		fprintf(out, "\t%-48s /* %5" PRIu64 " %5" PRIu64 " */\n", line,
+			offset, m->size);
+}
+
+static const char *record_keyword(const mp_type *t)
+{
+	switch (mp_type_kind(t)) {
+	case MP_TYPE_UNION: return "union";
+	case MP_TYPE_CLASS: return "class";
+	default: return "struct";
+	}
+}
+
+static void print_heading(FILE *out, const char *name, const mp_type *t)
+{
+	const char *kw = record_keyword(t);
+	size_t n = strlen(kw);
+	if (strncmp(name, kw, n) == 0 && name[n] == ' ')
+		fprintf(out, "%s", name);
+	else
+		fprintf(out, "%s %s", kw, name);
+	size_t bases = 0;
+	for (size_t i = 0; i < mp_type_member_count(t); i++) {
+		const mp_type_member *m = mp_type_member_at(t, i);
+		if (!m->is_base)
+			continue;
+		fprintf(out, "%s %s", bases ? "," : " :", mp_type_name(m->type));
+		bases++;
+	}
+	fprintf(out, " {\n");
+}
+
+static void print_variants(FILE *out, const mp_type *t)
+{
+	uint64_t off, size;
+	if (!mp_type_discriminant(t, &off, &size) && !mp_type_variant_count(t))
+		return;
+	if (mp_type_discriminant(t, &off, &size))
+		fprintf(out, "\t/* variant part: discriminant at offset %" PRIu64 ", %" PRIu64 " bytes */\n",
+			off, size);
+	for (size_t i = 0; i < mp_type_variant_count(t); i++) {
+		const mp_type_variant *v = mp_type_variant_at(t, i);
+		char discr[64];
+		if (v->has_discr_value)
+			snprintf(discr, sizeof(discr), "discriminant %" PRIu64, v->discr_value);
+		else
+			snprintf(discr, sizeof(discr), "default (dataful)");
+		char left[1024];
+		snprintf(left, sizeof(left), "%-26s %s;", mp_type_name(v->type), v->name);
+		fprintf(out, "\t%-48s /* %5" PRIu64 " %5" PRIu64 " %s */\n", left,
+			v->offset, mp_type_size(v->type), discr);
+	}
+}
+
+static void write_text(FILE *out, const char *name, const layout *l)
+{
+	const mp_type *t = l->type;
+	print_heading(out, name, t);
+	for (size_t i = 0; i < l->n; i++) {
+		const slot *s = &l->slots[i];
+		print_member(out, s->member, s->member->offset);
+		if (s->hole_bits)
+			fprintf(out, "\n\t/* XXX %" PRIu64 " bit%s hole, try to pack */\n",
+				s->hole_bits, s->hole_bits == 1 ? "" : "s");
+		if (s->hole_bytes)
+			fprintf(out, "\n\t/* XXX %" PRIu64 " byte%s hole, try to pack */\n\n",
+				s->hole_bytes, s->hole_bytes == 1 ? "" : "s");
+	}
+	print_variants(out, t);
+	fprintf(out, "\n\t/* size: %" PRIu64 ", cachelines: %" PRIu64 ", members: %zu */\n",
+		l->size, (l->size + 63) / 64, l->n);
+	if (l->n_holes || l->n_bit_holes) {
+		fprintf(out, "\t/* sum members: %" PRIu64, l->sum_members);
+		if (l->n_holes)
+			fprintf(out, ", holes: %zu, sum holes: %" PRIu64, l->n_holes, l->sum_holes);
+		fprintf(out, " */\n");
+		if (l->n_bit_holes)
+			fprintf(out, "\t/* bit holes: %zu, sum bit holes: %" PRIu64 " bits */\n",
+				l->n_bit_holes, l->sum_bit_holes);
+	}
+	if (l->padding)
+		fprintf(out, "\t/* padding: %" PRIu64 " */\n", l->padding);
+	if (l->bit_padding)
+		fprintf(out, "\t/* bit_padding: %" PRIu64 " bits */\n", l->bit_padding);
+	if (l->size % 64)
+		fprintf(out, "\t/* last cacheline: %" PRIu64 " bytes */\n", l->size % 64);
+	fprintf(out, "};\n");
+}
+
+static void write_scalar_text(FILE *out, const char *name, const mp_type *t)
+{
+	const mp_type *s = mp_type_strip(t);
+	fprintf(out, "%s: %s", name, mp_type_kind_name(mp_type_kind(t)));
+	if (s != t && s)
+		fprintf(out, " of %s (%s)", mp_type_name(s), mp_type_kind_name(mp_type_kind(s)));
+	fprintf(out, ", size %" PRIu64 "\n", mp_type_size(t));
+	for (size_t i = 0; s && i < mp_type_enumerator_count(s); i++) {
+		const mp_type_enumerator *e = mp_type_enumerator_at(s, i);
+		fprintf(out, "\t%s = %" PRId64 "\n", e->name, e->value);
+	}
+}
+
+static void write_reorg_text(FILE *out, const char *name, const layout *l,
+			     const reorg *r)
+{
+	print_heading(out, name, l->type);
+	for (size_t i = 0; i < r->n; i++) {
+		const block *b = &r->blocks[i];
+		for (size_t k = 0; k < b->count; k++) {
+			const mp_type_member *m = l->slots[b->first + k].member;
+			uint64_t offset = b->offset + (m->offset - l->slots[b->first].member->offset);
+			print_member(out, m, offset);
+		}
+	}
+	uint64_t saved = l->size > r->new_size ? l->size - r->new_size : 0;
+	fprintf(out, "\n\t/* size: %" PRIu64 " (was %" PRIu64 "), saved: %" PRIu64 " byte%s */\n};\n",
+		saved ? r->new_size : l->size, l->size, saved, saved == 1 ? "" : "s");
+}
+
+/* ------------------------------------------------------------- json */
+
+static void json_member(mp_json *j, const mp_type_member *m, uint64_t offset)
+{
+	mp_json_begin_object(j);
+	mp_json_key(j, "name");
+	mp_json_string(j, m->name);
+	mp_json_key(j, "offset");
+	mp_json_uint(j, offset);
+	mp_json_key(j, "size");
+	mp_json_uint(j, m->size);
+	mp_json_key(j, "type");
+	mp_json_string(j, mp_type_name(m->type));
+	if (m->bit_size) {
+		mp_json_key(j, "bit_offset");
+		mp_json_uint(j, m->bit_offset);
+		mp_json_key(j, "bit_size");
+		mp_json_uint(j, m->bit_size);
+	}
+	if (m->is_base) {
+		mp_json_key(j, "base_class");
+		mp_json_bool(j, true);
+	}
+	mp_json_end_object(j);
+}
+
+static void write_json(FILE *out, const char *name, const mp_type *t,
+		       const layout *l, const reorg *r)
+{
+	mp_json j;
+	mp_json_init(&j, out, true);
+	mp_json_begin_object(&j);
+	mp_json_key(&j, "name");
+	mp_json_string(&j, name);
+	mp_json_key(&j, "kind");
+	mp_json_string(&j, mp_type_kind_name(mp_type_kind(l ? l->type : t)));
+	mp_json_key(&j, "size");
+	mp_json_uint(&j, mp_type_size(t));
+	mp_json_key(&j, "module");
+	mp_json_string(&j, mp_module_name(mp_type_module(t)));
+	if (l) {
+		mp_json_key(&j, "members");
+		mp_json_begin_array(&j);
+		for (size_t i = 0; i < l->n; i++)
+			json_member(&j, l->slots[i].member, l->slots[i].member->offset);
+		mp_json_end_array(&j);
+		mp_json_key(&j, "holes");
+		mp_json_begin_array(&j);
+		for (size_t i = 0; i < l->n; i++) {
+			if (!l->slots[i].hole_bytes)
+				continue;
+			mp_json_begin_object(&j);
+			mp_json_key(&j, "offset");
+			mp_json_uint(&j, l->slots[i].hole_offset);
+			mp_json_key(&j, "size");
+			mp_json_uint(&j, l->slots[i].hole_bytes);
+			mp_json_end_object(&j);
+		}
+		mp_json_end_array(&j);
+		mp_json_key(&j, "sum_holes");
+		mp_json_uint(&j, l->sum_holes);
+		mp_json_key(&j, "bit_holes");
+		mp_json_uint(&j, l->n_bit_holes);
+		mp_json_key(&j, "sum_bit_holes");
+		mp_json_uint(&j, l->sum_bit_holes);
+		mp_json_key(&j, "padding");
+		mp_json_uint(&j, l->padding);
+		mp_json_key(&j, "bit_padding");
+		mp_json_uint(&j, l->bit_padding);
+		uint64_t off, size;
+		if (mp_type_discriminant(l->type, &off, &size) || mp_type_variant_count(l->type)) {
+			mp_json_key(&j, "discriminant");
+			if (mp_type_discriminant(l->type, &off, &size)) {
+				mp_json_begin_object(&j);
+				mp_json_key(&j, "offset");
+				mp_json_uint(&j, off);
+				mp_json_key(&j, "size");
+				mp_json_uint(&j, size);
+				mp_json_end_object(&j);
+			} else {
+				mp_json_null(&j);
+			}
+			mp_json_key(&j, "variants");
+			mp_json_begin_array(&j);
+			for (size_t i = 0; i < mp_type_variant_count(l->type); i++) {
+				const mp_type_variant *v = mp_type_variant_at(l->type, i);
+				mp_json_begin_object(&j);
+				mp_json_key(&j, "name");
+				mp_json_string(&j, v->name);
+				mp_json_key(&j, "type");
+				mp_json_string(&j, mp_type_name(v->type));
+				mp_json_key(&j, "offset");
+				mp_json_uint(&j, v->offset);
+				mp_json_key(&j, "size");
+				mp_json_uint(&j, mp_type_size(v->type));
+				mp_json_key(&j, "discr_value");
+				if (v->has_discr_value)
+					mp_json_uint(&j, v->discr_value);
+				else
+					mp_json_null(&j);
+				mp_json_end_object(&j);
+			}
+			mp_json_end_array(&j);
+		}
+	} else {
+		const mp_type *s = mp_type_strip(t);
+		if (s && mp_type_enumerator_count(s)) {
+			mp_json_key(&j, "enumerators");
+			mp_json_begin_array(&j);
+			for (size_t i = 0; i < mp_type_enumerator_count(s); i++) {
+				const mp_type_enumerator *e = mp_type_enumerator_at(s, i);
+				mp_json_begin_object(&j);
+				mp_json_key(&j, "name");
+				mp_json_string(&j, e->name);
+				mp_json_key(&j, "value");
+				mp_json_int(&j, e->value);
+				mp_json_end_object(&j);
+			}
+			mp_json_end_array(&j);
+		}
+	}
+	if (r && l) {
+		uint64_t saved = l->size > r->new_size ? l->size - r->new_size : 0;
+		mp_json_key(&j, "reorganized");
+		mp_json_begin_object(&j);
+		mp_json_key(&j, "size");
+		mp_json_uint(&j, saved ? r->new_size : l->size);
+		mp_json_key(&j, "saved");
+		mp_json_uint(&j, saved);
+		mp_json_key(&j, "members");
+		mp_json_begin_array(&j);
+		for (size_t i = 0; i < r->n; i++) {
+			const block *b = &r->blocks[i];
+			for (size_t k = 0; k < b->count; k++) {
+				const mp_type_member *m = l->slots[b->first + k].member;
+				json_member(&j, m, b->offset + (m->offset - l->slots[b->first].member->offset));
+			}
+		}
+		mp_json_end_array(&j);
+		mp_json_end_object(&j);
+	}
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+}
+
+/* ------------------------------------------------------------- list */
+
+typedef struct list_item {
+	const char *name;
+	uint64_t size;
+	const char *kind;
+	const char *module;
+} list_item;
+
+typedef struct list_state {
+	list_item *items;
+	size_t n, capacity;
+	bool failed;
+} list_state;
+
+static bool collect(void *context, const char *name, const mp_type *t)
+{
+	list_state *s = context;
+	if (s->n == s->capacity) {
+		size_t c = s->capacity ? 2 * s->capacity : 256;
+		list_item *grown = realloc(s->items, c * sizeof(*grown));
+		if (!grown) {
+			s->failed = true;
+			return false;
+		}
+		s->items = grown;
+		s->capacity = c;
+	}
+	s->items[s->n++] = (list_item){
+		.name = name,
+		.size = mp_type_size(t),
+		.kind = mp_type_kind_name(mp_type_kind(t)),
+		.module = mp_module_name(mp_type_module(t)),
+	};
+	return true;
+}
+
+static int compare_items(const void *a, const void *b)
+{
+	const list_item *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->module, y->module);
+}
+
+static int run_list(mp_command *c)
+{
+	const char *pattern = c->options->n_positional ? c->options->positional[0] : NULL;
+	list_state s = { 0 };
+	mp_error *e = mp_type_list(c->target, pattern, collect, &s);
+	if (!e && s.failed)
+		e = mp_error_nomem();
+	if (e) {
+		free(s.items);
+		return mp_command_fail(c, e);
+	}
+	if (s.n > 1)
+		qsort(s.items, s.n, sizeof(*s.items), compare_items);
+	if (c->options->format == MP_FORMAT_JSON) {
+		mp_json j;
+		mp_json_init(&j, c->out, true);
+		mp_json_begin_object(&j);
+		mp_json_key(&j, "types");
+		mp_json_begin_array(&j);
+		for (size_t i = 0; i < s.n; i++) {
+			mp_json_begin_object(&j);
+			mp_json_key(&j, "name");
+			mp_json_string(&j, s.items[i].name);
+			mp_json_key(&j, "kind");
+			mp_json_string(&j, s.items[i].kind);
+			mp_json_key(&j, "size");
+			mp_json_uint(&j, s.items[i].size);
+			mp_json_key(&j, "module");
+			mp_json_string(&j, s.items[i].module);
+			mp_json_end_object(&j);
+		}
+		mp_json_end_array(&j);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	} else {
+		for (size_t i = 0; i < s.n; i++)
+			fprintf(c->out, "%8" PRIu64 "  %s\n", s.items[i].size, s.items[i].name);
+	}
+	free(s.items);
+	return MP_EXIT_OK;
+}
+
+/* ------------------------------------------------------------- verb */
+
+static int run_variable(mp_command *c, const char *name)
+{
+	mp_variable v;
+	mp_error *e = mp_type_find_variable(c->target, name, &v);
+	if (e)
+		return mp_command_fail(c, e);
+	if (c->options->format == MP_FORMAT_JSON) {
+		mp_json j;
+		mp_json_init(&j, c->out, true);
+		mp_json_begin_object(&j);
+		mp_json_key(&j, "name");
+		mp_json_string(&j, v.name);
+		mp_json_key(&j, "address");
+		mp_json_hex(&j, v.address);
+		mp_json_key(&j, "type");
+		mp_json_string(&j, mp_type_name(v.type));
+		mp_json_key(&j, "size");
+		mp_json_uint(&j, mp_type_size(v.type));
+		mp_json_key(&j, "module");
+		mp_json_string(&j, mp_module_name(v.module));
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	} else {
+		fprintf(c->out, "%s: %s at 0x%" PRIx64 ", %" PRIu64 " bytes, in %s\n", v.name,
+			mp_type_name(v.type), v.address, mp_type_size(v.type),
+			mp_module_name(v.module));
+	}
+	return MP_EXIT_OK;
+}
+
+static int run_type(mp_command *c)
+{
+	if (mp_command_flag(c, "--list"))
+		return run_list(c);
+	if (c->options->n_positional != 1)
+		return mp_command_fail(c, mp_error_new(MP_ERR_USAGE,
+			"type needs one NAME (or --list [PATTERN]); see memprof type --help"));
+	const char *name = c->options->positional[0];
+	if (mp_command_flag(c, "--variable"))
+		return run_variable(c, name);
+	const mp_type *t = NULL;
+	mp_error *e = mp_type_find(c->target, name, &t);
+	if (e)
+		return mp_command_fail(c, e);
+	if (mp_command_flag(c, "--stats")) {
+		const mp_module *m = mp_type_module(t);
+		uint64_t bytes = 0;
+		double seconds = 0;
+		size_t names = 0;
+		if (mp_type_index_stats(c->target, m, &bytes, &seconds, &names))
+			fprintf(c->err, "memprof: index of %s: %zu names, %.1f MB of .debug_info in %.3f s (%.1f MB/s)\n",
+				mp_module_name(m), names, (double)bytes / 1e6, seconds,
+				seconds > 0 ? (double)bytes / 1e6 / seconds : 0.0);
+	}
+	if (mp_type_error(t))
+		return mp_command_fail(c, mp_error_new(MP_ERR_FORMAT, "%s", mp_type_error(t)));
+	const mp_type *record = mp_type_strip(t);
+	if (record && is_record(record) && !mp_type_is_complete(record))
+		return mp_command_fail(c, mp_error_new(MP_ERR_NOT_FOUND,
+			"%s is only declared (incomplete): no module with debug info defines it",
+			name));
+	bool json = c->options->format == MP_FORMAT_JSON;
+	const char *shown = mp_type_name(t);
+	if (!record || !is_record(record)) {
+		if (json)
+			write_json(c->out, shown, t, NULL, NULL);
+		else
+			write_scalar_text(c->out, shown, t);
+		return MP_EXIT_OK;
+	}
+	if (mp_type_error(record))
+		return mp_command_fail(c, mp_error_new(MP_ERR_FORMAT, "%s", mp_type_error(record)));
+	layout l;
+	e = compute_layout(record, &l);
+	if (e) {
+		free(l.slots);
+		return mp_command_fail(c, e);
+	}
+	reorg r = { 0 };
+	bool want_reorg = mp_command_flag(c, "--reorganize");
+	if (want_reorg && !l.is_union) {
+		e = reorganize(&l, &r);
+		if (e) {
+			free(l.slots);
+			return mp_command_fail(c, e);
+		}
+	}
+	if (json)
+		write_json(c->out, shown, t, &l, want_reorg && !l.is_union ? &r : NULL);
+	else if (want_reorg && !l.is_union)
+		write_reorg_text(c->out, shown, &l, &r);
+	else
+		write_text(c->out, shown, &l);
+	free(r.blocks);
+	free(l.slots);
+	return MP_EXIT_OK;
+}
+
+static const char *const type_flags[] = {
+	"--list", "--reorganize", "--stats", "--variable", NULL,
+};
+
+const mp_verb mp_verb_type = {
+	.name = "type",
+	.summary = "a type's layout like pahole: members, holes, padding; --reorganize, --list",
+	.usage = "NAME [--reorganize] [--stats] | --list [PATTERN] | --variable NAME\n"
+		 "  target: any, or --exe FILE alone (no process needed)\n"
+		 "  NAME   `struct foo`, a typedef, `ns::Class<T>`, a Rust path\n"
+		 "  --reorganize  propose a member order without holes, and the bytes saved\n"
+		 "  --list        type names matching PATTERN (glob or substring) with sizes\n"
+		 "  --variable    NAME is a global or static variable: its address and type\n"
+		 "  --stats       print the module's index time and size on stderr",
+	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON,
+	.needs_target = true,
+	.exe_target_ok = true,
+	.flags = type_flags,
+	.min_positional = 0,
+	.max_positional = 1,
+	.run = run_type,
+};

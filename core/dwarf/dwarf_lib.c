@@ -1,0 +1,645 @@
+/* libdwarf behind mp_dw (see dwarf_lib.h).  The only file that includes
+ * libdwarf.h.  Written for libdwarf 20210528 (Debian 12) and, guarded by
+ * DW_LIBDWARF_VERSION_MAJOR, for the 0.x and 2.x releases whose init,
+ * CU-iteration and sibling calls changed signature. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <dwarf.h>
+#include <libdwarf.h>
+
+#include "dwarf_lib.h"
+#include "error.h"
+
+enum { MAX_WALK_DEPTH = 64 };
+
+struct mp_dw {
+	Dwarf_Debug dbg;
+	int fd;
+	char *label;
+};
+
+/* ------------------------------------------------------ version shims */
+
+#if defined(DW_LIBDWARF_VERSION_MAJOR)
+#define MP_DW_NEW_API 1
+#else
+#define MP_DW_NEW_API 0
+#endif
+
+static int shim_init(int fd, Dwarf_Debug *dbg, Dwarf_Error *err)
+{
+#if MP_DW_NEW_API
+	return dwarf_init_b(fd, DW_GROUPNUMBER_ANY, NULL, NULL, dbg, err);
+#else
+	return dwarf_init_b(fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, dbg,
+			    err);
+#endif
+}
+
+static void shim_finish(Dwarf_Debug dbg)
+{
+#if MP_DW_NEW_API
+	dwarf_finish(dbg);
+#else
+	Dwarf_Error err = NULL;
+	dwarf_finish(dbg, &err);
+#endif
+}
+
+/* Advances to the next CU of .debug_info; *cu_die is its unit DIE. */
+static int shim_next_cu(Dwarf_Debug dbg, Dwarf_Die *cu_die, Dwarf_Error *err)
+{
+	Dwarf_Unsigned header_length = 0, type_offset = 0, next = 0;
+	Dwarf_Half version = 0, address_size = 0, length_size = 0;
+	Dwarf_Half extension_size = 0, header_type = 0;
+	Dwarf_Off abbrev_offset = 0;
+	Dwarf_Sig8 signature;
+#if MP_DW_NEW_API && DW_LIBDWARF_VERSION_MAJOR >= 1
+	return dwarf_next_cu_header_e(dbg, 1, cu_die, &header_length, &version,
+				      &abbrev_offset, &address_size,
+				      &length_size, &extension_size,
+				      &signature, &type_offset, &next,
+				      &header_type, err);
+#else
+	int rc = dwarf_next_cu_header_d(dbg, 1, &header_length, &version,
+					&abbrev_offset, &address_size,
+					&length_size, &extension_size,
+					&signature, &type_offset, &next,
+					&header_type, err);
+	if (rc != DW_DLV_OK)
+		return rc;
+	return dwarf_siblingof_b(dbg, NULL, 1, cu_die, err);
+#endif
+}
+
+static int shim_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
+			Dwarf_Error *err)
+{
+#if MP_DW_NEW_API && DW_LIBDWARF_VERSION_MAJOR >= 1
+	(void)dbg;
+	return dwarf_siblingof_c(die, out, err);
+#else
+	return dwarf_siblingof_b(dbg, die, 1, out, err);
+#endif
+}
+
+static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
+{
+	(void)dbg;
+	dwarf_dealloc_attribute(attr);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static mp_error *dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
+			  const char *what)
+{
+	const char *message = err ? dwarf_errmsg(err) : "no entry";
+	mp_error *e = mp_error_new(MP_ERR_FORMAT,
+				   "%s: corrupt DWARF at .debug_info offset 0x%llx (%s): %s",
+				   dw->label, (unsigned long long)offset, what,
+				   message ? message : "unknown libdwarf error");
+	if (err)
+		dwarf_dealloc_error(dw->dbg, err);
+	return e;
+}
+
+mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
+{
+	*out = NULL;
+	mp_dw *dw = calloc(1, sizeof(*dw));
+	if (!dw)
+		return mp_error_nomem();
+	dw->fd = -1;
+	dw->label = strdup(label ? label : path);
+	if (!dw->label) {
+		free(dw);
+		return mp_error_nomem();
+	}
+	dw->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (dw->fd < 0) {
+		mp_error *e = mp_error_errno(errno, "%s: cannot open debug file %s",
+					     dw->label, path);
+		mp_dw_close(dw);
+		return e;
+	}
+	Dwarf_Error err = NULL;
+	int rc = shim_init(dw->fd, &dw->dbg, &err);
+	if (rc != DW_DLV_OK) {
+		mp_error *e;
+		if (rc == DW_DLV_NO_ENTRY) {
+			e = mp_error_new(MP_ERR_NOT_FOUND, "%s: no DWARF in %s",
+					 dw->label, path);
+		} else {
+			const char *message = err ? dwarf_errmsg(err) : NULL;
+			e = mp_error_new(MP_ERR_FORMAT, "%s: cannot read DWARF of %s: %s",
+					 dw->label, path,
+					 message ? message : "libdwarf error");
+			/* No Dwarf_Debug to free the error with: libdwarf
+			 * keeps such errors in a static area. */
+		}
+		dw->dbg = NULL;
+		mp_dw_close(dw);
+		return e;
+	}
+	*out = dw;
+	return NULL;
+}
+
+void mp_dw_close(mp_dw *dw)
+{
+	if (!dw)
+		return;
+	if (dw->dbg)
+		shim_finish(dw->dbg);
+	if (dw->fd >= 0)
+		close(dw->fd);
+	free(dw->label);
+	free(dw);
+}
+
+/* ------------------------------------------------------- attributes */
+
+static bool form_unsigned(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *value)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Unsigned u = 0;
+	if (dwarf_formudata(attr, &u, &err) == DW_DLV_OK) {
+		*value = u;
+		return true;
+	}
+	if (err)
+		dwarf_dealloc_error(dbg, err);
+	err = NULL;
+	Dwarf_Signed s = 0;
+	if (dwarf_formsdata(attr, &s, &err) == DW_DLV_OK) {
+		*value = (uint64_t)s;
+		return true;
+	}
+	if (err)
+		dwarf_dealloc_error(dbg, err);
+	return false;
+}
+
+/* Width in bytes of a fixed-size data form, 0 for the others. */
+static unsigned form_width(Dwarf_Half form)
+{
+	switch (form) {
+	case DW_FORM_data1: return 1;
+	case DW_FORM_data2: return 2;
+	case DW_FORM_data4: return 4;
+	case DW_FORM_data8: return 8;
+	default: return 0;
+	}
+}
+
+static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, int64_t *value)
+{
+	Dwarf_Error err = NULL;
+	if (form == DW_FORM_sdata || form == DW_FORM_implicit_const) {
+		Dwarf_Signed s = 0;
+		if (dwarf_formsdata(attr, &s, &err) == DW_DLV_OK) {
+			*value = s;
+			return true;
+		}
+		if (err)
+			dwarf_dealloc_error(dbg, err);
+		return false;
+	}
+	uint64_t u;
+	if (!form_unsigned(dbg, attr, &u))
+		return false;
+	*value = (int64_t)u;
+	return true;
+}
+
+static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *offset)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Off off = 0;
+	if (dwarf_global_formref(attr, &off, &err) == DW_DLV_OK) {
+		*offset = off;
+		return true;
+	}
+	if (err)
+		dwarf_dealloc_error(dbg, err);
+	return false;
+}
+
+static bool form_flag(Dwarf_Debug dbg, Dwarf_Attribute attr)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Bool flag = 0;
+	if (dwarf_formflag(attr, &flag, &err) == DW_DLV_OK)
+		return flag != 0;
+	if (err)
+		dwarf_dealloc_error(dbg, err);
+	return false;
+}
+
+static uint64_t read_uleb(const uint8_t **p, const uint8_t *end, bool *ok)
+{
+	uint64_t value = 0;
+	unsigned shift = 0;
+	while (*p < end) {
+		uint8_t byte = *(*p)++;
+		if (shift < 64)
+			value |= (uint64_t)(byte & 0x7f) << shift;
+		shift += 7;
+		if (!(byte & 0x80))
+			return value;
+	}
+	*ok = false;
+	return value;
+}
+
+/* DW_AT_location of a static variable: a lone DW_OP_addr. */
+static bool expr_address(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *address)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Unsigned length = 0;
+	Dwarf_Ptr block = NULL;
+	if (dwarf_formexprloc(attr, &length, &block, &err) != DW_DLV_OK) {
+		if (err)
+			dwarf_dealloc_error(dbg, err);
+		return false;
+	}
+	const uint8_t *p = block;
+	if (length == 9 && p[0] == DW_OP_addr) {
+		uint64_t a = 0;
+		memcpy(&a, p + 1, 8);
+		*address = a;
+		return true;
+	}
+	return false;
+}
+
+/* DW_AT_data_member_location as an expression (DWARF 2/3 style
+ * DW_OP_plus_uconst N); anything else (virtual bases) is not constant. */
+static bool expr_member_location(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *offset)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Unsigned length = 0;
+	Dwarf_Ptr block = NULL;
+	if (dwarf_formexprloc(attr, &length, &block, &err) != DW_DLV_OK) {
+		if (err)
+			dwarf_dealloc_error(dbg, err);
+		return false;
+	}
+	const uint8_t *p = block, *end = p + length;
+	if (length >= 2 && p[0] == DW_OP_plus_uconst) {
+		p++;
+		bool ok = true;
+		uint64_t value = read_uleb(&p, end, &ok);
+		if (ok && p == end) {
+			*offset = value;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void decode_attr(Dwarf_Debug dbg, Dwarf_Attribute attr, mp_dw_die *d)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Half at = 0, form = 0;
+	if (dwarf_whatattr(attr, &at, &err) != DW_DLV_OK ||
+	    dwarf_whatform(attr, &form, &err) != DW_DLV_OK) {
+		if (err)
+			dwarf_dealloc_error(dbg, err);
+		return;
+	}
+	switch (at) {
+	case DW_AT_name: {
+		char *s = NULL;
+		if (dwarf_formstring(attr, &s, &err) == DW_DLV_OK)
+			d->name = s;
+		else if (err)
+			dwarf_dealloc_error(dbg, err);
+		break;
+	}
+	case DW_AT_type: d->type = 0; form_ref(dbg, attr, &d->type); break;
+	case DW_AT_specification: form_ref(dbg, attr, &d->specification); break;
+	case DW_AT_abstract_origin: form_ref(dbg, attr, &d->abstract_origin); break;
+	case DW_AT_discr: form_ref(dbg, attr, &d->discr); break;
+	case DW_AT_byte_size: d->has_size = form_unsigned(dbg, attr, &d->size); break;
+	case DW_AT_bit_size: d->has_bit_size = form_unsigned(dbg, attr, &d->bit_size); break;
+	case DW_AT_data_bit_offset:
+		d->has_data_bit_offset = form_unsigned(dbg, attr, &d->data_bit_offset);
+		break;
+	case DW_AT_bit_offset: d->has_bit_offset = form_unsigned(dbg, attr, &d->bit_offset); break;
+	case DW_AT_data_member_location:
+		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
+		    form == DW_FORM_block) {
+			d->has_member_location = expr_member_location(dbg, attr, &d->member_location);
+			d->member_location_is_expression = !d->has_member_location;
+		} else {
+			d->has_member_location = form_unsigned(dbg, attr, &d->member_location);
+		}
+		break;
+	case DW_AT_upper_bound: {
+		uint64_t u = 0;
+		bool ok, none;
+		if (form == DW_FORM_sdata) {
+			int64_t v = 0;
+			ok = form_signed(dbg, attr, form, &v);
+			none = v < 0;
+			u = (uint64_t)v;
+		} else {
+			ok = form_unsigned(dbg, attr, &u);
+			unsigned width = form_width(form);
+			none = width && u == (width == 8 ? UINT64_MAX : (1ull << (8 * width)) - 1);
+		}
+		/* -1 is GCC's spelling of "no elements": a zero-length or
+		 * flexible array. */
+		if (ok && none) {
+			d->has_count = true;
+			d->count = 0;
+		} else if (ok) {
+			d->has_upper_bound = true;
+			d->upper_bound = u;
+		}
+		break;
+	}
+	case DW_AT_lower_bound: d->has_lower_bound = form_signed(dbg, attr, form, &d->lower_bound); break;
+	case DW_AT_count: d->has_count = form_unsigned(dbg, attr, &d->count); break;
+	case DW_AT_const_value:
+		d->has_const_value = form_signed(dbg, attr, form, &d->const_value);
+		d->const_value_width = (uint8_t)form_width(form);
+		break;
+	case DW_AT_discr_value: d->has_discr_value = form_unsigned(dbg, attr, &d->discr_value); break;
+	case DW_AT_alignment: d->has_alignment = form_unsigned(dbg, attr, &d->alignment); break;
+	case DW_AT_encoding: d->has_encoding = form_unsigned(dbg, attr, &d->encoding); break;
+	case DW_AT_location:
+		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
+		    form == DW_FORM_block)
+			d->has_address = expr_address(dbg, attr, &d->address);
+		break;
+	case DW_AT_declaration: d->declaration = form_flag(dbg, attr); break;
+	case DW_AT_external: d->external = form_flag(dbg, attr); break;
+	case DW_AT_artificial: d->artificial = form_flag(dbg, attr); break;
+	default: break;
+	}
+}
+
+/* Offset, tag and children flag: what every DIE record starts with. */
+static mp_error *decode_head(mp_dw *dw, Dwarf_Die die, uint64_t hint,
+			     mp_dw_die *d)
+{
+	Dwarf_Error err = NULL;
+	memset(d, 0, sizeof(*d));
+	Dwarf_Off off = 0;
+	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK)
+		return dw_error(dw, err, hint, "DIE offset");
+	d->offset = off;
+	Dwarf_Half tag = 0;
+	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
+		return dw_error(dw, err, off, "DIE tag");
+	d->tag = tag;
+	Dwarf_Half children = 0;
+	dwarf_die_abbrev_children_flag(die, &children);
+	d->has_children = children != 0;
+	return NULL;
+}
+
+static mp_error *decode_full(mp_dw *dw, Dwarf_Die die, uint64_t hint,
+			     mp_dw_die *d)
+{
+	mp_error *e = decode_head(dw, die, hint, d);
+	if (e)
+		return e;
+	Dwarf_Error err = NULL;
+	Dwarf_Attribute *attrs = NULL;
+	Dwarf_Signed n = 0;
+	int rc = dwarf_attrlist(die, &attrs, &n, &err);
+	if (rc == DW_DLV_ERROR)
+		return dw_error(dw, err, d->offset, "attributes");
+	if (rc == DW_DLV_NO_ENTRY)
+		return NULL;
+	Dwarf_Debug dbg = dw->dbg;
+	for (Dwarf_Signed i = 0; i < n; i++) {
+		decode_attr(dbg, attrs[i], d);
+		free_attr(dw->dbg, attrs[i]);
+	}
+	dwarf_dealloc(dw->dbg, attrs, DW_DLA_LIST);
+	return NULL;
+}
+
+/* The few attributes the index needs, read one by one (cheaper than the
+ * whole list for the many DIEs the index only glances at). */
+static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
+{
+	Dwarf_Debug dbg = dw->dbg;
+	Dwarf_Error err = NULL;
+	char *name = NULL;
+	int rc = dwarf_diename(die, &name, &err);
+	if (rc == DW_DLV_OK)
+		d->name = name;
+	else if (rc == DW_DLV_ERROR && err)
+		dwarf_dealloc_error(dbg, err);
+	err = NULL;
+	Dwarf_Attribute attr = NULL;
+	if (dwarf_attr(die, DW_AT_declaration, &attr, &err) == DW_DLV_OK) {
+		d->declaration = form_flag(dbg, attr);
+		free_attr(dw->dbg, attr);
+	} else if (err) {
+		dwarf_dealloc_error(dbg, err);
+	}
+}
+
+mp_error *mp_dw_read(mp_dw *dw, uint64_t offset, mp_dw_die *out)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Die die = NULL;
+	int rc = dwarf_offdie_b(dw->dbg, offset, 1, &die, &err);
+	if (rc != DW_DLV_OK)
+		return dw_error(dw, err, offset, "no DIE at this offset");
+	mp_error *e = decode_full(dw, die, offset, out);
+	dwarf_dealloc_die(die);
+	return e;
+}
+
+mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
+			 mp_dw_die **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	Dwarf_Error err = NULL;
+	Dwarf_Die parent = NULL, die = NULL;
+	if (dwarf_offdie_b(dw->dbg, offset, 1, &parent, &err) != DW_DLV_OK)
+		return dw_error(dw, err, offset, "no DIE at this offset");
+	int rc = dwarf_child(parent, &die, &err);
+	dwarf_dealloc_die(parent);
+	if (rc == DW_DLV_NO_ENTRY)
+		return NULL;
+	if (rc != DW_DLV_OK)
+		return dw_error(dw, err, offset, "first child");
+	mp_dw_die *items = NULL;
+	size_t n = 0, capacity = 0;
+	mp_error *e = NULL;
+	while (die) {
+		if (n == max) {
+			e = mp_error_new(MP_ERR_FORMAT,
+					 "%s: DIE at .debug_info offset 0x%llx has more than %zu children",
+					 dw->label, (unsigned long long)offset, max);
+			break;
+		}
+		if (n == capacity) {
+			size_t c = capacity ? 2 * capacity : 16;
+			mp_dw_die *grown = realloc(items, c * sizeof(*items));
+			if (!grown) {
+				e = mp_error_nomem();
+				break;
+			}
+			items = grown;
+			capacity = c;
+		}
+		e = decode_full(dw, die, offset, &items[n]);
+		if (e)
+			break;
+		n++;
+		Dwarf_Die next = NULL;
+		rc = shim_sibling(dw->dbg, die, &next, &err);
+		if (rc == DW_DLV_ERROR) {
+			e = dw_error(dw, err, items[n - 1].offset, "next sibling");
+			break;
+		}
+		dwarf_dealloc_die(die);
+		die = rc == DW_DLV_OK ? next : NULL;
+	}
+	if (die)
+		dwarf_dealloc_die(die);
+	if (e) {
+		free(items);
+		return e;
+	}
+	*out = items;
+	*count = n;
+	return NULL;
+}
+
+/* ------------------------------------------------------------- walk */
+
+static bool cheap_tag(unsigned tag)
+{
+	switch (tag) {
+	case DW_TAG_structure_type:
+	case DW_TAG_class_type:
+	case DW_TAG_union_type:
+	case DW_TAG_enumeration_type:
+	case DW_TAG_typedef:
+	case DW_TAG_base_type:
+	case DW_TAG_namespace:
+	case DW_TAG_unspecified_type:
+		return true;
+	default:
+		return false;
+	}
+}
+
+mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
+{
+	Dwarf_Die stack[MAX_WALK_DEPTH];
+	size_t depth = 0;
+	mp_error *e = NULL;
+	uint64_t last_offset = 0;
+	for (;;) {
+		if (w->interrupted && w->interrupted(w->context))
+			return mp_error_new(MP_ERR_INTERRUPTED, "%s: indexing interrupted",
+					    dw->label);
+		Dwarf_Error err = NULL;
+		Dwarf_Die cu = NULL;
+		int rc = shim_next_cu(dw->dbg, &cu, &err);
+		if (rc == DW_DLV_NO_ENTRY)
+			return NULL;
+		if (rc != DW_DLV_OK)
+			return dw_error(dw, err, last_offset, "compilation unit header");
+		Dwarf_Off cu_offset = 0;
+		if (dwarf_dieoffset(cu, &cu_offset, &err) != DW_DLV_OK) {
+			dwarf_dealloc_die(cu);
+			return dw_error(dw, err, last_offset, "compilation unit DIE");
+		}
+		last_offset = cu_offset;
+		Dwarf_Unsigned language = 0;
+		if (dwarf_srclang(cu, &language, &err) != DW_DLV_OK && err) {
+			dwarf_dealloc_error(dw->dbg, err);
+			err = NULL;
+		}
+		if (w->begin_cu)
+			w->begin_cu(w->context, (unsigned)language, cu_offset);
+		Dwarf_Die first = NULL;
+		rc = dwarf_child(cu, &first, &err);
+		dwarf_dealloc_die(cu);
+		if (rc == DW_DLV_ERROR)
+			return dw_error(dw, err, cu_offset, "first DIE of the unit");
+		if (rc == DW_DLV_NO_ENTRY)
+			continue;
+		depth = 1;
+		stack[0] = first;
+		/* stack[depth-1] is the DIE to visit at the innermost level;
+		 * NULL once that level is exhausted. */
+		while (depth > 0) {
+			Dwarf_Die die = stack[depth - 1];
+			if (!die) {
+				depth--;
+				if (depth == 0)
+					break;
+				if (w->leave)
+					w->leave(w->context);
+				/* fall through to advance the parent */
+			} else {
+				mp_dw_die d;
+				e = decode_head(dw, die, last_offset, &d);
+				if (e)
+					goto fail;
+				last_offset = d.offset;
+				if (cheap_tag(d.tag)) {
+					decode_cheap(dw, die, &d);
+				} else if (d.tag == DW_TAG_variable) {
+					e = decode_full(dw, die, d.offset, &d);
+					if (e)
+						goto fail;
+				}
+				bool descend = w->enter(w->context, &d);
+				if (descend && d.has_children) {
+					if (depth == MAX_WALK_DEPTH) {
+						e = mp_error_new(MP_ERR_FORMAT,
+								 "%s: DWARF nested deeper than %d levels at .debug_info offset 0x%llx",
+								 dw->label, MAX_WALK_DEPTH,
+								 (unsigned long long)d.offset);
+						goto fail;
+					}
+					Dwarf_Die child = NULL;
+					rc = dwarf_child(die, &child, &err);
+					if (rc == DW_DLV_ERROR) {
+						e = dw_error(dw, err, d.offset, "first child");
+						goto fail;
+					}
+					stack[depth++] = rc == DW_DLV_OK ? child : NULL;
+					continue;
+				} else if (descend && w->leave) {
+					w->leave(w->context);
+				}
+			}
+			/* advance stack[depth-1] to its next sibling */
+			Dwarf_Die cur = stack[depth - 1];
+			Dwarf_Die next = NULL;
+			rc = shim_sibling(dw->dbg, cur, &next, &err);
+			if (rc == DW_DLV_ERROR) {
+				e = dw_error(dw, err, last_offset, "next sibling");
+				goto fail;
+			}
+			dwarf_dealloc_die(cur);
+			stack[depth - 1] = rc == DW_DLV_OK ? next : NULL;
+		}
+	}
+fail:
+	for (size_t i = 0; i < depth; i++)
+		if (stack[i])
+			dwarf_dealloc_die(stack[i]);
+	return e;
+}

@@ -1,0 +1,66 @@
+/* The one door to libdwarf.  Nothing else in memprof includes libdwarf.h:
+ * this interface speaks plain C records (DIE offsets, tags, attribute values
+ * already decoded), so the type model never sees libdwarf's handles and a
+ * libdwarf API change touches one file.  libdwarf is single-threaded; so is
+ * every mp_dw handle. */
+#ifndef MEMPROF_CORE_DWARF_DWARF_LIB_H
+#define MEMPROF_CORE_DWARF_DWARF_LIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memprof/memprof.h"
+
+typedef struct mp_dw mp_dw;
+
+/* Opens the DWARF of an ELF file.  label names the module in errors. */
+mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out);
+void mp_dw_close(mp_dw *dw);
+
+/* One DIE with the attributes the type model uses, decoded. Strings point
+ * into libdwarf's section data and live as long as the mp_dw. */
+typedef struct mp_dw_die {
+	uint64_t offset;          /* global .debug_info offset */
+	unsigned tag;             /* DW_TAG_* */
+	const char *name;         /* NULL when absent */
+	uint64_t type;            /* DW_AT_type target offset, 0: none */
+	uint64_t specification;   /* DW_AT_specification, 0: none */
+	uint64_t abstract_origin; /* DW_AT_abstract_origin, 0: none */
+	uint64_t discr;           /* DW_AT_discr (member DIE), 0: none */
+	uint64_t size, bit_size, data_bit_offset, bit_offset, member_location;
+	uint64_t upper_bound, count, discr_value, address, alignment, encoding;
+	int64_t lower_bound, const_value;
+	bool has_size, has_bit_size, has_data_bit_offset, has_bit_offset;
+	bool has_member_location, has_upper_bound, has_count, has_lower_bound;
+	bool has_const_value, has_discr_value, has_address, has_alignment;
+	bool has_encoding;
+	uint8_t const_value_width; /* bytes of a fixed-size data form (no sign), 0: signed or LEB */
+	bool declaration, external, artificial, has_children;
+	bool member_location_is_expression; /* not a constant: virtual base */
+} mp_dw_die;
+
+/* Reads the DIE at offset. */
+mp_error *mp_dw_read(mp_dw *dw, uint64_t offset, mp_dw_die *out);
+/* Reads the direct children of the DIE at offset into a malloc'd array
+ * (at most max; more is an error naming the DIE). Caller frees *out. */
+mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
+			 mp_dw_die **out, size_t *count);
+
+/* The index walk: every CU's DIEs in file order, descending only where the
+ * visitor asks.  For each DIE the walker fills the cheap fields (offset, tag,
+ * name, declaration, specification, has_children and, for variables, the
+ * address and type) and calls enter(); when enter returns true and the DIE
+ * has children, they are walked next and leave() is called after them.
+ * Nesting is bounded (an explicit stack, no recursion). */
+typedef struct mp_dw_walker {
+	void *context;
+	void (*begin_cu)(void *context, unsigned language, uint64_t cu_offset);
+	bool (*enter)(void *context, const mp_dw_die *die);
+	void (*leave)(void *context);
+	/* Polled between CUs; true stops the walk with MP_ERR_INTERRUPTED. */
+	bool (*interrupted)(void *context);
+} mp_dw_walker;
+mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *walker);
+
+#endif

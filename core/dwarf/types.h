@@ -1,0 +1,23 @@
+/* Internal side of the type model (public API: memprof.h, "types"). */
+#ifndef MEMPROF_CORE_DWARF_TYPES_H
+#define MEMPROF_CORE_DWARF_TYPES_H
+
+#include "memprof/memprof.h"
+
+struct mp_types;
+
+/* Frees every module's index, type cache and libdwarf handle; called by
+ * mp_target_release. */
+void mp_types_free(struct mp_types *types);
+
+/* What indexing a module cost: .debug_info bytes (uncompressed) and
+ * seconds; false when the module was not indexed. */
+bool mp_type_index_stats(mp_target *target, const mp_module *module,
+			 uint64_t *info_bytes, double *seconds,
+			 size_t *n_names);
+
+/* Normalizes a type name for lookup: spaces only between two identifier
+ * characters ("a<b<c> >" and "a<b<c>>" match).  out holds strlen(in)+1. */
+void mp_type_normalize_name(const char *in, char *out);
+
+#endif
