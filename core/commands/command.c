@@ -12,6 +12,8 @@
 static const mp_verb *const verbs[] = {
 	&mp_verb_info,
 	&mp_verb_type,
+	&mp_verb_heap,
+	&mp_verb_snapshot,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
@@ -299,7 +301,8 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		command.out = output_file;
 	}
 	bool own_target = false;
-	if (verb->needs_target) {
+	bool given = (host && host->target) || options.core || options.pid;
+	if (verb->needs_target || (verb->wants_target && given)) {
 		if (host && host->target) {
 			command.target = host->target;
 		} else {

@@ -51,6 +51,7 @@ typedef struct mp_verb {
 	const char *usage;          /* options and arguments after the verb */
 	unsigned formats;           /* MP_FORMAT_* it can write */
 	bool needs_target;
+	bool wants_target;          /* opens --core/--pid when given */
 	bool exe_target_ok;         /* --exe FILE alone is a target */
 	const char *const *flags;   /* its own valueless options, NULL-ended */
 	size_t min_positional, max_positional;
@@ -61,6 +62,8 @@ typedef struct mp_verb {
 /* Verbs, one file each. */
 extern const mp_verb mp_verb_info;
 extern const mp_verb mp_verb_type;
+extern const mp_verb mp_verb_heap;
+extern const mp_verb mp_verb_snapshot;
 
 /* True when the verb's own option name ("--list") was given. */
 bool mp_command_flag(const mp_command *command, const char *name);

@@ -249,6 +249,42 @@ bool mp_elf_has_debug_info(const mp_elf *elf)
 	       mp_elf_bytes(elf, s->sh_offset, s->sh_size) != NULL;
 }
 
+static bool find_in_table(const mp_elf *elf, unsigned type, const char *name,
+			  uint64_t *value, uint64_t *size)
+{
+	size_t length = strlen(name);
+	for (size_t i = 0; i < elf->shnum; i++) {
+		const Elf64_Shdr *table = &elf->shdrs[i];
+		if (table->sh_type != type || table->sh_entsize != sizeof(Elf64_Sym) ||
+		    table->sh_link >= elf->shnum)
+			continue;
+		const Elf64_Shdr *strtab = &elf->shdrs[table->sh_link];
+		const Elf64_Sym *syms = mp_elf_bytes(elf, table->sh_offset, table->sh_size);
+		const char *strings = mp_elf_bytes(elf, strtab->sh_offset, strtab->sh_size);
+		if (!syms || !strings || table->sh_offset % 8)
+			continue;
+		size_t count = table->sh_size / sizeof(Elf64_Sym);
+		for (size_t k = 0; k < count; k++) {
+			uint32_t at = syms[k].st_name;
+			if (at >= strtab->sh_size || strtab->sh_size - at <= length ||
+			    memcmp(strings + at, name, length + 1) != 0 ||
+			    syms[k].st_shndx == SHN_UNDEF)
+				continue;
+			*value = syms[k].st_value;
+			*size = syms[k].st_size;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool mp_elf_find_symbol(const mp_elf *elf, const char *name, uint64_t *value,
+			uint64_t *size)
+{
+	return find_in_table(elf, SHT_SYMTAB, name, value, size) ||
+	       find_in_table(elf, SHT_DYNSYM, name, value, size);
+}
+
 bool mp_elf_first_load(const mp_elf *elf, const Elf64_Phdr **phdr)
 {
 	for (size_t i = 0; i < elf->phnum; i++) {

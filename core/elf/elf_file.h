@@ -46,6 +46,11 @@ bool mp_elf_has_debug_info(const mp_elf *elf);
  * offset 0 would be mapped at load bias 0. */
 bool mp_elf_first_load(const mp_elf *elf, const Elf64_Phdr **phdr);
 
+/* Looks up a symbol by name in .symtab, then .dynsym: its link-time value
+ * and size.  Linear: meant for a handful of allocator symbols per session. */
+bool mp_elf_find_symbol(const mp_elf *elf, const char *name, uint64_t *value,
+			uint64_t *size);
+
 /* Name of an e_machine value for error messages ("aarch64"). */
 const char *mp_elf_machine_name(unsigned machine);
 

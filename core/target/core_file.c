@@ -141,6 +141,16 @@ static mp_error *core_read(mp_target *t, uint64_t address, void *buffer,
 	return NULL;
 }
 
+static const void *core_view(mp_target *t, uint64_t address, size_t length)
+{
+	const core_state *s = t->state;
+	uint64_t next;
+	const core_segment *seg = find_segment(s, address, &next);
+	if (!seg || address >= seg->present_end || length > seg->present_end - address)
+		return NULL;
+	return mp_elf_bytes(s->core, seg->file_offset + (address - seg->start), length);
+}
+
 static unsigned perms_from_flags(uint32_t flags)
 {
 	return (flags & PF_R ? MP_PERM_READ : 0) | (flags & PF_W ? MP_PERM_WRITE : 0) |
@@ -454,6 +464,7 @@ static const struct mp_target_source core_source = {
 	.read = core_read,
 	.modules_ready = core_modules_ready,
 	.release = core_release,
+	.view = core_view,
 };
 
 static const char *elf_type_name(unsigned type)

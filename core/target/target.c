@@ -224,6 +224,13 @@ mp_error *mp_target_read(mp_target *t, uint64_t address, void *buffer,
 	return t->source->read(t, address, buffer, length);
 }
 
+const void *mp_target_view(mp_target *t, uint64_t address, size_t length)
+{
+	if (!t->source->view || length == 0 || address + length < address)
+		return NULL;
+	return t->source->view(t, address, length);
+}
+
 const char *mp_target_kind(const mp_target *t) { return t->source->kind; }
 
 const char *mp_target_description(const mp_target *t)

@@ -17,6 +17,9 @@ struct mp_target_source {
 	 * files read bytes the kernel did not dump from verified files). */
 	void (*modules_ready)(mp_target *target);
 	void (*release)(mp_target *target);
+	/* Optional: a pointer to [address, address+length) without copying, or
+	 * NULL when the source cannot (live memory, range not wholly saved). */
+	const void *(*view)(mp_target *target, uint64_t address, size_t length);
 };
 
 struct mp_module {
@@ -73,6 +76,10 @@ void mp_target_warn(mp_target *target, const char *fmt, ...)
 char *mp_target_host_path(const mp_target *target, const char *path);
 uint64_t mp_target_auxv_value(const mp_target *target, uint64_t type,
 			      bool *found);
+
+/* Zero-copy access for large sequential scans (heap walks): NULL when the
+ * source cannot give it, and the caller falls back to mp_target_read. */
+const void *mp_target_view(mp_target *target, uint64_t address, size_t length);
 
 /* Reads a NUL-terminated string of at most max_length bytes. Caller frees. */
 mp_error *mp_target_read_string(mp_target *target, uint64_t address,

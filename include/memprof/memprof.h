@@ -197,6 +197,93 @@ const char *mp_module_debug_file(const mp_module *module);
 const char *mp_module_debug_source(const mp_module *module);
 bool mp_module_is_main(const mp_module *module);
 
+/* ------------------------------------------------------------------ heap */
+
+/* A snapshot of the allocator's heap: every chunk with its state, in a
+ * compact table sorted by address.  Built from a target (glibc ptmalloc
+ * today) or loaded from a file written by mp_heap_save. */
+typedef struct mp_heap mp_heap;
+
+enum mp_chunk_state {
+	MP_CHUNK_IN_USE = 0,
+	MP_CHUNK_IN_USE_MMAPPED,  /* allocated with its own mmap */
+	MP_CHUNK_FREE,            /* in a bin: unsorted, small or large */
+	MP_CHUNK_TCACHE,          /* free, parked in a thread's tcache */
+	MP_CHUNK_FASTBIN,         /* free, parked in a fastbin */
+	MP_CHUNK_TOP,             /* an arena's top chunk */
+	MP_CHUNK_METADATA,        /* allocator data in a chunk (tcache structs) */
+	MP_CHUNK_CORRUPT,         /* bytes a walk could not parse */
+	MP_CHUNK_STATE_COUNT,
+};
+const char *mp_chunk_state_name(enum mp_chunk_state state);
+
+typedef struct mp_chunk {
+	uint64_t address;         /* of the chunk header; user data at +16 */
+	uint64_t size;            /* chunk size (header included) */
+	enum mp_chunk_state state;
+} mp_chunk;
+
+typedef struct mp_heap_options {
+	bool no_libc_debug;       /* find the allocator without libc's symbols */
+} mp_heap_options;
+
+typedef struct mp_arena_info {
+	uint64_t address;
+	bool is_main;
+	uint64_t system_mem, max_system_mem;
+	uint64_t top_address, top_size;
+	size_t n_heaps;           /* heap segments (non-main arenas) */
+} mp_arena_info;
+
+/* glibc's mallinfo2, recomputed from the walk. */
+typedef struct mp_mallinfo {
+	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks,
+		uordblks, fordblks, keepcost;
+} mp_mallinfo;
+
+typedef struct mp_heap_problem {
+	uint64_t address;
+	const char *where;        /* which walk or list found it */
+	const char *message;
+} mp_heap_problem;
+
+mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
+		       mp_heap **out);
+void mp_heap_free(mp_heap *heap);
+
+/* "glibc 2.36"; how the allocator was found ("libc debug symbols",
+ * "structural search"). */
+const char *mp_heap_backend(const mp_heap *heap);
+const char *mp_heap_located_by(const mp_heap *heap);
+
+size_t mp_heap_chunk_count(const mp_heap *heap);
+/* Chunks are sorted by address. */
+mp_chunk mp_heap_chunk(const mp_heap *heap, size_t index);
+/* Index of the chunk whose [address, address+size) holds address, or -1. */
+ptrdiff_t mp_heap_find_chunk(const mp_heap *heap, uint64_t address);
+/* Index of the arena owning chunk index, -1 for mmapped chunks. */
+int mp_heap_chunk_arena(const mp_heap *heap, size_t index);
+/* Bytes the program may use in a chunk (malloc_usable_size): 0 unless in use. */
+uint64_t mp_chunk_usable_size(const mp_chunk *chunk);
+
+size_t mp_heap_arena_count(const mp_heap *heap);
+const mp_arena_info *mp_heap_arena(const mp_heap *heap, size_t index);
+void mp_heap_mallinfo(const mp_heap *heap, mp_mallinfo *out);
+/* malloc's own peaks: false when unknown (no mp_ found). */
+bool mp_heap_peak_mmapped(const mp_heap *heap, uint64_t *max_mmapped_mem,
+			  uint64_t *max_n_mmaps);
+
+size_t mp_heap_problem_count(const mp_heap *heap);
+const mp_heap_problem *mp_heap_problem_at(const mp_heap *heap, size_t index);
+/* True when a walk hit corruption or unreadable memory: partial results. */
+bool mp_heap_partial(const mp_heap *heap);
+
+/* Versioned binary snapshot: chunks, arenas, mallinfo, time, target. */
+mp_error *mp_heap_save(const mp_heap *heap, const char *path);
+mp_error *mp_heap_load(const char *path, mp_heap **out);
+int64_t mp_heap_timestamp(const mp_heap *heap);   /* seconds since epoch */
+const char *mp_heap_target_description(const mp_heap *heap);
+
 /* ----------------------------------------------------------------- types */
 
 /* DWARF types and static variables of the target's modules (core/dwarf/).

@@ -1,0 +1,287 @@
+/* The heap snapshot: chunk table, region page tables, problems, and the
+ * public accessors over them.  Backends fill it; analyses only read it. */
+#include "heap_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "array.h"
+#include "error.h"
+#include "target/target_internal.h"
+
+enum { MAX_PROBLEMS = 1000 };
+
+mp_heap *heap_new(void)
+{
+	mp_heap *h = calloc(1, sizeof(*h));
+	if (h)
+		h->timestamp = (int64_t)time(NULL);
+	return h;
+}
+
+mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena)
+{
+	if (!MP_ARRAY_RESERVE(h->regions, h->regions_capacity, h->n_regions + 1))
+		return mp_error_nomem();
+	heap_region *r = &h->regions[h->n_regions++];
+	memset(r, 0, sizeof(*r));
+	r->start = start;
+	r->end = start;
+	r->first = h->n_chunks;
+	r->arena = arena;
+	return NULL;
+}
+
+mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
+			 enum mp_chunk_state state)
+{
+	if (!MP_ARRAY_RESERVE(h->chunks, h->chunks_capacity, h->n_chunks + 1))
+		return mp_error_nomem();
+	h->chunks[h->n_chunks].address = address;
+	h->chunks[h->n_chunks].size_state = (size & ~(uint64_t)HEAP_STATE_MASK) | state;
+	h->n_chunks++;
+	return NULL;
+}
+
+mp_error *heap_end_region(mp_heap *h, uint64_t end)
+{
+	heap_region *r = &h->regions[h->n_regions - 1];
+	r->count = h->n_chunks - r->first;
+	if (r->count == 0) {
+		h->n_regions--;   /* nothing found: no region */
+		return NULL;
+	}
+	const heap_chunk *last = &h->chunks[h->n_chunks - 1];
+	uint64_t last_end = last->address + heap_chunk_size(last);
+	r->end = end > last_end ? end : last_end;
+	r->start = h->chunks[r->first].address < r->start ? h->chunks[r->first].address
+							   : r->start;
+	r->n_pages = (size_t)((r->end - r->start + (1u << HEAP_PAGE_SHIFT) - 1) >> HEAP_PAGE_SHIFT);
+	r->page_first = malloc(r->n_pages * sizeof(*r->page_first));
+	if (!r->page_first)
+		return mp_error_nomem();
+	size_t k = 0;
+	for (size_t page = 0; page < r->n_pages; page++) {
+		uint64_t page_start = r->start + ((uint64_t)page << HEAP_PAGE_SHIFT);
+		while (k + 1 < r->count) {
+			const heap_chunk *c = &h->chunks[r->first + k];
+			if (c->address + heap_chunk_size(c) > page_start)
+				break;
+			k++;
+		}
+		r->page_first[page] = (uint32_t)k;
+	}
+	return NULL;
+}
+
+static const heap_region *find_region(const mp_heap *h, uint64_t address)
+{
+	size_t lo = 0, hi = h->n_regions;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (address < h->regions[mid].start)
+			hi = mid;
+		else if (address >= h->regions[mid].end)
+			lo = mid + 1;
+		else
+			return &h->regions[mid];
+	}
+	return NULL;
+}
+
+ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
+{
+	const heap_region *r = find_region(h, address);
+	if (!r)
+		return -1;
+	size_t page = (size_t)((address - r->start) >> HEAP_PAGE_SHIFT);
+	size_t lo = r->page_first[page];
+	size_t hi = page + 1 < r->n_pages ? (size_t)r->page_first[page + 1] + 1 : r->count;
+	if (hi > r->count)
+		hi = r->count;
+	/* Last chunk in [lo, hi) starting at or before address. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->chunks[r->first + mid].address <= address)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -1;
+	const heap_chunk *c = &h->chunks[r->first + lo - 1];
+	if (address >= c->address + heap_chunk_size(c))
+		return -1;
+	return (ptrdiff_t)(r->first + lo - 1);
+}
+
+int mp_heap_chunk_arena(const mp_heap *h, size_t index)
+{
+	size_t lo = 0, hi = h->n_regions;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const heap_region *r = &h->regions[mid];
+		if (index < r->first)
+			hi = mid;
+		else if (index >= r->first + r->count)
+			lo = mid + 1;
+		else
+			return r->arena;
+	}
+	return -1;
+}
+
+ptrdiff_t heap_chunk_at(const mp_heap *h, uint64_t address)
+{
+	ptrdiff_t i = mp_heap_find_chunk(h, address);
+	return i >= 0 && h->chunks[i].address == address ? i : -1;
+}
+
+void heap_problem(mp_heap *h, uint64_t address, const char *where,
+		  const char *fmt, ...)
+{
+	h->partial = true;
+	if (h->n_problems >= MAX_PROBLEMS ||
+	    !MP_ARRAY_RESERVE(h->problems, h->problems_capacity, h->n_problems + 1)) {
+		h->dropped_problems++;
+		return;
+	}
+	char *message = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	char *where_copy = strdup(where);
+	if (n < 0 || !where_copy) {
+		free(where_copy);
+		if (n >= 0)
+			free(message);
+		h->dropped_problems++;
+		return;
+	}
+	mp_heap_problem *p = &h->problems[h->n_problems++];
+	p->address = address;
+	p->where = where_copy;
+	p->message = message;
+}
+
+mp_error *heap_add_arena(mp_heap *h, const mp_arena_info *arena)
+{
+	if (!MP_ARRAY_RESERVE(h->arenas, h->arenas_capacity, h->n_arenas + 1))
+		return mp_error_nomem();
+	h->arenas[h->n_arenas++] = *arena;
+	return NULL;
+}
+
+mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
+		       mp_heap **out)
+{
+	*out = NULL;
+	mp_heap_options defaults = {0};
+	mp_heap *h = heap_new();
+	if (!h)
+		return mp_error_nomem();
+	h->target_description = strdup(mp_target_description(target));
+	if (!h->target_description) {
+		mp_heap_free(h);
+		return mp_error_nomem();
+	}
+	mp_error *err = mp_glibc_heap_build(target, options ? options : &defaults, h);
+	if (err) {
+		mp_heap_free(h);
+		return err;
+	}
+	if (mp_target_partial(target))
+		h->partial = true;
+	*out = h;
+	return NULL;
+}
+
+void mp_heap_free(mp_heap *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n_regions; i++)
+		free(h->regions[i].page_first);
+	for (size_t i = 0; i < h->n_problems; i++) {
+		free((char *)h->problems[i].where);
+		free((char *)h->problems[i].message);
+	}
+	free(h->regions);
+	free(h->chunks);
+	free(h->arenas);
+	free(h->problems);
+	free(h->backend);
+	free(h->target_description);
+	free(h);
+}
+
+const char *mp_chunk_state_name(enum mp_chunk_state state)
+{
+	static const char *const names[MP_CHUNK_STATE_COUNT] = {
+		"in-use", "in-use-mmapped", "free", "tcache", "fastbin", "top",
+		"metadata", "corrupt",
+	};
+	return (unsigned)state < MP_CHUNK_STATE_COUNT ? names[state] : "unknown";
+}
+
+uint64_t mp_chunk_usable_size(const mp_chunk *c)
+{
+	if (c->state == MP_CHUNK_IN_USE)
+		return c->size - 8;
+	if (c->state == MP_CHUNK_IN_USE_MMAPPED)
+		return c->size - 16;
+	return 0;
+}
+
+const char *mp_heap_backend(const mp_heap *h) { return h->backend ? h->backend : "unknown"; }
+const char *mp_heap_located_by(const mp_heap *h) { return h->located_by ? h->located_by : ""; }
+size_t mp_heap_chunk_count(const mp_heap *h) { return h->n_chunks; }
+
+mp_chunk mp_heap_chunk(const mp_heap *h, size_t i)
+{
+	mp_chunk c = {0};
+	if (i < h->n_chunks) {
+		c.address = h->chunks[i].address;
+		c.size = heap_chunk_size(&h->chunks[i]);
+		c.state = heap_chunk_state(&h->chunks[i]);
+	}
+	return c;
+}
+
+size_t mp_heap_arena_count(const mp_heap *h) { return h->n_arenas; }
+
+const mp_arena_info *mp_heap_arena(const mp_heap *h, size_t i)
+{
+	return i < h->n_arenas ? &h->arenas[i] : NULL;
+}
+
+void mp_heap_mallinfo(const mp_heap *h, mp_mallinfo *out) { *out = h->mallinfo; }
+
+bool mp_heap_peak_mmapped(const mp_heap *h, uint64_t *max_mmapped_mem,
+			  uint64_t *max_n_mmaps)
+{
+	if (!h->have_peak)
+		return false;
+	*max_mmapped_mem = h->max_mmapped_mem;
+	*max_n_mmaps = h->max_n_mmaps;
+	return true;
+}
+
+size_t mp_heap_problem_count(const mp_heap *h) { return h->n_problems; }
+
+const mp_heap_problem *mp_heap_problem_at(const mp_heap *h, size_t i)
+{
+	return i < h->n_problems ? &h->problems[i] : NULL;
+}
+
+bool mp_heap_partial(const mp_heap *h) { return h->partial; }
+int64_t mp_heap_timestamp(const mp_heap *h) { return h->timestamp; }
+
+const char *mp_heap_target_description(const mp_heap *h)
+{
+	return h->target_description ? h->target_description : "";
+}

@@ -1,0 +1,85 @@
+/* The heap snapshot as the backends build it and the analyses read it.
+ *
+ * Chunks live in one array sorted by address, 16 bytes each: the address
+ * and the size with the state packed in its low 4 bits (chunk sizes are
+ * multiples of 16).  Address lookup must be cheap for scanners that test
+ * every word of memory, so each contiguous region (a heap segment, a run of
+ * mmapped chunks) has a page table: for every 4 KiB page, the first chunk
+ * that reaches into it.  A lookup is a binary search over a few regions,
+ * one table load, and a binary search over the chunks of one page.
+ */
+#ifndef MEMPROF_CORE_HEAP_INTERNAL_H
+#define MEMPROF_CORE_HEAP_INTERNAL_H
+
+#include "memprof/memprof.h"
+
+typedef struct heap_chunk {
+	uint64_t address;
+	uint64_t size_state;      /* size | state */
+} heap_chunk;
+
+enum { HEAP_STATE_MASK = 15, HEAP_PAGE_SHIFT = 12 };
+
+typedef struct heap_region {
+	uint64_t start, end;
+	size_t first, count;      /* chunks[first .. first+count) */
+	int arena;                /* index into arenas, -1 for mmapped chunks */
+	uint32_t *page_first;     /* per page: first chunk index, relative */
+	size_t n_pages;
+} heap_region;
+
+struct mp_heap {
+	heap_chunk *chunks;
+	size_t n_chunks, chunks_capacity;
+	heap_region *regions;     /* sorted, disjoint */
+	size_t n_regions, regions_capacity;
+	mp_arena_info *arenas;
+	size_t n_arenas, arenas_capacity;
+	mp_heap_problem *problems;
+	size_t n_problems, problems_capacity;
+	size_t dropped_problems;  /* beyond the cap, counted not kept */
+	mp_mallinfo mallinfo;
+	bool have_peak;
+	uint64_t max_mmapped_mem, max_n_mmaps;
+	bool partial;
+	char *backend;
+	const char *located_by;
+	char *target_description;
+	int64_t timestamp;
+};
+
+static inline uint64_t heap_chunk_size(const heap_chunk *c)
+{
+	return c->size_state & ~(uint64_t)HEAP_STATE_MASK;
+}
+
+static inline enum mp_chunk_state heap_chunk_state(const heap_chunk *c)
+{
+	return (enum mp_chunk_state)(c->size_state & HEAP_STATE_MASK);
+}
+
+static inline void heap_chunk_set_state(heap_chunk *c, enum mp_chunk_state s)
+{
+	c->size_state = (c->size_state & ~(uint64_t)HEAP_STATE_MASK) | (uint64_t)s;
+}
+
+mp_heap *heap_new(void);
+/* Appends a chunk to the region being built (see heap_begin_region). */
+mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
+			 enum mp_chunk_state state);
+/* Regions must be built in increasing address order. */
+mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena);
+/* Closes the current region at end and builds its page table. */
+mp_error *heap_end_region(mp_heap *h, uint64_t end);
+/* Index of the chunk that starts exactly at address, or -1. */
+ptrdiff_t heap_chunk_at(const mp_heap *h, uint64_t address);
+/* Records a problem; the heap becomes partial.  Keeps the first 1000. */
+void heap_problem(mp_heap *h, uint64_t address, const char *where,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+mp_error *heap_add_arena(mp_heap *h, const mp_arena_info *arena);
+
+/* glibc.c: builds a heap from a target with a glibc ptmalloc allocator. */
+mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
+			      mp_heap *heap);
+
+#endif

@@ -1,0 +1,296 @@
+/* Heap snapshot files: what `memprof snapshot save` writes and `diff`
+ * reads.  Little-endian x86-64 only, like the targets memprof reads.
+ *
+ *   magic "MPSNAP\0\0", u32 format version, u32 flags (1 partial, 2 peak),
+ *   i64 timestamp, u64 chunk, arena and problem counts, mallinfo (10 u64),
+ *   u64 max_mmapped_mem, u64 max_n_mmaps, strings (u32 length + bytes):
+ *   backend, located_by, target description; arenas (6 u64 + u64 flags +
+ *   u64 heaps); problems (u64 address + 2 strings); chunks (u64 address,
+ *   u64 size|state); u32 CRC-32 of everything before it.
+ *
+ * Loading checks the magic, the version, every length against the file
+ * size and the CRC, so a truncated or damaged snapshot is an error naming
+ * the file, never a crash or a silently wrong table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elf/elf_file.h"
+#include "error.h"
+#include "heap_internal.h"
+
+static const char MAGIC[8] = "MPSNAP\0";
+enum { FORMAT_VERSION = 1, FLAG_PARTIAL = 1, FLAG_PEAK = 2 };
+
+typedef struct writer {
+	FILE *f;
+	uint32_t crc;
+	bool failed;
+} writer;
+
+static void put(writer *w, const void *data, size_t size)
+{
+	if (w->failed)
+		return;
+	if (fwrite(data, 1, size, w->f) != size)
+		w->failed = true;
+	w->crc = mp_crc32(w->crc, data, size);
+}
+
+static void put_u32(writer *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(writer *w, uint64_t v) { put(w, &v, 8); }
+
+static void put_string(writer *w, const char *s)
+{
+	size_t length = s ? strlen(s) : 0;
+	put_u32(w, (uint32_t)length);
+	put(w, s ? s : "", length);
+}
+
+mp_error *mp_heap_save(const mp_heap *h, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return mp_error_errno(errno, "cannot write snapshot %s", path);
+	writer w = {f, 0, false};
+	put(&w, MAGIC, sizeof(MAGIC));
+	put_u32(&w, FORMAT_VERSION);
+	put_u32(&w, (h->partial ? FLAG_PARTIAL : 0) | (h->have_peak ? FLAG_PEAK : 0));
+	put_u64(&w, (uint64_t)h->timestamp);
+	put_u64(&w, h->n_chunks);
+	put_u64(&w, h->n_arenas);
+	put_u64(&w, h->n_problems);
+	put(&w, &h->mallinfo, sizeof(h->mallinfo));
+	put_u64(&w, h->max_mmapped_mem);
+	put_u64(&w, h->max_n_mmaps);
+	put_string(&w, h->backend);
+	put_string(&w, h->located_by);
+	put_string(&w, h->target_description);
+	for (size_t i = 0; i < h->n_arenas; i++) {
+		const mp_arena_info *a = &h->arenas[i];
+		uint64_t fields[8] = {a->address, a->system_mem, a->max_system_mem,
+				      a->top_address, a->top_size, 0, a->is_main,
+				      a->n_heaps};
+		put(&w, fields, sizeof(fields));
+	}
+	for (size_t i = 0; i < h->n_problems; i++) {
+		put_u64(&w, h->problems[i].address);
+		put_string(&w, h->problems[i].where);
+		put_string(&w, h->problems[i].message);
+	}
+	put_u64(&w, h->n_regions);
+	for (size_t i = 0; i < h->n_regions; i++) {
+		put_u64(&w, h->regions[i].start);
+		put_u64(&w, (uint64_t)(int64_t)h->regions[i].arena);
+	}
+	put(&w, h->chunks, h->n_chunks * sizeof(*h->chunks));
+	uint32_t crc = w.crc;
+	put_u32(&w, crc);
+	if (fclose(f) != 0 || w.failed)
+		return mp_error_errno(errno ? errno : EIO, "cannot write snapshot %s", path);
+	return NULL;
+}
+
+typedef struct reader {
+	const uint8_t *data;
+	size_t size, pos;
+	const char *path;
+} reader;
+
+static bool take(reader *r, void *out, size_t size)
+{
+	if (size > r->size - r->pos)
+		return false;
+	memcpy(out, r->data + r->pos, size);
+	r->pos += size;
+	return true;
+}
+
+static bool take_string(reader *r, char **out)
+{
+	uint32_t length;
+	if (!take(r, &length, 4) || length > r->size - r->pos)
+		return false;
+	*out = strndup((const char *)r->data + r->pos, length);
+	r->pos += length;
+	return *out != NULL;
+}
+
+static mp_error *corrupt(const char *path, const char *what)
+{
+	return mp_error_new(MP_ERR_FORMAT, "snapshot %s is damaged or truncated: %s", path, what);
+}
+
+static const char *known_located_by(const char *text)
+{
+	if (strcmp(text, "libc debug symbols") == 0)
+		return "libc debug symbols";
+	if (strcmp(text, "structural search") == 0)
+		return "structural search";
+	return "snapshot";
+}
+
+static int arena_of_region(const uint64_t *pairs, uint64_t count, uint64_t start)
+{
+	for (uint64_t i = 0; i < count; i++)
+		if (pairs[2 * i] == start)
+			return (int)(int64_t)pairs[2 * i + 1];
+	return -1;
+}
+
+/* Regions are the maximal runs of adjacent chunks; their arenas come from
+ * the saved (start, arena) table. */
+static mp_error *rebuild_regions(mp_heap *h, const uint64_t *pairs, uint64_t n_pairs)
+{
+	size_t total = h->n_chunks;
+	h->n_chunks = 0;
+	uint64_t previous_end = 0;
+	for (size_t i = 0; i < total; i++) {
+		const heap_chunk *c = &h->chunks[i];
+		if (i > 0 && c->address < previous_end)
+			return mp_error_new(MP_ERR_FORMAT, "chunk %#llx overlaps the one before it",
+					    (unsigned long long)c->address);
+		if (i == 0 || c->address != previous_end) {
+			mp_error *err = i ? heap_end_region(h, previous_end) : NULL;
+			if (!err)
+				err = heap_begin_region(h, c->address,
+							arena_of_region(pairs, n_pairs, c->address));
+			if (err)
+				return err;
+		}
+		h->n_chunks = i + 1;
+		previous_end = c->address + heap_chunk_size(c);
+	}
+	return total ? heap_end_region(h, previous_end) : NULL;
+}
+
+mp_error *mp_heap_load(const char *path, mp_heap **out)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return mp_error_errno(errno, "cannot open snapshot %s", path);
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *data = size > 0 ? malloc((size_t)size) : NULL;
+	if (size <= 0 || !data || fread(data, 1, (size_t)size, f) != (size_t)size) {
+		fclose(f);
+		free(data);
+		return size <= 0 ? corrupt(path, "empty file")
+				 : mp_error_errno(errno ? errno : EIO, "cannot read snapshot %s", path);
+	}
+	fclose(f);
+	reader r = {data, (size_t)size, 0, path};
+	mp_error *err = NULL;
+	uint64_t *region_arenas = NULL;
+	mp_heap *h = heap_new();
+	char magic[8];
+	uint32_t version, flags, crc;
+	uint64_t n_chunks, n_arenas, n_problems;
+	if (!h) {
+		err = mp_error_nomem();
+		goto done;
+	}
+	if (!take(&r, magic, 8) || memcmp(magic, MAGIC, 8) != 0) {
+		err = mp_error_new(MP_ERR_FORMAT, "%s is not a memprof snapshot", path);
+		goto done;
+	}
+	if (r.size < 12 || (memcpy(&crc, data + r.size - 4, 4),
+			    mp_crc32(0, data, r.size - 4) != crc)) {
+		err = corrupt(path, "checksum mismatch");
+		goto done;
+	}
+	r.size -= 4;
+	if (!take(&r, &version, 4) || !take(&r, &flags, 4)) {
+		err = corrupt(path, "header");
+		goto done;
+	}
+	if (version != FORMAT_VERSION) {
+		err = mp_error_new(MP_ERR_UNSUPPORTED,
+				   "snapshot %s has format version %u; this memprof reads version %d",
+				   path, version, FORMAT_VERSION);
+		goto done;
+	}
+	char *located_by = NULL;
+	if (!take(&r, &h->timestamp, 8) || !take(&r, &n_chunks, 8) ||
+	    !take(&r, &n_arenas, 8) || !take(&r, &n_problems, 8) ||
+	    !take(&r, &h->mallinfo, sizeof(h->mallinfo)) ||
+	    !take(&r, &h->max_mmapped_mem, 8) || !take(&r, &h->max_n_mmaps, 8) ||
+	    !take_string(&r, &h->backend) || !take_string(&r, &located_by) ||
+	    !take_string(&r, &h->target_description)) {
+		free(located_by);
+		err = corrupt(path, "header");
+		goto done;
+	}
+	h->located_by = known_located_by(located_by);
+	free(located_by);
+	h->partial = flags & FLAG_PARTIAL;
+	h->have_peak = flags & FLAG_PEAK;
+	if (n_arenas > (r.size - r.pos) / 64 || n_chunks > (r.size - r.pos) / 16) {
+		err = corrupt(path, "counts larger than the file");
+		goto done;
+	}
+	for (uint64_t i = 0; i < n_arenas && !err; i++) {
+		uint64_t fields[8];
+		if (!take(&r, fields, sizeof(fields))) {
+			err = corrupt(path, "arenas");
+			break;
+		}
+		mp_arena_info a = {fields[0], fields[6] != 0, fields[1], fields[2],
+				   fields[3], fields[4], (size_t)fields[7]};
+		err = heap_add_arena(h, &a);
+	}
+	for (uint64_t i = 0; i < n_problems && !err; i++) {
+		uint64_t address;
+		char *where = NULL, *message = NULL;
+		if (!take(&r, &address, 8) || !take_string(&r, &where) ||
+		    !take_string(&r, &message)) {
+			free(where);
+			err = corrupt(path, "problems");
+			break;
+		}
+		heap_problem(h, address, where, "%s", message);
+		free(where);
+		free(message);
+	}
+	if (err)
+		goto done;
+	h->partial = flags & FLAG_PARTIAL;
+	uint64_t n_region_arenas;
+	if (!take(&r, &n_region_arenas, 8) || n_region_arenas > (r.size - r.pos) / 16) {
+		err = corrupt(path, "region table");
+		goto done;
+	}
+	region_arenas = malloc(n_region_arenas ? n_region_arenas * 16 : 1);
+	if (!region_arenas) {
+		err = mp_error_nomem();
+		goto done;
+	}
+	take(&r, region_arenas, n_region_arenas * 16);
+	if (n_chunks * 16 != r.size - r.pos) {
+		err = corrupt(path, "chunk table size");
+		goto done;
+	}
+	h->chunks = malloc(n_chunks ? n_chunks * sizeof(*h->chunks) : 1);
+	if (!h->chunks) {
+		err = mp_error_nomem();
+		goto done;
+	}
+	h->chunks_capacity = n_chunks;
+	take(&r, h->chunks, n_chunks * sizeof(*h->chunks));
+	h->n_chunks = n_chunks;
+	err = rebuild_regions(h, region_arenas, n_region_arenas);
+	if (err)
+		err = mp_error_prefix(err, "snapshot %s", path);
+done:
+	free(region_arenas);
+	free(data);
+	if (err) {
+		mp_heap_free(h);
+		return err;
+	}
+	*out = h;
+	return NULL;
+}
