@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb)
+BENCHES=(info-1gb heap-10m heap-walk-1m)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -261,6 +261,67 @@ bench_info_1gb() {
         --machine "$(machine_line)" --versions "$(versions_line)" \
         --runs "$runs" --warmup "$warmup" \
         --target-seconds 0.5 --target-text 'memprof info on a 1 GB core under 0.5 s' \
+        "${qflag[@]}" >"$section" \
+        || die "$cur: could not write the report"
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
+# memprof heap on a 10-million-chunk core (the issue's target: at most 1 s
+# and 24 bytes of memprof memory per chunk), beside gdb printing malloc's own
+# state (main_arena, mp_): the least a gdb user does to see the heap.
+bench_heap_10m() {
+    local -a wargs=(--chunks 10000000 --shape mixed)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 1000000 --shape mixed)
+    local core
+    ensure_core "$cur$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+    local -a c_memprof=("$MEMPROF" heap --core "$core" --format json)
+    local -a c_gdb=("$GDB" -nx -batch -iex 'set debuginfod enabled off'
+                    -ex 'p main_arena' -ex 'p mp_' "$WORKLOAD" "$core")
+    compare memprof c_memprof gdb c_gdb
+    local section=$data/results/$cur.md
+    local -a qflag=()
+    [[ $quick -eq 1 ]] && qflag=(--quick)
+    "$PYTHON" "$here/report.py" section --name "$cur" \
+        --title "\`memprof heap\` on a 10-million-chunk core" \
+        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+        --display 'memprof heap --core CORE --format json' \
+        --display "gdb -batch -ex 'p main_arena' -ex 'p mp_' EXE CORE" \
+        --core "$core" --workload-args "${wargs[*]}" \
+        --machine "$(machine_line)" --versions "$(versions_line)" \
+        --runs "$runs" --warmup "$warmup" \
+        --target-seconds 1.0 --target-text 'all chunks of a 10-million-chunk core enumerated in at most 1 s' \
+        "${qflag[@]}" >"$section" \
+        || die "$cur: could not write the report"
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
+# The same enumeration against a chunk walk in GDB's Python (how gef and
+# pwndbg list chunks), on a core small enough for the peer to finish.
+bench_heap_walk_1m() {
+    local -a wargs=(--chunks 1000000 --shape list)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 100000 --shape list)
+    local core
+    ensure_core "$cur$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+    local -a c_memprof=("$MEMPROF" heap --core "$core" --format json)
+    local -a c_gdb=("$GDB" -nx -batch -iex 'set debuginfod enabled off'
+                    -x "$here/gdb_heap_walk.py" "$WORKLOAD" "$core")
+    local saved_runs=$runs saved_warmup=$warmup
+    runs=3 warmup=0
+    compare memprof c_memprof gdb-python c_gdb
+    runs=$saved_runs warmup=$saved_warmup
+    local section=$data/results/$cur.md
+    local -a qflag=()
+    [[ $quick -eq 1 ]] && qflag=(--quick)
+    "$PYTHON" "$here/report.py" section --name "$cur" \
+        --title "heap enumeration: memprof vs a chunk walk in GDB's Python" \
+        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+        --display 'memprof heap --core CORE --format json' \
+        --display 'gdb -batch -x bench/gdb_heap_walk.py EXE CORE' \
+        --core "$core" --workload-args "${wargs[*]}" \
+        --machine "$(machine_line)" --versions "$(versions_line)" \
+        --runs 3 --warmup 0 \
         "${qflag[@]}" >"$section" \
         || die "$cur: could not write the report"
     cat "$section" >&2

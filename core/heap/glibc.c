@@ -53,6 +53,7 @@ enum {
 	MAX_ARENAS = 4096,
 	MAX_HEAPS_PER_ARENA = 65536,
 	WINDOW_BYTES = 1 << 20,
+	RELEASE_STEP = 32 << 20,   /* walked core pages dropped every 32 MiB */
 };
 
 static const uint64_t HEAP_MAX_SIZE = 64ull << 20;
@@ -423,7 +424,12 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 		return err;
 	set_view(w, first, end);
 	uint64_t p = first;
+	uint64_t released = first;
 	while (p + 16 <= end) {
+		if (w->view && p - released >= RELEASE_STEP) {
+			mp_target_unview(w->t, released, p - released);
+			released = p;
+		}
 		uint64_t header[2];
 		if (!read_header(w, p, header)) {
 			heap_problem(w->h, p, where,
@@ -476,6 +482,9 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 	}
 	if (err)
 		return err;
+	if (w->view)
+		mp_target_unview(w->t, released, p - released);
+	w->view = NULL;
 	return heap_end_region(w->h, end);
 }
 

@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/procfs.h>
 
 #include "array.h"
@@ -149,6 +150,18 @@ static const void *core_view(mp_target *t, uint64_t address, size_t length)
 	if (!seg || address >= seg->present_end || length > seg->present_end - address)
 		return NULL;
 	return mp_elf_bytes(s->core, seg->file_offset + (address - seg->start), length);
+}
+
+static void core_unview(mp_target *t, uint64_t address, size_t length)
+{
+	const uint8_t *bytes = core_view(t, address, length);
+	if (!bytes)
+		return;
+	/* Whole pages inside the range only: neighbours may still be in use. */
+	uintptr_t begin = ((uintptr_t)bytes + 4095) & ~(uintptr_t)4095;
+	uintptr_t end = ((uintptr_t)bytes + length) & ~(uintptr_t)4095;
+	if (end > begin)
+		madvise((void *)begin, end - begin, MADV_DONTNEED);
 }
 
 static unsigned perms_from_flags(uint32_t flags)
@@ -465,6 +478,7 @@ static const struct mp_target_source core_source = {
 	.modules_ready = core_modules_ready,
 	.release = core_release,
 	.view = core_view,
+	.unview = core_unview,
 };
 
 static const char *elf_type_name(unsigned type)

@@ -231,6 +231,12 @@ const void *mp_target_view(mp_target *t, uint64_t address, size_t length)
 	return t->source->view(t, address, length);
 }
 
+void mp_target_unview(mp_target *t, uint64_t address, size_t length)
+{
+	if (t->source->unview && length)
+		t->source->unview(t, address, length);
+}
+
 const char *mp_target_kind(const mp_target *t) { return t->source->kind; }
 
 const char *mp_target_description(const mp_target *t)

@@ -20,6 +20,9 @@ struct mp_target_source {
 	/* Optional: a pointer to [address, address+length) without copying, or
 	 * NULL when the source cannot (live memory, range not wholly saved). */
 	const void *(*view)(mp_target *target, uint64_t address, size_t length);
+	/* Optional: the scan is done with [address, address+length) of a view;
+	 * the source may drop those pages from memprof's memory. */
+	void (*unview)(mp_target *target, uint64_t address, size_t length);
 };
 
 struct mp_module {
@@ -80,6 +83,9 @@ uint64_t mp_target_auxv_value(const mp_target *target, uint64_t type,
 /* Zero-copy access for large sequential scans (heap walks): NULL when the
  * source cannot give it, and the caller falls back to mp_target_read. */
 const void *mp_target_view(mp_target *target, uint64_t address, size_t length);
+/* Says a scan has passed a viewed range, so a 10 GB core walked from end to
+ * end does not stay resident in memprof. Views of it must not be used after. */
+void mp_target_unview(mp_target *target, uint64_t address, size_t length);
 
 /* Reads a NUL-terminated string of at most max_length bytes. Caller frees. */
 mp_error *mp_target_read_string(mp_target *target, uint64_t address,
