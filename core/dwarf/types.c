@@ -1551,6 +1551,10 @@ typedef struct suggestion {
 static void suggest_in(dmod *m, const char *key, bool variables,
 		       suggestion *best, size_t *n_best)
 {
+	static const char *const keywords[] = { "struct ", "union ", "enum ", "class " };
+	for (size_t k = 0; k < 4; k++)
+		if (strncmp(key, keywords[k], strlen(keywords[k])) == 0)
+			key += strlen(keywords[k]);
 	size_t limit = strlen(key) / 3 + 1;
 	for (size_t i = 0; i < m->n_entries; i++) {
 		const entry *e = &m->entries[i];
@@ -1558,7 +1562,6 @@ static void suggest_in(dmod *m, const char *key, bool variables,
 		    (variables && !e->has_address))
 			continue;
 		const char *bare = e->key;
-		static const char *const keywords[] = { "struct ", "union ", "enum ", "class " };
 		for (size_t k = 0; k < 4; k++)
 			if (strncmp(bare, keywords[k], strlen(keywords[k])) == 0)
 				bare = e->key + strlen(keywords[k]);
