@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m)
+BENCHES=(info-1gb heap-10m heap-walk-1m type-index)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -324,6 +324,94 @@ bench_heap_walk_1m() {
         --runs 3 --warmup 0 \
         "${qflag[@]}" >"$section" \
         || die "$cur: could not write the report"
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
+# type-index: the first `memprof type` lookup in a fresh process, index
+# included, on a generated C++ program with thousands of template
+# instantiations (bench/gen_types.py, tens of MB of .debug_info), against
+# pahole -C on the same binary.  Targets: index at least 20 MB of
+# .debug_info per second; a warm lookup (index built) under 1 ms.
+# shellcheck disable=SC2034  # the command arrays are passed to compare by name
+bench_type_index() {
+    local units=8 per=75
+    [[ $quick -eq 1 ]] && { units=2; per=20; }
+    need pahole "apt-get install dwarves"
+    local cxx=${CXX:-g++}
+    need "$cxx" "apt-get install g++"
+    local dir=$data/types-$units-$per
+    local exe=$dir/big
+    if [[ -x $exe && $exe -nt $here/gen_types.py ]]; then
+        note "reusing $exe"
+    else
+        rm -rf -- "$dir"
+        mkdir -p "$dir"
+        "$PYTHON" "$here/gen_types.py" "$dir" --units "$units" --types-per-unit "$per" >/dev/null \
+            || die "$cur: gen_types.py failed"
+        note "$cur: compiling $((units + 1)) C++ units with $cxx -g -O0 ($(nproc) at a time)"
+        (cd "$dir" && printf '%s\n' ./*.cpp | xargs -P "$(nproc)" -I{} \
+            sh -c '"$0" -g -O0 -std=c++17 -c "$1" -o "${1%.cpp}.o"' "$cxx" {}) \
+            || die "$cur: compiling the generated program failed"
+        "$cxx" -o "$exe" "$dir"/*.o || die "$cur: linking the generated program failed"
+    fi
+    local info_bytes
+    info_bytes=$(readelf -SW "$exe" | sed 's/^ *\[ *[0-9]*\]//' | awk '$1 == ".debug_info" { print $5 }')
+    info_bytes=$((16#$info_bytes))
+    local name='bench::u0::Record0'
+    local -a c_memprof=("$MEMPROF" type "$name" --exe "$exe" --format json)
+    local -a c_pahole=(pahole -C Record0 "$exe")
+    compare memprof c_memprof pahole c_pahole
+
+    # memprof's own account: index time alone and a warm lookup, best of 5
+    local stats=$data/results/$cur.stats i
+    : >"$stats"
+    for i in 1 2 3 4 5; do
+        "$MEMPROF" type "$name" --exe "$exe" --stats 2>>"$stats" >/dev/null \
+            || die "$cur: memprof type --stats failed"
+    done
+    local index_mbs warm_us names
+    index_mbs=$(awk '/index of/ { v = $(NF-1); gsub(/\(/, "", v); if (v > best) best = v } END { print best }' "$stats")
+    names=$(awk '/index of/ { print $5; exit }' "$stats")
+    warm_us=$(awk '/warm lookup/ { v = $(NF-4); if (best == "" || v < best) best = v } END { print best }' "$stats")
+    local mean
+    mean=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$cmp_json")
+
+    local section=$data/results/$cur.md
+    local -a qflag=()
+    [[ $quick -eq 1 ]] && qflag=(--quick)
+    "$PYTHON" "$here/report.py" section --name "$cur" \
+        --title "first \`memprof type\` lookup (index included) on $(human_bytes "$info_bytes") of C++ DWARF" \
+        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+        --display "memprof type $name --exe BIG --format json" \
+        --display "pahole -C Record0 BIG" \
+        --machine "$(machine_line)" --versions "$(versions_line); $(pahole --version)" \
+        --runs "$runs" --warmup "$warmup" "${qflag[@]}" >"$section" \
+        || die "$cur: could not write the report"
+    "$PYTHON" - "$section" "$info_bytes" "$mean" "$index_mbs" "$warm_us" "$names" "$units" "$per" "$quick" <<'PY'
+import sys
+path, info, mean, index_mbs, warm_us, names, units, per, quick = sys.argv[1:]
+info, mean, index_mbs, warm_us = int(info), float(mean), float(index_mbs), float(warm_us)
+whole = info / 1e6 / mean
+judge = lambda ok: "not judged on a quick run" if quick == "1" else ("**PASS**" if ok else "**FAIL**")
+lines = [
+    "",
+    f"- Input: `bench/gen_types.py --units {units} --types-per-unit {per}`, compiled with "
+    f"`g++ -g -O0 -std=c++17`: {info / 1e6:.1f} MB of .debug_info (DWARF 5), {names} indexed names.",
+    f"- Whole first lookup (process start, ELF and debug file opened, index, lookup, layout, "
+    f"JSON): {info / 1e6:.1f} MB in {mean:.3f} s = {whole:.1f} MB/s.",
+    f"- Index alone (`memprof type --stats`, best of 5): {index_mbs:.1f} MB/s.",
+    f"- Warm lookup (index built; name normalized, hashed, found; mean of 1000, best of 5): "
+    f"{warm_us:.2f} µs.",
+    "",
+    f"Target: index at least 20 MB of .debug_info per second: {judge(index_mbs >= 20)} "
+    f"({index_mbs:.1f} MB/s; {whole:.1f} MB/s counting the whole process).",
+    f"Target: warm lookup under 1 ms: {judge(warm_us < 1000)} ({warm_us:.2f} µs).",
+    "",
+]
+with open(path, "a") as f:
+    f.write("\n".join(lines))
+PY
     cat "$section" >&2
     write_section "$cur" "$section"
 }

@@ -220,6 +220,31 @@ static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, 
 static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *offset)
 {
 	Dwarf_Error err = NULL;
+	Dwarf_Half form = 0;
+	if (dwarf_whatform(attr, &form, &err) == DW_DLV_OK && form == DW_FORM_ref_sig8) {
+		/* A type unit (-fdebug-types-section): DWARF 5 keeps it in
+		 * .debug_info, where our offsets live; DWARF 4's .debug_types
+		 * is not followed. */
+		Dwarf_Sig8 sig;
+		Dwarf_Die die = NULL;
+		Dwarf_Bool is_info = 0;
+		Dwarf_Off off = 0;
+		bool ok = dwarf_formsig8(attr, &sig, &err) == DW_DLV_OK &&
+			  dwarf_find_die_given_sig8(dbg, &sig, &die, &is_info, &err) == DW_DLV_OK;
+		if (ok) {
+			ok = is_info && dwarf_dieoffset(die, &off, &err) == DW_DLV_OK;
+			dwarf_dealloc_die(die);
+		}
+		if (err)
+			dwarf_dealloc_error(dbg, err);
+		if (ok)
+			*offset = off;
+		return ok;
+	}
+	if (err) {
+		dwarf_dealloc_error(dbg, err);
+		err = NULL;
+	}
 	Dwarf_Off off = 0;
 	if (dwarf_global_formref(attr, &off, &err) == DW_DLV_OK) {
 		*offset = off;
@@ -445,6 +470,16 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 	Dwarf_Attribute attr = NULL;
 	if (dwarf_attr(die, DW_AT_declaration, &attr, &err) == DW_DLV_OK) {
 		d->declaration = form_flag(dbg, attr);
+		free_attr(dw->dbg, attr);
+	} else if (err) {
+		dwarf_dealloc_error(dbg, err);
+	}
+	/* Type units put a definition at top level pointing at its
+	 * declaration inside the namespace. */
+	err = NULL;
+	if (d->has_children &&
+	    dwarf_attr(die, DW_AT_specification, &attr, &err) == DW_DLV_OK) {
+		form_ref(dbg, attr, &d->specification);
 		free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);

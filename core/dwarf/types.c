@@ -394,6 +394,13 @@ static void index_leave(void *context)
 	}
 }
 
+/* The index entry of the DIE at offset (by_offset keeps index + 1). */
+static const entry *entry_at(const dmod *m, uint64_t offset)
+{
+	uintptr_t i = (uintptr_t)offset_map_get(&m->by_offset, offset);
+	return i ? &m->entries[i - 1] : NULL;
+}
+
 static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 {
 	if (!MP_ARRAY_RESERVE(m->entries, m->entries_capacity, m->n_entries + 1)) {
@@ -443,7 +450,12 @@ static bool index_enter(void *context, const mp_dw_die *d)
 			return false;
 		char buffer[MAX_SCOPE + 512];
 		const char *keyword = tag_keyword(d->tag);
-		if (c_lang && keyword && m->scope_length == 0)
+		const entry *decl = d->specification ? entry_at(m, d->specification) : NULL;
+		/* entries move when the array grows: keep the arena string */
+		const char *decl_name = decl ? decl->display : NULL;
+		if (decl_name)
+			snprintf(buffer, sizeof(buffer), "%s%s", m->scope, decl_name);
+		else if (c_lang && keyword && m->scope_length == 0)
 			snprintf(buffer, sizeof(buffer), "%s %s", keyword, d->name);
 		else
 			snprintf(buffer, sizeof(buffer), "%s%s", m->scope, d->name);
@@ -463,7 +475,7 @@ static bool index_enter(void *context, const mp_dw_die *d)
 				  d->tag == DW_TAG_class_type ||
 				  d->tag == DW_TAG_union_type;
 		if (container && !c_lang && d->has_children && m->scope_depth < 64) {
-			scope_push(m, d->name);
+			scope_push(m, decl_name ? decl_name : d->name);
 			return true;
 		}
 		return false;
@@ -494,13 +506,6 @@ static bool index_enter(void *context, const mp_dw_die *d)
 	default:
 		return false;
 	}
-}
-
-/* The index entry of the DIE at offset (by_offset keeps index + 1). */
-static const entry *entry_at(const dmod *m, uint64_t offset)
-{
-	uintptr_t i = (uintptr_t)offset_map_get(&m->by_offset, offset);
-	return i ? &m->entries[i - 1] : NULL;
 }
 
 static void set_module_error(dmod *m, mp_error *e)

@@ -225,6 +225,24 @@ static void test_cpp(void **state)
 	mp_target_release(t);
 }
 
+static void test_cpp_type_units(void **state)
+{
+	(void)state;
+	mp_target *t = open_exe("classes_tu");
+	if (!t)
+		skip();
+	const mp_type *holder = find(t, "geo::Holder");
+	assert_int_equal(mp_type_size(holder), 128);
+	assert_int_equal(mp_type_member_count(holder), 5);
+	assert_int_equal(member(holder, "header")->offset, 120);
+	assert_string_equal(mp_type_name(member(holder, "large")->type), "geo::Buffer<long int, 2>");
+	assert_int_equal(member(holder, "large")->size, 32);
+	const mp_type *multi = find(t, "geo::Multi");
+	assert_true(mp_type_member_at(multi, 0)->is_base);
+	assert_int_equal(mp_type_member_at(multi, 0)->size, 40);
+	mp_target_release(t);
+}
+
 static void test_rust(void **state)
 {
 	(void)state;
@@ -300,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_c_dwarf5),
 		cmocka_unit_test(test_c_dwarf4),
 		cmocka_unit_test(test_cpp),
+		cmocka_unit_test(test_cpp_type_units),
 		cmocka_unit_test(test_rust),
 		cmocka_unit_test(test_no_debug_info),
 	};
