@@ -71,7 +71,7 @@ case "$mode" in
     export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
     setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false \
-      -Dc_args=-fno-sanitize-recover=all
+      -Dc_args=-fno-sanitize-recover=all -Dcpp_args=-fno-sanitize-recover=all
     meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite slow
     ;;
 esac

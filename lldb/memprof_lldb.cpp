@@ -1,0 +1,505 @@
+// memprof's LLDB front-end: a native plugin on the SB API (no embedded
+// Python).  `plugin load libmemprof-lldb.so` adds `memprof VERB ...` for
+// every verb of libmemprof's command engine; each command line goes to
+// mp_command_run unchanged, with LLDB's target supplied on demand:
+//
+// - a core file (process plugin "elf-core"): LLDB 14's SB API does not name
+//   the core file, so the plugin looks for it among the files LLDB has open
+//   or mapped, and accepts one only if the engine opens it as the same
+//   process (pid, thread ids, pc of each thread); the engine then reads it
+//   exactly as the CLI's --core would.  Otherwise memory goes through LLDB;
+// - a live process on the host platform (LLDB traces it through
+//   lldb-server): the pid with MP_PID_ALREADY_STOPPED, memory read through
+//   /proc, registers of every thread from SBFrame;
+// - anything else (remote platforms): memory through SBProcess::ReadMemory
+//   behind the engine's page cache, mappings from SBMemoryRegionInfo,
+//   registers from SBFrame.
+//
+// Supported: LLDB 14 (Debian 12's liblldb-14).
+#include <lldb/API/LLDB.h>
+
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "memprof/memprof.h"
+
+namespace {
+
+// A FILE * collecting output in memory (open_memstream).
+class MemoryStream {
+public:
+	MemoryStream() { file_ = open_memstream(&buffer_, &size_); }
+	~MemoryStream()
+	{
+		close();
+		free(buffer_);
+	}
+	MemoryStream(const MemoryStream &) = delete;
+	MemoryStream &operator=(const MemoryStream &) = delete;
+	FILE *file() const { return file_; }
+	std::string text()
+	{
+		close();
+		return buffer_ ? std::string(buffer_, size_) : std::string();
+	}
+
+private:
+	void close()
+	{
+		if (file_) {
+			fclose(file_);
+			file_ = nullptr;
+		}
+	}
+	FILE *file_ = nullptr;
+	char *buffer_ = nullptr;
+	size_t size_ = 0;
+};
+
+struct Session {
+	lldb::SBDebugger debugger;
+	lldb::SBProcess process;
+};
+
+bool interrupted(void *context)
+{
+	auto *session = static_cast<Session *>(context);
+	return session->debugger.GetCommandInterpreter().WasInterrupted();
+}
+
+// ------------------------------------------------------------ registers
+
+// LLDB's name for the register memprof calls `name`, where they differ.
+const char *lldb_register_name(const char *name)
+{
+	return std::strcmp(name, "eflags") == 0 ? "rflags" : name;
+}
+
+mp_error *add_threads(mp_target *target, lldb::SBProcess &process)
+{
+	for (uint32_t i = 0; i < process.GetNumThreads(); i++) {
+		lldb::SBThread thread = process.GetThreadAtIndex(i);
+		if (!thread.IsValid())
+			continue;
+		lldb::SBFrame frame = thread.GetFrameAtIndex(0);
+		mp_registers registers = {};
+		bool any = false;
+		lldb::SBValueList sets = frame.GetRegisters();
+		// The first set is the general-purpose registers on x86-64.
+		lldb::SBValue gpr = sets.GetSize() ? sets.GetValueAtIndex(0) : lldb::SBValue();
+		for (size_t r = 0; gpr.IsValid() && r < MP_NUM_REGISTERS; r++) {
+			lldb::SBValue value =
+				gpr.GetChildMemberWithName(lldb_register_name(mp_register_name(r)));
+			if (!value.IsValid())
+				continue;
+			lldb::SBError error;
+			uint64_t v = value.GetValueAsUnsigned(error, 0);
+			if (error.Success()) {
+				registers.value[r] = v;
+				any = true;
+			}
+		}
+		mp_error *err = mp_target_add_thread(target, (int64_t)thread.GetThreadID(),
+						     any ? &registers : nullptr);
+		if (err)
+			return err;
+	}
+	return nullptr;
+}
+
+// ------------------------------------------------------------ core files
+
+bool is_core_file(const std::string &path)
+{
+	int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	Elf64_Ehdr header;
+	bool core = pread(fd, &header, sizeof(header), 0) == (ssize_t)sizeof(header) &&
+		    std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 &&
+		    header.e_ident[EI_CLASS] == ELFCLASS64 && header.e_type == ET_CORE;
+	close(fd);
+	return core;
+}
+
+// Files LLDB has open or mapped that are ELF core files.
+std::vector<std::string> open_core_files()
+{
+	std::set<std::string> seen;
+	std::vector<std::string> cores;
+	auto consider = [&](const std::string &path) {
+		if (path.empty() || path[0] != '/' || !seen.insert(path).second)
+			return;
+		if (is_core_file(path))
+			cores.push_back(path);
+	};
+	if (DIR *dir = opendir("/proc/self/fd")) {
+		while (struct dirent *entry = readdir(dir)) {
+			char link[PATH_MAX];
+			std::string fd_path = std::string("/proc/self/fd/") + entry->d_name;
+			ssize_t n = readlink(fd_path.c_str(), link, sizeof(link) - 1);
+			if (n > 0)
+				consider(std::string(link, (size_t)n));
+		}
+		closedir(dir);
+	}
+	if (FILE *maps = fopen("/proc/self/maps", "re")) {
+		char *line = nullptr;
+		size_t capacity = 0;
+		while (getline(&line, &capacity, maps) > 0) {
+			char *path = std::strchr(line, '/');
+			if (!path)
+				continue;
+			path[std::strcspn(path, "\n")] = '\0';
+			consider(path);
+		}
+		free(line);
+		fclose(maps);
+	}
+	return cores;
+}
+
+// True when the core target is the process LLDB shows: same pid, same
+// threads, same pc in each.
+bool same_process(mp_target *target, lldb::SBProcess &process)
+{
+	if (mp_target_process(target)->pid != (int64_t)process.GetProcessID())
+		return false;
+	if (mp_target_thread_count(target) != process.GetNumThreads())
+		return false;
+	int rip = mp_register_index("rip");
+	for (uint32_t i = 0; i < process.GetNumThreads(); i++) {
+		lldb::SBThread thread = process.GetThreadAtIndex(i);
+		const mp_thread *match = nullptr;
+		for (size_t k = 0; k < mp_target_thread_count(target); k++)
+			if (mp_target_thread(target, k)->tid == (int64_t)thread.GetThreadID())
+				match = mp_target_thread(target, k);
+		if (!match || !match->has_registers)
+			return false;
+		if (thread.GetFrameAtIndex(0).GetPC() != match->registers.value[rip])
+			return false;
+	}
+	return true;
+}
+
+mp_error *open_core(lldb::SBProcess &process, const mp_target_options *options,
+		    mp_target **out)
+{
+	for (const std::string &path : open_core_files()) {
+		mp_target *target = nullptr;
+		mp_error *err = mp_target_open_core(path.c_str(), options, &target);
+		if (err) {
+			mp_error_free(err);
+			continue;
+		}
+		if (same_process(target, process)) {
+			*out = target;
+			return nullptr;
+		}
+		mp_target_release(target);
+	}
+	return nullptr;  // not found: the caller reads through LLDB
+}
+
+// ------------------------------------------------------ memory callback
+
+mp_error *read_memory(void *context, uint64_t address, void *buffer, size_t length)
+{
+	auto *session = static_cast<Session *>(context);
+	lldb::SBError error;
+	size_t got = session->process.ReadMemory(address, buffer, length, error);
+	if (error.Fail() || got != length)
+		return mp_error_new(MP_ERR_FAULT, "cannot read %zu bytes at %#llx: %s", length,
+				    (unsigned long long)address,
+				    error.Fail() && error.GetCString() ? error.GetCString()
+								       : "short read");
+	return nullptr;
+}
+
+// LLDB 14's SB API has no auxiliary vector: rebuild the entries module
+// discovery needs from what LLDB knows, the executable's ELF header in
+// memory (AT_PHDR, AT_PHNUM, AT_PHENT) and the vDSO's (AT_SYSINFO_EHDR).
+mp_error *add_auxv(mp_target *mp, lldb::SBTarget &target, lldb::SBProcess &process)
+{
+	std::vector<mp_auxv_entry> entries;
+	lldb::SBModule exe = target.GetNumModules() ? target.GetModuleAtIndex(0) : lldb::SBModule();
+	uint64_t header = exe.IsValid()
+		? exe.GetObjectFileHeaderAddress().GetLoadAddress(target)
+		: LLDB_INVALID_ADDRESS;
+	Elf64_Ehdr ehdr;
+	lldb::SBError error;
+	if (header != LLDB_INVALID_ADDRESS &&
+	    process.ReadMemory(header, &ehdr, sizeof(ehdr), error) == sizeof(ehdr) &&
+	    std::memcmp(ehdr.e_ident, ELFMAG, SELFMAG) == 0) {
+		entries.push_back({AT_PHDR, header + ehdr.e_phoff});
+		entries.push_back({AT_PHENT, ehdr.e_phentsize});
+		entries.push_back({AT_PHNUM, ehdr.e_phnum});
+	}
+	for (uint32_t i = 0; i < target.GetNumModules(); i++) {
+		lldb::SBModule module = target.GetModuleAtIndex(i);
+		const char *name = module.GetFileSpec().GetFilename();
+		if (name && std::strcmp(name, "[vdso]") == 0) {
+			uint64_t vdso = module.GetObjectFileHeaderAddress().GetLoadAddress(target);
+			if (vdso != LLDB_INVALID_ADDRESS)
+				entries.push_back({AT_SYSINFO_EHDR, vdso});
+		}
+	}
+	return entries.empty() ? nullptr : mp_target_set_auxv(mp, entries.data(), entries.size());
+}
+
+mp_error *add_regions(mp_target *target, lldb::SBProcess &process)
+{
+	lldb::SBMemoryRegionInfoList regions = process.GetMemoryRegions();
+	size_t added = 0;
+	for (uint32_t i = 0; i < regions.GetSize(); i++) {
+		lldb::SBMemoryRegionInfo region;
+		if (!regions.GetMemoryRegionAtIndex(i, region) || !region.IsMapped())
+			continue;
+		mp_mapping m = {};
+		m.start = region.GetRegionBase();
+		m.end = region.GetRegionEnd();
+		if (m.end <= m.start)
+			continue;
+		m.perms = (region.IsReadable() ? MP_PERM_READ : 0) |
+			  (region.IsWritable() ? MP_PERM_WRITE : 0) |
+			  (region.IsExecutable() ? MP_PERM_EXEC : 0);
+		m.path = region.GetName() ? region.GetName() : "";
+		m.contents = region.IsReadable() ? MP_CONTENTS_FULL : MP_CONTENTS_NONE;
+		mp_error *err = mp_target_add_mapping(target, &m);
+		if (err)
+			return err;
+		added++;
+	}
+	if (!added)
+		return mp_error_new(MP_ERR_NOT_FOUND,
+				    "lldb reports no memory regions for this process");
+	return nullptr;
+}
+
+// ------------------------------------------------------------- targets
+
+bool on_host_platform(lldb::SBTarget &target)
+{
+	lldb::SBPlatform platform = target.GetPlatform();
+	const char *name = platform.IsValid() ? platform.GetName() : nullptr;
+	return name && std::strcmp(name, "host") == 0;
+}
+
+mp_error *open_live(Session *session, const mp_target_options *options, mp_target **out)
+{
+	mp_target *target = nullptr;
+	mp_error *err = mp_target_attach_pid((pid_t)session->process.GetProcessID(), options,
+					     MP_PID_ALREADY_STOPPED, &target);
+	if (!err)
+		err = add_threads(target, session->process);
+	if (!err)
+		err = mp_target_finish(target);
+	if (err) {
+		mp_target_release(target);
+		return err;
+	}
+	*out = target;
+	return nullptr;
+}
+
+mp_error *open_through_lldb(Session *session, const mp_target_options *options,
+			    mp_target **out)
+{
+	mp_target *target = nullptr;
+	mp_error *err = mp_target_open_callback(read_memory, session, options, &target);
+	if (!err)
+		err = add_regions(target, session->process);
+	if (!err) {
+		lldb::SBTarget debugged = session->process.GetTarget();
+		err = add_auxv(target, debugged, session->process);
+	}
+	if (!err)
+		err = add_threads(target, session->process);
+	if (!err)
+		err = mp_target_finish(target);
+	if (err) {
+		mp_target_release(target);
+		return err;
+	}
+	*out = target;
+	return nullptr;
+}
+
+mp_error *open_target(void *context, const mp_target_options *options, mp_target **out)
+{
+	auto *session = static_cast<Session *>(context);
+	lldb::SBTarget target = session->debugger.GetSelectedTarget();
+	session->process = target.IsValid() ? target.GetProcess() : lldb::SBProcess();
+	lldb::SBProcess &process = session->process;
+	if (!process.IsValid())
+		return mp_error_new(MP_ERR_NOT_FOUND,
+				    "no process: launch or attach to the program, or load a core "
+				    "(target create --core FILE); or give --core FILE / --pid PID");
+	lldb::StateType state = process.GetState();
+	if (state == lldb::eStateRunning || state == lldb::eStateStepping ||
+	    state == lldb::eStateLaunching || state == lldb::eStateAttaching)
+		return mp_error_new(MP_ERR_USAGE, "the process is running: interrupt it first "
+				    "(process interrupt)");
+	if (state == lldb::eStateExited || state == lldb::eStateDetached ||
+	    state == lldb::eStateUnloaded || state == lldb::eStateInvalid)
+		return mp_error_new(MP_ERR_NOT_FOUND, "the process has exited: nothing to inspect");
+
+	// Unless --exe says otherwise, the executable is the one LLDB loaded.
+	mp_target_options opts = *options;
+	char exe[PATH_MAX];
+	lldb::SBFileSpec exe_spec = target.GetExecutable();
+	if (!opts.exe_path && exe_spec.IsValid() && exe_spec.GetPath(exe, sizeof(exe)) > 0 &&
+	    access(exe, R_OK) == 0)
+		opts.exe_path = exe;
+
+	// Diagnostics and tests: MEMPROF_LLDB_READ_THROUGH_LLDB=1 forces the path
+	// remote targets take (memory, regions and registers from LLDB).
+	const char *force = getenv("MEMPROF_LLDB_READ_THROUGH_LLDB");
+	if (force && std::strcmp(force, "1") == 0)
+		return open_through_lldb(session, &opts, out);
+
+	const char *plugin = process.GetPluginName();
+	if (plugin && std::strcmp(plugin, "elf-core") == 0) {
+		mp_error *err = open_core(process, &opts, out);
+		if (err || *out)
+			return err;
+		return open_through_lldb(session, &opts, out);
+	}
+	if (on_host_platform(target) && process.GetProcessID() != LLDB_INVALID_PROCESS_ID) {
+		mp_error *err = open_live(session, &opts, out);
+		if (!err)
+			return nullptr;
+		// /proc refused (another user, ptrace scope): read through LLDB.
+		if (mp_error_code(err) != MP_ERR_PERMISSION && mp_error_code(err) != MP_ERR_FAULT)
+			return err;
+		mp_error_free(err);
+	}
+	return open_through_lldb(session, &opts, out);
+}
+
+// ------------------------------------------------------------ commands
+
+bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
+		 lldb::SBCommandReturnObject &result)
+{
+	Session session{debugger, lldb::SBProcess()};
+	mp_host host = {};
+	host.name = "lldb";
+	host.interrupted = interrupted;
+	host.context = &session;
+	host.open_target = open_target;
+
+	MemoryStream out, err;
+	if (!out.file() || !err.file()) {
+		result.SetError("memprof: out of memory");
+		return false;
+	}
+	std::vector<char *> args;
+	for (const char *a : argv)
+		args.push_back(const_cast<char *>(a));
+	args.push_back(nullptr);
+	int status = mp_command_run((int)argv.size(), args.data(), &host, out.file(), err.file());
+
+	std::string output = out.text();
+	if (!output.empty())
+		result.Printf("%s", output.c_str());
+	std::vector<std::string> lines;
+	std::string messages = err.text();
+	for (size_t at = 0; at < messages.size();) {
+		size_t end = messages.find('\n', at);
+		if (end == std::string::npos)
+			end = messages.size();
+		if (end > at)
+			lines.push_back(messages.substr(at, end - at));
+		at = end + 1;
+	}
+	if (status != MP_EXIT_OK) {
+		for (size_t i = 0; i + 1 < lines.size(); i++)
+			result.AppendWarning(lines[i].c_str());
+		result.SetError(lines.empty() ? "memprof failed" : lines.back().c_str());
+		result.SetStatus(lldb::eReturnStatusFailed);
+		return false;
+	}
+	for (const std::string &line : lines)
+		result.AppendWarning(line.c_str());
+	result.SetStatus(output.empty() ? lldb::eReturnStatusSuccessFinishNoResult
+					: lldb::eReturnStatusSuccessFinishResult);
+	return true;
+}
+
+class VerbCommand : public lldb::SBCommandPluginInterface {
+public:
+	explicit VerbCommand(const char *verb) : verb_(verb) {}
+	bool DoExecute(lldb::SBDebugger debugger, char **command,
+		       lldb::SBCommandReturnObject &result) override
+	{
+		std::vector<const char *> argv{verb_.c_str()};
+		for (char **arg = command; arg && *arg; arg++)
+			argv.push_back(*arg);
+		return run_command(debugger, argv, result);
+	}
+
+private:
+	std::string verb_;
+};
+
+// `memprof version`: what `memprof --version` prints.
+class VersionCommand : public lldb::SBCommandPluginInterface {
+public:
+	bool DoExecute(lldb::SBDebugger debugger, char **,
+		       lldb::SBCommandReturnObject &result) override
+	{
+		return run_command(debugger, {"--version"}, result);
+	}
+};
+
+std::string verb_help(const char *verb)
+{
+	MemoryStream out, err;
+	const char *argv[] = {"help", verb, nullptr};
+	mp_command_run(2, const_cast<char **>(argv), nullptr, out.file(), err.file());
+	return out.text();
+}
+
+}  // namespace
+
+namespace lldb {
+__attribute__((visibility("default"))) bool PluginInitialize(SBDebugger debugger);
+}
+
+bool lldb::PluginInitialize(lldb::SBDebugger debugger)
+{
+	lldb::SBCommandInterpreter interpreter = debugger.GetCommandInterpreter();
+	lldb::SBCommand memprof = interpreter.AddMultiwordCommand(
+		"memprof",
+		"Inspect the memory of the program being debugged with memprof: "
+		"memprof VERB [options] [args]. LLDB supplies the target (live process "
+		"or core); --core FILE or --pid PID inspect another one. Options and "
+		"output are those of the memprof command line.");
+	if (!memprof.IsValid())
+		return false;
+	for (size_t i = 0; i < mp_command_verb_count(); i++) {
+		const char *verb = mp_command_verb_name(i);
+		std::string help = mp_command_verb_summary(i);
+		std::string syntax = verb_help(verb);
+		// LLDB keeps the strings; the command objects live as long as the
+		// debugger (plug-ins are never unloaded).
+		memprof.AddCommand(verb, new VerbCommand(verb), help.c_str(), syntax.c_str());
+	}
+	bool version_is_a_verb = false;
+	for (size_t i = 0; i < mp_command_verb_count(); i++)
+		version_is_a_verb |= std::strcmp(mp_command_verb_name(i), "version") == 0;
+	if (!version_is_a_verb)
+		memprof.AddCommand("version", new VersionCommand(), "Print memprof's version.",
+				   "memprof version");
+	return true;
+}

@@ -1,0 +1,98 @@
+"""The LLDB plug-in in batch mode (lldb -b): `memprof` on a core (output
+identical to the CLI's), on a live process stopped at a breakpoint (by pid,
+and with memory read through LLDB), help and one-line errors."""
+import json
+import os
+import re
+import subprocess
+
+from mptest import check, example, finish, held_core, memprof
+
+PLUGIN = os.environ["LLDB_PLUGIN"]
+
+
+def lldb(*args, env=None, timeout=120):
+    """lldb -b with the plug-in loaded and each command in -o; returns
+    (status, stdout, stderr)."""
+    argv = ["lldb", "-b", "-o", "plugin load " + PLUGIN]
+    for a in args:
+        argv += ["-o", a] if not a.startswith("--") and not a.startswith("/") else [a]
+    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def output_of(out, command):
+    """What one command printed: from its echoed line to the next prompt."""
+    m = re.search(r"^\(lldb\) " + re.escape(command) + r"\n(.*?)(?=^\(lldb\) |\Z)", out, re.S | re.M)
+    return m.group(1) if m else None
+
+
+def errors(out, err):
+    return [l for l in (out + err).splitlines() if l.startswith("error:")]
+
+
+verbs = [l.split()[0] for l in memprof("--help")[1].split("verbs:\n", 1)[1].split("\n\n")[0].splitlines()]
+
+# ------------------------------------------------------------------ a core
+exe = example("leak_cycle")
+with held_core([exe], "cycle.core") as core:
+    core = os.path.abspath(core)
+    status, cli_out, _ = memprof("info", "--core", core, "--format", "json")
+    cli = json.loads(cli_out)
+    status, out, err = lldb(exe, "--core", core, "memprof info --format json", "memprof info")
+    text = output_of(out, "memprof info --format json")
+    if check(text is not None, "memprof info --format json ran in lldb: %s %s" % (out[-500:], err[-500:])):
+        check(json.loads(text) == cli, "lldb's memprof info --format json equals the CLI's")
+        check(text == cli_out, "byte for byte too")
+    check(output_of(out, "memprof info") == memprof("info", "--core", core)[1],
+          "text output equals the CLI's too")
+
+# ------------------------------------------------------ help and errors
+status, out, err = lldb("help memprof", "help memprof info", "memprof version")
+for verb in verbs:
+    check(re.search(r"^\s+%s\s+-- " % re.escape(verb), output_of(out, "help memprof") or "", re.M),
+          "help memprof lists %s" % verb)
+check("formats:" in (output_of(out, "help memprof info") or ""), "help memprof info is the engine's help")
+check((output_of(out, "memprof version") or "").startswith("memprof "), "memprof version")
+
+for commands, want in ((["memprof info"], "no process"),
+                       ([exe, "memprof info --bogus"], "unknown option '--bogus'"),
+                       ([exe, "memprof info --format svg"], "--format svg")):
+    status, out, err = lldb(*commands)
+    lines = errors(out, err)
+    check(len(lines) == 1 and want in lines[0] and "memprof:" in lines[0],
+          "%s: one error line with %r: %r" % (commands[-1], want, lines))
+
+# ------------------------------------------------------ a live process
+live_exe = example("leak_tls")
+for mode, env in (("live", None), ("callback", {"MEMPROF_LLDB_READ_THROUGH_LLDB": "1"})):
+    status, out, err = lldb(live_exe, "breakpoint set -n read",
+                            "process launch -i /dev/null -- --hold",
+                            "memprof info --format json", "thread list",
+                            "register read rip", "breakpoint delete -f",
+                            "process continue", env=env)
+    tag = "lldb %s: " % mode
+    text = output_of(out, "memprof info --format json")
+    if check(text is not None and text.lstrip().startswith("{"),
+             tag + "info ran: %s %s" % (out[-800:], err[-500:])):
+        info = json.loads(text)
+        check(info["target"]["kind"] == mode, tag + "target kind %s" % info["target"]["kind"])
+        tids = sorted(int(t) for t in re.findall(r"tid = (\d+)", output_of(out, "thread list") or ""))
+        check(sorted(t["tid"] for t in info["threads"]) == tids and len(tids) == 5,
+              tag + "threads are lldb's: %s" % tids)
+        m = re.search(r"rip = (0x[0-9a-f]+)", output_of(out, "register read rip") or "")
+        main = [t for t in info["threads"] if t["tid"] == min(tids)] if tids else []
+        check(m and main and main[0]["registers"] and
+              int(main[0]["registers"]["rip"], 16) == int(m.group(1), 16),
+              tag + "rip of the stopped thread is lldb's")
+        paths = [x["path"] for x in info["modules"]]
+        check(any(x["main"] for x in info["modules"]) and any("libc.so" in p for p in paths),
+              tag + "modules found: %s" % paths)
+        if mode == "live":
+            check(info["process"]["pid"] == min(tids), tag + "pid")
+    check(re.search(r"exited with status = 0\b", out), tag + "the process continues and exits 0: %r"
+          % out[-300:])
+
+finish()
