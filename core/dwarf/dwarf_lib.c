@@ -128,6 +128,10 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 		return e;
 	}
 	Dwarf_Error err = NULL;
+	/* Every DIE, attribute, list and error is freed here as soon as it
+	 * is used, so libdwarf's own tracking of them (a hash table of every
+	 * allocation, to free at dwarf_finish) only costs time and memory. */
+	dwarf_set_de_alloc_flag(0);
 	int rc = shim_init(dw->fd, &dw->dbg, &err);
 	if (rc != DW_DLV_OK) {
 		mp_error *e;

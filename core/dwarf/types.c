@@ -408,17 +408,46 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 		return NULL;
 	}
 	size_t length = strlen(display);
-	char *disp = arena_strndup(&m->arena, display, length);
-	char *key = arena_alloc(&m->arena, length + 1);
-	if (!disp || !key) {
+	char stack_key[MAX_SCOPE + 1024];
+	char *key = length < sizeof(stack_key) ? stack_key : malloc(length + 1);
+	if (!key) {
 		m->failed = true;
 		return NULL;
 	}
 	mp_type_normalize_name(display, key);
+	uint64_t hash = hash_bytes(key);
+	/* The same name in another CU (headers repeat in every CU): share
+	 * the strings of the first entry. */
+	const entry *same = NULL;
+	if (m->types.capacity) {
+		size_t j = hash & (m->types.capacity - 1);
+		while (m->types.slots[j]) {
+			const entry *o = &m->entries[m->types.slots[j] - 1];
+			if (o->hash == hash && strcmp(o->key, key) == 0) {
+				same = o;
+				break;
+			}
+			j = (j + 1) & (m->types.capacity - 1);
+		}
+	}
+	const char *disp, *stored_key;
+	if (same) {
+		disp = same->display;
+		stored_key = same->key;
+	} else {
+		disp = arena_strndup(&m->arena, display, length);
+		stored_key = arena_strdup(&m->arena, key);
+	}
+	if (key != stack_key)
+		free(key);
+	if (!disp || !stored_key) {
+		m->failed = true;
+		return NULL;
+	}
 	entry *e = &m->entries[m->n_entries];
 	memset(e, 0, sizeof(*e));
-	e->key = key;
-	e->hash = hash_bytes(key);
+	e->key = stored_key;
+	e->hash = hash;
 	e->display = disp;
 	e->offset = d->offset;
 	e->tag = (uint16_t)d->tag;
