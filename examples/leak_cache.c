@@ -50,9 +50,13 @@ struct cache {
 /* The root a debugger or memprof finds by name. */
 struct cache query_cache;
 
+/* calloc, not malloc: a conservative scanner reads a block's whole usable
+ * size, and stale pointer bytes left in the slack after a short value would
+ * make a reachable entry seem to point into a lost one (valgrind only reads
+ * the requested bytes). Zeroed blocks keep memprof's answer deterministic. */
 static void *xmalloc(size_t size)
 {
-    void *p = malloc(size);
+    void *p = calloc(1, size);
     if (p == NULL) {
         fprintf(stderr, "leak_cache: out of memory\n");
         exit(1);

@@ -14,6 +14,9 @@ static const mp_verb *const verbs[] = {
 	&mp_verb_type,
 	&mp_verb_heap,
 	&mp_verb_snapshot,
+	&mp_verb_leaks,
+	&mp_verb_run,
+	&mp_verb_refs,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
@@ -73,6 +76,14 @@ static int usage_error(FILE *err, const char *verb, const char *fmt, const char 
 	fprintf(err, " (see memprof %s%s--help)\n", verb ? verb : "",
 		verb ? " " : "");
 	return MP_EXIT_USAGE;
+}
+
+const char *mp_command_value(const mp_command *c, const char *name)
+{
+	for (size_t i = 0; i < c->options->n_verb_values; i++)
+		if (strcmp(c->options->verb_value_names[i], name) == 0)
+			return c->options->verb_values[i];
+	return NULL;
 }
 
 bool mp_command_flag(const mp_command *c, const char *name)
@@ -147,6 +158,14 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 			if (strlen(valued[k]) == name_length &&
 			    strncmp(arg, valued[k], name_length) == 0)
 				name = valued[k];
+		bool verb_valued = false;
+		for (size_t k = 0; !name && verb->valued && verb->valued[k]; k++) {
+			if (strlen(verb->valued[k]) == name_length &&
+			    strncmp(arg, verb->valued[k], name_length) == 0) {
+				name = verb->valued[k];
+				verb_valued = true;
+			}
+		}
 		if (!name)
 			return usage_error(err, v, "unknown option '%s'", arg);
 		if (value) {
@@ -156,7 +175,17 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 				return usage_error(err, v, "option '%s' needs a value", arg);
 			value = argv[++i];
 		}
-		if (strcmp(name, "--core") == 0) {
+		if (verb_valued) {
+			size_t slot = 0;
+			while (slot < o->n_verb_values && strcmp(o->verb_value_names[slot], name) != 0)
+				slot++;
+			if (slot == sizeof(o->verb_values) / sizeof(o->verb_values[0]))
+				return usage_error(err, v, "too many options at '%s'", arg);
+			o->verb_value_names[slot] = name;
+			o->verb_values[slot] = value;
+			if (slot == o->n_verb_values)
+				o->n_verb_values++;
+		} else if (strcmp(name, "--core") == 0) {
 			o->core = value;
 		} else if (strcmp(name, "--exe") == 0) {
 			o->exe = value;

@@ -33,6 +33,9 @@ typedef struct mp_options {
 	bool no_libc_debug;
 	const char *verb_flags[8];  /* the verb's own valueless options given */
 	size_t n_verb_flags;
+	const char *verb_value_names[8];  /* the verb's own options with values */
+	const char *verb_values[8];
+	size_t n_verb_values;
 	char *positional[MP_MAX_POSITIONAL];
 	size_t n_positional;
 } mp_options;
@@ -54,6 +57,7 @@ typedef struct mp_verb {
 	bool wants_target;          /* opens --core/--pid when given */
 	bool exe_target_ok;         /* --exe FILE alone is a target */
 	const char *const *flags;   /* its own valueless options, NULL-ended */
+	const char *const *valued;  /* its own options taking a value, NULL-ended */
 	size_t min_positional, max_positional;
 	/* Returns an MP_EXIT_* status; errors it reports itself. */
 	int (*run)(mp_command *command);
@@ -64,9 +68,14 @@ extern const mp_verb mp_verb_info;
 extern const mp_verb mp_verb_type;
 extern const mp_verb mp_verb_heap;
 extern const mp_verb mp_verb_snapshot;
+extern const mp_verb mp_verb_leaks;
+extern const mp_verb mp_verb_run;
+extern const mp_verb mp_verb_refs;
 
 /* True when the verb's own option name ("--list") was given. */
 bool mp_command_flag(const mp_command *command, const char *name);
+/* The value of the verb's own option ("--fail-on"), or NULL if not given. */
+const char *mp_command_value(const mp_command *command, const char *name);
 
 /* Prints "memprof: <message>" and returns the exit status for the error. */
 int mp_command_fail(mp_command *command, mp_error *err);

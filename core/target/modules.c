@@ -33,6 +33,7 @@ void mp_module_free(mp_module *m)
 {
 	if (!m)
 		return;
+	mp_symbol_table_free(m->symbols);
 	mp_elf_close(m->elf);
 	free(m);
 }

@@ -37,6 +37,7 @@ struct mp_module {
 	const char *debug_file;
 	const char *debug_source;
 	bool is_main;
+	struct mp_symbol_table *symbols;   /* loaded on first symbolize */
 };
 
 struct mp_target {
@@ -90,6 +91,13 @@ void mp_target_unview(mp_target *target, uint64_t address, size_t length);
 /* Reads a NUL-terminated string of at most max_length bytes. Caller frees. */
 mp_error *mp_target_read_string(mp_target *target, uint64_t address,
 				size_t max_length, char **out);
+
+/* symbols.c: the data or function symbol holding address (module symbol
+ * tables, from the debug file when there is one), or NULL; *offset is
+ * address minus the symbol's start. */
+const char *mp_target_symbolize(mp_target *target, uint64_t address,
+				uint64_t *offset);
+void mp_symbol_table_free(struct mp_symbol_table *table);
 
 /* modules.c: fills target->modules from auxv, r_debug and mappings. */
 mp_error *mp_modules_discover(mp_target *target);

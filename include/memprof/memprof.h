@@ -447,6 +447,56 @@ const mp_type_variant *mp_type_variant_at(const mp_type *type, size_t index);
 const mp_type_variant *mp_type_active_variant(const mp_type *type,
 					      const void *object, size_t size);
 
+/* ----------------------------------------------------------------- leaks */
+
+/* Reachability over a heap snapshot, classified as valgrind memcheck does.
+ * Roots: every register of every thread, each stack from its stack pointer
+ * (less the 128-byte red zone) up, the writable segments of every module,
+ * and (unless strict) every other readable, writable mapping that is not
+ * the heap.  Pointers to the first byte of a block are start pointers, to
+ * any other byte of it interior pointers. */
+typedef struct mp_leaks mp_leaks;
+
+enum mp_leak_kind {
+	MP_LEAK_NOT_A_BLOCK = 0,   /* free, cached, top, metadata chunks */
+	MP_LEAK_REACHABLE,         /* still reachable: start pointers all the way */
+	MP_LEAK_POSSIBLE,          /* possibly lost: an interior pointer on every path */
+	MP_LEAK_DEFINITE,          /* definitely lost: no pointer from reachable memory */
+	MP_LEAK_INDIRECT,          /* indirectly lost: only lost blocks point to it */
+};
+const char *mp_leak_kind_name(enum mp_leak_kind kind);
+
+typedef struct mp_leak_options {
+	bool strict_roots;         /* only stacks, registers and module data */
+	/* Polled between phases and every few million words; true stops the
+	 * scan with MP_ERR_INTERRUPTED. */
+	bool (*interrupted)(void *context);
+	void *context;
+} mp_leak_options;
+
+/* Where a root range lives, for `refs` and typed roots. */
+enum mp_root_kind {
+	MP_ROOT_REGISTER,          /* thread, register index */
+	MP_ROOT_STACK,             /* thread */
+	MP_ROOT_TLS,               /* the static TLS area a thread's fs_base is in */
+	MP_ROOT_MODULE,            /* module writable data */
+	MP_ROOT_MAPPING,           /* another writable mapping */
+};
+
+mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
+			   const mp_leak_options *options, mp_leaks **out);
+void mp_leaks_free(mp_leaks *leaks);
+/* Kind of the chunk at index in the heap. */
+enum mp_leak_kind mp_leaks_kind(const mp_leaks *leaks, size_t chunk_index);
+/* chap's "unreferenced": a lost block no other lost block points to. */
+bool mp_leaks_unreferenced(const mp_leaks *leaks, size_t chunk_index);
+/* Bytes of root memory scanned, for reports and benchmarks. */
+uint64_t mp_leaks_scanned_bytes(const mp_leaks *leaks);
+/* True when some root or block could not be read: counts may be off. */
+bool mp_leaks_partial(const mp_leaks *leaks);
+size_t mp_leaks_warning_count(const mp_leaks *leaks);
+const char *mp_leaks_warning(const mp_leaks *leaks, size_t index);
+
 /* -------------------------------------------------------------- commands */
 
 /* What a debugger front-end supplies to the command engine: a target it has

@@ -1,0 +1,202 @@
+/* Leaked blocks grouped by what they are.  A block's type is inferred from
+ * its own bytes: a first word pointing into a C++ vtable (`_ZTV` symbol)
+ * names its class; printable bytes ending in a NUL make it a string.
+ * Otherwise it is grouped by size alone. */
+#include "leak_groups.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "error.h"
+#include "target/target_internal.h"
+
+/* Itanium mangled names of the simple kind vtables of user classes have:
+ * a source name, or N...E of source names and `St` (std::).  Anything
+ * fancier (templates, substitutions) is returned mangled. */
+static char *demangle_class(const char *mangled)
+{
+	const char *p = mangled;
+	char out[512];
+	size_t used = 0;
+	bool nested = false;
+	if (*p == 'N') {
+		nested = true;
+		p++;
+	}
+	if (p[0] == 'S' && p[1] == 't') {
+		used += (size_t)snprintf(out, sizeof(out), "std");
+		p += 2;
+	}
+	for (;;) {
+		if (nested && *p == 'E' && p[1] == '\0')
+			break;
+		if (!isdigit((unsigned char)*p))
+			return *p == '\0' && !nested && used ? strdup(out) : strdup(mangled);
+		char *end;
+		unsigned long length = strtoul(p, &end, 10);
+		if (length == 0 || strnlen(end, length) < length ||
+		    used + length + 3 >= sizeof(out))
+			return strdup(mangled);
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%.*s",
+					 used ? "::" : "", (int)length, end);
+		p = end + length;
+		if (!nested && *p == '\0')
+			break;
+	}
+	return strdup(out);
+}
+
+static bool is_string(const uint8_t *bytes, size_t length)
+{
+	size_t n = 0;
+	while (n < length && bytes[n] && (isprint(bytes[n]) || isspace(bytes[n])))
+		n++;
+	return n >= 2 && n < length && bytes[n] == '\0';
+}
+
+char *mp_infer_block_type(mp_target *t, const uint8_t *bytes, size_t length,
+			  const char **evidence)
+{
+	*evidence = "";
+	if (length >= 8) {
+		uint64_t word, offset;
+		memcpy(&word, bytes, 8);
+		const char *symbol = word ? mp_target_symbolize(t, word, &offset) : NULL;
+		if (symbol && strncmp(symbol, "_ZTV", 4) == 0) {
+			*evidence = "vtable";
+			return demangle_class(symbol + 4);
+		}
+	}
+	if (is_string(bytes, length)) {
+		*evidence = "string";
+		return strdup("char[] (string)");
+	}
+	return NULL;
+}
+
+static int compare_groups(const void *a, const void *b)
+{
+	const mp_leak_group *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->size > y->size ? -1 : x->size < y->size;
+}
+
+static int compare_unreferenced(const void *a, const void *b, void *heap)
+{
+	mp_chunk x = mp_heap_chunk(heap, *(const size_t *)a);
+	mp_chunk y = mp_heap_chunk(heap, *(const size_t *)b);
+	if (x.size != y.size)
+		return x.size > y.size ? -1 : 1;
+	return x.address < y.address ? -1 : x.address > y.address;
+}
+
+/* Order in which kinds are reported: the worst first. */
+static int kind_rank(enum mp_leak_kind kind)
+{
+	switch (kind) {
+	case MP_LEAK_DEFINITE: return 0;
+	case MP_LEAK_INDIRECT: return 1;
+	case MP_LEAK_POSSIBLE: return 2;
+	default: return 3;
+	}
+}
+
+static int compare_ranked(const void *a, const void *b)
+{
+	const mp_leak_group *x = a, *y = b;
+	if (kind_rank(x->kind) != kind_rank(y->kind))
+		return kind_rank(x->kind) - kind_rank(y->kind);
+	return compare_groups(a, b);
+}
+
+static mp_leak_group *find_group(mp_leak_report *r, enum mp_leak_kind kind,
+				 const char *type, uint64_t size)
+{
+	/* Linear over groups of a report: reports hold few groups; the
+	 * blocks are many, but each type-and-size pair is one group. */
+	for (size_t i = r->n_groups; i > 0; i--) {
+		mp_leak_group *g = &r->groups[i - 1];
+		if (g->kind == kind && g->size == size &&
+		    ((!g->type && !type) || (g->type && type && strcmp(g->type, type) == 0)))
+			return g;
+	}
+	return NULL;
+}
+
+mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
+			       const mp_leaks *leaks, unsigned kinds_mask,
+			       mp_leak_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t groups_capacity = 0, unreferenced_capacity = 0;
+	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
+		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
+		if (kind == MP_LEAK_NOT_A_BLOCK)
+			continue;
+		mp_chunk c = mp_heap_chunk(heap, i);
+		uint64_t size = mp_chunk_usable_size(&c);
+		out->blocks[kind]++;
+		out->bytes[kind] += size;
+		if (mp_leaks_unreferenced(leaks, i)) {
+			if (!MP_ARRAY_RESERVE(out->unreferenced, unreferenced_capacity,
+					      out->n_unreferenced + 1))
+				goto nomem;
+			out->unreferenced[out->n_unreferenced++] = i;
+		}
+		if (!(kinds_mask & (1u << kind)))
+			continue;
+		uint8_t bytes[64];
+		size_t length = size < sizeof(bytes) ? (size_t)size : sizeof(bytes);
+		mp_error *err = mp_target_read(t, c.address + 16, bytes, length);
+		if (err) {
+			mp_error_free(err);
+			length = 0;
+		}
+		const char *evidence = "";
+		char *type = length ? mp_infer_block_type(t, bytes, length, &evidence) : NULL;
+		mp_leak_group *g = find_group(out, kind, type, size);
+		if (!g) {
+			if (!MP_ARRAY_RESERVE(out->groups, groups_capacity, out->n_groups + 1)) {
+				free(type);
+				goto nomem;
+			}
+			g = &out->groups[out->n_groups++];
+			memset(g, 0, sizeof(*g));
+			g->kind = kind;
+			g->type = type;
+			g->evidence = evidence;
+			g->size = size;
+			g->example = c.address + 16;
+			g->preview_length = length < MP_PREVIEW_BYTES ? length : MP_PREVIEW_BYTES;
+			memcpy(g->preview, bytes, g->preview_length);
+		} else {
+			free(type);
+		}
+		g->count++;
+		g->bytes += size;
+	}
+	if (out->n_groups > 1)
+		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
+	if (out->n_unreferenced > 1)
+		qsort_r(out->unreferenced, out->n_unreferenced, sizeof(size_t),
+			compare_unreferenced, (void *)heap);
+	return NULL;
+nomem:
+	mp_leak_report_free(out);
+	return mp_error_nomem();
+}
+
+void mp_leak_report_free(mp_leak_report *r)
+{
+	for (size_t i = 0; i < r->n_groups; i++)
+		free(r->groups[i].type);
+	free(r->groups);
+	free(r->unreferenced);
+	memset(r, 0, sizeof(*r));
+}

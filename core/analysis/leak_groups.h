@@ -1,0 +1,39 @@
+/* Grouping leaked blocks for reports: by inferred type, then size. */
+#ifndef MEMPROF_CORE_ANALYSIS_LEAK_GROUPS_H
+#define MEMPROF_CORE_ANALYSIS_LEAK_GROUPS_H
+
+#include "memprof/memprof.h"
+
+enum { MP_PREVIEW_BYTES = 32 };
+
+typedef struct mp_leak_group {
+	enum mp_leak_kind kind;
+	char *type;                 /* inferred type, or NULL when unknown */
+	const char *evidence;       /* "vtable", "string", "" */
+	uint64_t size;              /* usable size of each block */
+	uint64_t count, bytes;
+	uint64_t example;           /* user address of one block */
+	uint8_t preview[MP_PREVIEW_BYTES];
+	size_t preview_length;
+} mp_leak_group;
+
+typedef struct mp_leak_report {
+	uint64_t blocks[5], bytes[5];   /* per mp_leak_kind */
+	mp_leak_group *groups;          /* largest bytes first */
+	size_t n_groups;
+	size_t *unreferenced;           /* chunk indices, largest first */
+	size_t n_unreferenced;
+} mp_leak_report;
+
+/* Groups the blocks of the kinds in kinds_mask (1 << mp_leak_kind). */
+mp_error *mp_leak_report_build(mp_target *target, const mp_heap *heap,
+			       const mp_leaks *leaks, unsigned kinds_mask,
+			       mp_leak_report *out);
+void mp_leak_report_free(mp_leak_report *report);
+
+/* What a block holds, from its first bytes: a C++ class named by its vtable
+ * pointer, or a string.  Returns a type the caller frees, or NULL. */
+char *mp_infer_block_type(mp_target *target, const uint8_t *bytes,
+			  size_t length, const char **evidence);
+
+#endif

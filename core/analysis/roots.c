@@ -1,0 +1,191 @@
+#include "roots.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "error.h"
+#include "heap/heap_internal.h"
+#include "target/target_internal.h"
+
+enum { RED_ZONE = 128 };
+
+static bool overlaps_heap(const mp_heap *h, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < h->n_regions; i++)
+		if (start < h->regions[i].end && end > h->regions[i].start)
+			return true;
+	return false;
+}
+
+static bool in_module_data(const mp_target *t, const mp_mapping *map,
+			   const mp_mapping *previous)
+{
+	for (size_t k = 0; k < t->n_modules; k++) {
+		const mp_module *mod = t->modules[k];
+		if (map->start >= mod->start && map->start < mod->end)
+			return true;
+		/* .bss past the file's end: anonymous, right after the module. */
+		if (!map->path[0] && previous && previous->end == map->start &&
+		    previous->end == mod->end)
+			return true;
+	}
+	return false;
+}
+
+static bool scannable(const mp_mapping *map)
+{
+	return (map->perms & (MP_PERM_READ | MP_PERM_WRITE)) == (MP_PERM_READ | MP_PERM_WRITE) &&
+	       !(map->perms & MP_PERM_UNKNOWN) && map->contents != MP_CONTENTS_NONE &&
+	       strcmp(map->path, "[vvar]") != 0 && strcmp(map->path, "[vsyscall]") != 0;
+}
+
+static bool add(mp_root_range **items, size_t *count, size_t *capacity,
+		const mp_root_range *r)
+{
+	if (!MP_ARRAY_RESERVE(*items, *capacity, *count + 1))
+		return false;
+	(*items)[(*count)++] = *r;
+	return true;
+}
+
+mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
+			   void (*warn)(void *, const char *), void *context,
+			   mp_root_range **out, size_t *count)
+{
+	mp_root_range *items = NULL;
+	size_t n = 0, capacity = 0;
+	char message[256];
+	const mp_mapping **tls = NULL;
+	const mp_mapping **stacks = calloc(t->n_threads ? t->n_threads : 1, sizeof(*stacks));
+	if (!stacks)
+		return mp_error_nomem();
+	for (size_t i = 0; i < t->n_threads; i++) {
+		const mp_thread *th = &t->threads[i];
+		if (!th->has_registers) {
+			snprintf(message, sizeof(message),
+				 "thread %lld has no registers: its stack and registers were not scanned",
+				 (long long)th->tid);
+			warn(context, message);
+			continue;
+		}
+		uint64_t sp = th->registers.value[mp_register_index("rsp")];
+		const mp_mapping *map = mp_target_find_mapping(t, sp);
+		if (!map) {
+			snprintf(message, sizeof(message),
+				 "thread %lld: its stack pointer %#llx is in no mapping: stack not scanned",
+				 (long long)th->tid, (unsigned long long)sp);
+			warn(context, message);
+			continue;
+		}
+		stacks[i] = map;
+		mp_root_range r = {0};
+		r.start = sp >= RED_ZONE && sp - RED_ZONE > map->start ? sp - RED_ZONE : map->start;
+		r.end = map->end;
+		r.kind = MP_ROOT_STACK;
+		r.tid = th->tid;
+		r.path = map->path;
+		if (!add(&items, &n, &capacity, &r))
+			goto nomem;
+	}
+	/* Static TLS: the mapping each thread's fs_base (its TCB) lies in,
+	 * unless that is its stack (other threads keep TLS above the stack)
+	 * or the heap. */
+	tls = calloc(t->n_threads ? t->n_threads : 1, sizeof(*tls));
+	if (!tls)
+		goto nomem;
+	for (size_t i = 0; i < t->n_threads; i++) {
+		const mp_thread *th = &t->threads[i];
+		if (!th->has_registers)
+			continue;
+		const mp_mapping *map = mp_target_find_mapping(t, th->registers.value[mp_register_index("fs_base")]);
+		bool seen = !map || !scannable(map) || overlaps_heap(heap, map->start, map->end);
+		for (size_t k = 0; k < t->n_threads && !seen; k++)
+			seen = stacks[k] == map || (k < i && tls[k] == map);
+		if (seen)
+			continue;
+		tls[i] = map;
+		mp_root_range r = {0};
+		r.start = map->start;
+		r.end = map->end;
+		r.kind = MP_ROOT_TLS;
+		r.tid = th->tid;
+		r.path = map->path;
+		if (!add(&items, &n, &capacity, &r))
+			goto nomem;
+	}
+	for (int pass = 0; pass < 2 && !(pass == 1 && strict); pass++) {
+		for (size_t i = 0; i < t->n_mappings; i++) {
+			const mp_mapping *map = &t->mappings[i];
+			if (!scannable(map) || overlaps_heap(heap, map->start, map->end))
+				continue;
+			bool is_stack = false;
+			for (size_t k = 0; k < t->n_threads; k++)
+				is_stack |= stacks[k] == map || tls[k] == map;
+			bool module = in_module_data(t, map, i ? &t->mappings[i - 1] : NULL);
+			if (is_stack || module != (pass == 0))
+				continue;
+			mp_root_range r = {0};
+			r.start = map->start;
+			r.end = map->end;
+			r.kind = module ? MP_ROOT_MODULE : MP_ROOT_MAPPING;
+			r.tid = -1;
+			r.path = map->path;
+			if (!add(&items, &n, &capacity, &r))
+				goto nomem;
+		}
+	}
+	free(stacks);
+	free(tls);
+	*out = items;
+	*count = n;
+	return NULL;
+nomem:
+	free(stacks);
+	free(tls);
+	free(items);
+	return mp_error_nomem();
+}
+
+bool mp_roots_read(mp_target *t, uint64_t start, uint64_t end, uint8_t *buffer,
+		   size_t buffer_size,
+		   bool (*visit)(void *, const uint8_t *, uint64_t, size_t),
+		   void (*warn)(void *, const char *), void *context, const char *what)
+{
+	uint64_t at = start;
+	bool reported = false;
+	while (at < end) {
+		size_t run = end - at < buffer_size ? (size_t)(end - at) : buffer_size;
+		const uint8_t *bytes = mp_target_view(t, at, run);
+		if (!bytes) {
+			mp_error *err = mp_target_read(t, at, buffer, run);
+			if (err) {
+				mp_error_free(err);
+				size_t page = 4096 - (size_t)(at % 4096);
+				if (page > run)
+					page = run;
+				err = mp_target_read(t, at, buffer, page);
+				if (err) {
+					if (!reported) {
+						char message[512];
+						snprintf(message, sizeof(message),
+							 "%s: %s; pointers there were not seen", what,
+							 mp_error_message(err));
+						warn(context, message);
+					}
+					reported = true;
+					mp_error_free(err);
+					at += page;
+					continue;
+				}
+				run = page;
+			}
+			bytes = buffer;
+		}
+		if (!visit(context, bytes, at, run))
+			return false;
+		at += run;
+	}
+	return true;
+}

@@ -1,0 +1,294 @@
+/* `memprof leaks`: reachability over the heap, reported in valgrind's
+ * words (a LEAK SUMMARY of the four kinds), then the leaked blocks grouped
+ * by inferred type and size, then chap's unreferenced blocks. */
+#include "leaks_report.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/leak_groups.h"
+#include "output/json.h"
+
+static const struct {
+	const char *name;
+	enum mp_leak_kind kind;
+} kind_names[] = {
+	{"definite", MP_LEAK_DEFINITE},
+	{"indirect", MP_LEAK_INDIRECT},
+	{"possible", MP_LEAK_POSSIBLE},
+	{"reachable", MP_LEAK_REACHABLE},
+};
+
+bool mp_parse_fail_on(const char *text, unsigned *mask)
+{
+	*mask = 0;
+	if (strcmp(text, "none") == 0)
+		return true;
+	const char *p = text;
+	while (*p) {
+		size_t length = strcspn(p, ",");
+		bool known = false;
+		for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
+			if (strlen(kind_names[i].name) == length &&
+			    strncmp(p, kind_names[i].name, length) == 0) {
+				*mask |= 1u << kind_names[i].kind;
+				known = true;
+			}
+		}
+		if (!known || length == 0)
+			return false;
+		p += length;
+		if (*p == ',')
+			p++;
+	}
+	return *mask != 0;
+}
+
+static const char *json_kind_key(enum mp_leak_kind kind)
+{
+	switch (kind) {
+	case MP_LEAK_DEFINITE: return "definitely_lost";
+	case MP_LEAK_INDIRECT: return "indirectly_lost";
+	case MP_LEAK_POSSIBLE: return "possibly_lost";
+	default: return "still_reachable";
+	}
+}
+
+static void preview_text(const uint8_t *bytes, size_t length, char *hex, char *text)
+{
+	for (size_t i = 0; i < length; i++) {
+		sprintf(hex + 3 * i, "%02x%s", bytes[i], i + 1 < length ? " " : "");
+		text[i] = isprint(bytes[i]) ? (char)bytes[i] : '.';
+	}
+	if (!length)
+		hex[0] = '\0';
+	text[length] = '\0';
+}
+
+static const enum mp_leak_kind summary_order[] = {
+	MP_LEAK_DEFINITE, MP_LEAK_INDIRECT, MP_LEAK_POSSIBLE, MP_LEAK_REACHABLE,
+};
+
+void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
+			      const mp_leaks *leaks, const mp_leak_report *r)
+{
+	mp_json_key(j, "summary");
+	mp_json_begin_object(j);
+	for (size_t k = 0; k < 4; k++) {
+		enum mp_leak_kind kind = summary_order[k];
+		mp_json_key(j, json_kind_key(kind));
+		mp_json_begin_object(j);
+		mp_json_key(j, "blocks");
+		mp_json_uint(j, r->blocks[kind]);
+		mp_json_key(j, "bytes");
+		mp_json_uint(j, r->bytes[kind]);
+		mp_json_end_object(j);
+	}
+	mp_json_end_object(j);
+	mp_json_key(j, "groups");
+	mp_json_begin_array(j);
+	for (size_t i = 0; i < r->n_groups; i++) {
+		const mp_leak_group *g = &r->groups[i];
+		char hex[3 * MP_PREVIEW_BYTES + 1], text[MP_PREVIEW_BYTES + 1];
+		preview_text(g->preview, g->preview_length, hex, text);
+		mp_json_begin_object(j);
+		mp_json_key(j, "kind");
+		mp_json_string(j, json_kind_key(g->kind));
+		mp_json_key(j, "type");
+		mp_json_string(j, g->type);
+		mp_json_key(j, "evidence");
+		mp_json_string(j, g->evidence[0] ? g->evidence : "size");
+		mp_json_key(j, "size");
+		mp_json_uint(j, g->size);
+		mp_json_key(j, "count");
+		mp_json_uint(j, g->count);
+		mp_json_key(j, "bytes");
+		mp_json_uint(j, g->bytes);
+		mp_json_key(j, "example");
+		mp_json_hex(j, g->example);
+		mp_json_key(j, "preview_hex");
+		mp_json_string(j, hex);
+		mp_json_key(j, "preview_text");
+		mp_json_string(j, text);
+		mp_json_end_object(j);
+	}
+	mp_json_end_array(j);
+	mp_json_key(j, "unreferenced");
+	mp_json_begin_array(j);
+	for (size_t i = 0; i < r->n_unreferenced; i++) {
+		mp_chunk c = mp_heap_chunk(heap, r->unreferenced[i]);
+		mp_json_begin_object(j);
+		mp_json_key(j, "address");
+		mp_json_hex(j, c.address + 16);
+		mp_json_key(j, "size");
+		mp_json_uint(j, mp_chunk_usable_size(&c));
+		mp_json_key(j, "kind");
+		mp_json_string(j, json_kind_key(mp_leaks_kind(leaks, r->unreferenced[i])));
+		mp_json_end_object(j);
+	}
+	mp_json_end_array(j);
+	mp_json_key(j, "scanned_root_bytes");
+	mp_json_uint(j, mp_leaks_scanned_bytes(leaks));
+	mp_json_key(j, "partial");
+	mp_json_bool(j, mp_leaks_partial(leaks) || mp_heap_partial(heap));
+	mp_json_key(j, "warnings");
+	mp_json_begin_array(j);
+	for (size_t i = 0; i < mp_leaks_warning_count(leaks); i++)
+		mp_json_string(j, mp_leaks_warning(leaks, i));
+	for (size_t i = 0; i < mp_heap_problem_count(heap); i++)
+		mp_json_string(j, mp_heap_problem_at(heap, i)->message);
+	mp_json_end_array(j);
+}
+
+enum { TEXT_GROUPS = 25, TEXT_UNREFERENCED = 10 };
+
+void mp_leaks_write_text(FILE *out, const mp_heap *heap, const mp_leaks *leaks,
+			 const mp_leak_report *r)
+{
+	fprintf(out, "LEAK SUMMARY:\n");
+	static const char *const labels[] = {
+		"   definitely lost", "   indirectly lost", "     possibly lost",
+		"   still reachable",
+	};
+	for (size_t k = 0; k < 4; k++) {
+		enum mp_leak_kind kind = summary_order[k];
+		fprintf(out, "%s: %" PRIu64 " bytes in %" PRIu64 " blocks\n", labels[k],
+			r->bytes[kind], r->blocks[kind]);
+	}
+	if (r->n_groups) {
+		fprintf(out, "\nblocks by type and size, largest first:\n");
+		for (size_t i = 0; i < r->n_groups && i < TEXT_GROUPS; i++) {
+			const mp_leak_group *g = &r->groups[i];
+			char hex[3 * MP_PREVIEW_BYTES + 1], text[MP_PREVIEW_BYTES + 1];
+			preview_text(g->preview, g->preview_length < 16 ? g->preview_length : 16,
+				     hex, text);
+			fprintf(out, "  %-15s %8" PRIu64 " bytes in %6" PRIu64 " blocks of %" PRIu64
+				" bytes  %s\n", mp_leak_kind_name(g->kind), g->bytes, g->count,
+				g->size, g->type ? g->type : "(type unknown)");
+			fprintf(out, "      e.g. 0x%" PRIx64 ": %-47s |%s|\n", g->example, hex, text);
+		}
+		if (r->n_groups > TEXT_GROUPS)
+			fprintf(out, "  ... %zu more groups (--format json lists them all)\n",
+				r->n_groups - TEXT_GROUPS);
+	}
+	if (r->n_unreferenced) {
+		fprintf(out, "\nunreferenced: %zu lost block%s no other lost block points to; start here:\n",
+			r->n_unreferenced, r->n_unreferenced == 1 ? "" : "s");
+		for (size_t i = 0; i < r->n_unreferenced && i < TEXT_UNREFERENCED; i++) {
+			mp_chunk c = mp_heap_chunk(heap, r->unreferenced[i]);
+			fprintf(out, "  0x%" PRIx64 "  %" PRIu64 " bytes  %s\n", c.address + 16,
+				mp_chunk_usable_size(&c),
+				mp_leak_kind_name(mp_leaks_kind(leaks, r->unreferenced[i])));
+		}
+		if (r->n_unreferenced > TEXT_UNREFERENCED)
+			fprintf(out, "  ... %zu more\n", r->n_unreferenced - TEXT_UNREFERENCED);
+	}
+	if (mp_leaks_partial(leaks) || mp_heap_partial(heap))
+		fprintf(out, "\nresults are partial: see the warnings\n");
+}
+
+bool mp_leaks_check_failed(const mp_leak_report *r, unsigned fail_mask)
+{
+	for (unsigned kind = 0; kind < 5; kind++)
+		if ((fail_mask & (1u << kind)) && r->blocks[kind])
+			return true;
+	return false;
+}
+
+mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
+				mp_leak_report *report)
+{
+	*heap = NULL;
+	*leaks = NULL;
+	const char *roots = mp_command_value(c, "--roots");
+	mp_leak_options options = {0};
+	options.strict_roots = roots && strcmp(roots, "strict") == 0;
+	if (c->host) {
+		options.interrupted = c->host->interrupted;
+		options.context = c->host->context;
+	}
+	mp_heap_options heap_options = {.no_libc_debug = c->options->no_libc_debug};
+	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
+	if (!err)
+		err = mp_leaks_analyze(c->target, *heap, &options, leaks);
+	unsigned shown = (1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT) |
+			 (1u << MP_LEAK_POSSIBLE);
+	if (mp_command_flag(c, "--show-reachable"))
+		shown |= 1u << MP_LEAK_REACHABLE;
+	if (!err)
+		err = mp_leak_report_build(c->target, *heap, *leaks, shown, report);
+	if (err) {
+		mp_leaks_free(*leaks);
+		mp_heap_free(*heap);
+		*leaks = NULL;
+		*heap = NULL;
+	}
+	return err;
+}
+
+int mp_leaks_check_options(mp_command *c, unsigned default_fail, unsigned *fail_mask)
+{
+	const char *roots = mp_command_value(c, "--roots");
+	if (roots && strcmp(roots, "strict") != 0 && strcmp(roots, "all") != 0) {
+		fprintf(c->err, "memprof: --roots takes strict or all, not '%s'\n", roots);
+		return MP_EXIT_USAGE;
+	}
+	const char *fail_on = mp_command_value(c, "--fail-on");
+	*fail_mask = default_fail;
+	if (fail_on && !mp_parse_fail_on(fail_on, fail_mask)) {
+		fprintf(c->err, "memprof: --fail-on takes a comma-separated list of definite, indirect, possible, reachable, or none; not '%s'\n",
+			fail_on);
+		return MP_EXIT_USAGE;
+	}
+	return MP_EXIT_OK;
+}
+
+static int run_leaks(mp_command *c)
+{
+	unsigned fail_mask;
+	int status = mp_leaks_check_options(c, 0, &fail_mask);
+	if (status != MP_EXIT_OK)
+		return status;
+	mp_heap *heap;
+	mp_leaks *leaks;
+	mp_leak_report report;
+	mp_error *err = mp_leaks_run_analysis(c, &heap, &leaks, &report);
+	if (err)
+		return mp_command_fail(c, err);
+	if (c->options->format == MP_FORMAT_JSON) {
+		mp_json j;
+		mp_json_init(&j, c->out, true);
+		mp_json_begin_object(&j);
+		mp_json_key(&j, "target");
+		mp_json_string(&j, mp_target_description(c->target));
+		mp_leaks_write_json_body(&j, heap, leaks, &report);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	} else {
+		fprintf(c->out, "memprof leaks: %s\n\n", mp_target_description(c->target));
+		mp_leaks_write_text(c->out, heap, leaks, &report);
+	}
+	for (size_t i = 0; i < mp_leaks_warning_count(leaks); i++)
+		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(leaks, i));
+	status = mp_leaks_check_failed(&report, fail_mask) ? MP_EXIT_CHECK_FAILED : MP_EXIT_OK;
+	mp_leak_report_free(&report);
+	mp_leaks_free(leaks);
+	mp_heap_free(heap);
+	return status;
+}
+
+const char *const mp_leaks_flags[] = {"--show-reachable", NULL};
+const char *const mp_leaks_valued[] = {"--fail-on", "--roots", NULL};
+
+const mp_verb mp_verb_leaks = {
+	.name = "leaks",
+	.summary = "leaked blocks by reachability, in valgrind's kinds, grouped by type and size",
+	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable]",
+	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON,
+	.needs_target = true,
+	.flags = mp_leaks_flags,
+	.valued = mp_leaks_valued,
+	.run = run_leaks,
+};

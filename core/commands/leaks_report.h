@@ -1,0 +1,28 @@
+/* What `leaks` and `run` share: option checks, the analysis, and the
+ * report writers. */
+#ifndef MEMPROF_CORE_COMMANDS_LEAKS_REPORT_H
+#define MEMPROF_CORE_COMMANDS_LEAKS_REPORT_H
+
+#include "analysis/leak_groups.h"
+#include "command.h"
+#include "output/json.h"
+
+extern const char *const mp_leaks_flags[];
+extern const char *const mp_leaks_valued[];
+
+/* "definite,indirect" -> a mask of 1 << mp_leak_kind; "none" -> 0. */
+bool mp_parse_fail_on(const char *text, unsigned *mask);
+/* Checks --roots and --fail-on; returns an exit status. */
+int mp_leaks_check_options(mp_command *command, unsigned default_fail,
+			   unsigned *fail_mask);
+/* Heap, reachability and grouped report of command's target. */
+mp_error *mp_leaks_run_analysis(mp_command *command, mp_heap **heap,
+				mp_leaks **leaks, mp_leak_report *report);
+void mp_leaks_write_text(FILE *out, const mp_heap *heap, const mp_leaks *leaks,
+			 const mp_leak_report *report);
+/* The members of a leaks JSON object (summary, groups, unreferenced ...). */
+void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
+			      const mp_leaks *leaks, const mp_leak_report *report);
+bool mp_leaks_check_failed(const mp_leak_report *report, unsigned fail_mask);
+
+#endif

@@ -1,0 +1,139 @@
+"""`memprof leaks` and `memprof run` against valgrind memcheck.
+
+Through `memprof run`, the block counts of each leak kind must equal
+`valgrind --leak-check=full --run-libc-freeres=no` on the same program
+(memprof stops the program at exit, before glibc's freeres would run, so
+valgrind is told not to run it either); bytes agree up to malloc rounding
+(memprof reports usable sizes).  Cores of held programs give the programs'
+known answers, `--roots strict` drops the mapping roots, clean programs
+report nothing lost, and `refs` names where a pointer lives."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from mptest import check, example, finish, held_core, helper, memprof
+
+KINDS = [("definitely_lost", "definitely lost"), ("indirectly_lost", "indirectly lost"),
+         ("possibly_lost", "possibly lost"), ("still_reachable", "still reachable")]
+
+
+def valgrind_summary(argv):
+    proc = subprocess.run(["valgrind", "--leak-check=full", "--run-libc-freeres=no",
+                           "--show-leak-kinds=all", *argv], capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    out = {}
+    for key, words in KINDS:
+        m = re.search(words + r": ([\d,]+) bytes in ([\d,]+) blocks", proc.stderr)
+        out[key] = ((int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
+                    if m else (0, 0))
+    return out
+
+
+def memprof_run(argv, *options):
+    code, out, err = memprof("run", "--format", "json", *options, "--", *argv)
+    return code, json.loads(out) if out.strip() else None, err
+
+
+def compare_with_valgrind(name, argv):
+    code, report, err = memprof_run(argv, "--fail-on", "none")
+    if not check(code == 0 and report, "%s: memprof run status %d: %s" % (name, code, err[-400:])):
+        return
+    process = report["processes"][0]
+    check(process["checked"] and process["exit_status"] == 0, "%s: checked at exit" % name)
+    want = valgrind_summary(argv)
+    for key, _ in KINDS:
+        ours = process["summary"][key]
+        blocks, nbytes = want[key]
+        check(ours["blocks"] == blocks,
+              "%s: %s blocks %d, valgrind %d" % (name, key, ours["blocks"], blocks))
+        # malloc rounds small blocks up to 16 bytes plus 8, mmapped ones to pages
+        slack = 24 * blocks + (4096 * blocks if nbytes >= 128 * 1024 else 0)
+        check(nbytes <= ours["bytes"] <= nbytes + slack,
+              "%s: %s bytes %d, valgrind %d (usable sizes may add rounding)" % (name, key, ours["bytes"], nbytes))
+    return process
+
+
+tmp = tempfile.mkdtemp(prefix="memprof-leaks-")
+try:
+    shapes = compare_with_valgrind("leakshapes", [helper("leakshapes")])
+    if shapes:
+        s = shapes["summary"]
+        check((s["definitely_lost"]["blocks"], s["indirectly_lost"]["blocks"],
+               s["possibly_lost"]["blocks"], s["still_reachable"]["blocks"]) == (2, 11, 2, 5),
+              "leakshapes: the known answer 2/11/2/5: %s" % s)
+        lost = [u for u in shapes["unreferenced"] if u["kind"] in ("definitely_lost", "indirectly_lost")]
+        check(len(lost) == 1 and lost[0]["kind"] == "definitely_lost",
+              "only the lost list's head is unreferenced (the cycle points to its leader): %s" % lost)
+    for name in ("leak_cycle", "leak_cache", "leak_handlers", "leak_buffer", "leak_tls"):
+        compare_with_valgrind(name, [example(name)])
+
+    # Exit status: the program's own, or 3 when --fail-on finds blocks.
+    code, _, err = memprof("run", "--", example("leak_cycle"))
+    check(code == 3 and "leak check failed" in err, "default --fail-on definite,indirect fails: %d" % code)
+    code, _, _ = memprof("run", "--fail-on", "possible", "--", example("leak_cycle"))
+    check(code == 0, "--fail-on possible passes on a program without possibly lost blocks")
+    code, _, err = memprof("run", "--fail-on", "sometimes", "--", example("leak_cycle"))
+    check(code == 2 and "--fail-on" in err, "bad --fail-on is a usage error")
+    code, _, err = memprof("run", "--", os.path.join(tmp, "no-such-program"))
+    check(code == 1 and "cannot run" in err and err.count("\n") == 1, "missing program: %s" % err)
+
+    # Clean programs: nothing lost.
+    for name in ("instance_c", "instance_cpp", "zoo_cpp", "instance_rs", "zoo_rs"):
+        try:
+            path = example(name)
+        except SystemExit:
+            continue
+        code, report, err = memprof_run([path])
+        if check(code == 0 and report, "%s: clean run exits 0 (%d): %s" % (name, code, err[-300:])):
+            s = report["processes"][0]["summary"]
+            check(s["definitely_lost"]["blocks"] == 0 and s["indirectly_lost"]["blocks"] == 0,
+                  "%s: nothing lost: %s" % (name, s))
+
+    # The program's fate: killed by a signal, forks not followed.
+    code, report, err = memprof_run(["sh", "-c", "kill -SEGV $$"], "--fail-on", "none")
+    check(code == 139 and report and "killed by signal 11" in report["processes"][0]["fate"]
+          and report["processes"][0]["checked"], "killed by SIGSEGV: %d %s" % (code, err))
+    code, report, err = memprof_run(["sh", "-c", "/bin/true & wait"], "--fail-on", "none")
+    check(code == 0 and "only the first process" in err, "forks are said: %s" % err)
+
+    # Cores of a held program: the known answer; strict roots.
+    with held_core([helper("leakshapes")], "shapes.core") as core:
+        code, out, err = memprof("leaks", "--core", core, "--format", "json")
+        report = json.loads(out) if code == 0 else None
+        if check(report, "leaks --core: %d %s" % (code, err)):
+            s = report["summary"]
+            check((s["definitely_lost"]["blocks"], s["indirectly_lost"]["blocks"],
+                   s["possibly_lost"]["blocks"], s["still_reachable"]["blocks"]) == (2, 11, 2, 5),
+                  "held core: 2/11/2/5: %s" % s)
+        code, out, _ = memprof("leaks", "--core", core, "--format", "json", "--roots", "strict")
+        if check(code == 0, "strict roots"):
+            s = json.loads(out)["summary"]
+            check(s["definitely_lost"]["blocks"] == 3 and s["still_reachable"]["blocks"] == 4,
+                  "--roots strict: the block held only by an anonymous mapping is lost: %s" % s)
+        code, out, _ = memprof("leaks", "--core", core, "--fail-on", "definite")
+        check(code == 3 and "LEAK SUMMARY:" in out and "definitely lost: " in out, "text report, exit 3")
+
+        # refs: the block held by a global is named by the global's symbol.
+        code, out, _ = memprof("leaks", "--core", core, "--format", "json", "--show-reachable")
+        groups = json.loads(out)["groups"]
+        global_block = [g for g in groups if g["kind"] == "still_reachable" and g["size"] == 24]
+        if check(len(global_block) == 1, "the 24-byte block held by held_by_global"):
+            code, out, err = memprof("refs", "--core", core, global_block[0]["example"], "--format", "json")
+            refs = json.loads(out) if code == 0 else None
+            if check(refs, "refs: %s" % err):
+                check(any(r["where"] == "held_by_global+0" for r in refs["references"]),
+                      "refs names held_by_global: %s" % refs["references"])
+                check(refs["path"] and refs["path"]["root"]["where"] == "held_by_global+0",
+                      "path starts at the global: %s" % refs["path"])
+        lost = [g for g in groups if g["kind"] == "indirectly_lost"]
+        if lost:
+            code, out, _ = memprof("refs", "--core", core, lost[0]["example"])
+            check(code == 0 and "no root reaches this block" in out, "a lost block has no path")
+        code, out, err = memprof("refs", "--core", core, "0x10")
+        check(code == 1 and "not inside any heap chunk" in err, "refs outside the heap: %s" % err)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+finish()
