@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m type-index)
+BENCHES=(info-1gb heap-10m heap-walk-1m type-index debugger-info)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -412,6 +412,28 @@ lines = [
 with open(path, "a") as f:
     f.write("\n".join(lines))
 PY
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
+# debugger-info: `memprof info` on one core from the CLI, from GDB (the
+# command inside one session) and from LLDB (through the SB API in one
+# debugger), debugger start-up excluded: bench/debugger_bench.py.  Target:
+# the debugger path costs at most 10% more than the CLI.
+bench_debugger_info() {
+    local -a wargs=(--chunks 100000 --payload 100 --shape list)
+    local core
+    ensure_core "$cur$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+    local -a qflag=()
+    [[ $quick -eq 1 ]] && qflag=(--quick)
+    local section=$data/results/$cur.md
+    "$PYTHON" "$here/debugger_bench.py" --memprof "$MEMPROF" \
+        --gdb-script "$build/gdb/memprof.py" \
+        --lldb-plugin "$build/lldb/libmemprof-lldb.so" --lldb-bench "$build/lldb/lldb-bench" \
+        --exe "$WORKLOAD" --core "$core" --verb info --runs "$runs" "${qflag[@]}" >"$section" \
+        || die "$cur: debugger_bench.py failed"
+    printf -- '\n- Machine: %s\n- Versions: %s; %s\n' "$(machine_line)" "$(versions_line)" \
+        "$(lldb --version | head -n 1)" >>"$section"
     cat "$section" >&2
     write_section "$cur" "$section"
 }

@@ -191,10 +191,27 @@ bool same_process(mp_target *target, lldb::SBProcess &process)
 	return true;
 }
 
+// The core found last time, tried first: finding it costs a look at every
+// file LLDB has open.
+std::string last_core;
+
 mp_error *open_core(lldb::SBProcess &process, const mp_target_options *options,
 		    mp_target **out)
 {
-	for (const std::string &path : open_core_files()) {
+	std::vector<std::string> candidates;
+	if (!last_core.empty())
+		candidates.push_back(last_core);
+	bool listed = false;
+	for (size_t i = 0; i < candidates.size() || !listed; i++) {
+		if (i == candidates.size()) {
+			for (const std::string &path : open_core_files())
+				if (path != last_core)
+					candidates.push_back(path);
+			listed = true;
+			if (i == candidates.size())
+				break;
+		}
+		const std::string path = candidates[i];
 		mp_target *target = nullptr;
 		mp_error *err = mp_target_open_core(path.c_str(), options, &target);
 		if (err) {
@@ -202,6 +219,7 @@ mp_error *open_core(lldb::SBProcess &process, const mp_target_options *options,
 			continue;
 		}
 		if (same_process(target, process)) {
+			last_core = path;
 			*out = target;
 			return nullptr;
 		}

@@ -18,7 +18,9 @@ import json
 from . import _engine
 
 try:
-    import gdb  # noqa: F401  (present only inside GDB)
+    import gdb  # present only inside GDB
+    if not hasattr(gdb, "execute"):  # a directory named gdb on sys.path
+        raise ImportError("not inside GDB")
     from . import _gdb as _host
 except ImportError:
     gdb = None
@@ -64,12 +66,18 @@ def run(*argv):
     return output
 
 
+_json_verbs = {}
+
+
 def _has_json(verb):
+    if verb in _json_verbs:
+        return _json_verbs[verb]
+    _json_verbs[verb] = False
     help_text = _engine.run(["help", verb])[1]
     for line in help_text.splitlines():
         if line.startswith("formats:"):
-            return "json" in line.split()
-    return False
+            _json_verbs[verb] = "json" in line.split()
+    return _json_verbs[verb]
 
 
 def _verb_function(verb, summary):
