@@ -228,6 +228,10 @@ static mp_error *load_regions(marker *m)
 	for (size_t i = 0; i < n; i++) {
 		const heap_region *r = &m->h->regions[i];
 		uint64_t length = r->end - r->start;
+		if (r->copy) {
+			m->region_bytes[i] = r->copy;
+			continue;
+		}
 		const uint8_t *view = mp_target_view(m->t, r->start, length);
 		if (view) {
 			m->region_bytes[i] = view;

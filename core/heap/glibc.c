@@ -144,6 +144,40 @@ static void set_view(walker *w, uint64_t start, uint64_t end)
 	w->window_length = 0;
 }
 
+/* Targets without zero-copy views (live processes) have a segment read
+ * whole, in large runs, once: the walk reads its headers from the copy and
+ * the copy stays with the region for leak scanning.  Pages that cannot be
+ * read are zeros and a problem. */
+static uint8_t *copy_segment(walker *w, uint64_t start, uint64_t end, const char *where)
+{
+	uint64_t length = end - start;
+	uint8_t *copy = malloc(length ? length : 1);
+	if (!copy)
+		return NULL;
+	for (uint64_t at = 0; at < length;) {
+		size_t run = length - at < (64u << 20) ? (size_t)(length - at) : (64u << 20);
+		mp_error *err = mp_target_read(w->t, start + at, copy + at, run);
+		if (err) {
+			mp_error_free(err);
+			run = 4096 - (size_t)((start + at) % 4096);
+			if (run > length - at)
+				run = (size_t)(length - at);
+			err = mp_target_read(w->t, start + at, copy + at, run);
+			if (err) {
+				heap_problem(w->h, start + at, where, "%s", mp_error_message(err));
+				mp_error_free(err);
+				memset(copy + at, 0, run);
+			}
+		}
+		at += run;
+	}
+	w->view = copy;
+	w->view_start = start;
+	w->view_end = end;
+	w->window_length = 0;
+	return copy;
+}
+
 /* 16 bytes at address (a chunk header) through the view or the window. */
 static bool read_header(walker *w, uint64_t address, uint64_t header[2])
 {
@@ -414,6 +448,21 @@ static uint64_t resynchronise(walker *w, uint64_t bad, uint64_t end, uint64_t to
 	return end;
 }
 
+/* Closes the region; a live copy goes with it (or is dropped with an
+ * empty region). */
+static mp_error *end_region_with_copy(walker *w, uint64_t end, uint8_t *copy)
+{
+	size_t count = w->h->n_regions;
+	mp_error *err = heap_end_region(w->h, end);
+	if (!err && copy && w->h->n_regions == count) {
+		/* The region starts where the copy does: at the first chunk. */
+		w->h->regions[count - 1].copy = copy;
+		return NULL;
+	}
+	free(copy);
+	return err;
+}
+
 /* Walks the chunks of one heap segment [first, end) whose top chunk (if
  * the segment holds it) is at top. */
 static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
@@ -423,10 +472,13 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 	if (err)
 		return err;
 	set_view(w, first, end);
+	uint8_t *copy = NULL;
+	if (!w->view && !(copy = copy_segment(w, first, end, where)))
+		return mp_error_nomem();
 	uint64_t p = first;
 	uint64_t released = first;
 	while (p + 16 <= end) {
-		if (w->view && p - released >= RELEASE_STEP) {
+		if (!copy && w->view && p - released >= RELEASE_STEP) {
 			mp_target_unview(w->t, released, p - released);
 			released = p;
 		}
@@ -480,12 +532,14 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 			break;
 		p = next;
 	}
-	if (err)
+	if (err) {
+		free(copy);
 		return err;
-	if (w->view)
+	}
+	if (!copy && w->view)
 		mp_target_unview(w->t, released, p - released);
 	w->view = NULL;
-	return heap_end_region(w->h, end);
+	return end_region_with_copy(w, end, copy);
 }
 
 /* Chunks mmapped on their own, at the start of an anonymous mapping (the
@@ -504,6 +558,9 @@ static mp_error *walk_mmapped(walker *w, const mp_mapping *m)
 	mp_error *err = heap_begin_region(w->h, m->start, -1);
 	if (err)
 		return err;
+	uint8_t *copy = NULL;
+	if (!w->view && !(copy = copy_segment(w, m->start, m->end, "mmapped chunk search")))
+		return mp_error_nomem();
 	uint64_t p = m->start;
 	while (p + 16 <= m->end && read_header(w, p, header)) {
 		csize = header[1] & ~(uint64_t)SIZE_BITS;
@@ -511,13 +568,22 @@ static mp_error *walk_mmapped(walker *w, const mp_mapping *m)
 		    csize > m->end - p || header[0] >= 4096)
 			break;
 		err = heap_add_chunk(w->h, p, csize, MP_CHUNK_IN_USE_MMAPPED);
-		if (err)
+		if (err) {
+			free(copy);
 			return err;
+		}
 		w->mmapped_count++;
 		w->mmapped_bytes += csize + header[0];
 		p += csize;
 	}
-	return heap_end_region(w->h, p);
+	w->view = NULL;
+	if (copy && p < m->end) {
+		/* The copy must cover exactly the region: trim the tail. */
+		uint8_t *shorter = realloc(copy, p - m->start);
+		if (shorter)
+			copy = shorter;
+	}
+	return end_region_with_copy(w, p, copy);
 }
 
 typedef struct segment {

@@ -59,13 +59,13 @@ mp_error *heap_end_region(mp_heap *h, uint64_t end)
 	r->end = end > last_end ? end : last_end;
 	r->start = h->chunks[r->first].address < r->start ? h->chunks[r->first].address
 							   : r->start;
-	r->n_pages = (size_t)((r->end - r->start + (1u << HEAP_PAGE_SHIFT) - 1) >> HEAP_PAGE_SHIFT);
+	r->n_pages = (size_t)((r->end - r->start + (1u << HEAP_GRANULE_SHIFT) - 1) >> HEAP_GRANULE_SHIFT);
 	r->page_first = malloc(r->n_pages * sizeof(*r->page_first));
 	if (!r->page_first)
 		return mp_error_nomem();
 	size_t k = 0;
 	for (size_t page = 0; page < r->n_pages; page++) {
-		uint64_t page_start = r->start + ((uint64_t)page << HEAP_PAGE_SHIFT);
+		uint64_t page_start = r->start + ((uint64_t)page << HEAP_GRANULE_SHIFT);
 		while (k + 1 < r->count) {
 			const heap_chunk *c = &h->chunks[r->first + k];
 			if (c->address + heap_chunk_size(c) > page_start)
@@ -97,7 +97,7 @@ ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
 	const heap_region *r = find_region(h, address);
 	if (!r)
 		return -1;
-	size_t page = (size_t)((address - r->start) >> HEAP_PAGE_SHIFT);
+	size_t page = (size_t)((address - r->start) >> HEAP_GRANULE_SHIFT);
 	size_t lo = r->page_first[page];
 	size_t hi = page + 1 < r->n_pages ? (size_t)r->page_first[page + 1] + 1 : r->count;
 	if (hi > r->count)
@@ -204,8 +204,10 @@ void mp_heap_free(mp_heap *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->n_regions; i++)
+	for (size_t i = 0; i < h->n_regions; i++) {
 		free(h->regions[i].page_first);
+		free(h->regions[i].copy);
+	}
 	for (size_t i = 0; i < h->n_problems; i++) {
 		free((char *)h->problems[i].where);
 		free((char *)h->problems[i].message);

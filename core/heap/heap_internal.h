@@ -4,9 +4,10 @@
  * and the size with the state packed in its low 4 bits (chunk sizes are
  * multiples of 16).  Address lookup must be cheap for scanners that test
  * every word of memory, so each contiguous region (a heap segment, a run of
- * mmapped chunks) has a page table: for every 4 KiB page, the first chunk
- * that reaches into it.  A lookup is a binary search over a few regions,
- * one table load, and a binary search over the chunks of one page.
+ * mmapped chunks) has a granule table: for every 256 bytes, the first chunk
+ * that reaches into them (4 bytes per 256 of heap).  A lookup is a binary
+ * search over a few regions, one table load, and a binary search over the
+ * at most 8 chunks that can start in one granule.
  */
 #ifndef MEMPROF_CORE_HEAP_INTERNAL_H
 #define MEMPROF_CORE_HEAP_INTERNAL_H
@@ -18,13 +19,15 @@ typedef struct heap_chunk {
 	uint64_t size_state;      /* size | state */
 } heap_chunk;
 
-enum { HEAP_STATE_MASK = 15, HEAP_PAGE_SHIFT = 12 };
+enum { HEAP_STATE_MASK = 15, HEAP_GRANULE_SHIFT = 8 };
 
 typedef struct heap_region {
 	uint64_t start, end;
 	size_t first, count;      /* chunks[first .. first+count) */
 	int arena;                /* index into arenas, -1 for mmapped chunks */
-	uint32_t *page_first;     /* per page: first chunk index, relative */
+	uint8_t *copy;            /* live targets: the region's bytes, read once
+				   * by the walk and kept for the analyses */
+	uint32_t *page_first;     /* per granule: first chunk index, relative */
 	size_t n_pages;
 } heap_region;
 

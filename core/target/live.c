@@ -23,9 +23,15 @@
 
 #include "array.h"
 #include "error.h"
+#include "page_cache.h"
 #include "target_internal.h"
 
-enum { MAX_ATTACH_ROUNDS = 100 };
+enum {
+	MAX_ATTACH_ROUNDS = 100,
+	SMALL_READ = 4096,
+	CACHE_LINE = 64 * 1024,
+	CACHE_LINES = 256,       /* 16 MiB */
+};
 
 typedef struct live_state {
 	pid_t pid;
@@ -33,11 +39,13 @@ typedef struct live_state {
 	pid_t *attached;          /* threads we seized, to detach */
 	size_t n_attached, attached_capacity;
 	bool use_vm_readv;
+	mp_page_cache *cache;
 } live_state;
 
-static mp_error *live_read(mp_target *t, uint64_t address, void *buffer,
-			   size_t length)
+static mp_error *read_direct(void *context, uint64_t address, void *buffer,
+			     size_t length)
 {
+	mp_target *t = context;
 	live_state *s = t->state;
 	uint8_t *out = buffer;
 	size_t done = 0;
@@ -60,7 +68,7 @@ static mp_error *live_read(mp_target *t, uint64_t address, void *buffer,
 			uint64_t at = address + done;
 			size_t page_left = 4096 - (size_t)(at % 4096);
 			if (page_left < length - done && n < 0 && errno == EFAULT) {
-				mp_error *err = live_read(t, at, out + done, page_left);
+				mp_error *err = read_direct(t, at, out + done, page_left);
 				if (err)
 					return err;
 				done += page_left;
@@ -79,6 +87,18 @@ static mp_error *live_read(mp_target *t, uint64_t address, void *buffer,
 	return NULL;
 }
 
+/* Small reads (headers, words, strings) go through a cache of 64 KiB
+ * lines: one syscall brings in a line's worth of neighbours.  Large reads go
+ * straight to the process.  The process is frozen, so lines stay true. */
+static mp_error *live_read(mp_target *t, uint64_t address, void *buffer,
+			   size_t length)
+{
+	live_state *s = t->state;
+	if (length > SMALL_READ || !s->cache)
+		return read_direct(t, address, buffer, length);
+	return mp_page_cache_read(s->cache, address, buffer, length);
+}
+
 static void detach_all(live_state *s)
 {
 	for (size_t i = 0; i < s->n_attached; i++)
@@ -94,6 +114,7 @@ static void live_release(mp_target *t)
 	detach_all(s);
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
+	mp_page_cache_free(s->cache);
 	free(s->attached);
 	free(s);
 }
@@ -406,6 +427,11 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 	s->mem_fd = -1;
 	s->use_vm_readv = true;
 	t->state = s;
+	s->cache = mp_page_cache_new(CACHE_LINE, CACHE_LINES, read_direct, t);
+	if (!s->cache) {
+		mp_target_release(t);
+		return mp_error_nomem();
+	}
 
 	if (flags & MP_PID_ALREADY_STOPPED)
 		err = list_threads(t, pid);
