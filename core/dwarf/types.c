@@ -811,6 +811,34 @@ static const mp_type *void_type(dmod *m)
 	return t;
 }
 
+/* The definition of a type name in another module of the target, indexing
+ * modules as needed; NULL when none defines it. */
+static const mp_type *definition_elsewhere(dmod *m, const char *key)
+{
+	mp_target *t = m->target;
+	for (size_t i = 0; i < mp_target_module_count(t); i++) {
+		const mp_module *module = mp_target_module(t, i);
+		if (module == m->module)
+			continue;
+		mp_error *e = NULL;
+		dmod *other = module_state(t, module, &e);
+		if (e) {
+			mp_error_free(e);
+			continue;
+		}
+		ensure_indexed(other);
+		if (!other->indexed)
+			continue;
+		const entry *def = name_map_get(&other->types, other->entries, key);
+		if (def && !def->declaration) {
+			const mp_type *found = get_type(other, def->offset);
+			if (found && found->kind != MP_TYPE_INVALID && !found->declaration)
+				return found;
+		}
+	}
+	return NULL;
+}
+
 /* The handle for the DIE at offset: its own attributes read, children
  * not yet.  A declaration becomes its definition when the index has one. */
 static const mp_type *get_type(dmod *m, uint64_t offset)
@@ -832,6 +860,15 @@ static const mp_type *get_type(dmod *m, uint64_t offset)
 		if (def && !def->declaration && def->offset != offset) {
 			const mp_type *found = get_type(m, def->offset);
 			if (found && found->kind != MP_TYPE_INVALID) {
+				offset_map_put(&m->cache, offset, (void *)found);
+				return found;
+			}
+		}
+		/* Defined in another module (an opaque handle of a library):
+		 * its definition there.  Declarations only: no recursion. */
+		if (self && (!def || def->declaration)) {
+			const mp_type *found = definition_elsewhere(m, self->key);
+			if (found) {
 				offset_map_put(&m->cache, offset, (void *)found);
 				return found;
 			}

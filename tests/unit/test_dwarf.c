@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -243,6 +244,50 @@ static void test_cpp_type_units(void **state)
 	mp_target_release(t);
 }
 
+/* A pointee declared in the program and defined in its library: the
+ * live process's modules resolve it. */
+static void test_cross_module(void **state)
+{
+	(void)state;
+	char *path = program("uses_lib");
+	int to_child[2], from_child[2];
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(from_child), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		close(to_child[1]);
+		close(from_child[0]);
+		execl(path, path, "--hold", (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	FILE *held = fdopen(from_child[0], "r");
+	assert_non_null(held);
+	int pid = 0;
+	assert_int_equal(fscanf(held, "ready %d", &pid), 1);
+	mp_target *t = NULL;
+	mp_error *e = mp_target_attach_pid(pid, NULL, 0, &t);
+	if (e)
+		fail_msg("%s", mp_error_message(e));
+	const mp_type *user = find(t, "struct opaque_user");
+	const mp_type *pointee = mp_type_target(member(user, "handle")->type);
+	assert_true(mp_type_is_complete(pointee));
+	assert_int_equal(mp_type_size(pointee), 12);
+	assert_int_equal(mp_type_member_count(pointee), 2);
+	assert_non_null(strstr(mp_module_name(mp_type_module(pointee)), "libopaque.so"));
+	mp_target_release(t);
+	close(to_child[1]);
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(held);
+	free(path);
+}
+
 static void test_rust(void **state)
 {
 	(void)state;
@@ -319,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_c_dwarf4),
 		cmocka_unit_test(test_cpp),
 		cmocka_unit_test(test_cpp_type_units),
+		cmocka_unit_test(test_cross_module),
 		cmocka_unit_test(test_rust),
 		cmocka_unit_test(test_no_debug_info),
 	};
