@@ -33,6 +33,7 @@
 #include "array.h"
 #include "error.h"
 #include "heap/heap_internal.h"
+#include "block_graph.h"
 #include "roots.h"
 #include "target/target_internal.h"
 
@@ -71,6 +72,7 @@ typedef struct marker {
 	uint8_t *buffer;                /* for root ranges without a view */
 	uint64_t words_since_poll;
 	bool interrupted;
+	mp_block_graph graph;
 } marker;
 
 static void warn(mp_leaks *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -126,39 +128,38 @@ static bool push(marker *m, size_t index)
 	return true;
 }
 
-/* Phase 1 rule for one pointer found in memory whose owner is definite
+/* Phase 1 rule for a pointer to block i from an owner that is definite
  * (a root or a REACHABLE block) or not. */
-static bool mark(marker *m, uint64_t value, bool owner_definite)
+static bool mark_block(marker *m, size_t i, bool start, bool owner_definite)
 {
-	bool start;
-	ptrdiff_t i = block_of(m, value, &start);
-	if (i < 0)
-		return true;
 	uint8_t via = owner_definite && start ? REACHABLE : POSSIBLE;
 	uint8_t *s = &m->state[i];
 	if (*s == UNREACHED || (*s == POSSIBLE && via == REACHABLE)) {
 		*s = via;
-		return push(m, (size_t)i);
+		return push(m, i);
 	}
 	return true;
 }
 
-/* Phase 2 rule: a pointer from a lost block of clique leader. */
-static bool claim(marker *m, uint64_t value, size_t owner, size_t leader)
+static bool mark(marker *m, uint64_t value, bool owner_definite)
 {
 	bool start;
 	ptrdiff_t i = block_of(m, value, &start);
-	if (i < 0)
-		return true;
+	return i < 0 || mark_block(m, (size_t)i, start, owner_definite);
+}
+
+/* Phase 2 rule: a pointer to block i from lost block owner of clique leader. */
+static bool claim(marker *m, size_t i, size_t owner, size_t leader)
+{
 	uint8_t *s = &m->state[i];
 	uint8_t kind = *s & ~INCOMING;
 	if (kind != UNREACHED && kind != INDIRECT)
 		return true;
-	if ((size_t)i != owner)
+	if (i != owner)
 		*s |= INCOMING;
-	if (kind == UNREACHED && (size_t)i != leader) {
+	if (kind == UNREACHED && i != leader) {
 		*s = (uint8_t)(INDIRECT | (*s & INCOMING));
-		return push(m, (size_t)i);
+		return push(m, i);
 	}
 	return true;
 }
@@ -176,10 +177,9 @@ static bool poll(marker *m, size_t words)
 
 typedef enum { PHASE_MARK, PHASE_CLAIM } phase;
 
-/* Applies the phase's rule to every aligned word of bytes. */
+/* Marks from every aligned word of a root range. */
 static bool scan_words(marker *m, const uint8_t *bytes, uint64_t address,
-		       size_t length, phase ph, bool definite, size_t owner,
-		       size_t leader)
+		       size_t length)
 {
 	size_t skip = (size_t)((8 - address % 8) % 8);
 	if (skip >= length)
@@ -191,9 +191,7 @@ static bool scan_words(marker *m, const uint8_t *bytes, uint64_t address,
 		memcpy(&value, p + 8 * k, 8);
 		if (value < m->low || value >= m->high)
 			continue;
-		bool ok = ph == PHASE_MARK ? mark(m, value, definite)
-					   : claim(m, value, owner, leader);
-		if (!ok)
+		if (!mark(m, value, true))
 			return false;
 	}
 	m->leaks->scanned_bytes += length;
@@ -206,8 +204,7 @@ static bool visit_root_run(void *context, const uint8_t *bytes, uint64_t address
 			   size_t length)
 {
 	marker *m = context;
-	return scan_words(m, bytes, address, length, PHASE_MARK, true, 0, 0) &&
-	       drain(m, PHASE_MARK, 0);
+	return scan_words(m, bytes, address, length) && drain(m, PHASE_MARK, 0);
 }
 
 static void warn_root(void *context, const char *message)
@@ -264,45 +261,22 @@ static mp_error *load_regions(marker *m)
 	return NULL;
 }
 
-static const heap_region *region_of_chunk(const mp_heap *h, size_t index, size_t *which)
-{
-	size_t lo = 0, hi = h->n_regions;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const heap_region *r = &h->regions[mid];
-		if (index < r->first)
-			hi = mid;
-		else if (index >= r->first + r->count)
-			lo = mid + 1;
-		else {
-			*which = mid;
-			return r;
-		}
-	}
-	return NULL;
-}
-
-static bool scan_block(marker *m, size_t index, phase ph, size_t leader)
-{
-	size_t which;
-	const heap_region *r = region_of_chunk(m->h, index, &which);
-	const heap_chunk *c = &m->h->chunks[index];
-	if (!r || !m->region_bytes[which])
-		return true;
-	uint64_t user = c->address + 16;
-	uint64_t length = usable(c);
-	if (user + length > r->end)
-		length = r->end > user ? r->end - user : 0;
-	const uint8_t *bytes = m->region_bytes[which] + (user - r->start);
-	bool definite = (m->state[index] & ~INCOMING) == REACHABLE;
-	return scan_words(m, bytes, user, (size_t)length, ph, definite, index, leader);
-}
-
+/* Applies the phase's rule along every edge of the blocks on the stack. */
 static bool drain(marker *m, phase ph, size_t leader)
 {
+	const mp_block_graph *g = &m->graph;
 	while (m->depth) {
-		size_t index = m->stack[--m->depth];
-		if (!scan_block(m, index, ph, leader))
+		size_t owner = m->stack[--m->depth];
+		bool definite = (m->state[owner] & ~INCOMING) == REACHABLE;
+		for (uint32_t e = g->first[owner]; e < g->first[owner + 1]; e++) {
+			size_t target = g->edges[e] >> 1;
+			bool start = g->edges[e] & 1;
+			bool ok = ph == PHASE_MARK ? mark_block(m, target, start, definite)
+						   : claim(m, target, owner, leader);
+			if (!ok)
+				return false;
+		}
+		if (!poll(m, g->first[owner + 1] - g->first[owner] + 1))
 			return false;
 	}
 	return true;
@@ -357,6 +331,7 @@ static void free_marker(marker *m)
 	free(m->region_bytes);
 	free(m->stack);
 	free(m->buffer);
+	mp_block_graph_free(&m->graph);
 }
 
 mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
@@ -401,6 +376,23 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 	err = load_regions(&m);
 	if (err)
 		goto done;
+	{
+		uint8_t *is_block = malloc(heap->n_chunks ? heap->n_chunks : 1);
+		if (!is_block) {
+			err = mp_error_nomem();
+			goto done;
+		}
+		for (size_t i = 0; i < heap->n_chunks; i++)
+			is_block[i] = l->state[i] != NOT_A_BLOCK;
+		atomic_bool stop = false;
+		err = mp_block_graph_build(heap, is_block, m.region_bytes, m.low, m.high,
+					   m.options->threads, &stop, m.options->interrupted,
+					   m.options->context, &m.graph);
+		free(is_block);
+		if (err)
+			goto done;
+		l->scanned_bytes += m.graph.scanned_bytes;
+	}
 	if (!scan_roots(&m))
 		goto stopped;
 	/* Phase 2: cliques of lost blocks, in address order. */

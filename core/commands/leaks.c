@@ -205,6 +205,8 @@ mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
 	const char *roots = mp_command_value(c, "--roots");
 	mp_leak_options options = {0};
 	options.strict_roots = roots && strcmp(roots, "strict") == 0;
+	const char *threads = mp_command_value(c, "--threads");
+	options.threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0;
 	if (c->host) {
 		options.interrupted = c->host->interrupted;
 		options.context = c->host->context;
@@ -233,6 +235,12 @@ int mp_leaks_check_options(mp_command *c, unsigned default_fail, unsigned *fail_
 	const char *roots = mp_command_value(c, "--roots");
 	if (roots && strcmp(roots, "strict") != 0 && strcmp(roots, "all") != 0) {
 		fprintf(c->err, "memprof: --roots takes strict or all, not '%s'\n", roots);
+		return MP_EXIT_USAGE;
+	}
+	const char *threads = mp_command_value(c, "--threads");
+	char *end = NULL;
+	if (threads && (strtoul(threads, &end, 10) == 0 || *end || strtoul(threads, NULL, 10) > 64)) {
+		fprintf(c->err, "memprof: --threads takes a number from 1 to 64, not '%s'\n", threads);
 		return MP_EXIT_USAGE;
 	}
 	const char *fail_on = mp_command_value(c, "--fail-on");
@@ -280,12 +288,12 @@ static int run_leaks(mp_command *c)
 }
 
 const char *const mp_leaks_flags[] = {"--show-reachable", NULL};
-const char *const mp_leaks_valued[] = {"--fail-on", "--roots", NULL};
+const char *const mp_leaks_valued[] = {"--fail-on", "--roots", "--threads", NULL};
 
 const mp_verb mp_verb_leaks = {
 	.name = "leaks",
 	.summary = "leaked blocks by reachability, in valgrind's kinds, grouped by type and size",
-	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable]",
+	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N]",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON,
 	.needs_target = true,
 	.flags = mp_leaks_flags,

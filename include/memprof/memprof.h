@@ -468,6 +468,7 @@ const char *mp_leak_kind_name(enum mp_leak_kind kind);
 
 typedef struct mp_leak_options {
 	bool strict_roots;         /* only stacks, registers and module data */
+	unsigned threads;          /* scanning threads; 0: one per CPU */
 	/* Polled between phases and every few million words; true stops the
 	 * scan with MP_ERR_INTERRUPTED. */
 	bool (*interrupted)(void *context);

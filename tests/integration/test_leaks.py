@@ -113,6 +113,10 @@ try:
             s = json.loads(out)["summary"]
             check(s["definitely_lost"]["blocks"] == 3 and s["still_reachable"]["blocks"] == 4,
                   "--roots strict: the block held only by an anonymous mapping is lost: %s" % s)
+        # The scan splits across threads; the answer must not change.
+        one = memprof("leaks", "--core", core, "--format", "json", "--show-reachable", "--threads", "1")
+        two = memprof("leaks", "--core", core, "--format", "json", "--show-reachable", "--threads", "2")
+        check(one[0] == 0 and one[1] == two[1], "leaks with 1 and 2 threads give the same report")
         code, out, _ = memprof("leaks", "--core", core, "--fail-on", "definite")
         check(code == 3 and "LEAK SUMMARY:" in out and "definitely lost: " in out, "text report, exit 3")
 

@@ -1,0 +1,182 @@
+#include "block_graph.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "error.h"
+#include "heap/heap_internal.h"
+
+enum { MAX_THREADS = 8 };
+
+typedef struct worker {
+	const mp_heap *h;
+	const uint8_t *is_block;
+	const uint8_t *const *region_bytes;
+	uint64_t low, high;
+	size_t begin, end;          /* chunk indices this worker scans */
+	uint32_t *first;            /* shared; this worker writes [begin, end) */
+	uint32_t *edges;            /* its own */
+	size_t n_edges, capacity;
+	uint64_t scanned_bytes;
+	atomic_bool *stop;
+	bool (*interrupted)(void *context);   /* worker 0 only: the host's poll */
+	void *context;
+	bool failed;
+} worker;
+
+static uint64_t usable(const heap_chunk *c)
+{
+	enum mp_chunk_state s = heap_chunk_state(c);
+	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
+	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
+}
+
+static void *scan_range(void *arg)
+{
+	worker *w = arg;
+	const mp_heap *h = w->h;
+	size_t region = 0;
+	for (size_t i = w->begin; i < w->end; i++) {
+		w->first[i] = (uint32_t)w->n_edges;
+		if (!w->is_block[i])
+			continue;
+		if ((i & 0xffff) == 0 && w->interrupted && w->interrupted(w->context))
+			atomic_store(w->stop, true);
+		if ((i & 0xffff) == 0 && atomic_load_explicit(w->stop, memory_order_relaxed)) {
+			w->failed = true;
+			return NULL;
+		}
+		while (region < h->n_regions &&
+		       i >= h->regions[region].first + h->regions[region].count)
+			region++;
+		if (region == h->n_regions || !w->region_bytes[region])
+			continue;
+		const heap_region *r = &h->regions[region];
+		const heap_chunk *c = &h->chunks[i];
+		uint64_t user = c->address + 16;
+		uint64_t length = usable(c);
+		if (user + length > r->end)
+			length = r->end > user ? r->end - user : 0;
+		const uint8_t *bytes = w->region_bytes[region] + (user - r->start);
+		w->scanned_bytes += length;
+		for (uint64_t k = 0; k + 8 <= length; k += 8) {
+			uint64_t value;
+			memcpy(&value, bytes + k, 8);
+			if (value < w->low || value >= w->high)
+				continue;
+			ptrdiff_t target = mp_heap_find_chunk(h, value);
+			if (target < 0 || !w->is_block[target])
+				continue;
+			const heap_chunk *t = &h->chunks[target];
+			uint64_t t_user = t->address + 16;
+			if (value < t_user || value >= t_user + usable(t))
+				continue;
+			if (!MP_ARRAY_RESERVE(w->edges, w->capacity, w->n_edges + 1)) {
+				w->failed = true;
+				return NULL;
+			}
+			w->edges[w->n_edges++] = (uint32_t)target << 1 | (value == t_user);
+		}
+	}
+	return NULL;
+}
+
+static unsigned thread_count(unsigned wanted)
+{
+	if (wanted)
+		return wanted < MAX_THREADS ? wanted : MAX_THREADS;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online < 1 ? 1 : online > MAX_THREADS ? MAX_THREADS : (unsigned)online;
+}
+
+mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
+			       const uint8_t *const *region_bytes, uint64_t low,
+			       uint64_t high, unsigned threads, atomic_bool *stop,
+			       bool (*interrupted)(void *), void *context,
+			       mp_block_graph *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t n = h->n_chunks;
+	if (n >= (1u << 31))
+		return mp_error_new(MP_ERR_UNSUPPORTED, "%zu chunks: memprof handles up to 2^31", n);
+	out->first = malloc((n + 1) * sizeof(*out->first));
+	if (!out->first)
+		return mp_error_nomem();
+	unsigned count = thread_count(threads);
+	if ((size_t)count > n / 1024 + 1)
+		count = (unsigned)(n / 1024 + 1);   /* small heaps: one thread */
+	worker workers[MAX_THREADS];
+	pthread_t ids[MAX_THREADS];
+	bool started[MAX_THREADS] = {false};
+	/* Split by chunk count; every worker gets a contiguous range. */
+	for (unsigned t = 0; t < count; t++) {
+		worker *w = &workers[t];
+		memset(w, 0, sizeof(*w));
+		w->h = h;
+		w->is_block = is_block;
+		w->region_bytes = region_bytes;
+		w->low = low;
+		w->high = high;
+		w->begin = n * t / count;
+		w->end = n * (t + 1) / count;
+		w->first = out->first;
+		w->stop = stop;
+	}
+	/* Only the calling thread asks the host: hosts such as GDB's Python
+	 * must not be called from other threads. */
+	workers[0].interrupted = interrupted;
+	workers[0].context = context;
+	for (unsigned t = 1; t < count; t++)
+		started[t] = pthread_create(&ids[t], NULL, scan_range, &workers[t]) == 0;
+	scan_range(&workers[0]);
+	/* A worker that could not start is done here instead. */
+	for (unsigned t = 1; t < count; t++) {
+		if (started[t])
+			pthread_join(ids[t], NULL);
+		else
+			scan_range(&workers[t]);
+	}
+	mp_error *err = NULL;
+	size_t total = 0;
+	for (unsigned t = 0; t < count; t++) {
+		if (workers[t].failed && !err)
+			err = atomic_load(stop) ? mp_error_new(MP_ERR_INTERRUPTED, "leak check interrupted")
+						: mp_error_nomem();
+		total += workers[t].n_edges;
+	}
+	if (!err && total >= UINT32_MAX)
+		err = mp_error_new(MP_ERR_UNSUPPORTED, "%zu pointers between blocks: more than memprof's 2^32", total);
+	if (!err) {
+		out->edges = malloc(total ? total * sizeof(*out->edges) : 1);
+		if (!out->edges)
+			err = mp_error_nomem();
+	}
+	if (!err) {
+		size_t base = 0;
+		for (unsigned t = 0; t < count; t++) {
+			worker *w = &workers[t];
+			for (size_t i = w->begin; i < w->end; i++)
+				out->first[i] += (uint32_t)base;
+			memcpy(out->edges + base, w->edges, w->n_edges * sizeof(*w->edges));
+			base += w->n_edges;
+			out->scanned_bytes += w->scanned_bytes;
+		}
+		out->first[n] = (uint32_t)total;
+		out->n_edges = total;
+	}
+	for (unsigned t = 0; t < count; t++)
+		free(workers[t].edges);
+	if (err)
+		mp_block_graph_free(out);
+	return err;
+}
+
+void mp_block_graph_free(mp_block_graph *g)
+{
+	free(g->first);
+	free(g->edges);
+	memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,32 @@
+/* The pointer graph between heap blocks, built once in parallel so leak
+ * marking is a walk over integer arrays.  Finding which block a word points
+ * into is the expensive part of a conservative scan; it depends only on the
+ * heap, so it splits across cores by block ranges with identical results
+ * whatever the number of threads. */
+#ifndef MEMPROF_CORE_ANALYSIS_BLOCK_GRAPH_H
+#define MEMPROF_CORE_ANALYSIS_BLOCK_GRAPH_H
+
+#include <stdatomic.h>
+
+#include "memprof/memprof.h"
+
+typedef struct mp_block_graph {
+	uint32_t *first;        /* edges of chunk i: edges[first[i] .. first[i+1]) */
+	uint32_t *edges;        /* target chunk << 1 | 1 for a start pointer */
+	size_t n_edges;
+	uint64_t scanned_bytes;
+} mp_block_graph;
+
+/* is_block[i] says which chunks are blocks; region_bytes[r] holds region
+ * r's bytes (NULL: unreadable, no edges).  Words outside [low, high) are
+ * skipped without a lookup.  threads 0 means one per online CPU (at most
+ * 8).  interrupted (polled from the calling thread only) or *stop makes
+ * it give up with MP_ERR_INTERRUPTED. */
+mp_error *mp_block_graph_build(const mp_heap *heap, const uint8_t *is_block,
+			       const uint8_t *const *region_bytes, uint64_t low,
+			       uint64_t high, unsigned threads, atomic_bool *stop,
+			       bool (*interrupted)(void *context), void *context,
+			       mp_block_graph *out);
+void mp_block_graph_free(mp_block_graph *graph);
+
+#endif
