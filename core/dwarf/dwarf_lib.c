@@ -12,6 +12,7 @@
 #include <libdwarf.h>
 
 #include "dwarf_lib.h"
+#include "elf/elf_file.h"
 #include "error.h"
 
 enum { MAX_WALK_DEPTH = 64 };
@@ -20,6 +21,18 @@ struct mp_dw {
 	Dwarf_Debug dbg;
 	int fd;
 	char *label;
+	/* Zero-copy access (libdwarf 2021 API, uncompressed sections): the
+	 * file stays mapped and libdwarf reads sections in place instead of
+	 * copying .debug_info and .debug_str into the heap. */
+	mp_elf *elf;
+	const Elf64_Shdr *shdrs;
+	size_t n_shdrs;
+	const char *shstrtab;
+	size_t shstrtab_size;
+	bool object_init;
+#if !MP_DW_NEW_API
+	Dwarf_Obj_Access_Interface object;
+#endif
 };
 
 /* ------------------------------------------------------ version shims */
@@ -93,6 +106,117 @@ static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 	dwarf_dealloc_attribute(attr);
 }
 
+/* ------------------------------------------------- zero-copy sections */
+
+#if !MP_DW_NEW_API
+static int obj_section_info(void *obj, Dwarf_Half index,
+			    Dwarf_Obj_Access_Section *out, int *error)
+{
+	mp_dw *dw = obj;
+	(void)error;
+	if (index >= dw->n_shdrs)
+		return DW_DLV_NO_ENTRY;
+	const Elf64_Shdr *sh = &dw->shdrs[index];
+	memset(out, 0, sizeof(*out));
+	out->addr = sh->sh_addr;
+	out->type = sh->sh_type;
+	out->size = sh->sh_type == SHT_NOBITS ? 0 : sh->sh_size;
+	out->name = sh->sh_name < dw->shstrtab_size ? dw->shstrtab + sh->sh_name : "";
+	out->link = sh->sh_link;
+	out->info = sh->sh_info;
+	out->entrysize = sh->sh_entsize;
+	return DW_DLV_OK;
+}
+
+static Dwarf_Endianness obj_byte_order(void *obj)
+{
+	(void)obj;
+	return DW_OBJECT_LSB;
+}
+
+static Dwarf_Small obj_length_size(void *obj)
+{
+	(void)obj;
+	return 4;
+}
+
+static Dwarf_Small obj_pointer_size(void *obj)
+{
+	(void)obj;
+	return 8;
+}
+
+static Dwarf_Unsigned obj_section_count(void *obj)
+{
+	return ((mp_dw *)obj)->n_shdrs;
+}
+
+static int obj_load_section(void *obj, Dwarf_Half index, Dwarf_Small **data,
+			    int *error)
+{
+	mp_dw *dw = obj;
+	if (index >= dw->n_shdrs)
+		return DW_DLV_NO_ENTRY;
+	const Elf64_Shdr *sh = &dw->shdrs[index];
+	if (sh->sh_type == SHT_NOBITS || sh->sh_size == 0)
+		return DW_DLV_NO_ENTRY;
+	const void *bytes = mp_elf_bytes(dw->elf, sh->sh_offset, sh->sh_size);
+	if (!bytes) {
+		*error = DW_DLE_SECTION_SIZE_OR_OFFSET_LARGE;
+		return DW_DLV_ERROR;
+	}
+	/* libdwarf only reads executables' sections (no relocation). */
+	*data = (Dwarf_Small *)(uintptr_t)bytes;
+	return DW_DLV_OK;
+}
+
+static const Dwarf_Obj_Access_Methods obj_methods = {
+	.get_section_info = obj_section_info,
+	.get_byte_order = obj_byte_order,
+	.get_length_size = obj_length_size,
+	.get_pointer_size = obj_pointer_size,
+	.get_section_count = obj_section_count,
+	.load_section = obj_load_section,
+	.relocate_a_section = NULL,
+};
+
+/* Maps path and checks it suits in-place reading: an executable or shared
+ * object (no relocations to apply) whose DWARF sections are not
+ * compressed.  False leaves the file-descriptor path to libdwarf. */
+static bool obj_prepare(mp_dw *dw, const char *path)
+{
+	mp_error *e = mp_elf_open(path, &dw->elf);
+	if (e) {
+		mp_error_free(e);
+		return false;
+	}
+	const Elf64_Ehdr *eh = mp_elf_header(dw->elf);
+	if ((eh->e_type != ET_EXEC && eh->e_type != ET_DYN) || eh->e_shnum == 0 ||
+	    eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shstrndx >= eh->e_shnum)
+		return false;
+	dw->shdrs = mp_elf_bytes(dw->elf, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr));
+	if (!dw->shdrs || eh->e_shoff % 8)
+		return false;
+	dw->n_shdrs = eh->e_shnum;
+	const Elf64_Shdr *strs = &dw->shdrs[eh->e_shstrndx];
+	dw->shstrtab = mp_elf_bytes(dw->elf, strs->sh_offset, strs->sh_size);
+	dw->shstrtab_size = strs->sh_size;
+	if (!dw->shstrtab)
+		return false;
+	for (size_t i = 0; i < dw->n_shdrs; i++) {
+		const Elf64_Shdr *sh = &dw->shdrs[i];
+		const char *name = sh->sh_name < dw->shstrtab_size ? dw->shstrtab + sh->sh_name : "";
+		if (strncmp(name, ".zdebug", 7) == 0)
+			return false;
+		if (strncmp(name, ".debug", 6) == 0 && (sh->sh_flags & SHF_COMPRESSED))
+			return false;
+		if (sh->sh_type == SHT_RELA && strncmp(name, ".rela.debug", 11) == 0)
+			return false;
+	}
+	return true;
+}
+#endif
+
 /* ------------------------------------------------------------ errors */
 
 static mp_error *dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
@@ -132,7 +256,26 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 	 * is used, so libdwarf's own tracking of them (a hash table of every
 	 * allocation, to free at dwarf_finish) only costs time and memory. */
 	dwarf_set_de_alloc_flag(0);
-	int rc = shim_init(dw->fd, &dw->dbg, &err);
+	int rc = DW_DLV_NO_ENTRY;
+#if !MP_DW_NEW_API
+	if (obj_prepare(dw, path)) {
+		dw->object.object = dw;
+		dw->object.methods = &obj_methods;
+		rc = dwarf_object_init_b(&dw->object, NULL, NULL, DW_GROUPNUMBER_ANY,
+					 &dw->dbg, &err);
+		dw->object_init = rc == DW_DLV_OK;
+		if (rc == DW_DLV_ERROR && err) {
+			dwarf_dealloc_error(NULL, err);
+			err = NULL;
+		}
+		if (rc != DW_DLV_OK)
+			dw->dbg = NULL;
+	}
+	if (!dw->object_init)
+		rc = shim_init(dw->fd, &dw->dbg, &err);
+#else
+	rc = shim_init(dw->fd, &dw->dbg, &err);
+#endif
 	if (rc != DW_DLV_OK) {
 		mp_error *e;
 		if (rc == DW_DLV_NO_ENTRY) {
@@ -158,8 +301,19 @@ void mp_dw_close(mp_dw *dw)
 {
 	if (!dw)
 		return;
-	if (dw->dbg)
+	if (dw->dbg) {
+#if !MP_DW_NEW_API
+		if (dw->object_init) {
+			Dwarf_Error err = NULL;
+			dwarf_object_finish(dw->dbg, &err);
+		} else {
+			shim_finish(dw->dbg);
+		}
+#else
 		shim_finish(dw->dbg);
+#endif
+	}
+	mp_elf_close(dw->elf);
 	if (dw->fd >= 0)
 		close(dw->fd);
 	free(dw->label);
