@@ -11,6 +11,7 @@
 
 #include "array.h"
 #include "error.h"
+#include "heap/heap_internal.h"
 #include "target/target_internal.h"
 
 /* Itanium mangled names of the simple kind vtables of user classes have:
@@ -153,7 +154,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			continue;
 		uint8_t bytes[64];
 		size_t length = size < sizeof(bytes) ? (size_t)size : sizeof(bytes);
-		mp_error *err = mp_target_read(t, c.address + 16, bytes, length);
+		mp_error *err = heap_read(heap, t, c.address + 16, bytes, length);
 		if (err) {
 			mp_error_free(err);
 			length = 0;

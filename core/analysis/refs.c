@@ -129,11 +129,11 @@ static void ignore_warning(void *context, const char *message)
 	(void)message;
 }
 
-static mp_error *read_block(mp_target *t, const heap_chunk *c, uint8_t *buffer,
-			    size_t size, size_t *length)
+static mp_error *read_block(mp_target *t, const mp_heap *h, const heap_chunk *c,
+			    uint8_t *buffer, size_t size, size_t *length)
 {
 	*length = usable(c) < size ? (size_t)usable(c) : size;
-	return mp_target_read(t, c->address + 16, buffer, *length);
+	return heap_read(h, t, c->address + 16, buffer, *length);
 }
 
 mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
@@ -184,7 +184,7 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 		if (!usable(c))
 			continue;
 		size_t length;
-		err = read_block(t, c, buffer, READ_RUN, &length);
+		err = read_block(t, h, c, buffer, READ_RUN, &length);
 		if (err) {
 			mp_error_free(err);
 			continue;
@@ -314,7 +314,7 @@ mp_error *mp_refs_path(mp_target *t, const mp_heap *h, size_t target_chunk,
 	while (!s.found && !s.nomem && s.head < s.tail) {
 		size_t block = s.queue[s.head++];
 		size_t length;
-		mp_error *read_err = read_block(t, &h->chunks[block], buffer, READ_RUN, &length);
+		mp_error *read_err = read_block(t, h, &h->chunks[block], buffer, READ_RUN, &length);
 		if (read_err) {
 			mp_error_free(read_err);
 			continue;

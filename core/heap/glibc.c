@@ -128,7 +128,9 @@ typedef struct walker {
 
 static bool read_word(walker *w, uint64_t address, uint64_t *value)
 {
-	mp_error *err = mp_target_read(w->t, address, value, sizeof(*value));
+	/* Free-list walks jump around the heap: live targets answer from
+	 * the segments already copied instead of one syscall per line. */
+	mp_error *err = heap_read(w->h, w->t, address, value, sizeof(*value));
 	if (err) {
 		mp_error_free(err);
 		return false;
@@ -874,7 +876,7 @@ static mp_error *find_tcaches(walker *w)
 			heap_chunk *c = &w->h->chunks[region->first + k];
 			if (heap_chunk_state(c) != MP_CHUNK_IN_USE || heap_chunk_size(c) != chunk_size)
 				continue;
-			mp_error *err = mp_target_read(w->t, c->address + 16, bytes, struct_size);
+			mp_error *err = heap_read(w->h, w->t, c->address + 16, bytes, struct_size);
 			if (err) {
 				mp_error_free(err);
 				continue;

@@ -92,6 +92,25 @@ static const heap_region *find_region(const mp_heap *h, uint64_t address)
 	return NULL;
 }
 
+const uint8_t *heap_copy_bytes(const mp_heap *h, uint64_t address, size_t length)
+{
+	const heap_region *r = find_region(h, address);
+	if (!r || !r->copy || length > r->end - address)
+		return NULL;
+	return r->copy + (address - r->start);
+}
+
+mp_error *heap_read(const mp_heap *h, mp_target *target, uint64_t address,
+		    void *buffer, size_t length)
+{
+	const uint8_t *bytes = heap_copy_bytes(h, address, length);
+	if (bytes) {
+		memcpy(buffer, bytes, length);
+		return NULL;
+	}
+	return mp_target_read(target, address, buffer, length);
+}
+
 ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
 {
 	const heap_region *r = find_region(h, address);

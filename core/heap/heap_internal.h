@@ -76,6 +76,13 @@ mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena);
 mp_error *heap_end_region(mp_heap *h, uint64_t end);
 /* Index of the chunk that starts exactly at address, or -1. */
 ptrdiff_t heap_chunk_at(const mp_heap *h, uint64_t address);
+/* Bytes [address, address+length) from a region's live copy, or NULL when
+ * no copy holds them all (cores: read the target, it is mapped anyway). */
+const uint8_t *heap_copy_bytes(const mp_heap *h, uint64_t address, size_t length);
+/* Reads through the copies first, then the target. */
+mp_error *heap_read(const mp_heap *h, mp_target *target, uint64_t address,
+		    void *buffer, size_t length);
+
 /* Records a problem; the heap becomes partial.  Keeps the first 1000. */
 void heap_problem(mp_heap *h, uint64_t address, const char *where,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
