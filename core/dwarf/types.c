@@ -264,6 +264,78 @@ static bool ident_char(char c)
 	       (unsigned char)c >= 0x80;
 }
 
+/* Rewrites runs of C integer keywords to one spelling, as GDB prints
+ * them ("long unsigned int" -> "unsigned long", "short int" -> "short"),
+ * so names compare equal whichever spelling the compiler or the user
+ * chose.  in is already space-normalized; out is never longer. */
+static void canonical_integers(const char *in, char *out)
+{
+	static const char *const words[] = { "signed", "unsigned", "short", "long", "int", "char" };
+	size_t n = 0;
+	const char *p = in;
+	while (*p) {
+		if (!ident_char(*p)) {
+			out[n++] = *p++;
+			continue;
+		}
+		/* a run of integer keywords separated by single spaces */
+		const char *q = p;
+		unsigned count[6] = { 0 };
+		size_t run_words = 0;
+		const char *run_end = p;
+		for (;;) {
+			const char *w = q;
+			while (ident_char(*q))
+				q++;
+			size_t len = (size_t)(q - w);
+			int k = -1;
+			for (int i = 0; i < 6; i++)
+				if (strlen(words[i]) == len && strncmp(w, words[i], len) == 0)
+					k = i;
+			if (k < 0) {
+				q = w;
+				break;
+			}
+			count[k]++;
+			run_words++;
+			run_end = q;
+			if (q[0] == ' ' && ident_char(q[1])) {
+				q++;
+				continue;
+			}
+			break;
+		}
+		if (run_words == 0) {
+			while (ident_char(*p))
+				out[n++] = *p++;
+			continue;
+		}
+		const char *canon;
+		bool is_unsigned = count[1] > 0;
+		if (count[5])
+			canon = is_unsigned ? "unsigned char" : count[0] ? "signed char" : "char";
+		else if (count[2])
+			canon = is_unsigned ? "unsigned short" : "short";
+		else if (count[3] >= 2)
+			canon = is_unsigned ? "unsigned long long" : "long long";
+		else if (count[3] == 1)
+			canon = is_unsigned ? "unsigned long" : "long";
+		else
+			canon = is_unsigned ? "unsigned int" : "int";
+		size_t len = strlen(canon);
+		if (len > (size_t)(run_end - p)) {
+			/* never grow: keep the original spelling */
+			memmove(out + n, p, (size_t)(run_end - p));
+			n += (size_t)(run_end - p);
+		} else {
+			memmove(out + n, canon, len);
+			n += len;
+		}
+		p = run_end;
+	}
+	out[n] = '\0';
+}
+
 void mp_type_normalize_name(const char *in, char *out)
 {
 	size_t n = 0;
@@ -280,6 +352,8 @@ void mp_type_normalize_name(const char *in, char *out)
 		out[n++] = c;
 	}
 	out[n] = '\0';
+	/* in place is fine: the rewrite never runs ahead of its input */
+	canonical_integers(out, out);
 }
 
 static bool name_map_grow(name_map *map, const entry *entries)

@@ -72,7 +72,18 @@ static void test_normalize(void **state)
 	mp_type_normalize_name("  struct   foo ", out);
 	assert_string_equal(out, "struct foo");
 	mp_type_normalize_name("unsigned  long int *", out);
-	assert_string_equal(out, "unsigned long int*");
+	assert_string_equal(out, "unsigned long*");
+	/* GDB's spellings of integer types */
+	mp_type_normalize_name("geo::Buffer<long int, 2>", out);
+	assert_string_equal(out, "geo::Buffer<long,2>");
+	mp_type_normalize_name("std::map<long unsigned int, short int>", out);
+	assert_string_equal(out, "std::map<unsigned long,short>");
+	mp_type_normalize_name("long long unsigned int", out);
+	assert_string_equal(out, "unsigned long long");
+	mp_type_normalize_name("long double", out);
+	assert_string_equal(out, "long double");
+	mp_type_normalize_name("interval<char, signed char, uint8_t>", out);
+	assert_string_equal(out, "interval<char,signed char,uint8_t>");
 }
 
 static void test_c_layouts(const char *name)
@@ -210,6 +221,8 @@ static void test_cpp(void **state)
 	const mp_type_template_param *p1 = mp_type_template_param_at(buffer, 1);
 	assert_true(p1->is_value);
 	assert_int_equal(p1->value, 3);
+	/* as GDB prints it ("long"), as GCC names it ("long int") */
+	assert_ptr_equal(find(t, "geo::Buffer<long, 2>"), find(t, "geo::Buffer<long int, 2>"));
 	const mp_type *header = find(t, "geo::Buffer<geo::Point, 1>::Header");
 	assert_int_equal(mp_type_size(header), 8);
 
