@@ -65,6 +65,17 @@ with held_core([exe], "cycle.core") as core:
     if check(text is not None, "memprof info --format json printed between markers: %s" % err[-500:]):
         check(json.loads(text) == cli, "gdb's memprof info --format json equals the CLI's")
         check(text == cli_out, "byte for byte too")
+    # Every verb gives the CLI's JSON: heap (but its timestamp) and leaks.
+    for verb in ("heap", "leaks"):
+        status, cli_verb, _ = memprof(verb, "--core", core, "--format", "json")
+        status, out_verb, err_verb = gdb(exe, core, *marked("memprof %s --format json" % verb))
+        no_traceback(err_verb, "gdb memprof " + verb)
+        text_verb = between_markers(out_verb, 0)
+        if check(text_verb is not None, "gdb memprof %s printed: %s" % (verb, err_verb[-300:])):
+            ours, theirs = json.loads(text_verb), json.loads(cli_verb)
+            ours.pop("timestamp", None)
+            theirs.pop("timestamp", None)
+            check(ours == theirs, "gdb's memprof %s --format json equals the CLI's" % verb)
     api = between_markers(out, 1)
     if check(api is not None, "memprof.info() ran: %s" % err[-500:]):
         check(json.loads(api) == cli, "memprof.info() returns the CLI's JSON as Python data")

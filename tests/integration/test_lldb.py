@@ -48,6 +48,16 @@ with held_core([exe], "cycle.core") as core:
         check(text == cli_out, "byte for byte too")
     check(output_of(out, "memprof info") == memprof("info", "--core", core)[1],
           "text output equals the CLI's too")
+    # Every verb gives the CLI's JSON: heap (but its timestamp) and leaks.
+    for verb in ("heap", "leaks"):
+        cli_verb = json.loads(memprof(verb, "--core", core, "--format", "json")[1])
+        status, out, err = lldb(exe, "--core", core, "memprof %s --format json" % verb)
+        text = output_of(out, "memprof %s --format json" % verb)
+        if check(text is not None, "lldb memprof %s ran: %s" % (verb, err[-300:])):
+            ours = json.loads(text)
+            ours.pop("timestamp", None)
+            cli_verb.pop("timestamp", None)
+            check(ours == cli_verb, "lldb's memprof %s --format json equals the CLI's" % verb)
 
 # ------------------------------------------------------ help and errors
 status, out, err = lldb("help memprof", "help memprof info", "memprof version")
