@@ -160,7 +160,8 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 			worker *w = &workers[t];
 			for (size_t i = w->begin; i < w->end; i++)
 				out->first[i] += (uint32_t)base;
-			memcpy(out->edges + base, w->edges, w->n_edges * sizeof(*w->edges));
+			if (w->n_edges)
+				memcpy(out->edges + base, w->edges, w->n_edges * sizeof(*w->edges));
 			base += w->n_edges;
 			out->scanned_bytes += w->scanned_bytes;
 		}

@@ -11,6 +11,7 @@
 
 #include "array.h"
 #include "error.h"
+#include "block_types.h"
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
 
@@ -136,6 +137,10 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 {
 	memset(out, 0, sizeof(*out));
 	size_t groups_capacity = 0, unreferenced_capacity = 0;
+	const mp_type **types = NULL;
+	mp_error *type_err = mp_block_types_infer(t, heap, &types);
+	if (type_err)
+		return type_err;
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
 		if (kind == MP_LEAK_NOT_A_BLOCK)
@@ -160,7 +165,13 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			length = 0;
 		}
 		const char *evidence = "";
-		char *type = length ? mp_infer_block_type(t, bytes, length, &evidence) : NULL;
+		char *type = NULL;
+		if (types[i]) {
+			evidence = "dwarf";
+			type = strdup(mp_type_name(types[i]));
+		} else if (length) {
+			type = mp_infer_block_type(t, bytes, length, &evidence);
+		}
 		mp_leak_group *g = find_group(out, kind, type, size);
 		if (!g) {
 			if (!MP_ARRAY_RESERVE(out->groups, groups_capacity, out->n_groups + 1)) {
@@ -182,6 +193,8 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		g->count++;
 		g->bytes += size;
 	}
+	free(types);
+	types = NULL;
 	if (out->n_groups > 1)
 		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
 	if (out->n_unreferenced > 1)
@@ -189,6 +202,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			compare_unreferenced, (void *)heap);
 	return NULL;
 nomem:
+	free(types);
 	mp_leak_report_free(out);
 	return mp_error_nomem();
 }

@@ -180,6 +180,7 @@ typedef struct entry {
 	const char *key;       /* normalized name */
 	const char *display;   /* qualified name as written */
 	uint64_t hash;         /* of key */
+	uint64_t raw_hash;     /* of display */
 	uint64_t offset;
 	uint64_t type;         /* variables: DW_AT_type, or 0 */
 	uint64_t address;      /* variables: link-time address */
@@ -207,6 +208,8 @@ typedef struct dmod {
 	entry *entries;
 	size_t n_entries, entries_capacity;
 	name_map types, variables;
+	uint32_t *raw_slots;    /* display as written -> entry index + 1 */
+	size_t n_raw, raw_capacity;
 	offset_map by_offset;   /* DIE offset -> entry (qualified names) */
 	offset_map cache;       /* DIE offset -> mp_type */
 	uint64_t info_bytes;
@@ -257,11 +260,27 @@ static const mp_type *get_type(dmod *m, uint64_t offset);
 
 /* ------------------------------------------------------------- names */
 
-static bool ident_char(char c)
+static inline bool ident_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '$' ||
-	       (unsigned char)c >= 0x80;
+	unsigned char u = (unsigned char)c;
+	return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+	       (u >= '0' && u <= '9') || u == '_' || u == '$' || u >= 0x80;
+}
+
+/* Index of an integer keyword (see canonical_integers), or -1. */
+static inline int integer_keyword(const char *w, size_t len)
+{
+	switch (len) {
+	case 3: return memcmp(w, "int", 3) == 0 ? 4 : -1;
+	case 4:
+		if (memcmp(w, "long", 4) == 0)
+			return 3;
+		return memcmp(w, "char", 4) == 0 ? 5 : -1;
+	case 5: return memcmp(w, "short", 5) == 0 ? 2 : -1;
+	case 6: return memcmp(w, "signed", 6) == 0 ? 0 : -1;
+	case 8: return memcmp(w, "unsigned", 8) == 0 ? 1 : -1;
+	default: return -1;
+	}
 }
 
 /* Rewrites runs of C integer keywords to one spelling, as GDB prints
@@ -270,7 +289,6 @@ static bool ident_char(char c)
  * chose.  in is already space-normalized; out is never longer. */
 static void canonical_integers(const char *in, char *out)
 {
-	static const char *const words[] = { "signed", "unsigned", "short", "long", "int", "char" };
 	size_t n = 0;
 	const char *p = in;
 	while (*p) {
@@ -287,11 +305,7 @@ static void canonical_integers(const char *in, char *out)
 			const char *w = q;
 			while (ident_char(*q))
 				q++;
-			size_t len = (size_t)(q - w);
-			int k = -1;
-			for (int i = 0; i < 6; i++)
-				if (strlen(words[i]) == len && strncmp(w, words[i], len) == 0)
-					k = i;
+			int k = integer_keyword(w, (size_t)(q - w));
 			if (k < 0) {
 				q = w;
 				break;
@@ -482,6 +496,29 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 		return NULL;
 	}
 	size_t length = strlen(display);
+	/* Headers repeat the same names in every CU: a name already seen
+	 * spelled the same way skips normalization altogether. */
+	uint64_t raw_hash = hash_bytes(display);
+	if (m->raw_capacity) {
+		size_t j = raw_hash & (m->raw_capacity - 1);
+		while (m->raw_slots[j]) {
+			const entry *o = &m->entries[m->raw_slots[j] - 1];
+			if (o->raw_hash == raw_hash && strcmp(o->display, display) == 0) {
+				entry *e = &m->entries[m->n_entries];
+				memset(e, 0, sizeof(*e));
+				e->key = o->key;
+				e->hash = o->hash;
+				e->display = o->display;
+				e->raw_hash = raw_hash;
+				e->offset = d->offset;
+				e->tag = (uint16_t)d->tag;
+				e->declaration = d->declaration;
+				m->n_entries++;
+				return e;
+			}
+			j = (j + 1) & (m->raw_capacity - 1);
+		}
+	}
 	char stack_key[MAX_SCOPE + 1024];
 	char *key = length < sizeof(stack_key) ? stack_key : malloc(length + 1);
 	if (!key) {
@@ -518,10 +555,37 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 		m->failed = true;
 		return NULL;
 	}
+	/* remember this spelling (first one only) */
+	if (2 * (m->n_raw + 1) > m->raw_capacity) {
+		size_t capacity = m->raw_capacity ? 2 * m->raw_capacity : 4096;
+		uint32_t *slots = calloc(capacity, sizeof(*slots));
+		if (!slots) {
+			m->failed = true;
+			return NULL;
+		}
+		for (size_t i = 0; i < m->raw_capacity; i++) {
+			uint32_t v = m->raw_slots[i];
+			if (!v)
+				continue;
+			size_t j = m->entries[v - 1].raw_hash & (capacity - 1);
+			while (slots[j])
+				j = (j + 1) & (capacity - 1);
+			slots[j] = v;
+		}
+		free(m->raw_slots);
+		m->raw_slots = slots;
+		m->raw_capacity = capacity;
+	}
+	size_t slot = raw_hash & (m->raw_capacity - 1);
+	while (m->raw_slots[slot])
+		slot = (slot + 1) & (m->raw_capacity - 1);
+	m->raw_slots[slot] = (uint32_t)(m->n_entries + 1);
+	m->n_raw++;
 	entry *e = &m->entries[m->n_entries];
 	memset(e, 0, sizeof(*e));
 	e->key = stored_key;
 	e->hash = hash;
+	e->raw_hash = raw_hash;
 	e->display = disp;
 	e->offset = d->offset;
 	e->tag = (uint16_t)d->tag;
@@ -745,6 +809,7 @@ static void dmod_free(dmod *m)
 	offset_map_free(&m->cache);
 	free(m->types.slots);
 	free(m->variables.slots);
+	free(m->raw_slots);
 	free(m->entries);
 	free(m->error);
 	arena_free(&m->arena);
@@ -1931,6 +1996,46 @@ mp_error *mp_type_find_variable(mp_target *t, const char *name, mp_variable *out
 	mp_error *e = not_found(t, "variable", name, key, true, NULL);
 	free(key);
 	return e;
+}
+
+mp_error *mp_type_list_variables(mp_target *t, const mp_module *only,
+				 bool (*visit)(void *context, const mp_variable *variable),
+				 void *context)
+{
+	const mp_module *order[4096];
+	size_t n = only ? 1 : search_order(t, order, 4096);
+	if (only)
+		order[0] = only;
+	for (size_t i = 0; i < n; i++) {
+		mp_error *e = NULL;
+		dmod *m = module_state(t, order[i], &e);
+		if (e)
+			return e;
+		ensure_indexed(m);
+		if (!m->indexed)
+			continue;
+		for (size_t k = 0; k < m->n_entries; k++) {
+			const entry *v = &m->entries[k];
+			if (!v->variable || !v->has_address ||
+			    name_map_get(&m->variables, m->entries, v->key) != v)
+				continue;
+			uint64_t type = v->type;
+			if (!type && v->specification) {
+				mp_dw_die spec;
+				e = mp_dw_read(m->dw, v->specification, &spec);
+				if (e) {
+					mp_error_free(e);
+					continue;
+				}
+				type = spec.type;
+			}
+			mp_variable var = {v->display, v->address + mp_module_load_bias(order[i]),
+					   get_type(m, type), order[i]};
+			if (var.type && !visit(context, &var))
+				return NULL;
+		}
+	}
+	return NULL;
 }
 
 mp_error *mp_type_list(mp_target *t, const char *pattern,

@@ -380,6 +380,11 @@ mp_error *mp_type_find_in_module(mp_target *target, const mp_module *module,
  * `crate::INSTANCE`): its address with the load bias applied, and type. */
 mp_error *mp_type_find_variable(mp_target *target, const char *name,
 				mp_variable *out);
+/* Calls visit for every global and static variable with an address (in
+ * module only, or all modules when NULL), until visit returns false. */
+mp_error *mp_type_list_variables(mp_target *target, const mp_module *module,
+				 bool (*visit)(void *context, const mp_variable *variable),
+				 void *context);
 /* Indexes module now (normally done on first lookup): the cost of the
  * first lookup, separately measurable. */
 mp_error *mp_type_index_module(mp_target *target, const mp_module *module);

@@ -70,6 +70,14 @@ try:
     for name in ("leak_cycle", "leak_cache", "leak_handlers", "leak_buffer", "leak_tls"):
         compare_with_valgrind(name, [example(name)])
 
+    # Types from DWARF: the handlers the global emitter holds are typed
+    # through its pointer members.
+    code, report, _ = memprof_run([example("leak_handlers")], "--fail-on", "none", "--show-reachable")
+    if check(code == 0 and report, "leak_handlers with --show-reachable"):
+        typed = [g for g in report["processes"][0]["groups"] if g["evidence"] == "dwarf"]
+        check(any(g["type"] == "struct listener" for g in typed),
+              "blocks typed struct listener from DWARF: %s" % [(g["type"], g["count"]) for g in typed])
+
     # Exit status: the program's own, or 3 when --fail-on finds blocks.
     code, _, err = memprof("run", "--", example("leak_cycle"))
     check(code == 3 and "leak check failed" in err, "default --fail-on definite,indirect fails: %d" % code)

@@ -1,0 +1,199 @@
+/* Types of heap blocks from DWARF: every global and static variable of the
+ * main program is a typed root; a pointer member whose value is the start of a block gives
+ * that block the pointee's type, and the block's own pointer members are
+ * followed the same way.  The walk is a work list of (address, type) bounded in objects and
+ * in members per object: no recursion, whatever the data looks like.
+ */
+#include "block_types.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "error.h"
+#include "heap/heap_internal.h"
+#include "target/target_internal.h"
+
+enum {
+	MAX_OBJECTS = 4 * 1000 * 1000,   /* typed objects visited */
+	MAX_SLOTS = 4096,                /* pointer slots looked at per object */
+	MAX_NESTING = 64,                /* inline struct and array levels */
+	MAX_ARRAY = 1024,                /* inline array elements looked at */
+};
+
+typedef struct object {
+	uint64_t address;
+	const mp_type *type;
+} object;
+
+typedef struct typer {
+	mp_target *t;
+	const mp_heap *h;
+	const mp_type **types;          /* per chunk */
+	object *queue;
+	size_t head, tail, capacity;
+	size_t visited;
+	bool nomem;
+} typer;
+
+/* A pointer to a block's first byte gives the block the pointee type. */
+static void offer(typer *ty, uint64_t value, const mp_type *pointee)
+{
+	if (!pointee)
+		return;
+	const mp_type *p = mp_type_strip(pointee);
+	enum mp_type_kind k = p ? mp_type_kind(p) : MP_TYPE_INVALID;
+	if (k != MP_TYPE_STRUCT && k != MP_TYPE_CLASS && k != MP_TYPE_UNION)
+		return;
+	ptrdiff_t i = mp_heap_find_chunk(ty->h, value);
+	if (i < 0 || ty->types[i])
+		return;
+	mp_chunk c = mp_heap_chunk(ty->h, (size_t)i);
+	if (c.address + 16 != value || !mp_chunk_usable_size(&c))
+		return;
+	ty->types[i] = p;
+	if (ty->visited >= MAX_OBJECTS)
+		return;
+	if (!MP_ARRAY_RESERVE(ty->queue, ty->capacity, ty->tail + 1)) {
+		ty->nomem = true;
+		return;
+	}
+	ty->queue[ty->tail++] = (object){value, p};
+	ty->visited++;
+}
+
+typedef struct slot {
+	uint64_t offset;
+	const mp_type *type;
+	unsigned depth;
+} slot;
+
+/* Every pointer-to-record slot inside an object of type, inline structs
+ * and arrays included, each bounded. */
+static void scan_object(typer *ty, uint64_t address, const mp_type *type,
+			uint8_t *bytes, size_t size)
+{
+	slot stack[MAX_NESTING * 4];
+	size_t depth = 0, looked = 0;
+	stack[depth++] = (slot){0, type, 0};
+	while (depth && looked < MAX_SLOTS) {
+		slot s = stack[--depth];
+		looked++;
+		const mp_type *st = mp_type_strip(s.type);
+		if (!st)
+			continue;
+		enum mp_type_kind k = mp_type_kind(st);
+		if (k == MP_TYPE_POINTER) {
+			uint64_t value;
+			if (s.offset + 8 <= size) {
+				memcpy(&value, bytes + s.offset, 8);
+				offer(ty, value, mp_type_target(st));
+			}
+			continue;
+		}
+		if (s.depth >= MAX_NESTING)
+			continue;
+		if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) {
+			size_t n = mp_type_member_count(st);
+			for (size_t m = n; m > 0 && depth < sizeof(stack) / sizeof(stack[0]); m--) {
+				const mp_type_member *member = mp_type_member_at(st, m - 1);
+				if (member->bit_size || member->is_virtual_base)
+					continue;
+				stack[depth++] = (slot){s.offset + member->offset, member->type, s.depth + 1};
+			}
+		} else if (k == MP_TYPE_ARRAY) {
+			const mp_type *element = mp_type_target(st);
+			uint64_t element_size = element ? mp_type_size(element) : 0;
+			uint64_t count = element_size ? mp_type_size(st) / element_size : 0;
+			for (uint64_t e = count < MAX_ARRAY ? count : MAX_ARRAY;
+			     e > 0 && depth < sizeof(stack) / sizeof(stack[0]); e--)
+				stack[depth++] = (slot){s.offset + (e - 1) * element_size, element,
+							s.depth + 1};
+		}
+	}
+	(void)address;
+}
+
+static bool visit_variable(void *context, const mp_variable *v)
+{
+	typer *ty = context;
+	if (!v->type || !v->address)
+		return !ty->nomem;
+	const mp_type *st = mp_type_strip(v->type);
+	uint64_t size = st ? mp_type_size(st) : 0;
+	if (!size || size > (1u << 20))
+		return !ty->nomem;
+	uint8_t *bytes = malloc(size);
+	if (!bytes) {
+		ty->nomem = true;
+		return false;
+	}
+	mp_error *err = mp_target_read(ty->t, v->address, bytes, size);
+	if (!err)
+		scan_object(ty, v->address, v->type, bytes, size);
+	mp_error_free(err);
+	free(bytes);
+	return !ty->nomem;
+}
+
+static void drain(typer *ty)
+{
+	uint8_t *bytes = NULL;
+	size_t capacity = 0;
+	while (ty->head < ty->tail && !ty->nomem) {
+		object o = ty->queue[ty->head++];
+		uint64_t size = mp_type_size(o.type);
+		ptrdiff_t i = mp_heap_find_chunk(ty->h, o.address);
+		if (i < 0 || !size)
+			continue;
+		mp_chunk c = mp_heap_chunk(ty->h, (size_t)i);
+		uint64_t usable = mp_chunk_usable_size(&c);
+		/* A pointer used as an array: every element of the block. */
+		uint64_t span = usable / size * size;
+		if (span > (16u << 20))
+			span = size;
+		if (!MP_ARRAY_RESERVE(bytes, capacity, span)) {
+			ty->nomem = true;
+			break;
+		}
+		if (heap_read(ty->h, ty->t, o.address, bytes, span) != NULL)
+			continue;
+		for (uint64_t at = 0; at + size <= span && at / size < MAX_ARRAY; at += size)
+			scan_object(ty, o.address + at, o.type, bytes + at, size);
+	}
+	free(bytes);
+}
+
+mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_type ***out)
+{
+	*out = NULL;
+	typer ty = {0};
+	ty.t = t;
+	ty.h = h;
+	ty.types = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*ty.types));
+	if (!ty.types)
+		return mp_error_nomem();
+	/* The main program's globals and statics: indexing every library's
+	 * DWARF too would cost more than it names. */
+	const mp_module *main_module = NULL;
+	for (size_t i = 0; i < mp_target_module_count(t); i++)
+		if (mp_module_is_main(mp_target_module(t, i)))
+			main_module = mp_target_module(t, i);
+	mp_error *err = main_module ? mp_type_list_variables(t, main_module, visit_variable, &ty)
+				    : NULL;
+	if (err && mp_error_code(err) != MP_ERR_NOMEM) {
+		mp_error_free(err);   /* no debug info: no typed roots, no error */
+		err = NULL;
+	}
+	if (!err)
+		drain(&ty);
+	free(ty.queue);
+	if (!err && ty.nomem)
+		err = mp_error_nomem();
+	if (err) {
+		free(ty.types);
+		return err;
+	}
+	*out = ty.types;
+	return NULL;
+}
