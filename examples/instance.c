@@ -16,8 +16,20 @@
  *   100 quadratic terms.
  *
  * valgrind --leak-check=full: no leaks (everything is freed before exit).
+ *
+ * Expected `memprof logical instance` totals: when the environment variable
+ * MEMPROF_EXPECTED names a file, the program writes there, before holding,
+ * one line per top-level member of `instance` ("member LOGICAL ALLOCATED
+ * BLOCKS") and a "total" line, computed here by the rules of
+ * docs/logical.md: sizeof for inline bytes, strlen + 1 for strings,
+ * len * sizeof for arrays, malloc_usable_size for allocated bytes, one
+ * block per allocation.  The file is written with open(2)/write(2) from a
+ * stack buffer, so the heap is unchanged.
  */
+#include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -633,11 +645,201 @@ static void free_instance(void)
     memset(&instance, 0, sizeof instance);
 }
 
+/* ------------------------------------------------------------------ */
+/* What memprof logical must report (see the comment at the top)        */
+
+struct tally {
+    size_t logical;
+    size_t allocated;
+    size_t blocks;
+};
+
+/* A heap block p of which `logical` bytes are in use. */
+static void tally_block(struct tally *t, const void *p, size_t logical)
+{
+    if (p == NULL)
+        return;
+    t->logical += logical;
+    t->allocated += malloc_usable_size((void *)p);
+    t->blocks++;
+}
+
+static void tally_inline(struct tally *t, size_t bytes)
+{
+    t->logical += bytes;
+    t->allocated += bytes;
+}
+
+static void tally_string(struct tally *t, const char *s)
+{
+    if (s != NULL)
+        tally_block(t, s, strlen(s) + 1);
+}
+
+static void tally_parameters(struct tally *t, const struct parameter *p, size_t n)
+{
+    size_t i;
+
+    tally_block(t, p, n * sizeof *p);
+    for (i = 0; p != NULL && i < n; i++) {
+        tally_string(t, p[i].key);
+        tally_string(t, p[i].value);
+    }
+}
+
+/* A function's maps, without its inline bytes. */
+static void tally_function(struct tally *t, const struct function *f)
+{
+    size_t i;
+
+    tally_block(t, f->linear.buckets, f->linear.n_buckets * sizeof *f->linear.buckets);
+    for (i = 0; i < f->linear.n_buckets; i++) {
+        const struct linear_term *term;
+        for (term = f->linear.buckets[i]; term != NULL; term = term->next)
+            tally_block(t, term, sizeof *term);
+    }
+    tally_block(t, f->quadratic.buckets, f->quadratic.n_buckets * sizeof *f->quadratic.buckets);
+    for (i = 0; i < f->quadratic.n_buckets; i++) {
+        const struct quadratic_term *term;
+        for (term = f->quadratic.buckets[i]; term != NULL; term = term->next)
+            tally_block(t, term, sizeof *term);
+    }
+}
+
+static void write_line(int fd, const char *name, const struct tally *t)
+{
+    char line[160];
+    int n = snprintf(line, sizeof line, "%s %zu %zu %zu\n", name, t->logical,
+                     t->allocated, t->blocks);
+    if (n > 0)
+        example_write_all(fd, line, (size_t)n);
+}
+
+#define MEMBER_SIZE(m) sizeof(((struct instance *)0)->m)
+
+static void write_expected(const char *path)
+{
+    struct tally m, total;
+    size_t i, j, members = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    if (fd < 0)
+        return;
+    memset(&total, 0, sizeof total);
+#define EMIT(name) do { write_line(fd, name, &m); total.logical += m.logical; \
+        total.allocated += m.allocated; total.blocks += m.blocks; } while (0)
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(description));
+    tally_string(&m, instance.description.name);
+    tally_string(&m, instance.description.description);
+    tally_block(&m, instance.description.authors,
+                instance.description.authors_len * sizeof(char *));
+    for (i = 0; i < instance.description.authors_len; i++)
+        tally_string(&m, instance.description.authors[i]);
+    tally_string(&m, instance.description.created_by);
+    EMIT("description");
+    members += MEMBER_SIZE(description);
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(sense));
+    EMIT("sense");
+    members += MEMBER_SIZE(sense);
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(objective));
+    tally_function(&m, &instance.objective);
+    EMIT("objective");
+    members += MEMBER_SIZE(objective);
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(decision_variables));
+    tally_block(&m, instance.decision_variables,
+                instance.decision_variables_len * sizeof *instance.decision_variables);
+    for (i = 0; i < instance.decision_variables_len; i++) {
+        const struct decision_variable *v = &instance.decision_variables[i];
+        tally_string(&m, v->name);
+        tally_string(&m, v->metadata.description);
+        tally_parameters(&m, v->metadata.parameters, v->metadata.parameters_len);
+        tally_block(&m, v->metadata.subscripts,
+                    v->metadata.subscripts_len * sizeof *v->metadata.subscripts);
+    }
+    EMIT("decision_variables");
+    members += MEMBER_SIZE(decision_variables);
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(constraints));
+    tally_block(&m, instance.constraints,
+                instance.constraints_len * sizeof *instance.constraints);
+    for (i = 0; i < instance.constraints_len; i++) {
+        const struct constraint *c = &instance.constraints[i];
+        tally_function(&m, &c->function);
+        tally_string(&m, c->name);
+        tally_parameters(&m, c->parameters, c->parameters_len);
+        tally_string(&m, c->description);
+    }
+    EMIT("constraints");
+    members += MEMBER_SIZE(constraints);
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(constraint_hints));
+    tally_block(&m, instance.constraint_hints.one_hot,
+                instance.constraint_hints.one_hot_len * sizeof(struct one_hot));
+    for (i = 0; i < instance.constraint_hints.one_hot_len; i++) {
+        const struct one_hot *o = &instance.constraint_hints.one_hot[i];
+        tally_block(&m, o->variables, o->variables_len * sizeof *o->variables);
+    }
+    tally_block(&m, instance.constraint_hints.sos1,
+                instance.constraint_hints.sos1_len * sizeof(struct sos1));
+    for (i = 0; i < instance.constraint_hints.sos1_len; i++) {
+        const struct sos1 *s = &instance.constraint_hints.sos1[i];
+        tally_block(&m, s->big_m_constraint_ids,
+                    s->big_m_constraint_ids_len * sizeof *s->big_m_constraint_ids);
+        tally_block(&m, s->variables, s->variables_len * sizeof *s->variables);
+    }
+    EMIT("constraint_hints");
+    members += MEMBER_SIZE(constraint_hints);
+
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, MEMBER_SIZE(parameters));
+    tally_parameters(&m, instance.parameters, instance.parameters_len);
+    EMIT("parameters");
+    members += MEMBER_SIZE(parameters);
+
+    /* The length and capacity fields: inline bytes only. */
+    {
+        static const struct { const char *name; size_t size; } scalars[] = {
+            {"decision_variables_len", MEMBER_SIZE(decision_variables_len)},
+            {"decision_variables_cap", MEMBER_SIZE(decision_variables_cap)},
+            {"constraints_len", MEMBER_SIZE(constraints_len)},
+            {"constraints_cap", MEMBER_SIZE(constraints_cap)},
+            {"parameters_len", MEMBER_SIZE(parameters_len)},
+        };
+        for (j = 0; j < sizeof scalars / sizeof scalars[0]; j++) {
+            memset(&m, 0, sizeof m);
+            tally_inline(&m, scalars[j].size);
+            EMIT(scalars[j].name);
+            members += scalars[j].size;
+        }
+    }
+
+    /* Holes and tail padding of struct instance itself. */
+    memset(&m, 0, sizeof m);
+    tally_inline(&m, sizeof instance - members);
+    EMIT("[padding]");
+#undef EMIT
+    write_line(fd, "total", &total);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     enum example_mode mode = example_parse_mode(argc, argv);
+    const char *expected = getenv("MEMPROF_EXPECTED");
 
     build_instance();
+    if (expected != NULL && *expected != '\0')
+        write_expected(expected);
     example_after_build(mode);
     free_instance();
     return 0;

@@ -17,6 +17,7 @@ static const mp_verb *const verbs[] = {
 	&mp_verb_leaks,
 	&mp_verb_run,
 	&mp_verb_refs,
+	&mp_verb_logical,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
@@ -300,7 +301,8 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 
 	mp_options options;
 	memset(&options, 0, sizeof(options));
-	options.format = MP_FORMAT_TEXT;
+	options.format = verb->default_format ? (enum mp_format)verb->default_format
+						 : MP_FORMAT_TEXT;
 	bool help = false;
 	int status = parse_options(verb, argc - 1, argv + 1, &options, &help, err);
 	if (status != MP_EXIT_OK)

@@ -53,6 +53,7 @@ typedef struct mp_verb {
 	const char *summary;
 	const char *usage;          /* options and arguments after the verb */
 	unsigned formats;           /* MP_FORMAT_* it can write */
+	unsigned default_format;    /* without --format; 0: text */
 	bool needs_target;
 	bool wants_target;          /* opens --core/--pid when given */
 	bool exe_target_ok;         /* --exe FILE alone is a target */
@@ -71,6 +72,7 @@ extern const mp_verb mp_verb_snapshot;
 extern const mp_verb mp_verb_leaks;
 extern const mp_verb mp_verb_run;
 extern const mp_verb mp_verb_refs;
+extern const mp_verb mp_verb_logical;
 
 /* True when the verb's own option name ("--list") was given. */
 bool mp_command_flag(const mp_command *command, const char *name);

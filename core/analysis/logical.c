@@ -1,0 +1,1390 @@
+/* The logical walk: a value's bytes by field path, from DWARF types and the
+ * heap snapshot (rules: logical.h, docs/logical.md).
+ *
+ * Structure.  Frames form a tree (parent, interned name); the walk keeps a
+ * depth-first work list of small items (a value to classify, the remaining
+ * compound members of a struct, a range of array elements, a pointer's
+ * block), so nothing recurses over the inspected data and the list stays
+ * short for long chains: a struct's links to its own type are followed last,
+ * as a tail step.  Per (frame, struct type) a plan is built once: which
+ * members are leaves (their bytes, the padding) and which need work
+ * (pointers, nested structs, arrays).  Visiting a struct then only counts
+ * one more visit of its plan and walks its compound members; leaf bytes are
+ * multiplied out at the end.  Heap blocks are claimed in a bit set over the
+ * snapshot's chunks, so each is counted once. */
+#include "logical_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "error.h"
+
+enum {
+	DEFAULT_MAX_DEPTH = 64,
+	MAX_WARNINGS = 20,
+};
+
+/* DW_ATE_* */
+enum { ATE_SIGNED_CHAR = 0x6, ATE_UNSIGNED_CHAR = 0x8 };
+
+typedef struct lg_frame {
+	mp_logical_node pub;
+	const mp_type *object_type;  /* struct entered here, for chain folding */
+	uint64_t sum_logical, sum_allocated, sum_count;
+	bool has_children;
+} lg_frame;
+
+enum lg_entry_kind { ENT_POINTER, ENT_VALUE, ENT_ARRAY };
+
+typedef struct lg_entry {
+	uint64_t offset;
+	const mp_type *type;       /* pointee, member or element type (stripped) */
+	uint64_t count;            /* ENT_ARRAY: elements */
+	uint64_t len_offset;       /* ENT_POINTER with a length sibling */
+	uint32_t len_size;         /* 0: no sibling */
+	uint32_t node;             /* the member's frame (ENT_ARRAY: the elements') */
+	uint8_t kind;
+} lg_entry;
+
+typedef struct lg_leaf {
+	uint32_t node;
+	uint64_t bytes;
+} lg_leaf;
+
+typedef struct lg_plan {
+	uint32_t frame;
+	const mp_type *type;
+	uint64_t visits;
+	size_t first_leaf, n_leaves;
+	size_t first_entry, n_entries;
+} lg_plan;
+
+/* Open-addressing hash of uint32 indices; the owner compares keys. */
+typedef struct lg_table {
+	uint32_t *slots;
+	size_t mask;      /* capacity - 1 */
+	size_t used;
+} lg_table;
+
+struct lg_walker {
+	mp_target *target;
+	const mp_heap *heap;
+	mp_logical_options options;
+	uint32_t max_depth;
+
+	lg_frame *frames;
+	size_t n_frames, frames_cap;
+	lg_table children;       /* (parent, name) -> frame */
+
+	char **names;            /* interned strings */
+	size_t n_names, names_cap;
+	lg_table name_index;
+
+	const mp_type **name_types;  /* type -> interned frame name */
+	const char **name_of_type;
+	size_t n_name_types, name_types_cap;
+	lg_table type_names;
+
+	lg_plan *plans;
+	size_t n_plans, plans_cap;
+	lg_table plan_index;     /* (frame, type) -> plan */
+	lg_leaf *leaves;
+	size_t n_leaves, leaves_cap;
+	lg_entry *entries;
+	size_t n_entries, entries_cap;
+
+	lg_work *work;
+	size_t n_work, work_cap;
+
+	uint8_t *visited;        /* one bit per chunk */
+	size_t n_chunks;
+
+	bool partial;
+	char *warnings[MAX_WARNINGS];
+	size_t n_warnings;
+	uint64_t dropped_warnings;
+	bool nomem;
+	mp_logical_stats stats;
+	const char *inline_name, *unused_name, *padding_name, *unreadable_name,
+		*depth_name;
+};
+
+struct mp_logical {
+	lg_walker w;
+};
+
+/* ------------------------------------------------------------ tables */
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t hash_string(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return mix(h);
+}
+
+static bool table_init(lg_table *t, size_t capacity)
+{
+	t->slots = malloc(capacity * sizeof(*t->slots));
+	if (!t->slots)
+		return false;
+	memset(t->slots, 0xff, capacity * sizeof(*t->slots));
+	t->mask = capacity - 1;
+	t->used = 0;
+	return true;
+}
+
+/* Rehashes into twice the room; hash_of gives an entry's hash. */
+static bool table_grow(lg_walker *w, lg_table *t, uint64_t (*hash_of)(lg_walker *, uint32_t))
+{
+	size_t capacity = (t->mask + 1) * 2;
+	uint32_t *slots = malloc(capacity * sizeof(*slots));
+	if (!slots)
+		return false;
+	memset(slots, 0xff, capacity * sizeof(*slots));
+	for (size_t i = 0; i <= t->mask; i++) {
+		if (t->slots[i] == LG_NONE)
+			continue;
+		size_t k = hash_of(w, t->slots[i]) & (capacity - 1);
+		while (slots[k] != LG_NONE)
+			k = (k + 1) & (capacity - 1);
+		slots[k] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->mask = capacity - 1;
+	return true;
+}
+
+static uint64_t child_hash(uint32_t parent, const char *name)
+{
+	return mix(((uint64_t)parent << 32) ^ (uint64_t)(uintptr_t)name);
+}
+
+static uint64_t child_hash_of(lg_walker *w, uint32_t index)
+{
+	return child_hash(w->frames[index].pub.parent, w->frames[index].pub.name);
+}
+
+static uint64_t name_hash_of(lg_walker *w, uint32_t index)
+{
+	return hash_string(w->names[index]);
+}
+
+static uint64_t type_hash(const mp_type *type)
+{
+	return mix((uint64_t)(uintptr_t)type);
+}
+
+static uint64_t type_name_hash_of(lg_walker *w, uint32_t index)
+{
+	return type_hash(w->name_types[index]);
+}
+
+static uint64_t plan_hash(uint32_t frame, const mp_type *type)
+{
+	return mix((uint64_t)(uintptr_t)type * 31 + frame);
+}
+
+static uint64_t plan_hash_of(lg_walker *w, uint32_t index)
+{
+	return plan_hash(w->plans[index].frame, w->plans[index].type);
+}
+
+/* ------------------------------------------------------------ warnings */
+
+static void warn_v(lg_walker *w, const char *fmt, va_list ap)
+{
+	if (w->n_warnings == MAX_WARNINGS) {
+		w->dropped_warnings++;
+		return;
+	}
+	char buffer[512];
+	vsnprintf(buffer, sizeof(buffer), fmt, ap);
+	char *copy = strdup(buffer);
+	if (copy)
+		w->warnings[w->n_warnings++] = copy;
+}
+
+void lg_mark_partial(lg_walker *w, const char *fmt, ...)
+{
+	w->partial = true;
+	va_list ap;
+	va_start(ap, fmt);
+	warn_v(w, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------ names */
+
+static const char *intern(lg_walker *w, const char *s)
+{
+	uint64_t h = hash_string(s);
+	size_t k = h & w->name_index.mask;
+	for (;;) {
+		uint32_t i = w->name_index.slots[k];
+		if (i == LG_NONE)
+			break;
+		if (strcmp(w->names[i], s) == 0)
+			return w->names[i];
+		k = (k + 1) & w->name_index.mask;
+	}
+	if (!MP_ARRAY_RESERVE(w->names, w->names_cap, w->n_names + 1))
+		goto nomem;
+	char *copy = strdup(s);
+	if (!copy)
+		goto nomem;
+	w->names[w->n_names] = copy;
+	w->name_index.slots[k] = (uint32_t)w->n_names++;
+	if (++w->name_index.used * 2 > w->name_index.mask &&
+	    !table_grow(w, &w->name_index, name_hash_of))
+		goto nomem;
+	return copy;
+nomem:
+	w->nomem = true;
+	return "[out-of-memory]";
+}
+
+void mp_logical_frame_name(const char *type_name, char *out, size_t size)
+{
+	static const char *const tags[] = {"struct ", "union ", "enum ", "class "};
+	const char *s = type_name ? type_name : "?";
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+		if (strncmp(s, tags[i], strlen(tags[i])) == 0)
+			s += strlen(tags[i]);
+	size_t n = 0;
+	for (const char *p = s; *p && n + 1 < size; p++) {
+		char c = *p;
+		if (c == ' ') {
+			bool ident_before = n > 0 && (out[n - 1] == '_' ||
+						      (out[n - 1] >= '0' && out[n - 1] <= '9') ||
+						      ((out[n - 1] | 32) >= 'a' && (out[n - 1] | 32) <= 'z'));
+			char next = p[1];
+			bool ident_after = next == '_' || (next >= '0' && next <= '9') ||
+					   ((next | 32) >= 'a' && (next | 32) <= 'z');
+			if (ident_before && ident_after)
+				out[n++] = '_';
+			continue;
+		}
+		if (c == ';')
+			c = ':';
+		if ((unsigned char)c < 32)
+			c = '?';
+		out[n++] = c;
+	}
+	if (n == 0 && size > 1)
+		out[n++] = '?';
+	if (size)
+		out[n] = '\0';
+}
+
+static const char *type_frame_name(lg_walker *w, const mp_type *type)
+{
+	size_t k = type_hash(type) & w->type_names.mask;
+	for (;;) {
+		uint32_t i = w->type_names.slots[k];
+		if (i == LG_NONE)
+			break;
+		if (w->name_types[i] == type)
+			return w->name_of_type[i];
+		k = (k + 1) & w->type_names.mask;
+	}
+	char buffer[512];
+	mp_logical_frame_name(mp_type_name(type), buffer, sizeof(buffer));
+	const char *name = intern(w, buffer);
+	size_t cap = w->name_types_cap;
+	if (!MP_ARRAY_RESERVE(w->name_types, w->name_types_cap, w->n_name_types + 1)) {
+		w->nomem = true;
+		return name;
+	}
+	if (!MP_ARRAY_RESERVE(w->name_of_type, cap, w->n_name_types + 1)) {
+		w->nomem = true;
+		return name;
+	}
+	w->name_types[w->n_name_types] = type;
+	w->name_of_type[w->n_name_types] = name;
+	w->type_names.slots[k] = (uint32_t)w->n_name_types++;
+	if (++w->type_names.used * 2 > w->type_names.mask &&
+	    !table_grow(w, &w->type_names, type_name_hash_of))
+		w->nomem = true;
+	return name;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static uint32_t child_interned(lg_walker *w, uint32_t parent, const char *name)
+{
+	uint64_t h = child_hash(parent, name);
+	size_t k = h & w->children.mask;
+	for (;;) {
+		uint32_t i = w->children.slots[k];
+		if (i == LG_NONE)
+			break;
+		if (w->frames[i].pub.parent == parent && w->frames[i].pub.name == name)
+			return i;
+		k = (k + 1) & w->children.mask;
+	}
+	if (w->n_frames >= UINT32_MAX - 1 ||
+	    !MP_ARRAY_RESERVE(w->frames, w->frames_cap, w->n_frames + 1)) {
+		w->nomem = true;
+		return parent;
+	}
+	lg_frame *f = &w->frames[w->n_frames];
+	memset(f, 0, sizeof(*f));
+	f->pub.parent = parent;
+	f->pub.name = name;
+	f->pub.depth = parent == LG_NONE ? 0 : w->frames[parent].pub.depth + 1;
+	w->children.slots[k] = (uint32_t)w->n_frames;
+	uint32_t index = (uint32_t)w->n_frames++;
+	if (++w->children.used * 2 > w->children.mask &&
+	    !table_grow(w, &w->children, child_hash_of))
+		w->nomem = true;
+	return index;
+}
+
+uint32_t lg_child(lg_walker *w, uint32_t parent, const char *name)
+{
+	return child_interned(w, parent, intern(w, name));
+}
+
+uint32_t lg_frame_depth(lg_walker *w, uint32_t frame)
+{
+	return w->frames[frame].pub.depth;
+}
+
+static uint32_t find_ancestor(lg_walker *w, uint32_t frame, const mp_type *type)
+{
+	for (uint32_t f = frame; f != LG_NONE; f = w->frames[f].pub.parent)
+		if (w->frames[f].object_type == type)
+			return f;
+	return LG_NONE;
+}
+
+static bool is_record(const mp_type *t)
+{
+	enum mp_type_kind k = mp_type_kind(t);
+	return k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS;
+}
+
+uint32_t lg_enter(lg_walker *w, uint32_t parent, const mp_type *type)
+{
+	if (is_record(type)) {
+		uint32_t a = find_ancestor(w, parent, type);
+		if (a != LG_NONE)
+			return a;
+	}
+	uint32_t f = child_interned(w, parent, type_frame_name(w, type));
+	if (is_record(type) && !w->frames[f].object_type)
+		w->frames[f].object_type = type;
+	return f;
+}
+
+void lg_add(lg_walker *w, uint32_t frame, uint64_t bytes)
+{
+	w->frames[frame].pub.logical += bytes;
+	w->frames[frame].pub.allocated += bytes;
+}
+
+void lg_add_unused(lg_walker *w, uint32_t parent, uint64_t bytes)
+{
+	if (!bytes)
+		return;
+	uint32_t c = child_interned(w, parent, w->unused_name);
+	w->frames[c].pub.allocated += bytes;
+}
+
+uint64_t *lg_objects(lg_walker *w)
+{
+	return &w->stats.objects;
+}
+
+/* ------------------------------------------------------------ memory */
+
+bool lg_read(lg_walker *w, uint64_t addr, void *buffer, size_t length,
+	     const char *what)
+{
+	mp_error *e = mp_target_read(w->target, addr, buffer, length);
+	if (!e)
+		return true;
+	lg_mark_partial(w, "cannot read %s at 0x%" PRIx64 ": %s", what ? what : "memory",
+			addr, mp_error_message(e));
+	mp_error_free(e);
+	return false;
+}
+
+bool lg_read_word(lg_walker *w, uint64_t addr, uint64_t *value)
+{
+	return lg_read(w, addr, value, 8, "a pointer");
+}
+
+static bool in_use(const mp_chunk *c)
+{
+	return c->state == MP_CHUNK_IN_USE || c->state == MP_CHUNK_IN_USE_MMAPPED;
+}
+
+uint64_t lg_block_of(lg_walker *w, uint64_t addr, uint64_t *start)
+{
+	ptrdiff_t i = mp_heap_find_chunk(w->heap, addr);
+	if (i < 0)
+		return 0;
+	mp_chunk c = mp_heap_chunk(w->heap, (size_t)i);
+	if (!in_use(&c) || addr < c.address + 16)
+		return 0;
+	*start = c.address + 16;
+	return mp_chunk_usable_size(&c);
+}
+
+uint64_t lg_claim(lg_walker *w, uint32_t frame, uint64_t p)
+{
+	if (!p)
+		return 0;
+	ptrdiff_t i = mp_heap_find_chunk(w->heap, p);
+	if (i < 0)
+		return 0;
+	mp_chunk c = mp_heap_chunk(w->heap, (size_t)i);
+	if (!in_use(&c) || p != c.address + 16)
+		return 0;
+	uint8_t bit = (uint8_t)(1u << (i & 7));
+	if (w->visited[i >> 3] & bit)
+		return 0;
+	if (w->options.max_objects && w->stats.blocks >= w->options.max_objects) {
+		if (!w->partial)
+			lg_mark_partial(w, "stopped at --max-objects %" PRIu64
+					" heap blocks", w->options.max_objects);
+		w->partial = true;
+		return 0;
+	}
+	w->visited[i >> 3] |= bit;
+	w->stats.blocks++;
+	w->frames[frame].pub.count++;
+	uint64_t usable = mp_chunk_usable_size(&c);
+	return usable ? usable : 1;
+}
+
+bool lg_too_deep(lg_walker *w, uint32_t frame)
+{
+	return w->frames[frame].pub.depth >= w->max_depth;
+}
+
+/* ------------------------------------------------------------ work */
+
+bool lg_push(lg_walker *w, const lg_work *item)
+{
+	if (!MP_ARRAY_RESERVE(w->work, w->work_cap, w->n_work + 1)) {
+		w->nomem = true;
+		return false;
+	}
+	w->work[w->n_work++] = *item;
+	if (w->n_work > w->stats.work_peak)
+		w->stats.work_peak = w->n_work;
+	return true;
+}
+
+bool lg_push_value(lg_walker *w, uint32_t frame, const mp_type *type, uint64_t addr)
+{
+	lg_work item = {.addr = addr, .type = type, .frame = frame, .kind = LG_W_VALUE};
+	return lg_push(w, &item);
+}
+
+static bool is_pointer_kind(enum mp_type_kind k)
+{
+	return k == MP_TYPE_POINTER || k == MP_TYPE_REFERENCE ||
+	       k == MP_TYPE_RVALUE_REFERENCE;
+}
+
+static bool has_members(const mp_type *t)
+{
+	return mp_type_member_count(t) > 0 || mp_type_variant_count(t) > 0;
+}
+
+/* Element kinds: needs a walk per element (records, pointers) or not. */
+static bool needs_walk(const mp_type *t)
+{
+	enum mp_type_kind k = mp_type_kind(t);
+	if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS)
+		return has_members(t);
+	if (is_pointer_kind(k))
+		return true;
+	if (k == MP_TYPE_ARRAY) {
+		const mp_type *e = mp_type_target(t);
+		return e && needs_walk(mp_type_strip(e));
+	}
+	return false;
+}
+
+bool lg_push_array(lg_walker *w, uint32_t frame, const mp_type *type,
+		   uint64_t addr, uint64_t count)
+{
+	uint64_t size = mp_type_size(type);
+	if (!count)
+		return true;
+	enum mp_type_kind k = mp_type_kind(type);
+	if (!needs_walk(type)) {
+		lg_add(w, frame, size * count);
+		return true;
+	}
+	if (is_pointer_kind(k))
+		lg_add(w, frame, size * count);
+	lg_work item = {.addr = addr, .a = 0, .b = count, .type = type,
+			.frame = frame, .kind = LG_W_ARRAY};
+	return lg_push(w, &item);
+}
+
+bool lg_push_block(lg_walker *w, uint32_t frame, const mp_type *pointee,
+		   uint64_t p, uint64_t len)
+{
+	if (!p)
+		return true;
+	lg_work item = {.addr = p, .a = len, .type = pointee, .frame = frame,
+			.kind = LG_W_BLOCK};
+	return lg_push(w, &item);
+}
+
+/* ------------------------------------------------------------ plans */
+
+static bool is_integer(const mp_type *t)
+{
+	t = mp_type_strip(t);
+	enum mp_type_kind k = mp_type_kind(t);
+	if (k == MP_TYPE_ENUM)
+		return false;
+	if (k != MP_TYPE_BASE)
+		return false;
+	uint64_t size = mp_type_size(t);
+	unsigned e = mp_type_encoding(t);
+	/* DW_ATE_signed 5, signed_char 6, unsigned 7, unsigned_char 8 */
+	return size >= 1 && size <= 8 && e >= 5 && e <= 8;
+}
+
+static const mp_type_member *member_named(const mp_type *t, const char *name)
+{
+	size_t n = mp_type_member_count(t);
+	for (size_t i = 0; i < n; i++) {
+		const mp_type_member *m = mp_type_member_at(t, i);
+		if (m && m->name && strcmp(m->name, name) == 0 && !m->bit_size &&
+		    is_integer(m->type))
+			return m;
+	}
+	return NULL;
+}
+
+/* The sibling giving the length of pointer member x: X_len, X_count, n_X,
+ * nX, num_X, X_size. */
+static const mp_type_member *specific_length(const mp_type *t, const char *x)
+{
+	static const char *const patterns[] = {"%s_len", "%s_count", "n_%s", "n%s",
+					      "num_%s", "%s_size"};
+	char name[256];
+	if (!x || !*x || strlen(x) > 200)
+		return NULL;
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		snprintf(name, sizeof(name), patterns[i], x);
+		const mp_type_member *m = member_named(t, name);
+		if (m)
+			return m;
+	}
+	return NULL;
+}
+
+static bool is_string_char(const mp_type *t)
+{
+	if (mp_type_kind(t) != MP_TYPE_BASE || mp_type_size(t) != 1)
+		return false;
+	unsigned e = mp_type_encoding(t);
+	const char *name = mp_type_name(t);
+	return e == ATE_SIGNED_CHAR || (e == ATE_UNSIGNED_CHAR && name &&
+					strcmp(name, "char") == 0);
+}
+
+static bool add_leaf(lg_walker *w, uint32_t node, uint64_t bytes)
+{
+	if (!bytes)
+		return true;
+	if (!MP_ARRAY_RESERVE(w->leaves, w->leaves_cap, w->n_leaves + 1))
+		return false;
+	w->leaves[w->n_leaves].node = node;
+	w->leaves[w->n_leaves].bytes = bytes;
+	w->n_leaves++;
+	return true;
+}
+
+static bool add_entry(lg_walker *w, const lg_entry *e)
+{
+	if (!MP_ARRAY_RESERVE(w->entries, w->entries_cap, w->n_entries + 1))
+		return false;
+	w->entries[w->n_entries++] = *e;
+	return true;
+}
+
+static uint64_t array_elements(const mp_type *t)
+{
+	if (mp_type_array_flexible(t))
+		return 0;
+	uint64_t n = 1;
+	size_t dims = mp_type_array_dimension_count(t);
+	for (size_t i = 0; i < dims; i++) {
+		uint64_t d = mp_type_array_dimension(t, i);
+		if (d && n > UINT64_MAX / d)
+			return 0;
+		n *= d;
+	}
+	return dims ? n : 0;
+}
+
+/* The innermost element type of a (multi-dimensional) array, stripped. */
+static const mp_type *array_element(const mp_type *t)
+{
+	const mp_type *e = mp_type_target(t);
+	for (int i = 0; i < 8 && e && mp_type_kind(mp_type_strip(e)) == MP_TYPE_ARRAY; i++)
+		e = mp_type_target(mp_type_strip(e));
+	return e ? mp_type_strip(e) : NULL;
+}
+
+static const char *member_frame_name(lg_walker *w, const mp_type_member *m)
+{
+	if (m->name && *m->name)
+		return intern(w, m->name);
+	if (m->is_base)
+		return type_frame_name(w, mp_type_strip(m->type));
+	return intern(w, "[anonymous]");
+}
+
+/* Builds the plan of struct type t entered in frame. */
+static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_t slot)
+{
+	if (!MP_ARRAY_RESERVE(w->plans, w->plans_cap, w->n_plans + 1))
+		return NULL;
+	uint64_t size = mp_type_size(t);
+	size_t n = mp_type_member_count(t);
+	size_t first_leaf = w->n_leaves, first_entry = w->n_entries;
+	uint64_t covered = 0, padding = 0;
+	/* Pointers without a specific length sibling, for the generic names. */
+	size_t unpaired = 0;
+	const mp_type_member *unpaired_member = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const mp_type_member *m = mp_type_member_at(t, i);
+		if (m && is_pointer_kind(mp_type_kind(mp_type_strip(m->type))) &&
+		    !specific_length(t, m->name)) {
+			unpaired++;
+			unpaired_member = m;
+		}
+	}
+	const mp_type_member *generic = NULL;
+	if (unpaired == 1) {
+		static const char *const names[] = {"len", "length", "count", "size", "n", "used"};
+		size_t found = 0;
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			const mp_type_member *m = member_named(t, names[k]);
+			if (m) {
+				found++;
+				generic = m;
+			}
+		}
+		if (found != 1)
+			generic = NULL;
+	}
+	size_t chain_from = 0;  /* entries that fold into an ancestor go last */
+	lg_entry *chain = NULL;
+	size_t n_chain = 0, chain_cap = 0;
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		const mp_type_member *m = mp_type_member_at(t, i);
+		if (!m || !m->type || m->is_virtual_base)
+			continue;
+		uint64_t start = m->offset;
+		uint64_t end = m->bit_size
+				       ? m->offset + (m->bit_offset + m->bit_size + 7) / 8
+				       : m->offset + m->size;
+		if (start > size)
+			start = size;
+		if (end > size)
+			end = size;
+		if (start > covered)
+			padding += start - covered;
+		uint64_t from = start > covered ? start : covered;
+		uint64_t bytes = end > from ? end - from : 0;
+		if (end > covered)
+			covered = end;
+		const mp_type *mt = mp_type_strip(m->type);
+		enum mp_type_kind k = mp_type_kind(mt);
+		lg_entry e = {.offset = m->offset, .type = mt};
+		if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) && !m->bit_size &&
+		    has_members(mt) && bytes == m->size) {
+			/* Anonymous structs are flattened into this frame. */
+			e.kind = ENT_VALUE;
+			e.node = (!m->name || !*m->name) && !m->is_base
+					 ? frame
+					 : child_interned(w, frame, member_frame_name(w, m));
+			ok = add_entry(w, &e);
+			continue;
+		}
+		uint32_t node = child_interned(w, frame, member_frame_name(w, m));
+		ok = add_leaf(w, node, bytes);
+		if (is_pointer_kind(k) && !m->bit_size && m->size == 8) {
+			const mp_type *pointee = mp_type_target(mt);
+			e.kind = ENT_POINTER;
+			e.type = pointee ? mp_type_strip(pointee) : NULL;
+			e.node = node;
+			const mp_type_member *len = specific_length(t, m->name);
+			if (!len && m == unpaired_member)
+				len = generic;
+			if (len) {
+				e.len_offset = len->offset;
+				e.len_size = (uint32_t)len->size;
+			}
+			bool folds = e.type && is_record(e.type) &&
+				     find_ancestor(w, frame, e.type) != LG_NONE;
+			if (folds) {
+				if (!MP_ARRAY_RESERVE(chain, chain_cap, n_chain + 1))
+					ok = false;
+				else
+					chain[n_chain++] = e;
+			} else {
+				ok = add_entry(w, &e);
+			}
+		} else if (k == MP_TYPE_ARRAY && bytes == m->size) {
+			const mp_type *el = array_element(mt);
+			uint64_t count = array_elements(mt);
+			if (el && count && needs_walk(el) && mp_type_size(el) * count <= bytes) {
+				/* The bytes are counted by the elements. */
+				w->leaves[w->n_leaves - 1].bytes = 0;
+				e.kind = ENT_ARRAY;
+				e.type = el;
+				e.count = count;
+				e.node = lg_enter(w, node, el);
+				ok = add_entry(w, &e);
+			}
+		}
+	}
+	for (size_t i = 0; ok && i < n_chain; i++)
+		ok = add_entry(w, &chain[i]);
+	(void)chain_from;
+	free(chain);
+	if (ok && size > covered)
+		padding += size - covered;
+	if (ok && padding)
+		ok = add_leaf(w, child_interned(w, frame, w->padding_name), padding);
+	if (!ok) {
+		w->nomem = true;
+		return NULL;
+	}
+	lg_plan *p = &w->plans[w->n_plans];
+	p->frame = frame;
+	p->type = t;
+	p->visits = 0;
+	p->first_leaf = first_leaf;
+	p->n_leaves = w->n_leaves - first_leaf;
+	p->first_entry = first_entry;
+	p->n_entries = w->n_entries - first_entry;
+	w->plan_index.slots[slot] = (uint32_t)w->n_plans++;
+	if (++w->plan_index.used * 2 > w->plan_index.mask &&
+	    !table_grow(w, &w->plan_index, plan_hash_of)) {
+		w->nomem = true;
+		return NULL;
+	}
+	return &w->plans[w->n_plans - 1];
+}
+
+static size_t get_plan(lg_walker *w, uint32_t frame, const mp_type *t)
+{
+	size_t k = plan_hash(frame, t) & w->plan_index.mask;
+	for (;;) {
+		uint32_t i = w->plan_index.slots[k];
+		if (i == LG_NONE)
+			break;
+		if (w->plans[i].frame == frame && w->plans[i].type == t)
+			return i;
+		k = (k + 1) & w->plan_index.mask;
+	}
+	lg_plan *p = build_plan(w, frame, t, k);
+	return p ? (size_t)(p - w->plans) : SIZE_MAX;
+}
+
+/* ------------------------------------------------------------ steps */
+
+static void unreadable(lg_walker *w, uint32_t frame)
+{
+	uint32_t c = child_interned(w, frame, w->unreadable_name);
+	w->frames[c].pub.count++;
+}
+
+/* A Rust enum (variant part): the active variant's struct, the rest of the
+ * enum's bytes as "[tag]". */
+static void visit_variants(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	uint64_t size = mp_type_size(t);
+	uint8_t buffer[4096];
+	if (size > sizeof(buffer)) {
+		lg_add(w, frame, size);
+		return;
+	}
+	if (!lg_read(w, addr, buffer, size, mp_type_name(t))) {
+		lg_add(w, frame, size);
+		unreadable(w, frame);
+		return;
+	}
+	const mp_type_variant *v = mp_type_active_variant(t, buffer, size);
+	if (!v || !v->type) {
+		lg_add(w, child_interned(w, frame, intern(w, "[unknown-variant]")), size);
+		return;
+	}
+	const mp_type *vt = mp_type_strip(v->type);
+	uint64_t vsize = mp_type_size(vt);
+	if (v->offset + vsize > size)
+		vsize = v->offset < size ? size - v->offset : 0;
+	uint32_t vf = child_interned(w, frame, intern(w, v->name && *v->name ? v->name : "[variant]"));
+	if (size > vsize)
+		lg_add(w, child_interned(w, frame, intern(w, "[tag]")), size - vsize);
+	if (vsize)
+		lg_push_value(w, vf, vt, addr + v->offset);
+}
+
+static void visit_struct(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	w->stats.objects++;
+	if (w->frames[frame].pub.depth >= w->max_depth) {
+		lg_add(w, child_interned(w, frame, w->depth_name), mp_type_size(t));
+		lg_mark_partial(w, "%s at 0x%" PRIx64 " is beyond --max-depth %" PRIu32 " and counted whole",
+				mp_type_name(t), addr, w->max_depth);
+		return;
+	}
+	if (!w->frames[frame].object_type)
+		w->frames[frame].object_type = t;
+	if (lg_cxx_container(w, frame, t, addr) || lg_rust_container(w, frame, t, addr))
+		return;
+	if (mp_type_variant_count(t) > 0) {
+		visit_variants(w, frame, t, addr);
+		return;
+	}
+	size_t plan = get_plan(w, frame, t);
+	if (plan == SIZE_MAX)
+		return;
+	lg_plan *p = &w->plans[plan];
+	p->visits++;
+	if (p->n_entries) {
+		lg_work item = {.addr = addr, .a = 0, .b = plan, .type = t,
+				.frame = frame, .kind = LG_W_STRUCT};
+		lg_push(w, &item);
+	}
+}
+
+static void visit_value(lg_walker *w, uint32_t frame, const mp_type *type, uint64_t addr)
+{
+	const mp_type *t = mp_type_strip(type);
+	enum mp_type_kind k = mp_type_kind(t);
+	uint64_t size = mp_type_size(t);
+	if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) && has_members(t)) {
+		visit_struct(w, frame, t, addr);
+	} else if (is_pointer_kind(k) && size == 8) {
+		lg_add(w, frame, 8);
+		uint64_t p;
+		if (!lg_read_word(w, addr, &p)) {
+			unreadable(w, frame);
+			return;
+		}
+		const mp_type *pointee = mp_type_target(t);
+		lg_push_block(w, frame, pointee ? mp_type_strip(pointee) : NULL, p, LG_UNKNOWN_LEN);
+	} else if (k == MP_TYPE_ARRAY) {
+		const mp_type *el = array_element(t);
+		uint64_t count = array_elements(t);
+		if (el && count && mp_type_size(el) * count <= size) {
+			uint32_t ef = needs_walk(el) ? lg_enter(w, frame, el) : frame;
+			lg_push_array(w, ef, el, addr, count);
+			lg_add(w, frame, size - mp_type_size(el) * count);
+		} else {
+			lg_add(w, frame, size);
+		}
+	} else {
+		lg_add(w, frame, size);
+	}
+}
+
+static void step_struct(lg_walker *w, lg_work *item)
+{
+	const lg_plan *p = &w->plans[item->b];
+	size_t index = (size_t)item->a;
+	if (index >= p->n_entries)
+		return;
+	lg_entry e = w->entries[p->first_entry + index];
+	uint64_t addr = item->addr;
+	if (index + 1 < p->n_entries) {
+		item->a++;
+		lg_push(w, item);
+	}
+	switch (e.kind) {
+	case ENT_VALUE:
+		visit_value(w, e.node, e.type, addr + e.offset);
+		break;
+	case ENT_ARRAY:
+		lg_push_array(w, e.node, e.type, addr + e.offset, e.count);
+		break;
+	case ENT_POINTER: {
+		uint64_t ptr;
+		if (!lg_read_word(w, addr + e.offset, &ptr)) {
+			unreadable(w, e.node);
+			break;
+		}
+		if (!ptr)
+			break;
+		uint64_t len = LG_UNKNOWN_LEN;
+		if (e.len_size) {
+			uint64_t value = 0;
+			if (!lg_read(w, addr + e.len_offset, &value, e.len_size, "a length")) {
+				unreadable(w, e.node);
+				break;
+			}
+			len = value;
+		}
+		lg_push_block(w, e.node, e.type, ptr, len);
+		break;
+	}
+	}
+}
+
+static void step_array(lg_walker *w, lg_work *item)
+{
+	const mp_type *el = item->type;
+	uint64_t size = mp_type_size(el);
+	enum mp_type_kind k = mp_type_kind(el);
+	if (is_pointer_kind(k)) {
+		/* Pointers in batches: follow the next one that leads somewhere. */
+		const mp_type *pointee = mp_type_target(el);
+		pointee = pointee ? mp_type_strip(pointee) : NULL;
+		uint64_t words[64];
+		while (item->a < item->b) {
+			uint64_t n = item->b - item->a;
+			if (n > 64)
+				n = 64;
+			if (!lg_read(w, item->addr + item->a * 8, words, n * 8, "pointers")) {
+				unreadable(w, item->frame);
+				return;
+			}
+			for (uint64_t i = 0; i < n; i++) {
+				if (!words[i])
+					continue;
+				item->a += i + 1;
+				if (item->a < item->b)
+					lg_push(w, item);
+				lg_push_block(w, item->frame, pointee, words[i], LG_UNKNOWN_LEN);
+				return;
+			}
+			item->a += n;
+		}
+		return;
+	}
+	if (item->a >= item->b)
+		return;
+	uint64_t addr = item->addr + item->a * size;
+	item->a++;
+	if (item->a < item->b)
+		lg_push(w, item);
+	visit_value(w, item->frame, el, addr);
+}
+
+/* Reads the NUL-terminated string at p within usable bytes: strlen + 1, or
+ * the usable size when there is no NUL. */
+static uint64_t string_bytes(lg_walker *w, uint64_t p, uint64_t usable, bool *ok)
+{
+	char buffer[256];
+	uint64_t done = 0;
+	*ok = true;
+	while (done < usable) {
+		size_t n = usable - done < sizeof(buffer) ? (size_t)(usable - done) : sizeof(buffer);
+		mp_error *e = mp_target_read(w->target, p + done, buffer, n);
+		if (e) {
+			mp_error_free(e);
+			*ok = false;
+			return usable;
+		}
+		const char *nul = memchr(buffer, 0, n);
+		if (nul)
+			return done + (uint64_t)(nul - buffer) + 1;
+		done += n;
+	}
+	return usable;
+}
+
+static void step_block(lg_walker *w, lg_work *item)
+{
+	uint32_t frame = item->frame;
+	uint64_t p = item->addr, len = item->a;
+	const mp_type *e = item->type;
+	uint64_t usable = lg_claim(w, frame, p);
+	if (!usable)
+		return;
+	w->stats.objects++;
+	if (lg_too_deep(w, frame)) {
+		lg_add(w, child_interned(w, frame, w->depth_name), usable);
+		if (!w->partial)
+			lg_mark_partial(w, "stopped at --max-depth %" PRIu32 " (block at 0x%" PRIx64 ")",
+					w->max_depth, p);
+		w->partial = true;
+		return;
+	}
+	enum mp_type_kind k = e ? mp_type_kind(e) : MP_TYPE_VOID;
+	uint64_t esize = e ? mp_type_size(e) : 0;
+	bool complete = e && mp_type_is_complete(e) && k != MP_TYPE_FUNCTION &&
+			k != MP_TYPE_VOID && k != MP_TYPE_INVALID;
+	if (len != LG_UNKNOWN_LEN && (k == MP_TYPE_VOID || !complete || !esize))
+		esize = 1;  /* void *data with a size: bytes */
+	if (len != LG_UNKNOWN_LEN && esize) {
+		uint64_t n = len <= usable / esize ? len : usable / esize;
+		if (n < len)
+			lg_mark_partial(w, "length %" PRIu64 " of %s array at 0x%" PRIx64
+					" exceeds its block (%" PRIu64 " bytes)", len,
+					e ? mp_type_name(e) : "void", p, usable);
+		lg_add_unused(w, frame, usable - n * esize);
+		if (!n)
+			return;
+		if (!complete) {
+			lg_add(w, child_interned(w, frame, intern(w, e ? type_frame_name(w, e) : "void")), n);
+			return;
+		}
+		uint32_t ef = lg_enter(w, frame, e);
+		lg_push_array(w, ef, e, p, n);
+		return;
+	}
+	if (!complete || !esize || k == MP_TYPE_UNION) {
+		const char *name = e ? type_frame_name(w, e) : "void";
+		if (k == MP_TYPE_UNION && esize && esize <= usable) {
+			lg_add(w, child_interned(w, frame, name), esize);
+			lg_add_unused(w, frame, usable - esize);
+		} else {
+			lg_add(w, child_interned(w, frame, name), usable);
+		}
+		return;
+	}
+	if (is_string_char(e)) {
+		bool ok;
+		uint64_t bytes = string_bytes(w, p, usable, &ok);
+		uint32_t sf = child_interned(w, frame, type_frame_name(w, e));
+		lg_add(w, sf, bytes);
+		lg_add_unused(w, frame, usable - bytes);
+		if (!ok) {
+			unreadable(w, sf);
+			lg_mark_partial(w, "cannot read the string at 0x%" PRIx64, p);
+		}
+		return;
+	}
+	if (is_record(e)) {
+		if (esize > usable) {
+			lg_add(w, child_interned(w, frame, type_frame_name(w, e)), usable);
+			lg_mark_partial(w, "%s (%" PRIu64 " bytes) does not fit its block at 0x%"
+					PRIx64 " (%" PRIu64 " bytes)", mp_type_name(e), esize, p,
+					usable);
+			return;
+		}
+		lg_add_unused(w, frame, usable - esize);
+		visit_value(w, lg_enter(w, frame, e), e, p);
+		return;
+	}
+	/* A pointer to a scalar or pointer without a length: the block is an
+	 * array of as many elements as fit. */
+	uint64_t n = usable / esize;
+	uint32_t ef = lg_enter(w, frame, e);
+	lg_push_array(w, ef, e, p, n);
+	lg_add(w, ef, usable - n * esize);
+}
+
+/* ------------------------------------------------------------ the walk */
+
+static void finalize(lg_walker *w)
+{
+	for (size_t i = 0; i < w->n_plans; i++) {
+		const lg_plan *p = &w->plans[i];
+		if (!p->visits)
+			continue;
+		for (size_t k = 0; k < p->n_leaves; k++) {
+			const lg_leaf *l = &w->leaves[p->first_leaf + k];
+			w->frames[l->node].pub.logical += l->bytes * p->visits;
+			w->frames[l->node].pub.allocated += l->bytes * p->visits;
+		}
+	}
+	/* Subtree sums (children come after their parents); moving self bytes
+	 * to "[inline]" below does not change them. */
+	size_t n = w->n_frames;
+	for (size_t i = 0; i < n; i++) {
+		lg_frame *f = &w->frames[i];
+		f->sum_logical = f->pub.logical;
+		f->sum_allocated = f->pub.allocated;
+		f->sum_count = f->pub.count;
+	}
+	for (size_t i = n; i-- > 1;) {
+		lg_frame *f = &w->frames[i];
+		lg_frame *parent = &w->frames[f->pub.parent];
+		parent->sum_logical += f->sum_logical;
+		parent->sum_allocated += f->sum_allocated;
+		parent->sum_count += f->sum_count;
+		if (f->sum_logical || f->sum_allocated || f->sum_count)
+			parent->has_children = true;
+	}
+	/* Only leaves carry bytes: a followed pointer's own bytes move to a
+	 * child "[inline]". */
+	for (size_t i = 0; i < n; i++) {
+		lg_frame *f = &w->frames[i];
+		if (!f->has_children || !(f->pub.logical || f->pub.allocated || f->pub.count))
+			continue;
+		uint32_t c = child_interned(w, (uint32_t)i, w->inline_name);
+		f = &w->frames[i];
+		if (c == i)
+			break;
+		lg_frame *leaf = &w->frames[c];
+		leaf->pub.logical += f->pub.logical;
+		leaf->pub.allocated += f->pub.allocated;
+		leaf->pub.count += f->pub.count;
+		leaf->sum_logical = leaf->pub.logical;
+		leaf->sum_allocated = leaf->pub.allocated;
+		leaf->sum_count = leaf->pub.count;
+		f->pub.logical = f->pub.allocated = f->pub.count = 0;
+	}
+	w->stats.work_bytes = w->frames_cap * sizeof(lg_frame) +
+			      w->work_cap * sizeof(lg_work) + w->n_chunks / 8 + 1 +
+			      w->plans_cap * sizeof(lg_plan) + w->leaves_cap * sizeof(lg_leaf) +
+			      w->entries_cap * sizeof(lg_entry) +
+			      (w->children.mask + w->plan_index.mask + w->name_index.mask +
+			       w->type_names.mask + 4) * sizeof(uint32_t);
+}
+
+static void walker_free(lg_walker *w)
+{
+	free(w->frames);
+	free(w->children.slots);
+	for (size_t i = 0; i < w->n_names; i++)
+		free(w->names[i]);
+	free(w->names);
+	free(w->name_index.slots);
+	free(w->name_types);
+	free(w->name_of_type);
+	free(w->type_names.slots);
+	free(w->plans);
+	free(w->plan_index.slots);
+	free(w->leaves);
+	free(w->entries);
+	free(w->work);
+	free(w->visited);
+	for (size_t i = 0; i < w->n_warnings; i++)
+		free(w->warnings[i]);
+}
+
+void mp_logical_free(mp_logical *l)
+{
+	if (!l)
+		return;
+	walker_free(&l->w);
+	free(l);
+}
+
+mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
+			  uint64_t address, const mp_type *type,
+			  const char *root_name, const mp_logical_options *options,
+			  mp_logical **out)
+{
+	*out = NULL;
+	const mp_type *t = mp_type_strip(type);
+	if (!t || mp_type_kind(t) == MP_TYPE_INVALID)
+		return mp_error_new(MP_ERR_FORMAT, "cannot walk %s: %s",
+				    type ? mp_type_name(type) : "a missing type",
+				    type && mp_type_error(type) ? mp_type_error(type) : "no type");
+	if (!mp_type_is_complete(t) && mp_type_kind(t) != MP_TYPE_ARRAY)
+		return mp_error_new(MP_ERR_NOT_FOUND, "cannot walk %s at 0x%" PRIx64
+				    ": the type is incomplete (a declaration only)",
+				    mp_type_name(type), address);
+	uint64_t size = mp_type_size(t);
+	if (size) {
+		/* The root's bytes must be readable. */
+		uint8_t probe[1];
+		mp_error *e = mp_target_read(target, address, probe, 1);
+		if (!e && size > 1)
+			e = mp_target_read(target, address + size - 1, probe, 1);
+		if (e)
+			return mp_error_prefix(e, "cannot read %s at 0x%" PRIx64,
+					       mp_type_name(type), address);
+	}
+	mp_logical *l = calloc(1, sizeof(*l));
+	if (!l)
+		return mp_error_nomem();
+	lg_walker *w = &l->w;
+	w->target = target;
+	w->heap = heap;
+	if (options)
+		w->options = *options;
+	w->max_depth = w->options.max_depth ? w->options.max_depth : DEFAULT_MAX_DEPTH;
+	w->n_chunks = heap ? mp_heap_chunk_count(heap) : 0;
+	w->visited = calloc(w->n_chunks / 8 + 1, 1);
+	if (!w->visited || !table_init(&w->children, 256) || !table_init(&w->name_index, 256) ||
+	    !table_init(&w->type_names, 64) || !table_init(&w->plan_index, 64)) {
+		mp_logical_free(l);
+		return mp_error_nomem();
+	}
+	w->inline_name = intern(w, "[inline]");
+	w->unused_name = intern(w, "[unused]");
+	w->padding_name = intern(w, "[padding]");
+	w->unreadable_name = intern(w, "[unreadable]");
+	w->depth_name = intern(w, "[max-depth]");
+	char name[512];
+	mp_logical_frame_name(root_name ? root_name : mp_type_name(type), name, sizeof(name));
+	if (root_name && strncmp(root_name, "struct ", 7) != 0) {
+		/* A variable's name is kept as it is, spaces aside. */
+		size_t n = 0;
+		for (const char *s = root_name; *s && n + 1 < sizeof(name); s++)
+			if (*s != ' ')
+				name[n++] = *s == ';' ? ':' : *s;
+		name[n] = '\0';
+	}
+	uint32_t root = child_interned(w, LG_NONE, intern(w, name));
+	if (w->nomem) {
+		mp_logical_free(l);
+		return mp_error_nomem();
+	}
+	w->stats.objects = 1;
+	visit_value(w, root, t, address);
+	w->stats.objects--;
+	uint64_t polls = 0;
+	while (w->n_work && !w->nomem) {
+		lg_work item = w->work[--w->n_work];
+		if ((++polls & 0xffff) == 0 && w->options.interrupted &&
+		    w->options.interrupted(w->options.context)) {
+			mp_logical_free(l);
+			return mp_error_new(MP_ERR_INTERRUPTED, "logical walk interrupted");
+		}
+		switch (item.kind & 0xff) {
+		case LG_W_VALUE:
+			visit_value(w, item.frame, item.type, item.addr);
+			break;
+		case LG_W_STRUCT:
+			step_struct(w, &item);
+			break;
+		case LG_W_ARRAY:
+			step_array(w, &item);
+			break;
+		case LG_W_BLOCK:
+			step_block(w, &item);
+			break;
+		case LG_W_CONTAINER:
+			if ((item.kind >> 8) == LG_HANDLER_CXX)
+				lg_cxx_step(w, &item);
+			else
+				lg_rust_step(w, &item);
+			break;
+		}
+	}
+	if (w->nomem) {
+		mp_logical_free(l);
+		return mp_error_new(MP_ERR_NOMEM, "out of memory walking %s at 0x%" PRIx64,
+				    mp_type_name(type), address);
+	}
+	finalize(w);
+	*out = l;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ results */
+
+size_t mp_logical_node_count(const mp_logical *l)
+{
+	return l->w.n_frames;
+}
+
+const mp_logical_node *mp_logical_node_at(const mp_logical *l, size_t index)
+{
+	return index < l->w.n_frames ? &l->w.frames[index].pub : NULL;
+}
+
+void mp_logical_subtree(const mp_logical *l, size_t index, uint64_t *logical_bytes,
+			uint64_t *allocated, uint64_t *count)
+{
+	const lg_frame *f = &l->w.frames[index];
+	*logical_bytes = f->sum_logical;
+	*allocated = f->sum_allocated;
+	*count = f->sum_count;
+}
+
+bool mp_logical_partial(const mp_logical *l)
+{
+	return l->w.partial;
+}
+
+size_t mp_logical_warning_count(const mp_logical *l)
+{
+	return l->w.n_warnings;
+}
+
+const char *mp_logical_warning(const mp_logical *l, size_t index)
+{
+	return index < l->w.n_warnings ? l->w.warnings[index] : NULL;
+}
+
+const mp_logical_stats *mp_logical_get_stats(const mp_logical *l)
+{
+	return &l->w.stats;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
+		   const mp_type **field_type)
+{
+	struct { const mp_type *t; uint64_t off; } queue[32];
+	size_t head = 0, tail = 0;
+	queue[tail].t = mp_type_strip(type);
+	queue[tail++].off = 0;
+	while (head < tail) {
+		const mp_type *t = queue[head].t;
+		uint64_t base = queue[head++].off;
+		size_t n = mp_type_member_count(t);
+		for (size_t i = 0; i < n; i++) {
+			const mp_type_member *m = mp_type_member_at(t, i);
+			if (m && m->name && strcmp(m->name, name) == 0) {
+				*offset = base + m->offset;
+				*field_type = mp_type_strip(m->type);
+				return true;
+			}
+		}
+		for (size_t i = 0; i < n && tail < 32; i++) {
+			const mp_type_member *m = mp_type_member_at(t, i);
+			if (!m || !m->type || m->is_virtual_base)
+				continue;
+			const mp_type *mt = mp_type_strip(m->type);
+			enum mp_type_kind k = mp_type_kind(mt);
+			if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS || k == MP_TYPE_UNION) {
+				queue[tail].t = mt;
+				queue[tail++].off = base + m->offset;
+			}
+		}
+	}
+	return false;
+}
+
+const mp_type *lg_template_type(const mp_type *type, size_t index)
+{
+	size_t n = mp_type_template_param_count(type);
+	size_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		const mp_type_template_param *p = mp_type_template_param_at(type, i);
+		if (!p || p->is_value)
+			continue;
+		if (seen++ == index)
+			return p->type;
+	}
+	return NULL;
+}
+
+bool lg_name_starts(const mp_type *type, const char *prefix)
+{
+	const char *name = mp_type_name(type);
+	return name && strncmp(name, prefix, strlen(prefix)) == 0;
+}

@@ -1,0 +1,442 @@
+/* `memprof logical ROOT`: where a data structure's memory goes, by field
+ * path, as folded stacks (default), JSON, text or an SVG flamegraph.
+ * ROOT: a global or static variable (`instance`, `ns::var`,
+ * `crate::STATIC`, `libfoo.so:var`) or `ADDR:TYPE`. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/logical.h"
+#include "command.h"
+#include "error.h"
+#include "output/folded.h"
+#include "output/json.h"
+
+enum metric { METRIC_LOGICAL, METRIC_ALLOCATED, METRIC_SLACK, METRIC_COUNT };
+static const char *const metric_names[] = {"logical", "allocated", "slack", "count"};
+
+typedef struct root_spec {
+	uint64_t address;
+	const mp_type *type;
+	char name[512];
+	const char *module;   /* where a variable was found, or NULL */
+} root_spec;
+
+static uint64_t metric_value(enum metric m, const mp_logical_node *n)
+{
+	switch (m) {
+	case METRIC_LOGICAL: return n->logical;
+	case METRIC_ALLOCATED: return n->allocated;
+	case METRIC_SLACK: return n->allocated - n->logical;
+	default: return n->count;
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* ADDR:TYPE, MODULE:VARIABLE or VARIABLE. */
+static mp_error *resolve_root(mp_target *target, const char *text, root_spec *r)
+{
+	memset(r, 0, sizeof(*r));
+	const char *colon = NULL;
+	for (const char *p = text; *p; p++) {
+		if (p[0] == ':' && p[1] == ':') {
+			p++;
+			continue;
+		}
+		if (*p == ':') {
+			colon = p;
+			break;
+		}
+	}
+	if (colon) {
+		char head[256];
+		size_t n = (size_t)(colon - text);
+		if (n == 0 || n >= sizeof(head))
+			return mp_error_new(MP_ERR_USAGE, "bad root '%s': want VARIABLE, "
+					    "MODULE:VARIABLE or ADDRESS:TYPE", text);
+		memcpy(head, text, n);
+		head[n] = '\0';
+		char *end;
+		errno = 0;
+		unsigned long long address = strtoull(head, &end, 0);
+		if (!errno && *end == '\0') {
+			const char *type_name = colon + 1;
+			mp_error *e = mp_type_find(target, type_name, &r->type);
+			if (e)
+				return mp_error_prefix(e, "root %s", text);
+			r->address = address;
+			snprintf(r->name, sizeof(r->name), "%s", type_name);
+			return NULL;
+		}
+		mp_variable v;
+		mp_error *e = mp_type_find_variable(target, colon + 1, &v);
+		if (e)
+			return mp_error_prefix(e, "root %s", text);
+		if (!v.module || strcmp(base_name(mp_module_name(v.module)), head) != 0)
+			return mp_error_new(MP_ERR_NOT_FOUND,
+					    "root %s: variable %s is found in %s, not in %s "
+					    "(memprof picks a module's variable only when that "
+					    "module is the first to define it)",
+					    text, colon + 1,
+					    v.module ? mp_module_name(v.module) : "no module", head);
+		r->address = v.address;
+		r->type = v.type;
+		r->module = mp_module_name(v.module);
+		snprintf(r->name, sizeof(r->name), "%s", colon + 1);
+		return NULL;
+	}
+	mp_variable v;
+	mp_error *e = mp_type_find_variable(target, text, &v);
+	if (e)
+		return mp_error_prefix(e, "root %s", text);
+	r->address = v.address;
+	r->type = v.type;
+	r->module = v.module ? mp_module_name(v.module) : NULL;
+	snprintf(r->name, sizeof(r->name), "%s", text);
+	return NULL;
+}
+
+static bool parse_count(const char *text, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Leaves as folded lines for the metric; *n_out lines, caller frees. */
+static mp_error *folded_lines(const mp_logical *l, enum metric m,
+			      mp_folded_line **out, size_t *n_out)
+{
+	size_t n = mp_logical_node_count(l);
+	size_t *path_length = calloc(n ? n : 1, sizeof(*path_length));
+	mp_folded_line *lines = calloc(n ? n : 1, sizeof(*lines));
+	if (!path_length || !lines) {
+		free(path_length);
+		free(lines);
+		return mp_error_nomem();
+	}
+	for (size_t i = 0; i < n; i++) {
+		const mp_logical_node *node = mp_logical_node_at(l, i);
+		size_t own = strlen(node->name);
+		path_length[i] = node->parent == UINT32_MAX ? own
+							    : path_length[node->parent] + 1 + own;
+	}
+	size_t k = 0;
+	mp_error *err = NULL;
+	for (size_t i = 0; i < n && !err; i++) {
+		const mp_logical_node *node = mp_logical_node_at(l, i);
+		uint64_t value = metric_value(m, node);
+		if (!value)
+			continue;
+		char *s = malloc(path_length[i] + 1);
+		if (!s) {
+			err = mp_error_nomem();
+			break;
+		}
+		size_t end = path_length[i];
+		s[end] = '\0';
+		for (size_t c = i;; c = mp_logical_node_at(l, c)->parent) {
+			const mp_logical_node *cn = mp_logical_node_at(l, c);
+			size_t own = strlen(cn->name);
+			end -= own;
+			memcpy(s + end, cn->name, own);
+			if (cn->parent == UINT32_MAX)
+				break;
+			s[--end] = ';';
+		}
+		lines[k].stack = s;
+		lines[k++].value = value;
+	}
+	free(path_length);
+	if (err) {
+		for (size_t i = 0; i < k; i++)
+			free(lines[i].stack);
+		free(lines);
+		return err;
+	}
+	*n_out = mp_folded_normalize(lines, k);
+	*out = lines;
+	return NULL;
+}
+
+static void free_lines(mp_folded_line *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i].stack);
+	free(lines);
+}
+
+static int by_value_desc(const void *a, const void *b)
+{
+	const mp_folded_line *x = a, *y = b;
+	if (x->value != y->value)
+		return x->value < y->value ? 1 : -1;
+	return strcmp(x->stack, y->stack);
+}
+
+static const char *unit_of(enum metric m)
+{
+	return m == METRIC_COUNT ? "blocks" : "bytes";
+}
+
+static void write_text(FILE *out, const mp_logical *l, const root_spec *r,
+		       enum metric m, mp_folded_line *lines, size_t n, size_t top)
+{
+	uint64_t logical, allocated, count;
+	mp_logical_subtree(l, 0, &logical, &allocated, &count);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += lines[i].value;
+	fprintf(out, "%s (%s) at 0x%" PRIx64 "%s\n", r->name, mp_type_name(r->type),
+		r->address, mp_logical_partial(l) ? "  [partial]" : "");
+	fprintf(out, "logical %" PRIu64 " bytes, allocated %" PRIu64 " bytes, slack %" PRIu64
+		" bytes, %" PRIu64 " heap blocks\n\n", logical, allocated, allocated - logical,
+		count);
+	qsort(lines, n, sizeof(*lines), by_value_desc);
+	fprintf(out, "%14s %7s  path (--metric %s)\n", unit_of(m), "share", metric_names[m]);
+	for (size_t i = 0; i < n && i < top; i++)
+		fprintf(out, "%14" PRIu64 " %6.2f%%  %s\n", lines[i].value,
+			total ? 100.0 * (double)lines[i].value / (double)total : 0.0,
+			lines[i].stack);
+	if (n > top)
+		fprintf(out, "... %zu more paths (--top N, or --format folded for all)\n", n - top);
+	for (size_t i = 0; i < mp_logical_warning_count(l); i++)
+		fprintf(out, "warning: %s\n", mp_logical_warning(l, i));
+}
+
+static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
+		       enum metric m, double seconds)
+{
+	mp_json j;
+	mp_json_init(&j, out, true);
+	mp_json_begin_object(&j);
+	mp_json_key(&j, "root");
+	mp_json_string(&j, r->name);
+	mp_json_key(&j, "type");
+	mp_json_string(&j, mp_type_name(r->type));
+	mp_json_key(&j, "address");
+	mp_json_hex(&j, r->address);
+	mp_json_key(&j, "module");
+	if (r->module)
+		mp_json_string(&j, r->module);
+	else
+		mp_json_null(&j);
+	mp_json_key(&j, "metric");
+	mp_json_string(&j, metric_names[m]);
+	mp_json_key(&j, "partial");
+	mp_json_bool(&j, mp_logical_partial(l));
+	mp_json_key(&j, "warnings");
+	mp_json_begin_array(&j);
+	for (size_t i = 0; i < mp_logical_warning_count(l); i++)
+		mp_json_string(&j, mp_logical_warning(l, i));
+	mp_json_end_array(&j);
+	uint64_t logical, allocated, count;
+	mp_logical_subtree(l, 0, &logical, &allocated, &count);
+	mp_json_key(&j, "total");
+	mp_json_begin_object(&j);
+	mp_json_key(&j, "logical");
+	mp_json_uint(&j, logical);
+	mp_json_key(&j, "allocated");
+	mp_json_uint(&j, allocated);
+	mp_json_key(&j, "slack");
+	mp_json_uint(&j, allocated - logical);
+	mp_json_key(&j, "count");
+	mp_json_uint(&j, count);
+	mp_json_end_object(&j);
+	const mp_logical_stats *st = mp_logical_get_stats(l);
+	mp_json_key(&j, "stats");
+	mp_json_begin_object(&j);
+	mp_json_key(&j, "blocks");
+	mp_json_uint(&j, st->blocks);
+	mp_json_key(&j, "objects");
+	mp_json_uint(&j, st->objects);
+	mp_json_key(&j, "work_peak");
+	mp_json_uint(&j, st->work_peak);
+	mp_json_key(&j, "walk_bytes");
+	mp_json_uint(&j, st->work_bytes);
+	mp_json_key(&j, "microseconds");
+	mp_json_uint(&j, (uint64_t)(seconds * 1e6));
+	mp_json_end_object(&j);
+	/* The tree: frames in preorder-compatible creation order, each with its
+	 * parent's id, so any depth fits. */
+	mp_json_key(&j, "nodes");
+	mp_json_begin_array(&j);
+	size_t n = mp_logical_node_count(l);
+	uint32_t *id = malloc((n ? n : 1) * sizeof(*id));
+	uint32_t next = 0;
+	for (size_t i = 0; i < n; i++) {
+		const mp_logical_node *node = mp_logical_node_at(l, i);
+		uint64_t sl, sa, sc;
+		mp_logical_subtree(l, i, &sl, &sa, &sc);
+		if (id)
+			id[i] = UINT32_MAX;
+		if (!sl && !sa && !sc)
+			continue;
+		if (id)
+			id[i] = next;
+		mp_json_begin_object(&j);
+		mp_json_key(&j, "id");
+		mp_json_uint(&j, next++);
+		mp_json_key(&j, "parent");
+		if (node->parent == UINT32_MAX || !id)
+			mp_json_null(&j);
+		else
+			mp_json_uint(&j, id[node->parent]);
+		mp_json_key(&j, "name");
+		mp_json_string(&j, node->name);
+		mp_json_key(&j, "depth");
+		mp_json_uint(&j, node->depth);
+		mp_json_key(&j, "logical");
+		mp_json_uint(&j, sl);
+		mp_json_key(&j, "allocated");
+		mp_json_uint(&j, sa);
+		mp_json_key(&j, "count");
+		mp_json_uint(&j, sc);
+		mp_json_key(&j, "leaf");
+		mp_json_bool(&j, node->logical == sl && node->allocated == sa && node->count == sc);
+		mp_json_end_object(&j);
+	}
+	free(id);
+	mp_json_end_array(&j);
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+}
+
+static int run_logical(mp_command *c)
+{
+	enum metric m = METRIC_LOGICAL;
+	const char *metric = mp_command_value(c, "--metric");
+	if (metric) {
+		size_t k = 0;
+		while (k < 4 && strcmp(metric, metric_names[k]) != 0)
+			k++;
+		if (k == 4)
+			return mp_command_fail(c, mp_error_new(MP_ERR_USAGE,
+				"unknown --metric '%s' (logical, allocated, slack, count)", metric));
+		m = (enum metric)k;
+	}
+	mp_logical_options options = {0};
+	uint64_t value;
+	const char *text = mp_command_value(c, "--max-objects");
+	if (text) {
+		if (!parse_count(text, &value) || !value)
+			return mp_command_fail(c, mp_error_new(MP_ERR_USAGE,
+				"--max-objects needs a positive count, not '%s'", text));
+		options.max_objects = value;
+	}
+	text = mp_command_value(c, "--max-depth");
+	if (text) {
+		if (!parse_count(text, &value) || !value || value > 100000)
+			return mp_command_fail(c, mp_error_new(MP_ERR_USAGE,
+				"--max-depth needs a count from 1 to 100000, not '%s'", text));
+		options.max_depth = (uint32_t)value;
+	}
+	size_t top = 40;
+	text = mp_command_value(c, "--top");
+	if (text) {
+		if (!parse_count(text, &value) || !value)
+			return mp_command_fail(c, mp_error_new(MP_ERR_USAGE,
+				"--top needs a positive count, not '%s'", text));
+		top = (size_t)value;
+	}
+	if (c->host) {
+		options.interrupted = c->host->interrupted;
+		options.context = c->host->context;
+	}
+
+	root_spec root;
+	mp_error *e = resolve_root(c->target, c->options->positional[0], &root);
+	if (e)
+		return mp_command_fail(c, e);
+	mp_heap *heap = NULL;
+	mp_heap_options heap_options = {.no_libc_debug = c->options->no_libc_debug};
+	e = mp_heap_open(c->target, &heap_options, &heap);
+	if (e) {
+		fprintf(c->err, "memprof: warning: no heap (%s): pointers are counted "
+			"as themselves only\n", mp_error_message(e));
+		mp_error_free(e);
+		heap = NULL;
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	mp_logical *l = NULL;
+	e = mp_logical_walk(c->target, heap, root.address, root.type, root.name, &options, &l);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (e) {
+		mp_heap_free(heap);
+		return mp_command_fail(c, e);
+	}
+	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	int status = MP_EXIT_OK;
+	if (c->options->format == MP_FORMAT_JSON) {
+		write_json(c->out, l, &root, m, seconds);
+	} else {
+		mp_folded_line *lines = NULL;
+		size_t n = 0;
+		e = folded_lines(l, m, &lines, &n);
+		if (e) {
+			status = mp_command_fail(c, e);
+		} else if (c->options->format == MP_FORMAT_TEXT) {
+			write_text(c->out, l, &root, m, lines, n, top);
+		} else if (c->options->format == MP_FORMAT_SVG) {
+			char title[700], subtitle[256];
+			snprintf(title, sizeof(title), "memprof logical %s (%s)", root.name,
+				 metric_names[m]);
+			uint64_t lb, ab, cb;
+			mp_logical_subtree(l, 0, &lb, &ab, &cb);
+			snprintf(subtitle, sizeof(subtitle), "%s at 0x%" PRIx64 ": logical %" PRIu64
+				 " bytes, allocated %" PRIu64 " bytes, %" PRIu64 " blocks%s",
+				 mp_type_name(root.type), root.address, lb, ab, cb,
+				 mp_logical_partial(l) ? " (partial)" : "");
+			mp_flamegraph_options fo = {.title = title, .unit = unit_of(m),
+						    .subtitle = subtitle};
+			e = mp_flamegraph_svg(c->out, lines, n, &fo);
+			if (e)
+				status = mp_command_fail(c, e);
+		} else {
+			mp_folded_write(c->out, lines, n);
+		}
+		if (lines)
+			free_lines(lines, n);
+	}
+	if (status == MP_EXIT_OK && c->options->format != MP_FORMAT_TEXT &&
+	    c->options->format != MP_FORMAT_JSON) {
+		for (size_t i = 0; i < mp_logical_warning_count(l); i++)
+			fprintf(c->err, "memprof: warning: %s\n", mp_logical_warning(l, i));
+		if (mp_logical_partial(l))
+			fprintf(c->err, "memprof: warning: the result is partial\n");
+	}
+	mp_logical_free(l);
+	mp_heap_free(heap);
+	return status;
+}
+
+static const char *const logical_valued[] = {
+	"--metric", "--max-objects", "--max-depth", "--top", NULL,
+};
+
+const mp_verb mp_verb_logical = {
+	.name = "logical",
+	.summary = "bytes of a data structure by field path, from its DWARF type (folded, flamegraph)",
+	.usage = "ROOT [--metric logical|allocated|slack|count] [--max-objects N] "
+		 "[--max-depth N] [--top N]\n"
+		 "  ROOT: VARIABLE, MODULE:VARIABLE or ADDRESS:TYPE",
+	.formats = MP_FORMAT_FOLDED | MP_FORMAT_JSON | MP_FORMAT_TEXT | MP_FORMAT_SVG,
+	.default_format = MP_FORMAT_FOLDED,
+	.needs_target = true,
+	.valued = logical_valued,
+	.min_positional = 1,
+	.max_positional = 1,
+	.run = run_logical,
+};

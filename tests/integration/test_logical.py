@@ -1,0 +1,224 @@
+"""`memprof logical` against totals the inspected programs compute about
+themselves (sizeof, strlen, container lengths, malloc_usable_size, block
+counts): the C instance example member by member, from a gcore core and
+live; the shapes helper (a long list, a cyclic graph, shared blocks,
+unions, garbage pointers, every length-sibling spelling, a tree, bitfields,
+an inline 2-D array); the four output formats; limits; errors."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+
+from mptest import Held, check, example, finish, gcore, helper, memprof
+
+LIST_NODES = 1_000_000
+
+
+def expectations(path):
+    want = {}
+    with open(path) as f:
+        for line in f:
+            name, logical, allocated, blocks = line.split()
+            want[name] = (int(logical), int(allocated), int(blocks))
+    return want
+
+
+def held_with_expectations(argv, tmp, name):
+    path = os.path.join(tmp, name + ".expected")
+    env = dict(os.environ, MEMPROF_EXPECTED=path)
+    held = Held(argv, env=env)
+    return held, expectations(path)
+
+
+def logical_json(*args):
+    code, out, err = memprof("logical", *args, "--format", "json")
+    if not check(code == 0, "logical %s: status %d: %s" % (" ".join(args), code, err[-800:])):
+        return None
+    return json.loads(out)
+
+
+def top_level(report):
+    """{member: (logical, allocated, count)} for the root's children."""
+    nodes = report["nodes"]
+    return {n["name"]: (n["logical"], n["allocated"], n["count"])
+            for n in nodes if n["parent"] == 0}
+
+
+def check_members(label, report, want):
+    if report is None:
+        return
+    check(report["partial"] is False, "%s: partial: %s" % (label, report["warnings"]))
+    got = top_level(report)
+    for member, numbers in want.items():
+        if member == "total":
+            t = report["total"]
+            check((t["logical"], t["allocated"], t["count"]) == numbers,
+                  "%s: total %s, the program says %s" % (label, (t["logical"], t["allocated"], t["count"]), numbers))
+            continue
+        check(got.get(member) == numbers,
+              "%s: %s = %s, the program says %s" % (label, member, got.get(member), numbers))
+    extra = set(got) - set(want)
+    check(not extra, "%s: members memprof reports that the program does not: %s" % (label, extra))
+
+
+def check_leaves_sum(label, report):
+    """Only leaves carry bytes, and they add up to the total."""
+    if report is None:
+        return
+    nodes = report["nodes"]
+    parents = {n["parent"] for n in nodes}
+    leaves = [n for n in nodes if n["id"] not in parents]
+    for key in ("logical", "allocated", "count"):
+        check(sum(n[key] for n in leaves) == report["total"][key],
+              "%s: leaves' %s add up to %d, total %d" % (label, key,
+                                                         sum(n[key] for n in leaves), report["total"][key]))
+    check(all(n["leaf"] == (n["id"] not in parents) for n in nodes),
+          "%s: 'leaf' flags disagree with the tree" % label)
+
+
+def check_folded(label, text, total):
+    lines = text.splitlines()
+    stacks = []
+    ok = True
+    for line in lines:
+        m = re.fullmatch(r"(\S+) (\d+)", line)
+        if not m or " " in m.group(1) or ";;" in m.group(1):
+            ok = False
+            break
+        stacks.append((m.group(1), int(m.group(2))))
+    check(ok, "%s: folded line %r is not 'frame;frame COUNT'" % (label, line if lines else ""))
+    check([s for s, _ in stacks] == sorted(s for s, _ in stacks), "%s: folded lines are not sorted" % label)
+    check(len({s for s, _ in stacks}) == len(stacks), "%s: repeated folded stacks" % label)
+    check(all(v > 0 for _, v in stacks), "%s: zero counts in folded output" % label)
+    check(sum(v for _, v in stacks) == total,
+          "%s: folded counts add up to %d, want %d" % (label, sum(v for _, v in stacks), total))
+    return stacks
+
+
+tmp = tempfile.mkdtemp(prefix="memprof-logical-")
+try:
+    # ---------------------------------------------------------------- C instance
+    held, want = held_with_expectations([example("instance_c"), "--hold"], tmp, "instance_c")
+    core = os.path.join(tmp, "instance_c.core")
+    try:
+        live = logical_json("--pid", str(held.pid), "instance")
+        check_members("instance_c live", live, want)
+        gcore(held.pid, core)
+    finally:
+        check(held.release() == 0, "instance_c --hold did not exit 0")
+    report = logical_json("--core", core, "instance")
+    check_members("instance_c core", report, want)
+    check_leaves_sum("instance_c core", report)
+    if report:
+        names = {n["name"] for n in report["nodes"]}
+        check("[padding]" in names and "[inline]" in names and "char" in names,
+              "instance_c: expected [padding], [inline] and char frames, got %s" % sorted(names)[:30])
+        # Elements fold into one frame named after their type; chains fold.
+        check(any(n["name"] == "decision_variable" for n in report["nodes"]),
+              "instance_c: no decision_variable element frame")
+        check(len(report["nodes"]) < 400, "instance_c: %d frames, want a few hundred at most" % len(report["nodes"]))
+
+    totals = report["total"] if report else {"logical": 0, "allocated": 0, "count": 0}
+    metrics = {"logical": totals["logical"], "allocated": totals["allocated"],
+               "slack": totals["allocated"] - totals["logical"], "count": totals["count"]}
+    for metric, total in metrics.items():
+        code, out, err = memprof("logical", "--core", core, "instance", "--metric", metric)
+        check(code == 0, "folded --metric %s: status %d %s" % (metric, code, err))
+        stacks = check_folded("instance_c --metric " + metric, out, total)
+        check(all(s.startswith("instance;") for s, _ in stacks), "folded: every stack starts at the root")
+    # Default format is folded; --format folded says the same.
+    _, default_out, _ = memprof("logical", "--core", core, "instance")
+    _, folded_out, _ = memprof("logical", "--core", core, "instance", "--format", "folded")
+    check(default_out == folded_out and default_out, "default format is not folded")
+    check("instance;description;name;char 34\n" in default_out,
+          "folded: the description's name string (strlen + 1 = 34) is missing")
+    check("instance;decision_variables;decision_variable;[padding] 8000\n" in default_out,
+          "folded: the 4-byte hole of 2000 decision variables is missing")
+
+    code, out, err = memprof("logical", "--core", core, "instance", "--format", "text")
+    check(code == 0 and "logical %d bytes" % metrics["logical"] in out and "%" in out,
+          "text: status %d, no totals line: %s" % (code, out[:300]))
+
+    svg_path = os.path.join(tmp, "instance.svg")
+    code, _, err = memprof("logical", "--core", core, "instance", "--format", "svg", "--output", svg_path)
+    check(code == 0, "svg: status %d: %s" % (code, err))
+    try:
+        root = ET.parse(svg_path).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        groups = [g for g in root.iter(ns + "g") if g.get("class") == "f"]
+        check(root.tag == ns + "svg" and len(groups) > 20, "svg: %d frame groups" % len(groups))
+        check(root.find(ns + "script") is not None, "svg: no script (zoom, search)")
+        check(int(root.get("data-total")) == metrics["logical"], "svg: total differs")
+        check(all(g.find(ns + "title") is not None for g in groups), "svg: frames without hover titles")
+        with open(svg_path) as f:
+            text = f.read()
+        check("http" not in text.replace("http://www.w3.org/2000/svg", ""),
+              "svg: refers to something outside itself")
+    except ET.ParseError as e:
+        check(False, "svg does not parse: %s" % e)
+
+    # ADDR:TYPE gives the same as the variable.
+    if report:
+        addr = report["address"]
+        again = logical_json("--core", core, "%s:struct instance" % addr)
+        if again:
+            check(again["total"] == report["total"], "ADDR:TYPE total %s != %s" % (again["total"], report["total"]))
+        module = os.path.basename(example("instance_c"))
+        again = logical_json("--core", core, "%s:instance" % module)
+        if again:
+            check(again["total"] == report["total"], "MODULE:VARIABLE total differs")
+
+    # Limits mark the result partial.
+    limited = logical_json("--core", core, "instance", "--max-objects", "100")
+    if limited:
+        check(limited["partial"] is True and limited["total"]["count"] == 100,
+              "--max-objects 100: partial %s, %d blocks" % (limited["partial"], limited["total"]["count"]))
+    limited = logical_json("--core", core, "instance", "--max-depth", "2")
+    if limited:
+        check(limited["partial"] is True and 0 < limited["total"]["count"] < metrics["count"],
+              "--max-depth 2: partial %s, %d blocks (want fewer: deeper blocks are leaves)"
+              % (limited["partial"], limited["total"]["count"]))
+        check(max(n["depth"] for n in limited["nodes"]) <= 4, "--max-depth 2: frames too deep")
+
+    # Errors name what is wrong.
+    code, _, err = memprof("logical", "--core", core, "no_such_variable")
+    check(code == 1 and "no_such_variable" in err, "unknown root: status %d %s" % (code, err))
+    code, _, err = memprof("logical", "--core", core, "0x10:struct instance")
+    check(code == 1 and "0x10" in err, "unreadable ADDR:TYPE: status %d %s" % (code, err))
+    code, _, err = memprof("logical", "--core", core, "0x10:struct no_such_type")
+    check(code == 1 and "no_such_type" in err, "unknown type: status %d %s" % (code, err))
+    code, _, err = memprof("logical", "--core", core, "instance", "--metric", "bogus")
+    check(code == 2, "bad --metric: status %d" % code)
+    code, _, err = memprof("logical", "--core", core)
+    check(code == 2, "missing ROOT: status %d" % code)
+    os.unlink(core)
+
+    # ---------------------------------------------------------------- shapes
+    held, want = held_with_expectations([helper("logical_shapes"), str(LIST_NODES)], tmp, "shapes")
+    try:
+        for root, numbers in want.items():
+            r = logical_json("--pid", str(held.pid), root)
+            if r is None:
+                continue
+            t = r["total"]
+            check((t["logical"], t["allocated"], t["count"]) == numbers,
+                  "shapes %s: memprof %s, the program says %s" % (root, (t["logical"], t["allocated"], t["count"]), numbers))
+            check(r["partial"] is False, "shapes %s: partial %s" % (root, r["warnings"]))
+            check_leaves_sum("shapes " + root, r)
+            if root in ("list_head", "tree_root", "graph_root"):
+                check(len(r["nodes"]) <= 12, "shapes %s: %d frames, the chain should fold" % (root, len(r["nodes"])))
+            if root == "list_head":
+                check(r["stats"]["work_peak"] <= 4, "list: work list peaked at %d" % r["stats"]["work_peak"])
+        code, out, _ = memprof("logical", "--pid", str(held.pid), "list_head")
+        check(len(out.splitlines()) <= 4, "list of %d nodes: %d folded lines" % (LIST_NODES, len(out.splitlines())))
+        code, out, _ = memprof("logical", "--pid", str(held.pid), "unions")
+        check("unions;plain 12" in out and "unions;items;tagged;u 24" in out,
+              "unions: a union is one leaf of its size:\n" + out)
+    finally:
+        check(held.release() == 0, "logical_shapes did not exit 0")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+finish()
