@@ -75,6 +75,7 @@ static int run_run(mp_command *c)
 	err = mp_launch_finish(launch, &wait_status);
 	pid_t pid = mp_launch_pid(launch);
 	int forks = mp_launch_forks(launch);
+	int execs = mp_launch_execs(launch);
 	mp_launch_free(launch);
 	if (err) {
 		mp_error_free(analysis_error);
@@ -82,6 +83,9 @@ static int run_run(mp_command *c)
 	}
 	char fate[128];
 	describe_fate(fate, sizeof(fate), wait_status);
+	if (execs)
+		fprintf(c->err, "memprof: the program called exec %d time%s: the image running at exit was checked\n",
+			execs, execs == 1 ? "" : "s");
 	if (forks)
 		fprintf(c->err, "memprof: the program forked %d time%s: only the first process (pid %d) was checked\n",
 			forks, forks == 1 ? "" : "s", (int)pid);
@@ -102,6 +106,8 @@ static int run_run(mp_command *c)
 		mp_json_int(&j, exit_status_of(wait_status));
 		mp_json_key(&j, "forks_not_followed");
 		mp_json_int(&j, forks);
+		mp_json_key(&j, "execs");
+		mp_json_int(&j, execs);
 		mp_json_key(&j, "checked");
 		mp_json_bool(&j, checked);
 		if (checked)

@@ -30,6 +30,7 @@ struct mp_launch {
 	bool at_exit_stop;
 	unsigned long exit_message; /* wait status the exit stop announced */
 	int forks, execs;
+	bool started;             /* the program's own exec has happened */
 };
 
 mp_error *mp_launch_start(char *const argv[], mp_launch **out)
@@ -136,7 +137,10 @@ mp_error *mp_launch_run_to_exit(mp_launch *l, bool *stopped)
 			continue;
 		}
 		if (event == PTRACE_EVENT_EXEC) {
-			l->execs++;
+			/* The first exec is memprof starting the program. */
+			if (l->started)
+				l->execs++;
+			l->started = true;
 			ptrace(PTRACE_CONT, l->pid, NULL, NULL);
 			continue;
 		}

@@ -107,6 +107,21 @@ try:
     code, report, err = memprof_run(["sh", "-c", "/bin/true & wait"], "--fail-on", "none")
     check(code == 0 and "only the first process" in err, "forks are said: %s" % err)
 
+    code, report, err = memprof_run(["sh", "-c", "exec " + example("leak_cycle")], "--fail-on", "none")
+    if check(code == 0 and report and "called exec 1 time" in err, "exec is followed and said: %s" % err):
+        s = report["processes"][0]["summary"]
+        check(s["definitely_lost"]["blocks"] == 1 and s["indirectly_lost"]["blocks"] == 2,
+              "the exec'd image is the one checked: %s" % s)
+
+    # Corrupt chunks: the heap problem is reported, the check goes on, and
+    # the result is marked partial.
+    with held_core([helper("heapshape"), "corrupt-size"], "corrupt.core") as core:
+        code, out, err = memprof("leaks", "--core", core, "--format", "json")
+        if check(code == 0, "leaks on a corrupt heap still answers: %s" % err[-300:]):
+            report = json.loads(out)
+            check(report["partial"] and any("impossible size" in w for w in report["warnings"]),
+                  "corrupt chunk reported, result partial: %s" % report["warnings"][:3])
+
     # Cores of a held program: the known answer; strict roots.
     with held_core([helper("leakshapes")], "shapes.core") as core:
         code, out, err = memprof("leaks", "--core", core, "--format", "json")
@@ -146,6 +161,26 @@ try:
             check(code == 0 and "no root reaches this block" in out, "a lost block has no path")
         code, out, err = memprof("refs", "--core", core, "0x10")
         check(code == 1 and "not inside any heap chunk" in err, "refs outside the heap: %s" % err)
+
+        # A core whose stacks were not saved: said, and the result partial.
+        import struct
+        info = json.loads(memprof("info", "--core", core, "--format", "json")[1])
+        stack_pointers = [int(t["registers"]["rsp"], 16) for t in info["threads"]]
+        data = bytearray(open(core, "rb").read())
+        phoff, = struct.unpack_from("<Q", data, 32)
+        phnum, = struct.unpack_from("<H", data, 56)
+        for i in range(phnum):
+            at = phoff + 56 * i
+            p_type, _, _, vaddr, _, filesz, memsz = struct.unpack_from("<IIQQQQQ", data, at)
+            if p_type == 1 and any(vaddr <= sp < vaddr + memsz for sp in stack_pointers):
+                struct.pack_into("<Q", data, at + 32, 0)   # p_filesz = 0
+        nostack = os.path.join(tmp, "nostack.core")
+        open(nostack, "wb").write(bytes(data))
+        code, out, err = memprof("leaks", "--core", nostack, "--format", "json")
+        if check(code == 0, "leaks without stacks still answers: %s" % err[-300:]):
+            report = json.loads(out)
+            check(report["partial"] and any("stack of thread" in w for w in report["warnings"]),
+                  "missing stacks said, result partial: %s" % report["warnings"][:3])
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()
