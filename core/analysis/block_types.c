@@ -43,7 +43,10 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 		return;
 	const mp_type *p = mp_type_strip(pointee);
 	enum mp_type_kind k = p ? mp_type_kind(p) : MP_TYPE_INVALID;
-	if (k != MP_TYPE_STRUCT && k != MP_TYPE_CLASS && k != MP_TYPE_UNION)
+	/* Records, and arrays of pointers (`struct entry **buckets`), whose
+	 * elements are followed in turn. */
+	if (k != MP_TYPE_STRUCT && k != MP_TYPE_CLASS && k != MP_TYPE_UNION &&
+	    k != MP_TYPE_POINTER)
 		return;
 	ptrdiff_t i = mp_heap_find_chunk(ty->h, value);
 	if (i < 0 || ty->types[i])

@@ -79,6 +79,73 @@ char *mp_infer_block_type(mp_target *t, const uint8_t *bytes, size_t length,
 	return NULL;
 }
 
+/* Sizes that only one record type has among the blocks DWARF typed: a
+ * lost block of such a size is most likely of that type too. */
+typedef struct size_type {
+	uint64_t size;
+	const mp_type *type;       /* NULL: several types share the size */
+} size_type;
+
+static int compare_size_types(const void *a, const void *b)
+{
+	const size_type *x = a, *y = b;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static size_type *sizes_of_types(const mp_heap *heap, const mp_type **types,
+				 size_t *count)
+{
+	size_type *items = NULL;
+	size_t n = 0, capacity = 0;
+	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
+		if (!types[i] || mp_type_kind(types[i]) == MP_TYPE_POINTER)
+			continue;
+		mp_chunk c = mp_heap_chunk(heap, i);
+		if (!MP_ARRAY_RESERVE(items, capacity, n + 1)) {
+			free(items);
+			return NULL;
+		}
+		items[n++] = (size_type){mp_chunk_usable_size(&c), types[i]};
+	}
+	if (n > 1)
+		qsort(items, n, sizeof(*items), compare_size_types);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (kept && items[kept - 1].size == items[i].size) {
+			if (items[kept - 1].type != items[i].type)
+				items[kept - 1].type = NULL;
+			continue;
+		}
+		items[kept++] = items[i];
+	}
+	*count = kept;
+	return items;
+}
+
+static const mp_type *type_of_size(const size_type *items, size_t count, uint64_t size)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (items[mid].size < size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < count && items[lo].size == size ? items[lo].type : NULL;
+}
+
+static char *type_display(const mp_type *type)
+{
+	char *text = NULL;
+	if (mp_type_kind(type) == MP_TYPE_POINTER) {
+		if (asprintf(&text, "%s[]", mp_type_name(type)) < 0)
+			return NULL;
+		return text;
+	}
+	return strdup(mp_type_name(type));
+}
+
 static int compare_groups(const void *a, const void *b)
 {
 	const mp_leak_group *x = a, *y = b;
@@ -118,13 +185,13 @@ static int compare_ranked(const void *a, const void *b)
 }
 
 static mp_leak_group *find_group(mp_leak_report *r, enum mp_leak_kind kind,
-				 const char *type, uint64_t size)
+				 const char *type, const char *evidence, uint64_t size)
 {
 	/* Linear over groups of a report: reports hold few groups; the
 	 * blocks are many, but each type-and-size pair is one group. */
 	for (size_t i = r->n_groups; i > 0; i--) {
 		mp_leak_group *g = &r->groups[i - 1];
-		if (g->kind == kind && g->size == size &&
+		if (g->kind == kind && g->size == size && strcmp(g->evidence, evidence) == 0 &&
 		    ((!g->type && !type) || (g->type && type && strcmp(g->type, type) == 0)))
 			return g;
 	}
@@ -141,6 +208,8 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 	mp_error *type_err = mp_block_types_infer(t, heap, &types);
 	if (type_err)
 		return type_err;
+	size_t n_sizes = 0;
+	size_type *sizes = sizes_of_types(heap, types, &n_sizes);
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
 		if (kind == MP_LEAK_NOT_A_BLOCK)
@@ -168,11 +237,19 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		char *type = NULL;
 		if (types[i]) {
 			evidence = "dwarf";
-			type = strdup(mp_type_name(types[i]));
+			type = type_display(types[i]);
 		} else if (length) {
 			type = mp_infer_block_type(t, bytes, length, &evidence);
 		}
-		mp_leak_group *g = find_group(out, kind, type, size);
+		/* Only for lost blocks: a reachable block without a type was
+		 * reached through untyped memory, and a guess would mislead. */
+		const mp_type *by_size = !type && sizes && kind != MP_LEAK_REACHABLE
+					 ? type_of_size(sizes, n_sizes, size) : NULL;
+		if (by_size) {
+			evidence = "size-match";
+			type = type_display(by_size);
+		}
+		mp_leak_group *g = find_group(out, kind, type, evidence, size);
 		if (!g) {
 			if (!MP_ARRAY_RESERVE(out->groups, groups_capacity, out->n_groups + 1)) {
 				free(type);
@@ -194,6 +271,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		g->bytes += size;
 	}
 	free(types);
+	free(sizes);
 	types = NULL;
 	if (out->n_groups > 1)
 		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
@@ -203,6 +281,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 	return NULL;
 nomem:
 	free(types);
+	free(sizes);
 	mp_leak_report_free(out);
 	return mp_error_nomem();
 }

@@ -9,7 +9,7 @@ enum { MP_PREVIEW_BYTES = 32 };
 typedef struct mp_leak_group {
 	enum mp_leak_kind kind;
 	char *type;                 /* inferred type, or NULL when unknown */
-	const char *evidence;       /* "dwarf", "vtable", "string", "" */
+	const char *evidence;       /* "dwarf", "size-match", "vtable", "string", "" */
 	uint64_t size;              /* usable size of each block */
 	uint64_t count, bytes;
 	uint64_t example;           /* user address of one block */

@@ -165,8 +165,9 @@ void mp_leaks_write_text(FILE *out, const mp_heap *heap, const mp_leaks *leaks,
 			preview_text(g->preview, g->preview_length < 16 ? g->preview_length : 16,
 				     hex, text);
 			fprintf(out, "  %-15s %8" PRIu64 " bytes in %6" PRIu64 " blocks of %" PRIu64
-				" bytes  %s\n", mp_leak_kind_name(g->kind), g->bytes, g->count,
-				g->size, g->type ? g->type : "(type unknown)");
+				" bytes  %s%s\n", mp_leak_kind_name(g->kind), g->bytes, g->count,
+				g->size, g->type ? g->type : "(type unknown)",
+				strcmp(g->evidence, "size-match") == 0 ? " (by size: the only typed blocks of this size)" : "");
 			fprintf(out, "      e.g. 0x%" PRIx64 ": %-47s |%s|\n", g->example, hex, text);
 		}
 		if (r->n_groups > TEXT_GROUPS)

@@ -78,6 +78,13 @@ try:
         check(any(g["type"] == "struct listener" for g in typed),
               "blocks typed struct listener from DWARF: %s" % [(g["type"], g["count"]) for g in typed])
 
+    # A lost block of the size only one DWARF-typed type has is named by it.
+    code, report, _ = memprof_run([example("leak_cache")], "--fail-on", "none")
+    if check(code == 0 and report, "leak_cache run"):
+        lost = [g for g in report["processes"][0]["groups"] if g["kind"] == "definitely_lost"]
+        check(any(g["type"] == "struct cache_entry" and g["evidence"] == "size-match" for g in lost),
+              "lost cache entries named struct cache_entry by size: %s" % [(g["type"], g["evidence"]) for g in lost])
+
     # Exit status: the program's own, or 3 when --fail-on finds blocks.
     code, _, err = memprof("run", "--", example("leak_cycle"))
     check(code == 3 and "leak check failed" in err, "default --fail-on definite,indirect fails: %d" % code)
