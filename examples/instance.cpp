@@ -12,12 +12,27 @@
 // terms.
 //
 // valgrind --leak-check=full: no leaks (the instance is reset before exit).
+//
+// Expected `memprof logical instance` totals: when the environment variable
+// MEMPROF_EXPECTED names a file, the program writes there, before holding,
+// one line per top-level member of `instance` ("member LOGICAL ALLOCATED
+// BLOCKS") and a "total" line, computed here from sizeof, size(),
+// capacity(), bucket_count() and malloc_usable_size of every block, by the
+// rules of docs/logical.md.  Node addresses come from libstdc++'s layouts
+// (a map node's value follows its 32-byte _Rb_tree_node_base, a hash
+// node's its next pointer).  Written with open(2)/write(2): the heap is
+// unchanged.
 
 #include <cstdint>
+#include <fcntl.h>
+#include <malloc.h>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -300,13 +315,175 @@ void free_instance()
     instance = ommx::Instance();
 }
 
+// ------------------------------------------------------------------
+// What memprof logical must report (see the comment at the top)
+
+struct Tally {
+    std::size_t logical = 0, allocated = 0, blocks = 0;
+    void block(const void *p, std::size_t bytes)
+    {
+        logical += bytes;
+        allocated += malloc_usable_size(const_cast<void *>(p));
+        blocks++;
+    }
+};
+
+template <class T>
+void heap(Tally &, const T &, typename std::enable_if<std::is_arithmetic<T>::value ||
+                                                      std::is_enum<T>::value>::type * = nullptr)
+{
+}
+
+void heap(Tally &t, const std::string &s)
+{
+    if (s.capacity() > 15)  // not in the short-string buffer
+        t.block(s.data(), s.size() + 1);
+}
+
+template <class T> void heap(Tally &t, const std::optional<T> &o)
+{
+    if (o)
+        heap(t, *o);
+}
+
+template <class T> void heap(Tally &t, const std::vector<T> &v)
+{
+    if (v.capacity())
+        t.block(v.data(), v.size() * sizeof(T));
+    for (const T &e : v)
+        heap(t, e);
+}
+
+template <class K, class V> void heap(Tally &t, const std::map<K, V> &m)
+{
+    using Node = std::_Rb_tree_node<typename std::map<K, V>::value_type>;
+    for (const auto &kv : m) {
+        const char *node = reinterpret_cast<const char *>(&kv) - sizeof(std::_Rb_tree_node_base);
+        t.block(node, sizeof(Node));
+        heap(t, kv.first);
+        heap(t, kv.second);
+    }
+}
+
+template <class K, class V, class H> void heap(Tally &t, const std::unordered_map<K, V, H> &m)
+{
+    using Node = std::__detail::_Hash_node<typename std::unordered_map<K, V, H>::value_type,
+                                           std::__cache_default<K, H>::value>;
+    if (m.bucket_count() > 1)  // else the single inline bucket
+        t.block(*reinterpret_cast<void *const *>(&m), m.bucket_count() * sizeof(void *));
+    for (const auto &kv : m) {
+        const char *node = reinterpret_cast<const char *>(&kv) - sizeof(void *);
+        t.block(node, sizeof(Node));
+        heap(t, kv.first);
+        heap(t, kv.second);
+    }
+}
+
+void heap(Tally &t, const ommx::VariablePair &) { (void)t; }
+
+void heap(Tally &t, const ommx::Function &f)
+{
+    heap(t, f.linear);
+    heap(t, f.quadratic);
+}
+
+void heap(Tally &t, const ommx::DecisionVariable &v)
+{
+    heap(t, v.name);
+    heap(t, v.metadata.description);
+    heap(t, v.metadata.parameters);
+    heap(t, v.metadata.subscripts);
+}
+
+void heap(Tally &t, const ommx::Constraint &c)
+{
+    heap(t, c.function);
+    heap(t, c.name);
+    heap(t, c.description);
+    heap(t, c.parameters);
+}
+
+void heap(Tally &t, const ommx::OneHot &o) { heap(t, o.variables); }
+
+void heap(Tally &t, const ommx::Sos1 &s)
+{
+    heap(t, s.big_m_constraint_ids);
+    heap(t, s.variables);
+}
+
+void heap(Tally &t, const ommx::ConstraintHints &h)
+{
+    heap(t, h.one_hot_constraints);
+    heap(t, h.sos1_constraints);
+}
+
+void heap(Tally &t, const ommx::InstanceDescription &d)
+{
+    heap(t, d.name);
+    heap(t, d.description);
+    heap(t, d.authors);
+    heap(t, d.created_by);
+}
+
+struct ExpectedWriter {
+    int fd;
+    Tally total;
+    std::size_t members = 0;
+
+    template <class T> void member(const char *name, const T &value)
+    {
+        Tally t;
+        t.logical = t.allocated = sizeof(T);
+        heap(t, value);
+        line(name, t);
+        members += sizeof(T);
+    }
+    void line(const char *name, const Tally &t)
+    {
+        char buf[160];
+        int n = std::snprintf(buf, sizeof buf, "%s %zu %zu %zu\n", name, t.logical,
+                              t.allocated, t.blocks);
+        if (n > 0)
+            example_write_all(fd, buf, static_cast<std::size_t>(n));
+        if (std::strcmp(name, "total") != 0) {
+            total.logical += t.logical;
+            total.allocated += t.allocated;
+            total.blocks += t.blocks;
+        }
+    }
+};
+
+void write_expected(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return;
+    ExpectedWriter w{fd, Tally()};
+    w.member("description", instance.description);
+    w.member("sense", instance.sense);
+    w.member("objective", instance.objective);
+    w.member("decision_variables", instance.decision_variables);
+    w.member("constraints", instance.constraints);
+    w.member("constraint_hints", instance.constraint_hints);
+    w.member("parameters", instance.parameters);
+    Tally padding;
+    padding.logical = padding.allocated = sizeof instance - w.members;
+    w.line("[padding]", padding);
+    Tally total = w.total;
+    w.line("total", total);
+    close(fd);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     enum example_mode mode = example_parse_mode(argc, argv);
+    const char *expected = std::getenv("MEMPROF_EXPECTED");
 
     build_instance();
+    if (expected != nullptr && *expected != '\0')
+        write_expected(expected);
     example_after_build(mode);
     free_instance();
     return 0;

@@ -1,15 +1,463 @@
-/* libstdc++ containers for the logical walk (filled in below). */
+/* libstdc++ containers for the logical walk, by their real layout (GCC 12,
+ * the C++11 ABI).  Each handler counts the container's own bytes in its
+ * frame, claims its heap blocks and schedules its elements in a frame named
+ * after the element type; node-based containers iterate through a work
+ * item that holds the cursor, so a million-node map costs one entry on the
+ * work list.
+ *
+ * Logical bytes: vector len * sizeof(T); string length + 1 characters (none
+ * in the short-string buffer); map/set, list and unordered nodes their
+ * node size (links, value, cached hash) with the links in "[node]";
+ * unordered bucket arrays bucket_count pointers ("[buckets]", none for the
+ * single inline bucket); deque map_size pointers ("[map]") and the elements
+ * in each 512-byte buffer; shared_ptr its control block ("[control]",
+ * holding the object with make_shared) and the object; unique_ptr and
+ * optional their object.  Everything else in a block is slack ("[unused]"). */
 #include "logical_internal.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+enum cxx_kind {
+	CXX_RBTREE = 1,     /* a = nodes left, addr = node, b = header */
+	CXX_LIST,           /* a = nodes left, addr = node, b = header */
+	CXX_HASH,           /* a = nodes left, addr = node, b = node header bytes */
+	CXX_DEQUE,          /* addr = deque object */
+};
+
+enum { VALUE_OFFSET_RB = 32, VALUE_OFFSET_LIST = 16 };
+
+static bool field(const mp_type *t, const char *name, uint64_t *offset)
+{
+	const mp_type *ft;
+	return lg_find_field(t, name, offset, &ft);
+}
+
+static bool word_at(lg_walker *w, uint64_t addr, uint64_t *value)
+{
+	return lg_read_word(w, addr, value);
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return a ? (v + a - 1) / a * a : v;
+}
+
+static bool push_iter(lg_walker *w, enum cxx_kind kind, uint32_t frame,
+		      const mp_type *type, uint64_t addr, uint64_t a, uint64_t b)
+{
+	lg_work item = {.addr = addr, .a = a, .b = b, .type = type, .frame = frame,
+			.kind = LG_W_CONTAINER | (LG_HANDLER_CXX << 8) | ((uint32_t)kind << 16)};
+	return lg_push(w, &item);
+}
+
+static bool vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *el = lg_template_type(t, 0);
+	uint64_t start_off, finish_off;
+	const mp_type *start_type;
+	if (!el || !lg_find_field(t, "_M_start", &start_off, &start_type) ||
+	    mp_type_kind(start_type) != MP_TYPE_POINTER || !field(t, "_M_finish", &finish_off))
+		return false;
+	el = mp_type_strip(el);
+	uint64_t size = mp_type_size(el);
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t start, finish;
+	if (!word_at(w, addr + start_off, &start) || !word_at(w, addr + finish_off, &finish))
+		return true;
+	if (!start)
+		return true;
+	uint64_t usable = lg_claim(w, frame, start);
+	if (!usable)
+		return true;
+	uint64_t n = size && finish >= start ? (finish - start) / size : 0;
+	if (n * size > usable) {
+		lg_mark_partial(w, "%s at 0x%" PRIx64 ": %" PRIu64 " elements do not fit the "
+				"block", mp_type_name(t), addr, n);
+		n = size ? usable / size : 0;
+	}
+	lg_add_unused(w, frame, usable - n * size);
+	if (n)
+		lg_push_array(w, lg_enter(w, frame, el), el, start, n);
+	return true;
+}
+
+static bool string(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *ch = lg_template_type(t, 0);
+	uint64_t p_off, len_off, local_off;
+	if (!ch || !field(t, "_M_p", &p_off) || !field(t, "_M_string_length", &len_off) ||
+	    !field(t, "_M_local_buf", &local_off))
+		return false;
+	ch = mp_type_strip(ch);
+	uint64_t char_size = mp_type_size(ch) ? mp_type_size(ch) : 1;
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t p, len;
+	if (!word_at(w, addr + p_off, &p) || !word_at(w, addr + len_off, &len))
+		return true;
+	if (p == addr + local_off || !p)
+		return true;
+	uint64_t usable = lg_claim(w, frame, p);
+	if (!usable)
+		return true;
+	uint64_t logical = (len + 1) * char_size;
+	if (len > usable || logical > usable)
+		logical = usable;
+	lg_add(w, lg_enter(w, frame, ch), logical);
+	lg_add_unused(w, frame, usable - logical);
+	return true;
+}
+
+/* The value type of a map or set: the _Rb_tree's second parameter. */
+static bool rbtree(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	uint64_t tree_off, header_off, count_off;
+	const mp_type *tree;
+	if (!lg_find_field(t, "_M_t", &tree_off, &tree) ||
+	    !field(t, "_M_header", &header_off) || !field(t, "_M_node_count", &count_off))
+		return false;
+	const mp_type *value = lg_template_type(tree, 1);
+	if (!value)
+		return false;
+	value = mp_type_strip(value);
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t count, leftmost;
+	uint64_t header = addr + header_off;
+	if (!word_at(w, addr + count_off, &count) || !word_at(w, header + 16, &leftmost))
+		return true;
+	if (!count || !leftmost || leftmost == header)
+		return true;
+	return push_iter(w, CXX_RBTREE, lg_enter(w, frame, value), value, leftmost, count, header);
+}
+
+static bool list(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *value = lg_template_type(t, 0);
+	uint64_t node_off;
+	if (!value || !field(t, "_M_node", &node_off))
+		return false;
+	value = mp_type_strip(value);
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t header = addr + node_off, first, size;
+	if (!word_at(w, header, &first) || !word_at(w, header + 16, &size))
+		return true;
+	if (!size || first == header)
+		return true;
+	return push_iter(w, CXX_LIST, lg_enter(w, frame, value), value, first, size, header);
+}
+
+static bool hashtable(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	uint64_t h_off, buckets_off, count_off, before_off, elements_off, single_off;
+	const mp_type *h;
+	if (!lg_find_field(t, "_M_h", &h_off, &h) || !field(h, "_M_buckets", &buckets_off) ||
+	    !field(h, "_M_bucket_count", &count_off) || !field(h, "_M_before_begin", &before_off) ||
+	    !field(h, "_M_element_count", &elements_off) ||
+	    !field(h, "_M_single_bucket", &single_off))
+		return false;
+	const mp_type *value = lg_template_type(h, 1);
+	if (!value)
+		return false;
+	value = mp_type_strip(value);
+	const char *name = mp_type_name(h);
+	bool cached = name && strstr(name, "_Hashtable_traits<true");
+	uint64_t base = addr + h_off;
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t buckets, bucket_count, first, elements;
+	if (!word_at(w, base + buckets_off, &buckets) || !word_at(w, base + count_off, &bucket_count) ||
+	    !word_at(w, base + before_off, &first) || !word_at(w, base + elements_off, &elements))
+		return true;
+	if (buckets && buckets != base + single_off) {
+		uint32_t bf = lg_child(w, frame, "[buckets]");
+		uint64_t usable = lg_claim(w, bf, buckets);
+		if (usable) {
+			uint64_t logical = bucket_count <= usable / 8 ? bucket_count * 8 : usable;
+			lg_add(w, bf, logical);
+			lg_add_unused(w, frame, usable - logical);
+		}
+	}
+	if (!elements || !first)
+		return true;
+	uint64_t vsize = mp_type_size(value);
+	uint64_t node_size = round_up(8 + vsize, 8) + (cached ? 8 : 0);
+	return push_iter(w, CXX_HASH, lg_enter(w, frame, value), value, first, elements,
+			 node_size - vsize);
+}
+
+static bool deque(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *value = lg_template_type(t, 0);
+	uint64_t map_off, size_off, start_off, finish_off;
+	if (!value || !field(t, "_M_map", &map_off) || !field(t, "_M_map_size", &size_off) ||
+	    !field(t, "_M_start", &start_off) || !field(t, "_M_finish", &finish_off))
+		return false;
+	value = mp_type_strip(value);
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t map, map_size;
+	if (!word_at(w, addr + map_off, &map) || !word_at(w, addr + size_off, &map_size) || !map)
+		return true;
+	uint32_t mf = lg_child(w, frame, "[map]");
+	uint64_t usable = lg_claim(w, mf, map);
+	if (!usable)
+		return true;
+	uint64_t logical = map_size <= usable / 8 ? map_size * 8 : usable;
+	lg_add(w, mf, logical);
+	lg_add_unused(w, frame, usable - logical);
+	/* Buffers from _M_start._M_node to _M_finish._M_node. */
+	uint64_t start[4], finish[4];
+	if (!lg_read(w, addr + start_off, start, sizeof(start), "a deque iterator") ||
+	    !lg_read(w, addr + finish_off, finish, sizeof(finish), "a deque iterator"))
+		return true;
+	if (finish[3] < start[3] || (finish[3] - start[3]) / 8 >= map_size)
+		return true;
+	lg_work item = {.addr = start[3], .a = finish[3], .b = addr, .type = t,
+			.frame = frame,
+			.kind = LG_W_CONTAINER | (LG_HANDLER_CXX << 8) | ((uint32_t)CXX_DEQUE << 16)};
+	return lg_push(w, &item);
+}
+
+/* shared_ptr and weak_ptr: the control block, and the object in it or
+ * beside it. */
+static bool shared(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *value = lg_template_type(t, 0);
+	uint64_t ptr_off, pi_off;
+	if (!value || !field(t, "_M_ptr", &ptr_off) || !field(t, "_M_pi", &pi_off))
+		return false;
+	value = mp_type_strip(value);
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t p, pi;
+	if (!word_at(w, addr + ptr_off, &p) || !word_at(w, addr + pi_off, &pi) || !pi)
+		return true;
+	uint32_t cf = lg_child(w, frame, "[control]");
+	uint64_t usable = lg_claim(w, cf, pi);
+	if (!usable)
+		return true;
+	uint64_t vsize = mp_type_size(value);
+	if (p > pi && p - pi + vsize <= usable) {
+		/* make_shared: the object lives in the control block. */
+		lg_add(w, cf, p - pi);
+		lg_add_unused(w, frame, usable - (p - pi) - vsize);
+		lg_push_value(w, lg_enter(w, frame, value), value, p);
+		return true;
+	}
+	uint64_t control = usable < 24 ? usable : 24;  /* vptr, counts, pointer */
+	lg_add(w, cf, control);
+	lg_add_unused(w, frame, usable - control);
+	lg_push_block(w, frame, value, p, LG_UNKNOWN_LEN);
+	return true;
+}
+
+static bool unique(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *value = lg_template_type(t, 0);
+	if (!value || mp_type_size(t) != 8)
+		return false;
+	value = mp_type_strip(value);
+	lg_add(w, frame, 8);
+	uint64_t p;
+	if (!word_at(w, addr, &p))
+		return true;
+	if (mp_type_kind(value) == MP_TYPE_ARRAY) {
+		const mp_type *el = mp_type_target(value);
+		value = el ? mp_type_strip(el) : NULL;
+		/* unique_ptr<T[]>: no length; the block's usable size. */
+		lg_push_block(w, frame, value && mp_type_kind(value) != MP_TYPE_STRUCT &&
+					       mp_type_kind(value) != MP_TYPE_CLASS ? value : NULL,
+			      p, LG_UNKNOWN_LEN);
+		return true;
+	}
+	lg_push_block(w, frame, value, p, LG_UNKNOWN_LEN);
+	return true;
+}
+
+static bool optional(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	const mp_type *value = lg_template_type(t, 0);
+	uint64_t engaged_off;
+	if (!value || !field(t, "_M_engaged", &engaged_off))
+		return false;
+	value = mp_type_strip(value);
+	uint64_t size = mp_type_size(t), vsize = mp_type_size(value);
+	uint8_t engaged = 0;
+	if (vsize > size || !lg_read(w, addr + engaged_off, &engaged, 1, "std::optional")) {
+		lg_add(w, frame, size);
+		return true;
+	}
+	if (!engaged) {
+		lg_add(w, frame, size);
+		return true;
+	}
+	/* Transparent: the value's frames go where the optional's would. */
+	lg_add(w, frame, size - vsize);
+	lg_push_value(w, frame, value, addr);
+	return true;
+}
+
+static const struct {
+	const char *prefix;
+	bool (*handle)(lg_walker *, uint32_t, const mp_type *, uint64_t);
+} handlers[] = {
+	{"std::vector<", vector},
+	{"std::__cxx11::basic_string<", string},
+	{"std::basic_string<", string},
+	{"std::map<", rbtree},
+	{"std::set<", rbtree},
+	{"std::multimap<", rbtree},
+	{"std::multiset<", rbtree},
+	{"std::__cxx11::list<", list},
+	{"std::list<", list},
+	{"std::unordered_map<", hashtable},
+	{"std::unordered_set<", hashtable},
+	{"std::unordered_multimap<", hashtable},
+	{"std::unordered_multiset<", hashtable},
+	{"std::deque<", deque},
+	{"std::shared_ptr<", shared},
+	{"std::weak_ptr<", shared},
+	{"std::__shared_ptr<", shared},
+	{"std::__weak_ptr<", shared},
+	{"std::unique_ptr<", unique},
+	{"std::optional<", optional},
+};
 
 bool lg_cxx_container(lg_walker *w, uint32_t frame, const mp_type *type,
 		      uint64_t addr)
 {
-	(void)w; (void)frame; (void)type; (void)addr;
+	const char *name = mp_type_name(type);
+	if (!name || strncmp(name, "std::", 5) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (strncmp(name, handlers[i].prefix, strlen(handlers[i].prefix)) == 0)
+			return handlers[i].handle(w, frame, type, addr);
 	return false;
+}
+
+/* One node of a map/set, list or unordered container: claim it, count its
+ * links, schedule the next node and then the value (so the value's blocks
+ * are walked first, depth-first). */
+static void node_step(lg_walker *w, lg_work *item, uint64_t header_bytes,
+		      uint64_t next)
+{
+	const mp_type *value = item->type;
+	uint64_t node = item->addr;
+	uint32_t nf = lg_child(w, item->frame, "[node]");
+	uint64_t usable = lg_claim(w, nf, node);
+	if (!usable)
+		return;  /* a loop, garbage or the object limit: stop here */
+	uint64_t vsize = mp_type_size(value);
+	uint64_t value_offset = (item->kind >> 16) == CXX_RBTREE ? VALUE_OFFSET_RB
+				 : (item->kind >> 16) == CXX_LIST ? VALUE_OFFSET_LIST
+				 : round_up(8, 8);
+	if ((item->kind >> 16) != CXX_HASH)  /* the node struct's size, padding included */
+		header_bytes = round_up(value_offset + vsize, 8) - vsize;
+	if (header_bytes + vsize > usable) {
+		lg_add(w, nf, usable);
+		lg_mark_partial(w, "node at 0x%" PRIx64 " is smaller than its %s", node,
+				mp_type_name(value));
+		return;
+	}
+	lg_add(w, nf, header_bytes);
+	lg_add_unused(w, item->frame, usable - header_bytes - vsize);
+	if (item->a > 1 && next) {
+		lg_work again = *item;
+		again.addr = next;
+		again.a--;
+		lg_push(w, &again);
+	}
+	lg_push_value(w, item->frame, value, node + value_offset);
+}
+
+static void rbtree_step(lg_walker *w, lg_work *item)
+{
+	uint64_t x = item->addr, header = item->b, next = 0;
+	/* In-order successor by parent links: no stack. */
+	uint64_t right;
+	if (lg_read_word(w, x + 24, &right)) {
+		if (right) {
+			uint64_t left = right;
+			next = right;
+			for (uint64_t guard = 0; guard < 256 && lg_read_word(w, next + 16, &left) && left;
+			     guard++)
+				next = left;
+		} else {
+			uint64_t y, cur = x;
+			next = 0;
+			for (uint64_t guard = 0; guard < 256 && lg_read_word(w, cur + 8, &y); guard++) {
+				uint64_t yr;
+				if (!lg_read_word(w, y + 24, &yr))
+					break;
+				if (cur != yr) {
+					next = y;
+					break;
+				}
+				cur = y;
+			}
+		}
+	}
+	if (next == header)
+		next = 0;
+	node_step(w, item, 0, next);
+}
+
+static void deque_step(lg_walker *w, lg_work *item)
+{
+	const mp_type *t = item->type;
+	const mp_type *value = mp_type_strip(lg_template_type(t, 0));
+	uint64_t start_off, finish_off;
+	if (!field(t, "_M_start", &start_off) || !field(t, "_M_finish", &finish_off))
+		return;
+	uint64_t np = item->addr, last = item->a, deque_addr = item->b;
+	uint64_t start[4], finish[4], buffer;
+	if (!lg_read(w, deque_addr + start_off, start, sizeof(start), "a deque iterator") ||
+	    !lg_read(w, deque_addr + finish_off, finish, sizeof(finish), "a deque iterator") ||
+	    !lg_read_word(w, np, &buffer))
+		return;
+	if (np < last) {
+		lg_work again = *item;
+		again.addr = np + 8;
+		lg_push(w, &again);
+	}
+	uint64_t vsize = mp_type_size(value);
+	uint64_t buffer_bytes = vsize < 512 ? 512 / vsize * vsize : vsize;
+	uint32_t ef = lg_enter(w, item->frame, value);
+	uint32_t bf = lg_child(w, item->frame, "[buffer]");
+	uint64_t usable = lg_claim(w, bf, buffer);
+	if (!usable || !vsize)
+		return;
+	uint64_t first = np == start[3] ? start[0] : buffer;
+	uint64_t end = np == finish[3] ? finish[0] : buffer + buffer_bytes;
+	if (first < buffer || end < first || end - buffer > usable) {
+		lg_mark_partial(w, "deque buffer at 0x%" PRIx64 " does not match its iterators",
+				buffer);
+		lg_add(w, bf, usable);
+		return;
+	}
+	uint64_t n = (end - first) / vsize;
+	lg_add_unused(w, item->frame, usable - n * vsize);
+	if (n)
+		lg_push_array(w, ef, value, first, n);
 }
 
 bool lg_cxx_step(lg_walker *w, lg_work *item)
 {
-	(void)w; (void)item;
+	uint64_t next = 0;
+	switch (item->kind >> 16) {
+	case CXX_RBTREE:
+		rbtree_step(w, item);
+		return true;
+	case CXX_LIST:
+		if (!lg_read_word(w, item->addr, &next) || next == item->b)
+			next = 0;
+		node_step(w, item, 0, next);
+		return true;
+	case CXX_HASH:
+		if (!lg_read_word(w, item->addr, &next))
+			next = 0;
+		node_step(w, item, item->b, next);
+		return true;
+	case CXX_DEQUE:
+		deque_step(w, item);
+		return true;
+	}
 	return false;
 }

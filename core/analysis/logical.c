@@ -259,10 +259,46 @@ nomem:
 	return "[out-of-memory]";
 }
 
+/* Long standard names shortened in frames (C++ std::string, Rust's
+ * default allocator parameter). */
+static const struct {
+	const char *from, *to;
+} short_names[] = {
+	{"std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+	 "std::string"},
+	{", alloc::alloc::Global>", ">"},
+};
+
+static void shorten(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+	while (*in && n + 1 < size) {
+		bool replaced = false;
+		for (size_t i = 0; i < sizeof(short_names) / sizeof(short_names[0]); i++) {
+			size_t length = strlen(short_names[i].from);
+			if (strncmp(in, short_names[i].from, length) == 0) {
+				size_t to = strlen(short_names[i].to);
+				if (n + to + 1 >= size)
+					break;
+				memcpy(out + n, short_names[i].to, to);
+				n += to;
+				in += length;
+				replaced = true;
+				break;
+			}
+		}
+		if (!replaced)
+			out[n++] = *in++;
+	}
+	out[n] = '\0';
+}
+
 void mp_logical_frame_name(const char *type_name, char *out, size_t size)
 {
 	static const char *const tags[] = {"struct ", "union ", "enum ", "class "};
-	const char *s = type_name ? type_name : "?";
+	char shortened[1024];
+	shorten(type_name ? type_name : "?", shortened, sizeof(shortened));
+	const char *s = shortened;
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
 		if (strncmp(s, tags[i], strlen(tags[i])) == 0)
 			s += strlen(tags[i]);
@@ -705,6 +741,12 @@ static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_
 		const mp_type_member *m = mp_type_member_at(t, i);
 		if (!m || !m->type || m->is_virtual_base)
 			continue;
+		const mp_type *mt = mp_type_strip(m->type);
+		enum mp_type_kind k = mp_type_kind(mt);
+		/* Empty classes (bases, tags) take no bytes of their own here; a
+		 * byte they do occupy is padding. */
+		if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) && !has_members(mt))
+			continue;
 		uint64_t start = m->offset;
 		uint64_t end = m->bit_size
 				       ? m->offset + (m->bit_offset + m->bit_size + 7) / 8
@@ -719,8 +761,6 @@ static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_
 		uint64_t bytes = end > from ? end - from : 0;
 		if (end > covered)
 			covered = end;
-		const mp_type *mt = mp_type_strip(m->type);
-		enum mp_type_kind k = mp_type_kind(mt);
 		lg_entry e = {.offset = m->offset, .type = mt};
 		if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) && !m->bit_size &&
 		    has_members(mt) && bytes == m->size) {
@@ -1275,7 +1315,7 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 			step_block(w, &item);
 			break;
 		case LG_W_CONTAINER:
-			if ((item.kind >> 8) == LG_HANDLER_CXX)
+			if (((item.kind >> 8) & 0xff) == LG_HANDLER_CXX)
 				lg_cxx_step(w, &item);
 			else
 				lg_rust_step(w, &item);

@@ -196,6 +196,55 @@ try:
     check(code == 2, "missing ROOT: status %d" % code)
     os.unlink(core)
 
+    # ------------------------------------------------ C++ and Rust instances
+    for name, root in (("instance_cpp", "instance"),):
+        if not os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), name)):
+            print("skipping %s: not built" % name)
+            continue
+        held, want = held_with_expectations([example(name), "--hold"], tmp, name)
+        path = os.path.join(tmp, name + ".core")
+        try:
+            check_members(name + " live", logical_json("--pid", str(held.pid), root), want)
+            gcore(held.pid, path)
+        finally:
+            check(held.release() == 0, "%s --hold did not exit 0" % name)
+        r = logical_json("--core", path, root)
+        check_members(name + " core", r, want)
+        check_leaves_sum(name + " core", r)
+        code, out, _ = memprof("logical", "--core", path, root)
+        check_folded(name + " folded", out, r["total"]["logical"] if r else 0)
+        os.unlink(path)
+
+    # zoo_cpp: each container against its documented contents (zoo.cpp).
+    if os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), "zoo_cpp")):
+        zoo = {
+            # root: (logical, blocks)
+            "zoo_vector_int": (24 + 1000 * 4, 1),
+            "zoo_vector_string": (24 + 64 * 32 + 32 * 41, 33),
+            "zoo_short_string": (32, 0),
+            "zoo_long_string": (32 + 101, 1),
+            "zoo_map": (48 + 100 * (32 + 40), 100),             # node: links + pair<const int, string>
+            "zoo_unordered_map": (56 + 257 * 8 + 200 * 56, 201),  # next, pair (40), cached hash
+            "zoo_list": (24 + 300 * 24, 300),                    # _List_node<int>: 16 + 4, padded
+            "zoo_shared": (16 + 16 + 64, 1),                     # make_shared: counts + payload
+            "zoo_unique": (8 + 64, 1),
+        }
+        held = Held([example("zoo_cpp"), "--hold"])
+        try:
+            for root, (logical, blocks) in zoo.items():
+                r = logical_json("--pid", str(held.pid), root)
+                if r:
+                    check((r["total"]["logical"], r["total"]["count"]) == (logical, blocks),
+                          "zoo_cpp %s: logical %d in %d blocks, want %d in %d" % (
+                              root, r["total"]["logical"], r["total"]["count"], logical, blocks))
+            r = logical_json("--pid", str(held.pid), "zoo_deque")
+            if r:
+                names = {n["name"]: n for n in r["nodes"]}
+                check(names.get("int", {}).get("logical") == 4000 and r["total"]["count"] == 9,
+                      "zoo_deque: 1000 ints in 8 buffers and a map: %s" % r["nodes"])
+        finally:
+            check(held.release() == 0, "zoo_cpp --hold did not exit 0")
+
     # ---------------------------------------------------------------- shapes
     held, want = held_with_expectations([helper("logical_shapes"), str(LIST_NODES)], tmp, "shapes")
     try:
