@@ -11,7 +11,20 @@ core="$out/instance.core"
 bash "$(dirname "$0")/../bench/make_core.sh" "$core" -- "$build/examples/instance_c"
 
 echo "== memprof info --core $core"
-"$memprof" info --core "$core"
+"$memprof" info --core "$core" | sed -n '1,/^mappings/p'
 "$memprof" info --core "$core" --format json --output "$out/info.json"
+
+echo "== memprof heap --core $core"
+"$memprof" heap --core "$core"
+
+leaky="$out/leak_cache.core"
+bash "$(dirname "$0")/../bench/make_core.sh" "$leaky" -- "$build/examples/leak_cache"
 echo
-echo "demo: core at $core; JSON (memprof info --format json) at $out/info.json"
+echo "== memprof leaks --core $leaky"
+"$memprof" leaks --core "$leaky"
+
+echo
+echo "== memprof run -- $build/examples/leak_cycle (a leak check at exit; exit status 3 means leaks)"
+"$memprof" run -- "$build/examples/leak_cycle" || echo "(memprof run exited with status $?)"
+echo
+echo "demo: cores in $out; JSON of memprof info at $out/info.json"
