@@ -17,6 +17,16 @@
 //! With rustc 1.95 one block of 544 bytes is still reachable: the Rust
 //! runtime's own stack-overflow thread-info map, allocated before main()
 //! (rustc 1.63 leaves nothing).
+//!
+//! Expected `memprof logical instance::INSTANCE` totals: when the
+//! environment variable MEMPROF_EXPECTED names a file, the program writes
+//! there, before holding, one line per top-level field of the instance
+//! ("field LOGICAL ALLOCATED BLOCKS") and a "total" line.  Logical bytes
+//! come from a visitor over the data (size_of, len, as OMMX's logical memory
+//! profiler counts them: see docs/logical.md); allocated bytes and blocks
+//! from the global allocator below, which tags every live allocation with
+//! the field being built and sums malloc_usable_size per tag.  Its table is
+//! static (.bss): it allocates nothing itself.
 
 // The data exists to be inspected from outside; many fields are never read.
 #![allow(dead_code)]
@@ -24,8 +34,124 @@
 #[path = "example_common.rs"]
 mod example_common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::mem::size_of;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+// ------------------------------------------------------------------
+// A global allocator that tags live allocations (see the top comment).
+
+extern "C" {
+    fn malloc_usable_size(p: *mut u8) -> usize;
+}
+
+const SLOTS: usize = 1 << 17;
+const TAGS: usize = 16;
+const ZERO: AtomicUsize = AtomicUsize::new(0);
+static SLOT_PTR: [AtomicUsize; SLOTS] = [ZERO; SLOTS];
+static SLOT_TAG: [AtomicUsize; SLOTS] = [ZERO; SLOTS];
+static TAG_BYTES: [AtomicUsize; TAGS] = [ZERO; TAGS];
+static TAG_BLOCKS: [AtomicUsize; TAGS] = [ZERO; TAGS];
+static CURRENT_TAG: AtomicUsize = AtomicUsize::new(0);
+static OVERFLOW: AtomicUsize = AtomicUsize::new(0);
+
+fn home(p: usize) -> usize {
+    ((p >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - 17)) & (SLOTS - 1)
+}
+
+unsafe fn track(p: *mut u8) {
+    if p.is_null() {
+        return;
+    }
+    let tag = CURRENT_TAG.load(Ordering::Relaxed);
+    let mut i = home(p as usize);
+    for _ in 0..SLOTS {
+        if SLOT_PTR[i].load(Ordering::Relaxed) == 0 {
+            SLOT_PTR[i].store(p as usize, Ordering::Relaxed);
+            SLOT_TAG[i].store(tag, Ordering::Relaxed);
+            TAG_BYTES[tag].fetch_add(malloc_usable_size(p), Ordering::Relaxed);
+            TAG_BLOCKS[tag].fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        i = (i + 1) & (SLOTS - 1);
+    }
+    OVERFLOW.store(1, Ordering::Relaxed);
+}
+
+unsafe fn untrack(p: *mut u8) {
+    let mut i = home(p as usize);
+    let mut found = false;
+    for _ in 0..SLOTS {
+        let q = SLOT_PTR[i].load(Ordering::Relaxed);
+        if q == 0 {
+            break;
+        }
+        if q == p as usize {
+            found = true;
+            break;
+        }
+        i = (i + 1) & (SLOTS - 1);
+    }
+    if !found {
+        return;
+    }
+    let tag = SLOT_TAG[i].load(Ordering::Relaxed);
+    TAG_BYTES[tag].fetch_sub(malloc_usable_size(p), Ordering::Relaxed);
+    TAG_BLOCKS[tag].fetch_sub(1, Ordering::Relaxed);
+    // Backward-shift deletion keeps every probe chain unbroken.
+    let mut j = i;
+    loop {
+        j = (j + 1) & (SLOTS - 1);
+        let q = SLOT_PTR[j].load(Ordering::Relaxed);
+        if q == 0 {
+            break;
+        }
+        let k = home(q);
+        let stays = if i <= j { i < k && k <= j } else { i < k || k <= j };
+        if stays {
+            continue;
+        }
+        SLOT_PTR[i].store(q, Ordering::Relaxed);
+        SLOT_TAG[i].store(SLOT_TAG[j].load(Ordering::Relaxed), Ordering::Relaxed);
+        i = j;
+    }
+    SLOT_PTR[i].store(0, Ordering::Relaxed);
+}
+
+struct Tracking;
+
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        track(p);
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        track(p);
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        untrack(p);
+        System.dealloc(p, layout)
+    }
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        untrack(p);
+        let q = System.realloc(p, layout, new_size);
+        track(if q.is_null() { p } else { q });
+        q
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Tracking = Tracking;
+
+/// Allocations from now on belong to field `tag` (0: none).
+fn tag(tag: usize) {
+    CURRENT_TAG.store(tag, Ordering::Relaxed);
+}
 
 /// 64-bit FNV-1a, written here to keep the example free of crates.
 pub struct FnvHasher(u64);
@@ -306,6 +432,7 @@ fn make_constraint(rng: &mut Rng, id: u64) -> Constraint {
 fn build_instance() -> Instance {
     let mut rng = Rng(0x5eed_0fe1_a7ca_fe01);
 
+    tag(1);
     let description = InstanceDescription {
         name: Some("memprof-example-facility-location".to_string()),
         description: Some(
@@ -321,22 +448,26 @@ fn build_instance() -> Instance {
         created_by: Some("memprof examples/instance.rs".to_string()),
     };
 
+    tag(2);
     let objective = Function::Quadratic(random_quadratic(
         &mut rng,
         N_OBJECTIVE_LINEAR,
         N_OBJECTIVE_QUADRATIC,
     ));
 
+    tag(3);
     let mut decision_variables = BTreeMap::new();
     for id in 0..N_VARIABLES {
         decision_variables.insert(VariableID(id), make_variable(&mut rng, id));
     }
 
+    tag(4);
     let mut constraints = BTreeMap::new();
     for id in 0..N_CONSTRAINTS {
         constraints.insert(ConstraintID(id), make_constraint(&mut rng, id));
     }
 
+    tag(5);
     let mut removed_constraints = BTreeMap::new();
     for k in 0..N_REMOVED {
         let id = N_CONSTRAINTS + k;
@@ -350,6 +481,7 @@ fn build_instance() -> Instance {
         );
     }
 
+    tag(6);
     let mut hints = ConstraintHints::default();
     for i in 0..N_ONE_HOT {
         let n = 5 + rng.below(11);
@@ -367,6 +499,7 @@ fn build_instance() -> Instance {
         });
     }
 
+    tag(7);
     let mut parameters = FnvHashMap::default();
     for i in 0..5 {
         parameters.insert(
@@ -374,6 +507,8 @@ fn build_instance() -> Instance {
             format!("value-of-instance-parameter-{}", i),
         );
     }
+    let parameters = Some(Box::new(parameters));
+    tag(0);
 
     Instance {
         description: Some(description),
@@ -383,8 +518,189 @@ fn build_instance() -> Instance {
         constraints,
         removed_constraints,
         constraint_hints: hints,
-        parameters: Some(Box::new(parameters)),
+        parameters,
     }
+}
+
+// ------------------------------------------------------------------
+// Logical bytes on the heap, by the rules of docs/logical.md.
+
+trait Logical {
+    /// Heap bytes this value owns (its own inline bytes excluded).
+    fn heap(&self) -> usize;
+}
+
+macro_rules! no_heap {
+    ($($t:ty),*) => { $(impl Logical for $t { fn heap(&self) -> usize { 0 } })* };
+}
+no_heap!(u64, i64, f64, VariableID, ConstraintID, VariableIDPair, Kind, Bound, Equality, Sense);
+
+impl Logical for String {
+    fn heap(&self) -> usize {
+        if self.capacity() > 0 { self.len() } else { 0 }
+    }
+}
+
+impl<T: Logical> Logical for Option<T> {
+    fn heap(&self) -> usize {
+        self.as_ref().map_or(0, |v| v.heap())
+    }
+}
+
+impl<T: Logical> Logical for Box<T> {
+    fn heap(&self) -> usize {
+        size_of::<T>() + (**self).heap()
+    }
+}
+
+impl<T: Logical> Logical for Vec<T> {
+    fn heap(&self) -> usize {
+        let own = if self.capacity() > 0 { self.len() * size_of::<T>() } else { 0 };
+        own + self.iter().map(|e| e.heap()).sum::<usize>()
+    }
+}
+
+impl<K: Logical, V: Logical, S> Logical for HashMap<K, V, S> {
+    fn heap(&self) -> usize {
+        let own = if self.capacity() > 0 { self.len() * size_of::<(K, V)>() } else { 0 };
+        own + self.iter().map(|(k, v)| k.heap() + v.heap()).sum::<usize>()
+    }
+}
+
+impl<K: Logical, V: Logical> Logical for BTreeMap<K, V> {
+    fn heap(&self) -> usize {
+        self.len() * (size_of::<K>() + size_of::<V>())
+            + self.iter().map(|(k, v)| k.heap() + v.heap()).sum::<usize>()
+    }
+}
+
+impl<K: Logical> Logical for BTreeSet<K> {
+    fn heap(&self) -> usize {
+        self.len() * size_of::<K>() + self.iter().map(|k| k.heap()).sum::<usize>()
+    }
+}
+
+impl Logical for Linear {
+    fn heap(&self) -> usize {
+        self.terms.heap()
+    }
+}
+
+impl Logical for Quadratic {
+    fn heap(&self) -> usize {
+        self.linear.heap() + self.terms.heap()
+    }
+}
+
+impl Logical for Function {
+    fn heap(&self) -> usize {
+        match self {
+            Function::Zero | Function::Constant(_) => 0,
+            Function::Linear(l) => l.heap(),
+            Function::Quadratic(q) => q.heap(),
+        }
+    }
+}
+
+impl Logical for DecisionVariableMetadata {
+    fn heap(&self) -> usize {
+        self.name.heap() + self.subscripts.heap() + self.parameters.heap() + self.description.heap()
+    }
+}
+
+impl Logical for DecisionVariable {
+    fn heap(&self) -> usize {
+        self.metadata.heap()
+    }
+}
+
+impl Logical for Constraint {
+    fn heap(&self) -> usize {
+        self.function.heap()
+            + self.name.heap()
+            + self.subscripts.heap()
+            + self.parameters.heap()
+            + self.description.heap()
+    }
+}
+
+impl Logical for RemovedConstraint {
+    fn heap(&self) -> usize {
+        self.constraint.heap() + self.removed_reason.heap() + self.removed_reason_parameters.heap()
+    }
+}
+
+impl Logical for OneHot {
+    fn heap(&self) -> usize {
+        self.variables.heap()
+    }
+}
+
+impl Logical for Sos1 {
+    fn heap(&self) -> usize {
+        self.big_m_constraint_ids.heap() + self.variables.heap()
+    }
+}
+
+impl Logical for ConstraintHints {
+    fn heap(&self) -> usize {
+        self.one_hot_constraints.heap() + self.sos1_constraints.heap()
+    }
+}
+
+impl Logical for InstanceDescription {
+    fn heap(&self) -> usize {
+        self.name.heap() + self.description.heap() + self.authors.heap() + self.created_by.heap()
+    }
+}
+
+fn field_line<T: Logical>(out: &mut String, name: &str, value: &T, tag: usize, sum: &mut [usize; 4]) {
+    let inline = std::mem::size_of_val(value);
+    let logical = inline + value.heap();
+    let allocated = inline + TAG_BYTES[tag].load(Ordering::Relaxed);
+    let blocks = TAG_BLOCKS[tag].load(Ordering::Relaxed);
+    out.push_str(&format!("{} {} {} {}\n", name, logical, allocated, blocks));
+    sum[0] += inline;
+    sum[1] += logical;
+    sum[2] += allocated;
+    sum[3] += blocks;
+}
+
+fn write_expected(path: &str, inst: &Instance) {
+    let mut out = String::new();
+    let mut sum = [0usize; 4];
+    field_line(&mut out, "description", &inst.description, 1, &mut sum);
+    // sense owns no heap: its inline bytes only.
+    let sense = size_of::<Sense>();
+    out.push_str(&format!("sense {} {} 0\n", sense, sense));
+    sum[0] += sense;
+    sum[1] += sense;
+    sum[2] += sense;
+    field_line(&mut out, "objective", &inst.objective, 2, &mut sum);
+    field_line(&mut out, "decision_variables", &inst.decision_variables, 3, &mut sum);
+    field_line(&mut out, "constraints", &inst.constraints, 4, &mut sum);
+    field_line(&mut out, "removed_constraints", &inst.removed_constraints, 5, &mut sum);
+    field_line(&mut out, "constraint_hints", &inst.constraint_hints, 6, &mut sum);
+    field_line(&mut out, "parameters", &inst.parameters, 7, &mut sum);
+    let padding = size_of::<Instance>() - sum[0];
+    if padding > 0 {
+        out.push_str(&format!("[padding] {} {} 0\n", padding, padding));
+    }
+    // Bytes of Option<Instance> beyond the Instance (none with a niche).
+    let extra = size_of::<Option<Instance>>() - size_of::<Instance>();
+    if extra > 0 {
+        out.push_str(&format!("[inline] {} {} 0\n", extra, extra));
+    }
+    out.push_str(&format!(
+        "total {} {} {}\n",
+        sum[1] + padding + extra,
+        sum[2] + padding + extra,
+        sum[3]
+    ));
+    if OVERFLOW.load(Ordering::Relaxed) != 0 {
+        out = String::from("overflow 0 0 0\n");
+    }
+    let _ = std::fs::write(path, out);
 }
 
 fn main() {
@@ -392,6 +708,11 @@ fn main() {
     // SAFETY: single-threaded; nothing holds a reference to INSTANCE.
     unsafe {
         INSTANCE = Some(build_instance());
+    }
+    if let Some(path) = std::env::var_os("MEMPROF_EXPECTED") {
+        if let (Some(path), Some(inst)) = (path.to_str(), unsafe { (*std::ptr::addr_of!(INSTANCE)).as_ref() }) {
+            write_expected(path, inst);
+        }
     }
     example_common::after_build(mode);
     // SAFETY: as above; assigning drops the old value.

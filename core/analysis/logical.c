@@ -16,6 +16,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,12 @@ typedef struct lg_plan {
 	size_t first_entry, n_entries;
 } lg_plan;
 
+typedef struct lg_memo_entry {
+	struct lg_memo_entry *next;
+	const void *key;
+	max_align_t data[];
+} lg_memo_entry;
+
 /* Open-addressing hash of uint32 indices; the owner compares keys. */
 typedef struct lg_table {
 	uint32_t *slots;
@@ -102,6 +109,8 @@ struct lg_walker {
 
 	uint8_t *visited;        /* one bit per chunk */
 	size_t n_chunks;
+
+	lg_memo_entry *memos;    /* container layouts, by type */
 
 	bool partial;
 	char *warnings[MAX_WARNINGS];
@@ -886,9 +895,26 @@ static void visit_variants(lg_walker *w, uint32_t frame, const mp_type *t, uint6
 	uint64_t vsize = mp_type_size(vt);
 	if (v->offset + vsize > size)
 		vsize = v->offset < size ? size - v->offset : 0;
-	uint32_t vf = child_interned(w, frame, intern(w, v->name && *v->name ? v->name : "[variant]"));
-	if (size > vsize)
-		lg_add(w, child_interned(w, frame, intern(w, "[tag]")), size - vsize);
+	/* Option<T> is transparent: Some(x) walks x in the option's frame. */
+	bool option = lg_name_starts(t, "core::option::Option<");
+	if (option && v->name && strcmp(v->name, "None") == 0) {
+		lg_add(w, frame, size);
+		return;
+	}
+	if (option && mp_type_member_count(vt) == 1) {
+		const mp_type_member *m = mp_type_member_at(vt, 0);
+		if (m && m->type && v->offset + m->offset + m->size <= size) {
+			lg_add(w, frame, size - m->size);
+			lg_push_value(w, frame, m->type, addr + v->offset + m->offset);
+			return;
+		}
+	}
+	uint32_t vf = option ? frame
+			     : child_interned(w, frame, intern(w, v->name && *v->name ? v->name : "[variant]"));
+	if (size > vsize) {
+		uint32_t tag = child_interned(w, frame, intern(w, "[tag]"));
+		lg_add(w, tag, size - vsize);
+	}
 	if (vsize)
 		lg_push_value(w, vf, vt, addr + v->offset);
 }
@@ -1216,6 +1242,11 @@ static void walker_free(lg_walker *w)
 	free(w->entries);
 	free(w->work);
 	free(w->visited);
+	while (w->memos) {
+		lg_memo_entry *next = w->memos->next;
+		free(w->memos);
+		w->memos = next;
+	}
 	for (size_t i = 0; i < w->n_warnings; i++)
 		free(w->warnings[i]);
 }
@@ -1375,10 +1406,12 @@ const mp_logical_stats *mp_logical_get_stats(const mp_logical *l)
 
 /* ------------------------------------------------------------ helpers */
 
-bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
-		   const mp_type **field_type)
+/* Breadth-first over members, base classes and Rust variants (bounded);
+ * want_pointer: only members of pointer type match. */
+static bool find_member(const mp_type *type, const char *name, bool want_pointer,
+			uint64_t *offset, const mp_type **field_type)
 {
-	struct { const mp_type *t; uint64_t off; } queue[32];
+	struct { const mp_type *t; uint64_t off; } queue[48];
 	size_t head = 0, tail = 0;
 	queue[tail].t = mp_type_strip(type);
 	queue[tail++].off = 0;
@@ -1388,13 +1421,16 @@ bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
 		size_t n = mp_type_member_count(t);
 		for (size_t i = 0; i < n; i++) {
 			const mp_type_member *m = mp_type_member_at(t, i);
-			if (m && m->name && strcmp(m->name, name) == 0) {
-				*offset = base + m->offset;
-				*field_type = mp_type_strip(m->type);
-				return true;
-			}
+			if (!m || !m->name || strcmp(m->name, name) != 0 || !m->type)
+				continue;
+			const mp_type *mt = mp_type_strip(m->type);
+			if (want_pointer && !is_pointer_kind(mp_type_kind(mt)))
+				continue;
+			*offset = base + m->offset;
+			*field_type = mt;
+			return true;
 		}
-		for (size_t i = 0; i < n && tail < 32; i++) {
+		for (size_t i = 0; i < n && tail < 48; i++) {
 			const mp_type_member *m = mp_type_member_at(t, i);
 			if (!m || !m->type || m->is_virtual_base)
 				continue;
@@ -1405,8 +1441,58 @@ bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
 				queue[tail++].off = base + m->offset;
 			}
 		}
+		size_t nv = mp_type_variant_count(t);
+		for (size_t i = 0; i < nv && tail < 48; i++) {
+			const mp_type_variant *v = mp_type_variant_at(t, i);
+			if (v && v->type) {
+				queue[tail].t = mp_type_strip(v->type);
+				queue[tail++].off = base + v->offset;
+			}
+		}
 	}
 	return false;
+}
+
+bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
+		   const mp_type **field_type)
+{
+	return find_member(type, name, false, offset, field_type);
+}
+
+bool lg_find_pointer(const mp_type *type, const char *name, uint64_t *offset,
+		     const mp_type **pointee)
+{
+	const mp_type *pt;
+	if (!find_member(type, name, true, offset, &pt))
+		return false;
+	const mp_type *target = mp_type_target(pt);
+	*pointee = target ? mp_type_strip(target) : NULL;
+	return true;
+}
+
+mp_target *lg_target(lg_walker *w)
+{
+	return w->target;
+}
+
+void *lg_memo(lg_walker *w, const void *key, size_t size, bool *fresh)
+{
+	for (lg_memo_entry *e = w->memos; e; e = e->next) {
+		if (e->key == key) {
+			*fresh = false;
+			return e->data;
+		}
+	}
+	lg_memo_entry *e = calloc(1, sizeof(*e) + size);
+	if (!e) {
+		w->nomem = true;
+		return NULL;
+	}
+	e->key = key;
+	e->next = w->memos;
+	w->memos = e;
+	*fresh = true;
+	return e->data;
 }
 
 const mp_type *lg_template_type(const mp_type *type, size_t index)

@@ -74,6 +74,14 @@ uint32_t lg_frame_depth(lg_walker *w, uint32_t frame);
  * bounded): offset from the start of type and the member's type. */
 bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
 		   const mp_type **field_type);
+/* The same, matching only members of pointer type; *pointee is what it
+ * points to (stripped). */
+bool lg_find_pointer(const mp_type *type, const char *name, uint64_t *offset,
+		     const mp_type **pointee);
+mp_target *lg_target(lg_walker *w);
+/* A zeroed record of size bytes kept for key (a type) for the walk;
+ * *fresh when just made.  NULL when out of memory. */
+void *lg_memo(lg_walker *w, const void *key, size_t size, bool *fresh);
 /* The template parameter at index that is a type, or NULL. */
 const mp_type *lg_template_type(const mp_type *type, size_t index);
 bool lg_name_starts(const mp_type *type, const char *prefix);

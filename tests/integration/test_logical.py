@@ -197,7 +197,7 @@ try:
     os.unlink(core)
 
     # ------------------------------------------------ C++ and Rust instances
-    for name, root in (("instance_cpp", "instance"),):
+    for name, root in (("instance_cpp", "instance"), ("instance_rs", "instance::INSTANCE")):
         if not os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), name)):
             print("skipping %s: not built" % name)
             continue
@@ -244,6 +244,35 @@ try:
                       "zoo_deque: 1000 ints in 8 buffers and a map: %s" % r["nodes"])
         finally:
             check(held.release() == 0, "zoo_cpp --hold did not exit 0")
+
+    # zoo_rs: Rust containers against their documented contents (zoo.rs).
+    if os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), "zoo_rs")):
+        held = Held([example("zoo_rs"), "--hold"])
+        try:
+            r = logical_json("--pid", str(held.pid), "zoo::ZOO")
+            if r:
+                check(r["partial"] is False, "zoo_rs: partial %s" % r["warnings"])
+                top = top_level(r)
+                want = {
+                    "vec_u32": 24 + 1000 * 4,
+                    "string": 24 + 100,
+                    "vec_deque": 32 + 50 * 24,        # Point3: 3 x f64
+                    "boxed": 8 + 24,
+                }
+                for field, logical in want.items():
+                    check(top.get(field, (None,))[0] == logical,
+                          "zoo_rs %s: logical %s, want %d" % (field, top.get(field), logical))
+                # HashMap<String, u64>: 200 entries of 32 bytes + 200 keys of 7 bytes.
+                check(top.get("hash_map", (0,))[0] == 48 + 200 * 32 + 200 * 7,
+                      "zoo_rs hash_map: %s" % (top.get("hash_map"),))
+                check(top.get("hash_map", (0, 0, 0))[2] == 201, "zoo_rs hash_map: 201 blocks")
+                # BTreeMap<u32, String>: 100 entries (4 + 24) plus their strings.
+                names = [n for n in r["nodes"] if n["parent"] is not None]
+                check(any(n["name"] == "u32" and n["logical"] == 400 for n in names),
+                      "zoo_rs btree_map: 100 u32 keys")
+                check_leaves_sum("zoo_rs", r)
+        finally:
+            check(held.release() == 0, "zoo_rs --hold did not exit 0")
 
     # ---------------------------------------------------------------- shapes
     held, want = held_with_expectations([helper("logical_shapes"), str(LIST_NODES)], tmp, "shapes")
