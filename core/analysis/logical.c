@@ -35,6 +35,9 @@ enum { ATE_SIGNED_CHAR = 0x6, ATE_UNSIGNED_CHAR = 0x8 };
 typedef struct lg_frame {
 	mp_logical_node pub;
 	const mp_type *object_type;  /* struct entered here, for chain folding */
+	const mp_type *enter_type;   /* last lg_enter from here: type -> frame */
+	uint32_t enter_frame;
+	uint32_t unused_child;       /* "[unused]" below, or LG_NONE */
 	uint64_t sum_logical, sum_allocated, sum_count;
 	bool has_children;
 } lg_frame;
@@ -111,6 +114,10 @@ struct lg_walker {
 	size_t n_chunks;
 
 	lg_memo_entry *memos;    /* container layouts, by type */
+	const mp_type **container_types;
+	bool *container_flags;
+	size_t n_container, container_cap;
+	lg_table container_index;
 
 	bool partial;
 	char *warnings[MAX_WARNINGS];
@@ -202,6 +209,11 @@ static uint64_t type_hash(const mp_type *type)
 static uint64_t type_name_hash_of(lg_walker *w, uint32_t index)
 {
 	return type_hash(w->name_types[index]);
+}
+
+static uint64_t container_hash_of(lg_walker *w, uint32_t index)
+{
+	return type_hash(w->container_types[index]);
 }
 
 static uint64_t plan_hash(uint32_t frame, const mp_type *type)
@@ -393,6 +405,7 @@ static uint32_t child_interned(lg_walker *w, uint32_t parent, const char *name)
 	f->pub.parent = parent;
 	f->pub.name = name;
 	f->pub.depth = parent == LG_NONE ? 0 : w->frames[parent].pub.depth + 1;
+	f->unused_child = LG_NONE;
 	w->children.slots[k] = (uint32_t)w->n_frames;
 	uint32_t index = (uint32_t)w->n_frames++;
 	if (++w->children.used * 2 > w->children.mask &&
@@ -411,6 +424,8 @@ uint32_t lg_frame_depth(lg_walker *w, uint32_t frame)
 	return w->frames[frame].pub.depth;
 }
 
+static uint32_t enter_uncached(lg_walker *w, uint32_t parent, const mp_type *type);
+
 static uint32_t find_ancestor(lg_walker *w, uint32_t frame, const mp_type *type)
 {
 	for (uint32_t f = frame; f != LG_NONE; f = w->frames[f].pub.parent)
@@ -426,6 +441,16 @@ static bool is_record(const mp_type *t)
 }
 
 uint32_t lg_enter(lg_walker *w, uint32_t parent, const mp_type *type)
+{
+	if (w->frames[parent].enter_type == type)
+		return w->frames[parent].enter_frame;
+	uint32_t f = enter_uncached(w, parent, type);
+	w->frames[parent].enter_type = type;
+	w->frames[parent].enter_frame = f;
+	return f;
+}
+
+static uint32_t enter_uncached(lg_walker *w, uint32_t parent, const mp_type *type)
 {
 	if (is_record(type)) {
 		uint32_t a = find_ancestor(w, parent, type);
@@ -448,7 +473,11 @@ void lg_add_unused(lg_walker *w, uint32_t parent, uint64_t bytes)
 {
 	if (!bytes)
 		return;
-	uint32_t c = child_interned(w, parent, w->unused_name);
+	uint32_t c = w->frames[parent].unused_child;
+	if (c == LG_NONE) {
+		c = child_interned(w, parent, w->unused_name);
+		w->frames[parent].unused_child = c;
+	}
 	w->frames[c].pub.allocated += bytes;
 }
 
@@ -529,7 +558,8 @@ bool lg_too_deep(lg_walker *w, uint32_t frame)
 
 bool lg_push(lg_walker *w, const lg_work *item)
 {
-	if (!MP_ARRAY_RESERVE(w->work, w->work_cap, w->n_work + 1)) {
+	if (w->n_work == w->work_cap &&
+	    !MP_ARRAY_RESERVE(w->work, w->work_cap, w->n_work + 1)) {
 		w->nomem = true;
 		return false;
 	}
@@ -919,6 +949,37 @@ static void visit_variants(lg_walker *w, uint32_t frame, const mp_type *t, uint6
 		lg_push_value(w, vf, vt, addr + v->offset);
 }
 
+/* Whether a type's name is one the container modules know (std::,
+ * alloc::, hashbrown::), remembered per type. */
+static bool maybe_container(lg_walker *w, const mp_type *t)
+{
+	size_t k = type_hash(t) & w->container_index.mask;
+	for (;;) {
+		uint32_t i = w->container_index.slots[k];
+		if (i == LG_NONE)
+			break;
+		if (w->container_types[i] == t)
+			return w->container_flags[i];
+		k = (k + 1) & w->container_index.mask;
+	}
+	const char *name = mp_type_name(t);
+	bool maybe = name && (strncmp(name, "std::", 5) == 0 || strncmp(name, "alloc::", 7) == 0 ||
+			      strncmp(name, "hashbrown::", 11) == 0);
+	size_t cap = w->container_cap;
+	if (!MP_ARRAY_RESERVE(w->container_types, w->container_cap, w->n_container + 1) ||
+	    !MP_ARRAY_RESERVE(w->container_flags, cap, w->n_container + 1)) {
+		w->nomem = true;
+		return maybe;
+	}
+	w->container_types[w->n_container] = t;
+	w->container_flags[w->n_container] = maybe;
+	w->container_index.slots[k] = (uint32_t)w->n_container++;
+	if (++w->container_index.used * 2 > w->container_index.mask &&
+	    !table_grow(w, &w->container_index, container_hash_of))
+		w->nomem = true;
+	return maybe;
+}
+
 static void visit_struct(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	w->stats.objects++;
@@ -930,7 +991,8 @@ static void visit_struct(lg_walker *w, uint32_t frame, const mp_type *t, uint64_
 	}
 	if (!w->frames[frame].object_type)
 		w->frames[frame].object_type = t;
-	if (lg_cxx_container(w, frame, t, addr) || lg_rust_container(w, frame, t, addr))
+	if (maybe_container(w, t) &&
+	    (lg_cxx_container(w, frame, t, addr) || lg_rust_container(w, frame, t, addr)))
 		return;
 	if (mp_type_variant_count(t) > 0) {
 		visit_variants(w, frame, t, addr);
@@ -1242,6 +1304,9 @@ static void walker_free(lg_walker *w)
 	free(w->entries);
 	free(w->work);
 	free(w->visited);
+	free(w->container_types);
+	free(w->container_flags);
+	free(w->container_index.slots);
 	while (w->memos) {
 		lg_memo_entry *next = w->memos->next;
 		free(w->memos);
@@ -1297,7 +1362,8 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 	w->n_chunks = heap ? mp_heap_chunk_count(heap) : 0;
 	w->visited = calloc(w->n_chunks / 8 + 1, 1);
 	if (!w->visited || !table_init(&w->children, 256) || !table_init(&w->name_index, 256) ||
-	    !table_init(&w->type_names, 64) || !table_init(&w->plan_index, 64)) {
+	    !table_init(&w->type_names, 64) || !table_init(&w->plan_index, 64) ||
+	    !table_init(&w->container_index, 64)) {
 		mp_logical_free(l);
 		return mp_error_nomem();
 	}

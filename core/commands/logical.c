@@ -215,8 +215,27 @@ static void write_text(FILE *out, const mp_logical *l, const root_spec *r,
 		fprintf(out, "warning: %s\n", mp_logical_warning(l, i));
 }
 
+/* A line of /proc/self/status in bytes ("RssAnon", "VmHWM"), 0 if absent. */
+static uint64_t self_status(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return 0;
+	char line[256];
+	uint64_t value = 0;
+	size_t n = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, n) == 0 && line[n] == ':') {
+			value = strtoull(line + n + 1, NULL, 10) * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return value;
+}
+
 static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
-		       enum metric m, double seconds)
+		       enum metric m, double seconds, uint64_t rss_anon)
 {
 	mp_json j;
 	mp_json_init(&j, out, true);
@@ -267,6 +286,8 @@ static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
 	mp_json_uint(&j, st->work_bytes);
 	mp_json_key(&j, "microseconds");
 	mp_json_uint(&j, (uint64_t)(seconds * 1e6));
+	mp_json_key(&j, "rss_anon_bytes");
+	mp_json_uint(&j, rss_anon);
 	mp_json_end_object(&j);
 	/* The tree: frames in preorder-compatible creation order, each with its
 	 * parent's id, so any depth fits. */
@@ -373,6 +394,9 @@ static int run_logical(mp_command *c)
 	mp_logical *l = NULL;
 	e = mp_logical_walk(c->target, heap, root.address, root.type, root.name, &options, &l);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* memprof's own anonymous memory with the snapshot and the walk alive
+	 * (core pages read through the file mapping are not counted). */
+	uint64_t rss_anon = self_status("RssAnon");
 	if (e) {
 		mp_heap_free(heap);
 		return mp_command_fail(c, e);
@@ -380,7 +404,7 @@ static int run_logical(mp_command *c)
 	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	int status = MP_EXIT_OK;
 	if (c->options->format == MP_FORMAT_JSON) {
-		write_json(c->out, l, &root, m, seconds);
+		write_json(c->out, l, &root, m, seconds, rss_anon);
 	} else {
 		mp_folded_line *lines = NULL;
 		size_t n = 0;
