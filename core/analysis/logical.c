@@ -1146,6 +1146,53 @@ static uint64_t string_bytes(lg_walker *w, uint64_t p, uint64_t usable, bool *ok
 	return usable;
 }
 
+/* A struct ending in a flexible array member with a length sibling
+ * (`uint32_t payload_len; char payload[];`): the elements in use, at most
+ * room bytes, counted in the member's frame. */
+typedef struct flex_info {
+	bool has;
+	const char *name;
+	const mp_type *element;
+	uint64_t offset, len_offset;
+	uint32_t len_size;
+} flex_info;
+
+static uint64_t flexible_bytes(lg_walker *w, uint32_t frame, const mp_type *t,
+			       uint64_t p, uint64_t room)
+{
+	bool fresh;
+	flex_info *fi = lg_memo(w, t, sizeof(flex_info), &fresh);
+	if (!fi)
+		return 0;
+	if (fresh) {
+		size_t n = mp_type_member_count(t);
+		const mp_type_member *last = n ? mp_type_member_at(t, n - 1) : NULL;
+		const mp_type *lt = last && last->type ? mp_type_strip(last->type) : NULL;
+		if (lt && mp_type_kind(lt) == MP_TYPE_ARRAY && mp_type_array_flexible(lt)) {
+			const mp_type_member *len = specific_length(t, last->name);
+			const mp_type *el = array_element(lt);
+			if (len && el && mp_type_size(el)) {
+				fi->has = true;
+				fi->name = last->name;
+				fi->element = el;
+				fi->offset = last->offset;
+				fi->len_offset = len->offset;
+				fi->len_size = (uint32_t)len->size;
+			}
+		}
+	}
+	if (!fi->has || !room)
+		return 0;
+	uint64_t len = 0;
+	if (!lg_read(w, p + fi->len_offset, &len, fi->len_size, "a length"))
+		return 0;
+	uint64_t esize = mp_type_size(fi->element);
+	uint64_t bytes = len <= room / esize ? len * esize : room / esize * esize;
+	if (bytes)
+		lg_add(w, lg_child(w, frame, fi->name && *fi->name ? fi->name : "[flexible]"), bytes);
+	return bytes;
+}
+
 static void step_block(lg_walker *w, lg_work *item)
 {
 	uint32_t frame = item->frame;
@@ -1169,6 +1216,10 @@ static void step_block(lg_walker *w, lg_work *item)
 			k != MP_TYPE_VOID && k != MP_TYPE_INVALID;
 	if (len != LG_UNKNOWN_LEN && (k == MP_TYPE_VOID || !complete || !esize))
 		esize = 1;  /* void *data with a size: bytes */
+	/* A length that does not fit the block is not this pointer's length
+	 * (list_len beside a list head): a struct pointee is then one object. */
+	if (len != LG_UNKNOWN_LEN && esize && len > usable / esize && is_record(e))
+		len = LG_UNKNOWN_LEN;
 	if (len != LG_UNKNOWN_LEN && esize) {
 		uint64_t n = len <= usable / esize ? len : usable / esize;
 		if (n < len)
@@ -1216,8 +1267,10 @@ static void step_block(lg_walker *w, lg_work *item)
 					usable);
 			return;
 		}
-		lg_add_unused(w, frame, usable - esize);
-		visit_value(w, lg_enter(w, frame, e), e, p);
+		uint32_t of = lg_enter(w, frame, e);
+		uint64_t flex = flexible_bytes(w, of, e, p, usable - esize);
+		lg_add_unused(w, frame, usable - esize - flex);
+		visit_value(w, of, e, p);
 		return;
 	}
 	/* A pointer to a scalar or pointer without a length: the block is an

@@ -16,7 +16,9 @@
  * pointers count), lens (every length-sibling spelling), generic (`data`
  * with `used`), nolen (no length: the block's usable size), opaque (void *),
  * tree_root (a binary tree: its links fold into one frame), bits (bitfields
- * and padding), matrix (inline 2-D array of structs with pointers).
+ * and padding), matrix (inline 2-D array of structs with pointers), flex
+ * (a flexible array member with a length), counted (a list head beside
+ * its length).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +121,18 @@ struct bits {
     long d;
     unsigned short e : 4;
 } bits;
+
+struct flexrec {
+    size_t data_len;
+    int data[];
+};
+struct flexrec *flex;
+
+/* A list head beside the list's length: the length is not an array's. */
+struct counted_list {
+    struct lnode *items;
+    size_t items_len;
+} counted;
 
 struct cell {
     char *label;
@@ -309,6 +323,27 @@ int main(int argc, char **argv)
     inline_bytes(&t, sizeof tree_root);
     tree_root = tree_build(0, 999, &t);
     emit("tree_root", &t);
+
+    /* flex: a flexible array member with its length sibling. */
+    memset(&t, 0, sizeof t);
+    inline_bytes(&t, sizeof flex);
+    flex = xmalloc(sizeof *flex + 50 * sizeof(int));
+    flex->data_len = 37;
+    block(&t, flex, sizeof *flex + 37 * sizeof(int));
+    emit("flex", &t);
+
+    /* counted: items_len counts list nodes, not array elements. */
+    memset(&t, 0, sizeof t);
+    inline_bytes(&t, sizeof counted);
+    for (i = 0; i < 5; i++) {
+        struct lnode *n = xmalloc(sizeof *n);
+        n->value = i;
+        n->next = counted.items;
+        counted.items = n;
+        block(&t, n, sizeof *n);
+    }
+    counted.items_len = 5;
+    emit("counted", &t);
 
     /* bits: inline only. */
     memset(&t, 0, sizeof t);
