@@ -15,7 +15,7 @@
 #include "target/target_internal.h"
 
 enum {
-	MAX_OBJECTS = 4 * 1000 * 1000,   /* typed objects visited */
+	MAX_OBJECTS = 1000 * 1000,       /* typed objects visited */
 	MAX_SLOTS = 4096,                /* pointer slots looked at per object */
 	MAX_NESTING = 64,                /* inline struct and array levels */
 	MAX_ARRAY = 1024,                /* inline array elements looked at */

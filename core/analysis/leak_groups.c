@@ -80,59 +80,73 @@ char *mp_infer_block_type(mp_target *t, const uint8_t *bytes, size_t length,
 }
 
 /* Sizes that only one record type has among the blocks DWARF typed: a
- * lost block of such a size is most likely of that type too. */
+ * lost block of such a size is most likely of that type too.  Distinct
+ * sizes are few, so a small open-addressing table keyed by size holds
+ * them, however many blocks are typed. */
 typedef struct size_type {
-	uint64_t size;
+	uint64_t size;             /* 0: empty slot */
 	const mp_type *type;       /* NULL: several types share the size */
 } size_type;
 
-static int compare_size_types(const void *a, const void *b)
+typedef struct size_table {
+	size_type *slots;
+	size_t capacity, used;
+} size_table;
+
+static size_type *size_slot(const size_table *table, uint64_t size)
 {
-	const size_type *x = a, *y = b;
-	return x->size < y->size ? -1 : x->size > y->size;
+	size_t mask = table->capacity - 1;
+	for (size_t i = (size_t)(size * 0x9e3779b97f4a7c15ull >> 7) & mask;; i = (i + 1) & mask)
+		if (table->slots[i].size == size || table->slots[i].size == 0)
+			return &table->slots[i];
 }
 
-static size_type *sizes_of_types(const mp_heap *heap, const mp_type **types,
-				 size_t *count)
+static bool size_table_add(size_table *table, uint64_t size, const mp_type *type)
 {
-	size_type *items = NULL;
-	size_t n = 0, capacity = 0;
+	if (2 * (table->used + 1) > table->capacity) {
+		size_table grown = {calloc(table->capacity ? 2 * table->capacity : 64,
+					   sizeof(size_type)),
+				    table->capacity ? 2 * table->capacity : 64, 0};
+		if (!grown.slots)
+			return false;
+		for (size_t i = 0; i < table->capacity; i++) {
+			if (!table->slots[i].size)
+				continue;
+			*size_slot(&grown, table->slots[i].size) = table->slots[i];
+			grown.used++;
+		}
+		free(table->slots);
+		*table = grown;
+	}
+	size_type *slot = size_slot(table, size);
+	if (!slot->size) {
+		slot->size = size;
+		slot->type = type;
+		table->used++;
+	} else if (slot->type != type) {
+		slot->type = NULL;
+	}
+	return true;
+}
+
+static bool sizes_of_types(const mp_heap *heap, const mp_type **types, size_table *table)
+{
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
 		if (!types[i] || mp_type_kind(types[i]) == MP_TYPE_POINTER)
 			continue;
 		mp_chunk c = mp_heap_chunk(heap, i);
-		if (!MP_ARRAY_RESERVE(items, capacity, n + 1)) {
-			free(items);
-			return NULL;
-		}
-		items[n++] = (size_type){mp_chunk_usable_size(&c), types[i]};
+		if (!size_table_add(table, mp_chunk_usable_size(&c), types[i]))
+			return false;
 	}
-	if (n > 1)
-		qsort(items, n, sizeof(*items), compare_size_types);
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (kept && items[kept - 1].size == items[i].size) {
-			if (items[kept - 1].type != items[i].type)
-				items[kept - 1].type = NULL;
-			continue;
-		}
-		items[kept++] = items[i];
-	}
-	*count = kept;
-	return items;
+	return true;
 }
 
-static const mp_type *type_of_size(const size_type *items, size_t count, uint64_t size)
+static const mp_type *type_of_size(const size_table *table, uint64_t size)
 {
-	size_t lo = 0, hi = count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (items[mid].size < size)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < count && items[lo].size == size ? items[lo].type : NULL;
+	if (!table->capacity || !size)
+		return NULL;
+	const size_type *slot = size_slot(table, size);
+	return slot->size == size ? slot->type : NULL;
 }
 
 static char *type_display(const mp_type *type)
@@ -208,8 +222,12 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 	mp_error *type_err = mp_block_types_infer(t, heap, &types);
 	if (type_err)
 		return type_err;
-	size_t n_sizes = 0;
-	size_type *sizes = sizes_of_types(heap, types, &n_sizes);
+	size_table sizes = {0};
+	if (!sizes_of_types(heap, types, &sizes)) {
+		free(types);
+		free(sizes.slots);
+		return mp_error_nomem();
+	}
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
 		if (kind == MP_LEAK_NOT_A_BLOCK)
@@ -243,8 +261,8 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		}
 		/* Only for lost blocks: a reachable block without a type was
 		 * reached through untyped memory, and a guess would mislead. */
-		const mp_type *by_size = !type && sizes && kind != MP_LEAK_REACHABLE
-					 ? type_of_size(sizes, n_sizes, size) : NULL;
+		const mp_type *by_size = !type && kind != MP_LEAK_REACHABLE
+					 ? type_of_size(&sizes, size) : NULL;
 		if (by_size) {
 			evidence = "size-match";
 			type = type_display(by_size);
@@ -271,7 +289,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		g->bytes += size;
 	}
 	free(types);
-	free(sizes);
+	free(sizes.slots);
 	types = NULL;
 	if (out->n_groups > 1)
 		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
@@ -281,7 +299,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 	return NULL;
 nomem:
 	free(types);
-	free(sizes);
+	free(sizes.slots);
 	mp_leak_report_free(out);
 	return mp_error_nomem();
 }

@@ -4,10 +4,11 @@
  * and the size with the state packed in its low 4 bits (chunk sizes are
  * multiples of 16).  Address lookup must be cheap for scanners that test
  * every word of memory, so each contiguous region (a heap segment, a run of
- * mmapped chunks) has a granule table: for every 256 bytes, the first chunk
- * that reaches into them (4 bytes per 256 of heap).  A lookup is a binary
- * search over a few regions, one table load, and a binary search over the
- * at most 8 chunks that can start in one granule.
+ * mmapped chunks) has a start bitmap, one bit per 16 bytes set where a
+ * chunk starts, and the count of chunks before each 64-bit word of it.  The
+ * chunk holding an address is then that count plus the set bits at or
+ * below the address in its word, less one: a table load and a popcount,
+ * whatever the chunk sizes.  Cost: about 1.2% of the heap's size.
  */
 #ifndef MEMPROF_CORE_HEAP_INTERNAL_H
 #define MEMPROF_CORE_HEAP_INTERNAL_H
@@ -19,7 +20,7 @@ typedef struct heap_chunk {
 	uint64_t size_state;      /* size | state */
 } heap_chunk;
 
-enum { HEAP_STATE_MASK = 15, HEAP_GRANULE_SHIFT = 8 };
+enum { HEAP_STATE_MASK = 15, HEAP_ALIGN_SHIFT = 4 };
 
 typedef struct heap_region {
 	uint64_t start, end;
@@ -27,8 +28,9 @@ typedef struct heap_region {
 	int arena;                /* index into arenas, -1 for mmapped chunks */
 	uint8_t *copy;            /* live targets: the region's bytes, read once
 				   * by the walk and kept for the analyses */
-	uint32_t *page_first;     /* per granule: first chunk index, relative */
-	size_t n_pages;
+	uint64_t *starts;         /* bit per 16 bytes: a chunk starts there */
+	uint32_t *before;         /* per word of starts: chunks before it */
+	size_t n_words;
 } heap_region;
 
 struct mp_heap {

@@ -93,6 +93,8 @@ __attribute__((noinline)) static void build_lost(void)
 	lose_list();
 	lose_cycle();
 	interior_pointer = (char *)malloc(64) + 24;
+	/* Here too, so main's frame keeps no copy of it. */
+	mmap_region[7] = malloc(88);
 	distance[1] = distance[0];
 }
 
@@ -117,7 +119,6 @@ int main(int argc, char **argv)
 	    mprotect(pages + 2 * 4096, 4096, PROT_NONE))
 		return 1;
 	mmap_region = (void **)(pages + 4096);
-	mmap_region[7] = malloc(88);
 	build_lost();
 	pthread_t thread;
 	pthread_create(&thread, NULL, thread_main, NULL);
