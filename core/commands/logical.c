@@ -203,6 +203,43 @@ static void write_text(FILE *out, const mp_logical *l, const root_spec *r,
 	fprintf(out, "logical %" PRIu64 " bytes, allocated %" PRIu64 " bytes, slack %" PRIu64
 		" bytes, %" PRIu64 " heap blocks\n\n", logical, allocated, allocated - logical,
 		count);
+	/* The root's members, largest first by the metric. */
+	size_t nodes = mp_logical_node_count(l), n_members = 0;
+	size_t *members = calloc(nodes ? nodes : 1, sizeof(*members));
+	for (size_t i = 1; members && i < nodes; i++) {
+		uint64_t a, b, cnt;
+		mp_logical_subtree(l, i, &a, &b, &cnt);
+		if (mp_logical_node_at(l, i)->parent == 0 && (a || b || cnt))
+			members[n_members++] = i;
+	}
+	for (size_t i = 1; i < n_members; i++) {   /* insertion sort: few members */
+		size_t x = members[i], k = i;
+		uint64_t xl, xa, xc, yl, ya, yc;
+		mp_logical_subtree(l, x, &xl, &xa, &xc);
+		for (; k > 0; k--) {
+			mp_logical_subtree(l, members[k - 1], &yl, &ya, &yc);
+			uint64_t xv = m == METRIC_ALLOCATED ? xa : m == METRIC_SLACK ? xa - xl : m == METRIC_COUNT ? xc : xl;
+			uint64_t yv = m == METRIC_ALLOCATED ? ya : m == METRIC_SLACK ? ya - yl : m == METRIC_COUNT ? yc : yl;
+			if (yv >= xv)
+				break;
+			members[k] = members[k - 1];
+		}
+		members[k] = x;
+	}
+	if (n_members) {
+		fprintf(out, "%-28s %12s %12s %12s %9s %7s\n", "member", "logical", "allocated",
+			"slack", "blocks", "share");
+		for (size_t i = 0; i < n_members; i++) {
+			uint64_t a, b, cnt;
+			mp_logical_subtree(l, members[i], &a, &b, &cnt);
+			uint64_t v = m == METRIC_ALLOCATED ? b : m == METRIC_SLACK ? b - a : m == METRIC_COUNT ? cnt : a;
+			fprintf(out, "%-28s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %9" PRIu64 " %6.2f%%\n",
+				mp_logical_node_at(l, members[i])->name, a, b, b - a, cnt,
+				total ? 100.0 * (double)v / (double)total : 0.0);
+		}
+		fputc('\n', out);
+	}
+	free(members);
 	qsort(lines, n, sizeof(*lines), by_value_desc);
 	fprintf(out, "%14s %7s  path (--metric %s)\n", unit_of(m), "share", metric_names[m]);
 	for (size_t i = 0; i < n && i < top; i++)
@@ -363,7 +400,7 @@ static int run_logical(mp_command *c)
 				"--max-depth needs a count from 1 to 100000, not '%s'", text));
 		options.max_depth = (uint32_t)value;
 	}
-	size_t top = 40;
+	size_t top = 20;
 	text = mp_command_value(c, "--top");
 	if (text) {
 		if (!parse_count(text, &value) || !value)
