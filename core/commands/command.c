@@ -79,6 +79,16 @@ static int usage_error(FILE *err, const char *verb, const char *fmt, const char 
 	return MP_EXIT_USAGE;
 }
 
+mp_heap_options mp_command_heap_options(const mp_command *c)
+{
+	mp_heap_options options = {.no_libc_debug = c->options->no_libc_debug};
+	if (c->host) {
+		options.interrupted = c->host->interrupted;
+		options.context = c->host->context;
+	}
+	return options;
+}
+
 const char *mp_command_value(const mp_command *c, const char *name)
 {
 	for (size_t i = 0; i < c->options->n_verb_values; i++)

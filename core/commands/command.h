@@ -79,6 +79,9 @@ bool mp_command_flag(const mp_command *command, const char *name);
 /* The value of the verb's own option ("--fail-on"), or NULL if not given. */
 const char *mp_command_value(const mp_command *command, const char *name);
 
+/* Heap options from the command line and the host's interrupt poll. */
+mp_heap_options mp_command_heap_options(const mp_command *command);
+
 /* Prints "memprof: <message>" and returns the exit status for the error. */
 int mp_command_fail(mp_command *command, mp_error *err);
 

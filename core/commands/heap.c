@@ -341,7 +341,7 @@ static int report(mp_command *c, const mp_heap *h)
 
 static mp_error *open_heap(mp_command *c, mp_heap **h)
 {
-	mp_heap_options options = {.no_libc_debug = c->options->no_libc_debug};
+	mp_heap_options options = mp_command_heap_options(c);
 	return mp_heap_open(c->target, &options, h);
 }
 

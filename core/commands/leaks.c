@@ -212,7 +212,7 @@ mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
 		options.interrupted = c->host->interrupted;
 		options.context = c->host->context;
 	}
-	mp_heap_options heap_options = {.no_libc_debug = c->options->no_libc_debug};
+	mp_heap_options heap_options = mp_command_heap_options(c);
 	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
 	if (!err)
 		err = mp_leaks_analyze(c->target, *heap, &options, leaks);

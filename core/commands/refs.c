@@ -46,7 +46,7 @@ static int run_refs(mp_command *c)
 		fprintf(c->err, "memprof: refs needs an address such as 0x55d0c0de1000, not '%s'\n", text);
 		return MP_EXIT_USAGE;
 	}
-	mp_heap_options options = {.no_libc_debug = c->options->no_libc_debug};
+	mp_heap_options options = mp_command_heap_options(c);
 	mp_heap *heap = NULL;
 	mp_error *err = mp_heap_open(c->target, &options, &heap);
 	if (err)

@@ -109,6 +109,7 @@ static void layout_for_version(glibc_layout *L, int major, int minor)
 typedef struct walker {
 	mp_target *t;
 	mp_heap *h;
+	const mp_heap_options *options;
 	glibc_layout L;
 	const mp_module *libc;
 	uint64_t main_arena;
@@ -479,7 +480,14 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 		return mp_error_nomem();
 	uint64_t p = first;
 	uint64_t released = first;
+	size_t steps = 0;
 	while (p + 16 <= end) {
+		if (++steps % (1u << 20) == 0 && w->options->interrupted &&
+		    w->options->interrupted(w->options->context)) {
+			err = mp_error_new(MP_ERR_INTERRUPTED, "heap walk interrupted at %#llx",
+					   (unsigned long long)p);
+			break;
+		}
 		if (!copy && w->view && p - released >= RELEASE_STEP) {
 			mp_target_unview(w->t, released, p - released);
 			released = p;
@@ -1035,6 +1043,7 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
 	memset(&w, 0, sizeof(w));
 	w.t = target;
 	w.h = heap;
+	w.options = options;
 	w.window = malloc(WINDOW_BYTES);
 	if (!w.window)
 		return mp_error_nomem();

@@ -225,6 +225,9 @@ typedef struct mp_chunk {
 
 typedef struct mp_heap_options {
 	bool no_libc_debug;       /* find the allocator without libc's symbols */
+	/* Polled every million chunks; true stops with MP_ERR_INTERRUPTED. */
+	bool (*interrupted)(void *context);
+	void *context;
 } mp_heap_options;
 
 typedef struct mp_arena_info {

@@ -201,4 +201,38 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
+# ------------------------------------------------------------------ Ctrl-C
+# SIGINT while a leak check runs: the engine stops at its next poll, GDB
+# prints one line and goes on with the next command.
+workload = os.environ.get("WORKLOAD")
+if workload and os.path.exists(workload):
+    tmp = tempfile.mkdtemp(prefix="memprof-gdb-int-")
+    try:
+        big = os.path.join(tmp, "big.core")
+        subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "..", "bench", "make_core.sh"),
+                        big, "--", workload, "--chunks", "3000000", "--shape", "list"],
+                       check=True, capture_output=True, timeout=300)
+        proc = subprocess.Popen(["gdb", "-batch", "-nx", "-x", os.environ["GDB_SCRIPT"],
+                                 "-ex", "memprof leaks --core " + big, "-ex", "echo AFTER-INTERRUPT\\n"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        # Keep asking until GDB has moved on: the first SIGINT may land
+        # before the engine polls.
+        out = err = ""
+        for _ in range(200):
+            if proc.poll() is not None:
+                break
+            proc.send_signal(2)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=60)
+        check(proc.returncode == 0 and "AFTER-INTERRUPT" in out,
+              "gdb survives Ctrl-C during a leak check and runs the next command: %s %s" % (out[-300:], err[-300:]))
+        check("Traceback" not in err, "no Python traceback on Ctrl-C")
+        print("ctrl-c outcome:", "interrupted" if "interrupted" in out + err
+              else "quit" if "Quit" in out + err else "finished first")
+        check("interrupted" in out + err or "Quit" in out + err or "LEAK SUMMARY" in out,
+              "the check was interrupted (or had already finished): %s" % (out + err)[-300:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
 finish()
