@@ -14,6 +14,12 @@ echo "== memprof info --core $core"
 "$memprof" info --core "$core" | sed -n '1,/^mappings/p'
 "$memprof" info --core "$core" --format json --output "$out/info.json"
 
+echo "== memprof logical --core $core instance --format text"
+"$memprof" logical --core "$core" instance --format text --top 10
+"$memprof" logical --core "$core" instance --output "$out/instance.folded"
+"$memprof" logical --core "$core" instance --format svg --output "$out/instance.svg"
+echo "(folded stacks in $out/instance.folded, flamegraph in $out/instance.svg)"
+
 echo "== memprof heap --core $core"
 "$memprof" heap --core "$core"
 
@@ -27,4 +33,4 @@ echo
 echo "== memprof run -- $build/examples/leak_cycle (a leak check at exit; exit status 3 means leaks)"
 "$memprof" run -- "$build/examples/leak_cycle" || echo "(memprof run exited with status $?)"
 echo
-echo "demo: cores in $out; JSON of memprof info at $out/info.json"
+echo "demo: cores in $out; JSON of memprof info at $out/info.json; logical flamegraph at $out/instance.svg"

@@ -203,10 +203,23 @@ mp_error *mp_flamegraph_svg(FILE *out, const mp_folded_line *lines, size_t n,
 		xml_text(out, f->name, f->name_length);
 		fprintf(out, " (%" PRIu64 " %s, %.2f%%)</title>"
 			"<rect x=\"%.2f\" y=\"%u\" width=\"%.2f\" height=\"%d\" fill=\"%s\" "
-			"data-c=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%u\"></text></g>\n",
+			"data-c=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%u\">",
 			f->total, unit, 100.0 * (double)f->total / (double)total,
 			x * WIDTH, y, w * WIDTH > 0.6 ? w * WIDTH - 0.5 : 0.1, ROW - 1, fill,
 			fill, x * WIDTH + 3, y + ROW - 5);
+		/* The label as the script would set it, for viewers without
+		 * scripts: as many 7-pixel characters as fit. */
+		double room = (w * WIDTH - 6) / 7;
+		size_t fit = room > 0 ? (size_t)room : 0;
+		if (fit >= 3) {
+			if (f->name_length <= fit) {
+				xml_text(out, f->name, f->name_length);
+			} else {
+				xml_text(out, f->name, fit - 2);
+				fputs("..", out);
+			}
+		}
+		fputs("</text></g>\n", out);
 	}
 	fputs("</svg>\n", out);
 	free(nodes);
