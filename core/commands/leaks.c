@@ -67,6 +67,8 @@ static void preview_text(const uint8_t *bytes, size_t length, char *hex, char *t
 	text[length] = '\0';
 }
 
+enum { JSON_UNREFERENCED = 1000 };
+
 static const enum mp_leak_kind summary_order[] = {
 	MP_LEAK_DEFINITE, MP_LEAK_INDIRECT, MP_LEAK_POSSIBLE, MP_LEAK_REACHABLE,
 };
@@ -115,9 +117,13 @@ void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
 		mp_json_end_object(j);
 	}
 	mp_json_end_array(j);
+	/* The largest first, at most JSON_UNREFERENCED of them: a lost list of a
+	 * million heads would otherwise dwarf the report. */
+	mp_json_key(j, "unreferenced_total");
+	mp_json_uint(j, r->n_unreferenced);
 	mp_json_key(j, "unreferenced");
 	mp_json_begin_array(j);
-	for (size_t i = 0; i < r->n_unreferenced; i++) {
+	for (size_t i = 0; i < r->n_unreferenced && i < JSON_UNREFERENCED; i++) {
 		mp_chunk c = mp_heap_chunk(heap, r->unreferenced[i]);
 		mp_json_begin_object(j);
 		mp_json_key(j, "address");
