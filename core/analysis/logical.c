@@ -512,6 +512,8 @@ static bool in_use(const mp_chunk *c)
 
 uint64_t lg_block_of(lg_walker *w, uint64_t addr, uint64_t *start)
 {
+	if (!w->heap)
+		return 0;
 	ptrdiff_t i = mp_heap_find_chunk(w->heap, addr);
 	if (i < 0)
 		return 0;
@@ -524,7 +526,7 @@ uint64_t lg_block_of(lg_walker *w, uint64_t addr, uint64_t *start)
 
 uint64_t lg_claim(lg_walker *w, uint32_t frame, uint64_t p)
 {
-	if (!p)
+	if (!p || !w->heap)
 		return 0;
 	ptrdiff_t i = mp_heap_find_chunk(w->heap, p);
 	if (i < 0)
