@@ -225,7 +225,9 @@ if workload and os.path.exists(workload):
             proc.send_signal(2)
             time.sleep(0.05)
         out, err = proc.communicate(timeout=60)
-        check(proc.returncode == 0 and "AFTER-INTERRUPT" in out,
+        # A late SIGINT may land on the last command and set the batch exit
+        # status; what matters is that GDB lived to run it.
+        check(proc.returncode >= 0 and "AFTER-INTERRUPT" in out,
               "gdb survives Ctrl-C during a leak check and runs the next command: %s %s" % (out[-300:], err[-300:]))
         check("Traceback" not in err, "no Python traceback on Ctrl-C")
         print("ctrl-c outcome:", "interrupted" if "interrupted" in out + err
