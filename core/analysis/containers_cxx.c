@@ -53,12 +53,12 @@ static bool push_iter(lg_walker *w, enum cxx_kind kind, uint32_t frame,
 
 static bool vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
+	static const char *const names[] = {"*_M_start", "_M_finish"};
 	const mp_type *el = lg_template_type(t, 0);
-	uint64_t start_off, finish_off;
-	const mp_type *start_type;
-	if (!el || !lg_find_field(t, "_M_start", &start_off, &start_type) ||
-	    mp_type_kind(start_type) != MP_TYPE_POINTER || !field(t, "_M_finish", &finish_off))
+	uint64_t off[2];
+	if (!el || !lg_fields(w, t, names, 2, off))
 		return false;
+	uint64_t start_off = off[0], finish_off = off[1];
 	el = mp_type_strip(el);
 	uint64_t size = mp_type_size(el);
 	lg_add(w, frame, mp_type_size(t));
@@ -84,11 +84,12 @@ static bool vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 
 static bool string(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
+	static const char *const names[] = {"_M_p", "_M_string_length", "_M_local_buf"};
 	const mp_type *ch = lg_template_type(t, 0);
-	uint64_t p_off, len_off, local_off;
-	if (!ch || !field(t, "_M_p", &p_off) || !field(t, "_M_string_length", &len_off) ||
-	    !field(t, "_M_local_buf", &local_off))
+	uint64_t off[3];
+	if (!ch || !lg_fields(w, t, names, 3, off))
 		return false;
+	uint64_t p_off = off[0], len_off = off[1], local_off = off[2];
 	ch = mp_type_strip(ch);
 	uint64_t char_size = mp_type_size(ch) ? mp_type_size(ch) : 1;
 	lg_add(w, frame, mp_type_size(t));
@@ -132,9 +133,10 @@ static bool rbtree(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 
 static bool list(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
+	static const char *const names[] = {"_M_node"};
 	const mp_type *value = lg_template_type(t, 0);
 	uint64_t node_off;
-	if (!value || !field(t, "_M_node", &node_off))
+	if (!value || !lg_fields(w, t, names, 1, &node_off))
 		return false;
 	value = mp_type_strip(value);
 	lg_add(w, frame, mp_type_size(t));
@@ -273,9 +275,10 @@ static bool unique(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 
 static bool optional(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
+	static const char *const names[] = {"_M_engaged"};
 	const mp_type *value = lg_template_type(t, 0);
 	uint64_t engaged_off;
-	if (!value || !field(t, "_M_engaged", &engaged_off))
+	if (!value || !lg_fields(w, t, names, 1, &engaged_off))
 		return false;
 	value = mp_type_strip(value);
 	uint64_t size = mp_type_size(t), vsize = mp_type_size(value);

@@ -33,19 +33,24 @@ static bool read_u64(lg_walker *w, uint64_t addr, uint64_t *value)
 }
 
 /* Vec<T> and String: pointer, capacity, length somewhere inside. */
-static bool buffer_fields(const mp_type *t, uint64_t *ptr_off, uint64_t *cap_off,
-			  uint64_t *len_off)
+static bool buffer_fields(lg_walker *w, const mp_type *t, uint64_t *ptr_off,
+			  uint64_t *cap_off, uint64_t *len_off)
 {
-	const mp_type *ft;
-	return lg_find_pointer(t, "pointer", ptr_off, &ft) &&
-	       lg_find_field(t, "cap", cap_off, &ft) && lg_find_field(t, "len", len_off, &ft);
+	static const char *const names[] = {"*pointer", "cap", "len"};
+	uint64_t off[3];
+	if (!lg_fields(w, t, names, 3, off))
+		return false;
+	*ptr_off = off[0];
+	*cap_off = off[1];
+	*len_off = off[2];
+	return true;
 }
 
 static bool vec(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	const mp_type *el = lg_template_type(t, 0);
 	uint64_t ptr_off, cap_off, len_off;
-	if (!el || !buffer_fields(t, &ptr_off, &cap_off, &len_off))
+	if (!el || !buffer_fields(w, t, &ptr_off, &cap_off, &len_off))
 		return false;
 	el = mp_type_strip(el);
 	uint64_t size = mp_type_size(el);
@@ -73,7 +78,7 @@ static bool vec(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 static bool string(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	uint64_t ptr_off, cap_off, len_off;
-	if (!buffer_fields(t, &ptr_off, &cap_off, &len_off))
+	if (!buffer_fields(w, t, &ptr_off, &cap_off, &len_off))
 		return false;
 	lg_add(w, frame, mp_type_size(t));
 	uint64_t p, cap, len;
@@ -94,7 +99,7 @@ static bool vec_deque(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t a
 {
 	const mp_type *el = lg_template_type(t, 0), *ft;
 	uint64_t ptr_off, cap_off, len_off, head_off;
-	if (!el || !buffer_fields(t, &ptr_off, &cap_off, &len_off) ||
+	if (!el || !buffer_fields(w, t, &ptr_off, &cap_off, &len_off) ||
 	    !lg_find_field(t, "head", &head_off, &ft))
 		return false;
 	el = mp_type_strip(el);
@@ -205,7 +210,7 @@ typedef struct btree_layout {
 static const btree_layout *btree_layout_of(lg_walker *w, const mp_type *map)
 {
 	bool fresh;
-	btree_layout *l = lg_memo(w, map, sizeof(btree_layout), &fresh);
+	btree_layout *l = lg_memo(w, map, LG_MEMO_BTREE, sizeof(btree_layout), &fresh);
 	if (!l || !fresh)
 		return l;
 	l->ready = true;

@@ -68,8 +68,8 @@ typedef struct lg_plan {
 } lg_plan;
 
 typedef struct lg_memo_entry {
-	struct lg_memo_entry *next;
 	const void *key;
+	int kind;
 	max_align_t data[];
 } lg_memo_entry;
 
@@ -113,7 +113,9 @@ struct lg_walker {
 	uint8_t *visited;        /* one bit per chunk */
 	size_t n_chunks;
 
-	lg_memo_entry *memos;    /* container layouts, by type */
+	lg_memo_entry **memos;   /* layouts of containers and structs, by type */
+	size_t n_memos, memos_cap;
+	lg_table memo_index;
 	const mp_type **container_types;
 	bool *container_flags;
 	size_t n_container, container_cap;
@@ -1163,7 +1165,7 @@ static uint64_t flexible_bytes(lg_walker *w, uint32_t frame, const mp_type *t,
 			       uint64_t p, uint64_t room)
 {
 	bool fresh;
-	flex_info *fi = lg_memo(w, t, sizeof(flex_info), &fresh);
+	flex_info *fi = lg_memo(w, t, LG_MEMO_FLEX, sizeof(flex_info), &fresh);
 	if (!fi)
 		return 0;
 	if (fresh) {
@@ -1362,11 +1364,10 @@ static void walker_free(lg_walker *w)
 	free(w->container_types);
 	free(w->container_flags);
 	free(w->container_index.slots);
-	while (w->memos) {
-		lg_memo_entry *next = w->memos->next;
-		free(w->memos);
-		w->memos = next;
-	}
+	for (size_t i = 0; i < w->n_memos; i++)
+		free(w->memos[i]);
+	free(w->memos);
+	free(w->memo_index.slots);
 	for (size_t i = 0; i < w->n_warnings; i++)
 		free(w->warnings[i]);
 }
@@ -1418,7 +1419,7 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 	w->visited = calloc(w->n_chunks / 8 + 1, 1);
 	if (!w->visited || !table_init(&w->children, 256) || !table_init(&w->name_index, 256) ||
 	    !table_init(&w->type_names, 64) || !table_init(&w->plan_index, 64) ||
-	    !table_init(&w->container_index, 64)) {
+	    !table_init(&w->container_index, 64) || !table_init(&w->memo_index, 64)) {
 		mp_logical_free(l);
 		return mp_error_nomem();
 	}
@@ -1591,27 +1592,81 @@ bool lg_find_pointer(const mp_type *type, const char *name, uint64_t *offset,
 	return true;
 }
 
+typedef struct fields_memo {
+	const char *const *names;
+	bool found;
+	uint64_t offsets[8];
+} fields_memo;
+
+bool lg_fields(lg_walker *w, const mp_type *type, const char *const *names,
+	       size_t n, uint64_t *offsets)
+{
+	bool fresh;
+	if (n > 8)
+		return false;
+	/* Keyed by the type and the names array (a handler's static list). */
+	fields_memo *m = lg_memo(w, type, LG_MEMO_FIELDS + (int)((uintptr_t)names % 65521) * 4,
+				 sizeof(fields_memo), &fresh);
+	if (!m)
+		return false;
+	if (fresh || m->names != names) {
+		m->names = names;
+		m->found = true;
+		for (size_t i = 0; i < n && m->found; i++) {
+			const mp_type *ft;
+			m->found = names[i][0] == '*'
+					   ? lg_find_pointer(type, names[i] + 1, &m->offsets[i], &ft)
+					   : lg_find_field(type, names[i], &m->offsets[i], &ft);
+		}
+	}
+	if (m->found)
+		memcpy(offsets, m->offsets, n * sizeof(*offsets));
+	return m->found;
+}
+
 mp_target *lg_target(lg_walker *w)
 {
 	return w->target;
 }
 
-void *lg_memo(lg_walker *w, const void *key, size_t size, bool *fresh)
+static uint64_t memo_hash(const void *key, int kind)
 {
-	for (lg_memo_entry *e = w->memos; e; e = e->next) {
-		if (e->key == key) {
+	return mix((uint64_t)(uintptr_t)key * 7 + (uint64_t)kind);
+}
+
+static uint64_t memo_hash_of(lg_walker *w, uint32_t index)
+{
+	return memo_hash(w->memos[index]->key, w->memos[index]->kind);
+}
+
+void *lg_memo(lg_walker *w, const void *key, int kind, size_t size, bool *fresh)
+{
+	size_t k = memo_hash(key, kind) & w->memo_index.mask;
+	for (;;) {
+		uint32_t i = w->memo_index.slots[k];
+		if (i == LG_NONE)
+			break;
+		if (w->memos[i]->key == key && w->memos[i]->kind == kind) {
 			*fresh = false;
-			return e->data;
+			return w->memos[i]->data;
 		}
+		k = (k + 1) & w->memo_index.mask;
 	}
 	lg_memo_entry *e = calloc(1, sizeof(*e) + size);
-	if (!e) {
+	if (!e || !MP_ARRAY_RESERVE(w->memos, w->memos_cap, w->n_memos + 1)) {
+		free(e);
 		w->nomem = true;
 		return NULL;
 	}
 	e->key = key;
-	e->next = w->memos;
-	w->memos = e;
+	e->kind = kind;
+	w->memos[w->n_memos] = e;
+	w->memo_index.slots[k] = (uint32_t)w->n_memos++;
+	if (++w->memo_index.used * 2 > w->memo_index.mask &&
+	    !table_grow(w, &w->memo_index, memo_hash_of)) {
+		w->nomem = true;
+		return NULL;
+	}
 	*fresh = true;
 	return e->data;
 }

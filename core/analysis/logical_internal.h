@@ -79,9 +79,18 @@ bool lg_find_field(const mp_type *type, const char *name, uint64_t *offset,
 bool lg_find_pointer(const mp_type *type, const char *name, uint64_t *offset,
 		     const mp_type **pointee);
 mp_target *lg_target(lg_walker *w);
-/* A zeroed record of size bytes kept for key (a type) for the walk;
- * *fresh when just made.  NULL when out of memory. */
-void *lg_memo(lg_walker *w, const void *key, size_t size, bool *fresh);
+/* Offsets of up to 8 named fields of type (lg_find_field; a name starting
+ * with '*' must be a pointer, found with lg_find_pointer), looked up once
+ * per type and remembered; false unless all were found. */
+bool lg_fields(lg_walker *w, const mp_type *type, const char *const *names,
+	       size_t n, uint64_t *offsets);
+/* A zeroed record of size bytes kept for (key, kind) for the walk (a
+ * type's layout as one module reads it); *fresh when just made.  NULL when
+ * out of memory. */
+enum lg_memo_kind {
+	LG_MEMO_FLEX = 1, LG_MEMO_BTREE, LG_MEMO_FIELDS,
+};
+void *lg_memo(lg_walker *w, const void *key, int kind, size_t size, bool *fresh);
 /* The template parameter at index that is a type, or NULL. */
 const mp_type *lg_template_type(const mp_type *type, size_t index);
 bool lg_name_starts(const mp_type *type, const char *prefix);
