@@ -492,7 +492,9 @@ const mp_verb mp_verb_logical = {
 	.summary = "bytes of a data structure by field path, from its DWARF type (folded, flamegraph)",
 	.usage = "ROOT [--metric logical|allocated|slack|count] [--max-objects N] "
 		 "[--max-depth N] [--top N]\n"
-		 "  ROOT: VARIABLE, MODULE:VARIABLE or ADDRESS:TYPE",
+		 "  ROOT: VARIABLE, MODULE:VARIABLE or ADDRESS:TYPE; output: --format folded\n"
+		 "  (the default: frame;frame COUNT lines for flamegraph.pl, inferno, speedscope),\n"
+		 "  json (the tree), text (members and top paths) or svg (a flamegraph)",
 	.formats = MP_FORMAT_FOLDED | MP_FORMAT_JSON | MP_FORMAT_TEXT | MP_FORMAT_SVG,
 	.default_format = MP_FORMAT_FOLDED,
 	.needs_target = true,
