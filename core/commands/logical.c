@@ -418,8 +418,10 @@ static int run_logical(mp_command *c)
 	if (e)
 		return mp_command_fail(c, e);
 	mp_heap *heap = NULL;
-	mp_heap_options heap_options = {.no_libc_debug = c->options->no_libc_debug};
+	mp_heap_options heap_options = mp_command_heap_options(c);
 	e = mp_heap_open(c->target, &heap_options, &heap);
+	if (e && mp_error_code(e) == MP_ERR_INTERRUPTED)
+		return mp_command_fail(c, e);
 	if (e) {
 		fprintf(c->err, "memprof: warning: no heap (%s): pointers are counted "
 			"as themselves only\n", mp_error_message(e));
