@@ -59,6 +59,26 @@ with held_core([exe], "cycle.core") as core:
             cli_verb.pop("timestamp", None)
             check(ours == cli_verb, "lldb's memprof %s --format json equals the CLI's" % verb)
 
+# ---------------------------------------------- DWARF verbs inside LLDB
+inst = example("instance_c")
+with held_core([inst], "instance.core") as core:
+    core = os.path.abspath(core)
+    for command, argv in (("memprof logical instance", ["logical", "instance"]),
+                          ("memprof logical instance --format json", ["logical", "instance", "--format", "json"])):
+        cli_text = memprof(*argv, "--core", core)[1]
+        status, out, err = lldb(inst, "--core", core, command)
+        text = output_of(out, command)
+        if "json" in command and text:
+            # The walk's own timing and memory differ between processes.
+            ours, theirs = json.loads(text), json.loads(cli_text)
+            for doc in (ours, theirs):
+                for key in ("microseconds", "rss_anon_bytes"):
+                    doc.get("stats", {}).pop(key, None)
+            check(ours == theirs, "lldb's %s equals the CLI's" % command)
+            continue
+        check(text is not None and text == cli_text,
+              "lldb's %s equals the CLI's: %s" % (command, (err or "")[-300:]))
+
 # ------------------------------------------------------ help and errors
 status, out, err = lldb("help memprof", "help memprof info", "memprof version")
 for verb in verbs:
