@@ -34,6 +34,23 @@ static uint64_t metric_value(enum metric m, const mp_logical_node *n)
 	}
 }
 
+/* A variable of one module, by its exact (qualified) name. */
+typedef struct variable_search {
+	const char *name;
+	mp_variable variable;
+	bool found;
+} variable_search;
+
+static bool match_variable(void *context, const mp_variable *variable)
+{
+	variable_search *search = context;
+	if (strcmp(variable->name, search->name) != 0)
+		return true;
+	search->variable = *variable;
+	search->found = true;
+	return false;
+}
+
 static const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -75,17 +92,21 @@ static mp_error *resolve_root(mp_target *target, const char *text, root_spec *r)
 			snprintf(r->name, sizeof(r->name), "%s", type_name);
 			return NULL;
 		}
-		mp_variable v;
-		mp_error *e = mp_type_find_variable(target, colon + 1, &v);
+		const mp_module *module = NULL;
+		for (size_t i = 0; i < mp_target_module_count(target) && !module; i++)
+			if (strcmp(base_name(mp_module_name(mp_target_module(target, i))), head) == 0)
+				module = mp_target_module(target, i);
+		if (!module)
+			return mp_error_new(MP_ERR_NOT_FOUND, "root %s: no module named %s in the target",
+					    text, head);
+		variable_search search = {colon + 1, {0}, false};
+		mp_error *e = mp_type_list_variables(target, module, match_variable, &search);
 		if (e)
 			return mp_error_prefix(e, "root %s", text);
-		if (!v.module || strcmp(base_name(mp_module_name(v.module)), head) != 0)
-			return mp_error_new(MP_ERR_NOT_FOUND,
-					    "root %s: variable %s is found in %s, not in %s "
-					    "(memprof picks a module's variable only when that "
-					    "module is the first to define it)",
-					    text, colon + 1,
-					    v.module ? mp_module_name(v.module) : "no module", head);
+		if (!search.found)
+			return mp_error_new(MP_ERR_NOT_FOUND, "root %s: %s has no variable named %s",
+					    text, mp_module_name(module), colon + 1);
+		mp_variable v = search.variable;
 		r->address = v.address;
 		r->type = v.type;
 		r->module = mp_module_name(v.module);

@@ -170,6 +170,10 @@ try:
         again = logical_json("--core", core, "%s:instance" % module)
         if again:
             check(again["total"] == report["total"], "MODULE:VARIABLE total differs")
+        # The variable is looked up in the module named, and only there.
+        code, _, err = memprof("logical", "libc.so.6:instance", "--core", core)
+        check(code == 1 and "has no variable named instance" in err,
+              "libc.so.6:instance is searched in libc only: %s" % err)
 
     # Limits mark the result partial.
     limited = logical_json("--core", core, "instance", "--max-objects", "100")
