@@ -27,18 +27,71 @@ typedef struct worker {
 	bool failed;
 } worker;
 
-static uint64_t usable(const heap_chunk *c)
+/* The block value points into, or -1, reading only the start bitmap of
+ * its region in the common case (small chunks: the chunk's start and the
+ * next one's are in the same 64-bit word), so a scan does not touch the
+ * chunk table for every pointer.  *hint is the region tried first. */
+static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, uint64_t value, bool *start,
+				size_t *hint)
 {
-	enum mp_chunk_state s = heap_chunk_state(c);
-	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
-	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
+	const mp_heap *h = w->h;
+	const heap_region *r = &h->regions[*hint];
+	if (value < r->start || value >= r->end) {
+		size_t lo = 0, hi = h->n_regions;
+		r = NULL;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (value < h->regions[mid].start)
+				hi = mid;
+			else if (value >= h->regions[mid].end)
+				lo = mid + 1;
+			else {
+				r = &h->regions[mid];
+				*hint = mid;
+				break;
+			}
+		}
+		if (!r)
+			return -1;
+	}
+	size_t g = (size_t)((value - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t word = g / 64, bit = g % 64;
+	uint64_t bits = r->starts[word];
+	uint64_t below = bits & (~(uint64_t)0 >> (63 - bit));
+	size_t rank = r->before[word] + (size_t)__builtin_popcountll(below);
+	if (rank == 0)
+		return -1;
+	size_t index = r->first + rank - 1;
+	if (!w->is_block[index])
+		return -1;
+	uint64_t above = bit < 63 ? bits & (~(uint64_t)0 << (bit + 1)) : 0;
+	uint64_t chunk_start, end;
+	if (below && above) {
+		chunk_start = r->start + ((uint64_t)(word * 64 + 63 - (size_t)__builtin_clzll(below))
+					  << HEAP_ALIGN_SHIFT);
+		end = r->start + ((uint64_t)(word * 64 + (size_t)__builtin_ctzll(above))
+				  << HEAP_ALIGN_SHIFT);
+	} else {
+		const heap_chunk *c = &h->chunks[index];
+		chunk_start = c->address;
+		end = c->address + heap_chunk_size(c);
+	}
+	/* Usable bytes start 16 bytes in; words in the next chunk's header
+	 * belong to that chunk (and are no pointer to a block). */
+	if (value < chunk_start + 16 || value >= end)
+		return -1;
+	*start = value == chunk_start + 16;
+	return (ptrdiff_t)index;
 }
 
+/* Built for CPUs with POPCNT (resolve is inlined into each version) and
+ * for the baseline, chosen when loaded. */
+__attribute__((target_clones("popcnt", "default")))
 static void *scan_range(void *arg)
 {
 	worker *w = arg;
 	const mp_heap *h = w->h;
-	size_t region = 0;
+	size_t region = 0, hint = 0;
 	for (size_t i = w->begin; i < w->end; i++) {
 		w->first[i] = (uint32_t)w->n_edges;
 		if (!w->is_block[i])
@@ -57,7 +110,7 @@ static void *scan_range(void *arg)
 		const heap_region *r = &h->regions[region];
 		const heap_chunk *c = &h->chunks[i];
 		uint64_t user = c->address + 16;
-		uint64_t length = usable(c);
+		uint64_t length = heap_chunk_usable(c);
 		if (user + length > r->end)
 			length = r->end > user ? r->end - user : 0;
 		const uint8_t *bytes = w->region_bytes[region] + (user - r->start);
@@ -67,18 +120,15 @@ static void *scan_range(void *arg)
 			memcpy(&value, bytes + k, 8);
 			if (value < w->low || value >= w->high)
 				continue;
-			ptrdiff_t target = mp_heap_find_chunk(h, value);
-			if (target < 0 || !w->is_block[target])
-				continue;
-			const heap_chunk *t = &h->chunks[target];
-			uint64_t t_user = t->address + 16;
-			if (value < t_user || value >= t_user + usable(t))
+			bool start;
+			ptrdiff_t target = resolve(w, value, &start, &hint);
+			if (target < 0)
 				continue;
 			if (!MP_ARRAY_RESERVE(w->edges, w->capacity, w->n_edges + 1)) {
 				w->failed = true;
 				return NULL;
 			}
-			w->edges[w->n_edges++] = (uint32_t)target << 1 | (value == t_user);
+			w->edges[w->n_edges++] = (uint32_t)target << 1 | start;
 		}
 	}
 	return NULL;

@@ -96,13 +96,6 @@ static bool is_block(enum mp_chunk_state s)
 	return s == MP_CHUNK_IN_USE || s == MP_CHUNK_IN_USE_MMAPPED;
 }
 
-static uint64_t usable(const heap_chunk *c)
-{
-	enum mp_chunk_state s = heap_chunk_state(c);
-	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
-	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
-}
-
 /* The block value points into, or -1; *start says whether it points at the
  * block's first usable byte. */
 static ptrdiff_t block_of(const marker *m, uint64_t value, bool *start)
@@ -114,7 +107,7 @@ static ptrdiff_t block_of(const marker *m, uint64_t value, bool *start)
 		return -1;
 	const heap_chunk *c = &m->h->chunks[i];
 	uint64_t user = c->address + 16;
-	if (value < user || value >= user + usable(c))
+	if (value < user || value >= user + heap_chunk_usable(c))
 		return -1;
 	*start = value == user;
 	return i;
@@ -366,8 +359,8 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 		l->state[i] = UNREACHED;
 		if (c->address + 16 < m.low)
 			m.low = c->address + 16;
-		if (c->address + 16 + usable(c) > m.high)
-			m.high = c->address + 16 + usable(c);
+		if (c->address + 16 + heap_chunk_usable(c) > m.high)
+			m.high = c->address + 16 + heap_chunk_usable(c);
 	}
 	if (heap->n_chunks > UINT32_MAX) {
 		err = mp_error_new(MP_ERR_UNSUPPORTED, "more than 4 billion chunks");

@@ -23,13 +23,6 @@
 
 enum { READ_RUN = 1 << 20, NO_PARENT = UINT32_MAX, ROOT_PARENT = UINT32_MAX - 1 };
 
-static uint64_t usable(const heap_chunk *c)
-{
-	enum mp_chunk_state s = heap_chunk_state(c);
-	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
-	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
-}
-
 /* The block holding value, or -1. */
 static ptrdiff_t block_of(const mp_heap *h, uint64_t value)
 {
@@ -38,7 +31,7 @@ static ptrdiff_t block_of(const mp_heap *h, uint64_t value)
 		return -1;
 	const heap_chunk *c = &h->chunks[i];
 	uint64_t user = c->address + 16;
-	return value >= user && value < user + usable(c) ? i : -1;
+	return value >= user && value < user + heap_chunk_usable(c) ? i : -1;
 }
 
 static enum mp_ref_kind ref_kind_of(enum mp_root_kind kind)
@@ -132,7 +125,7 @@ static void ignore_warning(void *context, const char *message)
 static mp_error *read_block(mp_target *t, const mp_heap *h, const heap_chunk *c,
 			    uint8_t *buffer, size_t size, size_t *length)
 {
-	*length = usable(c) < size ? (size_t)usable(c) : size;
+	*length = heap_chunk_usable(c) < size ? (size_t)heap_chunk_usable(c) : size;
 	return heap_read(h, t, c->address + 16, buffer, *length);
 }
 
@@ -146,7 +139,7 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 	f.t = t;
 	f.h = h;
 	f.low = target->address + 16;
-	f.high = f.low + usable(target);
+	f.high = f.low + heap_chunk_usable(target);
 	for (size_t i = 0; i < t->n_threads; i++) {
 		const mp_thread *th = &t->threads[i];
 		for (size_t r = 0; th->has_registers && r < MP_NUM_REGISTERS; r++) {
@@ -181,7 +174,7 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 	/* Blocks, one at a time. */
 	for (size_t i = 0; i < h->n_chunks && !f.nomem; i++) {
 		const heap_chunk *c = &h->chunks[i];
-		if (!usable(c))
+		if (!heap_chunk_usable(c))
 			continue;
 		size_t length;
 		err = read_block(t, h, c, buffer, READ_RUN, &length);

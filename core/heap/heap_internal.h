@@ -63,6 +63,14 @@ static inline enum mp_chunk_state heap_chunk_state(const heap_chunk *c)
 	return (enum mp_chunk_state)(c->size_state & HEAP_STATE_MASK);
 }
 
+/* What malloc_usable_size says for a chunk in use; 0 for other states. */
+static inline uint64_t heap_chunk_usable(const heap_chunk *c)
+{
+	enum mp_chunk_state s = heap_chunk_state(c);
+	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
+	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
+}
+
 static inline void heap_chunk_set_state(heap_chunk *c, enum mp_chunk_state s)
 {
 	c->size_state = (c->size_state & ~(uint64_t)HEAP_STATE_MASK) | (uint64_t)s;
