@@ -1955,6 +1955,26 @@ bool mp_type_index_stats(mp_target *t, const mp_module *module,
 	return true;
 }
 
+/* A variable entry of module as an mp_variable: its type from the entry, or
+ * from the declaration a definition specifies. */
+static mp_error *variable_of(dmod *m, const mp_module *module, const entry *v,
+			     mp_variable *out)
+{
+	uint64_t type = v->type;
+	if (!type && v->specification) {
+		mp_dw_die spec;
+		mp_error *e = mp_dw_read(m->dw, v->specification, &spec);
+		if (e)
+			return e;
+		type = spec.type;
+	}
+	out->name = v->display;
+	out->address = v->address + mp_module_load_bias(module);
+	out->type = get_type(m, type);
+	out->module = module;
+	return out->type ? NULL : mp_error_nomem();
+}
+
 mp_error *mp_type_find_variable(mp_target *t, const char *name, mp_variable *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -1976,22 +1996,9 @@ mp_error *mp_type_find_variable(mp_target *t, const char *name, mp_variable *out
 		const entry *v = name_map_get(&m->variables, m->entries, key);
 		if (!v || !v->has_address)
 			continue;
-		uint64_t type = v->type;
-		if (!type && v->specification) {
-			mp_dw_die spec;
-			e = mp_dw_read(m->dw, v->specification, &spec);
-			if (e) {
-				free(key);
-				return e;
-			}
-			type = spec.type;
-		}
-		out->name = v->display;
-		out->address = v->address + mp_module_load_bias(order[i]);
-		out->type = get_type(m, type);
-		out->module = order[i];
+		e = variable_of(m, order[i], v, out);
 		free(key);
-		return out->type ? NULL : mp_error_nomem();
+		return e;
 	}
 	mp_error *e = not_found(t, "variable", name, key, true, NULL);
 	free(key);
@@ -2019,19 +2026,12 @@ mp_error *mp_type_list_variables(mp_target *t, const mp_module *only,
 			if (!v->variable || !v->has_address ||
 			    name_map_get(&m->variables, m->entries, v->key) != v)
 				continue;
-			uint64_t type = v->type;
-			if (!type && v->specification) {
-				mp_dw_die spec;
-				e = mp_dw_read(m->dw, v->specification, &spec);
-				if (e) {
-					mp_error_free(e);
-					continue;
-				}
-				type = spec.type;
-			}
-			mp_variable var = {v->display, v->address + mp_module_load_bias(order[i]),
-					   get_type(m, type), order[i]};
-			if (var.type && !visit(context, &var))
+			mp_variable var;
+			e = variable_of(m, order[i], v, &var);
+			if (e && mp_error_code(e) == MP_ERR_NOMEM)
+				return e;
+			mp_error_free(e);
+			if (!e && !visit(context, &var))
 				return NULL;
 		}
 	}
