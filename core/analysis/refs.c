@@ -44,6 +44,19 @@ static enum mp_ref_kind ref_kind_of(enum mp_root_kind kind)
 	}
 }
 
+/* A word of a root range holding value. */
+static mp_reference root_reference(const mp_root_range *range, uint64_t address,
+				   uint64_t value)
+{
+	mp_reference r = {0};
+	r.kind = ref_kind_of(range->kind);
+	r.address = address;
+	r.value = value;
+	r.tid = range->tid;
+	r.path = range->path;
+	return r;
+}
+
 static void describe_location(mp_target *t, const mp_heap *h, mp_reference *r)
 {
 	uint64_t offset;
@@ -104,12 +117,7 @@ static bool find_in_run(void *context, const uint8_t *bytes, uint64_t address,
 		memcpy(&value, bytes + k, 8);
 		if (value < f->low || value >= f->high)
 			continue;
-		mp_reference r = {0};
-		r.address = address + k;
-		r.value = value;
-		r.kind = ref_kind_of(f->range->kind);
-		r.tid = f->range->tid;
-		r.path = f->range->path;
+		mp_reference r = root_reference(f->range, address + k, value);
 		if (!add_ref(f, &r))
 			return false;
 	}
@@ -249,12 +257,7 @@ static bool reach_from_run(void *context, const uint8_t *bytes, uint64_t address
 		ptrdiff_t block = block_of(s->h, value);
 		if (block < 0 || s->parent[block] != NO_PARENT)
 			continue;
-		mp_reference root = {0};
-		root.kind = ref_kind_of(s->range->kind);
-		root.address = address + k;
-		root.value = value;
-		root.tid = s->range->tid;
-		root.path = s->range->path;
+		mp_reference root = root_reference(s->range, address + k, value);
 		reach(s, block, address + k, ROOT_PARENT, &root);
 	}
 	return !s->nomem;
