@@ -34,6 +34,8 @@ typedef struct typer {
 	size_t head, tail, capacity;
 	size_t visited;
 	bool nomem;
+	struct plan *plans;              /* per type: its pointer slots */
+	size_t plans_capacity, plans_used;
 } typer;
 
 /* A pointer to a block's first byte gives the block the pointee type. */
@@ -65,19 +67,57 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	ty->visited++;
 }
 
+/* Whether a member of this type can hold a pointer to follow: scalars and
+ * arrays of scalars (a 1000-byte char buffer) are skipped whole. */
+static bool may_hold_pointers(const mp_type *type)
+{
+	const mp_type *t = mp_type_strip(type);
+	for (int depth = 0; t && mp_type_kind(t) == MP_TYPE_ARRAY && depth < 8; depth++)
+		t = mp_type_strip(mp_type_target(t));
+	if (!t)
+		return false;
+	switch (mp_type_kind(t)) {
+	case MP_TYPE_POINTER:
+	case MP_TYPE_STRUCT:
+	case MP_TYPE_CLASS:
+		return true;
+	default:
+		return false;   /* unions: one leaf, as the logical walk treats them */
+	}
+}
+
 typedef struct slot {
 	uint64_t offset;
 	const mp_type *type;
 	unsigned depth;
 } slot;
 
-/* Every pointer-to-record slot inside an object of type, inline structs
- * and arrays included, each bounded. */
-static void scan_object(typer *ty, uint64_t address, const mp_type *type,
-			uint8_t *bytes, size_t size)
+/* Where an object of a type keeps pointers worth following: computed once
+ * per type (inline structs and arrays flattened, bounded), then every
+ * object of the type is a loop over these offsets. */
+typedef struct pointer_slot {
+	uint64_t offset;
+	const mp_type *pointee;
+} pointer_slot;
+
+typedef struct plan {
+	const mp_type *type;       /* NULL: empty table slot */
+	pointer_slot *slots;
+	size_t count;
+} plan;
+
+static void free_plans(typer *ty)
+{
+	for (size_t i = 0; i < ty->plans_capacity; i++)
+		free(ty->plans[i].slots);
+	free(ty->plans);
+}
+
+static bool build_plan(plan *p, const mp_type *type)
 {
 	slot stack[MAX_NESTING * 4];
-	size_t depth = 0, looked = 0;
+	size_t depth = 0, looked = 0, capacity = 0;
+	p->type = type;
 	stack[depth++] = (slot){0, type, 0};
 	while (depth && looked < MAX_SLOTS) {
 		slot s = stack[--depth];
@@ -87,11 +127,9 @@ static void scan_object(typer *ty, uint64_t address, const mp_type *type,
 			continue;
 		enum mp_type_kind k = mp_type_kind(st);
 		if (k == MP_TYPE_POINTER) {
-			uint64_t value;
-			if (s.offset + 8 <= size) {
-				memcpy(&value, bytes + s.offset, 8);
-				offer(ty, value, mp_type_target(st));
-			}
+			if (!MP_ARRAY_RESERVE(p->slots, capacity, p->count + 1))
+				return false;
+			p->slots[p->count++] = (pointer_slot){s.offset, mp_type_target(st)};
 			continue;
 		}
 		if (s.depth >= MAX_NESTING)
@@ -100,12 +138,15 @@ static void scan_object(typer *ty, uint64_t address, const mp_type *type,
 			size_t n = mp_type_member_count(st);
 			for (size_t m = n; m > 0 && depth < sizeof(stack) / sizeof(stack[0]); m--) {
 				const mp_type_member *member = mp_type_member_at(st, m - 1);
-				if (member->bit_size || member->is_virtual_base)
+				if (member->bit_size || member->is_virtual_base ||
+				    !may_hold_pointers(member->type))
 					continue;
 				stack[depth++] = (slot){s.offset + member->offset, member->type, s.depth + 1};
 			}
 		} else if (k == MP_TYPE_ARRAY) {
 			const mp_type *element = mp_type_target(st);
+			if (!may_hold_pointers(element))
+				continue;
 			uint64_t element_size = element ? mp_type_size(element) : 0;
 			uint64_t count = element_size ? mp_type_size(st) / element_size : 0;
 			for (uint64_t e = count < MAX_ARRAY ? count : MAX_ARRAY;
@@ -114,7 +155,60 @@ static void scan_object(typer *ty, uint64_t address, const mp_type *type,
 							s.depth + 1};
 		}
 	}
-	(void)address;
+	return true;
+}
+
+/* The plan of a type, from an open-addressing table keyed by handle
+ * (handles are unique per type for the target's lifetime). */
+static const plan *plan_of(typer *ty, const mp_type *type)
+{
+	if (2 * (ty->plans_used + 1) > ty->plans_capacity) {
+		size_t grown = ty->plans_capacity ? 2 * ty->plans_capacity : 64;
+		plan *table = calloc(grown, sizeof(*table));
+		if (!table)
+			return NULL;
+		for (size_t i = 0; i < ty->plans_capacity; i++) {
+			if (!ty->plans[i].type)
+				continue;
+			size_t j = ((uintptr_t)ty->plans[i].type >> 4) & (grown - 1);
+			while (table[j].type)
+				j = (j + 1) & (grown - 1);
+			table[j] = ty->plans[i];
+		}
+		free(ty->plans);
+		ty->plans = table;
+		ty->plans_capacity = grown;
+	}
+	size_t mask = ty->plans_capacity - 1;
+	size_t j = ((uintptr_t)type >> 4) & mask;
+	while (ty->plans[j].type && ty->plans[j].type != type)
+		j = (j + 1) & mask;
+	if (!ty->plans[j].type) {
+		if (!build_plan(&ty->plans[j], type)) {
+			free(ty->plans[j].slots);
+			ty->plans[j] = (plan){0};
+			return NULL;
+		}
+		ty->plans_used++;
+	}
+	return &ty->plans[j];
+}
+
+/* Offers every pointer slot of one object of type held in bytes. */
+static void scan_object(typer *ty, const mp_type *type, const uint8_t *bytes, size_t size)
+{
+	const plan *p = plan_of(ty, type);
+	if (!p) {
+		ty->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < p->count; i++) {
+		if (p->slots[i].offset + 8 > size)
+			continue;
+		uint64_t value;
+		memcpy(&value, bytes + p->slots[i].offset, 8);
+		offer(ty, value, p->slots[i].pointee);
+	}
 }
 
 static bool visit_variable(void *context, const mp_variable *v)
@@ -133,7 +227,7 @@ static bool visit_variable(void *context, const mp_variable *v)
 	}
 	mp_error *err = mp_target_read(ty->t, v->address, bytes, size);
 	if (!err)
-		scan_object(ty, v->address, v->type, bytes, size);
+		scan_object(ty, v->type, bytes, size);
 	mp_error_free(err);
 	free(bytes);
 	return !ty->nomem;
@@ -162,7 +256,7 @@ static void drain(typer *ty)
 		if (heap_read(ty->h, ty->t, o.address, bytes, span) != NULL)
 			continue;
 		for (uint64_t at = 0; at + size <= span && at / size < MAX_ARRAY; at += size)
-			scan_object(ty, o.address + at, o.type, bytes + at, size);
+			scan_object(ty, o.type, bytes + at, size);
 	}
 	free(bytes);
 }
@@ -191,6 +285,7 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_type ***
 	if (!err)
 		drain(&ty);
 	free(ty.queue);
+	free_plans(&ty);
 	if (!err && ty.nomem)
 		err = mp_error_nomem();
 	if (err) {
