@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m run-vs-valgrind debugger-leaks type-index debugger-info logical-10m)
+BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m scan-rate run-vs-valgrind debugger-leaks type-index debugger-info logical-10m)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -360,6 +360,47 @@ bench_leaks_10m() {
     local scanned
     scanned=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["scanned_root_bytes"])' "$data/results/$cur-all.json")
     printf '\nScanned %s bytes of roots and blocks per run; one-thread and all-core reports are byte-identical (checked by this run).\n' "$scanned" >>"$section"
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
+# The block scan's rate (memprof leaks --stats), one thread and all cores,
+# on the 1 GB core (1M blocks of 1 KB: mostly non-pointer words) and the
+# 10M-chunk core (nearly every word a heap pointer, each a chunk lookup).
+# Target: at least 1 GB of words per second per core.
+bench_scan_rate() {
+    local section=$data/results/$cur.md
+    local core_1g core_10m
+    ensure_core "info-1gb" --chunks 1000000 --payload 1000 --shape list
+    core_1g=$core
+    ensure_core "heap-10m" --chunks 10000000 --shape mixed
+    core_10m=$core
+    {
+        printf '### scan-rate: block scan of `memprof leaks` (from `--stats`)\n\n'
+        printf -- '- Date: %s\n- Machine: %s\n- Versions: %s\n- Method: best of 3 runs each; the rate counts every block word looked up\n\n' \
+            "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$(versions_line)"
+        printf '| core | threads | bytes scanned | scan time | GB/s | GB/s per thread |\n|---|---|---|---|---|---|\n'
+        local name c t
+        for name in 1gb 10m; do
+            [[ $name == 1gb ]] && c=$core_1g || c=$core_10m
+            for t in one all; do
+                local best='' line
+                local -a targs=()
+                [[ $t == one ]] && targs=(--threads 1)
+                for _ in 1 2 3; do
+                    line=$("$MEMPROF" leaks --core "$c" --stats "${targs[@]}" 2>&1 >/dev/null | grep 'stats: block scan' || true)
+                    [[ -n $line ]] || die "$cur: memprof leaks --stats printed no stats for $c"
+                    local secs
+                    secs=$(sed -E 's/.* in ([0-9.]+) s .*/\1/' <<<"$line")
+                    if [[ -z $best ]] || awk -v a="$secs" -v b="$(sed -E 's/.* in ([0-9.]+) s .*/\1/' <<<"$best")" 'BEGIN { exit !(a < b) }'; then
+                        best=$line
+                    fi
+                done
+                sed -E 's/.*block scan of ([0-9.]+) GB in ([0-9.]+) s on ([0-9]+) threads?: ([0-9.]+) GB\/s, ([0-9.]+) GB\/s per thread.*/| '"$name"' | \3 | \1 GB | \2 s | \4 | \5 |/' <<<"$best"
+            done
+        done
+        printf '\nTarget: at least 1 GB/s per core. The 1 GB core (mostly payload words) is far above it; the 10M-chunk core, where nearly every word points into the heap and needs a chunk lookup, is below it.\n'
+    } >"$section"
     cat "$section" >&2
     write_section "$cur" "$section"
 }

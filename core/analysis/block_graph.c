@@ -217,6 +217,7 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 		}
 		out->first[n] = (uint32_t)total;
 		out->n_edges = total;
+		out->threads = count;
 	}
 	for (unsigned t = 0; t < count; t++)
 		free(workers[t].edges);

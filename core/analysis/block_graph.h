@@ -15,6 +15,7 @@ typedef struct mp_block_graph {
 	uint32_t *edges;        /* target chunk << 1 | 1 for a start pointer */
 	size_t n_edges;
 	uint64_t scanned_bytes;
+	unsigned threads;       /* how many scanned */
 } mp_block_graph;
 
 /* is_block[i] says which chunks are blocks; region_bytes[r] holds region

@@ -26,6 +26,7 @@
  * should start.
  */
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,9 @@ struct mp_leaks {
 	const mp_heap *heap;
 	uint8_t *state;                 /* per chunk */
 	uint64_t scanned_bytes;
+	uint64_t scan_bytes;
+	double scan_seconds;
+	unsigned scan_threads;
 	bool partial;
 	char **warnings;
 	size_t n_warnings, warnings_capacity;
@@ -378,10 +382,17 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 		for (size_t i = 0; i < heap->n_chunks; i++)
 			is_block[i] = l->state[i] != NOT_A_BLOCK;
 		atomic_bool stop = false;
+		struct timespec begin, end;
+		clock_gettime(CLOCK_MONOTONIC, &begin);
 		err = mp_block_graph_build(heap, is_block, m.region_bytes, m.low, m.high,
 					   m.options->threads, &stop, m.options->interrupted,
 					   m.options->context, &m.graph);
 		free(is_block);
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		l->scan_seconds = (double)(end.tv_sec - begin.tv_sec) +
+				  (double)(end.tv_nsec - begin.tv_nsec) / 1e9;
+		l->scan_threads = m.graph.threads;
+		l->scan_bytes = m.graph.scanned_bytes;
 		if (err)
 			goto done;
 		l->scanned_bytes += m.graph.scanned_bytes;
@@ -457,6 +468,9 @@ const char *mp_leak_kind_name(enum mp_leak_kind kind)
 }
 
 uint64_t mp_leaks_scanned_bytes(const mp_leaks *l) { return l->scanned_bytes; }
+uint64_t mp_leaks_scan_bytes(const mp_leaks *l) { return l->scan_bytes; }
+double mp_leaks_scan_seconds(const mp_leaks *l) { return l->scan_seconds; }
+unsigned mp_leaks_scan_threads(const mp_leaks *l) { return l->scan_threads; }
 bool mp_leaks_partial(const mp_leaks *l) { return l->partial; }
 size_t mp_leaks_warning_count(const mp_leaks *l) { return l->n_warnings; }
 

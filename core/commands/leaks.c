@@ -287,6 +287,14 @@ static int run_leaks(mp_command *c)
 	}
 	for (size_t i = 0; i < mp_leaks_warning_count(leaks); i++)
 		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(leaks, i));
+	if (mp_command_flag(c, "--stats")) {
+		double seconds = mp_leaks_scan_seconds(leaks);
+		double gb = (double)mp_leaks_scan_bytes(leaks) / 1e9;
+		unsigned threads = mp_leaks_scan_threads(leaks) ? mp_leaks_scan_threads(leaks) : 1;
+		fprintf(c->err, "memprof: stats: block scan of %.3f GB in %.3f s on %u thread%s: %.2f GB/s, %.2f GB/s per thread\n",
+			gb, seconds, threads, threads == 1 ? "" : "s",
+			seconds > 0 ? gb / seconds : 0.0, seconds > 0 ? gb / seconds / threads : 0.0);
+	}
 	status = mp_leaks_check_failed(&report, fail_mask) ? MP_EXIT_CHECK_FAILED : MP_EXIT_OK;
 	mp_leak_report_free(&report);
 	mp_leaks_free(leaks);
@@ -294,13 +302,13 @@ static int run_leaks(mp_command *c)
 	return status;
 }
 
-const char *const mp_leaks_flags[] = {"--show-reachable", NULL};
+const char *const mp_leaks_flags[] = {"--show-reachable", "--stats", NULL};
 const char *const mp_leaks_valued[] = {"--fail-on", "--roots", "--threads", NULL};
 
 const mp_verb mp_verb_leaks = {
 	.name = "leaks",
 	.summary = "leaked blocks by reachability, in valgrind's kinds, grouped by type and size",
-	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N]",
+	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N] [--stats]",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON,
 	.needs_target = true,
 	.flags = mp_leaks_flags,

@@ -499,8 +499,13 @@ void mp_leaks_free(mp_leaks *leaks);
 enum mp_leak_kind mp_leaks_kind(const mp_leaks *leaks, size_t chunk_index);
 /* chap's "unreferenced": a lost block no other lost block points to. */
 bool mp_leaks_unreferenced(const mp_leaks *leaks, size_t chunk_index);
-/* Bytes of root memory scanned, for reports and benchmarks. */
+/* Bytes of root and block memory scanned, for reports and benchmarks. */
 uint64_t mp_leaks_scanned_bytes(const mp_leaks *leaks);
+/* The block scan (pointer lookup of every block word): its bytes, wall
+ * time and threads. */
+uint64_t mp_leaks_scan_bytes(const mp_leaks *leaks);
+double mp_leaks_scan_seconds(const mp_leaks *leaks);
+unsigned mp_leaks_scan_threads(const mp_leaks *leaks);
 /* True when some root or block could not be read: counts may be off. */
 bool mp_leaks_partial(const mp_leaks *leaks);
 size_t mp_leaks_warning_count(const mp_leaks *leaks);

@@ -147,6 +147,9 @@ try:
         one = memprof("leaks", "--core", core, "--format", "json", "--show-reachable", "--threads", "1")
         two = memprof("leaks", "--core", core, "--format", "json", "--show-reachable", "--threads", "2")
         check(one[0] == 0 and one[1] == two[1], "leaks with 1 and 2 threads give the same report")
+        code, _, err = memprof("leaks", "--core", core, "--stats", "--threads", "2")
+        check(code == 0 and re.search(r"stats: block scan of [\d.]+ GB in [\d.]+ s on \d threads?: [\d.]+ GB/s", err),
+              "--stats reports the scan rate: %s" % err)
         code, out, _ = memprof("leaks", "--core", core, "--fail-on", "definite")
         check(code == 3 and "LEAK SUMMARY:" in out and "definitely lost: " in out, "text report, exit 3")
 
