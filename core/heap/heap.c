@@ -1,4 +1,4 @@
-/* The heap snapshot: chunk table, region page tables, problems, and the
+/* The heap snapshot: chunk table, region start bitmaps, problems, and the
  * public accessors over them.  Backends fill it; analyses only read it. */
 #include "heap_internal.h"
 

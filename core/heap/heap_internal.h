@@ -82,7 +82,7 @@ mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 			 enum mp_chunk_state state);
 /* Regions must be built in increasing address order. */
 mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena);
-/* Closes the current region at end and builds its page table. */
+/* Closes the current region at end and builds its start bitmap. */
 mp_error *heap_end_region(mp_heap *h, uint64_t end);
 /* Index of the chunk that starts exactly at address, or -1. */
 ptrdiff_t heap_chunk_at(const mp_heap *h, uint64_t address);
