@@ -65,11 +65,24 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 	if (!w->is_block[index])
 		return -1;
 	uint64_t above = bit < 63 ? bits & (~(uint64_t)0 << (bit + 1)) : 0;
+	/* The next chunk's start may be in the next word: one more load from
+	 * the same small bitmap instead of the chunk table. */
+	size_t above_word = word;
+	if (!above && word + 1 < r->n_words) {
+		above = r->starts[word + 1];
+		above_word = word + 1;
+	}
+	/* Likewise the chunk's own start may be in the word before. */
+	size_t below_word = word;
+	if (!below && word > 0) {
+		below = r->starts[word - 1];
+		below_word = word - 1;
+	}
 	uint64_t chunk_start, end;
 	if (below && above) {
-		chunk_start = r->start + ((uint64_t)(word * 64 + 63 - (size_t)__builtin_clzll(below))
+		chunk_start = r->start + ((uint64_t)(below_word * 64 + 63 - (size_t)__builtin_clzll(below))
 					  << HEAP_ALIGN_SHIFT);
-		end = r->start + ((uint64_t)(word * 64 + (size_t)__builtin_ctzll(above))
+		end = r->start + ((uint64_t)(above_word * 64 + (size_t)__builtin_ctzll(above))
 				  << HEAP_ALIGN_SHIFT);
 	} else {
 		const heap_chunk *c = &h->chunks[index];
