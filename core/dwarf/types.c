@@ -1872,6 +1872,21 @@ static mp_error *not_found(mp_target *t, const char *what, const char *name,
 	return e;
 }
 
+/* module's state with its name index built; *out is NULL when the module
+ * has no usable debug info (the index says why elsewhere). */
+static mp_error *indexed_module(mp_target *t, const mp_module *module, dmod **out)
+{
+	mp_error *e = NULL;
+	dmod *m = module_state(t, module, &e);
+	*out = NULL;
+	if (e)
+		return e;
+	ensure_indexed(m);
+	if (m->indexed)
+		*out = m;
+	return NULL;
+}
+
 static mp_error *find_type(mp_target *t, const mp_module *only, const char *name,
 			   const mp_type **out)
 {
@@ -1884,14 +1899,13 @@ static mp_error *find_type(mp_target *t, const mp_module *only, const char *name
 	if (only)
 		order[0] = only;
 	for (size_t i = 0; i < n; i++) {
-		mp_error *e = NULL;
-		dmod *m = module_state(t, order[i], &e);
+		dmod *m;
+		mp_error *e = indexed_module(t, order[i], &m);
 		if (e) {
 			free(key);
 			return e;
 		}
-		ensure_indexed(m);
-		if (!m->indexed)
+		if (!m)
 			continue;
 		const entry *found = lookup_type(m, key);
 		if (found) {
@@ -1984,14 +1998,13 @@ mp_error *mp_type_find_variable(mp_target *t, const char *name, mp_variable *out
 	const mp_module *order[4096];
 	size_t n = search_order(t, order, 4096);
 	for (size_t i = 0; i < n; i++) {
-		mp_error *e = NULL;
-		dmod *m = module_state(t, order[i], &e);
+		dmod *m;
+		mp_error *e = indexed_module(t, order[i], &m);
 		if (e) {
 			free(key);
 			return e;
 		}
-		ensure_indexed(m);
-		if (!m->indexed)
+		if (!m)
 			continue;
 		const entry *v = name_map_get(&m->variables, m->entries, key);
 		if (!v || !v->has_address)
@@ -2014,12 +2027,11 @@ mp_error *mp_type_list_variables(mp_target *t, const mp_module *only,
 	if (only)
 		order[0] = only;
 	for (size_t i = 0; i < n; i++) {
-		mp_error *e = NULL;
-		dmod *m = module_state(t, order[i], &e);
+		dmod *m;
+		mp_error *e = indexed_module(t, order[i], &m);
 		if (e)
 			return e;
-		ensure_indexed(m);
-		if (!m->indexed)
+		if (!m)
 			continue;
 		for (size_t k = 0; k < m->n_entries; k++) {
 			const entry *v = &m->entries[k];
@@ -2050,14 +2062,13 @@ mp_error *mp_type_list(mp_target *t, const char *pattern,
 	const mp_module *order[4096];
 	size_t n = search_order(t, order, 4096);
 	for (size_t i = 0; i < n; i++) {
-		mp_error *e = NULL;
-		dmod *m = module_state(t, order[i], &e);
+		dmod *m;
+		mp_error *e = indexed_module(t, order[i], &m);
 		if (e) {
 			free(key);
 			return e;
 		}
-		ensure_indexed(m);
-		if (!m->indexed)
+		if (!m)
 			continue;
 		for (size_t k = 0; k < m->n_entries; k++) {
 			const entry *en = &m->entries[k];
