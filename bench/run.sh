@@ -235,6 +235,26 @@ write_section() {
 
 # ------------------------------------------------------------ benchmarks
 
+# Writes $section for benchmark $cur from the last `compare`; the options
+# are report.py's (title, displays, core, targets); --runs and --warmup
+# given there override the run's own.
+report_section() {
+    section=$data/results/$cur.md
+    local -a qflag=()
+    [[ $quick -eq 1 ]] && qflag=(--quick)
+    "$PYTHON" "$here/report.py" section --name "$cur" \
+        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+        --machine "$(machine_line)" --versions "$(versions_line)" \
+        --runs "$runs" --warmup "$warmup" "$@" "${qflag[@]}" >"$section" \
+        || die "$cur: could not write the report"
+}
+
+# Shows $section and puts it into the docs page.
+publish_section() {
+    cat "$section" >&2
+    write_section "$cur" "$section"
+}
+
 # info-1gb: memprof info on a 1 GB core against gdb loading the same core and
 # listing its shared libraries and threads. Target: under 0.5 s.
 # shellcheck disable=SC2034  # the command arrays are passed to compare by name
@@ -249,22 +269,12 @@ bench_info_1gb() {
                     -ex 'info sharedlibrary' -ex 'info threads' "$WORKLOAD" "$core")
     compare memprof c_memprof gdb c_gdb
 
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "\`memprof info\` on a 1 GB core" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "\`memprof info\` on a 1 GB core" \
         --display 'memprof info --core CORE --format json' \
         --display "gdb -batch -ex 'info sharedlibrary' -ex 'info threads' EXE CORE" \
         --core "$core" --workload-args "${wargs[*]}" \
-        --machine "$(machine_line)" --versions "$(versions_line)" \
-        --runs "$runs" --warmup "$warmup" \
-        --target-seconds 0.5 --target-text 'memprof info on a 1 GB core under 0.5 s' \
-        "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+        --target-seconds 0.5 --target-text 'memprof info on a 1 GB core under 0.5 s'
+    publish_section
 }
 
 # memprof heap on a 10-million-chunk core (the issue's target: at most 1 s
@@ -279,22 +289,12 @@ bench_heap_10m() {
     local -a c_gdb=("$GDB" -nx -batch -iex 'set debuginfod enabled off'
                     -ex 'p main_arena' -ex 'p mp_' "$WORKLOAD" "$core")
     compare memprof c_memprof gdb c_gdb
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "\`memprof heap\` on a 10-million-chunk core" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "\`memprof heap\` on a 10-million-chunk core" \
         --display 'memprof heap --core CORE --format json' \
         --display "gdb -batch -ex 'p main_arena' -ex 'p mp_' EXE CORE" \
         --core "$core" --workload-args "${wargs[*]}" \
-        --machine "$(machine_line)" --versions "$(versions_line)" \
-        --runs "$runs" --warmup "$warmup" \
-        --target-seconds 1.0 --target-text 'all chunks of a 10-million-chunk core enumerated in at most 1 s' \
-        "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+        --target-seconds 1.0 --target-text 'all chunks of a 10-million-chunk core enumerated in at most 1 s'
+    publish_section
 }
 
 # The same enumeration against a chunk walk in GDB's Python (how gef and
@@ -311,21 +311,12 @@ bench_heap_walk_1m() {
     runs=3 warmup=0
     compare memprof c_memprof gdb-python c_gdb
     runs=$saved_runs warmup=$saved_warmup
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "heap enumeration: memprof vs a chunk walk in GDB's Python" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "heap enumeration: memprof vs a chunk walk in GDB's Python" \
         --display 'memprof heap --core CORE --format json' \
         --display 'gdb -batch -x bench/gdb_heap_walk.py EXE CORE' \
         --core "$core" --workload-args "${wargs[*]}" \
-        --machine "$(machine_line)" --versions "$(versions_line)" \
-        --runs 3 --warmup 0 \
-        "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+        --runs 3 --warmup 0
+    publish_section
 }
 
 # Leak check of a 10-million-chunk core (target: at most 3 s), with the
@@ -343,25 +334,15 @@ bench_leaks_10m() {
     cmp -s "$data/results/$cur-all.json" "$data/results/$cur-one.json" \
         || die "$cur: one thread and all threads disagree"
     compare memprof-all-cores c_all memprof-one-thread c_one
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "\`memprof leaks\` on a 10-million-chunk core, all cores vs one thread" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "\`memprof leaks\` on a 10-million-chunk core, all cores vs one thread" \
         --display 'memprof leaks --core CORE --format json' \
         --display 'memprof leaks --core CORE --format json --threads 1' \
         --core "$core" --workload-args "${wargs[*]}" \
-        --machine "$(machine_line)" --versions "$(versions_line)" \
-        --runs "$runs" --warmup "$warmup" \
-        --target-seconds 3.0 --target-text 'leak check of a 10-million-chunk core in at most 3 s' \
-        "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
+        --target-seconds 3.0 --target-text 'leak check of a 10-million-chunk core in at most 3 s'
     local scanned
     scanned=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["scanned_root_bytes"])' "$data/results/$cur-all.json")
     printf '\nScanned %s bytes of roots and blocks per run; one-thread and all-core reports are byte-identical (checked by this run).\n' "$scanned" >>"$section"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # The block scan's rate (memprof leaks --stats), one thread and all cores,
@@ -401,8 +382,7 @@ bench_scan_rate() {
         done
         printf '\nTarget: at least 1 GB/s per core. The 1 GB core (mostly payload words) is far above it; the 10M-chunk core, where nearly every word points into the heap and needs a chunk lookup, is below it.\n'
     } >"$section"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # `memprof run` end to end against valgrind memcheck on the issue's
@@ -422,21 +402,12 @@ bench_run_vs_valgrind() {
     runs=3 warmup=0
     compare memprof-run c_memprof valgrind c_valgrind
     runs=$saved_runs warmup=$saved_warmup
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "\`memprof run\` vs valgrind memcheck, $nodes list nodes with strings, every tenth leaked" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "\`memprof run\` vs valgrind memcheck, $nodes list nodes with strings, every tenth leaked" \
         --display "memprof run --fail-on none --format json -- list_strings $nodes" \
         --display "valgrind --leak-check=full --run-libc-freeres=no list_strings $nodes" \
-        --machine "$(machine_line)" --versions "$(versions_line)" \
-        --runs 3 --warmup 0 \
-        "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
+        --runs 3 --warmup 0
     printf '\nLost blocks (definite, indirect): memprof %s, valgrind %s: equal (checked by this run). Target: memprof at least 15x faster.\n' "$ours" "$theirs" >>"$section"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # type-index: the first `memprof type` lookup in a fresh process, index
@@ -488,17 +459,10 @@ bench_type_index() {
     local mean
     mean=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$cmp_json")
 
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "first \`memprof type\` lookup (index included) on $(human_bytes "$info_bytes") of C++ DWARF" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "first \`memprof type\` lookup (index included) on $(human_bytes "$info_bytes") of C++ DWARF" \
         --display "memprof type $name --exe BIG --format json" \
         --display "pahole -C Record0 BIG" \
-        --machine "$(machine_line)" --versions "$(versions_line); $(pahole --version)" \
-        --runs "$runs" --warmup "$warmup" "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
+        --versions "$(versions_line); $(pahole --version)"
     "$PYTHON" - "$section" "$info_bytes" "$mean" "$index_mbs" "$warm_us" "$names" "$units" "$per" "$quick" <<'PY'
 import sys
 path, info, mean, index_mbs, warm_us, names, units, per, quick = sys.argv[1:]
@@ -523,8 +487,7 @@ lines = [
 with open(path, "a") as f:
     f.write("\n".join(lines))
 PY
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # debugger-info: `memprof info` on one core from the CLI, from GDB (the
@@ -545,8 +508,7 @@ bench_debugger_info() {
         || die "$cur: debugger_bench.py failed"
     printf -- '\n- Machine: %s\n- Versions: %s; %s\n' "$(machine_line)" "$(versions_line)" \
         "$(lldb --version | head -n 1)" >>"$section"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # The issue's debugger target: leaks on a 1-million-chunk core costs at
@@ -566,8 +528,7 @@ bench_debugger_leaks() {
         || die "$cur: debugger_bench.py failed"
     printf -- '\n- Machine: %s\n- Versions: %s; %s\n' "$(machine_line)" "$(versions_line)" \
         "$(lldb --version | head -n 1)" >>"$section"
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # memprof logical on a core whose heap is one list of 10 million nodes hung
@@ -584,19 +545,10 @@ bench_logical_10m() {
     local -a c_logical=("$MEMPROF" logical --core "$core" wl_parts --format json)
     local -a c_heap=("$MEMPROF" heap --core "$core" --format json)
     compare memprof-logical c_logical memprof-heap c_heap
-    local section=$data/results/$cur.md
-    local -a qflag=()
-    [[ $quick -eq 1 ]] && qflag=(--quick)
-    "$PYTHON" "$here/report.py" section --name "$cur" \
-        --title "\`memprof logical\` over a 10-million-node list (core)" \
-        --hyperfine "$cmp_json" --rss "$cmp_rss" \
+    report_section --title "\`memprof logical\` over a 10-million-node list (core)" \
         --display 'memprof logical --core CORE wl_parts --format json' \
         --display 'memprof heap --core CORE --format json' \
-        --core "$core" --workload-args "${wargs[*]}" \
-        --machine "$(machine_line)" --versions "$(versions_line)" \
-        --runs "$runs" --warmup "$warmup" \
-        "${qflag[@]}" >"$section" \
-        || die "$cur: could not write the report"
+        --core "$core" --workload-args "${wargs[*]}"
     local stats=$data/results/$cur.stats i
     : >"$stats"
     for i in 1 2 3 4 5; do
@@ -628,8 +580,7 @@ lines = [
 with open(path, "a") as f:
     f.write("\n".join(lines) + "\n")
 PY
-    cat "$section" >&2
-    write_section "$cur" "$section"
+    publish_section
 }
 
 # ------------------------------------------------------------------ main
