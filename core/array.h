@@ -11,8 +11,12 @@
 bool mp_array_reserve(void **items, size_t *capacity, size_t needed,
 		      size_t size);
 
-/* mp_array_reserve for a typed pointer; evaluates to a bool. */
+/* mp_array_reserve for a typed pointer; evaluates to a bool.  The check
+ * that there is room already is inline: hot loops (the block scan appends
+ * one edge per heap pointer) must not pay a call per element.  `needed` and
+ * `capacity` are evaluated twice, so they must have no side effects. */
 #define MP_ARRAY_RESERVE(items, capacity, needed) \
-	mp_array_reserve((void **)&(items), &(capacity), (needed), sizeof(*(items)))
+	((needed) <= (capacity) || \
+	 mp_array_reserve((void **)&(items), &(capacity), (needed), sizeof(*(items))))
 
 #endif

@@ -9,7 +9,7 @@
 #include "error.h"
 #include "heap/heap_internal.h"
 
-enum { MAX_THREADS = 8 };
+enum { MAX_THREADS = MP_BLOCK_GRAPH_MAX_PARTS };
 
 typedef struct worker {
 	const mp_heap *h;
@@ -27,10 +27,12 @@ typedef struct worker {
 	bool failed;
 } worker;
 
-/* The block value points into, or -1, reading only the start bitmap of
- * its region in the common case (small chunks: the chunk's start and the
- * next one's are in the same 64-bit word), so a scan does not touch the
- * chunk table for every pointer.  *hint is the region tried first. */
+/* The chunk value points into the usable bytes of, or -1; *hint is the
+ * region tried first.  The chunk comes from the region's start bitmap (a
+ * load and a popcount).  In a tiled region a chunk ends where the next one
+ * starts, so the bitmap also says whether value is past the chunk's header
+ * and whether it is the first usable byte, without touching the chunk
+ * table.  Chunks that are no block are found too: marking ignores them. */
 static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, uint64_t value, bool *start,
 				size_t *hint)
 {
@@ -62,38 +64,18 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 	if (rank == 0)
 		return -1;
 	size_t index = r->first + rank - 1;
-	if (!w->is_block[index])
+	if (r->tiled) {
+		/* The header is the chunk's first 16 bytes: its first granule. */
+		if (bits >> bit & 1)
+			return -1;
+		uint64_t previous = bit ? bits >> (bit - 1) : word ? r->starts[word - 1] >> 63 : 0;
+		*start = (value & 15) == 0 && (previous & 1);
+		return (ptrdiff_t)index;
+	}
+	const heap_chunk *c = &h->chunks[index];
+	if (value < c->address + 16 || value >= c->address + heap_chunk_size(c))
 		return -1;
-	uint64_t above = bit < 63 ? bits & (~(uint64_t)0 << (bit + 1)) : 0;
-	/* The next chunk's start may be in the next word: one more load from
-	 * the same small bitmap instead of the chunk table. */
-	size_t above_word = word;
-	if (!above && word + 1 < r->n_words) {
-		above = r->starts[word + 1];
-		above_word = word + 1;
-	}
-	/* Likewise the chunk's own start may be in the word before. */
-	size_t below_word = word;
-	if (!below && word > 0) {
-		below = r->starts[word - 1];
-		below_word = word - 1;
-	}
-	uint64_t chunk_start, end;
-	if (below && above) {
-		chunk_start = r->start + ((uint64_t)(below_word * 64 + 63 - (size_t)__builtin_clzll(below))
-					  << HEAP_ALIGN_SHIFT);
-		end = r->start + ((uint64_t)(above_word * 64 + (size_t)__builtin_ctzll(above))
-				  << HEAP_ALIGN_SHIFT);
-	} else {
-		const heap_chunk *c = &h->chunks[index];
-		chunk_start = c->address;
-		end = c->address + heap_chunk_size(c);
-	}
-	/* Usable bytes start 16 bytes in; words in the next chunk's header
-	 * belong to that chunk (and are no pointer to a block). */
-	if (value < chunk_start + 16 || value >= end)
-		return -1;
-	*start = value == chunk_start + 16;
+	*start = value == c->address + 16;
 	return (ptrdiff_t)index;
 }
 
@@ -165,7 +147,7 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 	size_t n = h->n_chunks;
 	if (n >= (1u << 31))
 		return mp_error_new(MP_ERR_UNSUPPORTED, "%zu chunks: memprof handles up to 2^31", n);
-	out->first = malloc((n + 1) * sizeof(*out->first));
+	out->first = malloc((n ? n : 1) * sizeof(*out->first));
 	if (!out->first)
 		return mp_error_nomem();
 	unsigned count = thread_count(threads);
@@ -203,37 +185,28 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 			scan_range(&workers[t]);
 	}
 	mp_error *err = NULL;
-	size_t total = 0;
 	for (unsigned t = 0; t < count; t++) {
-		if (workers[t].failed && !err)
+		worker *w = &workers[t];
+		if (w->failed && !err)
 			err = atomic_load(stop) ? mp_error_new(MP_ERR_INTERRUPTED, "leak check interrupted")
 						: mp_error_nomem();
-		total += workers[t].n_edges;
+		if (w->n_edges >= UINT32_MAX && !err)
+			err = mp_error_new(MP_ERR_UNSUPPORTED, "%zu pointers from the blocks of one thread's share: more than memprof's 2^32",
+					   w->n_edges);
+		/* Growth left up to half of the array unused: give it back. */
+		uint32_t *edges = w->n_edges ? realloc(w->edges, w->n_edges * sizeof(*edges)) : NULL;
+		if (edges)
+			w->edges = edges;
+		mp_block_graph_part *part = &out->parts[t];
+		part->begin = w->begin;
+		part->end = w->end;
+		part->edges = w->edges;
+		part->n_edges = w->n_edges;
+		out->n_edges += w->n_edges;
+		out->scanned_bytes += w->scanned_bytes;
 	}
-	if (!err && total >= UINT32_MAX)
-		err = mp_error_new(MP_ERR_UNSUPPORTED, "%zu pointers between blocks: more than memprof's 2^32", total);
-	if (!err) {
-		out->edges = malloc(total ? total * sizeof(*out->edges) : 1);
-		if (!out->edges)
-			err = mp_error_nomem();
-	}
-	if (!err) {
-		size_t base = 0;
-		for (unsigned t = 0; t < count; t++) {
-			worker *w = &workers[t];
-			for (size_t i = w->begin; i < w->end; i++)
-				out->first[i] += (uint32_t)base;
-			if (w->n_edges)
-				memcpy(out->edges + base, w->edges, w->n_edges * sizeof(*w->edges));
-			base += w->n_edges;
-			out->scanned_bytes += w->scanned_bytes;
-		}
-		out->first[n] = (uint32_t)total;
-		out->n_edges = total;
-		out->threads = count;
-	}
-	for (unsigned t = 0; t < count; t++)
-		free(workers[t].edges);
+	out->n_parts = count;
+	out->threads = count;
 	if (err)
 		mp_block_graph_free(out);
 	return err;
@@ -242,6 +215,7 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 void mp_block_graph_free(mp_block_graph *g)
 {
 	free(g->first);
-	free(g->edges);
+	for (unsigned t = 0; t < g->n_parts; t++)
+		free(g->parts[t].edges);
 	memset(g, 0, sizeof(*g));
 }

@@ -10,13 +10,38 @@
 
 #include "memprof/memprof.h"
 
-typedef struct mp_block_graph {
-	uint32_t *first;        /* edges of chunk i: edges[first[i] .. first[i+1]) */
+enum { MP_BLOCK_GRAPH_MAX_PARTS = 8 };
+
+/* The edges found by one scanning thread, for chunks [begin, end).  Parts
+ * keep their own arrays: joining them would copy every edge once more. */
+typedef struct mp_block_graph_part {
+	size_t begin, end;
 	uint32_t *edges;        /* target chunk << 1 | 1 for a start pointer */
+	size_t n_edges;
+} mp_block_graph_part;
+
+typedef struct mp_block_graph {
+	/* Chunk i's edges start at first[i] in its part's array and end where
+	 * the next chunk's start, or at the part's end. */
+	uint32_t *first;
+	mp_block_graph_part parts[MP_BLOCK_GRAPH_MAX_PARTS];
+	unsigned n_parts;
 	size_t n_edges;
 	uint64_t scanned_bytes;
 	unsigned threads;       /* how many scanned */
 } mp_block_graph;
+
+/* The edges of chunk i: *count of them. */
+static inline const uint32_t *mp_block_graph_edges(const mp_block_graph *g, size_t i,
+						   size_t *count)
+{
+	const mp_block_graph_part *p = g->parts;
+	while (i >= p->end)
+		p++;
+	uint32_t end = i + 1 < p->end ? g->first[i + 1] : (uint32_t)p->n_edges;
+	*count = end - g->first[i];
+	return p->edges + g->first[i];
+}
 
 /* is_block[i] says which chunks are blocks; region_bytes[r] holds region
  * r's bytes (NULL: unreadable, no edges).  Words outside [low, high) are

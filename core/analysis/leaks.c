@@ -265,15 +265,17 @@ static bool drain(marker *m, phase ph, size_t leader)
 	while (m->depth) {
 		size_t owner = m->stack[--m->depth];
 		bool definite = (m->state[owner] & ~INCOMING) == REACHABLE;
-		for (uint32_t e = g->first[owner]; e < g->first[owner + 1]; e++) {
-			size_t target = g->edges[e] >> 1;
-			bool start = g->edges[e] & 1;
+		size_t count;
+		const uint32_t *edges = mp_block_graph_edges(g, owner, &count);
+		for (size_t e = 0; e < count; e++) {
+			size_t target = edges[e] >> 1;
+			bool start = edges[e] & 1;
 			bool ok = ph == PHASE_MARK ? mark_block(m, target, start, definite)
 						   : claim(m, target, owner, leader);
 			if (!ok)
 				return false;
 		}
-		if (!poll(m, g->first[owner + 1] - g->first[owner] + 1))
+		if (!poll(m, count + 1))
 			return false;
 	}
 	return true;
@@ -387,8 +389,8 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 		err = mp_block_graph_build(heap, is_block, m.region_bytes, m.low, m.high,
 					   m.options->threads, &stop, m.options->interrupted,
 					   m.options->context, &m.graph);
-		free(is_block);
 		clock_gettime(CLOCK_MONOTONIC, &end);
+		free(is_block);
 		l->scan_seconds = (double)(end.tv_sec - begin.tv_sec) +
 				  (double)(end.tv_nsec - begin.tv_nsec) / 1e9;
 		l->scan_threads = m.graph.threads;

@@ -73,6 +73,9 @@ mp_error *heap_end_region(mp_heap *h, uint64_t end)
 		size_t g = (size_t)(offset >> HEAP_ALIGN_SHIFT);
 		r->starts[g / 64] |= (uint64_t)1 << (g % 64);
 	}
+	r->tiled = h->chunks[r->first].address == r->start && last_end == r->end;
+	for (size_t k = r->first; r->tiled && k + 1 < r->first + r->count; k++)
+		r->tiled = h->chunks[k].address + heap_chunk_size(&h->chunks[k]) == h->chunks[k + 1].address;
 	uint32_t total = 0;
 	for (size_t w = 0; w < r->n_words; w++) {
 		r->before[w] = total;

@@ -31,6 +31,8 @@ typedef struct heap_region {
 	uint64_t *starts;         /* bit per 16 bytes: a chunk starts there */
 	uint32_t *before;         /* per word of starts: chunks before it */
 	size_t n_words;
+	bool tiled;               /* its chunks cover [start, end) with no gap,
+				   * so each chunk ends where the next starts */
 } heap_region;
 
 struct mp_heap {

@@ -1,0 +1,219 @@
+/* The pointer graph between heap blocks, on heaps built chunk by chunk with
+ * known contents: which words count as pointers to which chunk (start,
+ * interior, header, the next chunk's prev_size word), tiled regions read
+ * from the start bitmap and regions with gaps read from the chunk table,
+ * and the same graph whatever the number of threads.  The expected edges
+ * come from how each test wrote the words, not from the code under test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/block_graph.h"
+#include "heap/heap_internal.h"
+
+typedef struct expected_edge {
+	size_t owner, target;
+	bool start;
+} expected_edge;
+
+/* A heap under construction: one byte image per region. */
+typedef struct fixture {
+	mp_heap *heap;
+	uint8_t *bytes[4];
+	uint8_t *is_block;
+	expected_edge *edges;
+	size_t n_edges;
+} fixture;
+
+static void put_word(fixture *f, size_t region, uint64_t address, uint64_t value)
+{
+	const heap_region *r = &f->heap->regions[region];
+	assert_true(address >= r->start && address + 8 <= r->end);
+	memcpy(f->bytes[region] + (address - r->start), &value, 8);
+}
+
+static void expect(fixture *f, size_t owner, size_t target, bool start)
+{
+	f->edges = realloc(f->edges, (f->n_edges + 1) * sizeof(*f->edges));
+	assert_non_null(f->edges);
+	f->edges[f->n_edges++] = (expected_edge){owner, target, start};
+}
+
+static void finish(fixture *f)
+{
+	size_t n = f->heap->n_chunks;
+	f->is_block = calloc(n, 1);
+	assert_non_null(f->is_block);
+	for (size_t i = 0; i < n; i++) {
+		enum mp_chunk_state s = heap_chunk_state(&f->heap->chunks[i]);
+		f->is_block[i] = s == MP_CHUNK_IN_USE || s == MP_CHUNK_IN_USE_MMAPPED;
+	}
+	for (size_t r = 0; r < f->heap->n_regions; r++) {
+		const heap_region *region = &f->heap->regions[r];
+		f->bytes[r] = calloc(region->end - region->start, 1);
+		assert_non_null(f->bytes[r]);
+	}
+}
+
+static void release(fixture *f)
+{
+	for (size_t r = 0; r < 4; r++)
+		free(f->bytes[r]);
+	free(f->is_block);
+	free(f->edges);
+	mp_heap_free(f->heap);
+}
+
+/* Builds the graph with `threads` and checks it holds exactly the
+ * expected edges, in word order for each owner. */
+static void check_graph(fixture *f, unsigned threads)
+{
+	const mp_heap *h = f->heap;
+	uint64_t low = h->regions[0].start, high = h->regions[h->n_regions - 1].end;
+	atomic_bool stop = false;
+	mp_block_graph g;
+	mp_error *err = mp_block_graph_build(h, f->is_block, (const uint8_t *const *)f->bytes,
+					     low, high, threads, &stop, NULL, NULL, &g);
+	assert_null(err);
+	assert_int_equal(g.n_edges, f->n_edges);
+	size_t next = 0;
+	for (size_t i = 0; i < h->n_chunks; i++) {
+		size_t count;
+		const uint32_t *edges = mp_block_graph_edges(&g, i, &count);
+		for (size_t e = 0; e < count; e++, next++) {
+			assert_true(next < f->n_edges);
+			assert_int_equal(f->edges[next].owner, i);
+			assert_int_equal(edges[e] >> 1, f->edges[next].target);
+			assert_int_equal(edges[e] & 1, f->edges[next].start);
+		}
+	}
+	assert_int_equal(next, f->n_edges);
+	mp_block_graph_free(&g);
+}
+
+/* Region 0 tiled: A (block, 48) B (free, 32) C (block, 64) D (block, 32)
+ * top.  Region 1 has a gap: E (block, 32), 64 bytes of nothing, F (block,
+ * 48). */
+enum { BASE0 = 0x10000, BASE1 = 0x20000 };
+enum { A = BASE0, B = A + 48, C = B + 32, D = C + 64, TOP = D + 32, END0 = TOP + 160 };
+enum { E = BASE1, GAP = E + 32, F = GAP + 64, END1 = F + 48 };
+enum { IA, IB, IC, ID, ITOP, IE, IF };
+
+static void build_small(fixture *f)
+{
+	f->heap = heap_new();
+	assert_non_null(f->heap);
+	mp_heap *h = f->heap;
+	assert_null(heap_begin_region(h, BASE0, 0));
+	assert_null(heap_add_chunk(h, A, 48, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, B, 32, MP_CHUNK_FREE));
+	assert_null(heap_add_chunk(h, C, 64, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, D, 32, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, TOP, END0 - TOP, MP_CHUNK_TOP));
+	assert_null(heap_end_region(h, END0));
+	assert_null(heap_begin_region(h, BASE1, 0));
+	assert_null(heap_add_chunk(h, E, 32, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, F, 48, MP_CHUNK_IN_USE));
+	assert_null(heap_end_region(h, END1));
+	finish(f);
+}
+
+static void tiled_and_gapped_regions(void **state)
+{
+	(void)state;
+	fixture f = {0};
+	build_small(&f);
+	assert_true(f.heap->regions[0].tiled);
+	assert_false(f.heap->regions[1].tiled);
+
+	/* A's usable bytes: [A+16, A+56), the last word being B's prev_size. */
+	put_word(&f, 0, A + 16, C + 16);         /* start of C */
+	expect(&f, IA, IC, true);
+	put_word(&f, 0, A + 24, C + 40);         /* inside C */
+	expect(&f, IA, IC, false);
+	put_word(&f, 0, A + 32, C);              /* C's header: nothing */
+	put_word(&f, 0, A + 40, C + 8);
+	put_word(&f, 0, B, D + 31);              /* A's last word, D's last byte */
+	expect(&f, IA, ID, false);
+	/* B is free: its words are not scanned, but a pointer to it is kept
+	 * (marking ignores chunks that are no block). */
+	put_word(&f, 0, B + 16, C + 16);
+	put_word(&f, 0, C + 16, B + 16);
+	expect(&f, IC, IB, true);
+	put_word(&f, 0, C + 24, TOP);            /* the top chunk's header */
+	put_word(&f, 0, C + 32, END1);           /* just past the last region */
+	put_word(&f, 0, C + 40, BASE0 - 16);     /* below the first region */
+	put_word(&f, 0, C + 48, E + 20);         /* into the other region */
+	expect(&f, IC, IE, false);
+	put_word(&f, 0, D + 16, F + 16);
+	expect(&f, ID, IF, true);
+	/* The region with a gap: a pointer into the gap is no edge. */
+	put_word(&f, 1, E + 16, GAP + 8);
+	put_word(&f, 1, E + 24, F + 24);
+	expect(&f, IE, IF, false);
+	put_word(&f, 1, F + 16, A + 16);
+	expect(&f, IF, IA, true);
+	put_word(&f, 1, F + 24, E);              /* E's header */
+	check_graph(&f, 1);
+	release(&f);
+}
+
+/* Thousands of chunks of varied sizes, each pointing at pseudo-random
+ * others at their start or inside, plus a run of free chunks: one, two
+ * and four threads must give the expected graph. */
+static void threads_give_the_same_graph(void **state)
+{
+	(void)state;
+	enum { N = 6000 };
+	fixture f = {0};
+	f.heap = heap_new();
+	assert_non_null(f.heap);
+	uint64_t sizes[N], address = BASE0;
+	uint32_t seed = 12345;
+	assert_null(heap_begin_region(f.heap, BASE0, 0));
+	for (size_t i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		sizes[i] = 32 + 16 * ((seed >> 16) % (i % 97 == 0 ? 200 : 6));
+		bool free_chunk = i % 50 == 7;
+		assert_null(heap_add_chunk(f.heap, address, sizes[i],
+					   free_chunk ? MP_CHUNK_FREE : MP_CHUNK_IN_USE));
+		address += sizes[i];
+	}
+	assert_null(heap_end_region(f.heap, address));
+	finish(&f);
+	assert_true(f.heap->regions[0].tiled);
+	uint64_t at = BASE0;
+	for (size_t i = 0; i < N; i++) {
+		uint64_t usable = sizes[i] - 8;
+		for (uint64_t k = 16; k < 16 + usable && at + k + 8 <= address; k += 8) {
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 3 == 0)
+				continue;
+			size_t target = (seed >> 8) % N;
+			uint64_t target_address = f.heap->chunks[target].address;
+			uint64_t offset = (seed >> 4) % 2 ? 16 : 16 + (seed >> 20) % (sizes[target] - 16);
+			put_word(&f, 0, at + k, target_address + offset);
+			if (f.is_block[i])
+				expect(&f, i, target, offset == 16);
+		}
+		at += sizes[i];
+	}
+	check_graph(&f, 1);
+	check_graph(&f, 2);
+	check_graph(&f, 4);
+	release(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tiled_and_gapped_regions),
+		cmocka_unit_test(threads_give_the_same_graph),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
