@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "analysis/block_graph.h"
+#include "array.h"
 #include "heap/heap_internal.h"
 
 typedef struct expected_edge {
@@ -27,7 +28,7 @@ typedef struct fixture {
 	uint8_t *bytes[4];
 	uint8_t *is_block;
 	expected_edge *edges;
-	size_t n_edges;
+	size_t n_edges, capacity;
 } fixture;
 
 static void put_word(fixture *f, size_t region, uint64_t address, uint64_t value)
@@ -39,8 +40,7 @@ static void put_word(fixture *f, size_t region, uint64_t address, uint64_t value
 
 static void expect(fixture *f, size_t owner, size_t target, bool start)
 {
-	f->edges = realloc(f->edges, (f->n_edges + 1) * sizeof(*f->edges));
-	assert_non_null(f->edges);
+	assert_true(MP_ARRAY_RESERVE(f->edges, f->capacity, f->n_edges + 1));
 	f->edges[f->n_edges++] = (expected_edge){owner, target, start};
 }
 
