@@ -79,6 +79,93 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 	return (ptrdiff_t)index;
 }
 
+/* Appends the edges of one block's usable words. */
+static inline __attribute__((always_inline)) bool scan_words(worker *w, const uint8_t *bytes,
+							     uint64_t length, size_t *hint)
+{
+	w->scanned_bytes += length;
+	for (uint64_t k = 0; k + 8 <= length; k += 8) {
+		uint64_t value;
+		memcpy(&value, bytes + k, 8);
+		if (value < w->low || value >= w->high)
+			continue;
+		bool start;
+		ptrdiff_t target = resolve(w, value, &start, hint);
+		if (target < 0)
+			continue;
+		if (!MP_ARRAY_RESERVE(w->edges, w->capacity, w->n_edges + 1))
+			return false;
+		w->edges[w->n_edges++] = (uint32_t)target << 1 | start;
+	}
+	return true;
+}
+
+/* Polled every 64Ki chunks: the host's interrupt (worker 0) and the
+ * shared stop flag. */
+static inline __attribute__((always_inline)) bool keep_going(worker *w, size_t i)
+{
+	if ((i & 0xffff) != 0)
+		return true;
+	if (w->interrupted && w->interrupted(w->context))
+		atomic_store(w->stop, true);
+	return !atomic_load_explicit(w->stop, memory_order_relaxed);
+}
+
+/* Chunks [lo, hi) of a tiled region of arena chunks, found by walking its
+ * start bitmap: each chunk ends where the next starts, and its usable
+ * bytes run 16 bytes past its start to 8 past its end (the next chunk's
+ * prev_size word), so the chunk table is not read at all. */
+static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const heap_region *r,
+							     const uint8_t *bytes, size_t lo,
+							     size_t hi, size_t *hint)
+{
+	size_t granule = (size_t)((w->h->chunks[lo].address - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t word = granule / 64;
+	uint64_t bits = r->starts[word] & (~(uint64_t)1 << (granule % 64));
+	size_t end_granule = (size_t)((r->end - r->start) >> HEAP_ALIGN_SHIFT);
+	for (size_t i = lo; i < hi; i++) {
+		w->first[i] = (uint32_t)w->n_edges;
+		while (!bits && ++word < r->n_words)
+			bits = r->starts[word];
+		size_t next = bits ? word * 64 + (size_t)__builtin_ctzll(bits) : end_granule;
+		bits &= bits - 1;
+		if (w->is_block[i]) {
+			uint64_t user = ((uint64_t)granule << HEAP_ALIGN_SHIFT) + 16;
+			uint64_t stop = ((uint64_t)next << HEAP_ALIGN_SHIFT) + 8;
+			if (stop > r->end - r->start)
+				stop = r->end - r->start;
+			if (stop > user && !scan_words(w, bytes + user, stop - user, hint))
+				return false;
+		}
+		granule = next;
+		if (!keep_going(w, i))
+			return false;
+	}
+	return true;
+}
+
+/* Chunks [lo, hi) of any region, read from the chunk table. */
+static inline __attribute__((always_inline)) bool scan_listed(worker *w, const heap_region *r,
+							      const uint8_t *bytes, size_t lo,
+							      size_t hi, size_t *hint)
+{
+	for (size_t i = lo; i < hi; i++) {
+		w->first[i] = (uint32_t)w->n_edges;
+		if (w->is_block[i]) {
+			const heap_chunk *c = &w->h->chunks[i];
+			uint64_t user = c->address + 16;
+			uint64_t length = heap_chunk_usable(c);
+			if (user + length > r->end)
+				length = r->end > user ? r->end - user : 0;
+			if (!scan_words(w, bytes + (user - r->start), length, hint))
+				return false;
+		}
+		if (!keep_going(w, i))
+			return false;
+	}
+	return true;
+}
+
 /* Built for CPUs with POPCNT (resolve is inlined into each version) and
  * for the baseline, chosen when loaded. */
 __attribute__((target_clones("popcnt", "default")))
@@ -86,44 +173,26 @@ static void *scan_range(void *arg)
 {
 	worker *w = arg;
 	const mp_heap *h = w->h;
-	size_t region = 0, hint = 0;
-	for (size_t i = w->begin; i < w->end; i++) {
-		w->first[i] = (uint32_t)w->n_edges;
-		if (!w->is_block[i])
+	size_t hint = 0;
+	for (size_t region = 0; region < h->n_regions; region++) {
+		const heap_region *r = &h->regions[region];
+		size_t lo = r->first > w->begin ? r->first : w->begin;
+		size_t hi = r->first + r->count < w->end ? r->first + r->count : w->end;
+		if (lo >= hi)
 			continue;
-		if ((i & 0xffff) == 0 && w->interrupted && w->interrupted(w->context))
-			atomic_store(w->stop, true);
-		if ((i & 0xffff) == 0 && atomic_load_explicit(w->stop, memory_order_relaxed)) {
+		const uint8_t *bytes = w->region_bytes[region];
+		bool ok = true;
+		if (!bytes) {
+			for (size_t i = lo; i < hi; i++)
+				w->first[i] = (uint32_t)w->n_edges;
+		} else if (r->tiled && r->arena >= 0) {
+			ok = scan_tiled(w, r, bytes, lo, hi, &hint);
+		} else {
+			ok = scan_listed(w, r, bytes, lo, hi, &hint);
+		}
+		if (!ok) {
 			w->failed = true;
 			return NULL;
-		}
-		while (region < h->n_regions &&
-		       i >= h->regions[region].first + h->regions[region].count)
-			region++;
-		if (region == h->n_regions || !w->region_bytes[region])
-			continue;
-		const heap_region *r = &h->regions[region];
-		const heap_chunk *c = &h->chunks[i];
-		uint64_t user = c->address + 16;
-		uint64_t length = heap_chunk_usable(c);
-		if (user + length > r->end)
-			length = r->end > user ? r->end - user : 0;
-		const uint8_t *bytes = w->region_bytes[region] + (user - r->start);
-		w->scanned_bytes += length;
-		for (uint64_t k = 0; k + 8 <= length; k += 8) {
-			uint64_t value;
-			memcpy(&value, bytes + k, 8);
-			if (value < w->low || value >= w->high)
-				continue;
-			bool start;
-			ptrdiff_t target = resolve(w, value, &start, &hint);
-			if (target < 0)
-				continue;
-			if (!MP_ARRAY_RESERVE(w->edges, w->capacity, w->n_edges + 1)) {
-				w->failed = true;
-				return NULL;
-			}
-			w->edges[w->n_edges++] = (uint32_t)target << 1 | start;
 		}
 	}
 	return NULL;
