@@ -198,6 +198,23 @@ static void *scan_range(void *arg)
 	return NULL;
 }
 
+/* The most edges chunks [begin, end) can have: one per word of the heap
+ * they span. */
+static size_t edge_bound(const mp_heap *h, size_t begin, size_t end)
+{
+	uint64_t words = 0;
+	for (size_t region = 0; region < h->n_regions; region++) {
+		const heap_region *r = &h->regions[region];
+		size_t lo = r->first > begin ? r->first : begin;
+		size_t hi = r->first + r->count < end ? r->first + r->count : end;
+		if (lo >= hi)
+			continue;
+		uint64_t stop = hi < r->first + r->count ? h->chunks[hi].address : r->end;
+		words += (stop - h->chunks[lo].address) / 8 + 1;
+	}
+	return words < SIZE_MAX / sizeof(uint32_t) ? (size_t)words : SIZE_MAX / sizeof(uint32_t);
+}
+
 static unsigned thread_count(unsigned wanted)
 {
 	if (wanted)
@@ -238,6 +255,13 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 		w->end = n * (t + 1) / count;
 		w->first = out->first;
 		w->stop = stop;
+		/* Room for every edge the range can have, taken at once: only
+		 * the pages written are ever backed, and growing by realloc would
+		 * remap the array while the other threads fault in theirs. */
+		size_t bound = edge_bound(h, w->begin, w->end);
+		w->edges = malloc(bound * sizeof(*w->edges));
+		if (w->edges)
+			w->capacity = bound;
 	}
 	/* Only the calling thread asks the host: hosts such as GDB's Python
 	 * must not be called from other threads. */
