@@ -9,22 +9,36 @@
 #include "error.h"
 #include "heap/heap_internal.h"
 
-enum { MAX_THREADS = MP_BLOCK_GRAPH_MAX_PARTS };
+enum {
+	MAX_THREADS = 8,
+	/* Parts per thread: threads take parts as they finish the last, so
+	 * a thread whose share holds more pointers does not hold the others
+	 * up for long. */
+	PARTS_PER_THREAD = 8,
+	MIN_PART_SHIFT = 12,
+};
+
+/* What the threads of one build share. */
+typedef struct scan_job {
+	mp_block_graph *graph;
+	atomic_size_t next_part;
+} scan_job;
 
 typedef struct worker {
+	scan_job *job;
 	const mp_heap *h;
 	const uint8_t *is_block;
 	const uint8_t *const *region_bytes;
 	uint64_t low, high;
-	size_t begin, end;          /* chunk indices this worker scans */
-	uint32_t *first;            /* shared; this worker writes [begin, end) */
-	uint32_t *edges;            /* its own */
+	uint32_t *first;            /* shared; each part writes its own chunks */
+	uint32_t *edges;            /* of the part being scanned */
 	size_t n_edges, capacity;
 	uint64_t scanned_bytes;
 	atomic_bool *stop;
 	bool (*interrupted)(void *context);   /* worker 0 only: the host's poll */
 	void *context;
 	bool failed;
+	size_t overflowed_part;     /* + 1: a part with 2^32 edges or more */
 } worker;
 
 /* The chunk value points into the usable bytes of, or -1; *hint is the
@@ -166,18 +180,17 @@ static inline __attribute__((always_inline)) bool scan_listed(worker *w, const h
 	return true;
 }
 
-/* Built for CPUs with POPCNT (resolve is inlined into each version) and
- * for the baseline, chosen when loaded. */
+/* Scans chunks [begin, end).  Built for CPUs with POPCNT (resolve is
+ * inlined into each version) and for the baseline, chosen when loaded. */
 __attribute__((target_clones("popcnt", "default")))
-static void *scan_range(void *arg)
+static bool scan_part(worker *w, size_t begin, size_t end)
 {
-	worker *w = arg;
 	const mp_heap *h = w->h;
 	size_t hint = 0;
 	for (size_t region = 0; region < h->n_regions; region++) {
 		const heap_region *r = &h->regions[region];
-		size_t lo = r->first > w->begin ? r->first : w->begin;
-		size_t hi = r->first + r->count < w->end ? r->first + r->count : w->end;
+		size_t lo = r->first > begin ? r->first : begin;
+		size_t hi = r->first + r->count < end ? r->first + r->count : end;
 		if (lo >= hi)
 			continue;
 		const uint8_t *bytes = w->region_bytes[region];
@@ -190,12 +203,10 @@ static void *scan_range(void *arg)
 		} else {
 			ok = scan_listed(w, r, bytes, lo, hi, &hint);
 		}
-		if (!ok) {
-			w->failed = true;
-			return NULL;
-		}
+		if (!ok)
+			return false;
 	}
-	return NULL;
+	return true;
 }
 
 /* The most edges chunks [begin, end) can have: one per word of the heap
@@ -223,6 +234,37 @@ static unsigned thread_count(unsigned wanted)
 	return online < 1 ? 1 : online > MAX_THREADS ? MAX_THREADS : (unsigned)online;
 }
 
+/* Takes parts until none is left or one fails. */
+static void *run_worker(void *arg)
+{
+	worker *w = arg;
+	mp_block_graph *g = w->job->graph;
+	for (;;) {
+		size_t index = atomic_fetch_add(&w->job->next_part, 1);
+		if (index >= g->n_parts || w->failed)
+			return NULL;
+		mp_block_graph_part *part = &g->parts[index];
+		/* Room for every edge the part can have, taken at once: only the
+		 * pages written are ever backed, and growing by realloc would
+		 * remap the array while other threads fault in theirs. */
+		size_t bound = edge_bound(w->h, part->begin, part->end);
+		w->edges = malloc(bound * sizeof(*w->edges));
+		w->capacity = w->edges ? bound : 0;
+		w->n_edges = 0;
+		if (!scan_part(w, part->begin, part->end))
+			w->failed = true;
+		if (w->n_edges >= UINT32_MAX) {
+			w->failed = true;
+			w->overflowed_part = index + 1;
+		}
+		/* Give back the room the part did not use. */
+		uint32_t *edges = w->n_edges ? realloc(w->edges, w->n_edges * sizeof(*edges)) : NULL;
+		part->edges = edges ? edges : w->edges;
+		part->n_edges = w->n_edges;
+		w->edges = NULL;
+	}
+}
+
 mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 			       const uint8_t *const *region_bytes, uint64_t low,
 			       uint64_t high, unsigned threads, atomic_bool *stop,
@@ -233,72 +275,69 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 	size_t n = h->n_chunks;
 	if (n >= (1u << 31))
 		return mp_error_new(MP_ERR_UNSUPPORTED, "%zu chunks: memprof handles up to 2^31", n);
-	out->first = malloc((n ? n : 1) * sizeof(*out->first));
-	if (!out->first)
-		return mp_error_nomem();
 	unsigned count = thread_count(threads);
-	if ((size_t)count > n / 1024 + 1)
-		count = (unsigned)(n / 1024 + 1);   /* small heaps: one thread */
+	unsigned shift = MIN_PART_SHIFT;
+	while (((size_t)1 << shift) * PARTS_PER_THREAD * count < n)
+		shift++;
+	out->part_shift = shift;
+	out->n_parts = n ? ((n - 1) >> shift) + 1 : 1;
+	out->first = malloc((n ? n : 1) * sizeof(*out->first));
+	out->parts = calloc(out->n_parts, sizeof(*out->parts));
+	if (!out->first || !out->parts) {
+		mp_block_graph_free(out);
+		return mp_error_nomem();
+	}
+	for (size_t p = 0; p < out->n_parts; p++) {
+		out->parts[p].begin = p << shift;
+		out->parts[p].end = (p + 1) << shift < n ? (p + 1) << shift : n;
+	}
+	if (count > out->n_parts)
+		count = (unsigned)out->n_parts;   /* small heaps: fewer threads */
+	scan_job job = {.graph = out};
+	atomic_init(&job.next_part, 0);
 	worker workers[MAX_THREADS];
 	pthread_t ids[MAX_THREADS];
 	bool started[MAX_THREADS] = {false};
-	/* Split by chunk count; every worker gets a contiguous range. */
 	for (unsigned t = 0; t < count; t++) {
 		worker *w = &workers[t];
 		memset(w, 0, sizeof(*w));
+		w->job = &job;
 		w->h = h;
 		w->is_block = is_block;
 		w->region_bytes = region_bytes;
 		w->low = low;
 		w->high = high;
-		w->begin = n * t / count;
-		w->end = n * (t + 1) / count;
 		w->first = out->first;
 		w->stop = stop;
-		/* Room for every edge the range can have, taken at once: only
-		 * the pages written are ever backed, and growing by realloc would
-		 * remap the array while the other threads fault in theirs. */
-		size_t bound = edge_bound(h, w->begin, w->end);
-		w->edges = malloc(bound * sizeof(*w->edges));
-		if (w->edges)
-			w->capacity = bound;
 	}
 	/* Only the calling thread asks the host: hosts such as GDB's Python
 	 * must not be called from other threads. */
 	workers[0].interrupted = interrupted;
 	workers[0].context = context;
 	for (unsigned t = 1; t < count; t++)
-		started[t] = pthread_create(&ids[t], NULL, scan_range, &workers[t]) == 0;
-	scan_range(&workers[0]);
-	/* A worker that could not start is done here instead. */
-	for (unsigned t = 1; t < count; t++) {
+		started[t] = pthread_create(&ids[t], NULL, run_worker, &workers[t]) == 0;
+	run_worker(&workers[0]);
+	for (unsigned t = 1; t < count; t++)
 		if (started[t])
 			pthread_join(ids[t], NULL);
-		else
-			scan_range(&workers[t]);
-	}
+	/* A thread that could not start leaves its parts to the others; one
+	 * that failed fails the build. */
 	mp_error *err = NULL;
 	for (unsigned t = 0; t < count; t++) {
 		worker *w = &workers[t];
-		if (w->failed && !err)
+		if (w->failed && !err && w->overflowed_part) {
+			const mp_block_graph_part *part = &out->parts[w->overflowed_part - 1];
+			err = mp_error_new(MP_ERR_UNSUPPORTED,
+					   "more than 2^32 pointers from chunks %zu to %zu: more than memprof handles",
+					   part->begin, part->end - 1);
+		} else if (w->failed && !err) {
 			err = atomic_load(stop) ? mp_error_new(MP_ERR_INTERRUPTED, "leak check interrupted")
 						: mp_error_nomem();
-		if (w->n_edges >= UINT32_MAX && !err)
-			err = mp_error_new(MP_ERR_UNSUPPORTED, "%zu pointers from the blocks of one thread's share: more than memprof's 2^32",
-					   w->n_edges);
-		/* Growth left up to half of the array unused: give it back. */
-		uint32_t *edges = w->n_edges ? realloc(w->edges, w->n_edges * sizeof(*edges)) : NULL;
-		if (edges)
-			w->edges = edges;
-		mp_block_graph_part *part = &out->parts[t];
-		part->begin = w->begin;
-		part->end = w->end;
-		part->edges = w->edges;
-		part->n_edges = w->n_edges;
-		out->n_edges += w->n_edges;
+		}
 		out->scanned_bytes += w->scanned_bytes;
 	}
-	out->n_parts = count;
+	for (size_t p = 0; !err && p < out->n_parts; p++)
+		out->n_edges += out->parts[p].n_edges;
 	out->threads = count;
 	if (err)
 		mp_block_graph_free(out);
@@ -308,7 +347,8 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 void mp_block_graph_free(mp_block_graph *g)
 {
 	free(g->first);
-	for (unsigned t = 0; t < g->n_parts; t++)
-		free(g->parts[t].edges);
+	for (size_t p = 0; g->parts && p < g->n_parts; p++)
+		free(g->parts[p].edges);
+	free(g->parts);
 	memset(g, 0, sizeof(*g));
 }

@@ -10,10 +10,9 @@
 
 #include "memprof/memprof.h"
 
-enum { MP_BLOCK_GRAPH_MAX_PARTS = 8 };
-
-/* The edges found by one scanning thread, for chunks [begin, end).  Parts
- * keep their own arrays: joining them would copy every edge once more. */
+/* The edges of chunks [begin, end).  Threads scan parts as they come and
+ * each part keeps its own array: joining them would copy every edge once
+ * more. */
 typedef struct mp_block_graph_part {
 	size_t begin, end;
 	uint32_t *edges;        /* target chunk << 1 | 1 for a start pointer */
@@ -24,8 +23,9 @@ typedef struct mp_block_graph {
 	/* Chunk i's edges start at first[i] in its part's array and end where
 	 * the next chunk's start, or at the part's end. */
 	uint32_t *first;
-	mp_block_graph_part parts[MP_BLOCK_GRAPH_MAX_PARTS];
-	unsigned n_parts;
+	mp_block_graph_part *parts;   /* part p holds chunks from p << part_shift */
+	size_t n_parts;
+	unsigned part_shift;
 	size_t n_edges;
 	uint64_t scanned_bytes;
 	unsigned threads;       /* how many scanned */
@@ -35,9 +35,7 @@ typedef struct mp_block_graph {
 static inline const uint32_t *mp_block_graph_edges(const mp_block_graph *g, size_t i,
 						   size_t *count)
 {
-	const mp_block_graph_part *p = g->parts;
-	while (i >= p->end)
-		p++;
+	const mp_block_graph_part *p = &g->parts[i >> g->part_shift];
 	uint32_t end = i + 1 < p->end ? g->first[i + 1] : (uint32_t)p->n_edges;
 	*count = end - g->first[i];
 	return p->edges + g->first[i];

@@ -163,13 +163,13 @@ static void tiled_and_gapped_regions(void **state)
 	release(&f);
 }
 
-/* Thousands of chunks of varied sizes, each pointing at pseudo-random
+/* Tens of thousands of chunks of varied sizes (several parts), each pointing at pseudo-random
  * others at their start or inside, plus a run of free chunks: one, two
  * and four threads must give the expected graph. */
 static void threads_give_the_same_graph(void **state)
 {
 	(void)state;
-	enum { N = 6000 };
+	enum { N = 20000 };
 	fixture f = {0};
 	f.heap = heap_new();
 	assert_non_null(f.heap);
