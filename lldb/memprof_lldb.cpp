@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +69,7 @@ private:
 struct Session {
 	lldb::SBDebugger debugger;
 	lldb::SBProcess process;
+	const char *verb;     // the command's verb, or nullptr
 };
 
 bool interrupted(void *context)
@@ -352,9 +354,86 @@ mp_error *open_through_lldb(Session *session, const mp_target_options *options,
 	return nullptr;
 }
 
+// ------------------------------------------------------ frame variables
+
+constexpr uint32_t kMaxFrames = 64;
+constexpr size_t kMaxFrameVariables = 10000;
+
+bool is_record(lldb::SBType type)
+{
+	uint32_t kind = type.GetCanonicalType().GetTypeClass();
+	return kind & (lldb::eTypeClassStruct | lldb::eTypeClassClass | lldb::eTypeClassUnion);
+}
+
+// Hands the target the pointers and references to records, and the records
+// in memory, of the newest frames of every thread: typed roots that name
+// heap blocks (leak groups).
+mp_error *add_frame_variables(mp_target *target, lldb::SBProcess &process)
+{
+	size_t added = 0;
+	for (uint32_t i = 0; i < process.GetNumThreads(); i++) {
+		lldb::SBThread thread = process.GetThreadAtIndex(i);
+		if (!thread.IsValid())
+			continue;
+		uint32_t frames = std::min(thread.GetNumFrames(), kMaxFrames);
+		for (uint32_t f = 0; f < frames && added < kMaxFrameVariables; f++) {
+			lldb::SBFrame frame = thread.GetFrameAtIndex(f);
+			lldb::SBValueList values = frame.GetVariables(true, true, false, true);
+			for (uint32_t v = 0; v < values.GetSize() && added < kMaxFrameVariables; v++) {
+				lldb::SBValue value = values.GetValueAtIndex(v);
+				lldb::SBType type = value.GetType().GetCanonicalType();
+				mp_frame_variable variable = {};
+				if (type.IsPointerType() || type.IsReferenceType()) {
+					if (!is_record(type.GetPointeeType()))
+						continue;
+					lldb::SBError error;
+					variable.value = type.IsReferenceType()
+						? value.Dereference().GetLoadAddress()
+						: value.GetValueAsUnsigned(error, 0);
+					if (error.Fail() || variable.value == LLDB_INVALID_ADDRESS)
+						continue;
+				} else if (is_record(type)) {
+					variable.address = value.GetLoadAddress();
+					if (variable.address == LLDB_INVALID_ADDRESS)
+						continue;
+				} else {
+					continue;
+				}
+				const char *name = value.GetName();
+				const char *spelling = type.GetName();
+				if (!name || !spelling)
+					continue;
+				variable.name = name;
+				variable.type = spelling;
+				variable.tid = (int64_t)thread.GetThreadID();
+				variable.frame = f;
+				if (mp_error *err = mp_target_add_frame_variable(target, &variable))
+					return err;
+				added++;
+			}
+		}
+	}
+	return nullptr;
+}
+
+mp_error *open_target_of(Session *session, const mp_target_options *options, mp_target **out);
+
 mp_error *open_target(void *context, const mp_target_options *options, mp_target **out)
 {
 	auto *session = static_cast<Session *>(context);
+	mp_error *err = open_target_of(session, options, out);
+	if (err || !*out || !session->verb || std::strcmp(session->verb, "leaks") != 0)
+		return err;
+	err = add_frame_variables(*out, session->process);
+	if (err) {
+		mp_target_release(*out);
+		*out = nullptr;
+	}
+	return err;
+}
+
+mp_error *open_target_of(Session *session, const mp_target_options *options, mp_target **out)
+{
 	lldb::SBTarget target = session->debugger.GetSelectedTarget();
 	session->process = target.IsValid() ? target.GetProcess() : lldb::SBProcess();
 	lldb::SBProcess &process = session->process;
@@ -409,7 +488,7 @@ mp_error *open_target(void *context, const mp_target_options *options, mp_target
 bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
 		 lldb::SBCommandReturnObject &result)
 {
-	Session session{debugger, lldb::SBProcess()};
+	Session session{debugger, lldb::SBProcess(), argv.empty() ? nullptr : argv[0]};
 	mp_host host = {};
 	host.name = "lldb";
 	host.interrupted = interrupted;

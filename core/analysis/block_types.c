@@ -1,11 +1,14 @@
-/* Types of heap blocks from DWARF: every global and static variable of the
- * main program is a typed root; a pointer member whose value is the start of a block gives
- * that block the pointee's type, and the block's own pointer members are
- * followed the same way.  The walk is a work list of (address, type) bounded in objects and
- * in members per object: no recursion, whatever the data looks like.
+/* Types of heap blocks from DWARF.  Typed roots: every global and static
+ * variable of the main program, and every frame variable a debugger handed
+ * over (mp_target_add_frame_variable).  A pointer member whose value is the
+ * start of a block gives that block the pointee's type, and the block's own
+ * pointer members are followed the same way.  The walk is a work list of
+ * (address, type) bounded in objects and in members per object: no
+ * recursion, whatever the data looks like.
  */
 #include "block_types.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,26 +214,106 @@ static void scan_object(typer *ty, const mp_type *type, const uint8_t *bytes, si
 	}
 }
 
-static bool visit_variable(void *context, const mp_variable *v)
+/* Reads the object of type at address and follows its pointer members. */
+static void seed_object(typer *ty, uint64_t address, const mp_type *type)
 {
-	typer *ty = context;
-	if (!v->type || !v->address)
-		return !ty->nomem;
-	const mp_type *st = mp_type_strip(v->type);
+	const mp_type *st = mp_type_strip(type);
 	uint64_t size = st ? mp_type_size(st) : 0;
-	if (!size || size > (1u << 20))
-		return !ty->nomem;
+	if (!address || !size || size > (1u << 20))
+		return;
 	uint8_t *bytes = malloc(size);
 	if (!bytes) {
 		ty->nomem = true;
-		return false;
+		return;
 	}
-	mp_error *err = mp_target_read(ty->t, v->address, bytes, size);
+	mp_error *err = mp_target_read(ty->t, address, bytes, size);
 	if (!err)
-		scan_object(ty, v->type, bytes, size);
+		scan_object(ty, type, bytes, size);
 	mp_error_free(err);
 	free(bytes);
+}
+
+static bool visit_variable(void *context, const mp_variable *v)
+{
+	typer *ty = context;
+	if (v->type)
+		seed_object(ty, v->address, v->type);
 	return !ty->nomem;
+}
+
+/* Whether spelling[begin, end) ends with the keyword word. */
+static bool ends_with_keyword(const char *spelling, size_t begin, size_t end, const char *word)
+{
+	size_t n = strlen(word);
+	if (end - begin < n || memcmp(spelling + end - n, word, n) != 0)
+		return false;
+	char before = end - begin > n ? spelling[end - n - 1] : ' ';
+	return !(isalnum((unsigned char)before) || before == '_');
+}
+
+/* The named type and pointer depth of a debugger's spelling of a type:
+ * "const struct job *const" is `struct job` at depth 1 ("&" and "&&"
+ * count as one level, like "*").  False when the name does not fit. */
+static bool parse_spelling(const char *spelling, char *base, size_t size, unsigned *depth)
+{
+	size_t begin = 0, end = strlen(spelling);
+	*depth = 0;
+	for (;;) {
+		while (end > begin && isspace((unsigned char)spelling[end - 1]))
+			end--;
+		if (end > begin && (spelling[end - 1] == '*' || spelling[end - 1] == '&')) {
+			if (spelling[end - 1] == '&' && end - begin > 1 && spelling[end - 2] == '&')
+				end--;
+			end--;
+			(*depth)++;
+		} else if (ends_with_keyword(spelling, begin, end, "const")) {
+			end -= 5;
+		} else if (ends_with_keyword(spelling, begin, end, "volatile")) {
+			end -= 8;
+		} else {
+			break;
+		}
+	}
+	for (;;) {
+		while (begin < end && isspace((unsigned char)spelling[begin]))
+			begin++;
+		if (end - begin > 6 && memcmp(spelling + begin, "const ", 6) == 0)
+			begin += 6;
+		else if (end - begin > 9 && memcmp(spelling + begin, "volatile ", 9) == 0)
+			begin += 9;
+		else
+			break;
+	}
+	if (end <= begin || end - begin >= size)
+		return false;
+	memcpy(base, spelling + begin, end - begin);
+	base[end - begin] = '\0';
+	return true;
+}
+
+/* Frame variables a debugger handed over: a pointer or reference gives its
+ * pointee type to the block it holds, a record in memory is followed like
+ * a global.  Deeper indirections are left alone. */
+static void seed_frame_variables(typer *ty, const mp_module *main_module)
+{
+	for (size_t i = 0; i < mp_target_frame_variable_count(ty->t) && !ty->nomem; i++) {
+		const mp_frame_variable *v = mp_target_frame_variable(ty->t, i);
+		char base[512];
+		unsigned depth;
+		if (!parse_spelling(v->type, base, sizeof(base), &depth) || depth > 1)
+			continue;
+		const mp_type *type = NULL;
+		mp_error *err = mp_type_find_in_module(ty->t, main_module, base, &type);
+		if (err) {
+			ty->nomem = mp_error_code(err) == MP_ERR_NOMEM;
+			mp_error_free(err);
+			continue;
+		}
+		if (depth == 1)
+			offer(ty, v->value, type);
+		else
+			seed_object(ty, v->address, type);
+	}
 }
 
 static void drain(typer *ty)
@@ -282,6 +365,8 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_type ***
 		mp_error_free(err);   /* no debug info: no typed roots, no error */
 		err = NULL;
 	}
+	if (!err && main_module)
+		seed_frame_variables(&ty, main_module);
 	if (!err)
 		drain(&ty);
 	free(ty.queue);

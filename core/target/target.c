@@ -147,6 +147,29 @@ mp_error *mp_target_add_thread(mp_target *t, int64_t tid,
 	return NULL;
 }
 
+mp_error *mp_target_add_frame_variable(mp_target *t, const mp_frame_variable *variable)
+{
+	if (!variable->type || !variable->name)
+		return mp_error_new(MP_ERR_USAGE, "a frame variable needs a name and a type");
+	if (!MP_ARRAY_RESERVE(t->frame_variables, t->frame_variables_capacity,
+			      t->n_frame_variables + 1))
+		return mp_error_nomem();
+	mp_frame_variable copy = *variable;
+	copy.name = mp_target_intern(t, variable->name);
+	copy.type = mp_target_intern(t, variable->type);
+	if (!copy.name || !copy.type)
+		return mp_error_nomem();
+	t->frame_variables[t->n_frame_variables++] = copy;
+	return NULL;
+}
+
+size_t mp_target_frame_variable_count(const mp_target *t) { return t->n_frame_variables; }
+
+const mp_frame_variable *mp_target_frame_variable(const mp_target *t, size_t index)
+{
+	return index < t->n_frame_variables ? &t->frame_variables[index] : NULL;
+}
+
 mp_error *mp_target_set_auxv(mp_target *t, const mp_auxv_entry *entries,
 			     size_t count)
 {
@@ -204,6 +227,7 @@ void mp_target_release(mp_target *t)
 		free(t->debug_dirs[i]);
 	free(t->debug_dirs);
 	free(t->threads);
+	free(t->frame_variables);
 	free(t->mappings);
 	free(t->auxv);
 	free(t->exe_path);

@@ -56,6 +56,8 @@ struct mp_target {
 	size_t n_mappings, mappings_capacity;
 	mp_auxv_entry *auxv;
 	size_t n_auxv;
+	mp_frame_variable *frame_variables;   /* strings interned */
+	size_t n_frame_variables, frame_variables_capacity;
 	mp_module **modules;
 	size_t n_modules, modules_capacity;
 	char **warnings;

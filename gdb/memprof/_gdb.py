@@ -30,7 +30,8 @@ class _Run:
     """State of one command: the callbacks and objects the engine may call
     or point to must stay alive until mp_command_run returns."""
 
-    def __init__(self):
+    def __init__(self, verb):
+        self.verb = verb
         self.interrupted = False
         self.keep = []
         self.host = E.Host(name=b"gdb", target=None,
@@ -62,7 +63,7 @@ class _Run:
 
 def run(argv):
     """(status, output, messages) of one command line on GDB's target."""
-    state = _Run()
+    state = _Run(argv[0] if argv else None)
     previous_hook = sys.unraisablehook
 
     def hook(unraisable):
@@ -145,6 +146,11 @@ def open_target(options, state):
     if connection.type == "core":
         E.check(lib.mp_target_open_core(_core_path(inferior, connection).encode(
             "utf-8", "surrogateescape"), ctypes.byref(opts), ctypes.byref(target)))
+        try:
+            _add_frame_variables(target, inferior, state)
+        except BaseException:
+            lib.mp_target_release(target)
+            raise
         return target.value
     if connection.type == "native":
         E.check(lib.mp_target_attach_pid(inferior.pid, ctypes.byref(opts),
@@ -160,6 +166,7 @@ def open_target(options, state):
         for tid, registers in _thread_registers(inferior):
             E.check(lib.mp_target_add_thread(target, tid, ctypes.byref(registers)))
         E.check(lib.mp_target_finish(target))
+        _add_frame_variables(target, inferior, state)
     except BaseException:
         lib.mp_target_release(target)
         raise
@@ -199,6 +206,86 @@ def _thread_registers(inferior):
             if selected_frame is not None and selected_frame.is_valid():
                 selected_frame.select()
     return result
+
+
+# Verbs that name heap blocks by type: they get the frame variables.
+_TYPED_ROOT_VERBS = ("leaks",)
+_MAX_FRAMES = 64
+_MAX_FRAME_VARIABLES = 10000
+
+
+def _frame_variables(inferior):
+    """[FrameVariable] for the pointers and references to records, and the
+    records in memory, of the newest frames of every thread; the selected
+    thread and frame are restored."""
+    record = (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
+    pointer = (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF, gdb.TYPE_CODE_RVALUE_REF)
+    selected_thread = gdb.selected_thread()
+    try:
+        selected_frame = gdb.selected_frame()
+    except gdb.error:
+        selected_frame = None
+    result = []
+    try:
+        for thread in sorted(inferior.threads(), key=lambda t: t.num):
+            if not thread.is_valid() or thread.is_exited() or thread.is_running():
+                continue
+            thread.switch()
+            pid, lwp, _ = thread.ptid
+            frame, level = gdb.newest_frame(), 0
+            while frame is not None and level < _MAX_FRAMES:
+                try:
+                    block = frame.block()
+                except RuntimeError:
+                    block = None  # no debug info for this frame
+                while block is not None and len(result) < _MAX_FRAME_VARIABLES:
+                    for symbol in block:
+                        if not (symbol.is_variable or symbol.is_argument):
+                            continue
+                        try:
+                            value = symbol.value(frame)
+                            if value.is_optimized_out:
+                                continue
+                            kind = value.type.strip_typedefs()
+                            if kind.code in pointer:
+                                if kind.target().strip_typedefs().code not in record:
+                                    continue
+                                held = (int(value) if kind.code == gdb.TYPE_CODE_PTR
+                                        else int(value.referenced_value().address))
+                                address = 0
+                            elif kind.code in record and value.address is not None:
+                                held, address = 0, int(value.address)
+                            else:
+                                continue
+                            result.append(E.FrameVariable(
+                                name=symbol.name.encode("utf-8", "replace"),
+                                type=str(kind).encode("utf-8", "replace"),
+                                address=address & _MASK64, value=held & _MASK64,
+                                tid=lwp or pid, frame=level))
+                        except (gdb.error, gdb.MemoryError, ValueError):
+                            continue  # a variable GDB cannot read here
+                    if block.function is not None:
+                        break  # the function's outermost block: its locals are done
+                    block = block.superblock
+                try:
+                    frame, level = frame.older(), level + 1
+                except gdb.error:
+                    break
+    finally:
+        if selected_thread is not None and selected_thread.is_valid():
+            selected_thread.switch()
+            if selected_frame is not None and selected_frame.is_valid():
+                selected_frame.select()
+    return result
+
+
+def _add_frame_variables(target, inferior, state):
+    """Hands GDB's frame variables to the target for verbs that use them."""
+    if state.verb not in _TYPED_ROOT_VERBS:
+        return
+    lib = E.lib()
+    for variable in _frame_variables(inferior):
+        E.check(lib.mp_target_add_frame_variable(target, ctypes.byref(variable)))
 
 
 def _memory_reader(inferior, state):

@@ -147,6 +147,27 @@ mp_error *mp_target_set_auxv(mp_target *target, const mp_auxv_entry *entries,
 /* Discovers modules; needed once after the add_* calls above. */
 mp_error *mp_target_finish(mp_target *target);
 
+/* A variable of a stack frame as a debugger sees it: a typed root that names
+ * the heap blocks it leads to (leak groups), for any target, before or after
+ * mp_target_finish.  Hosts pass pointers and references to records, and
+ * records in memory; the type is spelled as the debugger prints it with
+ * typedefs resolved ("struct job *", "const ns::Widget &", "struct job"),
+ * and looked up in the main program's debug info. */
+typedef struct mp_frame_variable {
+	const char *name;
+	const char *type;
+	uint64_t address;        /* records: where the variable is stored */
+	uint64_t value;          /* pointers and references: what they hold */
+	int64_t tid;             /* the thread whose stack has the frame */
+	unsigned frame;          /* 0: the newest frame */
+} mp_frame_variable;
+/* Copies variable (and its strings) into the target. */
+mp_error *mp_target_add_frame_variable(mp_target *target,
+				       const mp_frame_variable *variable);
+size_t mp_target_frame_variable_count(const mp_target *target);
+const mp_frame_variable *mp_target_frame_variable(const mp_target *target,
+						  size_t index);
+
 void mp_target_release(mp_target *target);
 
 /* Reads exactly len bytes or fails with MP_ERR_FAULT naming the range. */
