@@ -358,29 +358,39 @@ bench_scan_rate() {
     core_10m=$core
     {
         printf '### scan-rate: block scan of `memprof leaks` (from `--stats`)\n\n'
-        printf -- '- Date: %s\n- Machine: %s\n- Versions: %s\n- Method: best of 3 runs each; the rate counts every block word looked up\n\n' \
+        printf -- '- Date: %s\n- Machine: %s\n- Versions: %s\n- Method: 5 runs each, best and median; the rate counts the usable bytes of every block scanned\n\n' \
             "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(machine_line)" "$(versions_line)"
-        printf '| core | threads | bytes scanned | scan time | GB/s | GB/s per thread |\n|---|---|---|---|---|---|\n'
-        local name c t
+        printf '| core | threads | bytes scanned | best time | GB/s (best) | GB/s per thread (best) | GB/s per thread (median) |\n|---|---|---|---|---|---|---|\n'
+        local name c t slow=''
         for name in 1gb 10m; do
             [[ $name == 1gb ]] && c=$core_1g || c=$core_10m
             for t in one all; do
-                local best='' line
+                local line lines=''
                 local -a targs=()
                 [[ $t == one ]] && targs=(--threads 1)
-                for _ in 1 2 3; do
+                for _ in 1 2 3 4 5; do
                     line=$("$MEMPROF" leaks --core "$c" --stats "${targs[@]}" 2>&1 >/dev/null | grep 'stats: block scan' || true)
                     [[ -n $line ]] || die "$cur: memprof leaks --stats printed no stats for $c"
-                    local secs
-                    secs=$(sed -E 's/.* in ([0-9.]+) s .*/\1/' <<<"$line")
-                    if [[ -z $best ]] || awk -v a="$secs" -v b="$(sed -E 's/.* in ([0-9.]+) s .*/\1/' <<<"$best")" 'BEGIN { exit !(a < b) }'; then
-                        best=$line
-                    fi
+                    lines+="$line"$'\n'
                 done
-                sed -E 's/.*block scan of ([0-9.]+) GB in ([0-9.]+) s on ([0-9]+) threads?: ([0-9.]+) GB\/s, ([0-9.]+) GB\/s per thread.*/| '"$name"' | \3 | \1 GB | \2 s | \4 | \5 |/' <<<"$best"
+                # memprof: stats: block scan of G GB in S s on T thread(s): R GB/s, P GB/s per thread
+                local row
+                row=$(sed -E 's/.*block scan of ([0-9.]+) GB in ([0-9.]+) s on ([0-9]+) threads?: ([0-9.]+) GB\/s, ([0-9.]+) GB\/s per thread.*/\2 \1 \3 \4 \5/' <<<"${lines%$'\n'}" |
+                    sort -n | awk -v name="$name" '
+                        { secs[NR] = $1; gb = $2; threads = $3; rate[NR] = $4; per[NR] = $5 }
+                        END { m = int((NR + 1) / 2)
+                              printf "| %s | %s | %s GB | %s s | %s | %s | %s |\n", name, threads, gb, secs[1], rate[1], per[1], per[m] }')
+                printf '%s\n' "$row"
+                local median_per_thread
+                median_per_thread=$(awk -F'|' '{ gsub(/ /, "", $8); print $8 }' <<<"$row")
+                awk -v r="$median_per_thread" 'BEGIN { exit !(r < 1.0) }' && slow+=" $name/$t"
             done
         done
-        printf '\nTarget: at least 1 GB/s per core. The 1 GB core (mostly payload words) is far above it; the 10M-chunk core, where nearly every word points into the heap and needs a chunk lookup, is below it.\n'
+        if [[ -z $slow ]]; then
+            printf '\nTarget: at least 1 GB/s per core: met in every row, median included.\n'
+        else
+            printf '\nTarget: at least 1 GB/s per core: the median misses it in%s (core/threads).\n' "$slow"
+        fi
     } >"$section"
     publish_section
 }
