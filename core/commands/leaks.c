@@ -219,6 +219,7 @@ mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
 		options.context = c->host->context;
 	}
 	mp_heap_options heap_options = mp_command_heap_options(c);
+	heap_options.keep_pages = true;   /* the block scan reads them all next */
 	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
 	if (!err)
 		err = mp_leaks_analyze(c->target, *heap, &options, leaks);

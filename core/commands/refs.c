@@ -47,6 +47,7 @@ static int run_refs(mp_command *c)
 		return MP_EXIT_USAGE;
 	}
 	mp_heap_options options = mp_command_heap_options(c);
+	options.keep_pages = true;   /* the reference scan reads them all next */
 	mp_heap *heap = NULL;
 	mp_error *err = mp_heap_open(c->target, &options, &heap);
 	if (err)

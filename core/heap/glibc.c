@@ -488,7 +488,7 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 					   (unsigned long long)p);
 			break;
 		}
-		if (!copy && w->view && p - released >= RELEASE_STEP) {
+		if (!copy && w->view && !w->options->keep_pages && p - released >= RELEASE_STEP) {
 			mp_target_unview(w->t, released, p - released);
 			released = p;
 		}
@@ -546,7 +546,7 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 		free(copy);
 		return err;
 	}
-	if (!copy && w->view)
+	if (!copy && w->view && !w->options->keep_pages)
 		mp_target_unview(w->t, released, p - released);
 	w->view = NULL;
 	return end_region_with_copy(w, end, copy);

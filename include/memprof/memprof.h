@@ -246,6 +246,10 @@ typedef struct mp_chunk {
 
 typedef struct mp_heap_options {
 	bool no_libc_debug;       /* find the allocator without libc's symbols */
+	/* The caller reads all of the heap's memory next (a leak check): keep
+	 * a core's walked pages mapped instead of dropping them as the walk
+	 * passes, which saves faulting them in again. */
+	bool keep_pages;
 	/* Polled every million chunks; true stops with MP_ERR_INTERRUPTED. */
 	bool (*interrupted)(void *context);
 	void *context;
