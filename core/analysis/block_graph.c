@@ -11,11 +11,6 @@
 
 enum {
 	MAX_THREADS = 8,
-	/* Parts per thread: threads take parts as they finish the last, so
-	 * a thread whose share holds more pointers does not hold the others
-	 * up for long. */
-	PARTS_PER_THREAD = 8,
-	MIN_PART_SHIFT = 12,
 };
 
 /* What the threads of one build share. */
@@ -30,7 +25,8 @@ typedef struct worker {
 	const uint8_t *is_block;
 	const uint8_t *const *region_bytes;
 	uint64_t low, high;
-	uint32_t *first;            /* shared; each part writes its own chunks */
+	uint32_t *first;            /* edge offsets of the part's chunks */
+	size_t part_begin;          /* the part's first chunk */
 	uint32_t *edges;            /* of the part being scanned */
 	size_t n_edges, capacity;
 	uint64_t scanned_bytes;
@@ -138,7 +134,7 @@ static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const he
 	uint64_t bits = r->starts[word] & (~(uint64_t)1 << (granule % 64));
 	size_t end_granule = (size_t)((r->end - r->start) >> HEAP_ALIGN_SHIFT);
 	for (size_t i = lo; i < hi; i++) {
-		w->first[i] = (uint32_t)w->n_edges;
+		w->first[i - w->part_begin] = (uint32_t)w->n_edges;
 		while (!bits && ++word < r->n_words)
 			bits = r->starts[word];
 		size_t next = bits ? word * 64 + (size_t)__builtin_ctzll(bits) : end_granule;
@@ -164,7 +160,7 @@ static inline __attribute__((always_inline)) bool scan_listed(worker *w, const h
 							      size_t hi, size_t *hint)
 {
 	for (size_t i = lo; i < hi; i++) {
-		w->first[i] = (uint32_t)w->n_edges;
+		w->first[i - w->part_begin] = (uint32_t)w->n_edges;
 		if (w->is_block[i]) {
 			const heap_chunk *c = &w->h->chunks[i];
 			uint64_t user = c->address + 16;
@@ -197,7 +193,7 @@ static bool scan_part(worker *w, size_t begin, size_t end)
 		bool ok = true;
 		if (!bytes) {
 			for (size_t i = lo; i < hi; i++)
-				w->first[i] = (uint32_t)w->n_edges;
+				w->first[i - w->part_begin] = (uint32_t)w->n_edges;
 		} else if (r->tiled && r->arena >= 0) {
 			ok = scan_tiled(w, r, bytes, lo, hi, &hint);
 		} else {
@@ -234,24 +230,29 @@ static unsigned thread_count(unsigned wanted)
 	return online < 1 ? 1 : online > MAX_THREADS ? MAX_THREADS : (unsigned)online;
 }
 
-/* Takes parts until none is left or one fails. */
+/* Takes parts until none is left or one fails.  Threads take parts as
+ * they finish the last, so a thread whose parts hold more pointers does
+ * not hold the others up for long. */
 static void *run_worker(void *arg)
 {
 	worker *w = arg;
 	mp_block_graph *g = w->job->graph;
+	size_t n = w->h->n_chunks;
 	for (;;) {
 		size_t index = atomic_fetch_add(&w->job->next_part, 1);
 		if (index >= g->n_parts || w->failed)
 			return NULL;
 		mp_block_graph_part *part = &g->parts[index];
+		size_t begin = index << MP_BLOCK_GRAPH_PART_SHIFT;
+		size_t end = n - begin < MP_BLOCK_GRAPH_PART_CHUNKS ? n : begin + MP_BLOCK_GRAPH_PART_CHUNKS;
 		/* Room for every edge the part can have, taken at once: only the
-		 * pages written are ever backed, and growing by realloc would
-		 * remap the array while other threads fault in theirs. */
-		size_t bound = edge_bound(w->h, part->begin, part->end);
+		 * pages written are ever backed. */
+		size_t bound = edge_bound(w->h, begin, end);
 		w->edges = malloc(bound * sizeof(*w->edges));
 		w->capacity = w->edges ? bound : 0;
 		w->n_edges = 0;
-		if (!scan_part(w, part->begin, part->end))
+		w->part_begin = begin;
+		if (!scan_part(w, begin, end))
 			w->failed = true;
 		if (w->n_edges >= UINT32_MAX) {
 			w->failed = true;
@@ -262,6 +263,19 @@ static void *run_worker(void *arg)
 		part->edges = edges ? edges : w->edges;
 		part->n_edges = w->n_edges;
 		w->edges = NULL;
+		size_t count = end - begin;
+		w->first[count] = (uint32_t)w->n_edges;
+		if (w->n_edges <= UINT16_MAX) {
+			part->first16 = malloc((count + 1) * sizeof(*part->first16));
+			for (size_t k = 0; part->first16 && k <= count; k++)
+				part->first16[k] = (uint16_t)w->first[k];
+		} else {
+			part->first32 = malloc((count + 1) * sizeof(*part->first32));
+			if (part->first32)
+				memcpy(part->first32, w->first, (count + 1) * sizeof(*part->first32));
+		}
+		if (!part->first16 && !part->first32)
+			w->failed = true;
 	}
 }
 
@@ -276,21 +290,10 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 	if (n >= (1u << 31))
 		return mp_error_new(MP_ERR_UNSUPPORTED, "%zu chunks: memprof handles up to 2^31", n);
 	unsigned count = thread_count(threads);
-	unsigned shift = MIN_PART_SHIFT;
-	while (((size_t)1 << shift) * PARTS_PER_THREAD * count < n)
-		shift++;
-	out->part_shift = shift;
-	out->n_parts = n ? ((n - 1) >> shift) + 1 : 1;
-	out->first = malloc((n ? n : 1) * sizeof(*out->first));
+	out->n_parts = n ? ((n - 1) >> MP_BLOCK_GRAPH_PART_SHIFT) + 1 : 1;
 	out->parts = calloc(out->n_parts, sizeof(*out->parts));
-	if (!out->first || !out->parts) {
-		mp_block_graph_free(out);
+	if (!out->parts)
 		return mp_error_nomem();
-	}
-	for (size_t p = 0; p < out->n_parts; p++) {
-		out->parts[p].begin = p << shift;
-		out->parts[p].end = (p + 1) << shift < n ? (p + 1) << shift : n;
-	}
 	if (count > out->n_parts)
 		count = (unsigned)out->n_parts;   /* small heaps: fewer threads */
 	scan_job job = {.graph = out};
@@ -298,6 +301,7 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 	worker workers[MAX_THREADS];
 	pthread_t ids[MAX_THREADS];
 	bool started[MAX_THREADS] = {false};
+	mp_error *err = NULL;
 	for (unsigned t = 0; t < count; t++) {
 		worker *w = &workers[t];
 		memset(w, 0, sizeof(*w));
@@ -307,8 +311,16 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 		w->region_bytes = region_bytes;
 		w->low = low;
 		w->high = high;
-		w->first = out->first;
 		w->stop = stop;
+		w->first = malloc((MP_BLOCK_GRAPH_PART_CHUNKS + 1) * sizeof(*w->first));
+		if (!w->first)
+			err = mp_error_nomem();
+	}
+	if (err) {
+		for (unsigned t = 0; t < count; t++)
+			free(workers[t].first);
+		mp_block_graph_free(out);
+		return err;
 	}
 	/* Only the calling thread asks the host: hosts such as GDB's Python
 	 * must not be called from other threads. */
@@ -322,19 +334,19 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 			pthread_join(ids[t], NULL);
 	/* A thread that could not start leaves its parts to the others; one
 	 * that failed fails the build. */
-	mp_error *err = NULL;
 	for (unsigned t = 0; t < count; t++) {
 		worker *w = &workers[t];
 		if (w->failed && !err && w->overflowed_part) {
-			const mp_block_graph_part *part = &out->parts[w->overflowed_part - 1];
+			size_t first_chunk = (w->overflowed_part - 1) << MP_BLOCK_GRAPH_PART_SHIFT;
 			err = mp_error_new(MP_ERR_UNSUPPORTED,
-					   "more than 2^32 pointers from chunks %zu to %zu: more than memprof handles",
-					   part->begin, part->end - 1);
+					   "more than 2^32 pointers from the %d chunks from chunk %zu: more than memprof handles",
+					   MP_BLOCK_GRAPH_PART_CHUNKS, first_chunk);
 		} else if (w->failed && !err) {
 			err = atomic_load(stop) ? mp_error_new(MP_ERR_INTERRUPTED, "leak check interrupted")
 						: mp_error_nomem();
 		}
 		out->scanned_bytes += w->scanned_bytes;
+		free(w->first);
 	}
 	for (size_t p = 0; !err && p < out->n_parts; p++)
 		out->n_edges += out->parts[p].n_edges;
@@ -346,9 +358,11 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 
 void mp_block_graph_free(mp_block_graph *g)
 {
-	free(g->first);
-	for (size_t p = 0; g->parts && p < g->n_parts; p++)
+	for (size_t p = 0; g->parts && p < g->n_parts; p++) {
 		free(g->parts[p].edges);
+		free(g->parts[p].first16);
+		free(g->parts[p].first32);
+	}
 	free(g->parts);
 	memset(g, 0, sizeof(*g));
 }

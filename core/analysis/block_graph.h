@@ -10,22 +10,28 @@
 
 #include "memprof/memprof.h"
 
-/* The edges of chunks [begin, end).  Threads scan parts as they come and
- * each part keeps its own array: joining them would copy every edge once
- * more. */
+enum {
+	MP_BLOCK_GRAPH_PART_SHIFT = 12,
+	MP_BLOCK_GRAPH_PART_CHUNKS = 1 << MP_BLOCK_GRAPH_PART_SHIFT,
+};
+
+/* The edges of MP_BLOCK_GRAPH_PART_CHUNKS consecutive chunks (fewer in the
+ * last part).  Threads take parts as they come and each part keeps its own
+ * arrays: joining them would copy every edge once more.  The offsets of
+ * its chunks' edges are 16-bit when the part has fewer than 2^16 edges (all
+ * but parts with huge pointer arrays), which halves the largest array of
+ * the graph. */
 typedef struct mp_block_graph_part {
-	size_t begin, end;
 	uint32_t *edges;        /* target chunk << 1 | 1 for a start pointer */
 	size_t n_edges;
+	/* One of the two: chunk k's edges are [first[k], first[k + 1]). */
+	uint16_t *first16;
+	uint32_t *first32;
 } mp_block_graph_part;
 
 typedef struct mp_block_graph {
-	/* Chunk i's edges start at first[i] in its part's array and end where
-	 * the next chunk's start, or at the part's end. */
-	uint32_t *first;
-	mp_block_graph_part *parts;   /* part p holds chunks from p << part_shift */
+	mp_block_graph_part *parts;   /* part p: chunks from p << PART_SHIFT */
 	size_t n_parts;
-	unsigned part_shift;
 	size_t n_edges;
 	uint64_t scanned_bytes;
 	unsigned threads;       /* how many scanned */
@@ -35,10 +41,12 @@ typedef struct mp_block_graph {
 static inline const uint32_t *mp_block_graph_edges(const mp_block_graph *g, size_t i,
 						   size_t *count)
 {
-	const mp_block_graph_part *p = &g->parts[i >> g->part_shift];
-	uint32_t end = i + 1 < p->end ? g->first[i + 1] : (uint32_t)p->n_edges;
-	*count = end - g->first[i];
-	return p->edges + g->first[i];
+	const mp_block_graph_part *p = &g->parts[i >> MP_BLOCK_GRAPH_PART_SHIFT];
+	size_t k = i & (MP_BLOCK_GRAPH_PART_CHUNKS - 1);
+	uint32_t begin = p->first16 ? p->first16[k] : p->first32[k];
+	uint32_t end = p->first16 ? p->first16[k + 1] : p->first32[k + 1];
+	*count = end - begin;
+	return p->edges + begin;
 }
 
 /* is_block[i] says which chunks are blocks; region_bytes[r] holds region

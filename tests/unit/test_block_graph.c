@@ -209,11 +209,41 @@ static void threads_give_the_same_graph(void **state)
 	release(&f);
 }
 
+/* A part with more than 2^16 edges: one block full of pointers (its
+ * offsets no longer fit 16 bits), between two small ones. */
+static void part_with_many_edges(void **state)
+{
+	(void)state;
+	enum { WORDS = 70000 };
+	fixture f = {0};
+	f.heap = heap_new();
+	assert_non_null(f.heap);
+	uint64_t big = BASE0 + 32, big_size = 16 + WORDS * 8, after = big + big_size;
+	assert_null(heap_begin_region(f.heap, BASE0, 0));
+	assert_null(heap_add_chunk(f.heap, BASE0, 32, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(f.heap, big, big_size, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(f.heap, after, 32, MP_CHUNK_IN_USE));
+	assert_null(heap_end_region(f.heap, after + 32));
+	finish(&f);
+	put_word(&f, 0, BASE0 + 16, after + 16);
+	expect(&f, 0, 2, true);
+	for (uint64_t k = 0; k < WORDS; k++) {
+		put_word(&f, 0, big + 16 + 8 * k, k % 2 ? BASE0 + 16 : after + 24);
+		expect(&f, 1, k % 2 ? 0 : 2, k % 2);
+	}
+	put_word(&f, 0, after + 16, big + 16);
+	expect(&f, 2, 1, true);
+	check_graph(&f, 1);
+	check_graph(&f, 2);
+	release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tiled_and_gapped_regions),
 		cmocka_unit_test(threads_give_the_same_graph),
+		cmocka_unit_test(part_with_many_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
