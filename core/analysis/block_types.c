@@ -27,6 +27,7 @@ enum {
 typedef struct object {
 	uint64_t address;
 	const mp_type *type;
+	size_t chunk;
 } object;
 
 typedef struct typer {
@@ -56,8 +57,8 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	ptrdiff_t i = mp_heap_find_chunk(ty->h, value);
 	if (i < 0 || ty->types[i])
 		return;
-	mp_chunk c = mp_heap_chunk(ty->h, (size_t)i);
-	if (c.address + 16 != value || !mp_chunk_usable_size(&c))
+	const heap_chunk *c = &ty->h->chunks[i];
+	if (c->address + 16 != value || !heap_chunk_usable(c))
 		return;
 	ty->types[i] = p;
 	if (ty->visited >= MAX_OBJECTS)
@@ -66,7 +67,7 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 		ty->nomem = true;
 		return;
 	}
-	ty->queue[ty->tail++] = (object){value, p};
+	ty->queue[ty->tail++] = (object){value, p, (size_t)i};
 	ty->visited++;
 }
 
@@ -323,11 +324,9 @@ static void drain(typer *ty)
 	while (ty->head < ty->tail && !ty->nomem) {
 		object o = ty->queue[ty->head++];
 		uint64_t size = mp_type_size(o.type);
-		ptrdiff_t i = mp_heap_find_chunk(ty->h, o.address);
-		if (i < 0 || !size)
+		if (!size)
 			continue;
-		mp_chunk c = mp_heap_chunk(ty->h, (size_t)i);
-		uint64_t usable = mp_chunk_usable_size(&c);
+		uint64_t usable = heap_chunk_usable(&ty->h->chunks[o.chunk]);
 		/* A pointer used as an array: every element of the block. */
 		uint64_t span = usable / size * size;
 		if (span > (16u << 20))

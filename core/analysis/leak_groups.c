@@ -134,8 +134,7 @@ static bool sizes_of_types(const mp_heap *heap, const mp_type **types, size_tabl
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
 		if (!types[i] || mp_type_kind(types[i]) == MP_TYPE_POINTER)
 			continue;
-		mp_chunk c = mp_heap_chunk(heap, i);
-		if (!size_table_add(table, mp_chunk_usable_size(&c), types[i]))
+		if (!size_table_add(table, heap_chunk_usable(&heap->chunks[i]), types[i]))
 			return false;
 	}
 	return true;
@@ -170,13 +169,15 @@ static int compare_groups(const void *a, const void *b)
 	return x->size > y->size ? -1 : x->size < y->size;
 }
 
-static int compare_unreferenced(const void *a, const void *b, void *heap)
+static int compare_unreferenced(const void *a, const void *b, void *context)
 {
-	mp_chunk x = mp_heap_chunk(heap, *(const size_t *)a);
-	mp_chunk y = mp_heap_chunk(heap, *(const size_t *)b);
-	if (x.size != y.size)
-		return x.size > y.size ? -1 : 1;
-	return x.address < y.address ? -1 : x.address > y.address;
+	const mp_heap *heap = context;
+	const heap_chunk *x = &heap->chunks[*(const size_t *)a];
+	const heap_chunk *y = &heap->chunks[*(const size_t *)b];
+	uint64_t x_size = heap_chunk_size(x), y_size = heap_chunk_size(y);
+	if (x_size != y_size)
+		return x_size > y_size ? -1 : 1;
+	return x->address < y->address ? -1 : x->address > y->address;
 }
 
 /* Order in which kinds are reported: the worst first. */
@@ -228,15 +229,18 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		free(sizes.slots);
 		return mp_error_nomem();
 	}
-	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
+	/* The chunk table is read directly: this loop runs once per chunk, and
+	 * the public accessors cost a call each. */
+	for (size_t i = 0; i < heap->n_chunks; i++) {
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
 		if (kind == MP_LEAK_NOT_A_BLOCK)
 			continue;
-		mp_chunk c = mp_heap_chunk(heap, i);
-		uint64_t size = mp_chunk_usable_size(&c);
+		const heap_chunk *c = &heap->chunks[i];
+		uint64_t size = heap_chunk_usable(c);
 		out->blocks[kind]++;
 		out->bytes[kind] += size;
-		if (mp_leaks_unreferenced(leaks, i)) {
+		if ((kind == MP_LEAK_DEFINITE || kind == MP_LEAK_INDIRECT) &&
+		    mp_leaks_unreferenced(leaks, i)) {
 			if (!MP_ARRAY_RESERVE(out->unreferenced, unreferenced_capacity,
 					      out->n_unreferenced + 1))
 				goto nomem;
@@ -246,7 +250,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			continue;
 		uint8_t bytes[64];
 		size_t length = size < sizeof(bytes) ? (size_t)size : sizeof(bytes);
-		mp_error *err = heap_read(heap, t, c.address + 16, bytes, length);
+		mp_error *err = heap_read(heap, t, c->address + 16, bytes, length);
 		if (err) {
 			mp_error_free(err);
 			length = 0;
@@ -279,7 +283,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			g->type = type;
 			g->evidence = evidence;
 			g->size = size;
-			g->example = c.address + 16;
+			g->example = c->address + 16;
 			g->preview_length = length < MP_PREVIEW_BYTES ? length : MP_PREVIEW_BYTES;
 			memcpy(g->preview, bytes, g->preview_length);
 		} else {
