@@ -169,15 +169,34 @@ static int compare_groups(const void *a, const void *b)
 	return x->size > y->size ? -1 : x->size < y->size;
 }
 
-static int compare_unreferenced(const void *a, const void *b, void *context)
+typedef struct sized_chunk {
+	uint64_t size;
+	size_t index;
+} sized_chunk;
+
+/* Largest first, then in address order (chunk indices follow addresses). */
+static int compare_sized(const void *a, const void *b)
 {
-	const mp_heap *heap = context;
-	const heap_chunk *x = &heap->chunks[*(const size_t *)a];
-	const heap_chunk *y = &heap->chunks[*(const size_t *)b];
-	uint64_t x_size = heap_chunk_size(x), y_size = heap_chunk_size(y);
-	if (x_size != y_size)
-		return x_size > y_size ? -1 : 1;
-	return x->address < y->address ? -1 : x->address > y->address;
+	const sized_chunk *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts the unreferenced blocks with their sizes beside them: a comparator
+ * reading the chunk table would miss the cache on every call. */
+static bool sort_unreferenced(const mp_heap *heap, size_t *indices, size_t n)
+{
+	sized_chunk *sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = (sized_chunk){heap_chunk_size(&heap->chunks[indices[i]]), indices[i]};
+	qsort(sorted, n, sizeof(*sorted), compare_sized);
+	for (size_t i = 0; i < n; i++)
+		indices[i] = sorted[i].index;
+	free(sorted);
+	return true;
 }
 
 /* Order in which kinds are reported: the worst first. */
@@ -295,11 +314,12 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 	free(types);
 	free(sizes.slots);
 	types = NULL;
+	sizes.slots = NULL;
 	if (out->n_groups > 1)
 		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
-	if (out->n_unreferenced > 1)
-		qsort_r(out->unreferenced, out->n_unreferenced, sizeof(size_t),
-			compare_unreferenced, (void *)heap);
+	if (out->n_unreferenced > 1 &&
+	    !sort_unreferenced(heap, out->unreferenced, out->n_unreferenced))
+		goto nomem;
 	return NULL;
 nomem:
 	free(types);
