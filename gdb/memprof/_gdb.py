@@ -13,6 +13,7 @@ hands the engine GDB's target when a command needs one.
 
 Errors become gdb.GdbError carrying the engine's one-line message.
 """
+import contextlib
 import ctypes
 import os
 import re
@@ -173,17 +174,29 @@ def open_target(options, state):
     return target.value
 
 
-def _thread_registers(inferior):
-    """[(tid, Registers)] for every thread, read from GDB's newest frame of
-    each; the selected thread and frame are restored."""
-    names = E.register_names()
+@contextlib.contextmanager
+def _selection_kept():
+    """Restores GDB's selected thread and frame after a walk over threads."""
     selected_thread = gdb.selected_thread()
     try:
         selected_frame = gdb.selected_frame()
     except gdb.error:
         selected_frame = None
-    result = []
     try:
+        yield
+    finally:
+        if selected_thread is not None and selected_thread.is_valid():
+            selected_thread.switch()
+            if selected_frame is not None and selected_frame.is_valid():
+                selected_frame.select()
+
+
+def _thread_registers(inferior):
+    """[(tid, Registers)] for every thread, read from GDB's newest frame of
+    each; the selected thread and frame are restored."""
+    names = E.register_names()
+    result = []
+    with _selection_kept():
         for thread in sorted(inferior.threads(), key=lambda t: t.num):
             if not thread.is_valid() or thread.is_exited():
                 continue
@@ -200,11 +213,6 @@ def _thread_registers(inferior):
                     pass  # a register this target does not have stays 0
             pid, lwp, _ = thread.ptid
             result.append((lwp or pid, registers))
-    finally:
-        if selected_thread is not None and selected_thread.is_valid():
-            selected_thread.switch()
-            if selected_frame is not None and selected_frame.is_valid():
-                selected_frame.select()
     return result
 
 
@@ -220,13 +228,8 @@ def _frame_variables(inferior):
     thread and frame are restored."""
     record = (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
     pointer = (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF, gdb.TYPE_CODE_RVALUE_REF)
-    selected_thread = gdb.selected_thread()
-    try:
-        selected_frame = gdb.selected_frame()
-    except gdb.error:
-        selected_frame = None
     result = []
-    try:
+    with _selection_kept():
         for thread in sorted(inferior.threads(), key=lambda t: t.num):
             if not thread.is_valid() or thread.is_exited() or thread.is_running():
                 continue
@@ -271,11 +274,6 @@ def _frame_variables(inferior):
                     frame, level = frame.older(), level + 1
                 except gdb.error:
                     break
-    finally:
-        if selected_thread is not None and selected_thread.is_valid():
-            selected_thread.switch()
-            if selected_frame is not None and selected_frame.is_valid():
-                selected_frame.select()
     return result
 
 
