@@ -9,6 +9,7 @@
 #include "block_types.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ enum {
 	MAX_SLOTS = 4096,                /* pointer slots looked at per object */
 	MAX_NESTING = 64,                /* inline struct and array levels */
 	MAX_ARRAY = 1024,                /* inline array elements looked at */
+	MAX_VARIANT_DEPTH = 8,           /* Rust enums inside active variants */
 };
 
 typedef struct object {
@@ -38,9 +40,12 @@ typedef struct typer {
 	size_t head, tail, capacity;
 	size_t visited;
 	bool nomem;
+	const mp_module *main_module;    /* where frame variables' and node types are found */
 	struct plan *plans;              /* per type: its pointer slots */
 	size_t plans_capacity, plans_used;
 } typer;
+
+static bool is_node_base(const mp_type *type);
 
 /* A pointer to a block's first byte gives the block the pointee type. */
 static void offer(typer *ty, uint64_t value, const mp_type *pointee)
@@ -49,13 +54,17 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 		return;
 	const mp_type *p = mp_type_strip(pointee);
 	enum mp_type_kind k = p ? mp_type_kind(p) : MP_TYPE_INVALID;
-	/* Records, and arrays of pointers (`struct entry **buckets`), whose
-	 * elements are followed in turn. */
+	/* Records, arrays of pointers (`struct entry **buckets`), whose
+	 * elements are followed in turn, and arrays of numbers (a
+	 * std::vector<int>'s buffer).  Bytes are left to the string test. */
+	bool numbers = (k == MP_TYPE_BASE || k == MP_TYPE_ENUM) && mp_type_size(p) > 1;
 	if (k != MP_TYPE_STRUCT && k != MP_TYPE_CLASS && k != MP_TYPE_UNION &&
-	    k != MP_TYPE_POINTER)
+	    k != MP_TYPE_POINTER && !numbers)
 		return;
 	ptrdiff_t i = mp_heap_find_chunk(ty->h, value);
-	if (i < 0 || ty->types[i])
+	/* A block first reached as a libstdc++ node base gets its node type
+	 * when a pointer that knows it leads there too. */
+	if (i < 0 || (ty->types[i] && !(is_node_base(ty->types[i]) && !is_node_base(p))))
 		return;
 	const heap_chunk *c = &ty->h->chunks[i];
 	if (c->address + 16 != value || !heap_chunk_usable(c))
@@ -94,7 +103,83 @@ typedef struct slot {
 	uint64_t offset;
 	const mp_type *type;
 	unsigned depth;
+	const mp_type *node;       /* the node type of the container around */
+	const mp_type *element;    /* the element type of the Rust Vec around */
 } slot;
+
+static bool name_starts(const mp_type *type, const char *prefix)
+{
+	const char *name = mp_type_name(type);
+	return name && strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+static bool name_is(const mp_type *type, const char *name)
+{
+	const char *own = mp_type_name(type);
+	return own && strcmp(own, name) == 0;
+}
+
+/* The index-th type parameter of a template instance, or NULL. */
+static const mp_type *template_type(const mp_type *type, size_t index)
+{
+	size_t seen = 0;
+	for (size_t i = 0; i < mp_type_template_param_count(type); i++) {
+		const mp_type_template_param *param = mp_type_template_param_at(type, i);
+		if (param && !param->is_value && seen++ == index)
+			return param->type;
+	}
+	return NULL;
+}
+
+/* libstdc++'s node containers link their nodes through base classes: the
+ * pointers say std::_Rb_tree_node_base, the blocks are _Rb_tree_node<V>.
+ * The node type of a map/set tree, list or hash table base, looked up by
+ * the name GCC gives it, or NULL. */
+static const mp_type *node_type_of(typer *ty, const mp_type *container)
+{
+	static const struct {
+		const char *container, *node, *after;
+		size_t value_index;
+	} kinds[] = {
+		{"std::_Rb_tree<", "std::_Rb_tree_node<", ">", 1},
+		{"std::__cxx11::_List_base<", "std::_List_node<", ">", 0},
+		{"std::__cxx11::_List_base<", "std::__cxx11::_List_node<", ">", 0},
+		{"std::_Hashtable<", "std::__detail::_Hash_node<", ", true>", 1},
+		{"std::_Hashtable<", "std::__detail::_Hash_node<", ", false>", 1},
+	};
+	if (!ty->main_module)
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!name_starts(container, kinds[i].container))
+			continue;
+		const mp_type *value = template_type(container, kinds[i].value_index);
+		const char *value_name = value ? mp_type_name(value) : NULL;
+		if (!value_name)
+			return NULL;
+		/* GCC separates closing brackets: "X<pair<int, Y<char> > >". */
+		size_t length = strlen(value_name);
+		const char *gap = length && value_name[length - 1] == '>' &&
+				  kinds[i].after[0] == '>' ? " " : "";
+		char name[1024];
+		int n = snprintf(name, sizeof(name), "%s%s%s%s", kinds[i].node, value_name, gap,
+				 kinds[i].after);
+		if (n < 0 || (size_t)n >= sizeof(name))
+			return NULL;
+		const mp_type *node = NULL;
+		mp_error *err = mp_type_find_in_module(ty->t, ty->main_module, name, &node);
+		if (!err)
+			return node;
+		mp_error_free(err);
+	}
+	return NULL;
+}
+
+static bool is_node_base(const mp_type *type)
+{
+	return name_is(type, "std::_Rb_tree_node_base") ||
+	       name_is(type, "std::__detail::_List_node_base") ||
+	       name_is(type, "std::__detail::_Hash_node_base");
+}
 
 /* Where an object of a type keeps pointers worth following: computed once
  * per type (inline structs and arrays flattened, bounded), then every
@@ -104,25 +189,42 @@ typedef struct pointer_slot {
 	const mp_type *pointee;
 } pointer_slot;
 
+/* A Rust enum inside the type: which variant holds data is known only
+ * from each object's bytes. */
+typedef struct variant_slot {
+	uint64_t offset;
+	const mp_type *type;
+} variant_slot;
+
 typedef struct plan {
 	const mp_type *type;       /* NULL: empty table slot */
 	pointer_slot *slots;
 	size_t count;
+	variant_slot *variants;
+	size_t n_variants;
 } plan;
 
 static void free_plans(typer *ty)
 {
-	for (size_t i = 0; i < ty->plans_capacity; i++)
+	for (size_t i = 0; i < ty->plans_capacity; i++) {
 		free(ty->plans[i].slots);
+		free(ty->plans[i].variants);
+	}
 	free(ty->plans);
 }
 
-static bool build_plan(plan *p, const mp_type *type)
+static bool build_plan(typer *ty, plan *p, const mp_type *type)
 {
 	slot stack[MAX_NESTING * 4];
-	size_t depth = 0, looked = 0, capacity = 0;
+	size_t depth = 0, looked = 0, capacity = 0, variants_capacity = 0;
 	p->type = type;
-	stack[depth++] = (slot){0, type, 0};
+	/* A node's own links lead to nodes of its type. */
+	const mp_type *own_node = name_starts(type, "std::_Rb_tree_node<") ||
+					  name_starts(type, "std::_List_node<") ||
+					  name_starts(type, "std::__cxx11::_List_node<") ||
+					  name_starts(type, "std::__detail::_Hash_node<")
+				  ? type : NULL;
+	stack[depth++] = (slot){0, type, 0, own_node, NULL};
 	while (depth && looked < MAX_SLOTS) {
 		slot s = stack[--depth];
 		looked++;
@@ -131,21 +233,50 @@ static bool build_plan(plan *p, const mp_type *type)
 			continue;
 		enum mp_type_kind k = mp_type_kind(st);
 		if (k == MP_TYPE_POINTER) {
+			const mp_type *pointee = mp_type_target(st);
+			const mp_type *stripped = mp_type_strip(pointee);
+			if (s.node && stripped && is_node_base(stripped))
+				pointee = s.node;
+			/* Rust's RawVec keeps its buffer as a pointer to u8. */
+			if (s.element && stripped && name_is(stripped, "u8"))
+				pointee = s.element;
 			if (!MP_ARRAY_RESERVE(p->slots, capacity, p->count + 1))
 				return false;
-			p->slots[p->count++] = (pointer_slot){s.offset, mp_type_target(st)};
+			p->slots[p->count++] = (pointer_slot){s.offset, pointee};
 			continue;
 		}
 		if (s.depth >= MAX_NESTING)
 			continue;
 		if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) {
+			/* A node's value lives in a byte buffer of its type. */
+			if (name_starts(st, "__gnu_cxx::__aligned_membuf<") ||
+			    name_starts(st, "__gnu_cxx::__aligned_buffer<")) {
+				const mp_type *value = template_type(st, 0);
+				if (value)
+					stack[depth++] = (slot){s.offset, value, s.depth + 1, s.node, s.element};
+				continue;
+			}
+			if (mp_type_variant_count(st) > 0) {
+				if (!MP_ARRAY_RESERVE(p->variants, variants_capacity, p->n_variants + 1))
+					return false;
+				p->variants[p->n_variants++] = (variant_slot){s.offset, st};
+				continue;
+			}
+			const mp_type *node = node_type_of(ty, st);
+			if (!node)
+				node = s.node;
+			const mp_type *element = s.element;
+			if (name_starts(st, "alloc::vec::Vec<") ||
+			    name_starts(st, "alloc::collections::vec_deque::VecDeque<"))
+				element = template_type(st, 0);
 			size_t n = mp_type_member_count(st);
 			for (size_t m = n; m > 0 && depth < sizeof(stack) / sizeof(stack[0]); m--) {
 				const mp_type_member *member = mp_type_member_at(st, m - 1);
 				if (member->bit_size || member->is_virtual_base ||
 				    !may_hold_pointers(member->type))
 					continue;
-				stack[depth++] = (slot){s.offset + member->offset, member->type, s.depth + 1};
+				stack[depth++] = (slot){s.offset + member->offset, member->type, s.depth + 1,
+							node, element};
 			}
 		} else if (k == MP_TYPE_ARRAY) {
 			const mp_type *element = mp_type_target(st);
@@ -156,7 +287,7 @@ static bool build_plan(plan *p, const mp_type *type)
 			for (uint64_t e = count < MAX_ARRAY ? count : MAX_ARRAY;
 			     e > 0 && depth < sizeof(stack) / sizeof(stack[0]); e--)
 				stack[depth++] = (slot){s.offset + (e - 1) * element_size, element,
-							s.depth + 1};
+							s.depth + 1, s.node, s.element};
 		}
 	}
 	return true;
@@ -188,8 +319,9 @@ static const plan *plan_of(typer *ty, const mp_type *type)
 	while (ty->plans[j].type && ty->plans[j].type != type)
 		j = (j + 1) & mask;
 	if (!ty->plans[j].type) {
-		if (!build_plan(&ty->plans[j], type)) {
+		if (!build_plan(ty, &ty->plans[j], type)) {
 			free(ty->plans[j].slots);
+			free(ty->plans[j].variants);
 			ty->plans[j] = (plan){0};
 			return NULL;
 		}
@@ -199,19 +331,45 @@ static const plan *plan_of(typer *ty, const mp_type *type)
 }
 
 /* Offers every pointer slot of one object of type held in bytes. */
+/* Offers every pointer slot of one object of type held in bytes; the
+ * active variant of each Rust enum in it is scanned in turn (bounded by
+ * the nesting of types, not by the data). */
 static void scan_object(typer *ty, const mp_type *type, const uint8_t *bytes, size_t size)
 {
-	const plan *p = plan_of(ty, type);
-	if (!p) {
-		ty->nomem = true;
-		return;
-	}
-	for (size_t i = 0; i < p->count; i++) {
-		if (p->slots[i].offset + 8 > size)
-			continue;
-		uint64_t value;
-		memcpy(&value, bytes + p->slots[i].offset, 8);
-		offer(ty, value, p->slots[i].pointee);
+	struct {
+		const mp_type *type;
+		const uint8_t *bytes;
+		size_t size;
+		unsigned depth;
+	} work[MAX_VARIANT_DEPTH * 4];
+	size_t pending = 0;
+	work[pending++] = (__typeof__(work[0])){type, bytes, size, 0};
+	while (pending && !ty->nomem) {
+		__typeof__(work[0]) item = work[--pending];
+		const plan *p = plan_of(ty, item.type);
+		if (!p) {
+			ty->nomem = true;
+			return;
+		}
+		for (size_t i = 0; i < p->count; i++) {
+			if (p->slots[i].offset + 8 > item.size)
+				continue;
+			uint64_t value;
+			memcpy(&value, item.bytes + p->slots[i].offset, 8);
+			offer(ty, value, p->slots[i].pointee);
+		}
+		for (size_t i = 0; i < p->n_variants && item.depth < MAX_VARIANT_DEPTH; i++) {
+			uint64_t offset = p->variants[i].offset;
+			uint64_t enum_size = mp_type_size(p->variants[i].type);
+			if (offset + enum_size > item.size || pending == sizeof(work) / sizeof(work[0]))
+				continue;
+			const mp_type_variant *v =
+				mp_type_active_variant(p->variants[i].type, item.bytes + offset, enum_size);
+			if (!v || !v->type || v->offset >= enum_size)
+				continue;
+			work[pending++] = (__typeof__(work[0])){v->type, item.bytes + offset + v->offset,
+								(size_t)(enum_size - v->offset), item.depth + 1};
+		}
 	}
 }
 
@@ -358,6 +516,7 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_type ***
 	for (size_t i = 0; i < mp_target_module_count(t); i++)
 		if (mp_module_is_main(mp_target_module(t, i)))
 			main_module = mp_target_module(t, i);
+	ty.main_module = main_module;
 	mp_error *err = main_module ? mp_type_list_variables(t, main_module, visit_variable, &ty)
 				    : NULL;
 	if (err && mp_error_code(err) != MP_ERR_NOMEM) {

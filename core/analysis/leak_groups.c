@@ -132,7 +132,10 @@ static bool size_table_add(size_table *table, uint64_t size, const mp_type *type
 static bool sizes_of_types(const mp_heap *heap, const mp_type **types, size_table *table)
 {
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
-		if (!types[i] || mp_type_kind(types[i]) == MP_TYPE_POINTER)
+		enum mp_type_kind kind = types[i] ? mp_type_kind(types[i]) : MP_TYPE_INVALID;
+		/* Only records name lost blocks by their size: a size shared with
+		 * an array of numbers or pointers says nothing. */
+		if (kind != MP_TYPE_STRUCT && kind != MP_TYPE_CLASS && kind != MP_TYPE_UNION)
 			continue;
 		if (!size_table_add(table, heap_chunk_usable(&heap->chunks[i]), types[i]))
 			return false;
@@ -151,7 +154,9 @@ static const mp_type *type_of_size(const size_table *table, uint64_t size)
 static char *type_display(const mp_type *type)
 {
 	char *text = NULL;
-	if (mp_type_kind(type) == MP_TYPE_POINTER) {
+	enum mp_type_kind kind = mp_type_kind(type);
+	/* Pointers and numbers type a block as the array a T* walks. */
+	if (kind == MP_TYPE_POINTER || kind == MP_TYPE_BASE || kind == MP_TYPE_ENUM) {
 		if (asprintf(&text, "%s[]", mp_type_name(type)) < 0)
 			return NULL;
 		return text;

@@ -144,7 +144,12 @@ try:
             g = typed_with(("current", spelling, address, 0))
             check(("still_reachable", 88) in g and g[("still_reachable", 88)][0] == "struct job",
                   "%r names the job: %s" % (spelling, g))
-        for spelling in ("struct job **", "struct no_such_type *", "int *", "", "*", "&&",
+        # A pointer to numbers types its block as an array of them; one to
+        # bytes leaves the block to the string test.
+        g = typed_with(("weights", "long *", address, 0))
+        check(g.get(("still_reachable", 88), (None,))[0] == "long int[]",
+              "'long *' names the block long int[] (DWARF's name): %s" % g)
+        for spelling in ("struct job **", "struct no_such_type *", "char *", "", "*", "&&",
                          "const", "struct job * *", "x" * 600 + " *"):
             g = typed_with(("current", spelling, address, 0))
             check(all(v[0] is None for v in g.values()),

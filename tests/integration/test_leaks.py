@@ -78,6 +78,50 @@ try:
         check(any(g["type"] == "struct listener" for g in typed),
               "blocks typed struct listener from DWARF: %s" % [(g["type"], g["count"]) for g in typed])
 
+    # Container bodies: libstdc++ links nodes through base classes, yet
+    # each node block is named after its real node type, and buffers of
+    # numbers as arrays.  The counts are the ones zoo.cpp documents.
+    with held_core([example("zoo_cpp")], "zoo.core") as core:
+        code, out, err = memprof("leaks", "--core", core, "--show-reachable", "--format", "json")
+        if check(code == 0, "leaks on the zoo core: %s" % err[-300:]):
+            named = {}
+            for g in json.loads(out)["groups"]:
+                named[g["type"]] = named.get(g["type"], 0) + g["count"]
+            def count(prefix):
+                return sum(n for t, n in named.items() if t and t.startswith(prefix))
+            check(count("std::_Rb_tree_node<std::pair<int const, std::__cxx11::basic_string") == 100,
+                  "zoo_map: 100 nodes of its node type: %s" % named)
+            check(count("std::__detail::_Hash_node<std::pair<const std::__cxx11::basic_string") == 200,
+                  "zoo_unordered_map: 200 nodes of its node type: %s" % named)
+            check(count("std::_List_node<int>") == 300, "zoo_list: 300 nodes: %s" % named)
+            check(not any(t and t.endswith("_node_base") for t in named),
+                  "no block left named after a node base class: %s" % named)
+            # vector<int>'s buffer (1000 ints) and deque<int>'s eight
+            # 512-byte buffers.
+            check(count("int[]") == 9, "int buffers: 1 vector + 8 deque: %s" % named)
+
+    # Rust: the global is an Option (the active variant is followed), Vec
+    # and VecDeque buffers are named after their element type although
+    # RawVec keeps a pointer to u8, Rc/Arc/Box after their contents.
+    with held_core([example("zoo_rs")], "zoo_rs.core") as core:
+        code, out, err = memprof("leaks", "--core", core, "--show-reachable", "--format", "json")
+        if check(code == 0, "leaks on the zoo_rs core: %s" % err[-300:]):
+            named = {}
+            for g in json.loads(out)["groups"]:
+                named[g["type"]] = named.get(g["type"], 0) + g["count"]
+            expected = {"u32[]": 1,                      # vec_u32
+                        "alloc::string::String": 1,      # vec_string's buffer
+                        "zoo::Point3": 2,                # boxed, vec_deque's buffer
+                        "zoo::Shape": 1,                 # shapes' buffer
+                        "zoo::Message": 2,               # messages' buffer, Nested's box
+                        "(i32, i32)": 2,                 # the two Polygon shapes' points
+                        "u64[]": 3,                      # the values of rc, arc, some_box
+                        "alloc::rc::RcInner<zoo::Node>": 1,
+                        "alloc::sync::ArcInner<zoo::Node>": 1,
+                        "zoo::Node": 1}                  # some_box
+            for name, n in expected.items():
+                check(named.get(name) == n, "zoo_rs: %d block(s) named %s: %s" % (n, name, named))
+
     # A lost block of the size only one DWARF-typed type has is named by it.
     code, report, _ = memprof_run([example("leak_cache")], "--fail-on", "none")
     if check(code == 0 and report, "leak_cache run"):
