@@ -41,11 +41,13 @@ typedef struct typer {
 	size_t visited;
 	bool nomem;
 	const mp_module *main_module;    /* where frame variables' and node types are found */
+	const mp_type *leaf_node, *internal_node;   /* the last Rust B-tree pair looked up */
 	struct plan *plans;              /* per type: its pointer slots */
 	size_t plans_capacity, plans_used;
 } typer;
 
 static bool is_node_base(const mp_type *type);
+static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_t usable);
 
 /* A pointer to a block's first byte gives the block the pointee type. */
 static void offer(typer *ty, uint64_t value, const mp_type *pointee)
@@ -69,6 +71,7 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	const heap_chunk *c = &ty->h->chunks[i];
 	if (c->address + 16 != value || !heap_chunk_usable(c))
 		return;
+	p = btree_node_of_size(ty, p, heap_chunk_usable(c));
 	ty->types[i] = p;
 	if (ty->visited >= MAX_OBJECTS)
 		return;
@@ -78,6 +81,12 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	}
 	ty->queue[ty->tail++] = (object){value, p, (size_t)i};
 	ty->visited++;
+}
+
+static bool is_maybe_uninit(const mp_type *type)
+{
+	const char *name = mp_type_name(type);
+	return name && strncmp(name, "core::mem::maybe_uninit::MaybeUninit<", 37) == 0;
 }
 
 /* Whether a member of this type can hold a pointer to follow: scalars and
@@ -94,8 +103,12 @@ static bool may_hold_pointers(const mp_type *type)
 	case MP_TYPE_STRUCT:
 	case MP_TYPE_CLASS:
 		return true;
+	case MP_TYPE_UNION:
+		/* Unions are one leaf, as the logical walk treats them, but for
+		 * Rust's MaybeUninit<T>, which holds a T. */
+		return is_maybe_uninit(t);
 	default:
-		return false;   /* unions: one leaf, as the logical walk treats them */
+		return false;
 	}
 }
 
@@ -181,6 +194,30 @@ static bool is_node_base(const mp_type *type)
 	       name_is(type, "std::__detail::_Hash_node_base");
 }
 
+/* Rust's B-tree links every node as NonNull<LeafNode<K, V>>; the nodes
+ * above the leaves are InternalNode<K, V>, a LeafNode followed by the
+ * child links, so a block large enough for one is one. */
+static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_t usable)
+{
+	static const char leaf[] = "alloc::collections::btree::node::LeafNode<";
+	if (!name_starts(node, leaf) || !ty->main_module)
+		return node;
+	if (node != ty->leaf_node) {
+		char name[1024];
+		int n = snprintf(name, sizeof(name), "alloc::collections::btree::node::InternalNode<%s",
+				 mp_type_name(node) + strlen(leaf));
+		const mp_type *internal = NULL;
+		if (n > 0 && (size_t)n < sizeof(name)) {
+			mp_error *err = mp_type_find_in_module(ty->t, ty->main_module, name, &internal);
+			mp_error_free(err);
+		}
+		ty->leaf_node = node;
+		ty->internal_node = internal;
+	}
+	return ty->internal_node && usable >= mp_type_size(ty->internal_node) ? ty->internal_node
+									      : node;
+}
+
 /* Where an object of a type keeps pointers worth following: computed once
  * per type (inline structs and arrays flattened, bounded), then every
  * object of the type is a loop over these offsets. */
@@ -247,6 +284,12 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 		}
 		if (s.depth >= MAX_NESTING)
 			continue;
+		if (k == MP_TYPE_UNION && is_maybe_uninit(st)) {
+			const mp_type *value = template_type(st, 0);
+			if (value)
+				stack[depth++] = (slot){s.offset, value, s.depth + 1, s.node, s.element};
+			continue;
+		}
 		if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) {
 			/* A node's value lives in a byte buffer of its type. */
 			if (name_starts(st, "__gnu_cxx::__aligned_membuf<") ||

@@ -121,6 +121,12 @@ try:
                         "zoo::Node": 1}                  # some_box
             for name, n in expected.items():
                 check(named.get(name) == n, "zoo_rs: %d block(s) named %s: %s" % (n, name, named))
+            # btree_map's 100 entries: a node holds at most 11, so at least
+            # 10 nodes, and more than one level: internal nodes too.
+            leaves = named.get("alloc::collections::btree::node::LeafNode<u32, alloc::string::String>", 0)
+            internal = named.get("alloc::collections::btree::node::InternalNode<u32, alloc::string::String>", 0)
+            check(internal >= 1 and leaves + internal >= 10,
+                  "B-tree nodes named leaf (%d) and internal (%d)" % (leaves, internal))
 
     # A lost block of the size only one DWARF-typed type has is named by it.
     code, report, _ = memprof_run([example("leak_cache")], "--fail-on", "none")
