@@ -51,6 +51,38 @@ static char *demangle_class(const char *mangled)
 	return strdup(out);
 }
 
+/* Whether objects of type start with a vtable pointer: its first member,
+ * or its first base's, is the compiler's `_vptr.X`. */
+static bool has_vtable_pointer(const mp_type *type)
+{
+	const mp_type *t = mp_type_strip(type);
+	for (int depth = 0; t && depth < 16; depth++) {
+		enum mp_type_kind kind = mp_type_kind(t);
+		if ((kind != MP_TYPE_STRUCT && kind != MP_TYPE_CLASS) || !mp_type_member_count(t))
+			return false;
+		const mp_type_member *first = mp_type_member_at(t, 0);
+		if (!first || first->offset != 0)
+			return false;
+		if (first->name && strncmp(first->name, "_vptr", 5) == 0)
+			return true;
+		if (!first->is_base)
+			return false;
+		t = mp_type_strip(first->type);
+	}
+	return false;
+}
+
+/* Whether demangle_class made a name of a mangled symbol (it returns the
+ * mangled text when the name is beyond it). */
+static bool demangled(const char *name)
+{
+	if (name[0] == 'N')
+		name++;
+	if (name[0] == 'S' && name[1] == 't')
+		name += 2;
+	return name[0] && !isdigit((unsigned char)name[0]);
+}
+
 static bool is_string(const uint8_t *bytes, size_t length)
 {
 	size_t n = 0;
@@ -284,6 +316,20 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		if (types[i]) {
 			evidence = "dwarf";
 			type = type_display(types[i]);
+			/* A pointer to a polymorphic base (Shape *) may hold a
+			 * derived object: its vtable names the class it is. */
+			const char *dynamic_evidence = "";
+			char *dynamic = length && has_vtable_pointer(types[i])
+						? mp_infer_block_type(t, bytes, length, &dynamic_evidence)
+						: NULL;
+			if (dynamic && strcmp(dynamic_evidence, "vtable") == 0 &&
+			    demangled(dynamic) && type && strcmp(dynamic, type) != 0) {
+				free(type);
+				type = dynamic;
+				evidence = "vtable";
+			} else {
+				free(dynamic);
+			}
 		} else if (length) {
 			type = mp_infer_block_type(t, bytes, length, &evidence);
 		}

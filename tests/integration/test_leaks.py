@@ -128,6 +128,21 @@ try:
             check(internal >= 1 and leaves + internal >= 10,
                   "B-tree nodes named leaf (%d) and internal (%d)" % (leaves, internal))
 
+    # C++ objects named by their vtable: lost ones, and one the DWARF walk
+    # reaches as a Shape * but which is a Circle.
+    if os.path.exists(helper("polymorph")):
+        with held_core([helper("polymorph")], "polymorph.core") as core:
+            code, out, err = memprof("leaks", "--core", core, "--show-reachable", "--format", "json")
+            if check(code == 0, "leaks on the polymorph core: %s" % err[-300:]):
+                seen = sorted((g["kind"], g["type"], g["evidence"], g["count"])
+                              for g in json.loads(out)["groups"] if g["type"])
+                check(("definitely_lost", "Square", "vtable", 3) in seen and
+                      ("definitely_lost", "Circle", "vtable", 2) in seen,
+                      "lost Squares and Circles named by their vtables: %s" % seen)
+                check(("still_reachable", "Circle", "vtable", 1) in seen and
+                      not any(t == "Shape" for _, t, _, _ in seen),
+                      "the Circle held as a Shape * is named Circle: %s" % seen)
+
     # A lost block of the size only one DWARF-typed type has is named by it.
     code, report, _ = memprof_run([example("leak_cache")], "--fail-on", "none")
     if check(code == 0 and report, "leak_cache run"):

@@ -1,0 +1,67 @@
+// Objects known by their base class, for naming heap blocks by vtable.
+// At exit (or in --hold):
+//   still reachable 1: a Circle, held by the global `current_shape`, whose
+//                      DWARF type is only Shape *
+//   definitely lost 5: three Squares and two Circles, no pointer left
+// A Circle and a Square differ in size, so each lost group is one size.
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
+struct Shape {
+    virtual ~Shape() {}
+    virtual double area() const = 0;
+    long id = 0;
+};
+
+struct Circle : Shape {
+    double radius = 1.0;
+    double area() const override { return 3.14159 * radius * radius; }
+};
+
+struct Square : Shape {
+    double side = 2.0;
+    double corners[6] = {};
+    double area() const override { return side * side; }
+};
+
+Shape *current_shape;
+
+// Opaque to the optimiser, so the objects are really made and dropped.
+__attribute__((noipa)) static void lose(Shape *shape) { shape->id = -1; }
+
+// Far below main's frame, so no spilled register keeps a lost pointer.
+__attribute__((noinline)) static void lose_shapes()
+{
+    volatile char distance[4096];
+    distance[0] = 0;
+    for (int i = 0; i < 3; i++)
+        lose(new Square());
+    for (int i = 0; i < 2; i++)
+        lose(new Circle());
+    distance[1] = distance[0];
+}
+
+__attribute__((noinline)) static void scrub_stack()
+{
+    volatile char junk[16384];
+    std::memset(const_cast<char *>(junk), 0, sizeof(junk));
+}
+
+int main(int argc, char **argv)
+{
+    current_shape = new Circle();
+    lose_shapes();
+    scrub_stack();
+    if (argc > 1 && std::strcmp(argv[1], "--hold") == 0) {
+        char line[32];
+        int n = std::snprintf(line, sizeof(line), "ready %d\n", static_cast<int>(getpid()));
+        if (write(1, line, static_cast<size_t>(n)) != n)
+            return 1;
+        char buffer[64];
+        while (read(0, buffer, sizeof(buffer)) > 0) {
+        }
+    }
+    delete current_shape;
+    return 0;
+}
