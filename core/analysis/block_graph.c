@@ -176,6 +176,16 @@ static inline __attribute__((always_inline)) bool scan_listed(worker *w, const h
 	return true;
 }
 
+/* The chunks [*lo, *hi) of region r among chunks [begin, end); false when
+ * there are none. */
+static inline bool share_of(const heap_region *r, size_t begin, size_t end, size_t *lo,
+			    size_t *hi)
+{
+	*lo = r->first > begin ? r->first : begin;
+	*hi = r->first + r->count < end ? r->first + r->count : end;
+	return *lo < *hi;
+}
+
 /* Scans chunks [begin, end).  Built for CPUs with POPCNT (resolve is
  * inlined into each version) and for the baseline, chosen when loaded. */
 __attribute__((target_clones("popcnt", "default")))
@@ -185,9 +195,8 @@ static bool scan_part(worker *w, size_t begin, size_t end)
 	size_t hint = 0;
 	for (size_t region = 0; region < h->n_regions; region++) {
 		const heap_region *r = &h->regions[region];
-		size_t lo = r->first > begin ? r->first : begin;
-		size_t hi = r->first + r->count < end ? r->first + r->count : end;
-		if (lo >= hi)
+		size_t lo, hi;
+		if (!share_of(r, begin, end, &lo, &hi))
 			continue;
 		const uint8_t *bytes = w->region_bytes[region];
 		bool ok = true;
@@ -212,9 +221,8 @@ static size_t edge_bound(const mp_heap *h, size_t begin, size_t end)
 	uint64_t words = 0;
 	for (size_t region = 0; region < h->n_regions; region++) {
 		const heap_region *r = &h->regions[region];
-		size_t lo = r->first > begin ? r->first : begin;
-		size_t hi = r->first + r->count < end ? r->first + r->count : end;
-		if (lo >= hi)
+		size_t lo, hi;
+		if (!share_of(r, begin, end, &lo, &hi))
 			continue;
 		uint64_t stop = hi < r->first + r->count ? h->chunks[hi].address : r->end;
 		words += (stop - h->chunks[lo].address) / 8 + 1;

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
+#include "type_names.h"
 
 enum {
 	MAX_OBJECTS = 1000 * 1000,       /* typed objects visited */
@@ -85,8 +86,7 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 
 static bool is_maybe_uninit(const mp_type *type)
 {
-	const char *name = mp_type_name(type);
-	return name && strncmp(name, "core::mem::maybe_uninit::MaybeUninit<", 37) == 0;
+	return type_name_starts(type, "core::mem::maybe_uninit::MaybeUninit<");
 }
 
 /* Whether a member of this type can hold a pointer to follow: scalars and
@@ -120,30 +120,6 @@ typedef struct slot {
 	const mp_type *element;    /* the element type of the Rust Vec around */
 } slot;
 
-static bool name_starts(const mp_type *type, const char *prefix)
-{
-	const char *name = mp_type_name(type);
-	return name && strncmp(name, prefix, strlen(prefix)) == 0;
-}
-
-static bool name_is(const mp_type *type, const char *name)
-{
-	const char *own = mp_type_name(type);
-	return own && strcmp(own, name) == 0;
-}
-
-/* The index-th type parameter of a template instance, or NULL. */
-static const mp_type *template_type(const mp_type *type, size_t index)
-{
-	size_t seen = 0;
-	for (size_t i = 0; i < mp_type_template_param_count(type); i++) {
-		const mp_type_template_param *param = mp_type_template_param_at(type, i);
-		if (param && !param->is_value && seen++ == index)
-			return param->type;
-	}
-	return NULL;
-}
-
 /* libstdc++'s node containers link their nodes through base classes: the
  * pointers say std::_Rb_tree_node_base, the blocks are _Rb_tree_node<V>.
  * The node type of a map/set tree, list or hash table base, looked up by
@@ -163,9 +139,9 @@ static const mp_type *node_type_of(typer *ty, const mp_type *container)
 	if (!ty->main_module)
 		return NULL;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!name_starts(container, kinds[i].container))
+		if (!type_name_starts(container, kinds[i].container))
 			continue;
-		const mp_type *value = template_type(container, kinds[i].value_index);
+		const mp_type *value = type_template_type(container, kinds[i].value_index);
 		const char *value_name = value ? mp_type_name(value) : NULL;
 		if (!value_name)
 			return NULL;
@@ -189,9 +165,9 @@ static const mp_type *node_type_of(typer *ty, const mp_type *container)
 
 static bool is_node_base(const mp_type *type)
 {
-	return name_is(type, "std::_Rb_tree_node_base") ||
-	       name_is(type, "std::__detail::_List_node_base") ||
-	       name_is(type, "std::__detail::_Hash_node_base");
+	return type_name_is(type, "std::_Rb_tree_node_base") ||
+	       type_name_is(type, "std::__detail::_List_node_base") ||
+	       type_name_is(type, "std::__detail::_Hash_node_base");
 }
 
 /* Rust's B-tree links every node as NonNull<LeafNode<K, V>>; the nodes
@@ -200,7 +176,7 @@ static bool is_node_base(const mp_type *type)
 static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_t usable)
 {
 	static const char leaf[] = "alloc::collections::btree::node::LeafNode<";
-	if (!name_starts(node, leaf) || !ty->main_module)
+	if (!type_name_starts(node, leaf) || !ty->main_module)
 		return node;
 	if (node != ty->leaf_node) {
 		char name[1024];
@@ -256,10 +232,10 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 	size_t depth = 0, looked = 0, capacity = 0, variants_capacity = 0;
 	p->type = type;
 	/* A node's own links lead to nodes of its type. */
-	const mp_type *own_node = name_starts(type, "std::_Rb_tree_node<") ||
-					  name_starts(type, "std::_List_node<") ||
-					  name_starts(type, "std::__cxx11::_List_node<") ||
-					  name_starts(type, "std::__detail::_Hash_node<")
+	const mp_type *own_node = type_name_starts(type, "std::_Rb_tree_node<") ||
+					  type_name_starts(type, "std::_List_node<") ||
+					  type_name_starts(type, "std::__cxx11::_List_node<") ||
+					  type_name_starts(type, "std::__detail::_Hash_node<")
 				  ? type : NULL;
 	stack[depth++] = (slot){0, type, 0, own_node, NULL};
 	while (depth && looked < MAX_SLOTS) {
@@ -275,7 +251,7 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 			if (s.node && stripped && is_node_base(stripped))
 				pointee = s.node;
 			/* Rust's RawVec keeps its buffer as a pointer to u8. */
-			if (s.element && stripped && name_is(stripped, "u8"))
+			if (s.element && stripped && type_name_is(stripped, "u8"))
 				pointee = s.element;
 			if (!MP_ARRAY_RESERVE(p->slots, capacity, p->count + 1))
 				return false;
@@ -285,16 +261,16 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 		if (s.depth >= MAX_NESTING)
 			continue;
 		if (k == MP_TYPE_UNION && is_maybe_uninit(st)) {
-			const mp_type *value = template_type(st, 0);
+			const mp_type *value = type_template_type(st, 0);
 			if (value)
 				stack[depth++] = (slot){s.offset, value, s.depth + 1, s.node, s.element};
 			continue;
 		}
 		if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) {
 			/* A node's value lives in a byte buffer of its type. */
-			if (name_starts(st, "__gnu_cxx::__aligned_membuf<") ||
-			    name_starts(st, "__gnu_cxx::__aligned_buffer<")) {
-				const mp_type *value = template_type(st, 0);
+			if (type_name_starts(st, "__gnu_cxx::__aligned_membuf<") ||
+			    type_name_starts(st, "__gnu_cxx::__aligned_buffer<")) {
+				const mp_type *value = type_template_type(st, 0);
 				if (value)
 					stack[depth++] = (slot){s.offset, value, s.depth + 1, s.node, s.element};
 				continue;
@@ -309,9 +285,9 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 			if (!node)
 				node = s.node;
 			const mp_type *element = s.element;
-			if (name_starts(st, "alloc::vec::Vec<") ||
-			    name_starts(st, "alloc::collections::vec_deque::VecDeque<"))
-				element = template_type(st, 0);
+			if (type_name_starts(st, "alloc::vec::Vec<") ||
+			    type_name_starts(st, "alloc::collections::vec_deque::VecDeque<"))
+				element = type_template_type(st, 0);
 			size_t n = mp_type_member_count(st);
 			for (size_t m = n; m > 0 && depth < sizeof(stack) / sizeof(stack[0]); m--) {
 				const mp_type_member *member = mp_type_member_at(st, m - 1);

@@ -54,7 +54,7 @@ static bool push_iter(lg_walker *w, enum cxx_kind kind, uint32_t frame,
 static bool vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	static const char *const names[] = {"*_M_start", "_M_finish"};
-	const mp_type *el = lg_template_type(t, 0);
+	const mp_type *el = type_template_type(t, 0);
 	uint64_t off[2];
 	if (!el || !lg_fields(w, t, names, 2, off))
 		return false;
@@ -85,7 +85,7 @@ static bool vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 static bool string(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	static const char *const names[] = {"_M_p", "_M_string_length", "_M_local_buf"};
-	const mp_type *ch = lg_template_type(t, 0);
+	const mp_type *ch = type_template_type(t, 0);
 	uint64_t off[3];
 	if (!ch || !lg_fields(w, t, names, 3, off))
 		return false;
@@ -117,7 +117,7 @@ static bool rbtree(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 	if (!lg_find_field(t, "_M_t", &tree_off, &tree) ||
 	    !field(t, "_M_header", &header_off) || !field(t, "_M_node_count", &count_off))
 		return false;
-	const mp_type *value = lg_template_type(tree, 1);
+	const mp_type *value = type_template_type(tree, 1);
 	if (!value)
 		return false;
 	value = mp_type_strip(value);
@@ -134,7 +134,7 @@ static bool rbtree(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 static bool list(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	static const char *const names[] = {"_M_node"};
-	const mp_type *value = lg_template_type(t, 0);
+	const mp_type *value = type_template_type(t, 0);
 	uint64_t node_off;
 	if (!value || !lg_fields(w, t, names, 1, &node_off))
 		return false;
@@ -157,7 +157,7 @@ static bool hashtable(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t a
 	    !field(h, "_M_element_count", &elements_off) ||
 	    !field(h, "_M_single_bucket", &single_off))
 		return false;
-	const mp_type *value = lg_template_type(h, 1);
+	const mp_type *value = type_template_type(h, 1);
 	if (!value)
 		return false;
 	value = mp_type_strip(value);
@@ -188,7 +188,7 @@ static bool hashtable(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t a
 
 static bool deque(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
-	const mp_type *value = lg_template_type(t, 0);
+	const mp_type *value = type_template_type(t, 0);
 	uint64_t map_off, size_off, start_off, finish_off;
 	if (!value || !field(t, "_M_map", &map_off) || !field(t, "_M_map_size", &size_off) ||
 	    !field(t, "_M_start", &start_off) || !field(t, "_M_finish", &finish_off))
@@ -222,7 +222,7 @@ static bool deque(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
  * beside it. */
 static bool shared(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
-	const mp_type *value = lg_template_type(t, 0);
+	const mp_type *value = type_template_type(t, 0);
 	uint64_t ptr_off, pi_off;
 	if (!value || !field(t, "_M_ptr", &ptr_off) || !field(t, "_M_pi", &pi_off))
 		return false;
@@ -252,7 +252,7 @@ static bool shared(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 
 static bool unique(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
-	const mp_type *value = lg_template_type(t, 0);
+	const mp_type *value = type_template_type(t, 0);
 	if (!value || mp_type_size(t) != 8)
 		return false;
 	value = mp_type_strip(value);
@@ -276,7 +276,7 @@ static bool unique(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 static bool optional(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	static const char *const names[] = {"_M_engaged"};
-	const mp_type *value = lg_template_type(t, 0);
+	const mp_type *value = type_template_type(t, 0);
 	uint64_t engaged_off;
 	if (!value || !lg_fields(w, t, names, 1, &engaged_off))
 		return false;
@@ -405,7 +405,7 @@ static void rbtree_step(lg_walker *w, lg_work *item)
 static void deque_step(lg_walker *w, lg_work *item)
 {
 	const mp_type *t = item->type;
-	const mp_type *value = mp_type_strip(lg_template_type(t, 0));
+	const mp_type *value = mp_type_strip(type_template_type(t, 0));
 	uint64_t start_off, finish_off;
 	if (!field(t, "_M_start", &start_off) || !field(t, "_M_finish", &finish_off))
 		return;

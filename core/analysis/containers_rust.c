@@ -48,7 +48,7 @@ static bool buffer_fields(lg_walker *w, const mp_type *t, uint64_t *ptr_off,
 
 static bool vec(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
-	const mp_type *el = lg_template_type(t, 0);
+	const mp_type *el = type_template_type(t, 0);
 	uint64_t ptr_off, cap_off, len_off;
 	if (!el || !buffer_fields(w, t, &ptr_off, &cap_off, &len_off))
 		return false;
@@ -97,7 +97,7 @@ static bool string(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 
 static bool vec_deque(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
-	const mp_type *el = lg_template_type(t, 0), *ft;
+	const mp_type *el = type_template_type(t, 0), *ft;
 	uint64_t ptr_off, cap_off, len_off, head_off;
 	if (!el || !buffer_fields(w, t, &ptr_off, &cap_off, &len_off) ||
 	    !lg_find_field(t, "head", &head_off, &ft))
@@ -138,9 +138,9 @@ static bool hash_table(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t 
 	uint64_t table_off, mask_off, items_off, ctrl_off;
 	const mp_type *table, *ft;
 	if (!lg_find_field(t, "table", &table_off, &table) ||
-	    !lg_name_starts(table, "hashbrown::raw::RawTable<"))
+	    !type_name_starts(table, "hashbrown::raw::RawTable<"))
 		return false;
-	const mp_type *el = lg_template_type(table, 0);
+	const mp_type *el = type_template_type(table, 0);
 	if (!el || !lg_find_field(table, "bucket_mask", &mask_off, &ft) ||
 	    !lg_find_field(table, "items", &items_off, &ft) ||
 	    !lg_find_field(table, "ctrl", &ctrl_off, &ft))
@@ -216,8 +216,8 @@ static const btree_layout *btree_layout_of(lg_walker *w, const mp_type *map)
 	l->ready = true;
 	const mp_type *leaf, *ft;
 	uint64_t node_off;
-	l->key = lg_template_type(map, 0);
-	l->value = lg_template_type(map, 1);
+	l->key = type_template_type(map, 0);
+	l->value = type_template_type(map, 1);
 	if (!l->key || !l->value || !lg_find_pointer(map, "pointer", &node_off, &leaf) ||
 	    !leaf || !lg_find_field(leaf, "keys", &l->keys_off, &ft) ||
 	    !lg_find_field(leaf, "vals", &l->vals_off, &ft) ||
@@ -318,7 +318,7 @@ static bool btree_set(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t a
 	uint64_t map_off;
 	const mp_type *map;
 	if (!lg_find_field(t, "map", &map_off, &map) ||
-	    !lg_name_starts(map, "alloc::collections::btree::map::BTreeMap<"))
+	    !type_name_starts(map, "alloc::collections::btree::map::BTreeMap<"))
 		return false;
 	if (!btree_map(w, frame, map, addr + map_off))
 		return false;

@@ -930,7 +930,7 @@ static void visit_variants(lg_walker *w, uint32_t frame, const mp_type *t, uint6
 	if (v->offset + vsize > size)
 		vsize = v->offset < size ? size - v->offset : 0;
 	/* Option<T> is transparent: Some(x) walks x in the option's frame. */
-	bool option = lg_name_starts(t, "core::option::Option<");
+	bool option = type_name_starts(t, "core::option::Option<");
 	if (option && v->name && strcmp(v->name, "None") == 0) {
 		lg_add(w, frame, size);
 		return;
@@ -1671,22 +1671,3 @@ void *lg_memo(lg_walker *w, const void *key, int kind, size_t size, bool *fresh)
 	return e->data;
 }
 
-const mp_type *lg_template_type(const mp_type *type, size_t index)
-{
-	size_t n = mp_type_template_param_count(type);
-	size_t seen = 0;
-	for (size_t i = 0; i < n; i++) {
-		const mp_type_template_param *p = mp_type_template_param_at(type, i);
-		if (!p || p->is_value)
-			continue;
-		if (seen++ == index)
-			return p->type;
-	}
-	return NULL;
-}
-
-bool lg_name_starts(const mp_type *type, const char *prefix)
-{
-	const char *name = mp_type_name(type);
-	return name && strncmp(name, prefix, strlen(prefix)) == 0;
-}

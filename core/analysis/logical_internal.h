@@ -4,6 +4,7 @@
 #define MEMPROF_CORE_ANALYSIS_LOGICAL_INTERNAL_H
 
 #include "logical.h"
+#include "type_names.h"
 
 enum { LG_NONE = UINT32_MAX };
 #define LG_UNKNOWN_LEN UINT64_MAX
@@ -92,8 +93,6 @@ enum lg_memo_kind {
 };
 void *lg_memo(lg_walker *w, const void *key, int kind, size_t size, bool *fresh);
 /* The template parameter at index that is a type, or NULL. */
-const mp_type *lg_template_type(const mp_type *type, size_t index);
-bool lg_name_starts(const mp_type *type, const char *prefix);
 
 /* Container modules: handlers tried in order for every struct value, and
  * their iteration steps for LG_W_CONTAINER items. */
