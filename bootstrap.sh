@@ -14,7 +14,7 @@ esac
 
 # Debian 12 packages memprof needs to build, test and benchmark.
 packages=(meson ninja-build gcc g++ pkg-config libdwarf-dev libelf-dev
-  libcmocka-dev gdb gdbserver lldb liblldb-14-dev libc6-dbg valgrind dwarves
+  libcmocka-dev zlib1g-dev gdb gdbserver lldb liblldb-14-dev libc6-dbg valgrind dwarves
   hyperfine python3 procps binutils file)
 
 missing=()

@@ -13,6 +13,9 @@ if _dir not in _sys.path:
     _sys.path.insert(0, _dir)
 try:
     import memprof as _memprof  # noqa: F401
+except KeyboardInterrupt:  # Ctrl-C while loading: one line, not a traceback
+    import gdb as _gdb
+    raise _gdb.GdbError("memprof: loading interrupted") from None
 except Exception as _e:  # one line in GDB, not a traceback
     import gdb as _gdb
     raise _gdb.GdbError("memprof: cannot load: %s" % _e) from None

@@ -10,6 +10,7 @@
 
 #include <dwarf.h>
 #include <libdwarf.h>
+#include <zlib.h>
 
 #include "dwarf_lib.h"
 #include "elf/elf_file.h"
@@ -29,6 +30,9 @@ struct mp_dw {
 	size_t n_shdrs;
 	const char *shstrtab;
 	size_t shstrtab_size;
+	/* SHF_COMPRESSED sections inflated on first load, by section index
+	 * (Debian's debug files compress .debug_* with zlib). */
+	unsigned char **inflated;
 	bool object_init;
 #if !MP_DW_NEW_API
 	Dwarf_Obj_Access_Interface object;
@@ -109,6 +113,54 @@ static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 /* ------------------------------------------------- zero-copy sections */
 
 #if !MP_DW_NEW_API
+/* The compression header of an SHF_COMPRESSED section, or NULL. */
+static const Elf64_Chdr *compression_header(const mp_dw *dw, const Elf64_Shdr *sh)
+{
+	if (!(sh->sh_flags & SHF_COMPRESSED) || sh->sh_type == SHT_NOBITS ||
+	    sh->sh_size < sizeof(Elf64_Chdr))
+		return NULL;
+	return mp_elf_bytes(dw->elf, sh->sh_offset, sizeof(Elf64_Chdr));
+}
+
+/* Inflates a zlib-compressed section into memory dw owns.  libdwarf reports
+ * any error code as a corrupt section, which is what a failed inflate is. */
+static int inflate_section(mp_dw *dw, Dwarf_Half index, const Elf64_Chdr *chdr,
+			   Dwarf_Small **data, int *error)
+{
+	const Elf64_Shdr *sh = &dw->shdrs[index];
+	const unsigned char *packed = mp_elf_bytes(dw->elf, sh->sh_offset, sh->sh_size);
+	if (!packed || chdr->ch_type != ELFCOMPRESS_ZLIB || chdr->ch_size == 0 ||
+	    chdr->ch_size > (uint64_t)UINT32_MAX) {
+		*error = DW_DLE_ZLIB_SECTION_SHORT;
+		return DW_DLV_ERROR;
+	}
+	if (!dw->inflated) {
+		dw->inflated = calloc(dw->n_shdrs, sizeof(*dw->inflated));
+		if (!dw->inflated) {
+			*error = DW_DLE_ALLOC_FAIL;
+			return DW_DLV_ERROR;
+		}
+	}
+	if (!dw->inflated[index]) {
+		unsigned char *plain = malloc(chdr->ch_size);
+		if (!plain) {
+			*error = DW_DLE_ALLOC_FAIL;
+			return DW_DLV_ERROR;
+		}
+		uLongf plain_size = (uLongf)chdr->ch_size;
+		int rc = uncompress(plain, &plain_size, packed + sizeof(*chdr),
+				    (uLong)(sh->sh_size - sizeof(*chdr)));
+		if (rc != Z_OK || plain_size != chdr->ch_size) {
+			free(plain);
+			*error = DW_DLE_ZLIB_UNCOMPRESS_ERROR;
+			return DW_DLV_ERROR;
+		}
+		dw->inflated[index] = plain;
+	}
+	*data = dw->inflated[index];
+	return DW_DLV_OK;
+}
+
 static int obj_section_info(void *obj, Dwarf_Half index,
 			    Dwarf_Obj_Access_Section *out, int *error)
 {
@@ -121,6 +173,9 @@ static int obj_section_info(void *obj, Dwarf_Half index,
 	out->addr = sh->sh_addr;
 	out->type = sh->sh_type;
 	out->size = sh->sh_type == SHT_NOBITS ? 0 : sh->sh_size;
+	const Elf64_Chdr *chdr = compression_header(dw, sh);
+	if (chdr)
+		out->size = chdr->ch_size;
 	out->name = sh->sh_name < dw->shstrtab_size ? dw->shstrtab + sh->sh_name : "";
 	out->link = sh->sh_link;
 	out->info = sh->sh_info;
@@ -160,6 +215,9 @@ static int obj_load_section(void *obj, Dwarf_Half index, Dwarf_Small **data,
 	const Elf64_Shdr *sh = &dw->shdrs[index];
 	if (sh->sh_type == SHT_NOBITS || sh->sh_size == 0)
 		return DW_DLV_NO_ENTRY;
+	const Elf64_Chdr *chdr = compression_header(dw, sh);
+	if (chdr)
+		return inflate_section(dw, index, chdr, data, error);
 	const void *bytes = mp_elf_bytes(dw->elf, sh->sh_offset, sh->sh_size);
 	if (!bytes) {
 		*error = DW_DLE_SECTION_SIZE_OR_OFFSET_LARGE;
@@ -180,9 +238,17 @@ static const Dwarf_Obj_Access_Methods obj_methods = {
 	.relocate_a_section = NULL,
 };
 
+/* libdwarf 20210528's own ELF reader (dwarf_init_b) installs a process-wide
+ * hook, _dwarf_get_elf_flags_func_ptr, that it never clears, and every later
+ * dwarf_object_init_b calls that hook with our object as if it were the
+ * reader's: a wild read that crashed the debugger on the command after any
+ * command that fell back to dwarf_init_b.  So once this process has used the
+ * reader, every later file goes through it too. */
+static bool elf_reader_used;
+
 /* Maps path and checks it suits in-place reading: an executable or shared
- * object (no relocations to apply) whose DWARF sections are not
- * compressed.  False leaves the file-descriptor path to libdwarf. */
+ * object (no relocations to apply) without legacy .zdebug sections.  False
+ * leaves the file-descriptor path to libdwarf. */
 static bool obj_prepare(mp_dw *dw, const char *path)
 {
 	mp_error *e = mp_elf_open(path, &dw->elf);
@@ -208,7 +274,9 @@ static bool obj_prepare(mp_dw *dw, const char *path)
 		const char *name = sh->sh_name < dw->shstrtab_size ? dw->shstrtab + sh->sh_name : "";
 		if (strncmp(name, ".zdebug", 7) == 0)
 			return false;
-		if (strncmp(name, ".debug", 6) == 0 && (sh->sh_flags & SHF_COMPRESSED))
+		const Elf64_Chdr *chdr = compression_header(dw, sh);
+		if (strncmp(name, ".debug", 6) == 0 && chdr &&
+		    chdr->ch_type != ELFCOMPRESS_ZLIB)
 			return false;
 		if (sh->sh_type == SHT_RELA && strncmp(name, ".rela.debug", 11) == 0)
 			return false;
@@ -258,7 +326,7 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 	dwarf_set_de_alloc_flag(0);
 	int rc = DW_DLV_NO_ENTRY;
 #if !MP_DW_NEW_API
-	if (obj_prepare(dw, path)) {
+	if (!elf_reader_used && obj_prepare(dw, path)) {
 		dw->object.object = dw;
 		dw->object.methods = &obj_methods;
 		rc = dwarf_object_init_b(&dw->object, NULL, NULL, DW_GROUPNUMBER_ANY,
@@ -271,8 +339,10 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 		if (rc != DW_DLV_OK)
 			dw->dbg = NULL;
 	}
-	if (!dw->object_init)
+	if (!dw->object_init) {
+		elf_reader_used = true;
 		rc = shim_init(dw->fd, &dw->dbg, &err);
+	}
 #else
 	rc = shim_init(dw->fd, &dw->dbg, &err);
 #endif
@@ -312,6 +382,11 @@ void mp_dw_close(mp_dw *dw)
 #else
 		shim_finish(dw->dbg);
 #endif
+	}
+	if (dw->inflated) {
+		for (size_t i = 0; i < dw->n_shdrs; i++)
+			free(dw->inflated[i]);
+		free(dw->inflated);
 	}
 	mp_elf_close(dw->elf);
 	if (dw->fd >= 0)

@@ -193,21 +193,28 @@ static mp_error *parse_nt_file(mp_target *t, core_state *s, const mp_note *note)
 			return mp_error_new(MP_ERR_FORMAT,
 					    "NT_FILE note: file name %llu is not terminated",
 					    (unsigned long long)i);
-		if (triple[1] <= triple[0])
+		const char *name = names;
+		names += name_length + 1;
+		names_left -= name_length + 1;
+		if (triple[1] <= triple[0] || triple[2] > UINT64_MAX / page_size) {
+			t->partial = true;
+			mp_target_warn(t, "NT_FILE note: entry %llu (%s) has an empty or inverted range %#llx-%#llx or a bad offset: skipped",
+				       (unsigned long long)i, name,
+				       (unsigned long long)triple[0],
+				       (unsigned long long)triple[1]);
 			continue;
+		}
 		if (!MP_ARRAY_RESERVE(s->files, s->files_capacity, s->n_files + 1))
 			return mp_error_nomem();
 		file_range *r = &s->files[s->n_files];
 		r->start = triple[0];
 		r->end = triple[1];
 		r->file_offset = triple[2] * page_size;
-		r->path = mp_target_intern(t, names);
+		r->path = mp_target_intern(t, name);
 		r->backing = NULL;
 		if (!r->path)
 			return mp_error_nomem();
 		s->n_files++;
-		names += name_length + 1;
-		names_left -= name_length + 1;
 	}
 	return NULL;
 }
@@ -328,6 +335,14 @@ static int compare_files(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* A PT_LOAD that describes memory: not empty, and not running past the top
+ * of the address space (only a corrupt header does). */
+static bool segment_usable(const Elf64_Phdr *p)
+{
+	return p->p_type == PT_LOAD && p->p_memsz != 0 &&
+	       p->p_vaddr + p->p_memsz > p->p_vaddr;
+}
+
 static mp_error *load_segments(mp_target *t, core_state *s, const char *path)
 {
 	uint64_t file_size = mp_elf_size(s->core);
@@ -337,7 +352,13 @@ static mp_error *load_segments(mp_target *t, core_state *s, const char *path)
 		const Elf64_Phdr *p = mp_elf_phdr(s->core, i);
 		if (p->p_offset + p->p_filesz > expected)
 			expected = p->p_offset + p->p_filesz;
-		if (p->p_type != PT_LOAD || p->p_memsz == 0)
+		if (p->p_type == PT_LOAD && p->p_memsz != 0 && !segment_usable(p)) {
+			t->partial = true;
+			mp_target_warn(t, "%s: program header %zu: PT_LOAD at %#llx of %#llx bytes runs past the end of the address space: skipped",
+				       path, i, (unsigned long long)p->p_vaddr,
+				       (unsigned long long)p->p_memsz);
+		}
+		if (!segment_usable(p))
 			continue;
 		if (!MP_ARRAY_RESERVE(s->segments, s->segments_capacity, s->n_segments + 1))
 			return mp_error_nomem();
@@ -375,7 +396,7 @@ static mp_error *build_mappings(mp_target *t, core_state *s)
 		qsort(s->files, s->n_files, sizeof(*s->files), compare_files);
 	for (size_t i = 0; i < mp_elf_phnum(s->core); i++) {
 		const Elf64_Phdr *p = mp_elf_phdr(s->core, i);
-		if (p->p_type != PT_LOAD || p->p_memsz == 0)
+		if (!segment_usable(p))
 			continue;
 		mp_mapping m = {0};
 		m.start = p->p_vaddr;

@@ -108,11 +108,17 @@ uint64_t mp_target_auxv_value(const mp_target *t, uint64_t type, bool *found)
 
 mp_error *mp_target_add_mapping(mp_target *t, const mp_mapping *mapping)
 {
-	if (mapping->end <= mapping->start)
-		return mp_error_new(MP_ERR_USAGE,
-				    "empty or inverted mapping %#llx-%#llx",
-				    (unsigned long long)mapping->start,
-				    (unsigned long long)mapping->end);
+	/* Mappings come from the target (a core's headers, /proc, a debugger),
+	 * so a bad one is bad target data: skipped, never a usage error. */
+	if (mapping->end <= mapping->start) {
+		t->partial = true;
+		mp_target_warn(t, "mapping %#llx-%#llx%s%s is empty or inverted: skipped",
+			       (unsigned long long)mapping->start,
+			       (unsigned long long)mapping->end,
+			       mapping->path && mapping->path[0] ? " of " : "",
+			       mapping->path ? mapping->path : "");
+		return NULL;
+	}
 	if (!MP_ARRAY_RESERVE(t->mappings, t->mappings_capacity, t->n_mappings + 1))
 		return mp_error_nomem();
 	mp_mapping copy = *mapping;

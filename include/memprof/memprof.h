@@ -138,7 +138,9 @@ mp_error *mp_target_open_callback(mp_read_memory_fn read, void *context,
 				  const mp_target_options *options,
 				  mp_target **out);
 /* For callback targets and MP_PID_ALREADY_STOPPED: the host describes what the
- * library cannot find by itself, then calls mp_target_finish(). */
+ * library cannot find by itself, then calls mp_target_finish().  A mapping
+ * that is empty or inverted is skipped with a warning (the target becomes
+ * partial): mappings are target data, not arguments. */
 mp_error *mp_target_add_mapping(mp_target *target, const mp_mapping *mapping);
 mp_error *mp_target_add_thread(mp_target *target, int64_t tid,
 			       const mp_registers *registers);

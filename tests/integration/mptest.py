@@ -39,6 +39,17 @@ def finish():
     sys.exit(0)
 
 
+def seeded_random(name):
+    """A random.Random for a randomised test: the seed comes from
+    MEMPROF_TEST_SEED when set, else is fresh, and is printed either way so
+    a failure reproduces with MEMPROF_TEST_SEED=<seed>."""
+    import random
+    seed = os.environ.get("MEMPROF_TEST_SEED")
+    seed = int(seed) if seed else random.SystemRandom().randrange(1 << 32)
+    print("%s: seed %d (rerun with MEMPROF_TEST_SEED=%d)" % (name, seed, seed), flush=True)
+    return random.Random(seed)
+
+
 def example(name):
     path = os.path.join(EXAMPLES, name)
     if not os.path.exists(path):

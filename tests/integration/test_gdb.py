@@ -239,8 +239,13 @@ if workload and os.path.exists(workload):
                         big, "--", workload, "--chunks", "3000000", "--shape", "list"],
                        check=True, capture_output=True, timeout=300)
         proc = subprocess.Popen(["gdb", "-batch", "-nx", "-x", os.environ["GDB_SCRIPT"],
+                                 "-ex", "echo LOADED\\n",
                                  "-ex", "memprof leaks --core " + big, "-ex", "echo AFTER-INTERRUPT\\n"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Interrupt the leak check, not the loading of the script: wait
+        # until GDB has run the command before it.
+        loaded = proc.stdout.readline()
+        check("LOADED" in loaded, "gdb loaded memprof before the leak check: %r" % loaded)
         time.sleep(0.3)
         # Keep asking until GDB has moved on: the first SIGINT may land
         # before the engine polls.
