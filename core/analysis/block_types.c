@@ -5,6 +5,14 @@
  * pointer members are followed the same way.  The walk is a work list of
  * (address, type) bounded in objects and in members per object: no
  * recursion, whatever the data looks like.
+ *
+ * Lost blocks no typed root reaches are then typed by shape: a block whose
+ * size class is that of exactly one struct of the main program, whose
+ * pointer slots hold only null, block starts or addresses in mappings, at
+ * least one of them a block start, is of that struct (when several structs
+ * fit, the one whose pointer slots lead to blocks of their pointees' size
+ * class wins, if only one does: the nodes of a lost cycle point at nodes).
+ * Such a block's typed pointers then type what they reach, as a root's do.
  */
 #include "block_types.h"
 
@@ -14,6 +22,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "dwarf/types.h"
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
@@ -33,10 +42,19 @@ typedef struct object {
 	size_t chunk;
 } object;
 
+/* A struct a lost block may be: sorted by the usable size malloc gives a
+ * request of its size. */
+typedef struct shape_candidate {
+	uint64_t usable;
+	const mp_type *type;
+} shape_candidate;
+
 typedef struct typer {
 	mp_target *t;
 	const mp_heap *h;
 	const mp_type **types;          /* per chunk */
+	uint8_t *evidence;              /* per chunk: enum mp_type_evidence */
+	uint8_t current_evidence;       /* what offer() gives the blocks it types */
 	object *queue;
 	size_t head, tail, capacity;
 	size_t visited;
@@ -45,6 +63,8 @@ typedef struct typer {
 	const mp_type *leaf_node, *internal_node;   /* the last Rust B-tree pair looked up */
 	struct plan *plans;              /* per type: its pointer slots */
 	size_t plans_capacity, plans_used;
+	shape_candidate *candidates;     /* the main program's structs, for shapes */
+	size_t n_candidates, candidates_capacity;
 } typer;
 
 static bool is_node_base(const mp_type *type);
@@ -74,6 +94,7 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 		return;
 	p = btree_node_of_size(ty, p, heap_chunk_usable(c));
 	ty->types[i] = p;
+	ty->evidence[i] = ty->current_evidence;
 	if (ty->visited >= MAX_OBJECTS)
 		return;
 	if (!MP_ARRAY_RESERVE(ty->queue, ty->capacity, ty->tail + 1)) {
@@ -520,15 +541,194 @@ static void drain(typer *ty)
 	free(bytes);
 }
 
-mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_type ***out)
+const char *mp_type_evidence_name(enum mp_type_evidence evidence)
 {
-	*out = NULL;
+	switch (evidence) {
+	case MP_EVIDENCE_DWARF: return "dwarf";
+	case MP_EVIDENCE_SHAPE: return "shape";
+	default: return "";
+	}
+}
+
+/* What glibc's malloc makes usable of a request of size bytes on x86-64:
+ * the chunk is the request plus its 8-byte size field, rounded up to 16,
+ * at least 32. */
+static uint64_t usable_for_request(uint64_t size)
+{
+	uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
+	return (chunk < 32 ? 32 : chunk) - 8;
+}
+
+static bool collect_candidate(void *context, const char *name, const mp_type *type)
+{
+	(void)name;
+	typer *ty = context;
+	const mp_type *st = mp_type_strip(type);
+	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
+	    !mp_type_is_complete(st) || mp_type_size(st) < 8)
+		return true;
+	if (!MP_ARRAY_RESERVE(ty->candidates, ty->candidates_capacity, ty->n_candidates + 1)) {
+		ty->nomem = true;
+		return false;
+	}
+	ty->candidates[ty->n_candidates++] =
+		(shape_candidate){usable_for_request(mp_type_size(st)), st};
+	return true;
+}
+
+static int compare_candidates(const void *a, const void *b)
+{
+	const shape_candidate *x = a, *y = b;
+	if (x->usable != y->usable)
+		return x->usable < y->usable ? -1 : 1;
+	/* The same struct under two names (a tag and a typedef) is one. */
+	return (uintptr_t)x->type < (uintptr_t)y->type ? -1 : (uintptr_t)x->type > (uintptr_t)y->type;
+}
+
+/* How well a block's bytes fit type: -1 when a pointer slot holds a value
+ * no pointer of a live program holds (not null, not a block start, not in
+ * any mapping) or no slot holds a block start; else the number of slots
+ * that lead to a block of their pointee's size class. */
+static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_t size)
+{
+	const plan *p = plan_of(ty, type);
+	if (!p) {
+		ty->nomem = true;
+		return -1;
+	}
+	int starts = 0, consistent = 0;
+	for (size_t i = 0; i < p->count; i++) {
+		if (p->slots[i].offset + 8 > size)
+			continue;
+		uint64_t value;
+		memcpy(&value, bytes + p->slots[i].offset, 8);
+		if (!value)
+			continue;
+		ptrdiff_t target = mp_heap_find_chunk(ty->h, value);
+		if (target >= 0 && ty->h->chunks[target].address + 16 == value) {
+			starts++;
+			const mp_type *pointee = mp_type_strip(p->slots[i].pointee);
+			enum mp_type_kind k = pointee ? mp_type_kind(pointee) : MP_TYPE_INVALID;
+			if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) &&
+			    heap_chunk_usable(&ty->h->chunks[target]) ==
+				    usable_for_request(mp_type_size(pointee)))
+				consistent++;
+			continue;
+		}
+		if (target >= 0 || !mp_target_find_mapping(ty->t, value))
+			return -1;
+	}
+	return starts ? consistent : -1;
+}
+
+/* Whether a block starts with a vtable pointer: its class is named by the
+ * vtable, not guessed from its shape. */
+static bool starts_with_vtable(typer *ty, const uint8_t *bytes, size_t size)
+{
+	uint64_t word, offset;
+	if (size < 8)
+		return false;
+	memcpy(&word, bytes, 8);
+	const char *symbol = word ? mp_target_symbolize(ty->t, word, &offset) : NULL;
+	return symbol && strncmp(symbol, "_ZTV", 4) == 0;
+}
+
+/* Types the lost blocks nothing typed reaches by their shape, then follows
+ * their typed pointers. */
+static void infer_shapes(typer *ty, const mp_leaks *leaks)
+{
+	mp_error *err = mp_type_list_in_module(ty->t, ty->main_module, NULL,
+					       collect_candidate, ty);
+	if (err) {
+		ty->nomem = mp_error_code(err) == MP_ERR_NOMEM;
+		mp_error_free(err);
+		return;
+	}
+	if (!ty->n_candidates || ty->nomem)
+		return;
+	qsort(ty->candidates, ty->n_candidates, sizeof(*ty->candidates), compare_candidates);
+	uint8_t bytes[4096];
+	ty->current_evidence = MP_EVIDENCE_SHAPE;
+	for (size_t i = 0; i < ty->h->n_chunks && !ty->nomem; i++) {
+		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
+		if (ty->types[i] || (kind != MP_LEAK_DEFINITE && kind != MP_LEAK_INDIRECT &&
+				     kind != MP_LEAK_POSSIBLE))
+			continue;
+		const heap_chunk *c = &ty->h->chunks[i];
+		uint64_t usable = heap_chunk_usable(c);
+		size_t lo = 0, hi = ty->n_candidates;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (ty->candidates[mid].usable < usable)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == ty->n_candidates || ty->candidates[lo].usable != usable ||
+		    usable > sizeof(bytes))
+			continue;
+		mp_error *read_err = heap_read(ty->h, ty->t, c->address + 16, bytes, usable);
+		if (read_err) {
+			mp_error_free(read_err);
+			continue;
+		}
+		if (starts_with_vtable(ty, bytes, usable))
+			continue;
+		const mp_type *best = NULL;
+		int best_fit = -1, fitting = 0, at_best = 0;
+		for (size_t k = lo; k < ty->n_candidates && ty->candidates[k].usable == usable; k++) {
+			if (k > lo && ty->candidates[k].type == ty->candidates[k - 1].type)
+				continue;
+			int fit = shape_fit(ty, ty->candidates[k].type, bytes,
+					    (size_t)mp_type_size(ty->candidates[k].type));
+			if (fit < 0)
+				continue;
+			fitting++;
+			if (fit > best_fit) {
+				best = ty->candidates[k].type;
+				best_fit = fit;
+				at_best = 1;
+			} else if (fit == best_fit) {
+				at_best++;
+			}
+		}
+		if (!best || (fitting > 1 && at_best > 1))
+			continue;
+		ty->types[i] = best;
+		ty->evidence[i] = MP_EVIDENCE_SHAPE;
+		if (!MP_ARRAY_RESERVE(ty->queue, ty->capacity, ty->tail + 1)) {
+			ty->nomem = true;
+			break;
+		}
+		ty->queue[ty->tail++] = (object){c->address + 16, best, i};
+	}
+	drain(ty);
+}
+
+void mp_block_typing_free(mp_block_typing *typing)
+{
+	free(typing->types);
+	free(typing->evidence);
+	typing->types = NULL;
+	typing->evidence = NULL;
+}
+
+mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_leaks *leaks,
+			       mp_block_typing *out)
+{
+	out->types = NULL;
+	out->evidence = NULL;
 	typer ty = {0};
 	ty.t = t;
 	ty.h = h;
+	ty.current_evidence = MP_EVIDENCE_DWARF;
 	ty.types = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*ty.types));
-	if (!ty.types)
+	ty.evidence = calloc(h->n_chunks ? h->n_chunks : 1, 1);
+	if (!ty.types || !ty.evidence) {
+		free(ty.types);
+		free(ty.evidence);
 		return mp_error_nomem();
+	}
 	/* The main program's globals and statics: indexing every library's
 	 * DWARF too would cost more than it names. */
 	const mp_module *main_module = NULL;
@@ -546,14 +746,19 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_type ***
 		seed_frame_variables(&ty, main_module);
 	if (!err)
 		drain(&ty);
+	if (!err && leaks && main_module && !ty.nomem)
+		infer_shapes(&ty, leaks);
 	free(ty.queue);
+	free(ty.candidates);
 	free_plans(&ty);
 	if (!err && ty.nomem)
 		err = mp_error_nomem();
 	if (err) {
 		free(ty.types);
+		free(ty.evidence);
 		return err;
 	}
-	*out = ty.types;
+	out->types = ty.types;
+	out->evidence = ty.evidence;
 	return NULL;
 }

@@ -275,13 +275,14 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 {
 	memset(out, 0, sizeof(*out));
 	size_t groups_capacity = 0, unreferenced_capacity = 0;
-	const mp_type **types = NULL;
-	mp_error *type_err = mp_block_types_infer(t, heap, &types);
+	mp_block_typing typing;
+	mp_error *type_err = mp_block_types_infer(t, heap, leaks, &typing);
 	if (type_err)
 		return type_err;
+	const mp_type **types = typing.types;
 	size_table sizes = {0};
 	if (!sizes_of_types(heap, types, &sizes)) {
-		free(types);
+		mp_block_typing_free(&typing);
 		free(sizes.slots);
 		return mp_error_nomem();
 	}
@@ -314,7 +315,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		const char *evidence = "";
 		char *type = NULL;
 		if (types[i]) {
-			evidence = "dwarf";
+			evidence = mp_type_evidence_name(typing.evidence[i]);
 			type = type_display(types[i]);
 			/* A pointer to a polymorphic base (Shape *) may hold a
 			 * derived object: its vtable names the class it is. */
@@ -362,9 +363,8 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		g->count++;
 		g->bytes += size;
 	}
-	free(types);
+	mp_block_typing_free(&typing);
 	free(sizes.slots);
-	types = NULL;
 	sizes.slots = NULL;
 	if (out->n_groups > 1)
 		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
@@ -373,7 +373,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		goto nomem;
 	return NULL;
 nomem:
-	free(types);
+	mp_block_typing_free(&typing);
 	free(sizes.slots);
 	mp_leak_report_free(out);
 	return mp_error_nomem();

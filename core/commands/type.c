@@ -9,254 +9,9 @@
 
 #include "command.h"
 #include "dwarf/types.h"
+#include "analysis/struct_layout.h"
 #include "error.h"
 #include "output/json.h"
-
-enum { MAX_LAYOUT_MEMBERS = 1 << 20 };
-
-typedef struct hole {
-	uint64_t offset, size;     /* bytes */
-} hole;
-
-/* One member's place with what follows it, pahole's way. */
-typedef struct slot {
-	const mp_type_member *member;
-	uint64_t hole_bytes;       /* byte hole after this member */
-	uint64_t hole_offset;
-	uint64_t hole_bits;        /* bit hole after this member */
-} slot;
-
-typedef struct layout {
-	const mp_type *type;       /* struct, class or union after typedefs */
-	uint64_t size;
-	slot *slots;
-	size_t n;
-	size_t n_holes, n_bit_holes;
-	uint64_t sum_holes, sum_bit_holes, sum_members;
-	uint64_t padding, bit_padding;
-	bool is_union;
-} layout;
-
-static bool is_record(const mp_type *t)
-{
-	enum mp_type_kind k = mp_type_kind(t);
-	return k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS || k == MP_TYPE_UNION;
-}
-
-/* Holes as pahole finds them: between the end of one member (its last bit
- * for bitfields, with the rest of a bitfield's storage unit counted as a
- * bit hole) and the start of the next; padding after the last. */
-static mp_error *compute_layout(const mp_type *type, layout *l)
-{
-	memset(l, 0, sizeof(*l));
-	l->type = type;
-	l->size = mp_type_size(type);
-	/* Rust enums overlay their variants like a union. */
-	l->is_union = mp_type_kind(type) == MP_TYPE_UNION || mp_type_variant_count(type) > 0;
-	size_t n = mp_type_member_count(type);
-	if (n > MAX_LAYOUT_MEMBERS)
-		return mp_error_new(MP_ERR_UNSUPPORTED, "%s has %zu members", mp_type_name(type), n);
-	l->slots = calloc(n ? n : 1, sizeof(*l->slots));
-	if (!l->slots)
-		return mp_error_nomem();
-	l->n = n;
-	uint64_t last_seen = 0, unit_end = 0;
-	bool in_bitfield = false;
-	slot *prev = NULL;
-	for (size_t i = 0; i < n; i++) {
-		const mp_type_member *m = mp_type_member_at(type, i);
-		slot *s = &l->slots[i];
-		s->member = m;
-		l->sum_members += m->bit_size ? 0 : m->size;
-		if (l->is_union || m->is_virtual_base)
-			continue;
-		uint64_t bit_start = m->offset * 8 + m->bit_offset;
-		uint64_t bit_end = bit_start + (m->bit_size ? m->bit_size : m->size * 8);
-		uint64_t bit_hole = 0, byte_hole = 0, hole_at = 0;
-		if (prev) {
-			if (in_bitfield) {
-				uint64_t end = bit_start < unit_end ? bit_start : unit_end;
-				if (end > last_seen) {
-					bit_hole = end - last_seen;
-					last_seen = end;
-				}
-			}
-			if (m->bit_size) {
-				uint64_t aligned = m->offset * 8;
-				if (last_seen < aligned && aligned <= bit_start) {
-					byte_hole = m->offset - last_seen / 8;
-					hole_at = last_seen / 8;
-					last_seen = aligned;
-				}
-				if (bit_start > last_seen)
-					bit_hole += bit_start - last_seen;
-			} else if (bit_start / 8 > last_seen / 8) {
-				byte_hole = bit_start / 8 - last_seen / 8;
-				hole_at = last_seen / 8;
-			}
-			prev->hole_bytes = byte_hole;
-			prev->hole_offset = hole_at;
-			prev->hole_bits = bit_hole;
-			if (byte_hole) {
-				l->n_holes++;
-				l->sum_holes += byte_hole;
-			}
-			if (bit_hole) {
-				l->n_bit_holes++;
-				l->sum_bit_holes += bit_hole;
-			}
-		} else if (bit_start / 8 > 0 && !m->bit_size) {
-			/* a hole before the first member: counted on none, as
-			 * pahole does not show it either */
-		}
-		in_bitfield = m->bit_size != 0;
-		if (in_bitfield) {
-			uint64_t end = m->offset * 8 + m->size * 8;
-			if (end > unit_end || !prev || bit_start >= unit_end)
-				unit_end = end;
-			if (bit_end > unit_end)
-				unit_end = bit_end;
-		} else {
-			unit_end = bit_end;
-		}
-		if (bit_end > last_seen || !prev)
-			last_seen = bit_end;
-		prev = s;
-	}
-	if (l->is_union) {
-		l->padding = 0;
-		return NULL;
-	}
-	if (in_bitfield) {
-		uint64_t end = unit_end < l->size * 8 ? unit_end : l->size * 8;
-		if (end > last_seen) {
-			l->bit_padding = end - last_seen;
-			last_seen = end;
-		}
-	}
-	l->padding = l->size > last_seen / 8 ? l->size - last_seen / 8 : 0;
-	if (l->padding && last_seen % 8)
-		l->padding = l->size - (last_seen + 7) / 8;
-	return NULL;
-}
-
-/* --------------------------------------------------------- reorganize */
-
-/* Natural alignment, estimated: scalars by size, records by the largest
- * alignment among their direct members (scalars, or powers of two
- * dividing a nested record's size), arrays by their element. */
-static uint64_t pow2_divisor(uint64_t size, uint64_t cap)
-{
-	uint64_t a = 1;
-	while (a < cap && size % (a * 2) == 0)
-		a *= 2;
-	return a;
-}
-
-static uint64_t scalar_align(const mp_type *t)
-{
-	for (int i = 0; t && i < 64; i++) {
-		t = mp_type_strip(t);
-		if (mp_type_kind(t) == MP_TYPE_ARRAY) {
-			t = mp_type_target(t);
-			continue;
-		}
-		break;
-	}
-	if (!t)
-		return 1;
-	uint64_t size = mp_type_size(t);
-	if (is_record(t))
-		return pow2_divisor(size, 64);
-	return size ? pow2_divisor(size, 16) : 1;
-}
-
-static uint64_t type_align(const mp_type *t)
-{
-	const mp_type *s = mp_type_strip(t);
-	while (s && mp_type_kind(s) == MP_TYPE_ARRAY)
-		s = mp_type_strip(mp_type_target(s));
-	if (!s || !is_record(s))
-		return scalar_align(t);
-	uint64_t a = 1;
-	for (size_t i = 0; i < mp_type_member_count(s); i++) {
-		uint64_t m = scalar_align(mp_type_member_at(s, i)->type);
-		if (m > a)
-			a = m;
-	}
-	return a;
-}
-
-typedef struct block {
-	size_t first, count;       /* members (a bitfield run is one block) */
-	uint64_t size, align;
-	uint64_t offset;           /* new */
-} block;
-
-static int compare_blocks(const void *a, const void *b)
-{
-	const block *x = a, *y = b;
-	if (x->align != y->align)
-		return x->align > y->align ? -1 : 1;
-	if (x->size != y->size)
-		return x->size > y->size ? -1 : 1;
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
-typedef struct reorg {
-	block *blocks;
-	size_t n;
-	uint64_t new_size, align;
-} reorg;
-
-static mp_error *reorganize(const layout *l, reorg *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->blocks = calloc(l->n ? l->n : 1, sizeof(*r->blocks));
-	if (!r->blocks)
-		return mp_error_nomem();
-	r->align = 1;
-	for (size_t i = 0; i < l->n; i++) {
-		const mp_type_member *m = l->slots[i].member;
-		uint64_t align = m->is_base ? type_align(m->type) : type_align(m->type);
-		if (align > r->align)
-			r->align = align;
-		if (m->bit_size && r->n) {
-			block *b = &r->blocks[r->n - 1];
-			const mp_type_member *first = l->slots[b->first].member;
-			if (first->bit_size) {
-				/* extend the bitfield run over its units */
-				uint64_t end = m->offset + m->size;
-				if (end > first->offset + b->size)
-					b->size = end - first->offset;
-				b->count++;
-				continue;
-			}
-		}
-		block *b = &r->blocks[r->n++];
-		b->first = i;
-		b->count = 1;
-		b->size = m->size;
-		b->align = align;
-	}
-	/* Base classes stay first, in order; the rest by alignment. */
-	size_t bases = 0;
-	while (bases < r->n && l->slots[r->blocks[bases].first].member->is_base)
-		bases++;
-	qsort(r->blocks + bases, r->n - bases, sizeof(*r->blocks), compare_blocks);
-	uint64_t at = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		block *b = &r->blocks[i];
-		uint64_t a = b->align ? b->align : 1;
-		at = (at + a - 1) / a * a;
-		b->offset = at;
-		at += b->size;
-	}
-	r->new_size = (at + r->align - 1) / r->align * r->align;
-	if (r->new_size == 0)
-		r->new_size = l->size;
-	return NULL;
-}
 
 /* ------------------------------------------------------------- text */
 
@@ -362,12 +117,12 @@ static void print_variants(FILE *out, const mp_type *t)
 	}
 }
 
-static void write_text(FILE *out, const char *name, const layout *l)
+static void write_text(FILE *out, const char *name, const struct_layout *l)
 {
 	const mp_type *t = l->type;
 	print_heading(out, name, t);
 	for (size_t i = 0; i < l->n; i++) {
-		const slot *s = &l->slots[i];
+		const layout_slot *s = &l->slots[i];
 		print_member(out, s->member, s->member->offset);
 		if (s->hole_bits)
 			fprintf(out, "\n\t/* XXX %" PRIu64 " bit%s hole, try to pack */\n",
@@ -410,12 +165,12 @@ static void write_scalar_text(FILE *out, const char *name, const mp_type *t)
 	}
 }
 
-static void write_reorg_text(FILE *out, const char *name, const layout *l,
-			     const reorg *r)
+static void write_reorg_text(FILE *out, const char *name, const struct_layout *l,
+			     const layout_reorg *r)
 {
 	print_heading(out, name, l->type);
 	for (size_t i = 0; i < r->n; i++) {
-		const block *b = &r->blocks[i];
+		const reorg_block *b = &r->blocks[i];
 		for (size_t k = 0; k < b->count; k++) {
 			const mp_type_member *m = l->slots[b->first + k].member;
 			uint64_t offset = b->offset + (m->offset - l->slots[b->first].member->offset);
@@ -454,7 +209,7 @@ static void json_member(mp_json *j, const mp_type_member *m, uint64_t offset)
 }
 
 static void write_json(FILE *out, const char *name, const mp_type *t,
-		       const layout *l, const reorg *r)
+		       const struct_layout *l, const layout_reorg *r)
 {
 	mp_json j;
 	mp_json_init(&j, out, true);
@@ -559,7 +314,7 @@ static void write_json(FILE *out, const char *name, const mp_type *t,
 		mp_json_key(&j, "members");
 		mp_json_begin_array(&j);
 		for (size_t i = 0; i < r->n; i++) {
-			const block *b = &r->blocks[i];
+			const reorg_block *b = &r->blocks[i];
 			for (size_t k = 0; k < b->count; k++) {
 				const mp_type_member *m = l->slots[b->first + k].member;
 				json_member(&j, m, b->offset + (m->offset - l->slots[b->first].member->offset));
@@ -732,13 +487,13 @@ static int run_type(mp_command *c)
 	if (mp_type_error(t))
 		return mp_command_fail(c, mp_error_new(MP_ERR_FORMAT, "%s", mp_type_error(t)));
 	const mp_type *record = mp_type_strip(t);
-	if (record && is_record(record) && !mp_type_is_complete(record))
+	if (record && mp_layout_is_record(record) && !mp_type_is_complete(record))
 		return mp_command_fail(c, mp_error_new(MP_ERR_NOT_FOUND,
 			"%s is only declared (incomplete): no module with debug info defines it",
 			name));
 	bool json = c->options->format == MP_FORMAT_JSON;
 	const char *shown = mp_type_name(t);
-	if (!record || !is_record(record)) {
+	if (!record || !mp_layout_is_record(record)) {
 		if (json)
 			write_json(c->out, shown, t, NULL, NULL);
 		else
@@ -747,16 +502,16 @@ static int run_type(mp_command *c)
 	}
 	if (mp_type_error(record))
 		return mp_command_fail(c, mp_error_new(MP_ERR_FORMAT, "%s", mp_type_error(record)));
-	layout l;
-	e = compute_layout(record, &l);
+	struct_layout l;
+	e = mp_layout_compute(record, &l);
 	if (e) {
 		free(l.slots);
 		return mp_command_fail(c, e);
 	}
-	reorg r = { 0 };
+	layout_reorg r = { 0 };
 	bool want_reorg = mp_command_flag(c, "--reorganize");
 	if (want_reorg && !l.is_union) {
-		e = reorganize(&l, &r);
+		e = mp_layout_reorganize(&l, &r);
 		if (e) {
 			free(l.slots);
 			return mp_command_fail(c, e);

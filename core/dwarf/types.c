@@ -2055,12 +2055,23 @@ mp_error *mp_type_list(mp_target *t, const char *pattern,
 				     const mp_type *type),
 		       void *context)
 {
+	return mp_type_list_in_module(t, NULL, pattern, visit, context);
+}
+
+mp_error *mp_type_list_in_module(mp_target *t, const mp_module *only,
+				 const char *pattern,
+				 bool (*visit)(void *context, const char *name,
+					       const mp_type *type),
+				 void *context)
+{
 	bool glob = pattern && strpbrk(pattern, "*?[");
 	char *key = pattern && !glob ? normalized(pattern) : NULL;
 	if (pattern && !glob && !key)
 		return mp_error_nomem();
 	const mp_module *order[4096];
-	size_t n = search_order(t, order, 4096);
+	size_t n = only ? 1 : search_order(t, order, 4096);
+	if (only)
+		order[0] = only;
 	for (size_t i = 0; i < n; i++) {
 		dmod *m;
 		mp_error *e = indexed_module(t, order[i], &m);

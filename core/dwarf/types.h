@@ -20,4 +20,11 @@ bool mp_type_index_stats(mp_target *target, const mp_module *module,
  * characters ("a<b<c> >" and "a<b<c>>" match).  out holds strlen(in)+1. */
 void mp_type_normalize_name(const char *in, char *out);
 
+/* mp_type_list over one module only (every module when only is NULL). */
+mp_error *mp_type_list_in_module(mp_target *target, const mp_module *only,
+				 const char *pattern,
+				 bool (*visit)(void *context, const char *name,
+					       const mp_type *type),
+				 void *context);
+
 #endif
