@@ -535,7 +535,9 @@ static void drain(typer *ty)
 		}
 		if (heap_read(ty->h, ty->t, o.address, bytes, span) != NULL)
 			continue;
-		for (uint64_t at = 0; at + size <= span && at / size < MAX_ARRAY; at += size)
+		/* Every element: a block of a million pointers types a million
+		 * blocks (MAX_OBJECTS bounds the walk, span the block). */
+		for (uint64_t at = 0; at + size <= span; at += size)
 			scan_object(ty, o.type, bytes + at, size);
 	}
 	free(bytes);

@@ -196,6 +196,31 @@ static char *type_display(const mp_type *type)
 	return strdup(mp_type_name(type));
 }
 
+char *mp_block_category(mp_target *t, const mp_block_typing *typing, size_t index,
+			const uint8_t *bytes, size_t length, const char **evidence)
+{
+	*evidence = "";
+	const mp_type *type = typing->types[index];
+	if (!type)
+		return length ? mp_infer_block_type(t, bytes, length, evidence) : NULL;
+	*evidence = mp_type_evidence_name(typing->evidence[index]);
+	char *name = type_display(type);
+	/* A pointer to a polymorphic base (Shape *) may hold a derived
+	 * object: its vtable names the class it is. */
+	const char *dynamic_evidence = "";
+	char *dynamic = length && has_vtable_pointer(type)
+				? mp_infer_block_type(t, bytes, length, &dynamic_evidence)
+				: NULL;
+	if (dynamic && strcmp(dynamic_evidence, "vtable") == 0 && demangled(dynamic) &&
+	    name && strcmp(dynamic, name) != 0) {
+		free(name);
+		*evidence = "vtable";
+		return dynamic;
+	}
+	free(dynamic);
+	return name;
+}
+
 static int compare_groups(const void *a, const void *b)
 {
 	const mp_leak_group *x = a, *y = b;
@@ -273,19 +298,25 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			       const mp_leaks *leaks, unsigned kinds_mask,
 			       mp_leak_report *out)
 {
+	mp_block_typing typing;
+	mp_error *err = mp_block_types_infer(t, heap, leaks, &typing);
+	if (err)
+		return err;
+	err = mp_leak_report_build_typed(t, heap, leaks, &typing, kinds_mask, out);
+	mp_block_typing_free(&typing);
+	return err;
+}
+
+mp_error *mp_leak_report_build_typed(mp_target *t, const mp_heap *heap,
+				     const mp_leaks *leaks, const mp_block_typing *typing,
+				     unsigned kinds_mask, mp_leak_report *out)
+{
 	memset(out, 0, sizeof(*out));
 	size_t groups_capacity = 0, unreferenced_capacity = 0;
-	mp_block_typing typing;
-	mp_error *type_err = mp_block_types_infer(t, heap, leaks, &typing);
-	if (type_err)
-		return type_err;
-	const mp_type **types = typing.types;
+	const mp_type **types = typing->types;
 	size_table sizes = {0};
-	if (!sizes_of_types(heap, types, &sizes)) {
-		mp_block_typing_free(&typing);
-		free(sizes.slots);
-		return mp_error_nomem();
-	}
+	if (!sizes_of_types(heap, types, &sizes))
+		goto nomem;
 	/* The chunk table is read directly: this loop runs once per chunk, and
 	 * the public accessors cost a call each. */
 	for (size_t i = 0; i < heap->n_chunks; i++) {
@@ -313,27 +344,7 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			length = 0;
 		}
 		const char *evidence = "";
-		char *type = NULL;
-		if (types[i]) {
-			evidence = mp_type_evidence_name(typing.evidence[i]);
-			type = type_display(types[i]);
-			/* A pointer to a polymorphic base (Shape *) may hold a
-			 * derived object: its vtable names the class it is. */
-			const char *dynamic_evidence = "";
-			char *dynamic = length && has_vtable_pointer(types[i])
-						? mp_infer_block_type(t, bytes, length, &dynamic_evidence)
-						: NULL;
-			if (dynamic && strcmp(dynamic_evidence, "vtable") == 0 &&
-			    demangled(dynamic) && type && strcmp(dynamic, type) != 0) {
-				free(type);
-				type = dynamic;
-				evidence = "vtable";
-			} else {
-				free(dynamic);
-			}
-		} else if (length) {
-			type = mp_infer_block_type(t, bytes, length, &evidence);
-		}
+		char *type = mp_block_category(t, typing, i, bytes, length, &evidence);
 		/* Only for lost blocks: a reachable block without a type was
 		 * reached through untyped memory, and a guess would mislead. */
 		const mp_type *by_size = !type && kind != MP_LEAK_REACHABLE
@@ -363,7 +374,6 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		g->count++;
 		g->bytes += size;
 	}
-	mp_block_typing_free(&typing);
 	free(sizes.slots);
 	sizes.slots = NULL;
 	if (out->n_groups > 1)
@@ -373,7 +383,6 @@ mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 		goto nomem;
 	return NULL;
 nomem:
-	mp_block_typing_free(&typing);
 	free(sizes.slots);
 	mp_leak_report_free(out);
 	return mp_error_nomem();

@@ -3,6 +3,7 @@
 #define MEMPROF_CORE_ANALYSIS_LEAK_GROUPS_H
 
 #include "memprof/memprof.h"
+#include "block_types.h"
 
 enum { MP_PREVIEW_BYTES = 32 };
 
@@ -29,11 +30,22 @@ typedef struct mp_leak_report {
 mp_error *mp_leak_report_build(mp_target *target, const mp_heap *heap,
 			       const mp_leaks *leaks, unsigned kinds_mask,
 			       mp_leak_report *out);
+/* The same with block types the caller inferred (and keeps). */
+mp_error *mp_leak_report_build_typed(mp_target *target, const mp_heap *heap,
+				     const mp_leaks *leaks, const mp_block_typing *typing,
+				     unsigned kinds_mask, mp_leak_report *out);
 void mp_leak_report_free(mp_leak_report *report);
 
 /* What a block holds, from its first bytes: a C++ class named by its vtable
  * pointer, or a string.  Returns a type the caller frees, or NULL. */
 char *mp_infer_block_type(mp_target *target, const uint8_t *bytes,
 			  size_t length, const char **evidence);
+
+/* What the block at chunk index holds, for grouping: its type (DWARF or
+ * shape, or the class its vtable names), else what its first bytes say
+ * (mp_infer_block_type).  bytes/length: the block's first bytes.  Returns
+ * a name the caller frees, or NULL (unknown). */
+char *mp_block_category(mp_target *target, const mp_block_typing *typing, size_t index,
+			const uint8_t *bytes, size_t length, const char **evidence);
 
 #endif

@@ -18,6 +18,8 @@ static const mp_verb *const verbs[] = {
 	&mp_verb_run,
 	&mp_verb_refs,
 	&mp_verb_logical,
+	&mp_verb_patterns,
+	&mp_verb_recommend,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };

@@ -73,6 +73,8 @@ extern const mp_verb mp_verb_leaks;
 extern const mp_verb mp_verb_run;
 extern const mp_verb mp_verb_refs;
 extern const mp_verb mp_verb_logical;
+extern const mp_verb mp_verb_patterns;
+extern const mp_verb mp_verb_recommend;
 
 /* True when the verb's own option name ("--list") was given. */
 bool mp_command_flag(const mp_command *command, const char *name);

@@ -1,0 +1,954 @@
+/* Patterns of a heap: one pass over the blocks in use puts each in its
+ * category (its type from block_types, else what its bytes say) and size
+ * class, and hashes its contents; the findings are then computed per
+ * category, per set of identical contents, per struct type and per arena.
+ * Savings are estimated in chunk terms (what malloc would give back), as
+ * docs/patterns.md explains finding by finding. */
+#include "patterns.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "block_types.h"
+#include "error.h"
+#include "heap/heap_internal.h"
+#include "leak_groups.h"
+#include "struct_layout.h"
+#include "target/target_internal.h"
+
+enum {
+	HASH_LIMIT = 64 * 1024,        /* larger blocks are not hashed */
+	SMALL_BLOCK = 64,              /* usable bytes of a "tiny" block */
+	SMALL_MIN_BLOCKS = 1000,       /* a pool pays off from this many */
+	PAGE = 4096,
+	ARENA_BLOAT_MIN = 4,           /* arenas before "many" */
+};
+
+const char *mp_impact_of(uint64_t bytes, uint64_t heap_bytes)
+{
+	/* A share of the heap counts only from a size that matters anywhere:
+	 * 200 lost bytes are 100% of a tiny heap and still low. */
+	bool quarter = heap_bytes && bytes * 4 >= heap_bytes;
+	bool tenth = heap_bytes && bytes * 10 >= heap_bytes;
+	bool hundredth = heap_bytes && bytes * 100 >= heap_bytes;
+	if (bytes >= (1ull << 30) || (quarter && bytes >= (16ull << 20)))
+		return "critical";
+	if (bytes >= (100ull << 20) || (tenth && bytes >= (1ull << 20)))
+		return "high";
+	if (bytes >= (1ull << 20) || (hundredth && bytes >= (64ull << 10)))
+		return "medium";
+	return "low";
+}
+
+/* What glibc's malloc makes usable of a request (as block_types.c). */
+static uint64_t usable_for_request(uint64_t size)
+{
+	uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
+	return (chunk < 32 ? 32 : chunk) - 8;
+}
+
+/* ------------------------------------------------------------ categories */
+
+typedef struct category {
+	char *name;
+	const mp_type *type;           /* typed categories: the record */
+	uint64_t blocks, bytes, overhead;
+	uint64_t exact;                /* blocks holding exactly one T */
+	uint64_t example;
+} category;
+
+typedef struct builder {
+	mp_target *t;
+	const mp_heap *h;
+	const mp_patterns_options *options;
+	mp_block_typing typing;
+	category *categories;
+	size_t n_categories, categories_capacity;
+	size_t *by_name;               /* open addressing: category index + 1 */
+	size_t by_name_capacity;
+	struct type_slot {
+		const mp_type *type;
+		size_t category;
+	} *by_type;                    /* open addressing on type handles */
+	size_t by_type_capacity, by_type_used;
+	struct content {
+		uint64_t hash;
+		uint32_t length;
+		uint32_t chunk;
+	} *contents;
+	size_t n_contents, contents_capacity;
+	struct array_plan *array_plans;
+	size_t n_array_plans, array_plans_capacity;
+	mp_patterns *out;
+	size_t findings_capacity;
+	bool nomem;
+} builder;
+
+static uint64_t hash_bytes(const uint8_t *bytes, size_t length)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ length;
+	size_t i = 0;
+	for (; i + 8 <= length; i += 8) {
+		uint64_t w;
+		memcpy(&w, bytes + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	uint64_t tail = 0;
+	memcpy(&tail, bytes + i, length - i);
+	h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+static uint64_t hash_name(const char *name)
+{
+	return hash_bytes((const uint8_t *)name, strlen(name));
+}
+
+static bool grow_names(builder *b)
+{
+	size_t capacity = b->by_name_capacity ? 2 * b->by_name_capacity : 256;
+	size_t *table = calloc(capacity, sizeof(*table));
+	if (!table)
+		return false;
+	for (size_t i = 0; i < b->n_categories; i++) {
+		size_t j = hash_name(b->categories[i].name) & (capacity - 1);
+		while (table[j])
+			j = (j + 1) & (capacity - 1);
+		table[j] = i + 1;
+	}
+	free(b->by_name);
+	b->by_name = table;
+	b->by_name_capacity = capacity;
+	return true;
+}
+
+/* The category named name (taken: freed when it exists already). */
+static size_t category_named(builder *b, char *name, const mp_type *type)
+{
+	if (2 * (b->n_categories + 1) > b->by_name_capacity && !grow_names(b)) {
+		free(name);
+		b->nomem = true;
+		return SIZE_MAX;
+	}
+	size_t mask = b->by_name_capacity - 1;
+	size_t j = hash_name(name) & mask;
+	while (b->by_name[j]) {
+		category *c = &b->categories[b->by_name[j] - 1];
+		if (strcmp(c->name, name) == 0) {
+			free(name);
+			if (!c->type)
+				c->type = type;
+			return b->by_name[j] - 1;
+		}
+		j = (j + 1) & mask;
+	}
+	if (!MP_ARRAY_RESERVE(b->categories, b->categories_capacity, b->n_categories + 1)) {
+		free(name);
+		b->nomem = true;
+		return SIZE_MAX;
+	}
+	b->categories[b->n_categories] = (category){.name = name, .type = type};
+	b->by_name[j] = ++b->n_categories;
+	return b->n_categories - 1;
+}
+
+/* Typed blocks are most blocks: their category is found by type handle
+ * without building the name again. */
+static size_t category_of_type(builder *b, const mp_type *type, char *name)
+{
+	if (2 * (b->by_type_used + 1) > b->by_type_capacity) {
+		size_t capacity = b->by_type_capacity ? 2 * b->by_type_capacity : 256;
+		struct type_slot *table = calloc(capacity, sizeof(*table));
+		if (!table) {
+			free(name);
+			b->nomem = true;
+			return SIZE_MAX;
+		}
+		for (size_t i = 0; i < b->by_type_capacity; i++) {
+			if (!b->by_type[i].type)
+				continue;
+			size_t j = ((uintptr_t)b->by_type[i].type >> 4) & (capacity - 1);
+			while (table[j].type)
+				j = (j + 1) & (capacity - 1);
+			table[j] = b->by_type[i];
+		}
+		free(b->by_type);
+		b->by_type = table;
+		b->by_type_capacity = capacity;
+	}
+	size_t mask = b->by_type_capacity - 1;
+	size_t j = ((uintptr_t)type >> 4) & mask;
+	while (b->by_type[j].type && b->by_type[j].type != type)
+		j = (j + 1) & mask;
+	if (b->by_type[j].type) {
+		free(name);
+		return b->by_type[j].category;
+	}
+	size_t index = category_named(b, name, type);
+	if (index != SIZE_MAX) {
+		b->by_type[j] = (struct type_slot){type, index};
+		b->by_type_used++;
+	}
+	return index;
+}
+
+/* Printable bytes ending in a NUL: the string's length with its NUL, else 0. */
+static size_t string_length(const uint8_t *bytes, size_t length)
+{
+	size_t n = 0;
+	while (n < length && bytes[n] && (isprint(bytes[n]) || isspace(bytes[n])))
+		n++;
+	return n >= 2 && n < length && bytes[n] == '\0' ? n + 1 : 0;
+}
+
+static bool all_zero(const uint8_t *bytes, size_t length)
+{
+	for (size_t i = 0; i < length; i++)
+		if (bytes[i])
+			return false;
+	return true;
+}
+
+static void measure_capacity(builder *b, const mp_type *record, const uint8_t *bytes,
+			     size_t size);
+
+static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t length)
+{
+	const mp_type *type = b->typing.types[index];
+	const char *evidence;
+	if (type) {
+		/* The vtable may name a derived class: only then is the
+		 * category not the type's own. */
+		char *name = mp_block_category(b->t, &b->typing, index, bytes, length, &evidence);
+		if (!name) {
+			b->nomem = true;
+			return SIZE_MAX;
+		}
+		if (strcmp(evidence, "vtable") == 0)
+			return category_named(b, name, NULL);
+		return category_of_type(b, type, name);
+	}
+	char *name = mp_block_category(b->t, &b->typing, index, bytes, length, &evidence);
+	if (!name)
+		name = strdup("unknown");
+	if (!name) {
+		b->nomem = true;
+		return SIZE_MAX;
+	}
+	return category_named(b, name, NULL);
+}
+
+/* One pass over the blocks in use: categories, and the contents to compare. */
+static void scan_blocks(builder *b, const mp_leaks *leaks)
+{
+	uint8_t *buffer = malloc(HASH_LIMIT);
+	if (!buffer) {
+		b->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
+		if (mp_leaks_kind(leaks, i) == MP_LEAK_NOT_A_BLOCK)
+			continue;
+		if ((i & 0xfffff) == 0 && b->options && b->options->interrupted &&
+		    b->options->interrupted(b->options->context))
+			break;
+		const heap_chunk *c = &b->h->chunks[i];
+		uint64_t usable = heap_chunk_usable(c);
+		uint64_t address = c->address + 16;
+		size_t length = usable < HASH_LIMIT ? (size_t)usable : 64;
+		const uint8_t *bytes = heap_copy_bytes(b->h, address, length);
+		if (!bytes) {
+			mp_error *err = heap_read(b->h, b->t, address, buffer, length);
+			if (err) {
+				mp_error_free(err);
+				b->out->partial = true;
+				continue;
+			}
+			bytes = buffer;
+		}
+		size_t index = classify(b, i, bytes, length < 64 ? length : 64);
+		if (index == SIZE_MAX)
+			break;
+		category *cat = &b->categories[index];
+		cat->blocks++;
+		cat->bytes += usable;
+		cat->overhead += heap_chunk_size(c) - usable;
+		if (!cat->example)
+			cat->example = address;
+		if (cat->type && usable == usable_for_request(mp_type_size(cat->type)))
+			cat->exact++;
+		if (cat->type && (mp_type_kind(cat->type) == MP_TYPE_STRUCT ||
+				  mp_type_kind(cat->type) == MP_TYPE_CLASS))
+			measure_capacity(b, cat->type, bytes, length);
+		b->out->in_use_blocks++;
+		b->out->in_use_bytes += usable;
+		if (usable >= HASH_LIMIT || !usable)
+			continue;
+		/* Typed blocks compare whole; a string compares up to its NUL
+		 * (what follows it in the block is old garbage). */
+		size_t text = b->typing.types[i] ? 0 : string_length(bytes, length);
+		size_t content = text ? text : length;
+		if (all_zero(bytes, content))
+			continue;
+		if (!MP_ARRAY_RESERVE(b->contents, b->contents_capacity, b->n_contents + 1)) {
+			b->nomem = true;
+			break;
+		}
+		b->contents[b->n_contents++] = (struct content){
+			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
+	}
+	free(buffer);
+}
+
+/* ----------------------------------------------------------- capacity */
+
+/* A pointer member used as an array with a length sibling, in a struct:
+ * the elements past the length are capacity nobody uses. */
+typedef struct array_member {
+	uint64_t pointer_offset, length_offset, length_size, element_size;
+	const char *name;
+} array_member;
+
+typedef struct array_plan {
+	const mp_type *type;           /* NULL: empty slot */
+	array_member *members;
+	size_t count;
+	struct overcapacity {
+		uint64_t blocks, bytes, wasted, example;
+	} *sums;                       /* per member */
+} array_plan;
+
+static bool named(const char *name, const char *prefix, const char *base, const char *suffix)
+{
+	size_t p = strlen(prefix), b = strlen(base), s = strlen(suffix);
+	return strlen(name) == p + b + s && strncmp(name, prefix, p) == 0 &&
+	       strncmp(name + p, base, b) == 0 && strcmp(name + p + b, suffix) == 0;
+}
+
+/* The member of record that holds the length of pointer member base, by
+ * the names C code gives it (DESIGN: X_len, X_count, n_X, nX, num_X,
+ * X_size), else the generic len/length/count/used/n when base is the
+ * record's only array pointer. */
+static const mp_type_member *length_sibling(const mp_type *record, const char *base,
+					    bool only_pointer)
+{
+	static const char *const suffixes[] = {"_len", "_length", "_count", "_size", "_used"};
+	static const char *const prefixes[] = {"n_", "n", "num_"};
+	static const char *const generic[] = {"len", "length", "count", "used", "n", "size"};
+	const mp_type_member *found = NULL;
+	for (size_t i = 0; i < mp_type_member_count(record) && !found; i++) {
+		const mp_type_member *m = mp_type_member_at(record, i);
+		const mp_type *mt = mp_type_strip(m->type);
+		if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_BASE || m->bit_size ||
+		    (m->size != 4 && m->size != 8))
+			continue;
+		for (size_t k = 0; k < sizeof(suffixes) / sizeof(*suffixes) && !found; k++)
+			if (named(m->name, "", base, suffixes[k]))
+				found = m;
+		for (size_t k = 0; k < sizeof(prefixes) / sizeof(*prefixes) && !found; k++)
+			if (named(m->name, prefixes[k], base, ""))
+				found = m;
+	}
+	for (size_t i = 0; i < mp_type_member_count(record) && !found && only_pointer; i++) {
+		const mp_type_member *m = mp_type_member_at(record, i);
+		const mp_type *mt = mp_type_strip(m->type);
+		if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_BASE || m->bit_size ||
+		    (m->size != 4 && m->size != 8))
+			continue;
+		for (size_t k = 0; k < sizeof(generic) / sizeof(*generic) && !found; k++)
+			if (strcmp(m->name, generic[k]) == 0)
+				found = m;
+	}
+	return found;
+}
+
+/* Pointer members to non-char elements: strings are not arrays. */
+static bool array_pointer(const mp_type_member *m, uint64_t *element_size)
+{
+	const mp_type *mt = mp_type_strip(m->type);
+	if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_POINTER || m->bit_size)
+		return false;
+	const mp_type *element = mp_type_strip(mp_type_target(mt));
+	if (!element || mp_type_kind(element) == MP_TYPE_VOID || mp_type_kind(element) == MP_TYPE_FUNCTION)
+		return false;
+	*element_size = mp_type_size(element);
+	return *element_size > 1;
+}
+
+static bool build_array_plan(array_plan *p, const mp_type *record)
+{
+	p->type = record;
+	size_t pointers = 0;
+	for (size_t i = 0; i < mp_type_member_count(record); i++) {
+		uint64_t element_size;
+		if (array_pointer(mp_type_member_at(record, i), &element_size))
+			pointers++;
+	}
+	for (size_t i = 0; i < mp_type_member_count(record); i++) {
+		const mp_type_member *m = mp_type_member_at(record, i);
+		uint64_t element_size;
+		if (!array_pointer(m, &element_size))
+			continue;
+		const mp_type_member *length = length_sibling(record, m->name, pointers == 1);
+		if (!length)
+			continue;
+		array_member *grown = realloc(p->members, (p->count + 1) * sizeof(*grown));
+		if (!grown)
+			return false;
+		p->members = grown;
+		p->members[p->count++] = (array_member){m->offset, length->offset, length->size,
+							 element_size, m->name};
+	}
+	p->sums = calloc(p->count ? p->count : 1, sizeof(*p->sums));
+	return p->sums != NULL;
+}
+
+static array_plan *array_plan_of(builder *b, const mp_type *record)
+{
+	for (size_t i = 0; i < b->n_array_plans; i++)
+		if (b->array_plans[i].type == record)
+			return &b->array_plans[i];
+	if (!MP_ARRAY_RESERVE(b->array_plans, b->array_plans_capacity, b->n_array_plans + 1)) {
+		b->nomem = true;
+		return NULL;
+	}
+	array_plan *p = &b->array_plans[b->n_array_plans++];
+	memset(p, 0, sizeof(*p));
+	if (!build_array_plan(p, record))
+		b->nomem = true;
+	return p;
+}
+
+/* One object of a record type: each array member's block against what
+ * its length uses. */
+static void measure_capacity(builder *b, const mp_type *record, const uint8_t *bytes,
+			     size_t size)
+{
+	array_plan *p = array_plan_of(b, record);
+	for (size_t i = 0; p && i < p->count; i++) {
+		const array_member *m = &p->members[i];
+		if (m->pointer_offset + 8 > size || m->length_offset + m->length_size > size)
+			continue;
+		uint64_t pointer = 0, length = 0;
+		memcpy(&pointer, bytes + m->pointer_offset, 8);
+		memcpy(&length, bytes + m->length_offset, m->length_size);
+		ptrdiff_t index = pointer ? mp_heap_find_chunk(b->h, pointer) : -1;
+		if (index < 0 || b->h->chunks[index].address + 16 != pointer)
+			continue;
+		uint64_t usable = heap_chunk_usable(&b->h->chunks[index]);
+		/* A length the block cannot hold is not this block's length. */
+		if (length > usable / m->element_size)
+			continue;
+		struct overcapacity *sum = &p->sums[i];
+		sum->blocks++;
+		sum->bytes += usable;
+		sum->wasted += usable - length * m->element_size;
+		if (!sum->example)
+			sum->example = pointer;
+	}
+}
+
+static bool measure_global(void *context, const mp_variable *v)
+{
+	builder *b = context;
+	const mp_type *st = mp_type_strip(v->type);
+	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
+	    mp_type_size(st) > HASH_LIMIT)
+		return !b->nomem;
+	uint8_t bytes[HASH_LIMIT];
+	size_t size = (size_t)mp_type_size(st);
+	mp_error *err = mp_target_read(b->t, v->address, bytes, size);
+	if (!err)
+		measure_capacity(b, st, bytes, size);
+	mp_error_free(err);
+	return !b->nomem;
+}
+
+/* -------------------------------------------------------------- findings */
+
+static mp_finding *add_finding(builder *b, const char *kind, const char *subject,
+			       uint64_t blocks, uint64_t bytes, uint64_t savings)
+{
+	if (!MP_ARRAY_RESERVE(b->out->findings, b->findings_capacity, b->out->n_findings + 1)) {
+		b->nomem = true;
+		return NULL;
+	}
+	mp_finding *f = &b->out->findings[b->out->n_findings];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->subject = strdup(subject);
+	if (!f->subject) {
+		b->nomem = true;
+		return NULL;
+	}
+	b->out->n_findings++;
+	f->blocks = blocks;
+	f->bytes = bytes;
+	f->savings = savings;
+	f->impact = mp_impact_of(savings, b->out->in_use_bytes);
+	return f;
+}
+
+static void set_detail(builder *b, mp_finding *f, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_detail(builder *b, mp_finding *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&f->detail, fmt, ap) < 0) {
+		f->detail = NULL;
+		b->nomem = true;
+	}
+	va_end(ap);
+}
+
+static int compare_contents(const void *x, const void *y)
+{
+	const struct content *a = x, *c = y;
+	if (a->hash != c->hash)
+		return a->hash < c->hash ? -1 : 1;
+	if (a->length != c->length)
+		return a->length < c->length ? -1 : 1;
+	return a->chunk < c->chunk ? -1 : a->chunk > c->chunk;
+}
+
+/* Per category: the blocks whose contents another block repeats.  Keeping
+ * one copy of each content saves the chunks of all the others. */
+typedef struct duplicate_sum {
+	uint64_t blocks, bytes, savings, distinct;
+	uint64_t best_count, best_savings;
+	size_t best_first;             /* index into contents of the largest set */
+} duplicate_sum;
+
+static void find_duplicates(builder *b)
+{
+	if (b->n_contents < 2)
+		return;
+	qsort(b->contents, b->n_contents, sizeof(*b->contents), compare_contents);
+	duplicate_sum *sums = calloc(b->n_categories ? b->n_categories : 1, sizeof(*sums));
+	if (!sums) {
+		b->nomem = true;
+		return;
+	}
+	uint8_t first_bytes[64];
+	for (size_t i = 0; i < b->n_contents;) {
+		size_t j = i + 1;
+		while (j < b->n_contents && b->contents[j].hash == b->contents[i].hash &&
+		       b->contents[j].length == b->contents[i].length)
+			j++;
+		if (j - i >= 2) {
+			const heap_chunk *c = &b->h->chunks[b->contents[i].chunk];
+			uint64_t usable = heap_chunk_usable(c);
+			size_t length = usable < sizeof(first_bytes) ? (size_t)usable : sizeof(first_bytes);
+			mp_error *err = heap_read(b->h, b->t, c->address + 16, first_bytes, length);
+			size_t index = err ? SIZE_MAX : classify(b, b->contents[i].chunk, first_bytes, length);
+			mp_error_free(err);
+			if (index != SIZE_MAX) {
+				duplicate_sum *s = &sums[index];
+				uint64_t set_savings = 0, set_bytes = 0;
+				for (size_t k = i; k < j; k++) {
+					const heap_chunk *ck = &b->h->chunks[b->contents[k].chunk];
+					set_bytes += heap_chunk_usable(ck);
+					if (k > i)
+						set_savings += heap_chunk_size(ck);
+				}
+				s->blocks += j - i;
+				s->bytes += set_bytes;
+				s->savings += set_savings;
+				s->distinct++;
+				if (set_savings > s->best_savings) {
+					s->best_savings = set_savings;
+					s->best_count = j - i;
+					s->best_first = i;
+				}
+			}
+		}
+		i = j;
+	}
+	for (size_t k = 0; k < b->n_categories && !b->nomem; k++) {
+		duplicate_sum *s = &sums[k];
+		if (!s->savings || s->savings < b->out->noise_floor)
+			continue;
+		mp_finding *f = add_finding(b, "duplicate-content", b->categories[k].name,
+					    s->blocks, s->bytes, s->savings);
+		if (!f)
+			break;
+		set_detail(b, f, "%llu blocks hold only %llu distinct contents; the most copied one is in %llu blocks",
+			   (unsigned long long)s->blocks, (unsigned long long)s->distinct,
+			   (unsigned long long)s->best_count);
+		for (size_t e = 0; e < MP_FINDING_EXAMPLES && e < s->best_count; e++)
+			f->examples[f->n_examples++] =
+				b->h->chunks[b->contents[s->best_first + e].chunk].address + 16;
+	}
+	free(sums);
+}
+
+/* Many tiny blocks of one category: a pool or arena of fixed-size slots
+ * drops the chunk header and malloc's rounding of each. */
+static void find_small_allocations(builder *b)
+{
+	for (size_t k = 0; k < b->n_categories && !b->nomem; k++) {
+		const category *c = &b->categories[k];
+		/* Records only: a pool has one slot size, and strings or arrays
+		 * of varying length do not fit one. */
+		if (!c->type || !mp_layout_is_record(c->type) || c->blocks < SMALL_MIN_BLOCKS ||
+		    c->bytes / c->blocks > SMALL_BLOCK)
+			continue;
+		uint64_t payload = mp_type_size(c->type);
+		uint64_t slot = (payload + 7) & ~(uint64_t)7;
+		uint64_t chunk = (c->bytes + c->overhead) / c->blocks;
+		uint64_t savings = chunk > slot ? c->blocks * (chunk - slot) : 0;
+		if (savings < b->out->noise_floor)
+			continue;
+		mp_finding *f = add_finding(b, "small-allocations", c->name, c->blocks, c->bytes,
+					    savings);
+		if (!f)
+			break;
+		set_detail(b, f, "%llu blocks of %llu usable bytes on average; each costs a %llu-byte chunk for %llu bytes of data",
+			   (unsigned long long)c->blocks,
+			   (unsigned long long)(c->bytes / c->blocks), (unsigned long long)chunk,
+			   (unsigned long long)payload);
+		f->examples[f->n_examples++] = c->example;
+	}
+}
+
+/* Structs with holes: the reorganized order (as `memprof type
+ * --reorganize`) times the blocks that hold exactly one of them, counted
+ * in the chunks malloc gives each size. */
+static void find_struct_padding(builder *b)
+{
+	for (size_t k = 0; k < b->n_categories && !b->nomem; k++) {
+		const category *c = &b->categories[k];
+		if (!c->type || !c->exact || !mp_layout_is_record(c->type) ||
+		    mp_type_kind(c->type) == MP_TYPE_UNION)
+			continue;
+		struct_layout l;
+		layout_reorg r = {0};
+		mp_error *err = mp_layout_compute(c->type, &l);
+		if (!err)
+			err = mp_layout_reorganize(&l, &r);
+		free(l.slots);
+		free(r.blocks);
+		if (err) {
+			b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
+			mp_error_free(err);
+			continue;
+		}
+		uint64_t size = mp_type_size(c->type);
+		if (r.new_size >= size)
+			continue;
+		uint64_t per_block = usable_for_request(size) - usable_for_request(r.new_size);
+		uint64_t savings = c->exact * per_block;
+		if (!savings || savings < b->out->noise_floor)
+			continue;
+		mp_finding *f = add_finding(b, "struct-padding", c->name, c->exact,
+					    c->exact * usable_for_request(size), savings);
+		if (!f)
+			break;
+		set_detail(b, f, "%llu bytes reorganized to %llu (memprof type --reorganize '%s'): chunks of %llu instead of %llu bytes for %llu blocks",
+			   (unsigned long long)size, (unsigned long long)r.new_size, c->name,
+			   (unsigned long long)(usable_for_request(r.new_size) + 8),
+			   (unsigned long long)(usable_for_request(size) + 8),
+			   (unsigned long long)c->exact);
+		f->examples[f->n_examples++] = c->example;
+	}
+}
+
+/* Array members whose blocks hold far more than their length uses, from
+ * the heap's typed structs and the main program's globals. */
+static void find_overcapacity(builder *b)
+{
+	const mp_module *main_module = NULL;
+	for (size_t i = 0; i < mp_target_module_count(b->t); i++)
+		if (mp_module_is_main(mp_target_module(b->t, i)))
+			main_module = mp_target_module(b->t, i);
+	if (main_module) {
+		mp_error *err = mp_type_list_variables(b->t, main_module, measure_global, b);
+		if (err) {
+			b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
+			mp_error_free(err);
+		}
+	}
+	for (size_t i = 0; i < b->n_array_plans && !b->nomem; i++) {
+		const array_plan *p = &b->array_plans[i];
+		for (size_t k = 0; k < p->count && !b->nomem; k++) {
+			const struct overcapacity *sum = &p->sums[k];
+			/* Malloc's rounding leaves up to 24 bytes per block: only
+			 * capacity beyond it is the program's. */
+			if (sum->wasted < b->out->noise_floor || sum->wasted <= 24 * sum->blocks)
+				continue;
+			char subject[512];
+			snprintf(subject, sizeof(subject), "%s.%s", mp_type_name(p->type),
+				 p->members[k].name);
+			mp_finding *f = add_finding(b, "overcapacity", subject, sum->blocks,
+						    sum->bytes, sum->wasted);
+			if (!f)
+				break;
+			set_detail(b, f, "%llu of %llu bytes in %llu block%s lie past the length in use",
+				   (unsigned long long)sum->wasted, (unsigned long long)sum->bytes,
+				   (unsigned long long)sum->blocks, sum->blocks == 1 ? "" : "s");
+			f->examples[f->n_examples++] = sum->example;
+		}
+	}
+}
+
+/* Free chunks that are not the top: what malloc_trim can give back is the
+ * whole pages inside them. */
+static void find_fragmentation(builder *b)
+{
+	size_t n_arenas = mp_heap_arena_count(b->h);
+	if (!n_arenas)
+		return;
+	struct arena_sum {
+		uint64_t free_bytes, free_chunks, largest, trimmable, in_use;
+	} *sums = calloc(n_arenas, sizeof(*sums));
+	if (!sums) {
+		b->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < b->h->n_chunks; i++) {
+		int arena = mp_heap_chunk_arena(b->h, i);
+		if (arena < 0 || (size_t)arena >= n_arenas)
+			continue;
+		const heap_chunk *c = &b->h->chunks[i];
+		enum mp_chunk_state state = heap_chunk_state(c);
+		uint64_t size = heap_chunk_size(c);
+		struct arena_sum *s = &sums[arena];
+		if (state == MP_CHUNK_FREE || state == MP_CHUNK_FASTBIN) {
+			s->free_bytes += size;
+			s->free_chunks++;
+			if (size > s->largest)
+				s->largest = size;
+			/* The pages strictly inside the chunk, past its header and
+			 * free-list links (glibc keeps 32 bytes of them). */
+			uint64_t begin = (c->address + 32 + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+			uint64_t end = (c->address + size) & ~(uint64_t)(PAGE - 1);
+			if (end > begin)
+				s->trimmable += end - begin;
+		} else if (state == MP_CHUNK_IN_USE) {
+			s->in_use += heap_chunk_usable(c);
+		}
+	}
+	uint64_t bloat_free = 0, bloat_system = 0;
+	for (size_t a = 0; a < n_arenas && !b->nomem; a++) {
+		const mp_arena_info *info = mp_heap_arena(b->h, a);
+		struct arena_sum *s = &sums[a];
+		if (!info->is_main) {
+			bloat_free += s->free_bytes + info->top_size;
+			bloat_system += info->system_mem;
+		}
+		if (s->trimmable < b->out->noise_floor || s->free_bytes * 4 < s->in_use)
+			continue;
+		char subject[64];
+		snprintf(subject, sizeof(subject), "arena %zu%s", a, info->is_main ? " (main)" : "");
+		mp_finding *f = add_finding(b, "fragmentation", subject, s->free_chunks,
+					    s->free_bytes, s->trimmable);
+		if (!f)
+			break;
+		set_detail(b, f, "%llu free bytes outside top in %llu chunks (largest %llu) beside %llu bytes in use; %llu bytes of whole free pages",
+			   (unsigned long long)s->free_bytes, (unsigned long long)s->free_chunks,
+			   (unsigned long long)s->largest, (unsigned long long)s->in_use,
+			   (unsigned long long)s->trimmable);
+	}
+	/* Many arenas, mostly free: threads each got one and gave little back. */
+	if (n_arenas >= ARENA_BLOAT_MIN && bloat_system && bloat_free * 2 >= bloat_system &&
+	    bloat_free >= b->out->noise_floor && !b->nomem) {
+		mp_finding *f = add_finding(b, "arena-bloat", "arenas", n_arenas, bloat_system,
+					    bloat_free);
+		if (f)
+			set_detail(b, f, "%zu arenas; the %zu besides main hold %llu bytes from the system, %llu of them free",
+				   n_arenas, n_arenas - 1, (unsigned long long)bloat_system,
+				   (unsigned long long)bloat_free);
+	}
+	free(sums);
+}
+
+/* Lost blocks, per type, from the leak report's groups. */
+static void find_leaks(builder *b, const mp_leaks *leaks)
+{
+	mp_leak_report report;
+	unsigned lost = (1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT);
+	mp_error *err = mp_leak_report_build_typed(b->t, b->h, leaks, &b->typing, lost, &report);
+	if (err) {
+		b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
+		mp_error_free(err);
+		return;
+	}
+	for (size_t g = 0; g < report.n_groups && !b->nomem; g++) {
+		const mp_leak_group *group = &report.groups[g];
+		const char *name = group->type ? group->type : "unknown";
+		/* Merge groups of one type (several sizes, both kinds). */
+		mp_finding *f = NULL;
+		for (size_t i = 0; i < b->out->n_findings; i++)
+			if (strcmp(b->out->findings[i].kind, "leak") == 0 &&
+			    strcmp(b->out->findings[i].subject, name) == 0)
+				f = &b->out->findings[i];
+		uint64_t chunk_bytes = group->bytes + group->count * 8;
+		if (!f) {
+			f = add_finding(b, "leak", name, 0, 0, 0);
+			if (!f)
+				break;
+		}
+		f->blocks += group->count;
+		f->bytes += group->bytes;
+		f->savings += chunk_bytes;
+		if (f->n_examples < MP_FINDING_EXAMPLES && group->kind == MP_LEAK_DEFINITE)
+			f->examples[f->n_examples++] = group->example;
+	}
+	/* Leaks are reported whatever their size: a leak is a bug. */
+	for (size_t i = 0; i < b->out->n_findings && !b->nomem; i++) {
+		mp_finding *f = &b->out->findings[i];
+		if (strcmp(f->kind, "leak") != 0)
+			continue;
+		f->impact = mp_impact_of(f->savings, b->out->in_use_bytes);
+		free(f->detail);
+		set_detail(b, f, "%llu blocks, %llu bytes lost (definitely or indirectly); memprof leaks shows them",
+			   (unsigned long long)f->blocks, (unsigned long long)f->bytes);
+	}
+	mp_leak_report_free(&report);
+}
+
+static int compare_categories(const void *x, const void *y)
+{
+	const mp_pattern_category *a = x, *c = y;
+	if (a->bytes != c->bytes)
+		return a->bytes > c->bytes ? -1 : 1;
+	return strcmp(a->name, c->name);
+}
+
+static int compare_findings(const void *x, const void *y)
+{
+	const mp_finding *a = x, *c = y;
+	if (a->savings != c->savings)
+		return a->savings > c->savings ? -1 : 1;
+	int kinds = strcmp(a->kind, c->kind);
+	return kinds ? kinds : strcmp(a->subject, c->subject);
+}
+
+static void fill_size_classes(builder *b, const mp_leaks *leaks)
+{
+	mp_pattern_category classes[64] = {{0}};
+	size_t capacity = 0;
+	for (size_t i = 0; i < b->h->n_chunks; i++) {
+		if (mp_leaks_kind(leaks, i) == MP_LEAK_NOT_A_BLOCK)
+			continue;
+		const heap_chunk *c = &b->h->chunks[i];
+		uint64_t usable = heap_chunk_usable(c);
+		unsigned bucket = 0;
+		while (bucket < 63 && (2ull << bucket) <= usable)
+			bucket++;
+		classes[bucket].blocks++;
+		classes[bucket].bytes += usable;
+		classes[bucket].overhead += heap_chunk_size(c) - usable;
+	}
+	for (unsigned k = 0; k < 64; k++) {
+		if (!classes[k].blocks)
+			continue;
+		if (!MP_ARRAY_RESERVE(b->out->size_classes, capacity, b->out->n_size_classes + 1)) {
+			b->nomem = true;
+			return;
+		}
+		char name[64];
+		snprintf(name, sizeof(name), "%llu-%llu", (unsigned long long)(k ? 1ull << k : 0),
+			 (unsigned long long)((2ull << k) - 1));
+		classes[k].name = strdup(name);
+		if (!classes[k].name) {
+			b->nomem = true;
+			return;
+		}
+		b->out->size_classes[b->out->n_size_classes++] = classes[k];
+	}
+}
+
+mp_error *mp_patterns_build(mp_target *t, const mp_heap *h, const mp_leaks *leaks,
+			    const mp_patterns_options *options, mp_patterns *out)
+{
+	memset(out, 0, sizeof(*out));
+	builder b = {.t = t, .h = h, .options = options, .out = out};
+	mp_error *err = mp_block_types_infer(t, h, leaks, &b.typing);
+	if (err)
+		return err;
+	for (size_t a = 0; a < mp_heap_arena_count(h); a++)
+		out->heap_bytes += mp_heap_arena(h, a)->system_mem;
+	scan_blocks(&b, leaks);
+	out->noise_floor = out->in_use_bytes / 1000 > 4096 ? out->in_use_bytes / 1000 : 4096;
+	if (options && options->interrupted && options->interrupted(options->context)) {
+		err = mp_error_new(MP_ERR_INTERRUPTED, "patterns: interrupted");
+	} else {
+		if (!b.nomem)
+			find_duplicates(&b);
+		if (!b.nomem)
+			find_overcapacity(&b);
+		if (!b.nomem)
+			find_small_allocations(&b);
+		if (!b.nomem)
+			find_struct_padding(&b);
+		if (!b.nomem)
+			find_fragmentation(&b);
+		if (!b.nomem)
+			find_leaks(&b, leaks);
+		if (!b.nomem) {
+			/* The categories become the report's, largest first. */
+			out->categories = calloc(b.n_categories ? b.n_categories : 1,
+						 sizeof(*out->categories));
+			if (!out->categories)
+				b.nomem = true;
+		}
+		if (!b.nomem) {
+			for (size_t k = 0; k < b.n_categories; k++) {
+				out->categories[k] = (mp_pattern_category){
+					b.categories[k].name, b.categories[k].blocks,
+					b.categories[k].bytes, b.categories[k].overhead};
+				b.categories[k].name = NULL;
+			}
+			out->n_categories = b.n_categories;
+			qsort(out->categories, out->n_categories, sizeof(*out->categories),
+			      compare_categories);
+			fill_size_classes(&b, leaks);
+		}
+		if (b.nomem)
+			err = mp_error_nomem();
+	}
+	for (size_t k = 0; k < b.n_categories; k++)
+		free(b.categories[k].name);
+	free(b.categories);
+	free(b.by_name);
+	free(b.by_type);
+	free(b.contents);
+	for (size_t i = 0; i < b.n_array_plans; i++) {
+		free(b.array_plans[i].members);
+		free(b.array_plans[i].sums);
+	}
+	free(b.array_plans);
+	mp_block_typing_free(&b.typing);
+	if (err) {
+		mp_patterns_free(out);
+		return err;
+	}
+	if (out->n_findings > 1)
+		qsort(out->findings, out->n_findings, sizeof(*out->findings), compare_findings);
+	out->partial = out->partial || mp_heap_partial(h) || mp_leaks_partial(leaks);
+	return NULL;
+}
+
+void mp_patterns_free(mp_patterns *p)
+{
+	for (size_t i = 0; i < p->n_categories; i++)
+		free(p->categories[i].name);
+	free(p->categories);
+	for (size_t i = 0; i < p->n_size_classes; i++)
+		free(p->size_classes[i].name);
+	free(p->size_classes);
+	for (size_t i = 0; i < p->n_findings; i++) {
+		free(p->findings[i].subject);
+		free(p->findings[i].detail);
+	}
+	free(p->findings);
+	memset(p, 0, sizeof(*p));
+}

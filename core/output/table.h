@@ -1,0 +1,42 @@
+/* A result as tables of rows, rendered by one writer per format: CSV (a
+ * header row, RFC 4180 quoting), Prometheus text exposition (one gauge per
+ * numeric column, the text columns as labels) and aligned text.  Verbs
+ * build tables and leave the formats to these writers. */
+#ifndef MEMPROF_CORE_OUTPUT_TABLE_H
+#define MEMPROF_CORE_OUTPUT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { MP_TABLE_MAX_COLUMNS = 16 };
+
+typedef struct mp_table {
+	const char *name;              /* [a-z_]: the metric family prefix */
+	const char *help;              /* one line, for Prometheus # HELP */
+	size_t n_columns;
+	const char *columns[MP_TABLE_MAX_COLUMNS];   /* [a-z_] */
+	bool numeric[MP_TABLE_MAX_COLUMNS];
+	char **cells;                  /* rows * n_columns, owned */
+	size_t n_rows, filled;      /* rows started, cells written */
+	bool nomem;
+} mp_table;
+
+void mp_table_init(mp_table *table, const char *name, const char *help);
+/* Columns are added before any row. */
+void mp_table_column(mp_table *table, const char *name, bool numeric);
+/* Starts a row; then one mp_table_text/mp_table_uint per column, in order. */
+void mp_table_row(mp_table *table);
+void mp_table_text(mp_table *table, const char *value);
+void mp_table_uint(mp_table *table, uint64_t value);
+void mp_table_free(mp_table *table);
+
+void mp_table_write_csv(FILE *out, const mp_table *table);
+/* Gauges named memprof_<table>_<column>; the first write of a family
+ * carries its # HELP and # TYPE. */
+void mp_table_write_prometheus(FILE *out, const mp_table *table);
+/* Columns aligned, at most max_rows rows (0: all). */
+void mp_table_write_text(FILE *out, const mp_table *table, size_t max_rows);
+
+#endif
