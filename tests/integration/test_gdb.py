@@ -65,8 +65,9 @@ with held_core([exe], "cycle.core") as core:
     if check(text is not None, "memprof info --format json printed between markers: %s" % err[-500:]):
         check(json.loads(text) == cli, "gdb's memprof info --format json equals the CLI's")
         check(text == cli_out, "byte for byte too")
-    # Every verb gives the CLI's JSON: heap (but its timestamp) and leaks.
-    for verb in ("heap", "leaks"):
+    # Every verb gives the CLI's JSON: heap (but its timestamp), leaks,
+    # patterns and recommend.
+    for verb in ("heap", "leaks", "patterns", "recommend"):
         status, cli_verb, _ = memprof(verb, "--core", core, "--format", "json")
         status, out_verb, err_verb = gdb(exe, core, *marked("memprof %s --format json" % verb))
         no_traceback(err_verb, "gdb memprof " + verb)

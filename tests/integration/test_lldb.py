@@ -48,8 +48,9 @@ with held_core([exe], "cycle.core") as core:
         check(text == cli_out, "byte for byte too")
     check(output_of(out, "memprof info") == memprof("info", "--core", core)[1],
           "text output equals the CLI's too")
-    # Every verb gives the CLI's JSON: heap (but its timestamp) and leaks.
-    for verb in ("heap", "leaks"):
+    # Every verb gives the CLI's JSON: heap (but its timestamp), leaks,
+    # patterns and recommend.
+    for verb in ("heap", "leaks", "patterns", "recommend"):
         cli_verb = json.loads(memprof(verb, "--core", core, "--format", "json")[1])
         status, out, err = lldb(exe, "--core", core, "memprof %s --format json" % verb)
         text = output_of(out, "memprof %s --format json" % verb)
