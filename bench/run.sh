@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m scan-rate run-vs-valgrind debugger-leaks type-index debugger-info logical-10m)
+BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind debugger-leaks type-index debugger-info logical-10m)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -342,6 +342,26 @@ bench_leaks_10m() {
     local scanned
     scanned=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["scanned_root_bytes"])' "$data/results/$cur-all.json")
     printf '\nScanned %s bytes of roots and blocks per run; one-thread and all-core reports are byte-identical (checked by this run).\n' "$scanned" >>"$section"
+    publish_section
+}
+
+# Patterns and recommendations on the 10-million-chunk core (target: at
+# most 3 s, duplicate detection included, and at most 32 bytes of memprof
+# memory per chunk), beside the leak check they are built on: the ratio is
+# what the patterns cost on top of it.
+bench_recommend_10m() {
+    local -a wargs=(--chunks 10000000 --shape mixed)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 1000000 --shape mixed)
+    local core
+    ensure_core "heap-10m$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+    local -a c_recommend=("$MEMPROF" recommend --core "$core" --format json)
+    local -a c_leaks=("$MEMPROF" leaks --core "$core" --format json)
+    compare memprof-recommend c_recommend memprof-leaks c_leaks
+    report_section --title "\`memprof recommend\` on a 10-million-chunk core, beside \`memprof leaks\`" \
+        --display 'memprof recommend --core CORE --format json' \
+        --display 'memprof leaks --core CORE --format json' \
+        --core "$core" --workload-args "${wargs[*]}" \
+        --target-seconds 3.0 --target-text 'patterns and recommendations, duplicates included, of a 10-million-chunk core in at most 3 s, at most 32 bytes per chunk'
     publish_section
 }
 

@@ -34,6 +34,7 @@ enum {
 	MAX_NESTING = 64,                /* inline struct and array levels */
 	MAX_ARRAY = 1024,                /* inline array elements looked at */
 	MAX_VARIANT_DEPTH = 8,           /* Rust enums inside active variants */
+	MAX_SHAPE_BYTES = 4096,          /* blocks typed by shape: at most this usable */
 };
 
 typedef struct object {
@@ -561,14 +562,31 @@ static uint64_t usable_for_request(uint64_t size)
 	return (chunk < 32 ? 32 : chunk) - 8;
 }
 
+/* Names of the implementation's own types (`struct _IO_FILE`,
+ * `__pthread_mutex_s`, std:: internals) and of language runtimes: a
+ * program's headers bring them into its DWARF, but its lost blocks are its
+ * own structs far more often, and a wrong name misleads more than none. */
+static bool implementation_name(const char *name)
+{
+	static const char *const prefixes[] = {"_", "struct _", "union _", "class _", "std::",
+					       "__gnu_cxx::", "core::", "alloc::"};
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return strstr(name, "::_") != NULL;
+}
+
 static bool collect_candidate(void *context, const char *name, const mp_type *type)
 {
-	(void)name;
 	typer *ty = context;
 	const mp_type *st = mp_type_strip(type);
 	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
-	    !mp_type_is_complete(st) || mp_type_size(st) < 8)
+	    !mp_type_is_complete(st) || mp_type_size(st) < 8 || implementation_name(name) ||
+	    implementation_name(mp_type_name(st)))
 		return true;
+	/* An anonymous struct is known by its typedef's name. */
+	if (strstr(mp_type_name(st), "{...}"))
+		st = type;
 	if (!MP_ARRAY_RESERVE(ty->candidates, ty->candidates_capacity, ty->n_candidates + 1)) {
 		ty->nomem = true;
 		return false;
@@ -597,6 +615,21 @@ static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_
 	if (!p) {
 		ty->nomem = true;
 		return -1;
+	}
+	/* A word outside every pointer slot that holds a block start says
+	 * the struct is not this one: integers rarely equal heap addresses. */
+	uint64_t slot_words[MAX_SHAPE_BYTES / 64] = {0};
+	for (size_t i = 0; i < p->count; i++)
+		if (p->slots[i].offset % 8 == 0 && p->slots[i].offset / 8 < MAX_SHAPE_BYTES / 8)
+			slot_words[p->slots[i].offset / 512] |= 1ull << (p->slots[i].offset / 8 % 64);
+	for (size_t at = 0; at + 8 <= size && at < MAX_SHAPE_BYTES; at += 8) {
+		if (slot_words[at / 512] & (1ull << (at / 8 % 64)))
+			continue;
+		uint64_t value;
+		memcpy(&value, bytes + at, 8);
+		ptrdiff_t target = value ? mp_heap_find_chunk(ty->h, value) : -1;
+		if (target >= 0 && ty->h->chunks[target].address + 16 == value)
+			return -1;
 	}
 	int starts = 0, consistent = 0;
 	for (size_t i = 0; i < p->count; i++) {
@@ -649,7 +682,7 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 	if (!ty->n_candidates || ty->nomem)
 		return;
 	qsort(ty->candidates, ty->n_candidates, sizeof(*ty->candidates), compare_candidates);
-	uint8_t bytes[4096];
+	uint8_t bytes[MAX_SHAPE_BYTES];
 	ty->current_evidence = MP_EVIDENCE_SHAPE;
 	for (size_t i = 0; i < ty->h->n_chunks && !ty->nomem; i++) {
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);

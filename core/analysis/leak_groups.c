@@ -53,7 +53,7 @@ static char *demangle_class(const char *mangled)
 
 /* Whether objects of type start with a vtable pointer: its first member,
  * or its first base's, is the compiler's `_vptr.X`. */
-static bool has_vtable_pointer(const mp_type *type)
+bool mp_type_has_vtable_pointer(const mp_type *type)
 {
 	const mp_type *t = mp_type_strip(type);
 	for (int depth = 0; t && depth < 16; depth++) {
@@ -208,7 +208,7 @@ char *mp_block_category(mp_target *t, const mp_block_typing *typing, size_t inde
 	/* A pointer to a polymorphic base (Shape *) may hold a derived
 	 * object: its vtable names the class it is. */
 	const char *dynamic_evidence = "";
-	char *dynamic = length && has_vtable_pointer(type)
+	char *dynamic = length && mp_type_has_vtable_pointer(type)
 				? mp_infer_block_type(t, bytes, length, &dynamic_evidence)
 				: NULL;
 	if (dynamic && strcmp(dynamic_evidence, "vtable") == 0 && demangled(dynamic) &&

@@ -41,6 +41,10 @@ void mp_leak_report_free(mp_leak_report *report);
 char *mp_infer_block_type(mp_target *target, const uint8_t *bytes,
 			  size_t length, const char **evidence);
 
+/* Whether objects of type start with a vtable pointer (their first member,
+ * or their first base's, is the compiler's _vptr). */
+bool mp_type_has_vtable_pointer(const mp_type *type);
+
 /* What the block at chunk index holds, for grouping: its type (DWARF or
  * shape, or the class its vtable names), else what its first bytes say
  * (mp_infer_block_type).  bytes/length: the block's first bytes.  Returns

@@ -83,6 +83,7 @@ typedef struct builder {
 	size_t n_contents, contents_capacity;
 	struct array_plan *array_plans;
 	size_t n_array_plans, array_plans_capacity;
+	size_t string_category, unknown_category;   /* SIZE_MAX until made */
 	mp_patterns *out;
 	size_t findings_capacity;
 	bool nomem;
@@ -141,8 +142,8 @@ static size_t category_named(builder *b, char *name, const mp_type *type)
 		category *c = &b->categories[b->by_name[j] - 1];
 		if (strcmp(c->name, name) == 0) {
 			free(name);
-			if (!c->type)
-				c->type = type;
+			if (!c->type && type)
+				c->type = mp_type_strip(type);
 			return b->by_name[j] - 1;
 		}
 		j = (j + 1) & mask;
@@ -152,9 +153,23 @@ static size_t category_named(builder *b, char *name, const mp_type *type)
 		b->nomem = true;
 		return SIZE_MAX;
 	}
-	b->categories[b->n_categories] = (category){.name = name, .type = type};
+	/* Typedefs name the category; the record underneath is measured. */
+	b->categories[b->n_categories] = (category){.name = name,
+						    .type = type ? mp_type_strip(type) : NULL};
 	b->by_name[j] = ++b->n_categories;
 	return b->n_categories - 1;
+}
+
+/* The category already made for type, or SIZE_MAX. */
+static size_t cached_type_category(const builder *b, const mp_type *type)
+{
+	if (!b->by_type_capacity)
+		return SIZE_MAX;
+	size_t mask = b->by_type_capacity - 1;
+	for (size_t j = ((uintptr_t)type >> 4) & mask; b->by_type[j].type; j = (j + 1) & mask)
+		if (b->by_type[j].type == type)
+			return b->by_type[j].category;
+	return SIZE_MAX;
 }
 
 /* Typed blocks are most blocks: their category is found by type handle
@@ -221,17 +236,35 @@ static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t le
 {
 	const mp_type *type = b->typing.types[index];
 	const char *evidence;
-	if (type) {
-		/* The vtable may name a derived class: only then is the
-		 * category not the type's own. */
-		char *name = mp_block_category(b->t, &b->typing, index, bytes, length, &evidence);
-		if (!name) {
-			b->nomem = true;
-			return SIZE_MAX;
+	/* Most blocks take a fast path: a typed block whose class has no
+	 * vtable is its type's category; an untyped block whose first word
+	 * names no vtable is a string or unknown.  Only the rest build a name. */
+	if (type && !mp_type_has_vtable_pointer(type)) {
+		size_t known = cached_type_category(b, type);
+		if (known != SIZE_MAX)
+			return known;
+	}
+	if (!type) {
+		uint64_t word = 0, offset;
+		const char *symbol = NULL;
+		if (length >= 8) {
+			memcpy(&word, bytes, 8);
+			symbol = word ? mp_target_symbolize(b->t, word, &offset) : NULL;
 		}
-		if (strcmp(evidence, "vtable") == 0)
-			return category_named(b, name, NULL);
-		return category_of_type(b, type, name);
+		if (!symbol || strncmp(symbol, "_ZTV", 4) != 0) {
+			size_t *cached = string_length(bytes, length) ? &b->string_category
+								      : &b->unknown_category;
+			if (*cached == SIZE_MAX) {
+				char *name = strdup(cached == &b->string_category ? "char[] (string)"
+										  : "unknown");
+				if (!name) {
+					b->nomem = true;
+					return SIZE_MAX;
+				}
+				*cached = category_named(b, name, NULL);
+			}
+			return *cached;
+		}
 	}
 	char *name = mp_block_category(b->t, &b->typing, index, bytes, length, &evidence);
 	if (!name)
@@ -240,6 +273,8 @@ static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t le
 		b->nomem = true;
 		return SIZE_MAX;
 	}
+	if (type && strcmp(evidence, "vtable") != 0)
+		return category_of_type(b, type, name);
 	return category_named(b, name, NULL);
 }
 
@@ -247,7 +282,12 @@ static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t le
 static void scan_blocks(builder *b, const mp_leaks *leaks)
 {
 	uint8_t *buffer = malloc(HASH_LIMIT);
-	if (!buffer) {
+	/* Room for every chunk at once: growing by copies would move a large
+	 * array several times, and pages never written cost nothing. */
+	b->contents_capacity = b->h->n_chunks ? b->h->n_chunks : 1;
+	b->contents = malloc(b->contents_capacity * sizeof(*b->contents));
+	if (!buffer || !b->contents) {
+		free(buffer);
 		b->nomem = true;
 		return;
 	}
@@ -282,9 +322,10 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 			cat->example = address;
 		if (cat->type && usable == usable_for_request(mp_type_size(cat->type)))
 			cat->exact++;
-		if (cat->type && (mp_type_kind(cat->type) == MP_TYPE_STRUCT ||
-				  mp_type_kind(cat->type) == MP_TYPE_CLASS))
-			measure_capacity(b, cat->type, bytes, length);
+		const mp_type *record = cat->type ? mp_type_strip(cat->type) : NULL;
+		if (record && (mp_type_kind(record) == MP_TYPE_STRUCT ||
+			       mp_type_kind(record) == MP_TYPE_CLASS))
+			measure_capacity(b, record, bytes, length);
 		b->out->in_use_blocks++;
 		b->out->in_use_bytes += usable;
 		if (usable >= HASH_LIMIT || !usable)
@@ -518,6 +559,42 @@ static int compare_contents(const void *x, const void *y)
 	return a->chunk < c->chunk ? -1 : a->chunk > c->chunk;
 }
 
+/* Keeps only the contents whose hash another content may share, in place:
+ * two bitmaps of hash bits, seen once and seen twice, filled in one pass
+ * and read in a second.  Sorting all 10 million contents of a large heap
+ * to find its duplicates cost more than the leak check; most contents are
+ * unique and never need sorting. */
+static bool keep_repeated(builder *b)
+{
+	size_t bits = 1 << 16;
+	while (bits < 8 * b->n_contents && bits < ((size_t)1 << 30))
+		bits <<= 1;
+	uint64_t *seen = calloc(bits / 64, sizeof(*seen));
+	uint64_t *twice = calloc(bits / 64, sizeof(*twice));
+	if (!seen || !twice) {
+		free(seen);
+		free(twice);
+		return false;
+	}
+	for (size_t i = 0; i < b->n_contents; i++) {
+		size_t k = (size_t)(b->contents[i].hash ^ b->contents[i].length) & (bits - 1);
+		uint64_t bit = 1ull << (k & 63);
+		if (seen[k >> 6] & bit)
+			twice[k >> 6] |= bit;
+		seen[k >> 6] |= bit;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < b->n_contents; i++) {
+		size_t k = (size_t)(b->contents[i].hash ^ b->contents[i].length) & (bits - 1);
+		if (twice[k >> 6] & (1ull << (k & 63)))
+			b->contents[kept++] = b->contents[i];
+	}
+	b->n_contents = kept;
+	free(seen);
+	free(twice);
+	return true;
+}
+
 /* Per category: the blocks whose contents another block repeats.  Keeping
  * one copy of each content saves the chunks of all the others. */
 typedef struct duplicate_sum {
@@ -530,6 +607,10 @@ static void find_duplicates(builder *b)
 {
 	if (b->n_contents < 2)
 		return;
+	if (!keep_repeated(b)) {
+		b->nomem = true;
+		return;
+	}
 	qsort(b->contents, b->n_contents, sizeof(*b->contents), compare_contents);
 	duplicate_sum *sums = calloc(b->n_categories ? b->n_categories : 1, sizeof(*sums));
 	if (!sums) {
@@ -870,7 +951,8 @@ mp_error *mp_patterns_build(mp_target *t, const mp_heap *h, const mp_leaks *leak
 			    const mp_patterns_options *options, mp_patterns *out)
 {
 	memset(out, 0, sizeof(*out));
-	builder b = {.t = t, .h = h, .options = options, .out = out};
+	builder b = {.t = t, .h = h, .options = options, .out = out,
+		     .string_category = SIZE_MAX, .unknown_category = SIZE_MAX};
 	mp_error *err = mp_block_types_infer(t, h, leaks, &b.typing);
 	if (err)
 		return err;

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/block_types.h"
 #include "analysis/leak_groups.h"
 #include "output/json.h"
+#include "output/table.h"
 
 static const struct {
 	const char *name;
@@ -261,18 +263,83 @@ int mp_leaks_check_options(mp_command *c, unsigned default_fail, unsigned *fail_
 	return MP_EXIT_OK;
 }
 
+/* --blocks: every block with its kind and what memprof takes it for, for
+ * checking block typing against a program's own record of its blocks. */
+static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks *leaks,
+			      mp_json *j)
+{
+	mp_block_typing typing;
+	mp_error *err = mp_block_types_infer(c->target, heap, leaks, &typing);
+	if (err)
+		return err;
+	static const char *const columns[] = {"address", "size", "kind", "type", "evidence"};
+	if (j) {
+		mp_json_key(j, "blocks");
+		mp_json_begin_array(j);
+	} else {
+		mp_csv_row(c->out, columns, 5);
+	}
+	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
+		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
+		if (kind == MP_LEAK_NOT_A_BLOCK)
+			continue;
+		mp_chunk chunk = mp_heap_chunk(heap, i);
+		uint64_t usable = mp_chunk_usable_size(&chunk);
+		uint8_t bytes[64];
+		size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
+		mp_error *read_err = mp_target_read(c->target, chunk.address + 16, bytes, length);
+		if (read_err) {
+			mp_error_free(read_err);
+			length = 0;
+		}
+		const char *evidence = "";
+		char *type = mp_block_category(c->target, &typing, i, bytes, length, &evidence);
+		char address[32], size[32];
+		snprintf(address, sizeof(address), "0x%" PRIx64, chunk.address + 16);
+		snprintf(size, sizeof(size), "%" PRIu64, usable);
+		if (j) {
+			mp_json_begin_object(j);
+			mp_json_key(j, "address");
+			mp_json_string(j, address);
+			mp_json_key(j, "size");
+			mp_json_uint(j, usable);
+			mp_json_key(j, "kind");
+			mp_json_string(j, json_kind_key(kind));
+			mp_json_key(j, "type");
+			mp_json_string(j, type);
+			mp_json_key(j, "evidence");
+			mp_json_string(j, evidence);
+			mp_json_end_object(j);
+		} else {
+			const char *cells[] = {address, size, json_kind_key(kind), type ? type : "",
+					       evidence};
+			mp_csv_row(c->out, cells, 5);
+		}
+		free(type);
+	}
+	if (j)
+		mp_json_end_array(j);
+	mp_block_typing_free(&typing);
+	return NULL;
+}
+
 static int run_leaks(mp_command *c)
 {
 	unsigned fail_mask;
 	int status = mp_leaks_check_options(c, 0, &fail_mask);
 	if (status != MP_EXIT_OK)
 		return status;
+	if (c->options->format == MP_FORMAT_CSV && !mp_command_flag(c, "--blocks")) {
+		fprintf(c->err, "memprof: leaks writes CSV only with --blocks (one row per block)\n");
+		return MP_EXIT_USAGE;
+	}
 	mp_heap *heap;
 	mp_leaks *leaks;
 	mp_leak_report report;
 	mp_error *err = mp_leaks_run_analysis(c, &heap, &leaks, &report);
 	if (err)
 		return mp_command_fail(c, err);
+	bool blocks = mp_command_flag(c, "--blocks");
 	if (c->options->format == MP_FORMAT_JSON) {
 		mp_json j;
 		mp_json_init(&j, c->out, true);
@@ -280,8 +347,12 @@ static int run_leaks(mp_command *c)
 		mp_json_key(&j, "target");
 		mp_json_string(&j, mp_target_description(c->target));
 		mp_leaks_write_json_body(&j, heap, leaks, &report);
+		if (blocks)
+			err = write_blocks(c, heap, leaks, &j);
 		mp_json_end_object(&j);
 		mp_json_finish(&j);
+	} else if (c->options->format == MP_FORMAT_CSV) {
+		err = write_blocks(c, heap, leaks, NULL);
 	} else {
 		fprintf(c->out, "memprof leaks: %s\n\n", mp_target_description(c->target));
 		mp_leaks_write_text(c->out, heap, leaks, &report);
@@ -300,19 +371,23 @@ static int run_leaks(mp_command *c)
 	mp_leak_report_free(&report);
 	mp_leaks_free(leaks);
 	mp_heap_free(heap);
+	if (err)
+		return mp_command_fail(c, err);
 	return status;
 }
 
 const char *const mp_leaks_flags[] = {"--show-reachable", "--stats", NULL};
+static const char *const leaks_flags[] = {"--show-reachable", "--stats", "--blocks", NULL};
 const char *const mp_leaks_valued[] = {"--fail-on", "--roots", "--threads", NULL};
 
 const mp_verb mp_verb_leaks = {
 	.name = "leaks",
 	.summary = "leaked blocks by reachability, in valgrind's kinds, grouped by type and size",
-	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N] [--stats]",
-	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON,
+	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N] [--stats]\n"
+		 "       [--blocks]   every block: address, size, kind, type, evidence (json, csv)",
+	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
 	.needs_target = true,
-	.flags = mp_leaks_flags,
+	.flags = leaks_flags,
 	.valued = mp_leaks_valued,
 	.run = run_leaks,
 };

@@ -83,19 +83,21 @@ static void csv_field(FILE *out, const char *value)
 	fputc('"', out);
 }
 
+void mp_csv_row(FILE *out, const char *const *cells, size_t n)
+{
+	for (size_t c = 0; c < n; c++) {
+		if (c)
+			fputc(',', out);
+		csv_field(out, cells[c] ? cells[c] : "");
+	}
+	fputc('\n', out);
+}
+
 void mp_table_write_csv(FILE *out, const mp_table *t)
 {
-	for (size_t c = 0; c < t->n_columns; c++)
-		fprintf(out, "%s%s", c ? "," : "", t->columns[c]);
-	fputc('\n', out);
-	for (size_t r = 0; r < t->n_rows; r++) {
-		for (size_t c = 0; c < t->n_columns; c++) {
-			if (c)
-				fputc(',', out);
-			csv_field(out, cell(t, r, c));
-		}
-		fputc('\n', out);
-	}
+	mp_csv_row(out, t->columns, t->n_columns);
+	for (size_t r = 0; r < t->n_rows; r++)
+		mp_csv_row(out, (const char *const *)t->cells + r * t->n_columns, t->n_columns);
 }
 
 /* Label values escape backslash, double quote and newline. */

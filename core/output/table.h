@@ -33,6 +33,8 @@ void mp_table_uint(mp_table *table, uint64_t value);
 void mp_table_free(mp_table *table);
 
 void mp_table_write_csv(FILE *out, const mp_table *table);
+/* One CSV record, quoted where needed: for rows too many to hold. */
+void mp_csv_row(FILE *out, const char *const *cells, size_t n);
 /* Gauges named memprof_<table>_<column>; the first write of a family
  * carries its # HELP and # TYPE. */
 void mp_table_write_prometheus(FILE *out, const mp_table *table);
