@@ -182,12 +182,13 @@ static void expand(const char *pattern, char *line, size_t size)
 	line[n < size ? n : size - 1] = '\0';
 }
 
-/* Measurements of the run itself (time, memprof's own memory) differ from
- * run to run: the number after such a JSON key is cut from both answers
- * before they are compared. */
+/* Measurements of the run itself (its time and moment, memprof's own
+ * memory) differ from run to run: the number after such a JSON key is cut
+ * from both answers before they are compared. */
 static void cut_measurements(answer *a)
 {
-	static const char *const keys[] = {"seconds\": ", "rss_anon_bytes\": "};
+	static const char *const keys[] = {"seconds\": ", "rss_anon_bytes\": ",
+					   "\"timestamp\": "};
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		for (char *at = a->out; (at = strstr(at, keys[k])) != NULL;) {
 			at += strlen(keys[k]);
