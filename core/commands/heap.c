@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "output/json.h"
+#include "output/table.h"
 
 typedef struct tally {
 	uint64_t chunks, bytes;
@@ -236,16 +237,70 @@ static void write_json(FILE *out, const mp_heap *h, const heap_summary *s)
 	mp_json_finish(&j);
 }
 
+/* The histogram as a table: min and max are labels, the counts gauges. */
+static void classes_table(mp_table *t, const heap_summary *s)
+{
+	mp_table_init(t, "heap_size_class", "heap chunks per size class");
+	mp_table_column(t, "min", false);
+	mp_table_column(t, "max", false);
+	static const char *const columns[] = {"in_use_chunks", "in_use_bytes", "free_chunks",
+					      "free_bytes", "cached_chunks", "cached_bytes"};
+	for (size_t i = 0; i < 6; i++)
+		mp_table_column(t, columns[i], true);
+	for (int k = 5; k <= s->top_class; k++) {
+		mp_table_row(t);
+		mp_table_uint(t, k == 5 ? 0 : ((uint64_t)1 << (k - 1)) + 1);
+		mp_table_uint(t, (uint64_t)1 << k);
+		for (int column = 0; column < 3; column++) {
+			mp_table_uint(t, s->classes[k][column].chunks);
+			mp_table_uint(t, s->classes[k][column].bytes);
+		}
+	}
+}
+
 static void write_csv(FILE *out, const heap_summary *s)
 {
-	fprintf(out, "min,max,in_use_chunks,in_use_bytes,free_chunks,free_bytes,cached_chunks,cached_bytes\n");
-	for (int k = 5; k <= s->top_class; k++)
-		fprintf(out, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
-			k == 5 ? 0 : ((uint64_t)1 << (k - 1)) + 1, (uint64_t)1 << k,
-			s->classes[k][0].chunks, s->classes[k][0].bytes,
-			s->classes[k][1].chunks, s->classes[k][1].bytes,
-			s->classes[k][2].chunks, s->classes[k][2].bytes);
+	mp_table t;
+	classes_table(&t, s);
+	mp_table_write_csv(out, &t);
+	mp_table_free(&t);
+}
+
+/* Prometheus: mallinfo2 recomputed, chunks and bytes per state, the
+ * histogram. */
+static void write_prometheus(FILE *out, const mp_heap *h, const heap_summary *s)
+{
+	mp_mallinfo mi;
+	mp_heap_mallinfo(h, &mi);
+	mp_table t;
+	mp_table_init(&t, "heap_mallinfo", "glibc mallinfo2 recomputed from the heap walk");
+	static const char *const fields[] = {"arena", "ordblks", "smblks", "hblks", "hblkhd",
+					     "usmblks", "fsmblks", "uordblks", "fordblks",
+					     "keepcost"};
+	const uint64_t values[] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
+				   mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
+	for (size_t i = 0; i < 10; i++)
+		mp_table_column(&t, fields[i], true);
+	mp_table_row(&t);
+	for (size_t i = 0; i < 10; i++)
+		mp_table_uint(&t, values[i]);
+	mp_table_write_prometheus(out, &t);
+	mp_table_free(&t);
+	mp_table_init(&t, "heap_state", "heap chunks per state");
+	mp_table_column(&t, "state", false);
+	mp_table_column(&t, "chunks", true);
+	mp_table_column(&t, "bytes", true);
+	for (int state = 0; state < MP_CHUNK_STATE_COUNT; state++) {
+		mp_table_row(&t);
+		mp_table_text(&t, mp_chunk_state_name((enum mp_chunk_state)state));
+		mp_table_uint(&t, s->by_state[state].chunks);
+		mp_table_uint(&t, s->by_state[state].bytes);
+	}
+	mp_table_write_prometheus(out, &t);
+	mp_table_free(&t);
+	classes_table(&t, s);
+	mp_table_write_prometheus(out, &t);
+	mp_table_free(&t);
 }
 
 static void text_tally(FILE *out, const char *label, tally t)
@@ -330,6 +385,7 @@ static int report(mp_command *c, const mp_heap *h)
 	switch (c->options->format) {
 	case MP_FORMAT_JSON: write_json(c->out, h, &s); break;
 	case MP_FORMAT_CSV: write_csv(c->out, &s); break;
+	case MP_FORMAT_PROMETHEUS: write_prometheus(c->out, h, &s); break;
 	default: write_text(c->out, h, &s); break;
 	}
 	free(s.by_arena);
@@ -360,7 +416,7 @@ const mp_verb mp_verb_heap = {
 	.name = "heap",
 	.summary = "arenas, chunks in use / free / cached, mmapped chunks, size classes, mallinfo2",
 	.usage = "",
-	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
+	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,
 	.run = run_heap,
 };
@@ -413,6 +469,7 @@ const mp_verb mp_verb_snapshot = {
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
 	.needs_target = false,
 	.wants_target = true,
+	.target_action = "save",
 	.min_positional = 2,
 	.max_positional = 2,
 	.run = run_snapshot,

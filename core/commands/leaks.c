@@ -10,6 +10,7 @@
 
 #include "analysis/block_types.h"
 #include "analysis/leak_groups.h"
+#include "error.h"
 #include "output/json.h"
 #include "output/table.h"
 
@@ -323,16 +324,70 @@ static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks
 	return NULL;
 }
 
+/* The summary and the groups as tables (CSV: the groups; Prometheus:
+ * both). */
+static void summary_table(mp_table *t, const mp_leak_report *r)
+{
+	mp_table_init(t, "leak", "heap blocks per leak kind");
+	mp_table_column(t, "kind", false);
+	mp_table_column(t, "blocks", true);
+	mp_table_column(t, "bytes", true);
+	for (size_t k = 0; k < 4; k++) {
+		mp_table_row(t);
+		mp_table_text(t, json_kind_key(summary_order[k]));
+		mp_table_uint(t, r->blocks[summary_order[k]]);
+		mp_table_uint(t, r->bytes[summary_order[k]]);
+	}
+}
+
+static void groups_table(mp_table *t, const mp_leak_report *r)
+{
+	mp_table_init(t, "leak_group", "leaked blocks per kind, type and size");
+	mp_table_column(t, "kind", false);
+	mp_table_column(t, "type", false);
+	mp_table_column(t, "evidence", false);
+	mp_table_column(t, "size", false);
+	mp_table_column(t, "count", true);
+	mp_table_column(t, "bytes", true);
+	mp_table_column(t, "example", false);
+	for (size_t i = 0; i < r->n_groups; i++) {
+		const mp_leak_group *g = &r->groups[i];
+		char example[32];
+		snprintf(example, sizeof(example), "0x%" PRIx64, g->example);
+		mp_table_row(t);
+		mp_table_text(t, json_kind_key(g->kind));
+		mp_table_text(t, g->type ? g->type : "");
+		mp_table_text(t, g->evidence[0] ? g->evidence : "size");
+		mp_table_uint(t, g->size);
+		mp_table_uint(t, g->count);
+		mp_table_uint(t, g->bytes);
+		mp_table_text(t, example);
+	}
+}
+
+static mp_error *write_tables(mp_command *c, const mp_leak_report *r)
+{
+	mp_table summary, groups;
+	summary_table(&summary, r);
+	groups_table(&groups, r);
+	if (c->options->format == MP_FORMAT_CSV) {
+		mp_table_write_csv(c->out, &groups);
+	} else {
+		mp_table_write_prometheus(c->out, &summary);
+		mp_table_write_prometheus(c->out, &groups);
+	}
+	bool nomem = summary.nomem || groups.nomem;
+	mp_table_free(&summary);
+	mp_table_free(&groups);
+	return nomem ? mp_error_nomem() : NULL;
+}
+
 static int run_leaks(mp_command *c)
 {
 	unsigned fail_mask;
 	int status = mp_leaks_check_options(c, 0, &fail_mask);
 	if (status != MP_EXIT_OK)
 		return status;
-	if (c->options->format == MP_FORMAT_CSV && !mp_command_flag(c, "--blocks")) {
-		fprintf(c->err, "memprof: leaks writes CSV only with --blocks (one row per block)\n");
-		return MP_EXIT_USAGE;
-	}
 	mp_heap *heap;
 	mp_leaks *leaks;
 	mp_leak_report report;
@@ -351,8 +406,11 @@ static int run_leaks(mp_command *c)
 			err = write_blocks(c, heap, leaks, &j);
 		mp_json_end_object(&j);
 		mp_json_finish(&j);
-	} else if (c->options->format == MP_FORMAT_CSV) {
+	} else if (c->options->format == MP_FORMAT_CSV && blocks) {
 		err = write_blocks(c, heap, leaks, NULL);
+	} else if (c->options->format == MP_FORMAT_CSV ||
+		   c->options->format == MP_FORMAT_PROMETHEUS) {
+		err = write_tables(c, &report);
 	} else {
 		fprintf(c->out, "memprof leaks: %s\n\n", mp_target_description(c->target));
 		mp_leaks_write_text(c->out, heap, leaks, &report);
@@ -384,8 +442,9 @@ const mp_verb mp_verb_leaks = {
 	.name = "leaks",
 	.summary = "leaked blocks by reachability, in valgrind's kinds, grouped by type and size",
 	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N] [--stats]\n"
-		 "       [--blocks]   every block: address, size, kind, type, evidence (json, csv)",
-	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
+		 "       [--blocks]   every block: address, size, kind, type, evidence (json, csv)\n"
+		 "  csv: the groups (with --blocks: the blocks); prometheus: the summary and groups",
+	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,
 	.flags = leaks_flags,
 	.valued = mp_leaks_valued,

@@ -94,6 +94,21 @@ with held_core([example("waste")], "waste.core") as core:
         check(parser.returncode == 0 and int(parser.stdout or 0) > 0,
               "prometheus_client parses %s's output: %s" % (verb, parser.stderr[-500:]))
 
+    # heap and leaks in the same formats.
+    for verb in ("heap", "leaks"):
+        status, out, err = memprof(verb, "--core", core, "--format", "prometheus")
+        parser = subprocess.run(
+            ["/usr/bin/python3", "-c",
+             "import sys\nfrom prometheus_client.parser import text_string_to_metric_families\n"
+             "print(sum(len(f.samples) for f in text_string_to_metric_families(sys.stdin.read())))"],
+            input=out, capture_output=True, text=True, timeout=60)
+        check(status == 0 and parser.returncode == 0 and int(parser.stdout or 0) > 0,
+              "prometheus_client parses %s's output: %s" % (verb, parser.stderr[-500:]))
+    status, out, err = memprof("leaks", "--core", core, "--format", "csv")
+    groups = list(csv.DictReader(io.StringIO(out)))
+    check(status == 0 and any(g["type"] == "struct record" for g in groups),
+          "leaks csv lists the groups: %s" % groups[:3])
+
     # Pressure against a limit.
     status, out, err = memprof("recommend", "--core", core, "--format", "json",
                                "--limit", str(footprint * 2), "--fail-on-pressure", "high")
