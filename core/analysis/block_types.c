@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "containers.h"
 #include "dwarf/types.h"
 #include "error.h"
 #include "heap/heap_internal.h"
@@ -144,52 +145,47 @@ typedef struct slot {
 
 /* libstdc++'s node containers link their nodes through base classes: the
  * pointers say std::_Rb_tree_node_base, the blocks are _Rb_tree_node<V>.
- * The node type of a map/set tree, list or hash table base, looked up by
- * the name GCC gives it, or NULL. */
+ * The node type of a map/set tree, list or hash table base, from the
+ * container registry's node spelling (alternatives separated by '|'), or
+ * NULL. */
 static const mp_type *node_type_of(typer *ty, const mp_type *container)
 {
-	static const struct {
-		const char *container, *node, *after;
-		size_t value_index;
-	} kinds[] = {
-		{"std::_Rb_tree<", "std::_Rb_tree_node<", ">", 1},
-		{"std::__cxx11::_List_base<", "std::_List_node<", ">", 0},
-		{"std::__cxx11::_List_base<", "std::__cxx11::_List_node<", ">", 0},
-		{"std::_Hashtable<", "std::__detail::_Hash_node<", ", true>", 1},
-		{"std::_Hashtable<", "std::__detail::_Hash_node<", ", false>", 1},
-	};
-	if (!ty->main_module)
+	const mp_container_class *c = mp_container_class_of(container);
+	if (!c || !c->node_prefix || !ty->main_module)
 		return NULL;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!type_name_starts(container, kinds[i].container))
-			continue;
-		const mp_type *value = type_template_type(container, kinds[i].value_index);
-		const char *value_name = value ? mp_type_name(value) : NULL;
-		if (!value_name)
-			return NULL;
-		/* GCC separates closing brackets: "X<pair<int, Y<char> > >". */
-		size_t length = strlen(value_name);
-		const char *gap = length && value_name[length - 1] == '>' &&
-				  kinds[i].after[0] == '>' ? " " : "";
-		char name[1024];
-		int n = snprintf(name, sizeof(name), "%s%s%s%s", kinds[i].node, value_name, gap,
-				 kinds[i].after);
-		if (n < 0 || (size_t)n >= sizeof(name))
-			return NULL;
-		const mp_type *node = NULL;
-		mp_error *err = mp_type_find_in_module(ty->t, ty->main_module, name, &node);
-		if (!err)
-			return node;
-		mp_error_free(err);
+	const mp_type *value = type_template_type(container, c->value_index);
+	const char *value_name = value ? mp_type_name(value) : NULL;
+	if (!value_name)
+		return NULL;
+	for (const char *prefix = c->node_prefix; *prefix;) {
+		size_t prefix_length = strcspn(prefix, "|");
+		for (const char *suffix = c->node_suffix; *suffix;) {
+			size_t suffix_length = strcspn(suffix, "|");
+			/* GCC separates closing brackets: "X<pair<int, Y<char> > >". */
+			size_t length = strlen(value_name);
+			const char *gap = length && value_name[length - 1] == '>' &&
+					  suffix[0] == '>' ? " " : "";
+			char name[1024];
+			int n = snprintf(name, sizeof(name), "%.*s%s%s%.*s", (int)prefix_length,
+					 prefix, value_name, gap, (int)suffix_length, suffix);
+			const mp_type *node = NULL;
+			if (n > 0 && (size_t)n < sizeof(name)) {
+				mp_error *err = mp_type_find_in_module(ty->t, ty->main_module, name,
+								       &node);
+				if (!err)
+					return node;
+				mp_error_free(err);
+			}
+			suffix += suffix_length + (suffix[suffix_length] == '|');
+		}
+		prefix += prefix_length + (prefix[prefix_length] == '|');
 	}
 	return NULL;
 }
 
 static bool is_node_base(const mp_type *type)
 {
-	return type_name_is(type, "std::_Rb_tree_node_base") ||
-	       type_name_is(type, "std::__detail::_List_node_base") ||
-	       type_name_is(type, "std::__detail::_Hash_node_base");
+	return mp_container_is_node_base(type);
 }
 
 /* Rust's B-tree links every node as NonNull<LeafNode<K, V>>; the nodes
@@ -254,11 +250,7 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 	size_t depth = 0, looked = 0, capacity = 0, variants_capacity = 0;
 	p->type = type;
 	/* A node's own links lead to nodes of its type. */
-	const mp_type *own_node = type_name_starts(type, "std::_Rb_tree_node<") ||
-					  type_name_starts(type, "std::_List_node<") ||
-					  type_name_starts(type, "std::__cxx11::_List_node<") ||
-					  type_name_starts(type, "std::__detail::_Hash_node<")
-				  ? type : NULL;
+	const mp_type *own_node = mp_container_is_node(type) ? type : NULL;
 	stack[depth++] = (slot){0, type, 0, own_node, NULL};
 	while (depth && looked < MAX_SLOTS) {
 		slot s = stack[--depth];
@@ -307,8 +299,8 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 			if (!node)
 				node = s.node;
 			const mp_type *element = s.element;
-			if (type_name_starts(st, "alloc::vec::Vec<") ||
-			    type_name_starts(st, "alloc::collections::vec_deque::VecDeque<"))
+			const mp_container_class *container = mp_container_class_of(st);
+			if (container && container->buffer_of_parameter)
 				element = type_template_type(st, 0);
 			size_t n = mp_type_member_count(st);
 			for (size_t m = n; m > 0 && depth < sizeof(stack) / sizeof(stack[0]); m--) {

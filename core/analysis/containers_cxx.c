@@ -13,7 +13,7 @@
  * in each 512-byte buffer; shared_ptr its control block ("[control]",
  * holding the object with make_shared) and the object; unique_ptr and
  * optional their object.  Everything else in a block is slack ("[unused]"). */
-#include "logical_internal.h"
+#include "containers.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -297,43 +297,93 @@ static bool optional(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t ad
 	return true;
 }
 
-static const struct {
-	const char *prefix;
-	bool (*handle)(lg_walker *, uint32_t, const mp_type *, uint64_t);
-} handlers[] = {
-	{"std::vector<", vector},
-	{"std::__cxx11::basic_string<", string},
-	{"std::basic_string<", string},
-	{"std::map<", rbtree},
-	{"std::set<", rbtree},
-	{"std::multimap<", rbtree},
-	{"std::multiset<", rbtree},
-	{"std::__cxx11::list<", list},
-	{"std::list<", list},
-	{"std::unordered_map<", hashtable},
-	{"std::unordered_set<", hashtable},
-	{"std::unordered_multimap<", hashtable},
-	{"std::unordered_multiset<", hashtable},
-	{"std::deque<", deque},
-	{"std::shared_ptr<", shared},
-	{"std::weak_ptr<", shared},
-	{"std::__shared_ptr<", shared},
-	{"std::__weak_ptr<", shared},
-	{"std::unique_ptr<", unique},
-	{"std::optional<", optional},
-};
-
-bool lg_cxx_container(lg_walker *w, uint32_t frame, const mp_type *type,
-		      uint64_t addr)
+/* The element buffers of vector and string, for patterns: read from the
+ * object's bytes, offsets found by member name. */
+static bool read_field(const mp_type *t, const char *name, const uint8_t *bytes, size_t size,
+		       uint64_t *value, uint64_t *offset)
 {
-	const char *name = mp_type_name(type);
-	if (!name || strncmp(name, "std::", 5) != 0)
+	const mp_type *ft;
+	uint64_t at;
+	if (!lg_find_field(t, name, &at, &ft) || at + 8 > size)
 		return false;
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-		if (strncmp(name, handlers[i].prefix, strlen(handlers[i].prefix)) == 0)
-			return handlers[i].handle(w, frame, type, addr);
-	return false;
+	memcpy(value, bytes + at, 8);
+	if (offset)
+		*offset = at;
+	return true;
 }
+
+static bool vector_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
+			  mp_container_buffer *out)
+{
+	(void)address;
+	const mp_type *el = type_template_type(t, 0);
+	uint64_t start, finish, end;
+	if (!el || !read_field(t, "_M_start", bytes, size, &start, NULL) ||
+	    !read_field(t, "_M_finish", bytes, size, &finish, NULL) ||
+	    !read_field(t, "_M_end_of_storage", bytes, size, &end, NULL))
+		return false;
+	uint64_t element = mp_type_size(mp_type_strip(el));
+	if (!element || finish < start || end < finish)
+		return false;
+	*out = (mp_container_buffer){start, (finish - start) / element, (end - start) / element,
+				     element, false};
+	return true;
+}
+
+static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
+			  mp_container_buffer *out)
+{
+	const mp_type *ch = type_template_type(t, 0), *ft;
+	uint64_t p, length, capacity, local;
+	if (!ch || !read_field(t, "_M_p", bytes, size, &p, NULL) ||
+	    !read_field(t, "_M_string_length", bytes, size, &length, NULL) ||
+	    !lg_find_field(t, "_M_local_buf", &local, &ft))
+		return false;
+	uint64_t element = mp_type_size(mp_type_strip(ch));
+	if (!element)
+		return false;
+	if (p == address + local) {
+		*out = (mp_container_buffer){0, length, 15 / element, element, true};
+		return true;
+	}
+	if (!read_field(t, "_M_allocated_capacity", bytes, size, &capacity, NULL))
+		return false;
+	/* The terminating character is part of every allocation. */
+	*out = (mp_container_buffer){p, length + 1, capacity + 1, element, false};
+	return true;
+}
+
+#define NODES(walk, node, suffix, value) \
+	walk, NULL, node, suffix, value, false, LG_HANDLER_CXX
+
+const mp_container_class mp_cxx_containers[] = {
+	{"std::vector<", vector, vector_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::__cxx11::basic_string<", string, string_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::basic_string<", string, string_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::map<", rbtree, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::set<", rbtree, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::multimap<", rbtree, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::multiset<", rbtree, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	/* The trees, lists and hash tables inside them: where block typing
+	 * learns the node type of their blocks. */
+	{"std::_Rb_tree<", NODES(NULL, "std::_Rb_tree_node<", ">", 1)},
+	{"std::__cxx11::_List_base<", NODES(NULL, "std::_List_node<|std::__cxx11::_List_node<", ">", 0)},
+	{"std::_Hashtable<", NODES(NULL, "std::__detail::_Hash_node<", ", true>|, false>", 1)},
+	{"std::__cxx11::list<", list, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::list<", list, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_map<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_set<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_multimap<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_multiset<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::deque<", deque, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::shared_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::weak_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::__shared_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::__weak_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unique_ptr<", unique, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::optional<", optional, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+};
+const size_t mp_cxx_container_count = sizeof(mp_cxx_containers) / sizeof(mp_cxx_containers[0]);
 
 /* One node of a map/set, list or unordered container: claim it, count its
  * links, schedule the next node and then the value (so the value's blocks

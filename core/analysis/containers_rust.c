@@ -10,7 +10,7 @@
  * len * (size_of K + size_of V) over its nodes (node links, lengths and
  * unused slots are slack); Rc/Arc the RcInner/ArcInner block (counts and
  * value). */
-#include "logical_internal.h"
+#include "containers.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -340,37 +340,63 @@ static bool shared(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 	return true;
 }
 
-static const struct {
-	const char *prefix;
-	bool (*handle)(lg_walker *, uint32_t, const mp_type *, uint64_t);
-} handlers[] = {
-	{"alloc::vec::Vec<", vec},
-	{"alloc::string::String", string},
-	{"alloc::collections::vec_deque::VecDeque<", vec_deque},
-	{"std::collections::hash::map::HashMap<", hash_table},
-	{"std::collections::hash::set::HashSet<", hash_table},
-	{"hashbrown::map::HashMap<", hash_table},
-	{"hashbrown::set::HashSet<", hash_table},
-	{"alloc::collections::btree::map::BTreeMap<", btree_map},
-	{"alloc::collections::btree::set::BTreeSet<", btree_set},
-	{"alloc::rc::Rc<", shared},
-	{"alloc::rc::Weak<", shared},
-	{"alloc::sync::Arc<", shared},
-	{"alloc::sync::Weak<", shared},
-};
-
-bool lg_rust_container(lg_walker *w, uint32_t frame, const mp_type *type,
-		       uint64_t addr)
+/* Vec and String buffers, for patterns: pointer, capacity and length
+ * wherever rustc put them. */
+static bool raw_buffer(const mp_type *t, const uint8_t *bytes, size_t size, uint64_t element,
+		       mp_container_buffer *out)
 {
-	const char *name = mp_type_name(type);
-	if (!name || (strncmp(name, "alloc::", 7) != 0 && strncmp(name, "std::", 5) != 0 &&
-		      strncmp(name, "hashbrown::", 11) != 0))
+	uint64_t ptr_off, cap_off, len_off, p, cap, len;
+	const mp_type *ft;
+	if (!lg_find_pointer(t, "pointer", &ptr_off, &ft) || !lg_find_field(t, "cap", &cap_off, &ft) ||
+	    !lg_find_field(t, "len", &len_off, &ft) || ptr_off + 8 > size || cap_off + 8 > size ||
+	    len_off + 8 > size || !element)
 		return false;
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-		if (strncmp(name, handlers[i].prefix, strlen(handlers[i].prefix)) == 0)
-			return handlers[i].handle(w, frame, type, addr);
-	return false;
+	memcpy(&p, bytes + ptr_off, 8);
+	memcpy(&cap, bytes + cap_off, 8);
+	memcpy(&len, bytes + len_off, 8);
+	if (len > cap)
+		return false;
+	/* No capacity: no allocation, a dangling aligned pointer. */
+	*out = (mp_container_buffer){cap ? p : 0, len, cap, element, false};
+	return true;
 }
+
+static bool vec_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
+		       mp_container_buffer *out)
+{
+	(void)address;
+	const mp_type *el = type_template_type(t, 0);
+	return el && raw_buffer(t, bytes, size, mp_type_size(mp_type_strip(el)), out);
+}
+
+static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
+			  mp_container_buffer *out)
+{
+	(void)address;
+	return raw_buffer(t, bytes, size, 1, out);
+}
+
+const mp_container_class mp_rust_containers[] = {
+	{"alloc::vec::Vec<", vec, vec_buffer, NULL, NULL, 0, true, LG_HANDLER_RUST},
+	{"alloc::string::String", string, string_buffer, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"alloc::collections::vec_deque::VecDeque<", vec_deque, NULL, NULL, NULL, 0, true,
+	 LG_HANDLER_RUST},
+	{"std::collections::hash::map::HashMap<", hash_table, NULL, NULL, NULL, 0, false,
+	 LG_HANDLER_RUST},
+	{"std::collections::hash::set::HashSet<", hash_table, NULL, NULL, NULL, 0, false,
+	 LG_HANDLER_RUST},
+	{"hashbrown::map::HashMap<", hash_table, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"hashbrown::set::HashSet<", hash_table, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"alloc::collections::btree::map::BTreeMap<", btree_map, NULL, NULL, NULL, 0, false,
+	 LG_HANDLER_RUST},
+	{"alloc::collections::btree::set::BTreeSet<", btree_set, NULL, NULL, NULL, 0, false,
+	 LG_HANDLER_RUST},
+	{"alloc::rc::Rc<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"alloc::rc::Weak<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"alloc::sync::Arc<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"alloc::sync::Weak<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+};
+const size_t mp_rust_container_count = sizeof(mp_rust_containers) / sizeof(mp_rust_containers[0]);
 
 bool lg_rust_step(lg_walker *w, lg_work *item)
 {

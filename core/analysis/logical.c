@@ -13,6 +13,7 @@
  * multiplied out at the end.  Heap blocks are claimed in a bit set over the
  * snapshot's chunks, so each is counted once. */
 #include "logical_internal.h"
+#include "containers.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -117,7 +118,7 @@ struct lg_walker {
 	size_t n_memos, memos_cap;
 	lg_table memo_index;
 	const mp_type **container_types;
-	bool *container_flags;
+	const mp_container_class **container_classes;   /* per entry of container_types */
 	size_t n_container, container_cap;
 	lg_table container_index;
 
@@ -953,9 +954,8 @@ static void visit_variants(lg_walker *w, uint32_t frame, const mp_type *t, uint6
 		lg_push_value(w, vf, vt, addr + v->offset);
 }
 
-/* Whether a type's name is one the container modules know (std::,
- * alloc::, hashbrown::), remembered per type. */
-static bool maybe_container(lg_walker *w, const mp_type *t)
+/* The registry's class of t (containers.h), remembered per type. */
+static const mp_container_class *container_class(lg_walker *w, const mp_type *t)
 {
 	size_t k = type_hash(t) & w->container_index.mask;
 	for (;;) {
@@ -963,25 +963,23 @@ static bool maybe_container(lg_walker *w, const mp_type *t)
 		if (i == LG_NONE)
 			break;
 		if (w->container_types[i] == t)
-			return w->container_flags[i];
+			return w->container_classes[i];
 		k = (k + 1) & w->container_index.mask;
 	}
-	const char *name = mp_type_name(t);
-	bool maybe = name && (strncmp(name, "std::", 5) == 0 || strncmp(name, "alloc::", 7) == 0 ||
-			      strncmp(name, "hashbrown::", 11) == 0);
+	const mp_container_class *found = mp_container_class_of(t);
 	size_t cap = w->container_cap;
 	if (!MP_ARRAY_RESERVE(w->container_types, w->container_cap, w->n_container + 1) ||
-	    !MP_ARRAY_RESERVE(w->container_flags, cap, w->n_container + 1)) {
+	    !MP_ARRAY_RESERVE(w->container_classes, cap, w->n_container + 1)) {
 		w->nomem = true;
-		return maybe;
+		return found;
 	}
 	w->container_types[w->n_container] = t;
-	w->container_flags[w->n_container] = maybe;
+	w->container_classes[w->n_container] = found;
 	w->container_index.slots[k] = (uint32_t)w->n_container++;
 	if (++w->container_index.used * 2 > w->container_index.mask &&
 	    !table_grow(w, &w->container_index, container_hash_of))
 		w->nomem = true;
-	return maybe;
+	return found;
 }
 
 static void visit_struct(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
@@ -995,8 +993,8 @@ static void visit_struct(lg_walker *w, uint32_t frame, const mp_type *t, uint64_
 	}
 	if (!w->frames[frame].object_type)
 		w->frames[frame].object_type = t;
-	if (maybe_container(w, t) &&
-	    (lg_cxx_container(w, frame, t, addr) || lg_rust_container(w, frame, t, addr)))
+	const mp_container_class *container = container_class(w, t);
+	if (container && container->walk && container->walk(w, frame, t, addr))
 		return;
 	if (mp_type_variant_count(t) > 0) {
 		visit_variants(w, frame, t, addr);
@@ -1362,7 +1360,7 @@ static void walker_free(lg_walker *w)
 	free(w->work);
 	free(w->visited);
 	free(w->container_types);
-	free(w->container_flags);
+	free(w->container_classes);
 	free(w->container_index.slots);
 	for (size_t i = 0; i < w->n_memos; i++)
 		free(w->memos[i]);
@@ -1468,10 +1466,7 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 			step_block(w, &item);
 			break;
 		case LG_W_CONTAINER:
-			if (((item.kind >> 8) & 0xff) == LG_HANDLER_CXX)
-				lg_cxx_step(w, &item);
-			else
-				lg_rust_step(w, &item);
+			mp_container_step(w, &item);
 			break;
 		}
 	}

@@ -94,13 +94,9 @@ enum lg_memo_kind {
 void *lg_memo(lg_walker *w, const void *key, int kind, size_t size, bool *fresh);
 /* The template parameter at index that is a type, or NULL. */
 
-/* Container modules: handlers tried in order for every struct value, and
- * their iteration steps for LG_W_CONTAINER items. */
-bool lg_cxx_container(lg_walker *w, uint32_t frame, const mp_type *type,
-		      uint64_t addr);
+/* The container families' iteration steps for LG_W_CONTAINER items (the
+ * containers themselves are found through containers.h's registry). */
 bool lg_cxx_step(lg_walker *w, lg_work *item);
-bool lg_rust_container(lg_walker *w, uint32_t frame, const mp_type *type,
-		       uint64_t addr);
 bool lg_rust_step(lg_walker *w, lg_work *item);
 
 enum { LG_HANDLER_CXX = 1, LG_HANDLER_RUST = 2 };

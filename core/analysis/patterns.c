@@ -14,6 +14,7 @@
 
 #include "array.h"
 #include "block_types.h"
+#include "containers.h"
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "leak_groups.h"
@@ -59,6 +60,7 @@ typedef struct category {
 	uint64_t blocks, bytes, overhead;
 	uint64_t exact;                /* blocks holding exactly one T */
 	uint64_t example;
+	size_t plan;                   /* its array plan; SIZE_MAX - 1: not made yet */
 } category;
 
 typedef struct builder {
@@ -155,7 +157,8 @@ static size_t category_named(builder *b, char *name, const mp_type *type)
 	}
 	/* Typedefs name the category; the record underneath is measured. */
 	b->categories[b->n_categories] = (category){.name = name,
-						    .type = type ? mp_type_strip(type) : NULL};
+						    .type = type ? mp_type_strip(type) : NULL,
+						    .plan = SIZE_MAX - 1};
 	b->by_name[j] = ++b->n_categories;
 	return b->n_categories - 1;
 }
@@ -229,8 +232,9 @@ static bool all_zero(const uint8_t *bytes, size_t length)
 	return true;
 }
 
-static void measure_capacity(builder *b, const mp_type *record, const uint8_t *bytes,
+static void measure_capacity(builder *b, size_t plan, uint64_t address, const uint8_t *bytes,
 			     size_t size);
+static size_t array_plan_index(builder *b, const mp_type *record);
 
 static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t length)
 {
@@ -322,10 +326,12 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 			cat->example = address;
 		if (cat->type && usable == usable_for_request(mp_type_size(cat->type)))
 			cat->exact++;
-		const mp_type *record = cat->type ? mp_type_strip(cat->type) : NULL;
-		if (record && (mp_type_kind(record) == MP_TYPE_STRUCT ||
-			       mp_type_kind(record) == MP_TYPE_CLASS))
-			measure_capacity(b, record, bytes, length);
+		if (cat->type && (mp_type_kind(cat->type) == MP_TYPE_STRUCT ||
+				  mp_type_kind(cat->type) == MP_TYPE_CLASS)) {
+			if (cat->plan == SIZE_MAX - 1)
+				cat->plan = array_plan_index(b, cat->type);
+			measure_capacity(b, cat->plan, address, bytes, length);
+		}
 		b->out->in_use_blocks++;
 		b->out->in_use_bytes += usable;
 		if (usable >= HASH_LIMIT || !usable)
@@ -348,21 +354,28 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 
 /* ----------------------------------------------------------- capacity */
 
-/* A pointer member used as an array with a length sibling, in a struct:
- * the elements past the length are capacity nobody uses. */
+/* Where an object of a record type keeps elements it may overallocate:
+ * a pointer member used as an array with a length sibling (C), or a
+ * container of the registry with one buffer (std::vector, std::string,
+ * Vec, String), inline or in nested structs.  The elements past the
+ * length are capacity nobody uses. */
 typedef struct array_member {
 	uint64_t pointer_offset, length_offset, length_size, element_size;
-	const char *name;
+	const mp_container_class *container;   /* NULL: a C pointer and length */
+	const mp_type *container_type;
+	char *name;                            /* member path, "a.b" */
 } array_member;
 
 typedef struct array_plan {
-	const mp_type *type;           /* NULL: empty slot */
+	const mp_type *type;
 	array_member *members;
 	size_t count;
 	struct overcapacity {
 		uint64_t blocks, bytes, wasted, example;
 	} *sums;                       /* per member */
 } array_plan;
+
+enum { PLAN_MEMBERS = 256, PLAN_DEPTH = 4 };
 
 static bool named(const char *name, const char *prefix, const char *base, const char *suffix)
 {
@@ -421,76 +434,173 @@ static bool array_pointer(const mp_type_member *m, uint64_t *element_size)
 	return *element_size > 1;
 }
 
+static bool add_member(array_plan *p, array_member member)
+{
+	if (!member.name)
+		return false;
+	if (p->count == PLAN_MEMBERS) {
+		free(member.name);
+		return true;
+	}
+	array_member *grown = realloc(p->members, (p->count + 1) * sizeof(*grown));
+	if (!grown) {
+		free(member.name);
+		return false;
+	}
+	p->members = grown;
+	p->members[p->count++] = member;
+	return true;
+}
+
+static char *member_path(const char *prefix, const char *name)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", name ? name : "?") < 0)
+		return NULL;
+	return path;
+}
+
+/* The record's members, flattened through inline structs (a work list
+ * bounded in depth and members): containers where the registry knows
+ * them, C arrays with a length sibling in each struct. */
 static bool build_array_plan(array_plan *p, const mp_type *record)
 {
 	p->type = record;
-	size_t pointers = 0;
-	for (size_t i = 0; i < mp_type_member_count(record); i++) {
-		uint64_t element_size;
-		if (array_pointer(mp_type_member_at(record, i), &element_size))
-			pointers++;
+	struct pending {
+		const mp_type *type;
+		uint64_t offset;
+		unsigned depth;
+		char *path;
+	} work[PLAN_MEMBERS];
+	size_t n_work = 0;
+	bool ok = true;
+	const mp_container_class *self = mp_container_class_of(record);
+	if (self && self->buffer)
+		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup("")}) &&
+		       (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
+	work[n_work++] = (struct pending){record, 0, 0, strdup("")};
+	while (n_work && ok) {
+		struct pending item = work[--n_work];
+		if (!item.path) {
+			ok = false;
+			break;
+		}
+		const mp_type *st = item.type;
+		size_t pointers = 0;
+		for (size_t i = 0; i < mp_type_member_count(st); i++) {
+			uint64_t element_size;
+			if (array_pointer(mp_type_member_at(st, i), &element_size))
+				pointers++;
+		}
+		for (size_t i = 0; i < mp_type_member_count(st) && ok; i++) {
+			const mp_type_member *m = mp_type_member_at(st, i);
+			const mp_type *mt = mp_type_strip(m->type);
+			uint64_t element_size;
+			if (m->bit_size || m->is_virtual_base || !mt)
+				continue;
+			if (array_pointer(m, &element_size)) {
+				const mp_type_member *length = length_sibling(st, m->name, pointers == 1);
+				if (length)
+					ok = add_member(p, (array_member){
+						item.offset + m->offset, item.offset + length->offset,
+						length->size, element_size, NULL, NULL,
+						member_path(item.path, m->name)});
+				continue;
+			}
+			if (mp_type_kind(mt) != MP_TYPE_STRUCT && mp_type_kind(mt) != MP_TYPE_CLASS)
+				continue;
+			const mp_container_class *c = mp_container_class_of(mt);
+			if (c && c->buffer) {
+				ok = add_member(p, (array_member){item.offset + m->offset, 0, 0, 0, c, mt,
+								  member_path(item.path, m->name)});
+			} else if (!c && item.depth + 1 < PLAN_DEPTH && n_work < PLAN_MEMBERS) {
+				work[n_work++] = (struct pending){mt, item.offset + m->offset,
+								  item.depth + 1,
+								  m->is_base ? strdup(item.path)
+									     : member_path(item.path, m->name)};
+			}
+		}
+		free(item.path);
 	}
-	for (size_t i = 0; i < mp_type_member_count(record); i++) {
-		const mp_type_member *m = mp_type_member_at(record, i);
-		uint64_t element_size;
-		if (!array_pointer(m, &element_size))
-			continue;
-		const mp_type_member *length = length_sibling(record, m->name, pointers == 1);
-		if (!length)
-			continue;
-		array_member *grown = realloc(p->members, (p->count + 1) * sizeof(*grown));
-		if (!grown)
-			return false;
-		p->members = grown;
-		p->members[p->count++] = (array_member){m->offset, length->offset, length->size,
-							 element_size, m->name};
-	}
+	while (n_work)
+		free(work[--n_work].path);
 	p->sums = calloc(p->count ? p->count : 1, sizeof(*p->sums));
-	return p->sums != NULL;
+	return ok && p->sums != NULL;
 }
 
-static array_plan *array_plan_of(builder *b, const mp_type *record)
+static size_t array_plan_index(builder *b, const mp_type *record)
 {
 	for (size_t i = 0; i < b->n_array_plans; i++)
 		if (b->array_plans[i].type == record)
-			return &b->array_plans[i];
+			return i;
 	if (!MP_ARRAY_RESERVE(b->array_plans, b->array_plans_capacity, b->n_array_plans + 1)) {
 		b->nomem = true;
-		return NULL;
+		return SIZE_MAX;
 	}
 	array_plan *p = &b->array_plans[b->n_array_plans++];
 	memset(p, 0, sizeof(*p));
 	if (!build_array_plan(p, record))
 		b->nomem = true;
-	return p;
+	return b->n_array_plans - 1;
 }
 
-/* One object of a record type: each array member's block against what
- * its length uses. */
-static void measure_capacity(builder *b, const mp_type *record, const uint8_t *bytes,
+/* The buffer one member of one object points to, and what it uses of it;
+ * false when the member holds no heap buffer of its own. */
+static bool member_buffer(builder *b, const array_member *m, uint64_t address,
+			  const uint8_t *bytes, size_t size, uint64_t *data, uint64_t *used)
+{
+	if (m->container) {
+		uint64_t object = mp_type_size(m->container_type);
+		mp_container_buffer buffer;
+		if (m->pointer_offset + object > size ||
+		    !m->container->buffer(m->container_type, address + m->pointer_offset,
+					  bytes + m->pointer_offset, (size_t)object, &buffer) ||
+		    !buffer.data)
+			return false;
+		*data = buffer.data;
+		*used = buffer.length * buffer.element_size;
+		return true;
+	}
+	if (m->pointer_offset + 8 > size || m->length_offset + m->length_size > size)
+		return false;
+	uint64_t length = 0;
+	memcpy(data, bytes + m->pointer_offset, 8);
+	memcpy(&length, bytes + m->length_offset, m->length_size);
+	(void)b;
+	*used = length * m->element_size;
+	/* A length past what a block can hold is not this block's length. */
+	return *data && length <= UINT64_MAX / (m->element_size ? m->element_size : 1);
+}
+
+/* The object of record at the start of bytes: each member's block
+ * against what its length uses.  Only the first object of a block: past
+ * it, a block holding an array of them may hold unused capacity whose
+ * stale bytes look like live members. */
+static void measure_capacity(builder *b, size_t plan, uint64_t address, const uint8_t *bytes,
 			     size_t size)
 {
-	array_plan *p = array_plan_of(b, record);
-	for (size_t i = 0; p && i < p->count; i++) {
-		const array_member *m = &p->members[i];
-		if (m->pointer_offset + 8 > size || m->length_offset + m->length_size > size)
+	if (plan == SIZE_MAX || plan >= b->n_array_plans || !b->array_plans[plan].count)
+		return;
+	array_plan *p = &b->array_plans[plan];
+	uint64_t object = mp_type_size(p->type);
+	if (!object || object > size)
+		return;
+	for (size_t i = 0; i < p->count; i++) {
+		uint64_t data, used;
+		if (!member_buffer(b, &p->members[i], address, bytes, (size_t)object, &data, &used))
 			continue;
-		uint64_t pointer = 0, length = 0;
-		memcpy(&pointer, bytes + m->pointer_offset, 8);
-		memcpy(&length, bytes + m->length_offset, m->length_size);
-		ptrdiff_t index = pointer ? mp_heap_find_chunk(b->h, pointer) : -1;
-		if (index < 0 || b->h->chunks[index].address + 16 != pointer)
+		ptrdiff_t index = mp_heap_find_chunk(b->h, data);
+		if (index < 0 || b->h->chunks[index].address + 16 != data)
 			continue;
 		uint64_t usable = heap_chunk_usable(&b->h->chunks[index]);
-		/* A length the block cannot hold is not this block's length. */
-		if (length > usable / m->element_size)
+		if (used > usable)
 			continue;
 		struct overcapacity *sum = &p->sums[i];
 		sum->blocks++;
 		sum->bytes += usable;
-		sum->wasted += usable - length * m->element_size;
+		sum->wasted += usable - used;
 		if (!sum->example)
-			sum->example = pointer;
+			sum->example = data;
 	}
 }
 
@@ -501,12 +611,20 @@ static bool measure_global(void *context, const mp_variable *v)
 	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
 	    mp_type_size(st) > HASH_LIMIT)
 		return !b->nomem;
-	uint8_t bytes[HASH_LIMIT];
+	size_t plan = array_plan_index(b, st);
+	if (plan == SIZE_MAX || !b->array_plans[plan].count)
+		return !b->nomem;
+	uint8_t *bytes = malloc(mp_type_size(st) ? mp_type_size(st) : 1);
+	if (!bytes) {
+		b->nomem = true;
+		return false;
+	}
 	size_t size = (size_t)mp_type_size(st);
 	mp_error *err = mp_target_read(b->t, v->address, bytes, size);
 	if (!err)
-		measure_capacity(b, st, bytes, size);
+		measure_capacity(b, plan, v->address, bytes, size);
 	mp_error_free(err);
+	free(bytes);
 	return !b->nomem;
 }
 
@@ -765,8 +883,14 @@ static void find_overcapacity(builder *b)
 			if (sum->wasted < b->out->noise_floor || sum->wasted <= 24 * sum->blocks)
 				continue;
 			char subject[512];
-			snprintf(subject, sizeof(subject), "%s.%s", mp_type_name(p->type),
-				 p->members[k].name);
+			const array_member *m = &p->members[k];
+			if (m->name[0] && m->container)
+				snprintf(subject, sizeof(subject), "%s.%s (%s)", mp_type_name(p->type),
+					 m->name, mp_type_name(m->container_type));
+			else if (m->name[0])
+				snprintf(subject, sizeof(subject), "%s.%s", mp_type_name(p->type), m->name);
+			else
+				snprintf(subject, sizeof(subject), "%s", mp_type_name(p->type));
 			mp_finding *f = add_finding(b, "overcapacity", subject, sum->blocks,
 						    sum->bytes, sum->wasted);
 			if (!f)
@@ -1004,6 +1128,8 @@ mp_error *mp_patterns_build(mp_target *t, const mp_heap *h, const mp_leaks *leak
 	free(b.by_type);
 	free(b.contents);
 	for (size_t i = 0; i < b.n_array_plans; i++) {
+		for (size_t k = 0; k < b.array_plans[i].count; k++)
+			free(b.array_plans[i].members[k].name);
 		free(b.array_plans[i].members);
 		free(b.array_plans[i].sums);
 	}

@@ -124,6 +124,26 @@ with held_core([example("waste")], "waste.core") as core:
     status, out, err = memprof("recommend", "--core", core)
     check(status == 0 and "savings_bytes" in out and "struct point" in out, "text is a ranked table")
 
+# Containers by the registry's layouts: std::vector and std::string
+# (libstdc++), Vec and String (Rust), in a global and in heap structs; each
+# member's overcapacity within 10% of what the program measured itself.
+for name in ("waste_cpp", "waste_rs"):
+    if not os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), name)):
+        print("%s not built: skipped" % name)
+        continue
+    proc = subprocess.run([example(name)], capture_output=True, text=True, timeout=120)
+    truth = json.loads(proc.stderr.splitlines()[0])
+    with held_core([example(name)], name + ".core") as core:
+        report = findings_of(core)
+        over = [f for f in report["findings"] if f["kind"] == "overcapacity"]
+        for member, bytes_ in truth.items():
+            found = [f for f in over if f["subject"].split(" (")[0].endswith(member)]
+            if check(len(found) == 1, "%s: one overcapacity finding for %s: %s"
+                     % (name, member, [f["subject"] for f in over])):
+                savings = found[0]["estimated_savings_bytes"]
+                check(abs(savings - bytes_) <= bytes_ * 0.10,
+                      "%s: %s savings %d within 10%% of the truth %d" % (name, member, savings, bytes_))
+
 # A program whose only waste is its leak: no other finding above the floor.
 with held_core([example("leak_cycle")], "cycle.core") as core:
     report = findings_of(core)

@@ -1,0 +1,58 @@
+/* The container registry (see containers.h). */
+#include "containers.h"
+
+#include <string.h>
+
+const mp_container_class *mp_container_class_of(const mp_type *type)
+{
+	const char *name = type ? mp_type_name(type) : NULL;
+	/* Every class's prefix starts with one of these: most types are
+	 * rejected on their first letters. */
+	if (!name || (strncmp(name, "std::", 5) != 0 && strncmp(name, "alloc::", 7) != 0 &&
+		      strncmp(name, "hashbrown::", 11) != 0))
+		return NULL;
+	static const struct {
+		const mp_container_class *table;
+		const size_t *count;
+	} families[] = {
+		{mp_cxx_containers, &mp_cxx_container_count},
+		{mp_rust_containers, &mp_rust_container_count},
+	};
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
+		for (size_t i = 0; i < *families[f].count; i++)
+			if (strncmp(name, families[f].table[i].prefix,
+				    strlen(families[f].table[i].prefix)) == 0)
+				return &families[f].table[i];
+	return NULL;
+}
+
+bool mp_container_is_node_base(const mp_type *type)
+{
+	return type_name_is(type, "std::_Rb_tree_node_base") ||
+	       type_name_is(type, "std::__detail::_List_node_base") ||
+	       type_name_is(type, "std::__detail::_Hash_node_base");
+}
+
+bool mp_container_is_node(const mp_type *type)
+{
+	const char *name = type ? mp_type_name(type) : NULL;
+	if (!name || strncmp(name, "std::", 5) != 0)
+		return false;
+	for (size_t i = 0; i < mp_cxx_container_count; i++) {
+		for (const char *p = mp_cxx_containers[i].node_prefix; p && *p;) {
+			size_t length = strcspn(p, "|");
+			if (strncmp(name, p, length) == 0)
+				return true;
+			p += length + (p[length] == '|');
+		}
+	}
+	return false;
+}
+
+void mp_container_step(lg_walker *w, lg_work *item)
+{
+	if (((item->kind >> 8) & 0xff) == LG_HANDLER_CXX)
+		lg_cxx_step(w, item);
+	else
+		lg_rust_step(w, item);
+}

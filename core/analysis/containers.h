@@ -1,0 +1,66 @@
+/* One place for what a library's types look like: a registry of the
+ * container types memprof knows (libstdc++, Rust std), one entry each,
+ * used by the logical walk (how to count and iterate it), block typing
+ * (the node type of its blocks, the element type of its buffer) and
+ * patterns (its buffer's length against its capacity).  The entries live
+ * beside the code that walks them, in containers_cxx.c and
+ * containers_rust.c. */
+#ifndef MEMPROF_CORE_ANALYSIS_CONTAINERS_H
+#define MEMPROF_CORE_ANALYSIS_CONTAINERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logical_internal.h"
+
+/* A container's element buffer, read from the container's own bytes. */
+typedef struct mp_container_buffer {
+	uint64_t data;              /* user address of the buffer block; 0: none */
+	uint64_t length;            /* elements in use */
+	uint64_t capacity;          /* elements it has room for, by its own fields */
+	uint64_t element_size;
+	bool inline_storage;        /* the elements sit in the object (short string) */
+} mp_container_buffer;
+
+typedef struct mp_container_class {
+	const char *prefix;         /* type names that start with it */
+	/* The logical walk: counts the value at addr into frame; false when
+	 * the layout is not the one expected (the walker then walks it as a
+	 * plain struct). */
+	bool (*walk)(lg_walker *w, uint32_t frame, const mp_type *type, uint64_t addr);
+	/* The element buffer of the value whose bytes are bytes[0, size) at
+	 * address; NULL for containers without one buffer (trees, lists). */
+	bool (*buffer)(const mp_type *type, uint64_t address, const uint8_t *bytes,
+		       size_t size, mp_container_buffer *out);
+	/* libstdc++ node containers link nodes through a base class: the node
+	 * type is node_prefix + the value type (template parameter
+	 * value_index) + node_suffix. */
+	const char *node_prefix, *node_suffix;
+	size_t value_index;
+	/* Its buffer pointer's type says less than the element type (Rust's
+	 * RawVec keeps a u8 pointer): the element is template parameter 0. */
+	bool buffer_of_parameter;
+	int family;                 /* LG_HANDLER_*: whose step runs its work items */
+} mp_container_class;
+
+/* The class of a container type (typedefs and cv stripped by the caller),
+ * or NULL. */
+const mp_container_class *mp_container_class_of(const mp_type *type);
+/* Whether type is a node base of a libstdc++ node container
+ * (std::_Rb_tree_node_base, ...): the pointers a node container links
+ * with. */
+bool mp_container_is_node_base(const mp_type *type);
+/* Whether type is the node type of a libstdc++ node container
+ * (std::_Rb_tree_node<V>, ...). */
+bool mp_container_is_node(const mp_type *type);
+/* Runs a container's work item (LG_W_CONTAINER) for the logical walk. */
+void mp_container_step(lg_walker *w, lg_work *item);
+
+/* The families' tables (containers_cxx.c, containers_rust.c). */
+extern const mp_container_class mp_cxx_containers[];
+extern const size_t mp_cxx_container_count;
+extern const mp_container_class mp_rust_containers[];
+extern const size_t mp_rust_container_count;
+
+#endif
