@@ -23,6 +23,13 @@
 extern "C" {
 #endif
 
+/* libmemprof is built with hidden visibility (it is loaded into GDB and
+ * LLDB, where its internal names must not meet theirs): what this header
+ * declares is all it exports. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define MEMPROF_VERSION "0.1.0"
 
 /* ---------------------------------------------------------------- errors */
@@ -574,6 +581,10 @@ const char *mp_command_verb_summary(size_t index);
  * Results go to out (or --output), messages to err. */
 int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		   FILE *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
