@@ -545,15 +545,6 @@ const char *mp_type_evidence_name(enum mp_type_evidence evidence)
 	}
 }
 
-/* What glibc's malloc makes usable of a request of size bytes on x86-64:
- * the chunk is the request plus its 8-byte size field, rounded up to 16,
- * at least 32. */
-static uint64_t usable_for_request(uint64_t size)
-{
-	uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
-	return (chunk < 32 ? 32 : chunk) - 8;
-}
-
 /* Names of the implementation's own types (`struct _IO_FILE`,
  * `__pthread_mutex_s`, std:: internals) and of language runtimes: a
  * program's headers bring them into its DWARF, but its lost blocks are its
@@ -584,7 +575,7 @@ static bool collect_candidate(void *context, const char *name, const mp_type *ty
 		return false;
 	}
 	ty->candidates[ty->n_candidates++] =
-		(shape_candidate){usable_for_request(mp_type_size(st)), st};
+		(shape_candidate){heap_usable_for_request(mp_type_size(st)), st};
 	return true;
 }
 
@@ -638,7 +629,7 @@ static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_
 			enum mp_type_kind k = pointee ? mp_type_kind(pointee) : MP_TYPE_INVALID;
 			if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) &&
 			    heap_chunk_usable(&ty->h->chunks[target]) ==
-				    usable_for_request(mp_type_size(pointee)))
+				    heap_usable_for_request(mp_type_size(pointee)))
 				consistent++;
 			continue;
 		}

@@ -1,28 +1,21 @@
-/* Patterns of a heap: one pass over the blocks in use puts each in its
- * category (its type from block_types, else what its bytes say) and size
- * class, and hashes its contents; the findings are then computed per
- * category, per set of identical contents, per struct type and per arena.
- * Savings are estimated in chunk terms (what malloc would give back), as
+/* Patterns of a heap: the findings of `memprof patterns` and `recommend`,
+ * computed from the heap's chunk table and what pattern_input.c gathered
+ * (categories, per-chunk category and leak kind, repeated contents,
+ * container capacities), never from the target itself.  Savings are
+ * estimated in chunk terms (what malloc would give back), as
  * docs/patterns.md explains finding by finding. */
 #include "patterns.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array.h"
-#include "block_types.h"
-#include "containers.h"
 #include "error.h"
 #include "heap/heap_internal.h"
-#include "leak_groups.h"
-#include "struct_layout.h"
-#include "target/target_internal.h"
 
 enum {
-	HASH_LIMIT = 64 * 1024,        /* larger blocks are not hashed */
 	SMALL_BLOCK = 64,              /* usable bytes of a "tiny" block */
 	SMALL_MIN_BLOCKS = 1000,       /* a pool pays off from this many */
 	PAGE = 4096,
@@ -45,590 +38,13 @@ const char *mp_impact_of(uint64_t bytes, uint64_t heap_bytes)
 	return "low";
 }
 
-/* What glibc's malloc makes usable of a request (as block_types.c). */
-static uint64_t usable_for_request(uint64_t size)
-{
-	uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
-	return (chunk < 32 ? 32 : chunk) - 8;
-}
-
-/* ------------------------------------------------------------ categories */
-
-typedef struct category {
-	char *name;
-	const mp_type *type;           /* typed categories: the record */
-	uint64_t blocks, bytes, overhead;
-	uint64_t exact;                /* blocks holding exactly one T */
-	uint64_t example;
-	size_t plan;                   /* its array plan; SIZE_MAX - 1: not made yet */
-} category;
-
 typedef struct builder {
-	mp_target *t;
 	const mp_heap *h;
-	const mp_patterns_options *options;
-	mp_block_typing typing;
-	category *categories;
-	size_t n_categories, categories_capacity;
-	size_t *by_name;               /* open addressing: category index + 1 */
-	size_t by_name_capacity;
-	struct type_slot {
-		const mp_type *type;
-		size_t category;
-	} *by_type;                    /* open addressing on type handles */
-	size_t by_type_capacity, by_type_used;
-	struct content {
-		uint64_t hash;
-		uint32_t length;
-		uint32_t chunk;
-	} *contents;
-	size_t n_contents, contents_capacity;
-	struct array_plan *array_plans;
-	size_t n_array_plans, array_plans_capacity;
-	size_t string_category, unknown_category;   /* SIZE_MAX until made */
+	const mp_pattern_input *in;
 	mp_patterns *out;
 	size_t findings_capacity;
 	bool nomem;
 } builder;
-
-static uint64_t hash_bytes(const uint8_t *bytes, size_t length)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ length;
-	size_t i = 0;
-	for (; i + 8 <= length; i += 8) {
-		uint64_t w;
-		memcpy(&w, bytes + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	uint64_t tail = 0;
-	memcpy(&tail, bytes + i, length - i);
-	h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 29);
-}
-
-static uint64_t hash_name(const char *name)
-{
-	return hash_bytes((const uint8_t *)name, strlen(name));
-}
-
-static bool grow_names(builder *b)
-{
-	size_t capacity = b->by_name_capacity ? 2 * b->by_name_capacity : 256;
-	size_t *table = calloc(capacity, sizeof(*table));
-	if (!table)
-		return false;
-	for (size_t i = 0; i < b->n_categories; i++) {
-		size_t j = hash_name(b->categories[i].name) & (capacity - 1);
-		while (table[j])
-			j = (j + 1) & (capacity - 1);
-		table[j] = i + 1;
-	}
-	free(b->by_name);
-	b->by_name = table;
-	b->by_name_capacity = capacity;
-	return true;
-}
-
-/* The category named name (taken: freed when it exists already). */
-static size_t category_named(builder *b, char *name, const mp_type *type)
-{
-	if (2 * (b->n_categories + 1) > b->by_name_capacity && !grow_names(b)) {
-		free(name);
-		b->nomem = true;
-		return SIZE_MAX;
-	}
-	size_t mask = b->by_name_capacity - 1;
-	size_t j = hash_name(name) & mask;
-	while (b->by_name[j]) {
-		category *c = &b->categories[b->by_name[j] - 1];
-		if (strcmp(c->name, name) == 0) {
-			free(name);
-			if (!c->type && type)
-				c->type = mp_type_strip(type);
-			return b->by_name[j] - 1;
-		}
-		j = (j + 1) & mask;
-	}
-	if (!MP_ARRAY_RESERVE(b->categories, b->categories_capacity, b->n_categories + 1)) {
-		free(name);
-		b->nomem = true;
-		return SIZE_MAX;
-	}
-	/* Typedefs name the category; the record underneath is measured. */
-	b->categories[b->n_categories] = (category){.name = name,
-						    .type = type ? mp_type_strip(type) : NULL,
-						    .plan = SIZE_MAX - 1};
-	b->by_name[j] = ++b->n_categories;
-	return b->n_categories - 1;
-}
-
-/* The category already made for type, or SIZE_MAX. */
-static size_t cached_type_category(const builder *b, const mp_type *type)
-{
-	if (!b->by_type_capacity)
-		return SIZE_MAX;
-	size_t mask = b->by_type_capacity - 1;
-	for (size_t j = ((uintptr_t)type >> 4) & mask; b->by_type[j].type; j = (j + 1) & mask)
-		if (b->by_type[j].type == type)
-			return b->by_type[j].category;
-	return SIZE_MAX;
-}
-
-/* Typed blocks are most blocks: their category is found by type handle
- * without building the name again. */
-static size_t category_of_type(builder *b, const mp_type *type, char *name)
-{
-	if (2 * (b->by_type_used + 1) > b->by_type_capacity) {
-		size_t capacity = b->by_type_capacity ? 2 * b->by_type_capacity : 256;
-		struct type_slot *table = calloc(capacity, sizeof(*table));
-		if (!table) {
-			free(name);
-			b->nomem = true;
-			return SIZE_MAX;
-		}
-		for (size_t i = 0; i < b->by_type_capacity; i++) {
-			if (!b->by_type[i].type)
-				continue;
-			size_t j = ((uintptr_t)b->by_type[i].type >> 4) & (capacity - 1);
-			while (table[j].type)
-				j = (j + 1) & (capacity - 1);
-			table[j] = b->by_type[i];
-		}
-		free(b->by_type);
-		b->by_type = table;
-		b->by_type_capacity = capacity;
-	}
-	size_t mask = b->by_type_capacity - 1;
-	size_t j = ((uintptr_t)type >> 4) & mask;
-	while (b->by_type[j].type && b->by_type[j].type != type)
-		j = (j + 1) & mask;
-	if (b->by_type[j].type) {
-		free(name);
-		return b->by_type[j].category;
-	}
-	size_t index = category_named(b, name, type);
-	if (index != SIZE_MAX) {
-		b->by_type[j] = (struct type_slot){type, index};
-		b->by_type_used++;
-	}
-	return index;
-}
-
-/* Printable bytes ending in a NUL: the string's length with its NUL, else 0. */
-static size_t string_length(const uint8_t *bytes, size_t length)
-{
-	size_t n = 0;
-	while (n < length && bytes[n] && (isprint(bytes[n]) || isspace(bytes[n])))
-		n++;
-	return n >= 2 && n < length && bytes[n] == '\0' ? n + 1 : 0;
-}
-
-static bool all_zero(const uint8_t *bytes, size_t length)
-{
-	for (size_t i = 0; i < length; i++)
-		if (bytes[i])
-			return false;
-	return true;
-}
-
-static void measure_capacity(builder *b, size_t plan, uint64_t address, const uint8_t *bytes,
-			     size_t size);
-static size_t array_plan_index(builder *b, const mp_type *record);
-
-static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t length)
-{
-	const mp_type *type = b->typing.types[index];
-	const char *evidence;
-	/* Most blocks take a fast path: a typed block whose class has no
-	 * vtable is its type's category; an untyped block whose first word
-	 * names no vtable is a string or unknown.  Only the rest build a name. */
-	if (type && !mp_type_has_vtable_pointer(type)) {
-		size_t known = cached_type_category(b, type);
-		if (known != SIZE_MAX)
-			return known;
-	}
-	if (!type) {
-		uint64_t word = 0, offset;
-		const char *symbol = NULL;
-		if (length >= 8) {
-			memcpy(&word, bytes, 8);
-			symbol = word ? mp_target_symbolize(b->t, word, &offset) : NULL;
-		}
-		if (!symbol || strncmp(symbol, "_ZTV", 4) != 0) {
-			size_t *cached = string_length(bytes, length) ? &b->string_category
-								      : &b->unknown_category;
-			if (*cached == SIZE_MAX) {
-				char *name = strdup(cached == &b->string_category ? "char[] (string)"
-										  : "unknown");
-				if (!name) {
-					b->nomem = true;
-					return SIZE_MAX;
-				}
-				*cached = category_named(b, name, NULL);
-			}
-			return *cached;
-		}
-	}
-	char *name = mp_block_category(b->t, &b->typing, index, bytes, length, &evidence);
-	if (!name)
-		name = strdup("unknown");
-	if (!name) {
-		b->nomem = true;
-		return SIZE_MAX;
-	}
-	if (type && strcmp(evidence, "vtable") != 0)
-		return category_of_type(b, type, name);
-	return category_named(b, name, NULL);
-}
-
-/* One pass over the blocks in use: categories, and the contents to compare. */
-static void scan_blocks(builder *b, const mp_leaks *leaks)
-{
-	uint8_t *buffer = malloc(HASH_LIMIT);
-	/* Room for every chunk at once: growing by copies would move a large
-	 * array several times, and pages never written cost nothing. */
-	b->contents_capacity = b->h->n_chunks ? b->h->n_chunks : 1;
-	b->contents = malloc(b->contents_capacity * sizeof(*b->contents));
-	if (!buffer || !b->contents) {
-		free(buffer);
-		b->nomem = true;
-		return;
-	}
-	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
-		if (mp_leaks_kind(leaks, i) == MP_LEAK_NOT_A_BLOCK)
-			continue;
-		if ((i & 0xfffff) == 0 && b->options && b->options->interrupted &&
-		    b->options->interrupted(b->options->context))
-			break;
-		const heap_chunk *c = &b->h->chunks[i];
-		uint64_t usable = heap_chunk_usable(c);
-		uint64_t address = c->address + 16;
-		size_t length = usable < HASH_LIMIT ? (size_t)usable : 64;
-		const uint8_t *bytes = heap_copy_bytes(b->h, address, length);
-		if (!bytes) {
-			mp_error *err = heap_read(b->h, b->t, address, buffer, length);
-			if (err) {
-				mp_error_free(err);
-				b->out->partial = true;
-				continue;
-			}
-			bytes = buffer;
-		}
-		size_t index = classify(b, i, bytes, length < 64 ? length : 64);
-		if (index == SIZE_MAX)
-			break;
-		category *cat = &b->categories[index];
-		cat->blocks++;
-		cat->bytes += usable;
-		cat->overhead += heap_chunk_size(c) - usable;
-		if (!cat->example)
-			cat->example = address;
-		if (cat->type && usable == usable_for_request(mp_type_size(cat->type)))
-			cat->exact++;
-		if (cat->type && (mp_type_kind(cat->type) == MP_TYPE_STRUCT ||
-				  mp_type_kind(cat->type) == MP_TYPE_CLASS)) {
-			if (cat->plan == SIZE_MAX - 1)
-				cat->plan = array_plan_index(b, cat->type);
-			measure_capacity(b, cat->plan, address, bytes, length);
-		}
-		b->out->in_use_blocks++;
-		b->out->in_use_bytes += usable;
-		if (usable >= HASH_LIMIT || !usable)
-			continue;
-		/* Typed blocks compare whole; a string compares up to its NUL
-		 * (what follows it in the block is old garbage). */
-		size_t text = b->typing.types[i] ? 0 : string_length(bytes, length);
-		size_t content = text ? text : length;
-		if (all_zero(bytes, content))
-			continue;
-		if (!MP_ARRAY_RESERVE(b->contents, b->contents_capacity, b->n_contents + 1)) {
-			b->nomem = true;
-			break;
-		}
-		b->contents[b->n_contents++] = (struct content){
-			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
-	}
-	free(buffer);
-}
-
-/* ----------------------------------------------------------- capacity */
-
-/* Where an object of a record type keeps elements it may overallocate:
- * a pointer member used as an array with a length sibling (C), or a
- * container of the registry with one buffer (std::vector, std::string,
- * Vec, String), inline or in nested structs.  The elements past the
- * length are capacity nobody uses. */
-typedef struct array_member {
-	uint64_t pointer_offset, length_offset, length_size, element_size;
-	const mp_container_class *container;   /* NULL: a C pointer and length */
-	const mp_type *container_type;
-	char *name;                            /* member path, "a.b" */
-} array_member;
-
-typedef struct array_plan {
-	const mp_type *type;
-	array_member *members;
-	size_t count;
-	struct overcapacity {
-		uint64_t blocks, bytes, wasted, example;
-	} *sums;                       /* per member */
-} array_plan;
-
-enum { PLAN_MEMBERS = 256, PLAN_DEPTH = 4 };
-
-static bool named(const char *name, const char *prefix, const char *base, const char *suffix)
-{
-	size_t p = strlen(prefix), b = strlen(base), s = strlen(suffix);
-	return strlen(name) == p + b + s && strncmp(name, prefix, p) == 0 &&
-	       strncmp(name + p, base, b) == 0 && strcmp(name + p + b, suffix) == 0;
-}
-
-/* The member of record that holds the length of pointer member base, by
- * the names C code gives it (DESIGN: X_len, X_count, n_X, nX, num_X,
- * X_size), else the generic len/length/count/used/n when base is the
- * record's only array pointer. */
-static const mp_type_member *length_sibling(const mp_type *record, const char *base,
-					    bool only_pointer)
-{
-	static const char *const suffixes[] = {"_len", "_length", "_count", "_size", "_used"};
-	static const char *const prefixes[] = {"n_", "n", "num_"};
-	static const char *const generic[] = {"len", "length", "count", "used", "n", "size"};
-	const mp_type_member *found = NULL;
-	for (size_t i = 0; i < mp_type_member_count(record) && !found; i++) {
-		const mp_type_member *m = mp_type_member_at(record, i);
-		const mp_type *mt = mp_type_strip(m->type);
-		if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_BASE || m->bit_size ||
-		    (m->size != 4 && m->size != 8))
-			continue;
-		for (size_t k = 0; k < sizeof(suffixes) / sizeof(*suffixes) && !found; k++)
-			if (named(m->name, "", base, suffixes[k]))
-				found = m;
-		for (size_t k = 0; k < sizeof(prefixes) / sizeof(*prefixes) && !found; k++)
-			if (named(m->name, prefixes[k], base, ""))
-				found = m;
-	}
-	for (size_t i = 0; i < mp_type_member_count(record) && !found && only_pointer; i++) {
-		const mp_type_member *m = mp_type_member_at(record, i);
-		const mp_type *mt = mp_type_strip(m->type);
-		if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_BASE || m->bit_size ||
-		    (m->size != 4 && m->size != 8))
-			continue;
-		for (size_t k = 0; k < sizeof(generic) / sizeof(*generic) && !found; k++)
-			if (strcmp(m->name, generic[k]) == 0)
-				found = m;
-	}
-	return found;
-}
-
-/* Pointer members to non-char elements: strings are not arrays. */
-static bool array_pointer(const mp_type_member *m, uint64_t *element_size)
-{
-	const mp_type *mt = mp_type_strip(m->type);
-	if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_POINTER || m->bit_size)
-		return false;
-	const mp_type *element = mp_type_strip(mp_type_target(mt));
-	if (!element || mp_type_kind(element) == MP_TYPE_VOID || mp_type_kind(element) == MP_TYPE_FUNCTION)
-		return false;
-	*element_size = mp_type_size(element);
-	return *element_size > 1;
-}
-
-static bool add_member(array_plan *p, array_member member)
-{
-	if (!member.name)
-		return false;
-	if (p->count == PLAN_MEMBERS) {
-		free(member.name);
-		return true;
-	}
-	array_member *grown = realloc(p->members, (p->count + 1) * sizeof(*grown));
-	if (!grown) {
-		free(member.name);
-		return false;
-	}
-	p->members = grown;
-	p->members[p->count++] = member;
-	return true;
-}
-
-static char *member_path(const char *prefix, const char *name)
-{
-	char *path = NULL;
-	if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", name ? name : "?") < 0)
-		return NULL;
-	return path;
-}
-
-/* The record's members, flattened through inline structs (a work list
- * bounded in depth and members): containers where the registry knows
- * them, C arrays with a length sibling in each struct. */
-static bool build_array_plan(array_plan *p, const mp_type *record)
-{
-	p->type = record;
-	struct pending {
-		const mp_type *type;
-		uint64_t offset;
-		unsigned depth;
-		char *path;
-	} work[PLAN_MEMBERS];
-	size_t n_work = 0;
-	bool ok = true;
-	const mp_container_class *self = mp_container_class_of(record);
-	if (self && self->buffer)
-		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup("")}) &&
-		       (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
-	work[n_work++] = (struct pending){record, 0, 0, strdup("")};
-	while (n_work && ok) {
-		struct pending item = work[--n_work];
-		if (!item.path) {
-			ok = false;
-			break;
-		}
-		const mp_type *st = item.type;
-		size_t pointers = 0;
-		for (size_t i = 0; i < mp_type_member_count(st); i++) {
-			uint64_t element_size;
-			if (array_pointer(mp_type_member_at(st, i), &element_size))
-				pointers++;
-		}
-		for (size_t i = 0; i < mp_type_member_count(st) && ok; i++) {
-			const mp_type_member *m = mp_type_member_at(st, i);
-			const mp_type *mt = mp_type_strip(m->type);
-			uint64_t element_size;
-			if (m->bit_size || m->is_virtual_base || !mt)
-				continue;
-			if (array_pointer(m, &element_size)) {
-				const mp_type_member *length = length_sibling(st, m->name, pointers == 1);
-				if (length)
-					ok = add_member(p, (array_member){
-						item.offset + m->offset, item.offset + length->offset,
-						length->size, element_size, NULL, NULL,
-						member_path(item.path, m->name)});
-				continue;
-			}
-			if (mp_type_kind(mt) != MP_TYPE_STRUCT && mp_type_kind(mt) != MP_TYPE_CLASS)
-				continue;
-			const mp_container_class *c = mp_container_class_of(mt);
-			if (c && c->buffer) {
-				ok = add_member(p, (array_member){item.offset + m->offset, 0, 0, 0, c, mt,
-								  member_path(item.path, m->name)});
-			} else if (!c && item.depth + 1 < PLAN_DEPTH && n_work < PLAN_MEMBERS) {
-				work[n_work++] = (struct pending){mt, item.offset + m->offset,
-								  item.depth + 1,
-								  m->is_base ? strdup(item.path)
-									     : member_path(item.path, m->name)};
-			}
-		}
-		free(item.path);
-	}
-	while (n_work)
-		free(work[--n_work].path);
-	p->sums = calloc(p->count ? p->count : 1, sizeof(*p->sums));
-	return ok && p->sums != NULL;
-}
-
-static size_t array_plan_index(builder *b, const mp_type *record)
-{
-	for (size_t i = 0; i < b->n_array_plans; i++)
-		if (b->array_plans[i].type == record)
-			return i;
-	if (!MP_ARRAY_RESERVE(b->array_plans, b->array_plans_capacity, b->n_array_plans + 1)) {
-		b->nomem = true;
-		return SIZE_MAX;
-	}
-	array_plan *p = &b->array_plans[b->n_array_plans++];
-	memset(p, 0, sizeof(*p));
-	if (!build_array_plan(p, record))
-		b->nomem = true;
-	return b->n_array_plans - 1;
-}
-
-/* The buffer one member of one object points to, and what it uses of it;
- * false when the member holds no heap buffer of its own. */
-static bool member_buffer(builder *b, const array_member *m, uint64_t address,
-			  const uint8_t *bytes, size_t size, uint64_t *data, uint64_t *used)
-{
-	if (m->container) {
-		uint64_t object = mp_type_size(m->container_type);
-		mp_container_buffer buffer;
-		if (m->pointer_offset + object > size ||
-		    !m->container->buffer(m->container_type, address + m->pointer_offset,
-					  bytes + m->pointer_offset, (size_t)object, &buffer) ||
-		    !buffer.data)
-			return false;
-		*data = buffer.data;
-		*used = buffer.length * buffer.element_size;
-		return true;
-	}
-	if (m->pointer_offset + 8 > size || m->length_offset + m->length_size > size)
-		return false;
-	uint64_t length = 0;
-	memcpy(data, bytes + m->pointer_offset, 8);
-	memcpy(&length, bytes + m->length_offset, m->length_size);
-	(void)b;
-	*used = length * m->element_size;
-	/* A length past what a block can hold is not this block's length. */
-	return *data && length <= UINT64_MAX / (m->element_size ? m->element_size : 1);
-}
-
-/* The object of record at the start of bytes: each member's block
- * against what its length uses.  Only the first object of a block: past
- * it, a block holding an array of them may hold unused capacity whose
- * stale bytes look like live members. */
-static void measure_capacity(builder *b, size_t plan, uint64_t address, const uint8_t *bytes,
-			     size_t size)
-{
-	if (plan == SIZE_MAX || plan >= b->n_array_plans || !b->array_plans[plan].count)
-		return;
-	array_plan *p = &b->array_plans[plan];
-	uint64_t object = mp_type_size(p->type);
-	if (!object || object > size)
-		return;
-	for (size_t i = 0; i < p->count; i++) {
-		uint64_t data, used;
-		if (!member_buffer(b, &p->members[i], address, bytes, (size_t)object, &data, &used))
-			continue;
-		ptrdiff_t index = mp_heap_find_chunk(b->h, data);
-		if (index < 0 || b->h->chunks[index].address + 16 != data)
-			continue;
-		uint64_t usable = heap_chunk_usable(&b->h->chunks[index]);
-		if (used > usable)
-			continue;
-		struct overcapacity *sum = &p->sums[i];
-		sum->blocks++;
-		sum->bytes += usable;
-		sum->wasted += usable - used;
-		if (!sum->example)
-			sum->example = data;
-	}
-}
-
-static bool measure_global(void *context, const mp_variable *v)
-{
-	builder *b = context;
-	const mp_type *st = mp_type_strip(v->type);
-	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
-	    mp_type_size(st) > HASH_LIMIT)
-		return !b->nomem;
-	size_t plan = array_plan_index(b, st);
-	if (plan == SIZE_MAX || !b->array_plans[plan].count)
-		return !b->nomem;
-	uint8_t *bytes = malloc(mp_type_size(st) ? mp_type_size(st) : 1);
-	if (!bytes) {
-		b->nomem = true;
-		return false;
-	}
-	size_t size = (size_t)mp_type_size(st);
-	mp_error *err = mp_target_read(b->t, v->address, bytes, size);
-	if (!err)
-		measure_capacity(b, plan, v->address, bytes, size);
-	mp_error_free(err);
-	free(bytes);
-	return !b->nomem;
-}
-
-/* -------------------------------------------------------------- findings */
 
 static mp_finding *add_finding(builder *b, const char *kind, const char *subject,
 			       uint64_t blocks, uint64_t bytes, uint64_t savings)
@@ -667,52 +83,6 @@ static void set_detail(builder *b, mp_finding *f, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int compare_contents(const void *x, const void *y)
-{
-	const struct content *a = x, *c = y;
-	if (a->hash != c->hash)
-		return a->hash < c->hash ? -1 : 1;
-	if (a->length != c->length)
-		return a->length < c->length ? -1 : 1;
-	return a->chunk < c->chunk ? -1 : a->chunk > c->chunk;
-}
-
-/* Keeps only the contents whose hash another content may share, in place:
- * two bitmaps of hash bits, seen once and seen twice, filled in one pass
- * and read in a second.  Sorting all 10 million contents of a large heap
- * to find its duplicates cost more than the leak check; most contents are
- * unique and never need sorting. */
-static bool keep_repeated(builder *b)
-{
-	size_t bits = 1 << 16;
-	while (bits < 8 * b->n_contents && bits < ((size_t)1 << 30))
-		bits <<= 1;
-	uint64_t *seen = calloc(bits / 64, sizeof(*seen));
-	uint64_t *twice = calloc(bits / 64, sizeof(*twice));
-	if (!seen || !twice) {
-		free(seen);
-		free(twice);
-		return false;
-	}
-	for (size_t i = 0; i < b->n_contents; i++) {
-		size_t k = (size_t)(b->contents[i].hash ^ b->contents[i].length) & (bits - 1);
-		uint64_t bit = 1ull << (k & 63);
-		if (seen[k >> 6] & bit)
-			twice[k >> 6] |= bit;
-		seen[k >> 6] |= bit;
-	}
-	size_t kept = 0;
-	for (size_t i = 0; i < b->n_contents; i++) {
-		size_t k = (size_t)(b->contents[i].hash ^ b->contents[i].length) & (bits - 1);
-		if (twice[k >> 6] & (1ull << (k & 63)))
-			b->contents[kept++] = b->contents[i];
-	}
-	b->n_contents = kept;
-	free(seen);
-	free(twice);
-	return true;
-}
-
 /* Per category: the blocks whose contents another block repeats.  Keeping
  * one copy of each content saves the chunks of all the others. */
 typedef struct duplicate_sum {
@@ -723,67 +93,58 @@ typedef struct duplicate_sum {
 
 static void find_duplicates(builder *b)
 {
-	if (b->n_contents < 2)
-		return;
-	if (!keep_repeated(b)) {
-		b->nomem = true;
-		return;
-	}
-	qsort(b->contents, b->n_contents, sizeof(*b->contents), compare_contents);
-	duplicate_sum *sums = calloc(b->n_categories ? b->n_categories : 1, sizeof(*sums));
+	const mp_pattern_input *in = b->in;
+	duplicate_sum *sums = calloc(in->n_classes ? in->n_classes : 1, sizeof(*sums));
 	if (!sums) {
 		b->nomem = true;
 		return;
 	}
-	uint8_t first_bytes[64];
-	for (size_t i = 0; i < b->n_contents;) {
+	for (size_t i = 0; i < in->n_contents;) {
 		size_t j = i + 1;
-		while (j < b->n_contents && b->contents[j].hash == b->contents[i].hash &&
-		       b->contents[j].length == b->contents[i].length)
+		while (j < in->n_contents && in->contents[j].hash == in->contents[i].hash &&
+		       in->contents[j].length == in->contents[i].length)
 			j++;
-		if (j - i >= 2) {
-			const heap_chunk *c = &b->h->chunks[b->contents[i].chunk];
-			uint64_t usable = heap_chunk_usable(c);
-			size_t length = usable < sizeof(first_bytes) ? (size_t)usable : sizeof(first_bytes);
-			mp_error *err = heap_read(b->h, b->t, c->address + 16, first_bytes, length);
-			size_t index = err ? SIZE_MAX : classify(b, b->contents[i].chunk, first_bytes, length);
-			mp_error_free(err);
-			if (index != SIZE_MAX) {
-				duplicate_sum *s = &sums[index];
-				uint64_t set_savings = 0, set_bytes = 0;
-				for (size_t k = i; k < j; k++) {
-					const heap_chunk *ck = &b->h->chunks[b->contents[k].chunk];
-					set_bytes += heap_chunk_usable(ck);
-					if (k > i)
-						set_savings += heap_chunk_size(ck);
-				}
-				s->blocks += j - i;
-				s->bytes += set_bytes;
-				s->savings += set_savings;
-				s->distinct++;
-				if (set_savings > s->best_savings) {
-					s->best_savings = set_savings;
-					s->best_count = j - i;
-					s->best_first = i;
-				}
+		uint32_t chunk = in->contents[i].chunk;
+		uint32_t index = chunk < in->n_chunks ? in->chunk_class[chunk] : MP_PATTERN_NO_CLASS;
+		if (j - i >= 2 && index < in->n_classes) {
+			duplicate_sum *s = &sums[index];
+			uint64_t set_savings = 0, set_bytes = 0;
+			for (size_t k = i; k < j; k++) {
+				if (in->contents[k].chunk >= b->h->n_chunks)
+					continue;
+				const heap_chunk *ck = &b->h->chunks[in->contents[k].chunk];
+				set_bytes += heap_chunk_usable(ck);
+				if (k > i)
+					set_savings += heap_chunk_size(ck);
+			}
+			s->blocks += j - i;
+			s->bytes += set_bytes;
+			s->savings += set_savings;
+			s->distinct++;
+			if (set_savings > s->best_savings) {
+				s->best_savings = set_savings;
+				s->best_count = j - i;
+				s->best_first = i;
 			}
 		}
 		i = j;
 	}
-	for (size_t k = 0; k < b->n_categories && !b->nomem; k++) {
+	for (size_t k = 0; k < in->n_classes && !b->nomem; k++) {
 		duplicate_sum *s = &sums[k];
 		if (!s->savings || s->savings < b->out->noise_floor)
 			continue;
-		mp_finding *f = add_finding(b, "duplicate-content", b->categories[k].name,
+		mp_finding *f = add_finding(b, "duplicate-content", in->classes[k].name,
 					    s->blocks, s->bytes, s->savings);
 		if (!f)
 			break;
 		set_detail(b, f, "%llu blocks hold only %llu distinct contents; the most copied one is in %llu blocks",
 			   (unsigned long long)s->blocks, (unsigned long long)s->distinct,
 			   (unsigned long long)s->best_count);
-		for (size_t e = 0; e < MP_FINDING_EXAMPLES && e < s->best_count; e++)
-			f->examples[f->n_examples++] =
-				b->h->chunks[b->contents[s->best_first + e].chunk].address + 16;
+		for (size_t e = 0; e < MP_FINDING_EXAMPLES && e < s->best_count; e++) {
+			uint32_t chunk = in->contents[s->best_first + e].chunk;
+			if (chunk < b->h->n_chunks)
+				f->examples[f->n_examples++] = b->h->chunks[chunk].address + 16;
+		}
 	}
 	free(sums);
 }
@@ -792,14 +153,13 @@ static void find_duplicates(builder *b)
  * drops the chunk header and malloc's rounding of each. */
 static void find_small_allocations(builder *b)
 {
-	for (size_t k = 0; k < b->n_categories && !b->nomem; k++) {
-		const category *c = &b->categories[k];
-		/* Records only: a pool has one slot size, and strings or arrays
+	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
+		const mp_pattern_class *c = &b->in->classes[k];
+		/* Structs only: a pool has one slot size, and strings or arrays
 		 * of varying length do not fit one. */
-		if (!c->type || !mp_layout_is_record(c->type) || c->blocks < SMALL_MIN_BLOCKS ||
-		    c->bytes / c->blocks > SMALL_BLOCK)
+		if (!c->record_size || c->blocks < SMALL_MIN_BLOCKS || c->bytes / c->blocks > SMALL_BLOCK)
 			continue;
-		uint64_t payload = mp_type_size(c->type);
+		uint64_t payload = c->record_size;
 		uint64_t slot = (payload + 7) & ~(uint64_t)7;
 		uint64_t chunk = (c->bytes + c->overhead) / c->blocks;
 		uint64_t savings = chunk > slot ? c->blocks * (chunk - slot) : 0;
@@ -822,84 +182,45 @@ static void find_small_allocations(builder *b)
  * in the chunks malloc gives each size. */
 static void find_struct_padding(builder *b)
 {
-	for (size_t k = 0; k < b->n_categories && !b->nomem; k++) {
-		const category *c = &b->categories[k];
-		if (!c->type || !c->exact || !mp_layout_is_record(c->type) ||
-		    mp_type_kind(c->type) == MP_TYPE_UNION)
+	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
+		const mp_pattern_class *c = &b->in->classes[k];
+		if (!c->exact || !c->reorganized_size || c->reorganized_size >= c->record_size)
 			continue;
-		struct_layout l;
-		layout_reorg r = {0};
-		mp_error *err = mp_layout_compute(c->type, &l);
-		if (!err)
-			err = mp_layout_reorganize(&l, &r);
-		free(l.slots);
-		free(r.blocks);
-		if (err) {
-			b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
-			mp_error_free(err);
-			continue;
-		}
-		uint64_t size = mp_type_size(c->type);
-		if (r.new_size >= size)
-			continue;
-		uint64_t per_block = usable_for_request(size) - usable_for_request(r.new_size);
+		uint64_t size = c->record_size, packed = c->reorganized_size;
+		uint64_t per_block = heap_usable_for_request(size) - heap_usable_for_request(packed);
 		uint64_t savings = c->exact * per_block;
 		if (!savings || savings < b->out->noise_floor)
 			continue;
 		mp_finding *f = add_finding(b, "struct-padding", c->name, c->exact,
-					    c->exact * usable_for_request(size), savings);
+					    c->exact * heap_usable_for_request(size), savings);
 		if (!f)
 			break;
 		set_detail(b, f, "%llu bytes reorganized to %llu (memprof type --reorganize '%s'): chunks of %llu instead of %llu bytes for %llu blocks",
-			   (unsigned long long)size, (unsigned long long)r.new_size, c->name,
-			   (unsigned long long)(usable_for_request(r.new_size) + 8),
-			   (unsigned long long)(usable_for_request(size) + 8),
+			   (unsigned long long)size, (unsigned long long)packed, c->name,
+			   (unsigned long long)(heap_usable_for_request(packed) + 8),
+			   (unsigned long long)(heap_usable_for_request(size) + 8),
 			   (unsigned long long)c->exact);
 		f->examples[f->n_examples++] = c->example;
 	}
 }
 
-/* Array members whose blocks hold far more than their length uses, from
- * the heap's typed structs and the main program's globals. */
+/* Members whose blocks hold far more than their length uses. */
 static void find_overcapacity(builder *b)
 {
-	const mp_module *main_module = NULL;
-	for (size_t i = 0; i < mp_target_module_count(b->t); i++)
-		if (mp_module_is_main(mp_target_module(b->t, i)))
-			main_module = mp_target_module(b->t, i);
-	if (main_module) {
-		mp_error *err = mp_type_list_variables(b->t, main_module, measure_global, b);
-		if (err) {
-			b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
-			mp_error_free(err);
-		}
-	}
-	for (size_t i = 0; i < b->n_array_plans && !b->nomem; i++) {
-		const array_plan *p = &b->array_plans[i];
-		for (size_t k = 0; k < p->count && !b->nomem; k++) {
-			const struct overcapacity *sum = &p->sums[k];
-			/* Malloc's rounding leaves up to 24 bytes per block: only
-			 * capacity beyond it is the program's. */
-			if (sum->wasted < b->out->noise_floor || sum->wasted <= 24 * sum->blocks)
-				continue;
-			char subject[512];
-			const array_member *m = &p->members[k];
-			if (m->name[0] && m->container)
-				snprintf(subject, sizeof(subject), "%s.%s (%s)", mp_type_name(p->type),
-					 m->name, mp_type_name(m->container_type));
-			else if (m->name[0])
-				snprintf(subject, sizeof(subject), "%s.%s", mp_type_name(p->type), m->name);
-			else
-				snprintf(subject, sizeof(subject), "%s", mp_type_name(p->type));
-			mp_finding *f = add_finding(b, "overcapacity", subject, sum->blocks,
-						    sum->bytes, sum->wasted);
-			if (!f)
-				break;
-			set_detail(b, f, "%llu of %llu bytes in %llu block%s lie past the length in use",
-				   (unsigned long long)sum->wasted, (unsigned long long)sum->bytes,
-				   (unsigned long long)sum->blocks, sum->blocks == 1 ? "" : "s");
-			f->examples[f->n_examples++] = sum->example;
-		}
+	for (size_t i = 0; i < b->in->n_capacity && !b->nomem; i++) {
+		const mp_pattern_capacity *c = &b->in->capacity[i];
+		/* Malloc's rounding leaves up to 24 bytes per block: only
+		 * capacity beyond it is the program's. */
+		if (c->unused < b->out->noise_floor || c->unused <= 24 * c->blocks)
+			continue;
+		mp_finding *f = add_finding(b, "overcapacity", c->subject, c->blocks, c->bytes,
+					    c->unused);
+		if (!f)
+			break;
+		set_detail(b, f, "%llu of %llu bytes in %llu block%s lie past the length in use",
+			   (unsigned long long)c->unused, (unsigned long long)c->bytes,
+			   (unsigned long long)c->blocks, c->blocks == 1 ? "" : "s");
+		f->examples[f->n_examples++] = c->example;
 	}
 }
 
@@ -974,49 +295,46 @@ static void find_fragmentation(builder *b)
 	free(sums);
 }
 
-/* Lost blocks, per type, from the leak report's groups. */
-static void find_leaks(builder *b, const mp_leaks *leaks)
+/* Lost blocks (definitely and indirectly), per category: leaks are
+ * reported whatever their size, a leak is a bug. */
+static void find_leaks(builder *b)
 {
-	mp_leak_report report;
-	unsigned lost = (1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT);
-	mp_error *err = mp_leak_report_build_typed(b->t, b->h, leaks, &b->typing, lost, &report);
-	if (err) {
-		b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
-		mp_error_free(err);
+	const mp_pattern_input *in = b->in;
+	struct leak_sum {
+		uint64_t blocks, bytes, chunks;
+		uint64_t examples[MP_FINDING_EXAMPLES];
+		size_t n_examples;
+	} *sums = calloc(in->n_classes ? in->n_classes : 1, sizeof(*sums));
+	if (!sums) {
+		b->nomem = true;
 		return;
 	}
-	for (size_t g = 0; g < report.n_groups && !b->nomem; g++) {
-		const mp_leak_group *group = &report.groups[g];
-		const char *name = group->type ? group->type : "unknown";
-		/* Merge groups of one type (several sizes, both kinds). */
-		mp_finding *f = NULL;
-		for (size_t i = 0; i < b->out->n_findings; i++)
-			if (strcmp(b->out->findings[i].kind, "leak") == 0 &&
-			    strcmp(b->out->findings[i].subject, name) == 0)
-				f = &b->out->findings[i];
-		uint64_t chunk_bytes = group->bytes + group->count * 8;
-		if (!f) {
-			f = add_finding(b, "leak", name, 0, 0, 0);
-			if (!f)
-				break;
-		}
-		f->blocks += group->count;
-		f->bytes += group->bytes;
-		f->savings += chunk_bytes;
-		if (f->n_examples < MP_FINDING_EXAMPLES && group->kind == MP_LEAK_DEFINITE)
-			f->examples[f->n_examples++] = group->example;
-	}
-	/* Leaks are reported whatever their size: a leak is a bug. */
-	for (size_t i = 0; i < b->out->n_findings && !b->nomem; i++) {
-		mp_finding *f = &b->out->findings[i];
-		if (strcmp(f->kind, "leak") != 0)
+	for (size_t i = 0; i < in->n_chunks && i < b->h->n_chunks; i++) {
+		if ((in->chunk_kind[i] != MP_LEAK_DEFINITE && in->chunk_kind[i] != MP_LEAK_INDIRECT) ||
+		    in->chunk_class[i] >= in->n_classes)
 			continue;
-		f->impact = mp_impact_of(f->savings, b->out->in_use_bytes);
-		free(f->detail);
-		set_detail(b, f, "%llu blocks, %llu bytes lost (definitely or indirectly); memprof leaks shows them",
-			   (unsigned long long)f->blocks, (unsigned long long)f->bytes);
+		const heap_chunk *c = &b->h->chunks[i];
+		struct leak_sum *s = &sums[in->chunk_class[i]];
+		s->blocks++;
+		s->bytes += heap_chunk_usable(c);
+		s->chunks += heap_chunk_size(c);
+		if (s->n_examples < MP_FINDING_EXAMPLES && in->chunk_kind[i] == MP_LEAK_DEFINITE)
+			s->examples[s->n_examples++] = c->address + 16;
 	}
-	mp_leak_report_free(&report);
+	for (size_t k = 0; k < in->n_classes && !b->nomem; k++) {
+		const struct leak_sum *s = &sums[k];
+		if (!s->blocks)
+			continue;
+		mp_finding *f = add_finding(b, "leak", in->classes[k].name, s->blocks, s->bytes,
+					    s->chunks);
+		if (!f)
+			break;
+		set_detail(b, f, "%llu blocks, %llu bytes lost (definitely or indirectly); memprof leaks shows them",
+			   (unsigned long long)s->blocks, (unsigned long long)s->bytes);
+		memcpy(f->examples, s->examples, sizeof(s->examples));
+		f->n_examples = s->n_examples;
+	}
+	free(sums);
 }
 
 static int compare_categories(const void *x, const void *y)
@@ -1036,12 +354,12 @@ static int compare_findings(const void *x, const void *y)
 	return kinds ? kinds : strcmp(a->subject, c->subject);
 }
 
-static void fill_size_classes(builder *b, const mp_leaks *leaks)
+static void fill_size_classes(builder *b)
 {
 	mp_pattern_category classes[64] = {{0}};
 	size_t capacity = 0;
 	for (size_t i = 0; i < b->h->n_chunks; i++) {
-		if (mp_leaks_kind(leaks, i) == MP_LEAK_NOT_A_BLOCK)
+		if (b->in->chunk_kind[i] == MP_LEAK_NOT_A_BLOCK)
 			continue;
 		const heap_chunk *c = &b->h->chunks[i];
 		uint64_t usable = heap_chunk_usable(c);
@@ -1071,78 +389,67 @@ static void fill_size_classes(builder *b, const mp_leaks *leaks)
 	}
 }
 
-mp_error *mp_patterns_build(mp_target *t, const mp_heap *h, const mp_leaks *leaks,
-			    const mp_patterns_options *options, mp_patterns *out)
+mp_error *mp_patterns_compute(const mp_heap *h, const mp_pattern_input *in, mp_patterns *out)
 {
 	memset(out, 0, sizeof(*out));
-	builder b = {.t = t, .h = h, .options = options, .out = out,
-		     .string_category = SIZE_MAX, .unknown_category = SIZE_MAX};
-	mp_error *err = mp_block_types_infer(t, h, leaks, &b.typing);
-	if (err)
-		return err;
+	if (in->n_chunks != h->n_chunks)
+		return mp_error_new(MP_ERR_FORMAT, "patterns: the input describes %zu chunks, the heap has %zu",
+				    in->n_chunks, h->n_chunks);
+	builder b = {.h = h, .in = in, .out = out};
+	out->in_use_blocks = in->in_use_blocks;
+	out->in_use_bytes = in->in_use_bytes;
 	for (size_t a = 0; a < mp_heap_arena_count(h); a++)
 		out->heap_bytes += mp_heap_arena(h, a)->system_mem;
-	scan_blocks(&b, leaks);
 	out->noise_floor = out->in_use_bytes / 1000 > 4096 ? out->in_use_bytes / 1000 : 4096;
-	if (options && options->interrupted && options->interrupted(options->context)) {
-		err = mp_error_new(MP_ERR_INTERRUPTED, "patterns: interrupted");
-	} else {
-		if (!b.nomem)
-			find_duplicates(&b);
-		if (!b.nomem)
-			find_overcapacity(&b);
-		if (!b.nomem)
-			find_small_allocations(&b);
-		if (!b.nomem)
-			find_struct_padding(&b);
-		if (!b.nomem)
-			find_fragmentation(&b);
-		if (!b.nomem)
-			find_leaks(&b, leaks);
-		if (!b.nomem) {
-			/* The categories become the report's, largest first. */
-			out->categories = calloc(b.n_categories ? b.n_categories : 1,
-						 sizeof(*out->categories));
-			if (!out->categories)
-				b.nomem = true;
-		}
-		if (!b.nomem) {
-			for (size_t k = 0; k < b.n_categories; k++) {
-				out->categories[k] = (mp_pattern_category){
-					b.categories[k].name, b.categories[k].blocks,
-					b.categories[k].bytes, b.categories[k].overhead};
-				b.categories[k].name = NULL;
-			}
-			out->n_categories = b.n_categories;
-			qsort(out->categories, out->n_categories, sizeof(*out->categories),
-			      compare_categories);
-			fill_size_classes(&b, leaks);
-		}
-		if (b.nomem)
-			err = mp_error_nomem();
+	find_duplicates(&b);
+	if (!b.nomem)
+		find_overcapacity(&b);
+	if (!b.nomem)
+		find_small_allocations(&b);
+	if (!b.nomem)
+		find_struct_padding(&b);
+	if (!b.nomem)
+		find_fragmentation(&b);
+	if (!b.nomem)
+		find_leaks(&b);
+	if (!b.nomem) {
+		out->categories = calloc(in->n_classes ? in->n_classes : 1, sizeof(*out->categories));
+		b.nomem = !out->categories;
 	}
-	for (size_t k = 0; k < b.n_categories; k++)
-		free(b.categories[k].name);
-	free(b.categories);
-	free(b.by_name);
-	free(b.by_type);
-	free(b.contents);
-	for (size_t i = 0; i < b.n_array_plans; i++) {
-		for (size_t k = 0; k < b.array_plans[i].count; k++)
-			free(b.array_plans[i].members[k].name);
-		free(b.array_plans[i].members);
-		free(b.array_plans[i].sums);
+	for (size_t k = 0; k < in->n_classes && !b.nomem; k++) {
+		const mp_pattern_class *c = &in->classes[k];
+		char *name = strdup(c->name);
+		if (!name) {
+			b.nomem = true;
+			break;
+		}
+		out->categories[out->n_categories++] =
+			(mp_pattern_category){name, c->blocks, c->bytes, c->overhead};
 	}
-	free(b.array_plans);
-	mp_block_typing_free(&b.typing);
-	if (err) {
+	if (!b.nomem) {
+		qsort(out->categories, out->n_categories, sizeof(*out->categories), compare_categories);
+		fill_size_classes(&b);
+	}
+	if (b.nomem) {
 		mp_patterns_free(out);
-		return err;
+		return mp_error_nomem();
 	}
 	if (out->n_findings > 1)
 		qsort(out->findings, out->n_findings, sizeof(*out->findings), compare_findings);
-	out->partial = out->partial || mp_heap_partial(h) || mp_leaks_partial(leaks);
+	out->partial = in->partial || mp_heap_partial(h);
 	return NULL;
+}
+
+mp_error *mp_patterns_build(mp_target *t, const mp_heap *h, const mp_leaks *leaks,
+			    const mp_pattern_options *options, mp_patterns *out)
+{
+	mp_pattern_input in;
+	mp_error *err = mp_pattern_input_gather(t, h, leaks, options, &in);
+	if (err)
+		return err;
+	err = mp_patterns_compute(h, &in, out);
+	mp_pattern_input_free(&in);
+	return err;
 }
 
 void mp_patterns_free(mp_patterns *p)

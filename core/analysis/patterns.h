@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "memprof/memprof.h"
+#include "pattern_input.h"
 
 enum { MP_FINDING_EXAMPLES = 3 };
 
@@ -47,16 +48,15 @@ typedef struct mp_patterns {
 	bool partial;
 } mp_patterns;
 
-typedef struct mp_patterns_options {
-	bool (*interrupted)(void *context);
-	void *context;
-} mp_patterns_options;
-
 /* Builds patterns from a heap and its leak analysis (leaks may not be
  * NULL: block types and the leak findings come from it). */
 mp_error *mp_patterns_build(mp_target *target, const mp_heap *heap,
-			    const mp_leaks *leaks, const mp_patterns_options *options,
+			    const mp_leaks *leaks, const mp_pattern_options *options,
 			    mp_patterns *out);
+/* The same from input gathered before (or read from a snapshot), for the
+ * heap it was gathered on. */
+mp_error *mp_patterns_compute(const mp_heap *heap, const mp_pattern_input *input,
+			      mp_patterns *out);
 void mp_patterns_free(mp_patterns *patterns);
 
 /* low, medium, high, critical, from bytes against the heap's size. */

@@ -276,7 +276,7 @@ static mp_error *analyse(mp_command *c, analysis *a)
 {
 	memset(a, 0, sizeof(*a));
 	mp_leak_options leak_options = {0};
-	mp_patterns_options options = {0};
+	mp_pattern_options options = {0};
 	if (c->host) {
 		leak_options.interrupted = options.interrupted = c->host->interrupted;
 		leak_options.context = options.context = c->host->context;

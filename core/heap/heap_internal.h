@@ -73,6 +73,15 @@ static inline uint64_t heap_chunk_usable(const heap_chunk *c)
 	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
 }
 
+/* What glibc's malloc makes usable of a request of size bytes on x86-64:
+ * the request plus its 8-byte size field, rounded up to 16, at least 32,
+ * less the size field. */
+static inline uint64_t heap_usable_for_request(uint64_t size)
+{
+	uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
+	return (chunk < 32 ? 32 : chunk) - 8;
+}
+
 static inline void heap_chunk_set_state(heap_chunk *c, enum mp_chunk_state s)
 {
 	c->size_state = (c->size_state & ~(uint64_t)HEAP_STATE_MASK) | (uint64_t)s;
