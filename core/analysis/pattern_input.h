@@ -63,4 +63,10 @@ mp_error *mp_pattern_input_gather(mp_target *target, const mp_heap *heap,
 				  mp_pattern_input *out);
 void mp_pattern_input_free(mp_pattern_input *input);
 
+/* pattern_input_file.c: the input as bytes (*out is the caller's to free),
+ * and back for a heap of n_chunks chunks. */
+mp_error *mp_pattern_input_encode(const mp_pattern_input *input, uint8_t **out, size_t *size);
+mp_error *mp_pattern_input_decode(const uint8_t *data, size_t size, size_t n_chunks,
+				  mp_pattern_input *out);
+
 #endif

@@ -225,6 +225,18 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 	return MP_EXIT_OK;
 }
 
+/* Whether the verb needs a target with these options: not when the option
+ * that replaces it was given. */
+static bool target_needed(const mp_verb *verb, const mp_options *o)
+{
+	if (!verb->needs_target)
+		return false;
+	for (size_t i = 0; verb->target_unless && i < o->n_verb_values; i++)
+		if (strcmp(o->verb_value_names[i], verb->target_unless) == 0)
+			return false;
+	return true;
+}
+
 static int check_options(const mp_verb *verb, const mp_options *o,
 			 const mp_host *host, FILE *err)
 {
@@ -250,7 +262,7 @@ static int check_options(const mp_verb *verb, const mp_options *o,
 		return usage_error(err, v, "give --core or --pid, not both%s", "");
 	if ((o->exe || o->sysroot) && o->pid)
 		return usage_error(err, v, "--exe and --sysroot go with --core%s", "");
-	if (verb->needs_target && !host_target && !o->core && !o->pid &&
+	if (target_needed(verb, o) && !host_target && !o->core && !o->pid &&
 	    !(verb->exe_target_ok && o->exe))
 		return usage_error(err, v, verb->exe_target_ok ?
 				   "no target: give --exe FILE, --core FILE or --pid PID%s" :
@@ -345,7 +357,7 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 	}
 	bool own_target = false;
 	bool given = (host && host->target) || options.core || options.pid;
-	if (verb->needs_target || (verb->wants_target && given)) {
+	if (target_needed(verb, &options) || (verb->wants_target && given)) {
 		if (host && host->target) {
 			command.target = host->target;
 		} else {

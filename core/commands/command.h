@@ -57,6 +57,9 @@ typedef struct mp_verb {
 	bool needs_target;
 	bool wants_target;          /* opens --core/--pid when given */
 	bool exe_target_ok;         /* --exe FILE alone is a target */
+	/* needs_target verbs: an option of the verb's that replaces the target
+	 * ("--snapshot FILE"); NULL: none. */
+	const char *target_unless;
 	const char *const *flags;   /* its own valueless options, NULL-ended */
 	const char *const *valued;  /* its own options taking a value, NULL-ended */
 	size_t min_positional, max_positional;

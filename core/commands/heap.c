@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "command.h"
+#include "patterns_section.h"
 #include "output/json.h"
 #include "output/table.h"
 
@@ -450,26 +451,39 @@ static int run_snapshot(mp_command *c)
 	}
 	mp_heap *h = NULL;
 	mp_error *err = open_heap(c, &h);
+	/* Unless --heap-only, what `patterns` and `recommend` need goes
+	 * beside the heap (a leak check and one pass over the blocks). */
+	bool patterns = !mp_command_flag(c, "--heap-only");
+	heap_section section = {0};
+	if (!err && patterns)
+		err = mp_patterns_snapshot_section(c, h, &section);
 	if (!err)
-		err = mp_heap_save(h, path);
+		err = heap_save_with(h, path, &section, patterns ? 1 : 0);
+	free(section.data);
 	if (err) {
 		mp_heap_free(h);
 		return mp_command_fail(c, err);
 	}
-	fprintf(c->out, "saved %zu chunks of %s to %s%s\n", mp_heap_chunk_count(h),
-		mp_heap_target_description(h), path, mp_heap_partial(h) ? " (partial)" : "");
+	fprintf(c->out, "saved %zu chunks of %s to %s%s%s\n", mp_heap_chunk_count(h),
+		mp_heap_target_description(h), path, patterns ? " with what patterns need" : "",
+		mp_heap_partial(h) ? " (partial)" : "");
 	mp_heap_free(h);
 	return MP_EXIT_OK;
 }
 
+static const char *const snapshot_flags[] = {"--heap-only", NULL};
+
 const mp_verb mp_verb_snapshot = {
 	.name = "snapshot",
 	.summary = "save the heap snapshot to a file (save FILE) or print a saved one (show FILE)",
-	.usage = "save FILE | show FILE",
+	.usage = "save FILE [--heap-only] | show FILE\n"
+		 "  save writes the heap and what `patterns --snapshot` and `recommend --snapshot`\n"
+		 "  need (a leak check runs); --heap-only writes the heap alone",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
 	.needs_target = false,
 	.wants_target = true,
 	.min_positional = 2,
 	.max_positional = 2,
+	.flags = snapshot_flags,
 	.run = run_snapshot,
 };

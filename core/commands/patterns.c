@@ -9,6 +9,9 @@
 
 #include "analysis/patterns.h"
 #include "command.h"
+#include "error.h"
+#include "heap/heap_internal.h"
+#include "patterns_section.h"
 #include "leaks_report.h"
 #include "output/json.h"
 #include "output/table.h"
@@ -243,7 +246,8 @@ static void json_categories(mp_json *j, const char *key, const mp_pattern_catego
 static void json_head(mp_json *j, mp_command *c, const mp_heap *heap, const mp_patterns *p)
 {
 	mp_json_key(j, "target");
-	mp_json_string(j, mp_target_description(c->target));
+	mp_json_string(j, c->target ? mp_target_description(c->target)
+				    : mp_heap_target_description(heap));
 	mp_json_key(j, "backend");
 	mp_json_string(j, mp_heap_backend(heap));
 	mp_json_key(j, "totals");
@@ -268,24 +272,104 @@ static void json_head(mp_json *j, mp_command *c, const mp_heap *heap, const mp_p
 
 typedef struct analysis {
 	mp_heap *heap;
-	mp_leaks *leaks;
+	mp_leaks *leaks;           /* NULL when read from a snapshot */
 	mp_patterns patterns;
 } analysis;
+
+static mp_error *heap_and_leaks(mp_command *c, mp_heap **heap, mp_leaks **leaks)
+{
+	mp_leak_options leak_options = {0};
+	if (c->host) {
+		leak_options.interrupted = c->host->interrupted;
+		leak_options.context = c->host->context;
+	}
+	mp_heap_options heap_options = mp_command_heap_options(c);
+	heap_options.keep_pages = true;
+	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
+	if (!err)
+		err = mp_leaks_analyze(c->target, *heap, &leak_options, leaks);
+	if (err) {
+		mp_heap_free(*heap);
+		*heap = NULL;
+	}
+	return err;
+}
+
+static mp_pattern_options pattern_options(const mp_command *c)
+{
+	mp_pattern_options options = {0};
+	if (c->host) {
+		options.interrupted = c->host->interrupted;
+		options.context = c->host->context;
+	}
+	return options;
+}
+
+mp_error *mp_patterns_snapshot_section(mp_command *c, const mp_heap *heap, heap_section *out)
+{
+	mp_leak_options leak_options = {0};
+	if (c->host) {
+		leak_options.interrupted = c->host->interrupted;
+		leak_options.context = c->host->context;
+	}
+	mp_leaks *leaks = NULL;
+	mp_pattern_input in;
+	mp_pattern_options options = pattern_options(c);
+	mp_error *err = mp_leaks_analyze(c->target, heap, &leak_options, &leaks);
+	if (!err)
+		err = mp_pattern_input_gather(c->target, heap, leaks, &options, &in);
+	mp_leaks_free(leaks);
+	if (err)
+		return err;
+	out->tag = HEAP_SECTION_PATTERNS;
+	err = mp_pattern_input_encode(&in, &out->data, &out->size);
+	mp_pattern_input_free(&in);
+	return err;
+}
+
+/* A saved snapshot's heap and the patterns' input saved beside it. */
+static mp_error *from_snapshot(const char *path, analysis *a)
+{
+	heap_section *sections = NULL;
+	size_t n_sections = 0;
+	mp_error *err = heap_load_with(path, &a->heap, &sections, &n_sections);
+	if (err)
+		return err;
+	const heap_section *found = NULL;
+	for (size_t i = 0; i < n_sections; i++)
+		if (sections[i].tag == HEAP_SECTION_PATTERNS)
+			found = &sections[i];
+	if (!found) {
+		err = mp_error_new(MP_ERR_NOT_FOUND,
+				   "snapshot %s holds the heap only (saved with --heap-only, or by an older memprof): save it again for patterns",
+				   path);
+	} else {
+		mp_pattern_input in;
+		err = mp_pattern_input_decode(found->data, found->size, mp_heap_chunk_count(a->heap),
+					      &in);
+		if (err)
+			err = mp_error_prefix(err, "snapshot %s", path);
+		if (!err) {
+			err = mp_patterns_compute(a->heap, &in, &a->patterns);
+			mp_pattern_input_free(&in);
+		}
+	}
+	heap_sections_free(sections, n_sections);
+	if (err) {
+		mp_heap_free(a->heap);
+		a->heap = NULL;
+	}
+	return err;
+}
 
 static mp_error *analyse(mp_command *c, analysis *a)
 {
 	memset(a, 0, sizeof(*a));
-	mp_leak_options leak_options = {0};
-	mp_pattern_options options = {0};
-	if (c->host) {
-		leak_options.interrupted = options.interrupted = c->host->interrupted;
-		leak_options.context = options.context = c->host->context;
-	}
-	mp_heap_options heap_options = mp_command_heap_options(c);
-	heap_options.keep_pages = true;
-	mp_error *err = mp_heap_open(c->target, &heap_options, &a->heap);
-	if (!err)
-		err = mp_leaks_analyze(c->target, a->heap, &leak_options, &a->leaks);
+	const char *snapshot = mp_command_value(c, "--snapshot");
+	if (snapshot)
+		return from_snapshot(snapshot, a);
+	mp_pattern_options options = pattern_options(c);
+	mp_error *err = heap_and_leaks(c, &a->heap, &a->leaks);
 	if (!err)
 		err = mp_patterns_build(c->target, a->heap, a->leaks, &options, &a->patterns);
 	if (err) {
@@ -294,6 +378,16 @@ static mp_error *analyse(mp_command *c, analysis *a)
 		memset(a, 0, sizeof(*a));
 	}
 	return err;
+}
+
+/* --snapshot replaces the target: both is a usage error. */
+static int check_snapshot(mp_command *c)
+{
+	if (mp_command_value(c, "--snapshot") && (c->options->core || c->options->pid)) {
+		fprintf(c->err, "memprof: --snapshot replaces the target; drop --core/--pid\n");
+		return MP_EXIT_USAGE;
+	}
+	return MP_EXIT_OK;
 }
 
 static void release(analysis *a)
@@ -305,7 +399,7 @@ static void release(analysis *a)
 
 static void warn_partial(mp_command *c, const analysis *a)
 {
-	for (size_t i = 0; i < mp_leaks_warning_count(a->leaks); i++)
+	for (size_t i = 0; a->leaks && i < mp_leaks_warning_count(a->leaks); i++)
 		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(a->leaks, i));
 	if (a->patterns.partial)
 		fprintf(c->err, "memprof: warning: results are partial: some memory could not be read\n");
@@ -313,6 +407,8 @@ static void warn_partial(mp_command *c, const analysis *a)
 
 static int run_patterns(mp_command *c)
 {
+	if (check_snapshot(c) != MP_EXIT_OK)
+		return MP_EXIT_USAGE;
 	analysis a;
 	mp_error *err = analyse(c, &a);
 	if (err)
@@ -345,7 +441,9 @@ static int run_patterns(mp_command *c)
 		if (c->options->format == MP_FORMAT_TEXT) {
 			fprintf(c->out, "memprof patterns: %s\n%" PRIu64 " blocks, %" PRIu64
 				" bytes in use (%s)\n\ncategories, largest first:\n",
-				mp_target_description(c->target), p->in_use_blocks, p->in_use_bytes,
+				c->target ? mp_target_description(c->target)
+					  : mp_heap_target_description(a.heap),
+				p->in_use_blocks, p->in_use_bytes,
 				mp_heap_backend(a.heap));
 		}
 		write_table(c, &categories, TEXT_ROWS);
@@ -399,6 +497,8 @@ static int run_recommend(mp_command *c)
 		fprintf(c->err, "memprof: --fail-on-pressure needs --limit SIZE\n");
 		return MP_EXIT_USAGE;
 	}
+	if (check_snapshot(c) != MP_EXIT_OK)
+		return MP_EXIT_USAGE;
 	analysis a;
 	mp_error *err = analyse(c, &a);
 	if (err)
@@ -469,7 +569,9 @@ static int run_recommend(mp_command *c)
 		if (c->options->format == MP_FORMAT_TEXT) {
 			fprintf(c->out, "memprof recommend: %s\nheap %" PRIu64 " bytes from the system, %" PRIu64
 				" bytes in use in %" PRIu64 " blocks",
-				mp_target_description(c->target), footprint, p->in_use_bytes,
+				c->target ? mp_target_description(c->target)
+					  : mp_heap_target_description(a.heap),
+				footprint, p->in_use_bytes,
 				p->in_use_blocks);
 			if (limit)
 				fprintf(c->out, "; limit %" PRIu64 ": pressure %s", limit,
@@ -513,24 +615,29 @@ static int run_recommend(mp_command *c)
 }
 
 static const char *const patterns_flags[] = {NULL};
-static const char *const recommend_valued[] = {"--limit", "--fail-on-pressure", NULL};
+static const char *const patterns_valued[] = {"--snapshot", NULL};
+static const char *const recommend_valued[] = {"--limit", "--fail-on-pressure", "--snapshot",
+					       NULL};
 
 const mp_verb mp_verb_patterns = {
 	.name = "patterns",
 	.summary = "heap blocks per category and size class, and wasteful patterns with savings",
-	.usage = "",
+	.usage = "[--snapshot FILE]   (a snapshot saved by `memprof snapshot save`, instead of a target)",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,
+	.target_unless = "--snapshot",
 	.flags = patterns_flags,
+	.valued = patterns_valued,
 	.run = run_patterns,
 };
 
 const mp_verb mp_verb_recommend = {
 	.name = "recommend",
 	.summary = "recommended changes with estimated savings, difficulty and priority",
-	.usage = "[--limit SIZE] [--fail-on-pressure normal|elevated|high|critical]",
+	.usage = "[--limit SIZE] [--fail-on-pressure normal|elevated|high|critical] [--snapshot FILE]",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,
+	.target_unless = "--snapshot",
 	.valued = recommend_valued,
 	.run = run_recommend,
 };

@@ -104,6 +104,24 @@ const uint8_t *heap_copy_bytes(const mp_heap *h, uint64_t address, size_t length
 mp_error *heap_read(const mp_heap *h, mp_target *target, uint64_t address,
 		    void *buffer, size_t length);
 
+/* Snapshot files carry, beside the heap, sections that analyses save
+ * (snapshot.c): opaque bytes under a tag. */
+typedef struct heap_section {
+	uint32_t tag;
+	uint8_t *data;
+	size_t size;
+} heap_section;
+
+enum { HEAP_SECTION_PATTERNS = 0x50415454 };   /* "PATT" */
+
+mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section *sections,
+			 size_t n_sections);
+/* sections may be NULL (they are then dropped); else the caller frees
+ * them with heap_sections_free. */
+mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **sections,
+			 size_t *n_sections);
+void heap_sections_free(heap_section *sections, size_t n);
+
 /* Records a problem; the heap becomes partial.  Keeps the first 1000. */
 void heap_problem(mp_heap *h, uint64_t address, const char *where,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));

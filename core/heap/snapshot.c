@@ -5,8 +5,14 @@
  *   i64 timestamp, u64 chunk, arena and problem counts, mallinfo (10 u64),
  *   u64 max_mmapped_mem, u64 max_n_mmaps, strings (u32 length + bytes):
  *   backend, located_by, target description; arenas (6 u64 + u64 flags +
- *   u64 heaps); problems (u64 address + 2 strings); chunks (u64 address,
- *   u64 size|state); u32 CRC-32 of everything before it.
+ *   u64 heaps); problems (u64 address + 2 strings); region arenas (u64
+ *   count, then u64 start + i64 arena each); chunks (u64 address, u64
+ *   size|state); since version 2, sections (u32 count, then u32 tag + u64
+ *   size + bytes each: what analyses saved beside the heap, opaque here);
+ *   u32 CRC-32 of everything before it.
+ *
+ * Version 1 files (no sections) are still read; a newer version is refused
+ * with a message that names it.
  *
  * Loading checks the magic, the version, every length against the file
  * size and the CRC, so a truncated or damaged snapshot is an error naming
@@ -21,7 +27,7 @@
 #include "heap_internal.h"
 
 static const char MAGIC[8] = "MPSNAP\0";
-enum { FORMAT_VERSION = 1, FLAG_PARTIAL = 1, FLAG_PEAK = 2 };
+enum { FORMAT_VERSION = 2, FLAG_PARTIAL = 1, FLAG_PEAK = 2 };
 
 typedef struct writer {
 	FILE *f;
@@ -49,6 +55,12 @@ static void put_string(writer *w, const char *s)
 }
 
 mp_error *mp_heap_save(const mp_heap *h, const char *path)
+{
+	return heap_save_with(h, path, NULL, 0);
+}
+
+mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section *sections,
+			 size_t n_sections)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -85,6 +97,12 @@ mp_error *mp_heap_save(const mp_heap *h, const char *path)
 		put_u64(&w, (uint64_t)(int64_t)h->regions[i].arena);
 	}
 	put(&w, h->chunks, h->n_chunks * sizeof(*h->chunks));
+	put_u32(&w, (uint32_t)n_sections);
+	for (size_t i = 0; i < n_sections; i++) {
+		put_u32(&w, sections[i].tag);
+		put_u64(&w, sections[i].size);
+		put(&w, sections[i].data, sections[i].size);
+	}
 	uint32_t crc = w.crc;
 	put_u32(&w, crc);
 	if (fclose(f) != 0 || w.failed)
@@ -165,9 +183,61 @@ static mp_error *rebuild_regions(mp_heap *h, const uint64_t *pairs, uint64_t n_p
 	return total ? heap_end_region(h, previous_end) : NULL;
 }
 
+void heap_sections_free(heap_section *sections, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(sections[i].data);
+	free(sections);
+}
+
+/* Sections after the chunk table (version 2): each copied out, so the
+ * file's buffer can go. */
+static mp_error *take_sections(reader *r, heap_section **out, size_t *n_out)
+{
+	uint32_t n;
+	if (!take(r, &n, 4) || n > (r->size - r->pos) / 12)
+		return corrupt(r->path, "section table");
+	heap_section *sections = calloc(n ? n : 1, sizeof(*sections));
+	if (!sections)
+		return mp_error_nomem();
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t size;
+		if (!take(r, &sections[i].tag, 4) || !take(r, &size, 8) || size > r->size - r->pos) {
+			heap_sections_free(sections, i);
+			return corrupt(r->path, "section");
+		}
+		sections[i].size = (size_t)size;
+		sections[i].data = malloc(size ? size : 1);
+		if (!sections[i].data) {
+			heap_sections_free(sections, i);
+			return mp_error_nomem();
+		}
+		take(r, sections[i].data, size);
+	}
+	if (r->pos != r->size) {
+		heap_sections_free(sections, n);
+		return corrupt(r->path, "bytes after the last section");
+	}
+	*out = sections;
+	*n_out = n;
+	return NULL;
+}
+
 mp_error *mp_heap_load(const char *path, mp_heap **out)
 {
+	return heap_load_with(path, out, NULL, NULL);
+}
+
+mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **sections,
+			 size_t *n_sections)
+{
 	*out = NULL;
+	heap_section *loaded = NULL;
+	size_t n_loaded = 0;
+	if (sections) {
+		*sections = NULL;
+		*n_sections = 0;
+	}
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return mp_error_errno(errno, "cannot open snapshot %s", path);
@@ -207,9 +277,9 @@ mp_error *mp_heap_load(const char *path, mp_heap **out)
 		err = corrupt(path, "header");
 		goto done;
 	}
-	if (version != FORMAT_VERSION) {
+	if (version < 1 || version > FORMAT_VERSION) {
 		err = mp_error_new(MP_ERR_UNSUPPORTED,
-				   "snapshot %s has format version %u; this memprof reads version %d",
+				   "snapshot %s has format version %u; this memprof reads versions 1 to %d",
 				   path, version, FORMAT_VERSION);
 		goto done;
 	}
@@ -269,7 +339,7 @@ mp_error *mp_heap_load(const char *path, mp_heap **out)
 		goto done;
 	}
 	take(&r, region_arenas, n_region_arenas * 16);
-	if (n_chunks * 16 != r.size - r.pos) {
+	if (version == 1 ? n_chunks * 16 != r.size - r.pos : n_chunks * 16 > r.size - r.pos) {
 		err = corrupt(path, "chunk table size");
 		goto done;
 	}
@@ -281,6 +351,11 @@ mp_error *mp_heap_load(const char *path, mp_heap **out)
 	h->chunks_capacity = n_chunks;
 	take(&r, h->chunks, n_chunks * sizeof(*h->chunks));
 	h->n_chunks = n_chunks;
+	if (version >= 2) {
+		err = take_sections(&r, &loaded, &n_loaded);
+		if (err)
+			goto done;
+	}
 	err = rebuild_regions(h, region_arenas, n_region_arenas);
 	if (err)
 		err = mp_error_prefix(err, "snapshot %s", path);
@@ -288,8 +363,15 @@ done:
 	free(region_arenas);
 	free(data);
 	if (err) {
+		heap_sections_free(loaded, n_loaded);
 		mp_heap_free(h);
 		return err;
+	}
+	if (sections) {
+		*sections = loaded;
+		*n_sections = n_loaded;
+	} else {
+		heap_sections_free(loaded, n_loaded);
 	}
 	*out = h;
 	return NULL;

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 
 from mptest import check, example, finish, held_core, memprof
@@ -123,6 +124,48 @@ with held_core([example("waste")], "waste.core") as core:
     check(status == 2, "--fail-on-pressure without --limit is a usage error")
     status, out, err = memprof("recommend", "--core", core)
     check(status == 0 and "savings_bytes" in out and "struct point" in out, "text is a ranked table")
+
+# Saved snapshots: `snapshot save` keeps what patterns need beside the
+# heap, and patterns/recommend on the file answer as on the core.
+with held_core([example("waste")], "waste.core") as core:
+    import struct
+    import tempfile
+    import zlib
+    tmp = tempfile.mkdtemp(prefix="memprof-snap-")
+    snap = os.path.join(tmp, "waste.snap")
+    heap_only = os.path.join(tmp, "heap-only.snap")
+    status, out, err = memprof("snapshot", "save", snap, "--core", core)
+    check(status == 0 and "with what patterns need" in out, "snapshot save: %s %s" % (out, err))
+    for verb in ("patterns", "recommend"):
+        _, from_core, _ = memprof(verb, "--core", core, "--format", "json")
+        status, from_file, err = memprof(verb, "--snapshot", snap, "--format", "json")
+        a, b = json.loads(from_core), json.loads(from_file)
+        check(status == 0 and a == b, "%s --snapshot equals %s --core: %s" % (verb, verb, err[-300:]))
+    check(os.path.getsize(snap) < 32 * report["totals"]["in_use"]["blocks"] + (1 << 20),
+          "the snapshot stays small: %d bytes" % os.path.getsize(snap))
+    status, out, err = memprof("snapshot", "save", heap_only, "--core", core, "--heap-only")
+    check(status == 0, "snapshot save --heap-only")
+    status, out, err = memprof("patterns", "--snapshot", heap_only)
+    check(status == 1 and "heap only" in err and len(err.strip().splitlines()) == 1,
+          "a heap-only snapshot: one error line, status 1: %d %s" % (status, err))
+    status, out, err = memprof("patterns", "--snapshot", snap, "--core", core)
+    check(status == 2 and "--snapshot" in err, "--snapshot with --core is a usage error")
+    # A version 1 file (no sections) still reads; a newer version is refused
+    # by name.  Both made from the heap-only file, checksum recomputed.
+    data = open(heap_only, "rb").read()[:-4]
+    v1 = bytearray(data[:-4])   # without the section count
+    struct.pack_into("<I", v1, 8, 1)
+    old = os.path.join(tmp, "v1.snap")
+    open(old, "wb").write(bytes(v1) + struct.pack("<I", zlib.crc32(bytes(v1))))
+    status, out, err = memprof("snapshot", "show", old)
+    check(status == 0 and "chunks" in out, "a version 1 snapshot still reads: %s" % err)
+    v9 = bytearray(data)
+    struct.pack_into("<I", v9, 8, 9)
+    future = os.path.join(tmp, "v9.snap")
+    open(future, "wb").write(bytes(v9) + struct.pack("<I", zlib.crc32(bytes(v9))))
+    status, out, err = memprof("patterns", "--snapshot", future)
+    check(status == 1 and "version 9" in err, "a newer version is refused by name: %s" % err)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 # Containers by the registry's layouts: std::vector and std::string
 # (libstdc++), Vec and String (Rust), in a global and in heap structs; each
