@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 
-from mptest import check, example, finish, held_core, memprof
+from mptest import Held, check, example, finish, held_core, memprof
 
 
 def findings_of(core):
@@ -124,6 +124,21 @@ with held_core([example("waste")], "waste.core") as core:
     check(status == 2, "--fail-on-pressure without --limit is a usage error")
     status, out, err = memprof("recommend", "--core", core)
     check(status == 0 and "savings_bytes" in out and "struct point" in out, "text is a ranked table")
+
+# A live process: the same findings, read while it is held (the truths
+# do not depend on addresses: they are those measured above).
+held = Held([example("waste"), "--hold"])
+try:
+    status, out, err = memprof("patterns", "--pid", str(held.pid), "--format", "json")
+    if check(status == 0, "patterns --pid: %s" % err[-300:]):
+        live = {(f["kind"], f["subject"]): f["estimated_savings_bytes"]
+                for f in json.loads(out)["findings"]}
+        for kind, subject in expected_subjects.items():
+            savings = live.get((kind, subject))
+            check(savings is not None and abs(savings - truth[kind]) <= truth[kind] * 0.10,
+                  "live: %s %s savings %s against the truth %d" % (kind, subject, savings, truth[kind]))
+finally:
+    check(held.release() == 0, "waste exits normally after the live read")
 
 # Saved snapshots: `snapshot save` keeps what patterns need beside the
 # heap, and patterns/recommend on the file answer as on the core.
