@@ -14,6 +14,14 @@ mp_error *mp_error_nomem(void);
 mp_error *mp_error_errno(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A fault reading target memory at address (MP_ERR_FAULT, the address
+ * kept for mp_error_address). */
+mp_error *mp_error_fault(uint64_t address, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Records the file an error is about (mp_error_path); returns err. */
+mp_error *mp_error_with_path(mp_error *err, const char *path);
+
 /* Prepends context ("reading core X: ") to an error's message; returns err. */
 mp_error *mp_error_prefix(mp_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -122,7 +122,7 @@ mp_error *mp_elf_open(const char *path, mp_elf **out)
 	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return mp_error_errno(errno, "cannot open %s", path);
+		return mp_error_with_path(mp_error_errno(errno, "cannot open %s", path), path);
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int saved = errno;

@@ -29,9 +29,9 @@ static mp_error *exe_read(mp_target *t, uint64_t address, void *buffer,
 				seg = p;
 		}
 		if (!seg)
-			return mp_error_new(MP_ERR_FAULT,
-					    "address 0x%llx is not in a loadable segment of %s",
-					    (unsigned long long)address, t->exe_path);
+			return mp_error_fault(address,
+					      "address 0x%llx is not in a loadable segment of %s",
+					      (unsigned long long)address, t->exe_path);
 		uint64_t in = address - seg->p_vaddr;
 		uint64_t run = seg->p_memsz - in;
 		if (run > length)
@@ -42,9 +42,8 @@ static mp_error *exe_read(mp_target *t, uint64_t address, void *buffer,
 				from_file = run;
 			const void *bytes = mp_elf_bytes(m->elf, seg->p_offset + in, from_file);
 			if (!bytes)
-				return mp_error_new(MP_ERR_FAULT,
-						    "address 0x%llx: %s is truncated",
-						    (unsigned long long)address, t->exe_path);
+				return mp_error_fault(address, "address 0x%llx: %s is truncated",
+						      (unsigned long long)address, t->exe_path);
 			memcpy(out, bytes, from_file);
 			memset(out + from_file, 0, run - from_file);
 		} else {

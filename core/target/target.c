@@ -248,9 +248,8 @@ mp_error *mp_target_read(mp_target *t, uint64_t address, void *buffer,
 	if (length == 0)
 		return NULL;
 	if (address + length < address)
-		return mp_error_new(MP_ERR_FAULT,
-				    "cannot read %zu bytes at %#llx: range wraps around",
-				    length, (unsigned long long)address);
+		return mp_error_fault(address, "cannot read %zu bytes at %#llx: range wraps around",
+				      length, (unsigned long long)address);
 	return t->source->read(t, address, buffer, length);
 }
 

@@ -38,7 +38,8 @@ enum mp_error_code {
 	MP_ERR_NOMEM = 1,    /* out of memory in memprof itself */
 	MP_ERR_USAGE,        /* bad command line or API misuse */
 	MP_ERR_IO,           /* a file could not be opened or read */
-	MP_ERR_FORMAT,       /* input is not what it claims (bad ELF, corrupt note) */
+	MP_ERR_FORMAT,       /* bad data from a target or file: not what it claims
+			      * (bad ELF, corrupt note, damaged snapshot) */
 	MP_ERR_UNSUPPORTED,  /* valid input memprof does not handle (32-bit, arch) */
 	MP_ERR_FAULT,        /* target memory at an address cannot be read */
 	MP_ERR_NOT_FOUND,    /* no such process, file, symbol or type */
@@ -53,6 +54,12 @@ typedef struct mp_error mp_error;
 mp_error *mp_error_new(enum mp_error_code code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 enum mp_error_code mp_error_code(const mp_error *err);
+/* What an error names, for callers that act on it: the address of a fault
+ * (MP_ERR_FAULT), the errno and the path of a failed system call (0 and
+ * NULL when the error has none). */
+bool mp_error_address(const mp_error *err, uint64_t *address);
+int mp_error_errnum(const mp_error *err);
+const char *mp_error_path(const mp_error *err);
 const char *mp_error_message(const mp_error *err);
 void mp_error_free(mp_error *err);
 
