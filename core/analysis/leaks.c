@@ -33,6 +33,7 @@
 
 #include "array.h"
 #include "error.h"
+#include "warnings.h"
 #include "heap/heap_internal.h"
 #include "block_graph.h"
 #include "roots.h"
@@ -58,8 +59,7 @@ struct mp_leaks {
 	double scan_seconds;
 	unsigned scan_threads;
 	bool partial;
-	char **warnings;
-	size_t n_warnings, warnings_capacity;
+	mp_warnings warnings;
 };
 
 typedef struct marker {
@@ -84,14 +84,9 @@ static void warn(mp_leaks *l, const char *fmt, ...) __attribute__((format(printf
 static void warn(mp_leaks *l, const char *fmt, ...)
 {
 	l->partial = true;
-	if (l->n_warnings >= 200 ||
-	    !MP_ARRAY_RESERVE(l->warnings, l->warnings_capacity, l->n_warnings + 1))
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *text = NULL;
-	if (vasprintf(&text, fmt, ap) >= 0)
-		l->warnings[l->n_warnings++] = text;
+	mp_warnings_vadd(&l->warnings, fmt, ap);
 	va_end(ap);
 }
 
@@ -431,9 +426,7 @@ void mp_leaks_free(mp_leaks *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n_warnings; i++)
-		free(l->warnings[i]);
-	free(l->warnings);
+	mp_warnings_free(&l->warnings);
 	free(l->state);
 	free(l);
 }
@@ -474,9 +467,9 @@ uint64_t mp_leaks_scan_bytes(const mp_leaks *l) { return l->scan_bytes; }
 double mp_leaks_scan_seconds(const mp_leaks *l) { return l->scan_seconds; }
 unsigned mp_leaks_scan_threads(const mp_leaks *l) { return l->scan_threads; }
 bool mp_leaks_partial(const mp_leaks *l) { return l->partial; }
-size_t mp_leaks_warning_count(const mp_leaks *l) { return l->n_warnings; }
+size_t mp_leaks_warning_count(const mp_leaks *l) { return mp_warnings_count(&l->warnings); }
 
 const char *mp_leaks_warning(const mp_leaks *l, size_t i)
 {
-	return i < l->n_warnings ? l->warnings[i] : NULL;
+	return mp_warnings_at(&l->warnings, i);
 }

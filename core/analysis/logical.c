@@ -24,10 +24,10 @@
 
 #include "array.h"
 #include "error.h"
+#include "warnings.h"
 
 enum {
 	DEFAULT_MAX_DEPTH = 64,
-	MAX_WARNINGS = 20,
 };
 
 /* DW_ATE_* */
@@ -123,9 +123,7 @@ struct lg_walker {
 	lg_table container_index;
 
 	bool partial;
-	char *warnings[MAX_WARNINGS];
-	size_t n_warnings;
-	uint64_t dropped_warnings;
+	mp_warnings warnings;
 	bool nomem;
 	mp_logical_stats stats;
 	const char *inline_name, *unused_name, *padding_name, *unreadable_name,
@@ -233,15 +231,7 @@ static uint64_t plan_hash_of(lg_walker *w, uint32_t index)
 
 static void warn_v(lg_walker *w, const char *fmt, va_list ap)
 {
-	if (w->n_warnings == MAX_WARNINGS) {
-		w->dropped_warnings++;
-		return;
-	}
-	char buffer[512];
-	vsnprintf(buffer, sizeof(buffer), fmt, ap);
-	char *copy = strdup(buffer);
-	if (copy)
-		w->warnings[w->n_warnings++] = copy;
+	mp_warnings_vadd(&w->warnings, fmt, ap);
 }
 
 void lg_mark_partial(lg_walker *w, const char *fmt, ...)
@@ -1366,8 +1356,7 @@ static void walker_free(lg_walker *w)
 		free(w->memos[i]);
 	free(w->memos);
 	free(w->memo_index.slots);
-	for (size_t i = 0; i < w->n_warnings; i++)
-		free(w->warnings[i]);
+	mp_warnings_free(&w->warnings);
 }
 
 void mp_logical_free(mp_logical *l)
@@ -1508,12 +1497,12 @@ bool mp_logical_partial(const mp_logical *l)
 
 size_t mp_logical_warning_count(const mp_logical *l)
 {
-	return l->w.n_warnings;
+	return mp_warnings_count(&l->w.warnings);
 }
 
 const char *mp_logical_warning(const mp_logical *l, size_t index)
 {
-	return index < l->w.n_warnings ? l->w.warnings[index] : NULL;
+	return mp_warnings_at(&l->w.warnings, index);
 }
 
 const mp_logical_stats *mp_logical_get_stats(const mp_logical *l)

@@ -68,17 +68,10 @@ const char *mp_target_intern(mp_target *t, const char *s)
 
 void mp_target_warn(mp_target *t, const char *fmt, ...)
 {
-	/* A warning that cannot be stored is dropped: warnings never turn a
-	 * working target into a failing one. */
-	if (!MP_ARRAY_RESERVE(t->warnings, t->warnings_capacity, t->n_warnings + 1))
-		return;
-	char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
+	mp_warnings_vadd(&t->warnings, fmt, ap);
 	va_end(ap);
-	if (n >= 0)
-		t->warnings[t->n_warnings++] = text;
 }
 
 char *mp_target_host_path(const mp_target *t, const char *path)
@@ -223,9 +216,7 @@ void mp_target_release(mp_target *t)
 	for (size_t i = 0; i < t->n_modules; i++)
 		mp_module_free(t->modules[i]);
 	free(t->modules);
-	for (size_t i = 0; i < t->n_warnings; i++)
-		free(t->warnings[i]);
-	free(t->warnings);
+	mp_warnings_free(&t->warnings);
 	for (size_t i = 0; i < t->n_strings; i++)
 		free(t->strings[i]);
 	free(t->strings);
@@ -311,12 +302,12 @@ const mp_auxv_entry *mp_target_auxv(const mp_target *t, size_t i)
 	return i < t->n_auxv ? &t->auxv[i] : NULL;
 }
 
-size_t mp_target_warning_count(const mp_target *t) { return t->n_warnings; }
+size_t mp_target_warning_count(const mp_target *t) { return mp_warnings_count(&t->warnings); }
 bool mp_target_partial(const mp_target *t) { return t->partial; }
 
 const char *mp_target_warning(const mp_target *t, size_t i)
 {
-	return i < t->n_warnings ? t->warnings[i] : NULL;
+	return mp_warnings_at(&t->warnings, i);
 }
 
 size_t mp_target_module_count(const mp_target *t) { return t->n_modules; }

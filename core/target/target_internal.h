@@ -6,6 +6,7 @@
 #include <stdarg.h>
 
 #include "memprof/memprof.h"
+#include "warnings.h"
 #include "elf/elf_file.h"
 
 struct mp_target_source {
@@ -60,8 +61,7 @@ struct mp_target {
 	size_t n_frame_variables, frame_variables_capacity;
 	mp_module **modules;
 	size_t n_modules, modules_capacity;
-	char **warnings;
-	size_t n_warnings, warnings_capacity;
+	mp_warnings warnings;
 	char **strings;             /* owned copies handed out as const char * */
 	size_t n_strings, strings_capacity;
 

@@ -1,6 +1,6 @@
 /* Errors carry what they name, not only a message: the address of a fault,
  * the errno and path of a failed open; bad data in a file is
- * MP_ERR_FORMAT, never a usage error. */
+ * MP_ERR_FORMAT, never a usage error.  Warnings have one bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "memprof/memprof.h"
+#include "warnings.h"
 
 static void test_missing_core_names_path_and_errno(void **state)
 {
@@ -79,12 +80,30 @@ static void test_bad_core_is_format_error(void **state)
 	mp_error_free(err);
 }
 
+/* One bound for every layer's warnings: the first are kept, the rest
+ * counted in one last line. */
+static void test_warnings_are_bounded(void **state)
+{
+	(void)state;
+	mp_warnings w = {0};
+	for (int i = 0; i < MP_WARNINGS_KEPT + 50; i++)
+		mp_warnings_add(&w, "chunk %d is damaged", i);
+	assert_int_equal(mp_warnings_count(&w), MP_WARNINGS_KEPT + 1);
+	assert_string_equal(mp_warnings_at(&w, 0), "chunk 0 is damaged");
+	assert_string_equal(mp_warnings_at(&w, MP_WARNINGS_KEPT - 1), "chunk 99 is damaged");
+	assert_string_equal(mp_warnings_at(&w, MP_WARNINGS_KEPT), "... and 50 more warnings");
+	assert_null(mp_warnings_at(&w, MP_WARNINGS_KEPT + 1));
+	mp_warnings_free(&w);
+	assert_int_equal(mp_warnings_count(&w), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_missing_core_names_path_and_errno),
 		cmocka_unit_test(test_fault_names_address),
 		cmocka_unit_test(test_bad_core_is_format_error),
+		cmocka_unit_test(test_warnings_are_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
