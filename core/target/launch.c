@@ -8,6 +8,12 @@
  * finish dying.  Signals the program receives are passed on unchanged.
  * Children it forks are detached at once: this version follows the first
  * process only, and says so.
+ *
+ * If memprof dies (SIGKILL, or the CLI's SIGINT/SIGTERM handler exiting at
+ * once), the kernel detaches the program and it runs on untraced: memprof
+ * must not take the program down with it, so PTRACE_O_EXITKILL is not
+ * used.  Waits that follow a SIGKILL of our own are bounded; waiting for
+ * the program to exit is as long as the program runs.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +23,7 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -32,6 +39,21 @@ struct mp_launch {
 	int forks, execs;
 	bool started;             /* the program's own exec has happened */
 };
+
+/* Reaps pid after we sent it SIGKILL.  A killed process dies promptly, but
+ * one in uninterruptible sleep dies only when it leaves it: give up after
+ * about five seconds rather than hang; it stays our child, and init reaps
+ * it once this process has exited. */
+static void reap_killed(pid_t pid)
+{
+	for (int i = 0; i < 5000; i++) {
+		pid_t got = waitpid(pid, NULL, __WALL | WNOHANG);
+		if (got == pid || (got < 0 && errno != EINTR))
+			return;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
 
 mp_error *mp_launch_start(char *const argv[], mp_launch **out)
 {
@@ -66,8 +88,10 @@ mp_error *mp_launch_start(char *const argv[], mp_launch **out)
 	close(report[1]);
 	mp_launch *l = calloc(1, sizeof(*l));
 	mp_error *err = NULL;
+	/* No PTRACE_O_EXITKILL: a memprof killed mid-run leaves the program
+	 * running, as it leaves a --pid target (see the top of this file). */
 	long options = PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK |
-		       PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
+		       PTRACE_O_TRACEVFORK;
 	if (!l)
 		err = mp_error_nomem();
 	else if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)options) < 0)
@@ -82,7 +106,7 @@ mp_error *mp_launch_start(char *const argv[], mp_launch **out)
 		err = mp_error_errno(exec_errno, "cannot run %s", argv[0]);
 	if (err) {
 		kill(pid, SIGKILL);
-		waitpid(pid, NULL, __WALL);
+		reap_killed(pid);
 		free(l);
 		return err;
 	}
@@ -213,7 +237,7 @@ void mp_launch_free(mp_launch *l)
 		return;
 	if (!l->exited) {
 		kill(l->pid, SIGKILL);
-		waitpid(l->pid, NULL, __WALL);
+		reap_killed(l->pid);
 	}
 	free(l);
 }

@@ -7,6 +7,22 @@
  * by listing /proc/PID/task until it stops changing.  Releasing the target
  * detaches every thread and the process continues unharmed.
  *
+ * The target is never left worse than found:
+ * - every wait is bounded: waitpid is only ever called with WNOHANG (a
+ *   main thread that has exited while others run would block a plain
+ *   wait); a thread that does not reach its stop within STOP_TIMEOUT_MS
+ *   (uninterruptible sleep, a vfork parent waiting for its child) is named
+ *   in a warning, the result is partial, and memprof goes on without it;
+ * - a process whose main thread has exited is read through another thread:
+ *   the kernel gives the main thread's /proc entries no memory any more;
+ * - a process stopped by a signal (state T) before or during the read is
+ *   left stopped: the kernel keeps a group stop across PTRACE_DETACH;
+ * - a process that exits or execs while we attach is told apart from a
+ *   permission problem, and an exec is followed into the new program;
+ * - if memprof dies at any moment (SIGKILL included), the kernel detaches
+ *   its tracees as PTRACE_DETACH would, so nothing here depends on cleanup
+ *   code running.
+ *
  * With MP_PID_ALREADY_STOPPED a debugger already owns ptrace: nothing is
  * attached and the host supplies registers.
  */
@@ -19,6 +35,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "array.h"
@@ -28,16 +45,48 @@
 
 enum {
 	MAX_ATTACH_ROUNDS = 100,
+	/* PTRACE_SEIZE answers EPERM for a thread that is exiting, which an
+	 * exec in another thread does to all the others: look again this many
+	 * times, PERM_RETRY_MS apart, before calling it a permission error. */
+	PERM_RETRIES = 20,
+	PERM_RETRY_MS = 5,
+	/* How long a seized thread may take to reach its stop.  A runnable
+	 * thread stops within microseconds even on a loaded machine; one that
+	 * takes seconds is blocked where no interrupt reaches it. */
+	STOP_TIMEOUT_MS = 3000,
+	/* How long releasing waits for such a thread to stop after all. */
+	RELEASE_TIMEOUT_MS = 200,
 	SMALL_READ = 4096,
 	CACHE_LINE = 64 * 1024,
 	CACHE_LINES = 256,       /* 16 MiB */
 };
 
+enum thread_state {
+	THREAD_RUNNING,           /* seized and interrupted, not stopped yet */
+	THREAD_STOPPED,           /* in our interrupt stop (or a group stop) */
+	THREAD_ZOMBIE,            /* exited, not reapable yet (a main thread
+				   waits for the others) */
+	THREAD_GONE,              /* exited and reaped, or no longer ours (exec) */
+};
+
+typedef struct live_thread {
+	pid_t tid;
+	enum thread_state state;
+	bool late;                /* missed STOP_TIMEOUT_MS: not waited for again */
+} live_thread;
+
 typedef struct live_state {
 	pid_t pid;
-	int mem_fd;               /* /proc/PID/mem, read-only */
-	pid_t *attached;          /* threads we seized, to detach */
+	/* The thread whose /proc entries and memory are read: the main one
+	 * unless it has exited (pthread_exit) while others run, when the
+	 * kernel gives its entries no memory any more. */
+	pid_t mem_tid;
+	char task_dir[64];        /* /proc/PID/task/MEM_TID */
+	int mem_fd;               /* its mem, read-only */
+	live_thread *attached;    /* threads we seized, to detach */
 	size_t n_attached, attached_capacity;
+	int perm_retries;         /* EPERM answers looked at again so far */
+	bool exec_seen;           /* the main thread's tid came back: an exec */
 	bool use_vm_readv;
 	mp_page_cache *cache;
 } live_state;
@@ -55,7 +104,7 @@ static mp_error *read_direct(void *context, uint64_t address, void *buffer,
 			struct iovec local = {out + done, length - done};
 			struct iovec remote = {(void *)(uintptr_t)(address + done),
 					       length - done};
-			n = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+			n = process_vm_readv(s->mem_tid, &local, 1, &remote, 1, 0);
 			if (n < 0 && errno == ENOSYS)
 				s->use_vm_readv = false;
 		}
@@ -74,6 +123,10 @@ static mp_error *read_direct(void *context, uint64_t address, void *buffer,
 				done += page_left;
 				continue;
 			}
+			if (n < 0 && errno == ESRCH)
+				return mp_error_new(MP_ERR_FAULT,
+						    "cannot read %zu bytes at %#llx: pid %d has exited",
+						    length, (unsigned long long)address, (int)s->pid);
 			const mp_mapping *m = mp_target_find_mapping(t, at);
 			return mp_error_new(MP_ERR_FAULT,
 					    "cannot read %zu bytes at %#llx: %#llx %s",
@@ -99,10 +152,190 @@ static mp_error *live_read(mp_target *t, uint64_t address, void *buffer,
 	return mp_page_cache_read(s->cache, address, buffer, length);
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps between polls: 0 right after news, then 10 us doubling to 2 ms, so
+ * a thread that stops at once costs nothing and a slow one little CPU. */
+static void backoff(long *pause_us, bool news)
+{
+	*pause_us = news ? 0 : *pause_us ? (*pause_us * 2 > 2000 ? 2000 : *pause_us * 2) : 10;
+	if (*pause_us) {
+		struct timespec ts = {0, *pause_us * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The state letter of a thread in /proc (R, S, D, T, t, Z, X...), 0 when it
+ * is gone. */
+static char thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buffer[512];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buffer[n] = '\0';
+	char *close_paren = strrchr(buffer, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+static bool is_dead(char state)
+{
+	return state == 0 || state == 'Z' || state == 'X';
+}
+
+/* A zombie main thread does not make a zombie process: after
+ * pthread_exit() in main the other threads run on, and so does the
+ * process. */
+static bool has_live_thread(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return false;
+	bool live = false;
+	struct dirent *entry;
+	while (!live && (entry = readdir(dir))) {
+		char *end;
+		long tid = strtol(entry->d_name, &end, 10);
+		live = !*end && tid > 0 && !is_dead(thread_state(pid, (pid_t)tid));
+	}
+	closedir(dir);
+	return live;
+}
+
+/* Looks once, without blocking, for news of a thread we trace: it moves to
+ * STOPPED or GONE.  Returns true when something happened.  waitpid never
+ * blocks here: a main thread that has exited while other threads run is a
+ * zombie whose wait would block until they all exit. */
+static bool poll_thread(live_thread *th)
+{
+	int status;
+	pid_t got = waitpid(th->tid, &status, __WALL | WNOHANG);
+	if (got == 0)
+		return false;
+	if (got < 0) {
+		if (errno == EINTR)
+			return false;
+		/* ECHILD: not ours any more (an exec in another thread
+		 * took its tid). */
+		th->state = THREAD_GONE;
+		return true;
+	}
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		/* Reaped by us, its tracer: no zombie of ours is left for
+		 * the process's parent to wait for. */
+		th->state = THREAD_GONE;
+		return true;
+	}
+	if (!WIFSTOPPED(status))
+		return true;
+	/* PTRACE_EVENT_STOP is our interrupt, or a group stop (SIGSTOP),
+	 * which holds the thread as well.  Any other stop is a signal arriving
+	 * first: re-inject it and keep waiting; the interrupt stays pending. */
+	if ((status >> 16) == PTRACE_EVENT_STOP)
+		th->state = THREAD_STOPPED;
+	else if (ptrace(PTRACE_CONT, th->tid, NULL,
+			(void *)(uintptr_t)WSTOPSIG(status)) < 0 && errno == ESRCH)
+		th->state = THREAD_GONE;
+	return true;
+}
+
+/* For a thread that has not reported: moves it to ZOMBIE or GONE when
+ * /proc says it has exited. */
+static void look_in_proc(const live_state *s, live_thread *th)
+{
+	char state = thread_state(s->pid, th->tid);
+	if (state == 'Z')
+		th->state = THREAD_ZOMBIE;
+	else if (is_dead(state))
+		th->state = THREAD_GONE;
+}
+
+/* Waits until every thread we seized has stopped or gone, at most
+ * STOP_TIMEOUT_MS.  The threads still running then are marked late and not
+ * waited for again. */
+static void wait_for_stops(live_state *s)
+{
+	long start = now_ms(), next_look = start + 20, pause_us = 0;
+	for (;;) {
+		bool waiting = false, news = false;
+		for (size_t i = 0; i < s->n_attached; i++) {
+			live_thread *th = &s->attached[i];
+			if (th->state != THREAD_RUNNING)
+				continue;
+			news |= poll_thread(th);
+			waiting |= th->state == THREAD_RUNNING && !th->late;
+		}
+		if (!waiting)
+			return;
+		long now = now_ms();
+		if (now >= next_look) {
+			/* A thread that exited after we seized it but cannot be
+			 * reaped yet never reports: /proc says it is dead. */
+			for (size_t i = 0; i < s->n_attached; i++)
+				if (s->attached[i].state == THREAD_RUNNING)
+					look_in_proc(s, &s->attached[i]);
+			next_look = now + 20;
+		}
+		if (now - start >= STOP_TIMEOUT_MS) {
+			for (size_t i = 0; i < s->n_attached; i++)
+				if (s->attached[i].state == THREAD_RUNNING)
+					s->attached[i].late = true;
+			return;
+		}
+		backoff(&pause_us, news);
+	}
+}
+
+/* Lets every thread go.  PTRACE_DETACH needs the thread in a ptrace stop:
+ * a late thread is given RELEASE_TIMEOUT_MS more to reach its stop; one
+ * that still has not (uninterruptible sleep) stays traced until this
+ * process exits, when the kernel detaches it.  Threads that died meanwhile
+ * (the process was killed while we held it) are reaped, the main thread
+ * once the others are: a traced zombie would otherwise wait for us, not
+ * for the process's parent. */
 static void detach_all(live_state *s)
 {
-	for (size_t i = 0; i < s->n_attached; i++)
-		ptrace(PTRACE_DETACH, s->attached[i], NULL, NULL);
+	long deadline = now_ms() + RELEASE_TIMEOUT_MS, pause_us = 0;
+	for (;;) {
+		bool pending = false, news = false;
+		for (size_t i = 0; i < s->n_attached; i++) {
+			live_thread *th = &s->attached[i];
+			if (th->state == THREAD_STOPPED) {
+				if (ptrace(PTRACE_DETACH, th->tid, NULL, NULL) == 0 || errno != ESRCH) {
+					th->state = THREAD_GONE;
+					continue;
+				}
+				/* ESRCH: killed while stopped, or no longer ours. */
+				th->state = THREAD_RUNNING;
+			}
+			if (th->state == THREAD_GONE)
+				continue;
+			news |= poll_thread(th);
+			if (th->state == THREAD_RUNNING || th->state == THREAD_ZOMBIE)
+				look_in_proc(s, th);
+			/* A zombie main thread of a process whose other threads
+			 * live on cannot be reaped yet: it stays traced until
+			 * this process exits (the CLI does at once), then it
+			 * goes back to its parent. */
+			pending |= th->state == THREAD_RUNNING || th->state == THREAD_STOPPED ||
+				   (th->state == THREAD_ZOMBIE && !has_live_thread(s->pid));
+		}
+		if (!pending || now_ms() >= deadline)
+			break;
+		backoff(&pause_us, news);
+	}
 	s->n_attached = 0;
 }
 
@@ -125,10 +358,12 @@ static const struct mp_target_source live_source = {
 	.release = live_release,
 };
 
+/* Threads seized and not gone; a gone thread's tid may come back (an exec
+ * in another thread takes over the main thread's tid) and is seized again. */
 static bool is_attached(const live_state *s, pid_t tid)
 {
 	for (size_t i = 0; i < s->n_attached; i++)
-		if (s->attached[i] == tid)
+		if (s->attached[i].tid == tid && s->attached[i].state != THREAD_GONE)
 			return true;
 	return false;
 }
@@ -149,57 +384,49 @@ static long tracer_of(pid_t pid)
 	return tracer;
 }
 
-/* Seizes and interrupts one thread and waits until it is stopped. */
-static mp_error *freeze_thread(live_state *s, pid_t tid, bool *vanished)
+/* Seizes and interrupts one thread.  *added: it is now ours; *again: the
+ * process is changing under us (an exec or exit in progress), list its
+ * threads again. */
+static mp_error *seize_thread(live_state *s, pid_t tid, bool *added, bool *again)
 {
-	*vanished = false;
+	*added = false;
+	/* Room first: a seized thread must be recorded to be released. */
+	if (!MP_ARRAY_RESERVE(s->attached, s->attached_capacity, s->n_attached + 1))
+		return mp_error_nomem();
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
 		int e = errno;
-		if (e == ESRCH) {
-			*vanished = true;   /* the thread exited meanwhile */
+		if (e == ESRCH)
+			return NULL;   /* the thread exited meanwhile */
+		/* The kernel refuses to trace a thread that has exited (a main
+		 * thread gone with pthread_exit while others run): there is
+		 * nothing of it to freeze. */
+		if (e == EPERM && is_dead(thread_state(s->pid, tid)))
 			return NULL;
-		}
 		long tracer = tracer_of(tid);
 		if (e == EPERM && tracer > 0)
 			return mp_error_new(MP_ERR_PERMISSION,
 					    "cannot trace pid %d: it is already traced by pid %ld (a debugger?); use memprof from that debugger or detach it",
 					    (int)s->pid, tracer);
+		/* Or exiting in an exec, whose new main thread already has the
+		 * tid: /proc shows it alive. */
+		if (e == EPERM && s->perm_retries < PERM_RETRIES) {
+			s->perm_retries++;
+			*again = true;
+			return NULL;
+		}
 		return mp_error_errno(e, "cannot trace pid %d (thread %d)%s", (int)s->pid,
 				      (int)tid,
 				      e == EPERM ? " (check permissions and /proc/sys/kernel/yama/ptrace_scope)" : "");
 	}
-	if (!MP_ARRAY_RESERVE(s->attached, s->attached_capacity, s->n_attached + 1)) {
-		ptrace(PTRACE_DETACH, tid, NULL, NULL);
-		return mp_error_nomem();
-	}
-	s->attached[s->n_attached++] = tid;
-	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
+	for (size_t i = 0; i < s->n_attached; i++)
+		if (s->attached[i].tid == tid && tid == s->pid)
+			s->exec_seen = true;
+	s->attached[s->n_attached++] = (live_thread){.tid = tid, .state = THREAD_RUNNING};
+	*added = true;
+	/* ESRCH: it is exiting; its wait says so. */
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 && errno != ESRCH)
 		return mp_error_errno(errno, "cannot interrupt thread %d", (int)tid);
-	for (;;) {
-		int status;
-		pid_t got = waitpid(tid, &status, __WALL);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ECHILD) {
-				*vanished = true;
-				return NULL;
-			}
-			return mp_error_errno(errno, "waiting for thread %d", (int)tid);
-		}
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			*vanished = true;
-			return NULL;
-		}
-		if (!WIFSTOPPED(status))
-			continue;
-		/* PTRACE_EVENT_STOP is our interrupt; any other stop is a signal
-		 * arriving first: re-inject it and keep waiting for ours. */
-		if ((status >> 16) == PTRACE_EVENT_STOP)
-			return NULL;
-		ptrace(PTRACE_CONT, tid, NULL,
-		       (void *)(uintptr_t)WSTOPSIG(status));
-	}
+	return NULL;
 }
 
 static mp_error *freeze_all(mp_target *t, live_state *s)
@@ -210,7 +437,7 @@ static mp_error *freeze_all(mp_target *t, live_state *s)
 		DIR *dir = opendir(path);
 		if (!dir)
 			return mp_error_errno(errno, "cannot list threads of pid %d", (int)s->pid);
-		bool found_new = false;
+		bool found_new = false, again = false;
 		struct dirent *entry;
 		mp_error *err = NULL;
 		while (!err && (entry = readdir(dir))) {
@@ -218,24 +445,55 @@ static mp_error *freeze_all(mp_target *t, live_state *s)
 			long tid = strtol(entry->d_name, &end, 10);
 			if (*end || tid <= 0 || is_attached(s, (pid_t)tid))
 				continue;
-			bool vanished;
-			err = freeze_thread(s, (pid_t)tid, &vanished);
-			if (!err && !vanished)
-				found_new = true;
+			bool added;
+			err = seize_thread(s, (pid_t)tid, &added, &again);
+			found_new |= added;
 		}
 		closedir(dir);
 		if (err)
 			return err;
-		if (!found_new)
+		if (again) {
+			struct timespec ts = {0, PERM_RETRY_MS * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		if (!found_new && !again)
 			break;
+		/* Seize the whole listing first, then wait for all of it: the
+		 * threads stop in parallel and one deadline bounds them. */
+		wait_for_stops(s);
 	}
+	size_t held = 0;
+	for (size_t i = 0; i < s->n_attached; i++)
+		held += s->attached[i].state == THREAD_STOPPED || s->attached[i].state == THREAD_RUNNING;
+	if (!held)
+		return mp_error_new(MP_ERR_NOT_FOUND, "pid %d exited while memprof was attaching",
+				    (int)s->pid);
+	if (s->exec_seen)
+		mp_target_warn(t, "pid %d called exec while memprof was attaching: the new program is read",
+			       (int)s->pid);
 	for (size_t i = 0; i < s->n_attached; i++) {
+		const live_thread *th = &s->attached[i];
+		if (th->state == THREAD_GONE || th->state == THREAD_ZOMBIE)
+			continue;
+		mp_error *err;
+		if (th->state == THREAD_RUNNING) {
+			char state = thread_state(s->pid, th->tid);
+			mp_target_warn(t, "thread %d did not stop within %d s (state %c%s): its registers are unknown and it may change memory while memprof reads",
+				       (int)th->tid, STOP_TIMEOUT_MS / 1000, state ? state : '?',
+				       state == 'D' ? ": waiting for I/O or for a vfork child" : "");
+			t->partial = true;
+			err = mp_target_add_thread(t, th->tid, NULL);
+			if (err)
+				return err;
+			continue;
+		}
 		struct user_regs_struct regs;
 		mp_registers copy;
-		if (ptrace(PTRACE_GETREGS, s->attached[i], NULL, &regs) < 0) {
+		if (ptrace(PTRACE_GETREGS, th->tid, NULL, &regs) < 0) {
 			mp_target_warn(t, "registers of thread %d are not readable: %s",
-				       (int)s->attached[i], strerror(errno));
-			mp_error *err = mp_target_add_thread(t, s->attached[i], NULL);
+				       (int)th->tid, strerror(errno));
+			t->partial = true;
+			err = mp_target_add_thread(t, th->tid, NULL);
 			if (err)
 				return err;
 			continue;
@@ -243,7 +501,7 @@ static mp_error *freeze_all(mp_target *t, live_state *s)
 		_Static_assert(sizeof(regs) == sizeof(copy.value),
 			       "user_regs_struct matches mp_registers");
 		memcpy(copy.value, &regs, sizeof(regs));
-		mp_error *err = mp_target_add_thread(t, s->attached[i], &copy);
+		err = mp_target_add_thread(t, th->tid, &copy);
 		if (err)
 			return err;
 	}
@@ -269,10 +527,10 @@ static mp_error *list_threads(mp_target *t, pid_t pid)
 	return err;
 }
 
-static mp_error *read_maps(mp_target *t, pid_t pid)
+static mp_error *read_maps(mp_target *t, const char *task_dir)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	char path[96];
+	snprintf(path, sizeof(path), "%s/maps", task_dir);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return mp_error_errno(errno, "cannot read %s", path);
@@ -305,10 +563,10 @@ static mp_error *read_maps(mp_target *t, pid_t pid)
 	return err;
 }
 
-static mp_error *read_auxv(mp_target *t, pid_t pid)
+static mp_error *read_auxv(mp_target *t, const char *task_dir)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	char path[96];
+	snprintf(path, sizeof(path), "%s/auxv", task_dir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return mp_error_errno(errno, "cannot read %s", path);
@@ -324,9 +582,9 @@ static mp_error *read_auxv(mp_target *t, pid_t pid)
 	return mp_target_set_auxv(t, entries, used);
 }
 
-static void read_process_info(mp_target *t, pid_t pid)
+static void read_process_info(mp_target *t, pid_t pid, const char *task_dir)
 {
-	char path[64], buffer[4096];
+	char path[96], buffer[4096];
 	t->process.pid = pid;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "re");
@@ -346,7 +604,7 @@ static void read_process_info(mp_target *t, pid_t pid)
 		}
 		fclose(f);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	snprintf(path, sizeof(path), "%s/cmdline", task_dir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
@@ -361,7 +619,7 @@ static void read_process_info(mp_target *t, pid_t pid)
 				t->process.args = args;
 		}
 	}
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	snprintf(path, sizeof(path), "%s/exe", task_dir);
 	ssize_t n = readlink(path, buffer, sizeof(buffer) - 1);
 	if (n > 0) {
 		buffer[n] = '\0';
@@ -383,6 +641,28 @@ static void read_process_info(mp_target *t, pid_t pid)
 	}
 }
 
+/* The main thread, or the first live one when it has exited. */
+static pid_t memory_thread(pid_t pid)
+{
+	if (!is_dead(thread_state(pid, pid)))
+		return pid;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return pid;
+	pid_t found = pid;
+	struct dirent *entry;
+	while (found == pid && (entry = readdir(dir))) {
+		char *end;
+		long tid = strtol(entry->d_name, &end, 10);
+		if (!*end && tid > 0 && !is_dead(thread_state(pid, (pid_t)tid)))
+			found = (pid_t)tid;
+	}
+	closedir(dir);
+	return found;
+}
+
 static mp_error *check_process(pid_t pid)
 {
 	if (pid <= 0)
@@ -396,7 +676,8 @@ static mp_error *check_process(pid_t pid)
 	char *got = fgets(buffer, sizeof(buffer), f);
 	fclose(f);
 	char *close_paren = got ? strrchr(buffer, ')') : NULL;
-	if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z')
+	if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z' &&
+	    !has_live_thread(pid))
 		return mp_error_new(MP_ERR_NOT_FOUND,
 				    "pid %d is a zombie: it has exited and has no memory left to inspect",
 				    (int)pid);
@@ -424,6 +705,7 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 		return mp_error_nomem();
 	}
 	s->pid = pid;
+	s->mem_tid = pid;
 	s->mem_fd = -1;
 	s->use_vm_readv = true;
 	t->state = s;
@@ -438,18 +720,21 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 	else
 		err = freeze_all(t, s);
 	if (!err) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+		s->mem_tid = memory_thread(pid);
+		snprintf(s->task_dir, sizeof(s->task_dir), "/proc/%d/task/%d", (int)pid,
+			 (int)s->mem_tid);
+		char path[96];
+		snprintf(path, sizeof(path), "%s/mem", s->task_dir);
 		/* Read-only: memprof never writes to the inspected process. */
 		s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (s->mem_fd < 0)
 			s->use_vm_readv = true;
-		err = read_maps(t, pid);
+		err = read_maps(t, s->task_dir);
 	}
 	if (!err)
-		err = read_auxv(t, pid);
+		err = read_auxv(t, s->task_dir);
 	if (!err) {
-		read_process_info(t, pid);
+		read_process_info(t, pid, s->task_dir);
 		if (!(flags & MP_PID_ALREADY_STOPPED))
 			err = mp_target_finish(t);
 	}
@@ -457,6 +742,18 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 			     t->process.name) < 0) {
 		t->description = NULL;
 		err = mp_error_nomem();
+	}
+	if (err && !(flags & MP_PID_ALREADY_STOPPED) && mp_error_code(err) != MP_ERR_NOMEM) {
+		/* /proc entries vanish when the process dies under us (SIGKILL,
+		 * or an exit while memprof was attaching): say that, not which
+		 * file could not be read. */
+		mp_error *gone = check_process(pid);
+		if (gone) {
+			mp_error_free(gone);
+			mp_error_free(err);
+			err = mp_error_new(MP_ERR_NOT_FOUND,
+					   "pid %d exited while memprof was attaching", (int)pid);
+		}
 	}
 	if (err) {
 		mp_target_release(t);
