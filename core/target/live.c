@@ -124,16 +124,14 @@ static mp_error *read_direct(void *context, uint64_t address, void *buffer,
 				continue;
 			}
 			if (n < 0 && errno == ESRCH)
-				return mp_error_new(MP_ERR_FAULT,
-						    "cannot read %zu bytes at %#llx: pid %d has exited",
-						    length, (unsigned long long)address, (int)s->pid);
+				return mp_error_fault(at, "cannot read %zu bytes at %#llx: pid %d has exited",
+						      length, (unsigned long long)address, (int)s->pid);
 			const mp_mapping *m = mp_target_find_mapping(t, at);
-			return mp_error_new(MP_ERR_FAULT,
-					    "cannot read %zu bytes at %#llx: %#llx %s",
-					    length, (unsigned long long)address,
-					    (unsigned long long)at,
-					    m ? "is mapped but the process refused the read"
-					      : "is not mapped in the process");
+			return mp_error_fault(at, "cannot read %zu bytes at %#llx: %#llx %s",
+					      length, (unsigned long long)address,
+					      (unsigned long long)at,
+					      m ? "is mapped but the process refused the read"
+						: "is not mapped in the process");
 		}
 		done += (size_t)n;
 	}
