@@ -353,6 +353,28 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 	return true;
 }
 
+/* An unordered container's bucket array: one pointer per bucket, the
+ * elements in use one per element at best (a table that grew and then
+ * lost most of its elements keeps its buckets).  The single inline bucket
+ * of an empty table is no buffer. */
+static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes,
+			     size_t size, mp_container_buffer *out)
+{
+	const mp_type *h;
+	uint64_t h_off, single_off, buckets, bucket_count, elements;
+	if (!lg_find_field(t, "_M_h", &h_off, &h) || h_off > size ||
+	    !lg_find_field(h, "_M_single_bucket", &single_off, &h) ||
+	    !read_field(t, "_M_buckets", bytes, size, &buckets, NULL) ||
+	    !read_field(t, "_M_bucket_count", bytes, size, &bucket_count, NULL) ||
+	    !read_field(t, "_M_element_count", bytes, size, &elements, NULL))
+		return false;
+	if (buckets == address + h_off + single_off)
+		buckets = 0;
+	*out = (mp_container_buffer){buckets, elements < bucket_count ? elements : bucket_count,
+				     bucket_count, 8, false};
+	return true;
+}
+
 #define NODES(walk, node, suffix, value) \
 	walk, NULL, node, suffix, value, false, LG_HANDLER_CXX
 
@@ -371,10 +393,10 @@ const mp_container_class mp_cxx_containers[] = {
 	{"std::_Hashtable<", NODES(NULL, "std::__detail::_Hash_node<", ", true>|, false>", 1)},
 	{"std::__cxx11::list<", list, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::list<", list, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
-	{"std::unordered_map<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
-	{"std::unordered_set<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
-	{"std::unordered_multimap<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
-	{"std::unordered_multiset<", hashtable, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_map<", hashtable, hashtable_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_set<", hashtable, hashtable_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_multimap<", hashtable, hashtable_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	{"std::unordered_multiset<", hashtable, hashtable_buffer, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::deque<", deque, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::shared_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::weak_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
