@@ -6,11 +6,14 @@
 // - a core file (process plugin "elf-core"): LLDB 14's SB API does not name
 //   the core file, so the plugin looks for it among the files LLDB has open
 //   or mapped, and accepts one only if the engine opens it as the same
-//   process (pid, thread ids, pc of each thread); the engine then reads it
+//   process (pid, thread ids, pc of each thread) with the same memory
+//   (samples); among several, one no other LLDB process reads, the newest.
+//   The choice is kept per LLDB process.  The engine then reads the core
 //   exactly as the CLI's --core would.  Otherwise memory goes through LLDB;
 // - a live process on the host platform (LLDB traces it through
-//   lldb-server): the pid with MP_PID_ALREADY_STOPPED, memory read through
-//   /proc, registers of every thread from SBFrame;
+//   lldb-server): the pid with MP_PID_ALREADY_STOPPED once the kernel
+//   confirms it is stopped, memory read through /proc, registers of every
+//   thread from SBFrame (LLDB 14 has no fs_base/gs_base: they read 0);
 // - anything else (remote platforms): memory through SBProcess::ReadMemory
 //   behind the engine's page cache, mappings from SBMemoryRegionInfo,
 //   registers from SBFrame.
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -193,41 +197,123 @@ bool same_process(mp_target *target, lldb::SBProcess &process)
 	return true;
 }
 
-// The core found last time, tried first: finding it costs a look at every
-// file LLDB has open.
-std::string last_core;
-
-mp_error *open_core(lldb::SBProcess &process, const mp_target_options *options,
-		    mp_target **out)
+// True unless some memory differs between the core target and what LLDB
+// reads from its own core: the first page of each writable mapping and
+// the top of each stack.  Two cores of one process written at different
+// times have the same pid, threads and often the same pc (a server blocked
+// in the same call); their data tells them apart.
+bool same_memory(mp_target *target, lldb::SBProcess &process)
 {
-	std::vector<std::string> candidates;
-	if (!last_core.empty())
-		candidates.push_back(last_core);
-	bool listed = false;
-	for (size_t i = 0; i < candidates.size() || !listed; i++) {
-		if (i == candidates.size()) {
-			for (const std::string &path : open_core_files())
-				if (path != last_core)
-					candidates.push_back(path);
-			listed = true;
-			if (i == candidates.size())
-				break;
+	std::vector<uint64_t> addresses;
+	for (size_t i = 0; i < mp_target_mapping_count(target) && addresses.size() < 64; i++) {
+		const mp_mapping *m = mp_target_mapping(target, i);
+		if ((m->perms & MP_PERM_WRITE) && m->contents == MP_CONTENTS_FULL)
+			addresses.push_back(m->start);
+	}
+	int rsp = mp_register_index("rsp");
+	for (size_t k = 0; k < mp_target_thread_count(target); k++) {
+		const mp_thread *t = mp_target_thread(target, k);
+		if (t->has_registers)
+			addresses.push_back(t->registers.value[rsp] & ~(uint64_t)4095);
+	}
+	std::vector<char> ours(4096), lldbs(4096);
+	for (uint64_t address : addresses) {
+		lldb::SBError error;
+		mp_error *err = mp_target_read(target, address, ours.data(), ours.size());
+		if (err) {
+			mp_error_free(err);
+			continue;  // a page only one side can read proves nothing
 		}
-		const std::string path = candidates[i];
+		if (process.ReadMemory(address, lldbs.data(), lldbs.size(), error) != lldbs.size() ||
+		    error.Fail())
+			continue;
+		if (ours != lldbs)
+			return false;
+	}
+	return true;
+}
+
+// The core file of each LLDB process (SBProcess::GetUniqueID), once found:
+// a process reads one core for its whole life.  Keyed by the process, not
+// by the pid: two cores of one process give two LLDB processes.
+std::map<uint32_t, std::string> core_of_process;
+// When each core file was first seen open, counted in searches: among
+// cores that all match, the one LLDB opened last is the one just loaded.
+std::map<std::string, uint64_t> core_first_seen;
+uint64_t core_searches;
+
+// The core files other LLDB processes (of any target) already read.
+std::set<std::string> cores_of_other_processes(lldb::SBDebugger &debugger, uint32_t self)
+{
+	std::set<std::string> used;
+	std::set<uint32_t> alive;
+	for (uint32_t i = 0; i < debugger.GetNumTargets(); i++) {
+		lldb::SBProcess p = debugger.GetTargetAtIndex(i).GetProcess();
+		if (p.IsValid())
+			alive.insert(p.GetUniqueID());
+	}
+	for (auto it = core_of_process.begin(); it != core_of_process.end();) {
+		if (!alive.count(it->first)) {
+			it = core_of_process.erase(it);  // its target was deleted
+			continue;
+		}
+		if (it->first != self)
+			used.insert(it->second);
+		++it;
+	}
+	return used;
+}
+
+mp_error *open_core(lldb::SBDebugger &debugger, lldb::SBProcess &process,
+		    const mp_target_options *options, mp_target **out)
+{
+	uint32_t self = process.GetUniqueID();
+	auto known = core_of_process.find(self);
+	if (known != core_of_process.end()) {
+		mp_target *target = nullptr;
+		mp_error *err = mp_target_open_core(known->second.c_str(), options, &target);
+		if (!err && same_process(target, process)) {
+			*out = target;
+			return nullptr;
+		}
+		mp_error_free(err);
+		mp_target_release(target);
+		core_of_process.erase(known);  // replaced on disk: look again
+	}
+
+	core_searches++;
+	std::vector<std::string> matches;
+	for (const std::string &path : open_core_files()) {
+		core_first_seen.emplace(path, core_searches);
 		mp_target *target = nullptr;
 		mp_error *err = mp_target_open_core(path.c_str(), options, &target);
 		if (err) {
 			mp_error_free(err);
 			continue;
 		}
-		if (same_process(target, process)) {
-			last_core = path;
-			*out = target;
-			return nullptr;
-		}
+		if (same_process(target, process) && same_memory(target, process))
+			matches.push_back(path);
 		mp_target_release(target);
 	}
-	return nullptr;  // not found: the caller reads through LLDB
+	if (matches.size() > 1) {
+		std::set<std::string> used = cores_of_other_processes(debugger, self);
+		std::vector<std::string> free;
+		for (const std::string &path : matches)
+			if (!used.count(path))
+				free.push_back(path);
+		if (!free.empty())
+			matches = free;
+		std::stable_sort(matches.begin(), matches.end(),
+				 [](const std::string &a, const std::string &b) {
+					 return core_first_seen[a] > core_first_seen[b];
+				 });
+	}
+	if (matches.empty())
+		return nullptr;  // not found: the caller reads through LLDB
+	mp_error *err = mp_target_open_core(matches.front().c_str(), options, out);
+	if (!err)
+		core_of_process[self] = matches.front();
+	return err;
 }
 
 // ------------------------------------------------------ memory callback
@@ -312,6 +398,76 @@ bool on_host_platform(lldb::SBTarget &target)
 	lldb::SBPlatform platform = target.GetPlatform();
 	const char *name = platform.IsValid() ? platform.GetName() : nullptr;
 	return name && std::strcmp(name, "host") == 0;
+}
+
+// What the kernel says of a process LLDB shows as stopped.  LLDB handles
+// process events on a thread of its own: right after `process detach` or
+// `process kill` in a command file, its state can still read "stopped".
+// The engine reads a live process it is told is stopped without freezing
+// it, so the claim is checked first: a process LLDB holds is traced and
+// each of its threads is in a tracing stop.
+enum class KernelView { stopped, running, detached, gone };
+
+KernelView kernel_view(pid_t pid)
+{
+	char path[64];
+	std::snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *status = std::fopen(path, "re");
+	if (!status)
+		return KernelView::gone;
+	char line[256];
+	bool zombie = false, traced = false;
+	while (std::fgets(line, sizeof(line), status)) {
+		if (std::strncmp(line, "State:", 6) == 0)
+			zombie = std::strpbrk(line + 6, "ZX") != nullptr;
+		else if (std::strncmp(line, "TracerPid:", 10) == 0)
+			traced = std::strtol(line + 10, nullptr, 10) != 0;
+	}
+	std::fclose(status);
+	if (zombie)
+		return KernelView::gone;
+	if (!traced)
+		return KernelView::detached;
+	std::snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *tasks = opendir(path);
+	if (!tasks)
+		return KernelView::gone;
+	KernelView view = KernelView::stopped;
+	while (struct dirent *entry = readdir(tasks)) {
+		if (entry->d_name[0] == '.')
+			continue;
+		std::string stat_path = std::string(path) + "/" + entry->d_name + "/stat";
+		FILE *stat = std::fopen(stat_path.c_str(), "re");
+		if (!stat)
+			continue;  // a thread that just exited
+		char text[512];
+		size_t n = std::fread(text, 1, sizeof(text) - 1, stat);
+		std::fclose(stat);
+		text[n] = '\0';
+		// "tid (comm) S ...": comm may hold spaces and parentheses.
+		const char *end = std::strrchr(text, ')');
+		if (end && end[1] == ' ' && end[2] != 't')
+			view = KernelView::running;
+	}
+	closedir(tasks);
+	return view;
+}
+
+mp_error *check_stopped(pid_t pid)
+{
+	switch (kernel_view(pid)) {
+	case KernelView::stopped:
+		return nullptr;
+	case KernelView::running:
+		return mp_error_new(MP_ERR_USAGE, "the process is running: interrupt it first "
+				    "(process interrupt)");
+	case KernelView::detached:
+		return mp_error_new(MP_ERR_NOT_FOUND, "no process: lldb detached from pid %d "
+				    "(process attach --pid %d looks again)", (int)pid, (int)pid);
+	case KernelView::gone:
+		break;
+	}
+	return mp_error_new(MP_ERR_NOT_FOUND, "the process has exited: nothing to inspect");
 }
 
 mp_error *open_live(Session *session, const mp_target_options *options, mp_target **out)
@@ -446,9 +602,21 @@ mp_error *open_target_of(Session *session, const mp_target_options *options, mp_
 	    state == lldb::eStateLaunching || state == lldb::eStateAttaching)
 		return mp_error_new(MP_ERR_USAGE, "the process is running: interrupt it first "
 				    "(process interrupt)");
-	if (state == lldb::eStateExited || state == lldb::eStateDetached ||
-	    state == lldb::eStateUnloaded || state == lldb::eStateInvalid)
+	if (state == lldb::eStateDetached)
+		return mp_error_new(MP_ERR_NOT_FOUND, "no process: lldb detached from pid %d "
+				    "(process attach --pid %d looks again)",
+				    (int)process.GetProcessID(), (int)process.GetProcessID());
+	if (state == lldb::eStateExited || state == lldb::eStateUnloaded ||
+	    state == lldb::eStateInvalid)
 		return mp_error_new(MP_ERR_NOT_FOUND, "the process has exited: nothing to inspect");
+	const char *plugin = process.GetPluginName();
+	bool core = plugin && std::strcmp(plugin, "elf-core") == 0;
+	bool host_process = !core && on_host_platform(target) &&
+			    process.GetProcessID() != LLDB_INVALID_PROCESS_ID;
+	if (host_process) {
+		if (mp_error *err = check_stopped((pid_t)process.GetProcessID()))
+			return err;
+	}
 
 	// Unless --exe says otherwise, the executable is the one LLDB loaded.
 	mp_target_options opts = *options;
@@ -464,14 +632,13 @@ mp_error *open_target_of(Session *session, const mp_target_options *options, mp_
 	if (force && std::strcmp(force, "1") == 0)
 		return open_through_lldb(session, &opts, out);
 
-	const char *plugin = process.GetPluginName();
-	if (plugin && std::strcmp(plugin, "elf-core") == 0) {
-		mp_error *err = open_core(process, &opts, out);
+	if (core) {
+		mp_error *err = open_core(session->debugger, process, &opts, out);
 		if (err || *out)
 			return err;
 		return open_through_lldb(session, &opts, out);
 	}
-	if (on_host_platform(target) && process.GetProcessID() != LLDB_INVALID_PROCESS_ID) {
+	if (host_process) {
 		mp_error *err = open_live(session, &opts, out);
 		if (!err)
 			return nullptr;
@@ -522,7 +689,9 @@ bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
 	if (status != MP_EXIT_OK) {
 		for (size_t i = 0; i + 1 < lines.size(); i++)
 			result.AppendWarning(lines[i].c_str());
-		result.SetError(lines.empty() ? "memprof failed" : lines.back().c_str());
+		// A check that failed (status 3) may say nothing: say what GDB says.
+		std::string status_line = "memprof: exit status " + std::to_string(status);
+		result.SetError(lines.empty() ? status_line.c_str() : lines.back().c_str());
 		result.SetStatus(lldb::eReturnStatusFailed);
 		return false;
 	}

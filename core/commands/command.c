@@ -345,28 +345,20 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		.out = out,
 		.err = err,
 	};
-	FILE *output_file = NULL;
-	if (options.output) {
-		output_file = fopen(options.output, "w");
-		if (!output_file) {
-			return mp_command_fail(&command,
-					       mp_error_errno(errno, "cannot write %s",
-							      options.output));
-		}
-		command.out = output_file;
-	}
 	bool own_target = false;
 	bool given = (host && host->target) || options.core || options.pid;
-	if (target_needed(verb, &options) || (verb->wants_target && given)) {
+	/* `snapshot save` in a debugger: the target is the debugger's, which
+	 * it opens on demand, as for the verbs that always need one. */
+	bool action = verb->target_action && host && host->open_target &&
+		      options.n_positional > 0 &&
+		      strcmp(options.positional[0], verb->target_action) == 0;
+	if (target_needed(verb, &options) || (verb->wants_target && (given || action))) {
 		if (host && host->target) {
 			command.target = host->target;
 		} else {
 			mp_error *e = open_target(host, &options, &command.target);
-			if (e) {
-				if (output_file)
-					fclose(output_file);
+			if (e)
 				return mp_command_fail(&command, e);
-			}
 			own_target = true;
 		}
 		/* Everything memprof could not read is said once, on stderr,
@@ -374,6 +366,20 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		for (size_t i = 0; i < mp_target_warning_count(command.target); i++)
 			fprintf(err, "memprof: warning: %s\n",
 				mp_target_warning(command.target, i));
+	}
+	/* Opened once the target is: a command that cannot open its target
+	 * (no process in a debugger, a missing core) leaves --output alone. */
+	FILE *output_file = NULL;
+	if (options.output) {
+		output_file = fopen(options.output, "w");
+		if (!output_file) {
+			if (own_target)
+				mp_target_release(command.target);
+			return mp_command_fail(&command,
+					       mp_error_errno(errno, "cannot write %s",
+							      options.output));
+		}
+		command.out = output_file;
 	}
 	status = verb->run(&command);
 	if (own_target)

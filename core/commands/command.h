@@ -56,6 +56,9 @@ typedef struct mp_verb {
 	unsigned default_format;    /* without --format; 0: text */
 	bool needs_target;
 	bool wants_target;          /* opens --core/--pid when given */
+	/* wants_target verbs: the first argument that needs the target, which
+	 * a debugger then supplies as for needs_target ("save"); NULL: none */
+	const char *target_action;
 	bool exe_target_ok;         /* --exe FILE alone is a target */
 	/* needs_target verbs: an option of the verb's that replaces the target
 	 * ("--snapshot FILE"); NULL: none. */

@@ -482,6 +482,7 @@ const mp_verb mp_verb_snapshot = {
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
 	.needs_target = false,
 	.wants_target = true,
+	.target_action = "save",
 	.min_positional = 2,
 	.max_positional = 2,
 	.flags = snapshot_flags,

@@ -46,7 +46,8 @@ def verbs():
 def _failure(status, messages):
     lines = [l for l in messages.splitlines() if l.strip()]
     # The engine says what went wrong on its last line; warnings come first.
-    message = lines[-1] if lines else "memprof exited with status %d" % status
+    # A failed check (status 3) may say nothing: the `memprof` command says this.
+    message = lines[-1] if lines else "memprof: exit status %d" % status
     return Error(message, status)
 
 
@@ -85,7 +86,14 @@ def _verb_function(verb, summary):
         if any(a == "--format" or str(a).startswith("--format=") for a in args):
             return run(verb, *args)
         if _has_json(verb):
-            return json.loads(run(verb, *args, "--format", "json"))
+            text = run(verb, *args, "--format", "json")
+            try:
+                return json.loads(text)
+            except ValueError:
+                # An action that writes no JSON even when asked for it
+                # (`snapshot save` says what it saved): its text, never a
+                # JSONDecodeError.
+                return text
         return run(verb, *args)
 
     call.__name__ = verb

@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import os
 import re
+import signal
 import sys
 
 import gdb
@@ -40,11 +41,11 @@ class _Run:
                            context=None,
                            open_target=E.OPEN_TARGET_FN(self._open_target))
 
-    # Ctrl-C: GDB turns it into a KeyboardInterrupt in Python code.  Raised
-    # on entry to a ctypes callback, it is reported through
-    # sys.unraisablehook (caught in run() below) and sets the flag; raised
-    # inside a callback, it is caught there.
+    # Ctrl-C: SIGINT is held back while the engine runs (see run() below);
+    # the engine's poll asks whether one is waiting.
     def _poll(self, _context):
+        if not self.interrupted and signal.SIGINT in signal.sigpending():
+            self.interrupted = True
         return self.interrupted
 
     def _open_target(self, _context, options, out):
@@ -67,17 +68,33 @@ def run(argv):
     state = _Run(argv[0] if argv else None)
     previous_hook = sys.unraisablehook
 
+    # A KeyboardInterrupt raised on entry to a ctypes callback (a Ctrl-C
+    # that came just before SIGINT was held back) is reported through
+    # sys.unraisablehook: it only sets the flag.
     def hook(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             state.interrupted = True
         else:
             previous_hook(unraisable)
 
+    # Ctrl-C while the engine works: GDB's SIGINT handler would raise a
+    # KeyboardInterrupt in whatever Python code runs next (the engine's
+    # poll, the hook above while it handles the previous one, ...), and
+    # Python prints a traceback for one raised there.  SIGINT is held back
+    # for the length of the command instead (the engine's threads inherit
+    # the mask) and the poll asks whether one is pending.  One the engine
+    # stopped for is taken away; one that came too late to stop it is
+    # GDB's again when the mask is restored, last: a Quit, as for any
+    # command.
     sys.unraisablehook = hook
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         return E.run(argv, state.host)
     finally:
         sys.unraisablehook = previous_hook
+        if state.interrupted and signal.SIGINT in signal.sigpending():
+            signal.sigwait({signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def write_messages(messages):
