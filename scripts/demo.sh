@@ -29,6 +29,12 @@ echo
 echo "== memprof leaks --core $leaky"
 "$memprof" leaks --core "$leaky"
 
+waste="$out/waste.core"
+bash "$(dirname "$0")/../bench/make_core.sh" "$waste" -- "$build/examples/waste"
+echo
+echo "== memprof recommend --core $waste"
+"$memprof" recommend --core "$waste"
+
 echo
 echo "== memprof run -- $build/examples/leak_cycle (a leak check at exit; exit status 3 means leaks)"
 "$memprof" run -- "$build/examples/leak_cycle" || echo "(memprof run exited with status $?)"
