@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_reader.h"
 #include "error.h"
 
 enum { ENCODING_VERSION = 1 };
@@ -96,53 +97,29 @@ mp_error *mp_pattern_input_encode(const mp_pattern_input *in, uint8_t **out, siz
 	return NULL;
 }
 
-typedef struct reader {
-	const uint8_t *data;
-	size_t size, pos;
-} reader;
-
-static bool take(reader *r, void *out, size_t size)
-{
-	if (size > r->size - r->pos)
-		return false;
-	memcpy(out, r->data + r->pos, size);
-	r->pos += size;
-	return true;
-}
-
 /* A count of items of at least item_size bytes each that the rest holds. */
-static bool take_count(reader *r, uint64_t *count, size_t item_size)
+static bool take_count(mp_byte_reader *r, uint64_t *count, size_t item_size)
 {
-	return take(r, count, 8) && *count <= (r->size - r->pos) / item_size;
-}
-
-static char *take_string(reader *r)
-{
-	uint32_t length;
-	if (!take(r, &length, 4) || length > r->size - r->pos)
-		return NULL;
-	char *s = strndup((const char *)r->data + r->pos, length);
-	r->pos += length;
-	return s;
+	return mp_take(r, count, 8) && *count <= (r->size - r->pos) / item_size;
 }
 
 mp_error *mp_pattern_input_decode(const uint8_t *data, size_t size, size_t n_chunks,
 				  mp_pattern_input *out)
 {
 	memset(out, 0, sizeof(*out));
-	reader r = {data, size, 0};
+	mp_byte_reader r = {data, size, 0};
 	uint32_t version;
 	uint64_t chunks, count;
 	uint8_t partial;
 	const char *what = "header";
-	if (!take(&r, &version, 4))
+	if (!mp_take(&r, &version, 4))
 		goto damaged;
 	if (version != ENCODING_VERSION)
 		return mp_error_new(MP_ERR_UNSUPPORTED,
 				    "its patterns section has version %u; this memprof reads version %d",
 				    version, ENCODING_VERSION);
-	if (!take(&r, &chunks, 8) || !take(&r, &out->in_use_blocks, 8) ||
-	    !take(&r, &out->in_use_bytes, 8) || !take(&r, &partial, 1))
+	if (!mp_take(&r, &chunks, 8) || !mp_take(&r, &out->in_use_blocks, 8) ||
+	    !mp_take(&r, &out->in_use_bytes, 8) || !mp_take(&r, &partial, 1))
 		goto damaged;
 	out->partial = partial != 0;
 	what = "the chunk count differs from the heap's";
@@ -156,9 +133,9 @@ mp_error *mp_pattern_input_decode(const uint8_t *data, size_t size, size_t n_chu
 		goto nomem;
 	for (uint64_t i = 0; i < count; i++) {
 		mp_pattern_class *c = &out->classes[i];
-		c->name = take_string(&r);
+		c->name = mp_take_string(&r);
 		uint64_t fields[7];
-		if (!c->name || !take(&r, fields, sizeof(fields)))
+		if (!c->name || !mp_take(&r, fields, sizeof(fields)))
 			goto damaged;
 		out->n_classes = i + 1;
 		c->blocks = fields[0];
@@ -177,8 +154,8 @@ mp_error *mp_pattern_input_decode(const uint8_t *data, size_t size, size_t n_chu
 	out->chunk_kind = malloc(chunks ? chunks : 1);
 	if (!out->chunk_class || !out->chunk_kind)
 		goto nomem;
-	take(&r, out->chunk_class, chunks * sizeof(*out->chunk_class));
-	take(&r, out->chunk_kind, chunks);
+	mp_take(&r, out->chunk_class, chunks * sizeof(*out->chunk_class));
+	mp_take(&r, out->chunk_kind, chunks);
 	for (uint64_t i = 0; i < chunks; i++)
 		if ((out->chunk_class[i] != MP_PATTERN_NO_CLASS &&
 		     out->chunk_class[i] >= out->n_classes) ||
@@ -190,7 +167,7 @@ mp_error *mp_pattern_input_decode(const uint8_t *data, size_t size, size_t n_chu
 	out->contents = malloc((count ? count : 1) * sizeof(*out->contents));
 	if (!out->contents)
 		goto nomem;
-	take(&r, out->contents, count * sizeof(*out->contents));
+	mp_take(&r, out->contents, count * sizeof(*out->contents));
 	out->n_contents = (size_t)count;
 	for (uint64_t i = 0; i < count; i++)
 		if (out->contents[i].chunk >= chunks)
@@ -203,9 +180,9 @@ mp_error *mp_pattern_input_decode(const uint8_t *data, size_t size, size_t n_chu
 		goto nomem;
 	for (uint64_t i = 0; i < count; i++) {
 		mp_pattern_capacity *c = &out->capacity[i];
-		c->subject = take_string(&r);
+		c->subject = mp_take_string(&r);
 		uint64_t fields[4];
-		if (!c->subject || !take(&r, fields, sizeof(fields)))
+		if (!c->subject || !mp_take(&r, fields, sizeof(fields)))
 			goto damaged;
 		out->n_capacity = i + 1;
 		c->blocks = fields[0];

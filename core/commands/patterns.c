@@ -276,13 +276,20 @@ typedef struct analysis {
 	mp_patterns patterns;
 } analysis;
 
+/* The host's interrupt poll, for the leak check under the patterns. */
+static mp_leak_options leak_options_of(const mp_command *c)
+{
+	mp_leak_options options = {0};
+	if (c->host) {
+		options.interrupted = c->host->interrupted;
+		options.context = c->host->context;
+	}
+	return options;
+}
+
 static mp_error *heap_and_leaks(mp_command *c, mp_heap **heap, mp_leaks **leaks)
 {
-	mp_leak_options leak_options = {0};
-	if (c->host) {
-		leak_options.interrupted = c->host->interrupted;
-		leak_options.context = c->host->context;
-	}
+	mp_leak_options leak_options = leak_options_of(c);
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	heap_options.keep_pages = true;
 	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
@@ -307,11 +314,7 @@ static mp_pattern_options pattern_options(const mp_command *c)
 
 mp_error *mp_patterns_snapshot_section(mp_command *c, const mp_heap *heap, heap_section *out)
 {
-	mp_leak_options leak_options = {0};
-	if (c->host) {
-		leak_options.interrupted = c->host->interrupted;
-		leak_options.context = c->host->context;
-	}
+	mp_leak_options leak_options = leak_options_of(c);
 	mp_leaks *leaks = NULL;
 	mp_pattern_input in;
 	mp_pattern_options options = pattern_options(c);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_reader.h"
 #include "elf/elf_file.h"
 #include "error.h"
 #include "heap_internal.h"
@@ -110,28 +111,20 @@ mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section 
 	return NULL;
 }
 
+/* The file's bytes, and its path for messages. */
 typedef struct reader {
-	const uint8_t *data;
-	size_t size, pos;
+	mp_byte_reader bytes;
 	const char *path;
 } reader;
 
 static bool take(reader *r, void *out, size_t size)
 {
-	if (size > r->size - r->pos)
-		return false;
-	memcpy(out, r->data + r->pos, size);
-	r->pos += size;
-	return true;
+	return mp_take(&r->bytes, out, size);
 }
 
 static bool take_string(reader *r, char **out)
 {
-	uint32_t length;
-	if (!take(r, &length, 4) || length > r->size - r->pos)
-		return false;
-	*out = strndup((const char *)r->data + r->pos, length);
-	r->pos += length;
+	*out = mp_take_string(&r->bytes);
 	return *out != NULL;
 }
 
@@ -195,14 +188,14 @@ void heap_sections_free(heap_section *sections, size_t n)
 static mp_error *take_sections(reader *r, heap_section **out, size_t *n_out)
 {
 	uint32_t n;
-	if (!take(r, &n, 4) || n > (r->size - r->pos) / 12)
+	if (!take(r, &n, 4) || n > (r->bytes.size - r->bytes.pos) / 12)
 		return corrupt(r->path, "section table");
 	heap_section *sections = calloc(n ? n : 1, sizeof(*sections));
 	if (!sections)
 		return mp_error_nomem();
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t size;
-		if (!take(r, &sections[i].tag, 4) || !take(r, &size, 8) || size > r->size - r->pos) {
+		if (!take(r, &sections[i].tag, 4) || !take(r, &size, 8) || size > r->bytes.size - r->bytes.pos) {
 			heap_sections_free(sections, i);
 			return corrupt(r->path, "section");
 		}
@@ -214,7 +207,7 @@ static mp_error *take_sections(reader *r, heap_section **out, size_t *n_out)
 		}
 		take(r, sections[i].data, size);
 	}
-	if (r->pos != r->size) {
+	if (r->bytes.pos != r->bytes.size) {
 		heap_sections_free(sections, n);
 		return corrupt(r->path, "bytes after the last section");
 	}
@@ -252,7 +245,7 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 				 : mp_error_errno(errno ? errno : EIO, "cannot read snapshot %s", path);
 	}
 	fclose(f);
-	reader r = {data, (size_t)size, 0, path};
+	reader r = {{data, (size_t)size, 0}, path};
 	mp_error *err = NULL;
 	uint64_t *region_arenas = NULL;
 	mp_heap *h = heap_new();
@@ -267,12 +260,12 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 		err = mp_error_new(MP_ERR_FORMAT, "%s is not a memprof snapshot", path);
 		goto done;
 	}
-	if (r.size < 12 || (memcpy(&crc, data + r.size - 4, 4),
-			    mp_crc32(0, data, r.size - 4) != crc)) {
+	if (r.bytes.size < 12 || (memcpy(&crc, data + r.bytes.size - 4, 4),
+			    mp_crc32(0, data, r.bytes.size - 4) != crc)) {
 		err = corrupt(path, "checksum mismatch");
 		goto done;
 	}
-	r.size -= 4;
+	r.bytes.size -= 4;
 	if (!take(&r, &version, 4) || !take(&r, &flags, 4)) {
 		err = corrupt(path, "header");
 		goto done;
@@ -298,7 +291,7 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 	free(located_by);
 	h->partial = flags & FLAG_PARTIAL;
 	h->have_peak = flags & FLAG_PEAK;
-	if (n_arenas > (r.size - r.pos) / 64 || n_chunks > (r.size - r.pos) / 16) {
+	if (n_arenas > (r.bytes.size - r.bytes.pos) / 64 || n_chunks > (r.bytes.size - r.bytes.pos) / 16) {
 		err = corrupt(path, "counts larger than the file");
 		goto done;
 	}
@@ -329,7 +322,7 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 		goto done;
 	h->partial = flags & FLAG_PARTIAL;
 	uint64_t n_region_arenas;
-	if (!take(&r, &n_region_arenas, 8) || n_region_arenas > (r.size - r.pos) / 16) {
+	if (!take(&r, &n_region_arenas, 8) || n_region_arenas > (r.bytes.size - r.bytes.pos) / 16) {
 		err = corrupt(path, "region table");
 		goto done;
 	}
@@ -339,7 +332,7 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 		goto done;
 	}
 	take(&r, region_arenas, n_region_arenas * 16);
-	if (version == 1 ? n_chunks * 16 != r.size - r.pos : n_chunks * 16 > r.size - r.pos) {
+	if (version == 1 ? n_chunks * 16 != r.bytes.size - r.bytes.pos : n_chunks * 16 > r.bytes.size - r.bytes.pos) {
 		err = corrupt(path, "chunk table size");
 		goto done;
 	}
