@@ -9,13 +9,12 @@ MEMPROF_TEST_SEED replays it).  `logical` runs on every mutant, `heap`,
 (valid JSON) or 1 (one error line) within its time limit, with no
 sanitizer report (the ASan+UBSan build runs this too); results may be
 partial and must say so, never abort."""
+import json
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
-
-import json
 
 from mptest import MEMPROF, check, example, finish, gcore, Held, seeded_random
 
