@@ -104,6 +104,32 @@ static int shim_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
 #endif
 }
 
+/* The next sibling of die, which must lie after it: DIEs come in file
+ * order, and libdwarf follows DW_AT_sibling when a DIE has one, so a
+ * sibling attribute that points back made the index walk loop forever
+ * (found by fuzz_elf).  Such a sibling is DW_DLV_ERROR with *backwards set
+ * and no libdwarf error. */
+static int next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
+			Dwarf_Error *err, bool *backwards)
+{
+	*backwards = false;
+	int rc = shim_sibling(dbg, die, out, err);
+	if (rc != DW_DLV_OK)
+		return rc;
+	Dwarf_Off here = 0, next = 0;
+	Dwarf_Error local = NULL;
+	if (dwarf_dieoffset(die, &here, &local) != DW_DLV_OK ||
+	    dwarf_dieoffset(*out, &next, &local) != DW_DLV_OK || next <= here) {
+		if (local)
+			dwarf_dealloc_error(dbg, local);
+		dwarf_dealloc_die(*out);
+		*out = NULL;
+		*backwards = true;
+		return DW_DLV_ERROR;
+	}
+	return DW_DLV_OK;
+}
+
 static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 {
 	(void)dbg;
@@ -113,13 +139,29 @@ static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 /* ------------------------------------------------- zero-copy sections */
 
 #if !MP_DW_NEW_API
-/* The compression header of an SHF_COMPRESSED section, or NULL. */
-static const Elf64_Chdr *compression_header(const mp_dw *dw, const Elf64_Shdr *sh)
+/* The compression header of an SHF_COMPRESSED section, copied into *out
+ * (a section may start at any offset, so it is not read in place); false
+ * when the section has none. */
+static bool compression_header(const mp_dw *dw, const Elf64_Shdr *sh, Elf64_Chdr *out)
 {
 	if (!(sh->sh_flags & SHF_COMPRESSED) || sh->sh_type == SHT_NOBITS ||
 	    sh->sh_size < sizeof(Elf64_Chdr))
-		return NULL;
-	return mp_elf_bytes(dw->elf, sh->sh_offset, sizeof(Elf64_Chdr));
+		return false;
+	const void *bytes = mp_elf_bytes(dw->elf, sh->sh_offset, sizeof(Elf64_Chdr));
+	if (!bytes)
+		return false;
+	memcpy(out, bytes, sizeof(*out));
+	return true;
+}
+
+/* A section's name, or "" when it does not end inside .shstrtab: libdwarf
+ * and the checks below read names as C strings. */
+static const char *section_name(const mp_dw *dw, const Elf64_Shdr *sh)
+{
+	if (sh->sh_name >= dw->shstrtab_size ||
+	    !memchr(dw->shstrtab + sh->sh_name, '\0', dw->shstrtab_size - sh->sh_name))
+		return "";
+	return dw->shstrtab + sh->sh_name;
 }
 
 /* Inflates a zlib-compressed section into memory dw owns.  libdwarf reports
@@ -173,10 +215,10 @@ static int obj_section_info(void *obj, Dwarf_Half index,
 	out->addr = sh->sh_addr;
 	out->type = sh->sh_type;
 	out->size = sh->sh_type == SHT_NOBITS ? 0 : sh->sh_size;
-	const Elf64_Chdr *chdr = compression_header(dw, sh);
-	if (chdr)
-		out->size = chdr->ch_size;
-	out->name = sh->sh_name < dw->shstrtab_size ? dw->shstrtab + sh->sh_name : "";
+	Elf64_Chdr chdr;
+	if (compression_header(dw, sh, &chdr))
+		out->size = chdr.ch_size;
+	out->name = section_name(dw, sh);
 	out->link = sh->sh_link;
 	out->info = sh->sh_info;
 	out->entrysize = sh->sh_entsize;
@@ -215,9 +257,9 @@ static int obj_load_section(void *obj, Dwarf_Half index, Dwarf_Small **data,
 	const Elf64_Shdr *sh = &dw->shdrs[index];
 	if (sh->sh_type == SHT_NOBITS || sh->sh_size == 0)
 		return DW_DLV_NO_ENTRY;
-	const Elf64_Chdr *chdr = compression_header(dw, sh);
-	if (chdr)
-		return inflate_section(dw, index, chdr, data, error);
+	Elf64_Chdr chdr;
+	if (compression_header(dw, sh, &chdr))
+		return inflate_section(dw, index, &chdr, data, error);
 	const void *bytes = mp_elf_bytes(dw->elf, sh->sh_offset, sh->sh_size);
 	if (!bytes) {
 		*error = DW_DLE_SECTION_SIZE_OR_OFFSET_LARGE;
@@ -271,12 +313,12 @@ static bool obj_prepare(mp_dw *dw, const char *path)
 		return false;
 	for (size_t i = 0; i < dw->n_shdrs; i++) {
 		const Elf64_Shdr *sh = &dw->shdrs[i];
-		const char *name = sh->sh_name < dw->shstrtab_size ? dw->shstrtab + sh->sh_name : "";
+		const char *name = section_name(dw, sh);
 		if (strncmp(name, ".zdebug", 7) == 0)
 			return false;
-		const Elf64_Chdr *chdr = compression_header(dw, sh);
-		if (strncmp(name, ".debug", 6) == 0 && chdr &&
-		    chdr->ch_type != ELFCOMPRESS_ZLIB)
+		Elf64_Chdr chdr;
+		if (strncmp(name, ".debug", 6) == 0 && compression_header(dw, sh, &chdr) &&
+		    chdr.ch_type != ELFCOMPRESS_ZLIB)
 			return false;
 		if (sh->sh_type == SHT_RELA && strncmp(name, ".rela.debug", 11) == 0)
 			return false;
@@ -284,6 +326,141 @@ static bool obj_prepare(mp_dw *dw, const char *path)
 	return true;
 }
 #endif
+
+/* --------------------------------------------- range list headers */
+
+/* libdwarf 20210528 loads .debug_rnglists whenever it loads .debug_info,
+ * and when it cannot read a unit header there it frees that unit's record
+ * and goes on using it (internal_load_rnglists_contexts lacks a return
+ * after the error): a double free on the first type lookup, found by
+ * fuzz_elf.  memprof reads no range lists, so before libdwarf sees a file
+ * its range list headers are read the way libdwarf reads them, and a file
+ * libdwarf would fail on is refused. */
+
+enum { MAX_ZLIB_INFLATION = 16 };   /* libdwarf's own sanity limit */
+
+/* A section's bytes as libdwarf loads them: in place, or inflated into
+ * *owned (SHF_COMPRESSED, or .zdebug's "ZLIB" header).  False when there
+ * is nothing libdwarf could parse (empty, outside the file, not
+ * inflatable: libdwarf's load fails first). */
+static bool section_as_loaded(const mp_elf *elf, const Elf64_Shdr *sh, bool zdebug,
+			      const uint8_t **data, uint64_t *size, unsigned char **owned)
+{
+	*owned = NULL;
+	if (sh->sh_type == SHT_NOBITS || sh->sh_type == SHT_NULL || sh->sh_size == 0)
+		return false;
+	const uint8_t *raw = mp_elf_bytes(elf, sh->sh_offset, sh->sh_size);
+	if (!raw)
+		return false;
+	if (!zdebug && !(sh->sh_flags & SHF_COMPRESSED)) {
+		*data = raw;
+		*size = sh->sh_size;
+		return true;
+	}
+	uint64_t header, plain = 0;
+	if (sh->sh_size >= 12 && memcmp(raw, "ZLIB", 4) == 0) {
+		header = 12;
+		for (int i = 4; i < 12; i++)
+			plain = plain << 8 | raw[i];
+	} else if ((sh->sh_flags & SHF_COMPRESSED) && sh->sh_size >= sizeof(Elf64_Chdr)) {
+		Elf64_Chdr chdr;
+		memcpy(&chdr, raw, sizeof(chdr));
+		if (chdr.ch_type != ELFCOMPRESS_ZLIB)
+			return false;
+		header = sizeof(chdr);
+		plain = chdr.ch_size;
+	} else {
+		return false;
+	}
+	uint64_t packed = sh->sh_size - header;
+	if (plain == 0 || plain / MAX_ZLIB_INFLATION > packed)
+		return false;
+	unsigned char *out = malloc(plain);
+	if (!out)
+		return false;
+	uLongf length = (uLongf)plain;
+	if (uncompress(out, &length, raw + header, (uLong)packed) != Z_OK) {
+		free(out);
+		return false;
+	}
+	*owned = out;
+	*data = out;
+	*size = length;
+	return true;
+}
+
+/* Offset of the first unit header of a .debug_rnglists that libdwarf
+ * 20210528 cannot read (_dwarf_internal_read_rnglists_header), or -1. */
+static int64_t bad_rnglists_header(const uint8_t *data, uint64_t size)
+{
+	uint64_t offset = 0;
+	while (offset < size) {
+		const uint8_t *p = data + offset;
+		uint64_t left = size - offset, length, at = 4, next;
+		uint32_t length32;
+		if (left < 4)
+			return (int64_t)offset;
+		memcpy(&length32, p, 4);
+		length = length32;
+		if (length32 == 0xffffffffu) {
+			if (left < 12)
+				return (int64_t)offset;
+			memcpy(&length, p + 4, 8);
+			at = 12;
+		}
+		/* version, address_size, segment_selector_size, offset count */
+		if (length > size || left - at < 8 || (p[at] | p[at + 1] << 8) != 5 ||
+		    (p[at + 2] != 2 && p[at + 2] != 4 && p[at + 2] != 8))
+			return (int64_t)offset;
+		next = offset + at + length;
+		if (next <= offset)
+			return (int64_t)offset;
+		offset = next;
+	}
+	return -1;
+}
+
+static bool section_name_starts(const char *names, uint64_t names_size, uint32_t at,
+				const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return at < names_size && names_size - at >= n && memcmp(names + at, prefix, n) == 0;
+}
+
+/* NULL when libdwarf can be given the file, else why not. */
+static mp_error *check_rnglists(const mp_dw *dw, const mp_elf *elf)
+{
+	const Elf64_Ehdr *eh = mp_elf_header(elf);
+	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff % 8 ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		return NULL;
+	const Elf64_Shdr *shdrs = mp_elf_bytes(elf, eh->e_shoff,
+					       (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr));
+	if (!shdrs)
+		return NULL;
+	const Elf64_Shdr *strs = &shdrs[eh->e_shstrndx];
+	const char *names = mp_elf_bytes(elf, strs->sh_offset, strs->sh_size);
+	if (!names)
+		return NULL;
+	for (size_t i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Shdr *sh = &shdrs[i];
+		bool zdebug = section_name_starts(names, strs->sh_size, sh->sh_name, ".zdebug_rnglists");
+		if (!zdebug && !section_name_starts(names, strs->sh_size, sh->sh_name, ".debug_rnglists"))
+			continue;
+		const uint8_t *data;
+		uint64_t size;
+		unsigned char *owned;
+		if (!section_as_loaded(elf, sh, zdebug, &data, &size, &owned))
+			continue;
+		int64_t bad = bad_rnglists_header(data, size);
+		free(owned);
+		if (bad >= 0)
+			return mp_error_new(MP_ERR_FORMAT,
+					    "%s: corrupt DWARF: the range list header at .debug_rnglists offset 0x%llx is unreadable (libdwarf would crash on it)",
+					    dw->label, (unsigned long long)bad);
+	}
+	return NULL;
+}
 
 /* ------------------------------------------------------------ errors */
 
@@ -298,6 +475,13 @@ static mp_error *dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
 	if (err)
 		dwarf_dealloc_error(dw->dbg, err);
 	return e;
+}
+
+static mp_error *sibling_loop_error(const mp_dw *dw, uint64_t offset)
+{
+	return mp_error_new(MP_ERR_FORMAT,
+			    "%s: corrupt DWARF at .debug_info offset 0x%llx: its next sibling does not come after it",
+			    dw->label, (unsigned long long)offset);
 }
 
 mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
@@ -316,6 +500,15 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 	if (dw->fd < 0) {
 		mp_error *e = mp_error_errno(errno, "%s: cannot open debug file %s",
 					     dw->label, path);
+		mp_dw_close(dw);
+		return e;
+	}
+	mp_elf *elf = NULL;
+	mp_error *e = mp_elf_open(path, &elf);
+	if (!e)
+		e = check_rnglists(dw, elf);
+	mp_elf_close(elf);
+	if (e) {
 		mp_dw_close(dw);
 		return e;
 	}
@@ -356,8 +549,11 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 			e = mp_error_new(MP_ERR_FORMAT, "%s: cannot read DWARF of %s: %s",
 					 dw->label, path,
 					 message ? message : "libdwarf error");
-			/* No Dwarf_Debug to free the error with: libdwarf
-			 * keeps such errors in a static area. */
+			/* Without a Dwarf_Debug, libdwarf mallocs the error
+			 * (or, out of memory, uses a static one) and frees
+			 * either kind given a NULL Dwarf_Debug. */
+			if (err)
+				dwarf_dealloc_error(NULL, err);
 		}
 		dw->dbg = NULL;
 		mp_dw_close(dw);
@@ -693,14 +889,21 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 {
 	Dwarf_Debug dbg = dw->dbg;
 	Dwarf_Error err = NULL;
-	char *name = NULL;
-	int rc = dwarf_diename(die, &name, &err);
-	if (rc == DW_DLV_OK)
-		d->name = name;
-	else if (rc == DW_DLV_ERROR && err)
-		dwarf_dealloc_error(dbg, err);
-	err = NULL;
 	Dwarf_Attribute attr = NULL;
+	/* Not dwarf_diename: in libdwarf 20210528 it drops the error of an
+	 * unreadable attribute without freeing it, and with allocation
+	 * tracking off (mp_dw_open) that leaked one error per bad DIE. */
+	if (dwarf_attr(die, DW_AT_name, &attr, &err) == DW_DLV_OK) {
+		char *name = NULL;
+		if (dwarf_formstring(attr, &name, &err) == DW_DLV_OK)
+			d->name = name;
+		else if (err)
+			dwarf_dealloc_error(dbg, err);
+		free_attr(dw->dbg, attr);
+	} else if (err) {
+		dwarf_dealloc_error(dbg, err);
+	}
+	err = NULL;
 	if (dwarf_attr(die, DW_AT_declaration, &attr, &err) == DW_DLV_OK) {
 		d->declaration = form_flag(dbg, attr);
 		free_attr(dw->dbg, attr);
@@ -771,9 +974,11 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 			break;
 		n++;
 		Dwarf_Die next = NULL;
-		rc = shim_sibling(dw->dbg, die, &next, &err);
+		bool backwards;
+		rc = next_sibling(dw->dbg, die, &next, &err, &backwards);
 		if (rc == DW_DLV_ERROR) {
-			e = dw_error(dw, err, items[n - 1].offset, "next sibling");
+			e = backwards ? sibling_loop_error(dw, items[n - 1].offset)
+				      : dw_error(dw, err, items[n - 1].offset, "next sibling");
 			break;
 		}
 		dwarf_dealloc_die(die);
@@ -896,9 +1101,11 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 			/* advance stack[depth-1] to its next sibling */
 			Dwarf_Die cur = stack[depth - 1];
 			Dwarf_Die next = NULL;
-			rc = shim_sibling(dw->dbg, cur, &next, &err);
+			bool backwards;
+			rc = next_sibling(dw->dbg, cur, &next, &err, &backwards);
 			if (rc == DW_DLV_ERROR) {
-				e = dw_error(dw, err, last_offset, "next sibling");
+				e = backwards ? sibling_loop_error(dw, last_offset)
+					      : dw_error(dw, err, last_offset, "next sibling");
 				goto fail;
 			}
 			dwarf_dealloc_die(cur);

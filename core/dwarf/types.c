@@ -697,9 +697,13 @@ static uint64_t debug_info_size(const char *path)
 	if (sh) {
 		size = sh->sh_size;
 		if (sh->sh_flags & SHF_COMPRESSED) {
-			const Elf64_Chdr *ch = mp_elf_bytes(elf, sh->sh_offset, sizeof(*ch));
-			if (ch)
-				size = ch->ch_size;
+			/* Copied out: a section may start at any offset. */
+			const void *bytes = mp_elf_bytes(elf, sh->sh_offset, sizeof(Elf64_Chdr));
+			Elf64_Chdr ch;
+			if (bytes) {
+				memcpy(&ch, bytes, sizeof(ch));
+				size = ch.ch_size;
+			}
 		}
 	}
 	mp_elf_close(elf);
@@ -1292,6 +1296,12 @@ static void load_children(mp_type *t)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const mp_dw_die *d = &kids[i];
+		/* An array has only dimensions (and nothing else was allocated
+		 * for it): members or enumerators under an array DIE are corrupt
+		 * DWARF, and were written through a NULL array. */
+		if (t->kind == MP_TYPE_ARRAY && d->tag != DW_TAG_subrange_type &&
+		    d->tag != DW_TAG_enumeration_type)
+			continue;
 		switch (d->tag) {
 		case DW_TAG_member:
 		case DW_TAG_inheritance: {

@@ -628,23 +628,63 @@ static mp_error *add_segment(segment_list *list, const segment *s)
 	return NULL;
 }
 
+/* The mappings around address with no gap between them: [*low, *high). */
+static bool mapped_run(const mp_target *t, uint64_t address, uint64_t *low,
+		       uint64_t *high)
+{
+	const mp_mapping *m = mp_target_find_mapping(t, address);
+	if (!m)
+		return false;
+	size_t first = (size_t)(m - t->mappings);
+	*low = m->start;
+	*high = m->end;
+	while (first > 0 && t->mappings[first - 1].end >= *low)
+		*low = t->mappings[--first].start;
+	for (size_t i = first + 1; i < t->n_mappings && t->mappings[i].start <= *high; i++)
+		if (t->mappings[i].end > *high)
+			*high = t->mappings[i].end;
+	return true;
+}
+
 /* The main arena's heap runs from sbrk_base (or the start of the mapping
- * holding its top chunk) to the end of the top chunk. */
+ * holding its top chunk) to the end of the top chunk.  Both ends come from
+ * the target's memory, so they are held to the mapped memory around the
+ * top chunk: a corrupt top size or sbrk_base must not make a walk of the
+ * whole address space (nor, for targets read through copies, one
+ * allocation of that size). */
 static mp_error *main_heap_segment(walker *w, uint64_t top, uint64_t top_size,
 				   segment_list *list, uint64_t *heap_start)
 {
 	*heap_start = 0;
+	uint64_t run_start, run_end;
+	if (!mapped_run(w->t, top, &run_start, &run_end)) {
+		heap_problem(w->h, top, "main heap",
+			     "the top chunk at %#llx is in no mapping: the main heap is not walked",
+			     (unsigned long long)top);
+		return NULL;
+	}
+	if (top_size > run_end - top) {
+		heap_problem(w->h, top, "main heap",
+			     "the top chunk at %#llx claims %#llx bytes, past the end of its memory at %#llx",
+			     (unsigned long long)top, (unsigned long long)top_size,
+			     (unsigned long long)run_end);
+		top_size = run_end - top;
+	}
+	const mp_mapping *top_mapping = mp_target_find_mapping(w->t, top);
 	uint64_t start = 0;
 	if (w->mp)
 		read_word(w, w->mp + w->L.mp_sbrk_base, &start);
-	if (!start) {
-		const mp_mapping *m = mp_target_find_mapping(w->t, top);
-		if (!m)
-			return NULL;
-		start = m->start;
-	}
+	if (!start)
+		start = top_mapping->start;
 	if (top < start || top - start > (1ull << 44))
 		return NULL;
+	if (start < run_start) {
+		heap_problem(w->h, start, "main heap",
+			     "sbrk_base %#llx is not in the memory around the top chunk (%#llx-%#llx): the walk starts at %#llx",
+			     (unsigned long long)start, (unsigned long long)run_start,
+			     (unsigned long long)run_end, (unsigned long long)top_mapping->start);
+		start = top_mapping->start;
+	}
 	*heap_start = start;
 	segment s = {0};
 	s.start = start;

@@ -119,8 +119,15 @@ mp_error *heap_read(const mp_heap *h, mp_target *target, uint64_t address,
 }
 
 /* The hot path of every conservative scan: built for CPUs with POPCNT
- * (all x86-64 since 2008) and for the baseline, chosen when loaded. */
-__attribute__((target_clones("popcnt", "default")))
+ * (all x86-64 since 2008) and for the baseline, chosen when loaded.  GCC
+ * only: clang 14 names the dispatcher "mp_heap_find_chunk.ifunc", so no
+ * other file links against it (the clang builds are the fuzzing ones). */
+#if defined(__clang__)
+#define POPCNT_CLONES
+#else
+#define POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#endif
+POPCNT_CLONES
 ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
 {
 	const heap_region *r = find_region(h, address);

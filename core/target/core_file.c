@@ -183,6 +183,10 @@ static mp_error *parse_nt_file(mp_target *t, core_state *s, const mp_note *note)
 		return mp_error_new(MP_ERR_FORMAT,
 				    "NT_FILE note claims %llu files but holds %zu bytes",
 				    (unsigned long long)count, size);
+	/* Offsets are in pages of this size (the kernel's page, 1 for gcore):
+	 * 0 would make every offset check divide by zero. */
+	if (page_size == 0)
+		return mp_error_new(MP_ERR_FORMAT, "NT_FILE note has a page size of 0");
 	const char *names = (const char *)d + 16 + count * 24;
 	size_t names_left = size - 16 - count * 24;
 	for (uint64_t i = 0; i < count; i++) {
