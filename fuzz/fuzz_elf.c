@@ -79,6 +79,26 @@ static bool zero_copy_path_fits(const uint8_t *data, size_t size)
 		memcpy(&sh, table + i * sizeof(sh), sizeof(sh));
 		if (section_name_is(strtab, strs.sh_size, sh.sh_name, ".zdebug"))
 			return false;
+		/* What makes libdwarf's setup (dwarf_object_init_b) fail, so that
+		 * memprof falls back to the ELF reader: relocations for a section
+		 * that does not exist, a DWARF section twice or empty. */
+		bool relocations = sh.sh_type == SHT_RELA || sh.sh_type == SHT_REL ||
+				   section_name_is(strtab, strs.sh_size, sh.sh_name, ".rel");
+		if (relocations && sh.sh_info >= eh.e_shnum)
+			return false;
+		if (section_name_is(strtab, strs.sh_size, sh.sh_name, ".debug_")) {
+			if (sh.sh_size == 0)
+				return false;
+			for (size_t k = 0; k < i; k++) {
+				Elf64_Shdr other;
+				memcpy(&other, table + k * sizeof(other), sizeof(other));
+				if (other.sh_name < strs.sh_size && sh.sh_name < strs.sh_size &&
+				    strncmp(strtab + other.sh_name, strtab + sh.sh_name,
+					    strs.sh_size - (other.sh_name > sh.sh_name ? other.sh_name
+										: sh.sh_name)) == 0)
+					return false;
+			}
+		}
 		if (sh.sh_type == SHT_RELA &&
 		    section_name_is(strtab, strs.sh_size, sh.sh_name, ".rela.debug"))
 			return false;
@@ -372,12 +392,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	exercise_types(t);
 #else
 	static bool reported;
+	static uint64_t inputs;
+	inputs++;
 	if (zero_copy_path_fits(data, size))
 		exercise_types(t);
 	if (_dwarf_get_elf_flags_func_ptr && !reported) {
 		/* Not an error: libdwarf refused the in-place sections of an
 		 * input that looked fine, and memprof fell back for good. */
-		fprintf(stderr, "fuzz_elf: libdwarf's ELF reader is now in use in this process\n");
+		fprintf(stderr, "fuzz_elf: libdwarf's ELF reader is in use from input %llu on\n",
+			(unsigned long long)inputs);
 		reported = true;
 	}
 #endif
