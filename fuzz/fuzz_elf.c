@@ -57,6 +57,22 @@ static bool section_name_is(const char *strtab, uint64_t strtab_size,
 	       memcmp(strtab + at, prefix, n) == 0;
 }
 
+/* The sections libdwarf's setup takes in (this_section_dwarf_relevant),
+ * each of which it refuses to see twice. */
+static bool libdwarf_reads(const char *strtab, uint64_t strtab_size, uint32_t at)
+{
+	static const char *const exact[] = {".eh_frame", ".gnu_debuglink",
+					    ".note.gnu.build-id", ".gdb_index",
+					    ".symtab", ".strtab"};
+	if (section_name_is(strtab, strtab_size, at, ".debug_"))
+		return true;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (section_name_is(strtab, strtab_size, at, exact[i]) &&
+		    strtab_size - at > strlen(exact[i]) && strtab[at + strlen(exact[i])] == '\0')
+			return true;
+	return false;
+}
+
 static bool zero_copy_path_fits(const uint8_t *data, size_t size)
 {
 	Elf64_Ehdr eh;
@@ -81,14 +97,18 @@ static bool zero_copy_path_fits(const uint8_t *data, size_t size)
 			return false;
 		/* What makes libdwarf's setup (dwarf_object_init_b) fail, so that
 		 * memprof falls back to the ELF reader: relocations for a section
-		 * that does not exist, a DWARF section twice or empty. */
+		 * that does not exist, section groups, a DWARF section empty, a
+		 * section libdwarf reads twice. */
 		bool relocations = sh.sh_type == SHT_RELA || sh.sh_type == SHT_REL ||
 				   section_name_is(strtab, strs.sh_size, sh.sh_name, ".rel");
 		if (relocations && sh.sh_info >= eh.e_shnum)
 			return false;
-		if (section_name_is(strtab, strs.sh_size, sh.sh_name, ".debug_")) {
-			if (sh.sh_size == 0)
-				return false;
+		if (sh.sh_type == SHT_GROUP)
+			return false;
+		if (section_name_is(strtab, strs.sh_size, sh.sh_name, ".debug_") &&
+		    (sh.sh_size == 0 || sh.sh_type == SHT_NOBITS))
+			return false;
+		if (libdwarf_reads(strtab, strs.sh_size, sh.sh_name)) {
 			for (size_t k = 0; k < i; k++) {
 				Elf64_Shdr other;
 				memcpy(&other, table + k * sizeof(other), sizeof(other));
@@ -402,6 +422,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_elf: libdwarf's ELF reader is in use from input %llu on\n",
 			(unsigned long long)inputs);
 		reported = true;
+		/* Keep the input that did it, to teach zero_copy_path_fits. */
+		const char *keep = getenv("MEMPROF_FUZZ_KEEP_SWITCH");
+		FILE *f = keep && keep[0] ? fopen(keep, "wb") : NULL;
+		if (f) {
+			fwrite(data, 1, size, f);
+			fclose(f);
+		}
 	}
 #endif
 	mp_target_release(t);
