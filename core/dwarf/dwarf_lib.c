@@ -136,6 +136,34 @@ static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 	dwarf_dealloc_attribute(attr);
 }
 
+/* ------------------------------------------------ compressed sections */
+
+/* zlib data of a compressed section inflated into a new buffer of exactly
+ * plain_size bytes.  False for anything libdwarf would refuse too: nothing
+ * to inflate, a claimed size more than MAX_ZLIB_INFLATION times the packed
+ * bytes (a corrupt header must not make memprof allocate gigabytes), data
+ * that does not inflate to exactly that size. */
+enum { MAX_ZLIB_INFLATION = 16 };   /* libdwarf's own sanity limit */
+
+static bool zlib_inflate(const uint8_t *packed, uint64_t packed_size,
+			 uint64_t plain_size, unsigned char **out)
+{
+	if (plain_size == 0 || plain_size / MAX_ZLIB_INFLATION > packed_size ||
+	    plain_size > (uint64_t)UINT32_MAX)
+		return false;
+	unsigned char *plain = malloc(plain_size);
+	if (!plain)
+		return false;
+	uLongf length = (uLongf)plain_size;
+	if (uncompress(plain, &length, packed, (uLong)packed_size) != Z_OK ||
+	    length != plain_size) {
+		free(plain);
+		return false;
+	}
+	*out = plain;
+	return true;
+}
+
 /* ------------------------------------------------- zero-copy sections */
 
 #if !MP_DW_NEW_API
@@ -164,15 +192,15 @@ static const char *section_name(const mp_dw *dw, const Elf64_Shdr *sh)
 	return dw->shstrtab + sh->sh_name;
 }
 
-/* Inflates a zlib-compressed section into memory dw owns.  libdwarf reports
- * any error code as a corrupt section, which is what a failed inflate is. */
+/* Inflates a compressed section, once, into memory dw owns.  libdwarf
+ * reports any error code as a corrupt section, which is what a failed
+ * inflate is. */
 static int inflate_section(mp_dw *dw, Dwarf_Half index, const Elf64_Chdr *chdr,
 			   Dwarf_Small **data, int *error)
 {
 	const Elf64_Shdr *sh = &dw->shdrs[index];
 	const unsigned char *packed = mp_elf_bytes(dw->elf, sh->sh_offset, sh->sh_size);
-	if (!packed || chdr->ch_type != ELFCOMPRESS_ZLIB || chdr->ch_size == 0 ||
-	    chdr->ch_size > (uint64_t)UINT32_MAX) {
+	if (!packed || chdr->ch_type != ELFCOMPRESS_ZLIB) {
 		*error = DW_DLE_ZLIB_SECTION_SHORT;
 		return DW_DLV_ERROR;
 	}
@@ -183,21 +211,11 @@ static int inflate_section(mp_dw *dw, Dwarf_Half index, const Elf64_Chdr *chdr,
 			return DW_DLV_ERROR;
 		}
 	}
-	if (!dw->inflated[index]) {
-		unsigned char *plain = malloc(chdr->ch_size);
-		if (!plain) {
-			*error = DW_DLE_ALLOC_FAIL;
-			return DW_DLV_ERROR;
-		}
-		uLongf plain_size = (uLongf)chdr->ch_size;
-		int rc = uncompress(plain, &plain_size, packed + sizeof(*chdr),
-				    (uLong)(sh->sh_size - sizeof(*chdr)));
-		if (rc != Z_OK || plain_size != chdr->ch_size) {
-			free(plain);
-			*error = DW_DLE_ZLIB_UNCOMPRESS_ERROR;
-			return DW_DLV_ERROR;
-		}
-		dw->inflated[index] = plain;
+	if (!dw->inflated[index] &&
+	    !zlib_inflate(packed + sizeof(*chdr), sh->sh_size - sizeof(*chdr),
+			  chdr->ch_size, &dw->inflated[index])) {
+		*error = DW_DLE_ZLIB_UNCOMPRESS_ERROR;
+		return DW_DLV_ERROR;
 	}
 	*data = dw->inflated[index];
 	return DW_DLV_OK;
@@ -337,8 +355,6 @@ static bool obj_prepare(mp_dw *dw, const char *path)
  * its range list headers are read the way libdwarf reads them, and a file
  * libdwarf would fail on is refused. */
 
-enum { MAX_ZLIB_INFLATION = 16 };   /* libdwarf's own sanity limit */
-
 /* A section's bytes as libdwarf loads them: in place, or inflated into
  * *owned (SHF_COMPRESSED, or .zdebug's "ZLIB" header).  False when there
  * is nothing libdwarf could parse (empty, outside the file, not
@@ -372,20 +388,12 @@ static bool section_as_loaded(const mp_elf *elf, const Elf64_Shdr *sh, bool zdeb
 	} else {
 		return false;
 	}
-	uint64_t packed = sh->sh_size - header;
-	if (plain == 0 || plain / MAX_ZLIB_INFLATION > packed)
+	unsigned char *out;
+	if (!zlib_inflate(raw + header, sh->sh_size - header, plain, &out))
 		return false;
-	unsigned char *out = malloc(plain);
-	if (!out)
-		return false;
-	uLongf length = (uLongf)plain;
-	if (uncompress(out, &length, raw + header, (uLong)packed) != Z_OK) {
-		free(out);
-		return false;
-	}
 	*owned = out;
 	*data = out;
-	*size = length;
+	*size = plain;
 	return true;
 }
 

@@ -244,7 +244,11 @@ const char *mp_elf_debuglink(const mp_elf *elf, uint32_t *crc)
 
 bool mp_elf_has_debug_info(const mp_elf *elf)
 {
+	/* .zdebug_info: the GNU compressed form older toolchains made
+	 * (gcc -gz=zlib-gnu). */
 	const Elf64_Shdr *s = mp_elf_section(elf, ".debug_info");
+	if (!s)
+		s = mp_elf_section(elf, ".zdebug_info");
 	return s && s->sh_type != SHT_NOBITS && s->sh_size > 0 &&
 	       mp_elf_bytes(elf, s->sh_offset, s->sh_size) != NULL;
 }
