@@ -2,7 +2,8 @@
 # memprof's two commands:
 #   ./bootstrap.sh          install what is missing, build, run the demo
 #   ./bootstrap.sh test     install what is missing, build, run every test in a
-#                           normal build and in an ASan+UBSan build
+#                           normal build and in an ASan+UBSan build, then each
+#                           fuzzer for 20 seconds (clang build in build-fuzz)
 # Safe to run again: it installs only what is missing and reuses the builds.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -73,5 +74,8 @@ case "$mode" in
     setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false \
       -Dc_args=-fno-sanitize-recover=all -Dcpp_args=-fno-sanitize-recover=all
     meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite slow
+    # Every fuzzer briefly from its corpus, after the regression inputs of
+    # every crash found so far (docs/robustness.md).
+    bash scripts/fuzz.sh 20
     ;;
 esac

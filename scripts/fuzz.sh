@@ -89,12 +89,14 @@ for f in "${fuzzers[@]}"; do
     cov=$(sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([0-9]*\/[0-9A-Za-z]*\).*/cov \1, ft \2, corpus \3/p' <<<"$done_line")
     if [[ $status -ne 0 ]]; then
         reproducer=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$logs/$f.log" | tail -1)
-        echo "$prog: $f FAILED (status $status) after ${runs:-?} runs; log $logs/$f.log" >&2
+        seed=$(sed -n 's/^INFO: Seed: \([0-9]*\).*/\1/p' "$logs/$f.log" | head -1)
+        echo "$prog: $f FAILED (status $status) after ${runs:-?} runs (libFuzzer -seed=${seed:-?}); log $logs/$f.log" >&2
         grep -E 'SUMMARY|==[0-9]+==ERROR|ERROR: libFuzzer' "$logs/$f.log" | head -3 >&2 || true
         echo "$prog: reproducer: ${reproducer:-none written} (run: $exe ${reproducer:-FILE})" >&2
         failed+=("$f")
     else
-        echo "$prog: $f: ${seconds}s, ${runs:-?} runs, ${rate:-?} exec/s, ${cov:-no stats}"
+        seed=$(sed -n 's/^INFO: Seed: \([0-9]*\).*/\1/p' "$logs/$f.log" | head -1)
+        echo "$prog: $f: ${seconds}s, ${runs:-?} runs, ${rate:-?} exec/s, ${cov:-no stats}, -seed=${seed:-?}"
     fi
 done
 
