@@ -1,5 +1,8 @@
 /* Fuzzes heap snapshot files (`memprof snapshot save`, read back by `diff`):
- * mp_heap_load, then every accessor over what it loaded.
+ * mp_heap_load, then every accessor over what it loaded; then the
+ * `patterns` and `recommend` verbs on the file, which decode its patterns
+ * section (the per-chunk classes, content hashes and array plans) and
+ * compute and print findings from it in every format.
  *
  * A snapshot ends in a CRC-32 of everything before it, so nearly every
  * mutation would stop at the checksum and the fuzzer would never see the
@@ -87,5 +90,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* What loads must save again (the same writer `snapshot save` uses). */
 	fuzz_drop_error(mp_heap_save(h, fuzz_write_file("resaved.snapshot", "", 0)));
 	mp_heap_free(h);
+
+	/* A format per input, from bytes the mutations rarely touch (the
+	 * checksum's), so every writer sees every kind of section. */
+	static const char *const formats[] = {"json", "text", "csv", "prometheus"};
+	const char *format = formats[size >= 8 ? copy[size - 8] % 4 : 0];
+	const mp_host host = {.name = "cli"};
+	char *patterns[] = {"patterns", "--snapshot", (char *)path, "--format", (char *)format};
+	char *recommend[] = {"recommend", "--snapshot", (char *)path, "--format", (char *)format,
+			     "--limit", "1M"};
+	mp_command_run(5, patterns, &host, fuzz_null_stream(), fuzz_null_stream());
+	mp_command_run(7, recommend, &host, fuzz_null_stream(), fuzz_null_stream());
 	return 0;
 }
