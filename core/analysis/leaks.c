@@ -414,6 +414,8 @@ stopped:
 			    : mp_error_nomem();
 done:
 	free_marker(&m);
+	if (!err)
+		err = mp_target_check_alive(target);
 	if (err) {
 		mp_leaks_free(l);
 		return err;

@@ -25,6 +25,7 @@
 #include "array.h"
 #include "error.h"
 #include "warnings.h"
+#include "target/target_internal.h"
 
 enum {
 	DEFAULT_MAX_DEPTH = 64,
@@ -1463,6 +1464,11 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 		mp_logical_free(l);
 		return mp_error_new(MP_ERR_NOMEM, "out of memory walking %s at 0x%" PRIx64,
 				    mp_type_name(type), address);
+	}
+	mp_error *gone = mp_target_check_alive(target);
+	if (gone) {
+		mp_logical_free(l);
+		return gone;
 	}
 	finalize(w);
 	*out = l;

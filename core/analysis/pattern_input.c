@@ -776,6 +776,8 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 	}
 	free(b.array_plans);
 	mp_block_typing_free(&b.typing);
+	if (!err)
+		err = mp_target_check_alive(t);
 	if (err) {
 		mp_pattern_input_free(out);
 		return err;

@@ -218,6 +218,8 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 		return mp_error_nomem();
 	}
 	mp_error *err = mp_glibc_heap_build(target, options ? options : &defaults, h);
+	if (!err)
+		err = mp_target_check_alive(target);
 	if (err) {
 		mp_heap_free(h);
 		return err;

@@ -87,9 +87,12 @@ typedef struct live_state {
 	size_t n_attached, attached_capacity;
 	int perm_retries;         /* EPERM answers looked at again so far */
 	bool exec_seen;           /* the main thread's tid came back: an exec */
+	bool exited;              /* a read failed because the process is gone */
 	bool use_vm_readv;
 	mp_page_cache *cache;
 } live_state;
+
+static bool process_gone(pid_t pid);
 
 static mp_error *read_direct(void *context, uint64_t address, void *buffer,
 			     size_t length)
@@ -123,9 +126,11 @@ static mp_error *read_direct(void *context, uint64_t address, void *buffer,
 				done += page_left;
 				continue;
 			}
-			if (n < 0 && errno == ESRCH)
+			if ((n < 0 && errno == ESRCH) || process_gone(s->pid)) {
+				s->exited = true;
 				return mp_error_fault(at, "cannot read %zu bytes at %#llx: pid %d has exited",
 						      length, (unsigned long long)address, (int)s->pid);
+			}
 			const mp_mapping *m = mp_target_find_mapping(t, at);
 			return mp_error_fault(at, "cannot read %zu bytes at %#llx: %#llx %s",
 					      length, (unsigned long long)address,
@@ -350,10 +355,16 @@ static void live_release(mp_target *t)
 	free(s);
 }
 
+static bool live_gone(mp_target *t)
+{
+	return ((live_state *)t->state)->exited;
+}
+
 static const struct mp_target_source live_source = {
 	.kind = "live",
 	.read = live_read,
 	.release = live_release,
+	.gone = live_gone,
 };
 
 /* Threads seized and not gone; a gone thread's tid may come back (an exec
@@ -661,21 +672,45 @@ static pid_t memory_thread(pid_t pid)
 	return found;
 }
 
-static mp_error *check_process(pid_t pid)
+/* The state letter of /proc/PID/stat (R, S, D, T, t, Z, X...), or 0 when
+ * there is no such process. */
+static char process_state(pid_t pid)
 {
-	if (pid <= 0)
-		return mp_error_new(MP_ERR_USAGE, "invalid pid %d", (int)pid);
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return mp_error_new(MP_ERR_NOT_FOUND, "no process with pid %d", (int)pid);
+		return 0;
 	char buffer[1024] = "";
 	char *got = fgets(buffer, sizeof(buffer), f);
 	fclose(f);
+	/* The command name in parentheses may hold anything, ')' included. */
 	char *close_paren = got ? strrchr(buffer, ')') : NULL;
-	if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z' &&
-	    !has_live_thread(pid))
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
+/* An exited main thread leaves the process a zombie while other threads
+ * run: that process still has memory. */
+static bool exited_for_good(pid_t pid, char state)
+{
+	return (state == 'Z' || state == 'X') && !has_live_thread(pid);
+}
+
+/* No process any more, or one that has exited and waits to be reaped. */
+static bool process_gone(pid_t pid)
+{
+	char state = process_state(pid);
+	return state == 0 || exited_for_good(pid, state);
+}
+
+static mp_error *check_process(pid_t pid)
+{
+	if (pid <= 0)
+		return mp_error_new(MP_ERR_USAGE, "invalid pid %d", (int)pid);
+	char state = process_state(pid);
+	if (state == 0)
+		return mp_error_new(MP_ERR_NOT_FOUND, "no process with pid %d", (int)pid);
+	if (exited_for_good(pid, state))
 		return mp_error_new(MP_ERR_NOT_FOUND,
 				    "pid %d is a zombie: it has exited and has no memory left to inspect",
 				    (int)pid);

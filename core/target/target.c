@@ -305,6 +305,15 @@ const mp_auxv_entry *mp_target_auxv(const mp_target *t, size_t i)
 size_t mp_target_warning_count(const mp_target *t) { return mp_warnings_count(&t->warnings); }
 bool mp_target_partial(const mp_target *t) { return t->partial; }
 
+mp_error *mp_target_check_alive(mp_target *t)
+{
+	if (!t->source->gone || !t->source->gone(t))
+		return NULL;
+	return mp_error_new(MP_ERR_NOT_FOUND,
+			    "%s exited while memprof was reading it: no answer (the memory not yet read is gone)",
+			    t->description);
+}
+
 const char *mp_target_warning(const mp_target *t, size_t i)
 {
 	return mp_warnings_at(&t->warnings, i);

@@ -24,6 +24,9 @@ struct mp_target_source {
 	/* Optional: the scan is done with [address, address+length) of a view;
 	 * the source may drop those pages from memprof's memory. */
 	void (*unview)(mp_target *target, uint64_t address, size_t length);
+	/* Optional: true once the process behind the target has exited and a
+	 * read failed for it (live processes). */
+	bool (*gone)(mp_target *target);
 };
 
 struct mp_module {
@@ -110,6 +113,11 @@ void mp_debug_file_find(mp_target *target, mp_module *module);
 
 /* core/dwarf/types.c: frees target->types. */
 void mp_types_free(struct mp_types *types);
+
+/* NULL while the target serves reads; once its process has exited under a
+ * read, the error an analysis must return instead of its result: blocks
+ * whose roots could not be read would all look leaked. */
+mp_error *mp_target_check_alive(mp_target *t);
 
 /* Source constructors are the public mp_target_open_* functions. */
 

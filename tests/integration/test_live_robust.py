@@ -338,6 +338,17 @@ def interrupted_answer(status, stderr, sig, hit, label, pid=None):
                  % (label, status, sig.name, " and pid %s" % pid if pid else "", stderr[-800:]))
 
 
+def whole_answer(stdout, stderr, label):
+    """A status-0 answer read all the memory it needed: valid JSON, and no
+    warning that the process had gone."""
+    try:
+        json.loads(stdout)
+    except ValueError:
+        check(False, "%s: status 0 without valid JSON: %s" % (label, stdout[:300]))
+    check("exited" not in stderr,
+          "%s: status 0 although the target exited during the read: %s" % (label, stderr[-800:]))
+
+
 def run_read(args, label, timeout=MEMPROF_TIMEOUT):
     proc, out, err = start_memprof(args)
     return finish_memprof(proc, out, err, label, timeout)
@@ -517,8 +528,9 @@ for trial in range(6):
             os.kill(busy.pid, signal.SIGKILL)
         else:
             busy.send(event)
-        answer, _, stderr = finish_memprof(proc, out, err, label)
-        clear_answer(answer, stderr, label)
+        answer, stdout, stderr = finish_memprof(proc, out, err, label)
+        if clear_answer(answer, stderr, label) and answer == 0 and event != "exec":
+            whole_answer(stdout, stderr, label)
         if event == "exec":
             check(busy.wait_ready(timeout=30) is not None, "%s: the new image never got ready" % label)
             untouched(busy.pid, label)
@@ -528,6 +540,37 @@ for trial in range(6):
     finally:
         busy.kill()
 section("target exits, is killed, execs")
+
+# SIGKILL to the target while memprof holds it stopped, at a random moment
+# of the read: what memprof has not read yet is gone, so the answer is the
+# one line saying so (status 1), or, when the read was complete before the
+# kill, a whole answer.  Never an answer built from half the memory, where
+# every block whose root was not read looks leaked.
+struck = 0
+for trial in range(6):
+    verb = [["leaks"], ["heap"], ["logical", "registry"]][trial % 3]
+    label = "target SIGKILLed while held, %s, trial %d" % (verb[0], trial)
+    busy = Busy("--threads", "2", "--blocks", "400000")
+    try:
+        proc, out, err = start_memprof(pid_args(busy, verb))
+        deadline = time.monotonic() + MEMPROF_TIMEOUT
+        while proc.poll() is None and not traced_by(busy.pid, proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0.0, 0.05))
+        os.kill(busy.pid, signal.SIGKILL)
+        answer, stdout, stderr = finish_memprof(proc, out, err, label)
+        if clear_answer(answer, stderr, label):
+            if answer == 0:
+                whole_answer(stdout, stderr, label)
+            else:
+                struck += 1
+                check("exited while memprof was reading it" in stderr or "has exited" in stderr or
+                      "no process" in stderr or "exited while memprof was attaching" in stderr,
+                      "%s: the error line does not say the target exited: %s" % (label, stderr[-600:]))
+    finally:
+        busy.kill()
+check(struck > 0, "no SIGKILL of a held target landed during a read in 6 trials")
+section("target SIGKILLed while held")
 
 busy = Busy("--threads", "4", "--blocks", "20000")
 try:
