@@ -465,17 +465,20 @@ static void write_seeds(const char *dir)
 			}
 		}
 		free(bytes);
-		/* Where each window lies in the input, for fuzz/regress.py: the
-		 * regression inputs name bytes as WINDOW+OFFSET, which stays true
-		 * when the reference cores are made again (other addresses). */
+		/* Where each window lies in the input and in the core, for
+		 * fuzz/regress.py: the regression inputs name bytes and pointers
+		 * as WINDOW+OFFSET, which stays true when the reference cores are
+		 * made again (other addresses). */
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/heap/%s.windows", fuzz_data_dir(), ref->name);
 		FILE *f = fopen(path, "w");
 		if (!f)
 			abort();
 		for (size_t i = 0; i < ref->n_windows; i++)
-			fprintf(f, "%s %zu %llu\n", ref->windows[i].name, 1 + ref->windows[i].flat,
-				(unsigned long long)(ref->windows[i].end - ref->windows[i].start));
+			fprintf(f, "%s %zu %llu %#llx\n", ref->windows[i].name,
+				1 + ref->windows[i].flat,
+				(unsigned long long)(ref->windows[i].end - ref->windows[i].start),
+				(unsigned long long)ref->windows[i].start);
 		fclose(f);
 	}
 }

@@ -18,6 +18,10 @@ OUT_DIR/FUZZER/NAME for each of them.  The format, one directive a line:
                          allocator windows of the base seed's reference core
                          (arena0, heapinfo1, mp0, heap0, mmapped2, top0 ...;
                          fuzz_heap lists them in fuzz-data/heap/CORE.windows)
+  at WINDOW+OFFSET addr WINDOW2+OFFSET2
+                         fuzz_heap: write the 8-byte address, in the target,
+                         of a byte of a window (a pointer into the allocator's
+                         own data: a list that loops, a bin pointing at itself)
 
 Seeds hold addresses of a particular run, so regressions say where bytes go
 (an offset into a header, a named window) rather than copy whole inputs.
@@ -40,9 +44,14 @@ def windows_of(build, base):
     path = os.path.join(build, "fuzz-data", "heap", match.group(1) + ".windows")
     with open(path) as f:
         for line in f:
-            name, at, length = line.split()
-            table[name] = (int(at), int(length))
+            name, at, length, address = line.split()
+            table[name] = (int(at), int(length), int(address, 16))
     return table
+
+
+def window_address(build, base, where):
+    name, offset = where.split("+", 1)
+    return windows_of(build, base)[name][2] + number(offset)
 
 
 def decode(build, fuzzer, path):
@@ -67,10 +76,14 @@ def decode(build, fuzzer, path):
                 data = data[:n] + bytes(max(0, n - len(data)))
             elif word == "at":
                 where, _, payload = rest.strip().partition(" ")
-                payload = bytes.fromhex(payload)
+                if payload.startswith("addr "):
+                    target = window_address(build, base, payload[5:].strip())
+                    payload = target.to_bytes(8, "little")
+                else:
+                    payload = bytes.fromhex(payload)
                 if "+" in where:
                     name, offset = where.split("+", 1)
-                    start, length = windows_of(build, base)[name]
+                    start, length, _ = windows_of(build, base)[name]
                     offset = number(offset)
                     if offset + len(payload) > length:
                         raise ValueError("%s is %d bytes" % (name, length))

@@ -69,7 +69,7 @@ for f in "${fuzzers[@]}"; do
 
     regressions=("$build/fuzz-regressions/$f"/*)
     if [[ -e ${regressions[0]} ]]; then
-        if ! { "$exe" "${regressions[@]}" >"$logs/$f.regressions.log" 2>&1; } 2>/dev/null; then
+        if ! { "$exe" -timeout="${timeout[$f]}" "${regressions[@]}" >"$logs/$f.regressions.log" 2>&1; } 2>/dev/null; then
             echo "$prog: $f: a regression input fails again; see $logs/$f.regressions.log" >&2
             grep -E '^(Running|SUMMARY|==[0-9]+==ERROR)' "$logs/$f.regressions.log" | tail -5 >&2
             failed+=("$f")

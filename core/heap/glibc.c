@@ -941,11 +941,16 @@ static mp_error *find_tcaches(walker *w)
 
 /* Regular bins: count and size of every chunk on them, as int_mallinfo
  * does, checking that each is a free chunk of the walk. */
-static void walk_bins(walker *w, size_t arena, uint64_t *count, uint64_t *bytes)
+/* Counts what an arena's bins hold, for mallinfo.  A free chunk sits in
+ * one bin at most, so all the bins of all arenas together have at most as
+ * many entries as the walk found chunks: *budget bounds the steps of every
+ * list at once (a corrupt list per bin must not cost bins x chunks steps),
+ * and a list stops at its first entry that is not a free chunk. */
+static void walk_bins(walker *w, size_t arena, size_t *budget, uint64_t *count,
+		      uint64_t *bytes)
 {
 	uint64_t base = w->h->arenas[arena].address;
 	char where[96];
-	size_t limit = w->h->n_chunks + 1;
 	for (size_t i = 1; i < NBINS; i++) {
 		uint64_t bin = base + w->L.ms_bins + (i - 1) * 16 - 16;
 		snprintf(where, sizeof(where), "%s bin %zu of arena %#llx",
@@ -957,10 +962,13 @@ static void walk_bins(walker *w, size_t arena, uint64_t *count, uint64_t *bytes)
 			continue;
 		}
 		for (size_t steps = 0; p != bin; steps++) {
-			if (steps > limit) {
-				heap_problem(w->h, p, where, "the list loops after %zu entries", steps);
-				break;
+			if (*budget == 0) {
+				heap_problem(w->h, p, where,
+					     "the bins hold more entries than the heap has chunks: a list loops (after %zu entries here)",
+					     steps);
+				return;
 			}
+			(*budget)--;
 			uint64_t size;
 			if (!read_word(w, p + 8, &size)) {
 				heap_problem(w->h, p, where, "entry %#llx is not readable",
@@ -968,9 +976,11 @@ static void walk_bins(walker *w, size_t arena, uint64_t *count, uint64_t *bytes)
 				break;
 			}
 			ptrdiff_t c = heap_chunk_at(w->h, p);
-			if (c < 0 || heap_chunk_state(&w->h->chunks[c]) != MP_CHUNK_FREE)
+			if (c < 0 || heap_chunk_state(&w->h->chunks[c]) != MP_CHUNK_FREE) {
 				heap_problem(w->h, p, where, "entry %#llx is not a free chunk of the heap walk",
 					     (unsigned long long)p);
+				break;
+			}
 			(*count)++;
 			*bytes += size & ~(uint64_t)SIZE_BITS;
 			if (!read_word(w, p + 24, &p)) {
@@ -985,6 +995,7 @@ static void compute_mallinfo(walker *w)
 {
 	mp_mallinfo *mi = &w->h->mallinfo;
 	memset(mi, 0, sizeof(*mi));
+	size_t bin_budget = w->h->n_chunks;
 	for (size_t a = 0; a < w->h->n_arenas; a++) {
 		const mp_arena_info *arena = &w->h->arenas[a];
 		uint64_t fast_count = 0, fast_bytes = 0, bin_count = 0, bin_bytes = 0;
@@ -993,7 +1004,7 @@ static void compute_mallinfo(walker *w)
 			if (read_word(w, arena->address + w->L.ms_fastbins + i * 8, &first))
 				walk_fastbin(w, a, i, first, &fast_count, &fast_bytes);
 		}
-		walk_bins(w, a, &bin_count, &bin_bytes);
+		walk_bins(w, a, &bin_budget, &bin_count, &bin_bytes);
 		uint64_t avail = arena->top_size + fast_bytes + bin_bytes;
 		mi->smblks += fast_count;
 		mi->ordblks += 1 + bin_count;
