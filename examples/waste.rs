@@ -2,13 +2,20 @@
 //! the program itself with malloc_usable_size and printed as one JSON line
 //! on stderr before it holds: a static Catalog whose `items: Vec<Item>` has
 //! room for 1000 and holds 10, whose `ids: Vec<u32>` has room for 5000 and
-//! holds 5, and whose `title: String` has room for 40000 bytes and holds a
-//! short title.  The truths are the bytes of each buffer block past what
-//! its length uses.
+//! holds 5, whose `title: String` has room for 40000 bytes and holds a
+//! short title, and whose `index: HashMap<u64, u64>` was reserved for
+//! 100000 entries and holds 10.  The truths are the bytes of each buffer
+//! block past what its length uses; for the hash table, its allocation
+//! past what a table right-sized for its entries would take (what
+//! shrink_to_fit gives back), from hashbrown's layout: buckets of (K, V)
+//! padded to 16 bytes, then one control byte per bucket and 16 more.
 
 #[path = "example_common.rs"]
 mod example_common;
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::os::raw::c_void;
 
 extern "C" {
@@ -24,9 +31,31 @@ pub struct Catalog {
     pub title: String,
     pub items: Vec<Item>,
     pub ids: Vec<u32>,
+    pub index: HashMap<u64, u64, BuildHasherDefault<DefaultHasher>>,
 }
 
-pub static mut CATALOG: Catalog = Catalog { title: String::new(), items: Vec::new(), ids: Vec::new() };
+pub static mut CATALOG: Catalog = Catalog {
+    title: String::new(),
+    items: Vec::new(),
+    ids: Vec::new(),
+    index: HashMap::with_hasher(BuildHasherDefault::new()),
+};
+
+/// Bytes of a hashbrown allocation with `buckets` buckets of `element` bytes.
+fn table_bytes(buckets: usize, element: usize) -> usize {
+    (buckets * element).div_ceil(16) * 16 + buckets + 16
+}
+
+/// Buckets of a table sized for `items` entries (at most 7/8 full).
+fn buckets_for(items: usize) -> usize {
+    if items < 4 {
+        4
+    } else if items < 8 {
+        8
+    } else {
+        (items * 8 / 7).next_power_of_two()
+    }
+}
 
 fn main() {
     let mode = example_common::parse_mode();
@@ -43,6 +72,14 @@ fn main() {
     }
     catalog.title.reserve_exact(40000);
     catalog.title.push_str("a catalog with room to spare");
+    catalog.index.reserve(100000);
+    for i in 0..10 {
+        catalog.index.insert(i * 7919, i);
+    }
+    // capacity() is 7/8 of the buckets for tables of 8 buckets or more.
+    let buckets = catalog.index.capacity() / 7 * 8;
+    let element = std::mem::size_of::<(u64, u64)>();
+    let index = table_bytes(buckets, element) - table_bytes(buckets_for(catalog.index.len()), element);
     // SAFETY: each pointer is the start of a live malloc block.
     let (items, ids, title) = unsafe {
         (
@@ -54,9 +91,9 @@ fn main() {
         )
     };
     eprintln!(
-        "{{\"Catalog.items\": {}, \"Catalog.ids\": {}, \"Catalog.title\": {}}}",
-        items, ids, title
+        "{{\"Catalog.items\": {}, \"Catalog.ids\": {}, \"Catalog.title\": {}, \"Catalog.index\": {}}}",
+        items, ids, title, index
     );
     example_common::after_build(mode);
-    let _ = (catalog.items.len(), catalog.ids.len(), catalog.title.len());
+    let _ = (catalog.items.len(), catalog.ids.len(), catalog.title.len(), catalog.index.len());
 }

@@ -376,17 +376,72 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 	return raw_buffer(t, bytes, size, 1, out);
 }
 
+/* Buckets a hashbrown table right-sized for items would have: at most
+ * 7/8 of them full above 8 buckets, a power of two (capacity_to_buckets). */
+static uint64_t buckets_for(uint64_t items)
+{
+	if (items < 4)
+		return 4;
+	if (items < 8)
+		return 8;
+	uint64_t wanted = items * 8 / 7, buckets = 16;
+	while (buckets < wanted)
+		buckets *= 2;
+	return buckets;
+}
+
+/* A hash table's one allocation, for patterns, in bytes: what the table
+ * has ([buckets of T, padded to 16][buckets + 16 control bytes]) against
+ * what a table right-sized for its items would have.  The difference is
+ * what shrink_to_fit gives back. */
+static bool hash_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
+			mp_container_buffer *out)
+{
+	(void)address;
+	uint64_t table_off, mask_off, items_off, ctrl_off, mask, items, ctrl;
+	const mp_type *table, *ft;
+	if (!lg_find_field(t, "table", &table_off, &table) ||
+	    !type_name_starts(table, "hashbrown::raw::RawTable<"))
+		return false;
+	const mp_type *el = type_template_type(table, 0);
+	if (!el || !lg_find_field(table, "bucket_mask", &mask_off, &ft) ||
+	    !lg_find_field(table, "items", &items_off, &ft) ||
+	    !lg_find_field(table, "ctrl", &ctrl_off, &ft) ||
+	    table_off + mask_off + 8 > size || table_off + items_off + 8 > size ||
+	    table_off + ctrl_off + 8 > size)
+		return false;
+	uint64_t element = mp_type_size(mp_type_strip(el));
+	memcpy(&mask, bytes + table_off + mask_off, 8);
+	memcpy(&items, bytes + table_off + items_off, 8);
+	memcpy(&ctrl, bytes + table_off + ctrl_off, 8);
+	/* The empty singleton (static, no allocation), or not a table. */
+	if (!mask || mask > (1ull << 40) || !element || items > mask + 1) {
+		*out = (mp_container_buffer){0, 0, 0, 1, false};
+		return true;
+	}
+	uint64_t buckets = mask + 1, right = buckets_for(items);
+	uint64_t data = round_up(buckets * element, GROUP_WIDTH);
+	if (ctrl < data)
+		return false;
+	if (right > buckets)
+		right = buckets;
+	uint64_t has = data + buckets + GROUP_WIDTH;
+	uint64_t needs = round_up(right * element, GROUP_WIDTH) + right + GROUP_WIDTH;
+	*out = (mp_container_buffer){ctrl - data, needs, has, 1, false};
+	return true;
+}
+
 const mp_container_class mp_rust_containers[] = {
 	{"alloc::vec::Vec<", vec, vec_buffer, NULL, NULL, 0, true, LG_HANDLER_RUST},
 	{"alloc::string::String", string, string_buffer, NULL, NULL, 0, false, LG_HANDLER_RUST},
 	{"alloc::collections::vec_deque::VecDeque<", vec_deque, NULL, NULL, NULL, 0, true,
 	 LG_HANDLER_RUST},
-	{"std::collections::hash::map::HashMap<", hash_table, NULL, NULL, NULL, 0, false,
+	{"std::collections::hash::map::HashMap<", hash_table, hash_buffer, NULL, NULL, 0, false,
 	 LG_HANDLER_RUST},
-	{"std::collections::hash::set::HashSet<", hash_table, NULL, NULL, NULL, 0, false,
+	{"std::collections::hash::set::HashSet<", hash_table, hash_buffer, NULL, NULL, 0, false,
 	 LG_HANDLER_RUST},
-	{"hashbrown::map::HashMap<", hash_table, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
-	{"hashbrown::set::HashSet<", hash_table, NULL, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"hashbrown::map::HashMap<", hash_table, hash_buffer, NULL, NULL, 0, false, LG_HANDLER_RUST},
+	{"hashbrown::set::HashSet<", hash_table, hash_buffer, NULL, NULL, 0, false, LG_HANDLER_RUST},
 	{"alloc::collections::btree::map::BTreeMap<", btree_map, NULL, NULL, NULL, 0, false,
 	 LG_HANDLER_RUST},
 	{"alloc::collections::btree::set::BTreeSet<", btree_set, NULL, NULL, NULL, 0, false,
