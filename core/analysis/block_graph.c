@@ -42,7 +42,9 @@ typedef struct worker {
  * load and a popcount).  In a tiled region a chunk ends where the next one
  * starts, so the bitmap also says whether value is past the chunk's header
  * and whether it is the first usable byte, without touching the chunk
- * table.  Chunks that are no block are found too: marking ignores them. */
+ * table.  Chunks that are no block are found too in tiled regions: marking
+ * ignores them.  Usable bytes are those of mp_heap_find_block, whose rule
+ * (heap_block_in_region) the listed path shares. */
 static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, uint64_t value, bool *start,
 				size_t *hint)
 {
@@ -75,18 +77,26 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 		return -1;
 	size_t index = r->first + rank - 1;
 	if (r->tiled) {
-		/* The header is the chunk's first 16 bytes: its first granule. */
-		if (bits >> bit & 1)
-			return -1;
+		/* The header is the chunk's first 16 bytes: its first granule.
+		 * Its first word, prev_size, is the last usable word of the
+		 * chunk before when that one is in use (arena chunks only: an
+		 * mmapped chunk ends at its own end).  Rare enough to read
+		 * the chunk table for: the word belongs to no free chunk. */
+		if (bits >> bit & 1) {
+			if ((value & 15) >= 8 || index == r->first || r->arena < 0 ||
+			    heap_chunk_state(&h->chunks[index - 1]) != MP_CHUNK_IN_USE)
+				return -1;
+			*start = false;
+			return (ptrdiff_t)index - 1;
+		}
 		uint64_t previous = bit ? bits >> (bit - 1) : word ? r->starts[word - 1] >> 63 : 0;
 		*start = (value & 15) == 0 && (previous & 1);
 		return (ptrdiff_t)index;
 	}
-	const heap_chunk *c = &h->chunks[index];
-	if (value < c->address + 16 || value >= c->address + heap_chunk_size(c))
-		return -1;
-	*start = value == c->address + 16;
-	return (ptrdiff_t)index;
+	ptrdiff_t found = heap_block_in_region(h->chunks, r, index, value);
+	if (found >= 0)
+		*start = value == h->chunks[found].address + 16;
+	return found;
 }
 
 /* Appends the edges of one block's usable words. */

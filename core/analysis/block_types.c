@@ -72,6 +72,19 @@ typedef struct typer {
 static bool is_node_base(const mp_type *type);
 static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_t usable);
 
+static bool contradicted(typer *ty, const heap_chunk *c, const mp_type *type)
+{
+	uint8_t bytes[MAX_SHAPE_BYTES];
+	uint64_t usable = heap_chunk_usable(c);
+	size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
+	mp_error *err = heap_read(ty->h, ty->t, c->address + 16, bytes, length);
+	if (err) {
+		mp_error_free(err);
+		return false;
+	}
+	return mp_block_contradicts_type(ty->t, type, bytes, length);
+}
+
 /* A pointer to a block's first byte gives the block the pointee type. */
 static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 {
@@ -95,6 +108,10 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	if (c->address + 16 != value || !heap_chunk_usable(c))
 		return;
 	p = btree_node_of_size(ty, p, heap_chunk_usable(c));
+	/* What a shape guess's pointers reach is a guess too: a stale pointer
+	 * in a guessed block may lead to a string. */
+	if (ty->current_evidence == MP_EVIDENCE_SHAPE && contradicted(ty, c, p))
+		return;
 	ty->types[i] = p;
 	ty->evidence[i] = ty->current_evidence;
 	if (ty->visited >= MAX_OBJECTS)
@@ -639,6 +656,136 @@ static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_
 	return starts ? consistent : -1;
 }
 
+/* Length of the text at the start of bytes: printable ASCII, white space
+ * and well-formed UTF-8 sequences (JSON text is often not ASCII). */
+static size_t text_length(const uint8_t *bytes, size_t length)
+{
+	size_t n = 0;
+	while (n < length) {
+		uint8_t b = bytes[n];
+		if (b < 0x80) {
+			if (!isprint(b) && !isspace(b))
+				break;
+			n++;
+			continue;
+		}
+		size_t more = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2
+			    : b >= 0xf0 && b <= 0xf4 ? 3 : 0;
+		if (!more || n + more >= length)
+			break;
+		size_t k = 1;
+		while (k <= more && (bytes[n + k] & 0xc0) == 0x80)
+			k++;
+		if (k <= more)
+			break;
+		n += more + 1;
+	}
+	return n;
+}
+
+/* Whether the member at offset 0 of type, through nested records, is an
+ * array of bytes (`char name[32]`): text there is the struct's own. */
+static bool starts_with_byte_array(const mp_type *type)
+{
+	const mp_type *t = mp_type_strip(type);
+	for (int depth = 0; t && depth < MAX_NESTING; depth++) {
+		enum mp_type_kind k = mp_type_kind(t);
+		if (k == MP_TYPE_ARRAY) {
+			const mp_type *element = mp_type_strip(mp_type_target(t));
+			return element && mp_type_size(element) == 1;
+		}
+		if ((k != MP_TYPE_STRUCT && k != MP_TYPE_CLASS && k != MP_TYPE_UNION) ||
+		    !mp_type_member_count(t))
+			return false;
+		const mp_type_member *first = mp_type_member_at(t, 0);
+		if (!first || first->offset != 0 || first->bit_size)
+			return false;
+		t = mp_type_strip(first->type);
+	}
+	return false;
+}
+
+bool mp_block_contradicts_type(mp_target *t, const mp_type *type, const uint8_t *bytes,
+			       size_t length)
+{
+	const mp_type *st = mp_type_strip(type);
+	enum mp_type_kind kind = st ? mp_type_kind(st) : MP_TYPE_INVALID;
+	if (kind != MP_TYPE_STRUCT && kind != MP_TYPE_CLASS)
+		return false;
+	/* The pointer members within the bytes, inline records and arrays
+	 * flattened, bounded like a plan; no allocation, so the report's size
+	 * guesses can ask too. */
+	struct {
+		uint64_t offset;
+		const mp_type *type;
+		unsigned depth;
+	} stack[MAX_NESTING * 4];
+	size_t depth = 0, looked = 0, pointers = 0;
+	bool pointer_at_start = false, pointer_valid_at_start = false;
+	stack[depth++] = (__typeof__(stack[0])){0, st, 0};
+	while (depth && looked < MAX_SLOTS) {
+		__typeof__(stack[0]) s = stack[--depth];
+		looked++;
+		const mp_type *mt = mp_type_strip(s.type);
+		if (!mt)
+			continue;
+		enum mp_type_kind k = mp_type_kind(mt);
+		if (k == MP_TYPE_POINTER) {
+			pointers++;
+			if (s.offset + 8 > length)
+				continue;
+			uint64_t value;
+			memcpy(&value, bytes + s.offset, 8);
+			/* Null, or an address the program has: what a pointer
+			 * member can hold.  Anything else (text, a count) says
+			 * the block is not of this type. */
+			bool valid = !value || mp_target_find_mapping(t, value);
+			if (!valid)
+				return true;
+			if (s.offset == 0) {
+				pointer_at_start = true;
+				pointer_valid_at_start = value != 0;
+			}
+			continue;
+		}
+		if (s.depth >= MAX_NESTING || s.offset >= length)
+			continue;
+		if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) {
+			size_t n = mp_type_member_count(mt);
+			for (size_t m = n; m > 0 && depth < sizeof(stack) / sizeof(stack[0]); m--) {
+				const mp_type_member *member = mp_type_member_at(mt, m - 1);
+				if (member->bit_size || member->is_virtual_base ||
+				    !may_hold_pointers(member->type))
+					continue;
+				stack[depth++] = (__typeof__(stack[0])){s.offset + member->offset,
+									 member->type, s.depth + 1};
+			}
+		} else if (k == MP_TYPE_ARRAY) {
+			const mp_type *element = mp_type_target(mt);
+			if (!may_hold_pointers(element))
+				continue;
+			uint64_t element_size = element ? mp_type_size(element) : 0;
+			uint64_t count = element_size ? mp_type_size(mt) / element_size : 0;
+			for (uint64_t e = count < MAX_ARRAY ? count : MAX_ARRAY;
+			     e > 0 && depth < sizeof(stack) / sizeof(stack[0]); e--)
+				stack[depth++] = (__typeof__(stack[0])){s.offset + (e - 1) * element_size,
+									 element, s.depth + 1};
+		}
+	}
+	if (!pointers)
+		return false;
+	/* Text ending in a NUL at the start of a struct with pointers is a
+	 * string whose block happens to have the struct's size (a reused
+	 * block keeps its former occupant's pointers past the NUL), unless
+	 * the struct begins with a byte array, or the "text" is a pointer. */
+	size_t n = text_length(bytes, length);
+	if (n < 4 || n >= length || bytes[n] != '\0')
+		return false;
+	if (pointer_at_start && pointer_valid_at_start)
+		return false;
+	return !starts_with_byte_array(st);
+}
+
 /* Whether a block starts with a vtable pointer: its class is named by the
  * vtable, not guessed from its shape. */
 static bool starts_with_vtable(typer *ty, const uint8_t *bytes, size_t size)
@@ -699,7 +846,8 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 				continue;
 			int fit = shape_fit(ty, ty->candidates[k].type, bytes,
 					    (size_t)mp_type_size(ty->candidates[k].type));
-			if (fit < 0)
+			if (fit < 0 || mp_block_contradicts_type(ty->t, ty->candidates[k].type,
+								 bytes, (size_t)usable))
 				continue;
 			fitting++;
 			if (fit > best_fit) {

@@ -2,6 +2,8 @@
 #ifndef MEMPROF_CORE_ANALYSIS_BLOCK_TYPES_H
 #define MEMPROF_CORE_ANALYSIS_BLOCK_TYPES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "memprof/memprof.h"
@@ -30,5 +32,13 @@ typedef struct mp_block_typing {
 mp_error *mp_block_types_infer(mp_target *target, const mp_heap *heap,
 			       const mp_leaks *leaks, mp_block_typing *out);
 void mp_block_typing_free(mp_block_typing *typing);
+
+/* Whether a block's first length bytes contradict its being a type (a
+ * struct or class with pointer members): a pointer member holds a value no
+ * pointer holds (not null, in no mapping), or the block starts with
+ * printable text ending in a NUL where the struct has no byte array.
+ * Guesses from size or shape that the contents contradict are dropped. */
+bool mp_block_contradicts_type(mp_target *target, const mp_type *type,
+			       const uint8_t *bytes, size_t length);
 
 #endif

@@ -294,6 +294,23 @@ static mp_leak_group *find_group(mp_leak_report *r, enum mp_leak_kind kind,
 	return NULL;
 }
 
+/* Whether a block's contents say it is not the type its size suggests
+ * (text where the struct keeps pointers): the whole block is looked at,
+ * up to a bound, as a long string has no NUL in its first bytes. */
+static bool size_guess_contradicted(const mp_heap *heap, mp_target *t, const heap_chunk *c,
+				    const mp_type *type)
+{
+	uint8_t bytes[4096];
+	uint64_t usable = heap_chunk_usable(c);
+	size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
+	mp_error *err = heap_read(heap, t, c->address + 16, bytes, length);
+	if (err) {
+		mp_error_free(err);
+		return false;
+	}
+	return mp_block_contradicts_type(t, type, bytes, length);
+}
+
 mp_error *mp_leak_report_build(mp_target *t, const mp_heap *heap,
 			       const mp_leaks *leaks, unsigned kinds_mask,
 			       mp_leak_report *out)
@@ -349,6 +366,8 @@ mp_error *mp_leak_report_build_typed(mp_target *t, const mp_heap *heap,
 		 * reached through untyped memory, and a guess would mislead. */
 		const mp_type *by_size = !type && kind != MP_LEAK_REACHABLE
 					 ? type_of_size(&sizes, size) : NULL;
+		if (by_size && size_guess_contradicted(heap, t, c, by_size))
+			by_size = NULL;
 		if (by_size) {
 			evidence = "size-match";
 			type = type_display(by_size);

@@ -101,14 +101,10 @@ static ptrdiff_t block_of(const marker *m, uint64_t value, bool *start)
 {
 	if (value < m->low || value >= m->high)
 		return -1;
-	ptrdiff_t i = mp_heap_find_chunk(m->h, value);
+	ptrdiff_t i = mp_heap_find_block(m->h, value);
 	if (i < 0 || m->state[i] == NOT_A_BLOCK)
 		return -1;
-	const heap_chunk *c = &m->h->chunks[i];
-	uint64_t user = c->address + 16;
-	if (value < user || value >= user + heap_chunk_usable(c))
-		return -1;
-	*start = value == user;
+	*start = value == m->h->chunks[i].address + 16;
 	return i;
 }
 
@@ -283,9 +279,14 @@ static bool scan_roots(marker *m)
 	mp_target *t = m->t;
 	for (size_t i = 0; i < t->n_threads; i++) {
 		const mp_thread *th = &t->threads[i];
-		for (size_t r = 0; th->has_registers && r < MP_NUM_REGISTERS; r++)
-			if (!mark(m, th->registers.value[r], true))
+		for (size_t r = 0; th->has_registers && r < MP_NUM_REGISTERS; r++) {
+			bool start;
+			uint64_t value = th->registers.value[r];
+			ptrdiff_t b = block_of(m, value, &start);
+			if (b >= 0 && !heap_in_next_header(&m->h->chunks[b], value) &&
+			    !mark_block(m, (size_t)b, start, true))
 				return false;
+		}
 	}
 	if (!drain(m, PHASE_MARK, 0))
 		return false;

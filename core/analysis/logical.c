@@ -508,12 +508,12 @@ uint64_t lg_block_of(lg_walker *w, uint64_t addr, uint64_t *start)
 {
 	if (!w->heap)
 		return 0;
-	ptrdiff_t i = mp_heap_find_chunk(w->heap, addr);
+	/* The block's last 8 usable bytes lie in the next chunk's header:
+	 * find_block, not find_chunk, names their owner. */
+	ptrdiff_t i = mp_heap_find_block(w->heap, addr);
 	if (i < 0)
 		return 0;
 	mp_chunk c = mp_heap_chunk(w->heap, (size_t)i);
-	if (!in_use(&c) || addr < c.address + 16)
-		return 0;
 	*start = c.address + 16;
 	return mp_chunk_usable_size(&c);
 }

@@ -23,15 +23,10 @@
 
 enum { READ_RUN = 1 << 20, NO_PARENT = UINT32_MAX, ROOT_PARENT = UINT32_MAX - 1 };
 
-/* The block holding value, or -1. */
+/* The block holding value, or -1: the same rule as the leak check's. */
 static ptrdiff_t block_of(const mp_heap *h, uint64_t value)
 {
-	ptrdiff_t i = mp_heap_find_chunk(h, value);
-	if (i < 0)
-		return -1;
-	const heap_chunk *c = &h->chunks[i];
-	uint64_t user = c->address + 16;
-	return value >= user && value < user + heap_chunk_usable(c) ? i : -1;
+	return mp_heap_find_block(h, value);
 }
 
 static enum mp_ref_kind ref_kind_of(enum mp_root_kind kind)
@@ -152,8 +147,8 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 		const mp_thread *th = &t->threads[i];
 		for (size_t r = 0; th->has_registers && r < MP_NUM_REGISTERS; r++) {
 			uint64_t v = th->registers.value[r];
-			if (v < f.low || v >= f.high)
-				continue;
+			if (v < f.low || v >= f.high || heap_in_next_header(target, v))
+				continue;   /* the same registers as the leak check */
 			mp_reference ref = {0};
 			ref.kind = MP_REF_REGISTER;
 			ref.value = v;
@@ -295,7 +290,9 @@ mp_error *mp_refs_path(mp_target *t, const mp_heap *h, size_t target_chunk,
 			root.value = th->registers.value[r];
 			root.tid = th->tid;
 			root.register_index = (int)r;
-			reach(&s, block_of(h, root.value), 0, ROOT_PARENT, &root);
+			ptrdiff_t b = block_of(h, root.value);
+			if (b >= 0 && !heap_in_next_header(&h->chunks[b], root.value))
+				reach(&s, b, 0, ROOT_PARENT, &root);
 		}
 	}
 	err = mp_roots_collect(t, h, false, ignore_warning, NULL, &ranges, &n_ranges);
@@ -345,6 +342,18 @@ mp_error *mp_refs_path(mp_target *t, const mp_heap *h, size_t target_chunk,
 	for (size_t b = target_chunk; ; b = s.parent[b]) {
 		steps[k].block = b;
 		steps[k].word_address = s.via[b];
+		/* The pointer's value is read again rather than kept per chunk
+		 * during the search: only the path's few words are needed. */
+		uint64_t value = s.root_of[b].value;
+		if (s.parent[b] != ROOT_PARENT) {
+			mp_error *read_err = heap_read(h, t, s.via[b], &value, sizeof(value));
+			if (read_err) {
+				mp_error_free(read_err);
+				value = h->chunks[b].address + 16;
+			}
+		}
+		uint64_t user = h->chunks[b].address + 16;
+		steps[k].offset = value > user ? value - user : 0;
 		k--;
 		if (s.parent[b] == ROOT_PARENT) {
 			steps[0].root = s.root_of[b];

@@ -28,6 +28,8 @@ typedef struct mp_path_step {
 	mp_reference root;         /* steps[0] only: the root word */
 	size_t block;              /* steps[1..]: the block reached */
 	uint64_t word_address;     /* the word in the previous step pointing to it */
+	uint64_t offset;           /* where that word points in the block: 0 for
+				    * its start, else an interior pointer */
 } mp_path_step;
 
 mp_error *mp_refs_find(mp_target *target, const mp_heap *heap, size_t chunk,

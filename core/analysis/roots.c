@@ -11,13 +11,6 @@
 
 enum { RED_ZONE = 128 };
 
-static bool overlaps_heap(const mp_heap *h, uint64_t start, uint64_t end)
-{
-	for (size_t i = 0; i < h->n_regions; i++)
-		if (start < h->regions[i].end && end > h->regions[i].start)
-			return true;
-	return false;
-}
 
 static bool in_module_data(const mp_target *t, const mp_mapping *map,
 			   const mp_mapping *previous)
@@ -41,13 +34,93 @@ static bool scannable(const mp_mapping *map)
 	       strcmp(map->path, "[vvar]") != 0 && strcmp(map->path, "[vsyscall]") != 0;
 }
 
-static bool add(mp_root_range **items, size_t *count, size_t *capacity,
-		const mp_root_range *r)
+static bool add_one(mp_root_range **items, size_t *count, size_t *capacity,
+		    const mp_root_range *r)
 {
 	if (!MP_ARRAY_RESERVE(*items, *capacity, *count + 1))
 		return false;
 	(*items)[(*count)++] = *r;
 	return true;
+}
+
+/* Address ranges no root may cover, sorted and disjoint. */
+typedef struct excluded {
+	uint64_t (*spans)[2];
+	size_t count;
+} excluded;
+
+static int compare_spans(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* The heap's regions and its arenas' malloc_state records.  The arenas
+ * matter since a block's last usable word is the next chunk's prev_size
+ * field: an arena's top, bins and last_remainder point at chunk headers,
+ * which would read as interior pointers into the blocks before them.
+ * main_arena lies in libc's data, a non-main arena in its first heap
+ * segment before the chunks. */
+static bool excluded_spans(const mp_heap *h, excluded *out)
+{
+	size_t n = h->n_regions + (h->arena_struct_size ? h->n_arenas : 0);
+	out->spans = malloc((n ? n : 1) * sizeof(*out->spans));
+	out->count = 0;
+	if (!out->spans)
+		return false;
+	for (size_t i = 0; i < h->n_regions; i++) {
+		out->spans[i][0] = h->regions[i].start;
+		out->spans[i][1] = h->regions[i].end;
+	}
+	for (size_t i = h->n_regions; i < n; i++) {
+		uint64_t at = h->arenas[i - h->n_regions].address;
+		out->spans[i][0] = at;
+		out->spans[i][1] = at + h->arena_struct_size > at ? at + h->arena_struct_size : UINT64_MAX;
+	}
+	qsort(out->spans, n, sizeof(*out->spans), compare_spans);
+	for (size_t i = 0; i < n; i++) {   /* merge overlapping ones */
+		if (out->count && out->spans[i][0] <= out->spans[out->count - 1][1]) {
+			if (out->spans[i][1] > out->spans[out->count - 1][1])
+				out->spans[out->count - 1][1] = out->spans[i][1];
+		} else {
+			out->spans[out->count][0] = out->spans[i][0];
+			out->spans[out->count][1] = out->spans[i][1];
+			out->count++;
+		}
+	}
+	return true;
+}
+
+/* Adds r less the excluded spans.  The kernel merges adjacent anonymous
+ * mappings, so one mapping can hold mmapped chunks beside a thread's TLS
+ * or a program's own mmap: only the chunks' bytes are the heap, the rest
+ * stays a root. */
+static bool add(const excluded *x, mp_root_range **items, size_t *count, size_t *capacity,
+		const mp_root_range *r)
+{
+	size_t lo = 0, hi = x->count;
+	while (lo < hi) {   /* the first span ending after r's start */
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->spans[mid][1] <= r->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	mp_root_range piece = *r;
+	for (size_t i = lo; i < x->count && piece.start < piece.end; i++) {
+		uint64_t start = x->spans[i][0], end = x->spans[i][1];
+		if (start >= piece.end)
+			break;
+		if (start > piece.start) {
+			mp_root_range before = piece;
+			before.end = start;
+			if (!add_one(items, count, capacity, &before))
+				return false;
+		}
+		if (end > piece.start)
+			piece.start = end;
+	}
+	return piece.start >= piece.end || add_one(items, count, capacity, &piece);
 }
 
 mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
@@ -58,9 +131,13 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 	size_t n = 0, capacity = 0;
 	char message[256];
 	const mp_mapping **tls = NULL;
+	excluded skip = {0};
 	const mp_mapping **stacks = calloc(t->n_threads ? t->n_threads : 1, sizeof(*stacks));
-	if (!stacks)
+	if (!stacks || !excluded_spans(heap, &skip)) {
+		free(stacks);
+		free(skip.spans);
 		return mp_error_nomem();
+	}
 	for (size_t i = 0; i < t->n_threads; i++) {
 		const mp_thread *th = &t->threads[i];
 		if (!th->has_registers) {
@@ -86,12 +163,13 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 		r.kind = MP_ROOT_STACK;
 		r.tid = th->tid;
 		r.path = map->path;
-		if (!add(&items, &n, &capacity, &r))
+		if (!add(&skip, &items, &n, &capacity, &r))
 			goto nomem;
 	}
 	/* Static TLS: the mapping each thread's fs_base (its TCB) lies in,
-	 * unless that is its stack (other threads keep TLS above the stack)
-	 * or the heap. */
+	 * less any heap chunks the kernel merged into it, unless that is a
+	 * stack (other threads keep TLS above the stack, which its stack
+	 * range covers). */
 	tls = calloc(t->n_threads ? t->n_threads : 1, sizeof(*tls));
 	if (!tls)
 		goto nomem;
@@ -100,7 +178,7 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 		if (!th->has_registers)
 			continue;
 		const mp_mapping *map = mp_target_find_mapping(t, th->registers.value[mp_register_index("fs_base")]);
-		bool seen = !map || !scannable(map) || overlaps_heap(heap, map->start, map->end);
+		bool seen = !map || !scannable(map);
 		for (size_t k = 0; k < t->n_threads && !seen; k++)
 			seen = stacks[k] == map || (k < i && tls[k] == map);
 		if (seen)
@@ -112,13 +190,13 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 		r.kind = MP_ROOT_TLS;
 		r.tid = th->tid;
 		r.path = map->path;
-		if (!add(&items, &n, &capacity, &r))
+		if (!add(&skip, &items, &n, &capacity, &r))
 			goto nomem;
 	}
 	for (int pass = 0; pass < 2 && !(pass == 1 && strict); pass++) {
 		for (size_t i = 0; i < t->n_mappings; i++) {
 			const mp_mapping *map = &t->mappings[i];
-			if (!scannable(map) || overlaps_heap(heap, map->start, map->end))
+			if (!scannable(map))
 				continue;
 			bool is_stack = false;
 			for (size_t k = 0; k < t->n_threads; k++)
@@ -132,18 +210,20 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 			r.kind = module ? MP_ROOT_MODULE : MP_ROOT_MAPPING;
 			r.tid = -1;
 			r.path = map->path;
-			if (!add(&items, &n, &capacity, &r))
+			if (!add(&skip, &items, &n, &capacity, &r))
 				goto nomem;
 		}
 	}
 	free(stacks);
 	free(tls);
+	free(skip.spans);
 	*out = items;
 	*count = n;
 	return NULL;
 nomem:
 	free(stacks);
 	free(tls);
+	free(skip.spans);
 	free(items);
 	return mp_error_nomem();
 }

@@ -15,8 +15,8 @@ typedef struct mp_root_range {
 
 /* Memory roots in scan order: stacks from their stack pointer (less the
  * 128-byte red zone) up, the static TLS area of each thread, module data (with .bss past the file), then,
- * unless strict, every other readable and writable mapping that holds no
- * heap.  Problems (a thread without registers, a stack pointer in no
+ * unless strict, every other readable and writable mapping; every range
+ * less the bytes of the heap's regions.  Problems (a thread without registers, a stack pointer in no
  * mapping) are passed to warn. */
 mp_error *mp_roots_collect(mp_target *target, const mp_heap *heap, bool strict,
 			   void (*warn)(void *context, const char *message),

@@ -8,6 +8,7 @@
 
 #include "command.h"
 #include "error.h"
+#include "output/json.h"
 
 static const mp_verb *const verbs[] = {
 	&mp_verb_info,
@@ -79,6 +80,29 @@ static int usage_error(FILE *err, const char *verb, const char *fmt, const char 
 	fprintf(err, " (see memprof %s%s--help)\n", verb ? verb : "",
 		verb ? " " : "");
 	return MP_EXIT_USAGE;
+}
+
+void mp_command_allocator_json(mp_json *j, const mp_allocator *a)
+{
+	mp_json_key(j, "allocator");
+	mp_json_begin_object(j);
+	mp_json_key(j, "name");
+	mp_json_string(j, a->name);
+	mp_json_key(j, "version");
+	mp_json_string(j, a->version);
+	mp_json_key(j, "module");
+	mp_json_string(j, a->module);
+	mp_json_key(j, "readable");
+	mp_json_bool(j, a->readable);
+	mp_json_end_object(j);
+}
+
+void mp_command_allocator_text(FILE *out, const mp_allocator *a)
+{
+	fprintf(out, "allocator %s%s%s", a->name, a->version[0] ? " " : "", a->version);
+	if (a->module[0])
+		fprintf(out, " (malloc of %s)", a->module);
+	fprintf(out, "%s\n", a->readable ? "" : ": not readable by memprof");
 }
 
 mp_heap_options mp_command_heap_options(const mp_command *c)
@@ -390,4 +414,41 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		status = MP_EXIT_ERROR;
 	}
 	return status;
+}
+
+void mp_text_warnings_add(mp_text_warnings *w, const char *message)
+{
+	if (!message)
+		return;
+	/* A result's own bound (warnings.h) ends its list with "... and N
+	 * more warnings": those count, the line itself is not shown. */
+	unsigned long long more;
+	if (sscanf(message, "... and %llu more warning", &more) == 1) {
+		w->total += more;
+		return;
+	}
+	if (w->n_shown < MP_TEXT_WARNINGS)
+		w->shown[w->n_shown++] = message;
+	w->total++;
+}
+
+void mp_text_warnings_add_target(mp_text_warnings *w, const mp_target *t)
+{
+	for (size_t i = 0; t && i < mp_target_warning_count(t); i++)
+		mp_text_warnings_add(w, mp_target_warning(t, i));
+}
+
+void mp_text_warnings_write(FILE *out, const mp_text_warnings *w, bool partial)
+{
+	if (!w->total) {
+		if (partial)
+			fprintf(out, "\nresults are partial\n");
+		return;
+	}
+	fprintf(out, "\nwarnings (%llu)%s\n", w->total, partial ? ": results are partial" : "");
+	for (size_t i = 0; i < w->n_shown; i++)
+		fprintf(out, "  %s\n", w->shown[i]);
+	if (w->total > w->n_shown)
+		fprintf(out, "  ... and %llu more (--format json lists those of the analysis)\n",
+			w->total - w->n_shown);
 }

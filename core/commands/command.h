@@ -93,4 +93,27 @@ mp_heap_options mp_command_heap_options(const mp_command *command);
 /* Prints "memprof: <message>" and returns the exit status for the error. */
 int mp_command_fail(mp_command *command, mp_error *err);
 
+/* The allocator that serves malloc, as every report names it: a JSON
+ * "allocator" object {name, version, module, readable} (docs/json.md), and
+ * a text line "allocator jemalloc 5.3.0 (malloc of /usr/lib/...)". */
+struct mp_json;
+void mp_command_allocator_json(struct mp_json *j, const mp_allocator *allocator);
+void mp_command_allocator_text(FILE *out, const mp_allocator *allocator);
+
+/* The warnings a text report ends with, from every layer that made the
+ * result (target, heap, leaks, walk): the first MP_TEXT_WARNINGS word for
+ * word, then how many more, so a report saying it is partial says why. */
+enum { MP_TEXT_WARNINGS = 10 };
+
+typedef struct mp_text_warnings {
+	const char *shown[MP_TEXT_WARNINGS];   /* borrowed from the results */
+	size_t n_shown;
+	unsigned long long total;
+} mp_text_warnings;
+
+void mp_text_warnings_add(mp_text_warnings *warnings, const char *message);
+void mp_text_warnings_add_target(mp_text_warnings *warnings, const mp_target *target);
+/* Nothing when there are no warnings and the result is whole. */
+void mp_text_warnings_write(FILE *out, const mp_text_warnings *warnings, bool partial);
+
 #endif

@@ -128,6 +128,8 @@ static void write_json(FILE *out, const mp_heap *h, const heap_summary *s)
 	mp_json_string(&j, mp_heap_backend(h));
 	mp_json_key(&j, "located_by");
 	mp_json_string(&j, mp_heap_located_by(h));
+	mp_allocator allocator = mp_heap_allocator(h);
+	mp_command_allocator_json(&j, &allocator);
 	mp_json_key(&j, "target");
 	mp_json_string(&j, mp_heap_target_description(h));
 	mp_json_key(&j, "timestamp");
@@ -313,6 +315,8 @@ static void text_tally(FILE *out, const char *label, tally t)
 static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
 {
 	fprintf(out, "heap     %s, found by %s\n", mp_heap_backend(h), mp_heap_located_by(h));
+	mp_allocator allocator = mp_heap_allocator(h);
+	mp_command_allocator_text(out, &allocator);
 	fprintf(out, "target   %s\n", mp_heap_target_description(h));
 	for (size_t i = 0; i < mp_heap_arena_count(h); i++) {
 		const mp_arena_info *a = mp_heap_arena(h, i);
@@ -387,7 +391,14 @@ static int report(mp_command *c, const mp_heap *h)
 	case MP_FORMAT_JSON: write_json(c->out, h, &s); break;
 	case MP_FORMAT_CSV: write_csv(c->out, &s); break;
 	case MP_FORMAT_PROMETHEUS: write_prometheus(c->out, h, &s); break;
-	default: write_text(c->out, h, &s); break;
+	default: {
+		write_text(c->out, h, &s);
+		/* The heap's problems are listed above; the target's too. */
+		mp_text_warnings warnings = {0};
+		mp_text_warnings_add_target(&warnings, c->target);
+		mp_text_warnings_write(c->out, &warnings, c->target && mp_target_partial(c->target));
+		break;
+	}
 	}
 	free(s.by_arena);
 	if (mp_heap_partial(h))

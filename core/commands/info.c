@@ -137,6 +137,9 @@ static void write_json(mp_command *c)
 		mp_json_end_object(&j);
 	}
 	mp_json_end_array(&j);
+	/* Which module's malloc the program calls: the heap verbs refuse an
+	 * allocator that is not readable, info says which it is. */
+	mp_command_allocator_json(&j, mp_target_allocator(c->target));
 
 	mp_json_key(&j, "auxv");
 	mp_json_begin_array(&j);
@@ -232,6 +235,9 @@ static void write_text(mp_command *c)
 			mp_module_debug_source(m));
 	}
 
+	fputc('\n', out);
+	mp_command_allocator_text(out, mp_target_allocator(c->target));
+
 	size_t n_auxv = mp_target_auxv_count(t);
 	fprintf(out, "\nauxv (%zu)\n", n_auxv);
 	for (size_t i = 0; i < n_auxv; i++) {
@@ -242,13 +248,9 @@ static void write_text(mp_command *c)
 		else
 			fprintf(out, "  %-21" PRIu64 " 0x%" PRIx64 "\n", a->type, a->value);
 	}
-	size_t n_warnings = mp_target_warning_count(t);
-	if (n_warnings) {
-		fprintf(out, "\nwarnings (%zu)%s\n", n_warnings,
-			mp_target_partial(t) ? ": results are partial" : "");
-		for (size_t i = 0; i < n_warnings; i++)
-			fprintf(out, "  %s\n", mp_target_warning(t, i));
-	}
+	mp_text_warnings warnings = {0};
+	mp_text_warnings_add_target(&warnings, t);
+	mp_text_warnings_write(out, &warnings, mp_target_partial(t));
 }
 
 static int run_info(mp_command *c)

@@ -29,8 +29,15 @@ bool mp_parse_fail_on(const char *text, unsigned *mask)
 	*mask = 0;
 	if (strcmp(text, "none") == 0)
 		return true;
+	/* "+possible" adds to the default kinds, "possible" replaces them: a
+	 * list is all of one form, so no reading of it drops a kind unseen. */
+	bool adding = text[0] == '+';
 	const char *p = text;
 	while (*p) {
+		if ((*p == '+') != adding)
+			return false;
+		if (adding)
+			p++;
 		size_t length = strcspn(p, ",");
 		bool known = false;
 		for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
@@ -43,9 +50,11 @@ bool mp_parse_fail_on(const char *text, unsigned *mask)
 		if (!known || length == 0)
 			return false;
 		p += length;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && !*++p)
+			return false;
 	}
+	if (adding)
+		*mask |= MP_FAIL_ON_DEFAULT;
 	return *mask != 0;
 }
 
@@ -79,6 +88,8 @@ static const enum mp_leak_kind summary_order[] = {
 void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
 			      const mp_leaks *leaks, const mp_leak_report *r)
 {
+	mp_allocator allocator = mp_heap_allocator(heap);
+	mp_command_allocator_json(j, &allocator);
 	mp_json_key(j, "summary");
 	mp_json_begin_object(j);
 	for (size_t k = 0; k < 4; k++) {
@@ -153,8 +164,8 @@ void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
 
 enum { TEXT_GROUPS = 25, TEXT_UNREFERENCED = 10 };
 
-void mp_leaks_write_text(FILE *out, const mp_heap *heap, const mp_leaks *leaks,
-			 const mp_leak_report *r)
+void mp_leaks_write_text(FILE *out, const mp_target *target, const mp_heap *heap,
+			 const mp_leaks *leaks, const mp_leak_report *r)
 {
 	fprintf(out, "LEAK SUMMARY:\n");
 	static const char *const labels[] = {
@@ -195,8 +206,14 @@ void mp_leaks_write_text(FILE *out, const mp_heap *heap, const mp_leaks *leaks,
 		if (r->n_unreferenced > TEXT_UNREFERENCED)
 			fprintf(out, "  ... %zu more\n", r->n_unreferenced - TEXT_UNREFERENCED);
 	}
-	if (mp_leaks_partial(leaks) || mp_heap_partial(heap))
-		fprintf(out, "\nresults are partial: see the warnings\n");
+	mp_text_warnings warnings = {0};
+	mp_text_warnings_add_target(&warnings, target);
+	for (size_t i = 0; i < mp_heap_problem_count(heap); i++)
+		mp_text_warnings_add(&warnings, mp_heap_problem_at(heap, i)->message);
+	for (size_t i = 0; i < mp_leaks_warning_count(leaks); i++)
+		mp_text_warnings_add(&warnings, mp_leaks_warning(leaks, i));
+	mp_text_warnings_write(out, &warnings, mp_leaks_partial(leaks) || mp_heap_partial(heap) ||
+					       (target && mp_target_partial(target)));
 }
 
 bool mp_leaks_check_failed(const mp_leak_report *r, unsigned fail_mask)
@@ -257,8 +274,9 @@ int mp_leaks_check_options(mp_command *c, unsigned default_fail, unsigned *fail_
 	const char *fail_on = mp_command_value(c, "--fail-on");
 	*fail_mask = default_fail;
 	if (fail_on && !mp_parse_fail_on(fail_on, fail_mask)) {
-		fprintf(c->err, "memprof: --fail-on takes a comma-separated list of definite, indirect, possible, reachable, or none; not '%s'\n",
-			fail_on);
+		fprintf(c->err, "memprof: --fail-on takes kinds (definite, indirect, possible, reachable) "
+			"separated by commas, which replace the default definite,indirect; or "
+			"+KIND,... to add to it (+possible); or none; not '%s'\n", fail_on);
 		return MP_EXIT_USAGE;
 	}
 	return MP_EXIT_OK;
@@ -412,10 +430,15 @@ static int run_leaks(mp_command *c)
 		   c->options->format == MP_FORMAT_PROMETHEUS) {
 		err = write_tables(c, &report);
 	} else {
-		fprintf(c->out, "memprof leaks: %s\n\n", mp_target_description(c->target));
-		mp_leaks_write_text(c->out, heap, leaks, &report);
+		fprintf(c->out, "memprof leaks: %s\n", mp_target_description(c->target));
+		mp_allocator allocator = mp_heap_allocator(heap);
+		mp_command_allocator_text(c->out, &allocator);
+		fputc('\n', c->out);
+		mp_leaks_write_text(c->out, c->target, heap, leaks, &report);
 	}
-	for (size_t i = 0; i < mp_leaks_warning_count(leaks); i++)
+	/* The text report lists them; other formats say them here. */
+	for (size_t i = 0; c->options->format != MP_FORMAT_TEXT &&
+			   i < mp_leaks_warning_count(leaks); i++)
 		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(leaks, i));
 	if (mp_command_flag(c, "--stats")) {
 		double seconds = mp_leaks_scan_seconds(leaks);
@@ -443,6 +466,7 @@ const mp_verb mp_verb_leaks = {
 	.summary = "leaked blocks by reachability, in valgrind's kinds, grouped by type and size",
 	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] [--threads N] [--stats]\n"
 		 "       [--blocks]   every block: address, size, kind, type, evidence (json, csv)\n"
+		 MP_FAIL_ON_HELP "\n                   without --fail-on, leaks checks nothing\n"
 		 "  csv: the groups (with --blocks: the blocks); prometheus: the summary and groups",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,

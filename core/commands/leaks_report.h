@@ -10,7 +10,17 @@
 extern const char *const mp_leaks_flags[];
 extern const char *const mp_leaks_valued[];
 
-/* "definite,indirect" -> a mask of 1 << mp_leak_kind; "none" -> 0. */
+/* The kinds --fail-on checks by default (`run`) and "+KIND" adds to:
+ * LeakSanitizer's, definitely and indirectly lost. */
+#define MP_FAIL_ON_DEFAULT ((1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT))
+#define MP_FAIL_ON_HELP \
+	"  --fail-on KINDS  exit 3 when blocks of these kinds exist: a list (definite,possible)\n" \
+	"                   replaces the default set definite,indirect; +KIND (+possible) adds\n" \
+	"                   to it; none checks nothing"
+
+/* "definite,indirect" -> a mask of 1 << mp_leak_kind (replacing the
+ * default); "+possible" -> MP_FAIL_ON_DEFAULT and possible; "none" -> 0.
+ * False for unknown kinds and lists mixing the two forms. */
 bool mp_parse_fail_on(const char *text, unsigned *mask);
 /* Checks --roots and --fail-on; returns an exit status. */
 int mp_leaks_check_options(mp_command *command, unsigned default_fail,
@@ -18,8 +28,10 @@ int mp_leaks_check_options(mp_command *command, unsigned default_fail,
 /* Heap, reachability and grouped report of command's target. */
 mp_error *mp_leaks_run_analysis(mp_command *command, mp_heap **heap,
 				mp_leaks **leaks, mp_leak_report *report);
-void mp_leaks_write_text(FILE *out, const mp_heap *heap, const mp_leaks *leaks,
-			 const mp_leak_report *report);
+/* The text report, ending with the warnings of target (may be NULL), heap
+ * and leaks. */
+void mp_leaks_write_text(FILE *out, const mp_target *target, const mp_heap *heap,
+			 const mp_leaks *leaks, const mp_leak_report *report);
 /* The members of a leaks JSON object (summary, groups, unreferenced ...). */
 void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
 			      const mp_leaks *leaks, const mp_leak_report *report);

@@ -211,7 +211,8 @@ static const char *unit_of(enum metric m)
 	return m == METRIC_COUNT ? "blocks" : "bytes";
 }
 
-static void write_text(FILE *out, const mp_logical *l, const root_spec *r,
+static void write_text(FILE *out, const mp_target *target, const mp_logical *l,
+		       const root_spec *r,
 		       enum metric m, mp_folded_line *lines, size_t n, size_t top)
 {
 	uint64_t logical, allocated, count;
@@ -269,8 +270,11 @@ static void write_text(FILE *out, const mp_logical *l, const root_spec *r,
 			lines[i].stack);
 	if (n > top)
 		fprintf(out, "... %zu more paths (--top N, or --format folded for all)\n", n - top);
+	mp_text_warnings warnings = {0};
+	mp_text_warnings_add_target(&warnings, target);
 	for (size_t i = 0; i < mp_logical_warning_count(l); i++)
-		fprintf(out, "warning: %s\n", mp_logical_warning(l, i));
+		mp_text_warnings_add(&warnings, mp_logical_warning(l, i));
+	mp_text_warnings_write(out, &warnings, mp_logical_partial(l) || mp_target_partial(target));
 }
 
 /* A line of /proc/self/status in bytes ("RssAnon", "VmHWM"), 0 if absent. */
@@ -441,7 +445,11 @@ static int run_logical(mp_command *c)
 	mp_heap *heap = NULL;
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	e = mp_heap_open(c->target, &heap_options, &heap);
-	if (e && mp_error_code(e) == MP_ERR_INTERRUPTED)
+	/* Without a heap the walk still sizes the root, but an allocator
+	 * memprof cannot read is refused outright: its blocks would all count
+	 * as bare pointers, an answer that looks whole and is not. */
+	if (e && (mp_error_code(e) == MP_ERR_INTERRUPTED ||
+		  mp_error_code(e) == MP_ERR_ALLOCATOR))
 		return mp_command_fail(c, e);
 	if (e) {
 		fprintf(c->err, "memprof: warning: no heap (%s): pointers are counted "
@@ -472,7 +480,7 @@ static int run_logical(mp_command *c)
 		if (e) {
 			status = mp_command_fail(c, e);
 		} else if (c->options->format == MP_FORMAT_TEXT) {
-			write_text(c->out, l, &root, m, lines, n, top);
+			write_text(c->out, c->target, l, &root, m, lines, n, top);
 		} else if (c->options->format == MP_FORMAT_SVG) {
 			char title[700], subtitle[256];
 			snprintf(title, sizeof(title), "memprof logical %s (%s)", root.name,

@@ -402,6 +402,15 @@ static void release(analysis *a)
 
 static void warn_partial(mp_command *c, const analysis *a)
 {
+	/* The text report ends with them; other formats say them here. */
+	if (c->options->format == MP_FORMAT_TEXT) {
+		mp_text_warnings warnings = {0};
+		mp_text_warnings_add_target(&warnings, c->target);
+		for (size_t i = 0; a->leaks && i < mp_leaks_warning_count(a->leaks); i++)
+			mp_text_warnings_add(&warnings, mp_leaks_warning(a->leaks, i));
+		mp_text_warnings_write(c->out, &warnings, a->patterns.partial);
+		return;
+	}
 	for (size_t i = 0; a->leaks && i < mp_leaks_warning_count(a->leaks); i++)
 		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(a->leaks, i));
 	if (a->patterns.partial)

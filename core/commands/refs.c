@@ -37,6 +37,23 @@ static void json_reference(mp_json *j, const mp_reference *r)
 	mp_json_end_object(j);
 }
 
+/* What a chunk that is not a program's block is, for refs to say instead
+ * of a leak verdict: a freed chunk parked in a cache is malloc's, however
+ * few pointers reach it.  NULL for blocks in use. */
+static const char *not_a_block(enum mp_chunk_state state)
+{
+	switch (state) {
+	case MP_CHUNK_IN_USE:
+	case MP_CHUNK_IN_USE_MMAPPED: return NULL;
+	case MP_CHUNK_TCACHE: return "the block is free (cached in a tcache bin): not a leak";
+	case MP_CHUNK_FASTBIN: return "the block is free (cached in a fastbin): not a leak";
+	case MP_CHUNK_FREE: return "the block is free (in malloc's bins): not a leak";
+	case MP_CHUNK_TOP: return "this is an arena's top chunk, free memory: not a leak";
+	case MP_CHUNK_METADATA: return "this chunk holds malloc's own data: not a leak";
+	default: return "this chunk could not be parsed: no verdict";
+	}
+}
+
 static int run_refs(mp_command *c)
 {
 	const char *text = c->options->positional[0];
@@ -52,7 +69,11 @@ static int run_refs(mp_command *c)
 	mp_error *err = mp_heap_open(c->target, &options, &heap);
 	if (err)
 		return mp_command_fail(c, err);
-	ptrdiff_t chunk = mp_heap_find_chunk(heap, address);
+	/* A block's last usable word lies in the next chunk's header: the
+	 * block owns it, whatever chunk holds it. */
+	ptrdiff_t chunk = mp_heap_find_block(heap, address);
+	if (chunk < 0)
+		chunk = mp_heap_find_chunk(heap, address);
 	if (chunk < 0) {
 		mp_heap_free(heap);
 		return mp_command_fail(c, mp_error_new(MP_ERR_NOT_FOUND,
@@ -65,7 +86,9 @@ static int run_refs(mp_command *c)
 	mp_path_step *path = NULL;
 	size_t n_path = 0;
 	err = mp_refs_find(c->target, heap, (size_t)chunk, &refs, &n_refs);
-	if (!err)
+	const char *verdict = not_a_block(target.state);
+	/* A free chunk has no path to look for: roots reach blocks in use. */
+	if (!err && !verdict)
 		err = mp_refs_path(c->target, heap, (size_t)chunk, &path, &n_path);
 	if (err) {
 		free(refs);
@@ -84,6 +107,8 @@ static int run_refs(mp_command *c)
 		mp_json_uint(&j, mp_chunk_usable_size(&target));
 		mp_json_key(&j, "state");
 		mp_json_string(&j, mp_chunk_state_name(target.state));
+		mp_json_key(&j, "in_use");
+		mp_json_bool(&j, verdict == NULL);
 		mp_json_end_object(&j);
 		mp_json_key(&j, "references");
 		mp_json_begin_array(&j);
@@ -111,6 +136,10 @@ static int run_refs(mp_command *c)
 					mp_json_hex(&j, path[0].root.address);
 				else
 					mp_json_hex(&j, path[i].word_address);
+				mp_json_key(&j, "offset");
+				mp_json_uint(&j, path[i].offset);
+				mp_json_key(&j, "interior");
+				mp_json_bool(&j, path[i].offset != 0);
 				mp_json_end_object(&j);
 			}
 			mp_json_end_array(&j);
@@ -130,7 +159,9 @@ static int run_refs(mp_command *c)
 				fprintf(c->out, "  0x%016" PRIx64 " -> 0x%" PRIx64 "  %s\n", r->address,
 					r->value, r->where);
 		}
-		if (!n_path) {
+		if (verdict) {
+			fprintf(c->out, "\n%s\n", verdict);
+		} else if (!n_path) {
 			fprintf(c->out, "\nno root reaches this block: it is leaked\n");
 		} else {
 			fprintf(c->out, "\nshortest path from a root:\n  %s", path[0].root.where);
@@ -140,11 +171,21 @@ static int run_refs(mp_command *c)
 				mp_chunk owner = i > 1 ? mp_heap_chunk(heap, path[i - 1].block) : b;
 				if (i > 1)
 					fprintf(c->out, "+%" PRIu64, word - owner.address - 16);
-				fprintf(c->out, " -> 0x%" PRIx64 " (%" PRIu64 " bytes)", b.address + 16,
-					mp_chunk_usable_size(&b));
+				/* An interior pointer is the reason a block is only
+				 * possibly lost: the step says where it points. */
+				if (path[i].offset)
+					fprintf(c->out, " -> 0x%" PRIx64 "+%" PRIu64 " (%" PRIu64
+						" bytes, interior pointer)", b.address + 16, path[i].offset,
+						mp_chunk_usable_size(&b));
+				else
+					fprintf(c->out, " -> 0x%" PRIx64 " (%" PRIu64 " bytes)", b.address + 16,
+						mp_chunk_usable_size(&b));
 			}
 			fputc('\n', c->out);
 		}
+		mp_text_warnings warnings = {0};
+		mp_text_warnings_add_target(&warnings, c->target);
+		mp_text_warnings_write(c->out, &warnings, mp_target_partial(c->target));
 	}
 	free(refs);
 	free(path);

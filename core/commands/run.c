@@ -33,8 +33,7 @@ static void describe_fate(char *out, size_t size, int wait_status)
 static int run_run(mp_command *c)
 {
 	unsigned fail_mask;
-	int status = mp_leaks_check_options(c, (1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT),
-					    &fail_mask);
+	int status = mp_leaks_check_options(c, MP_FAIL_ON_DEFAULT, &fail_mask);
 	if (status != MP_EXIT_OK)
 		return status;
 	if (c->target || c->options->core || c->options->pid) {
@@ -122,16 +121,25 @@ static int run_run(mp_command *c)
 		mp_json_end_object(&j);
 		mp_json_finish(&j);
 	} else {
-		fprintf(c->out, "memprof run: pid %d (%s) %s\n\n", (int)pid,
+		fprintf(c->out, "memprof run: pid %d (%s) %s\n", (int)pid,
 			c->options->positional[0], fate);
+		if (checked) {
+			mp_allocator allocator = mp_heap_allocator(heap);
+			mp_command_allocator_text(c->out, &allocator);
+		}
+		fputc('\n', c->out);
 		if (checked)
-			mp_leaks_write_text(c->out, heap, leaks, &report);
+			mp_leaks_write_text(c->out, NULL, heap, leaks, &report);
 	}
 	if (!checked)
 		fprintf(c->err, "memprof: no leak check: %s\n",
 			analysis_error ? mp_error_message(analysis_error)
 				       : "the program vanished without an exit stop");
 	status = exit_status_of(wait_status);
+	/* An allocator memprof cannot read is a runtime error, not a pass: a
+	 * CI job's --fail-on must not succeed on a heap nobody looked at. */
+	if (analysis_error && mp_error_code(analysis_error) == MP_ERR_ALLOCATOR)
+		status = MP_EXIT_ERROR;
 	if (checked && mp_leaks_check_failed(&report, fail_mask)) {
 		fprintf(c->err, "memprof: leak check failed (--fail-on): exit status 3\n");
 		status = MP_EXIT_CHECK_FAILED;
@@ -147,7 +155,8 @@ static int run_run(mp_command *c)
 const mp_verb mp_verb_run = {
 	.name = "run",
 	.summary = "run a program at native speed and leak-check it at exit",
-	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] -- PROG [ARGS...]",
+	.usage = "[--fail-on KINDS] [--roots strict|all] [--show-reachable] -- PROG [ARGS...]\n"
+		 MP_FAIL_ON_HELP "\n                   without --fail-on, run checks the default set",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON,
 	.needs_target = false,
 	.flags = mp_leaks_flags,

@@ -253,8 +253,10 @@ bool mp_elf_has_debug_info(const mp_elf *elf)
 	       mp_elf_bytes(elf, s->sh_offset, s->sh_size) != NULL;
 }
 
+/* exported: only what another object can bind to (global or weak, not
+ * hidden or internal), as when asking which module's malloc a call reaches. */
 static bool find_in_table(const mp_elf *elf, unsigned type, const char *name,
-			  uint64_t *value, uint64_t *size)
+			  bool exported, uint64_t *value, uint64_t *size)
 {
 	size_t length = strlen(name);
 	for (size_t i = 0; i < elf->shnum; i++) {
@@ -274,6 +276,11 @@ static bool find_in_table(const mp_elf *elf, unsigned type, const char *name,
 			    memcmp(strings + at, name, length + 1) != 0 ||
 			    syms[k].st_shndx == SHN_UNDEF)
 				continue;
+			if (exported &&
+			    (ELF64_ST_BIND(syms[k].st_info) == STB_LOCAL ||
+			     ELF64_ST_VISIBILITY(syms[k].st_other) == STV_HIDDEN ||
+			     ELF64_ST_VISIBILITY(syms[k].st_other) == STV_INTERNAL))
+				continue;
 			*value = syms[k].st_value;
 			*size = syms[k].st_size;
 			return true;
@@ -285,8 +292,14 @@ static bool find_in_table(const mp_elf *elf, unsigned type, const char *name,
 bool mp_elf_find_symbol(const mp_elf *elf, const char *name, uint64_t *value,
 			uint64_t *size)
 {
-	return find_in_table(elf, SHT_SYMTAB, name, value, size) ||
-	       find_in_table(elf, SHT_DYNSYM, name, value, size);
+	return find_in_table(elf, SHT_SYMTAB, name, false, value, size) ||
+	       find_in_table(elf, SHT_DYNSYM, name, false, value, size);
+}
+
+bool mp_elf_find_exported_symbol(const mp_elf *elf, unsigned table,
+				 const char *name, uint64_t *value, uint64_t *size)
+{
+	return find_in_table(elf, table, name, true, value, size);
 }
 
 bool mp_elf_first_load(const mp_elf *elf, const Elf64_Phdr **phdr)

@@ -51,6 +51,11 @@ bool mp_elf_first_load(const mp_elf *elf, const Elf64_Phdr **phdr);
 bool mp_elf_find_symbol(const mp_elf *elf, const char *name, uint64_t *value,
 			uint64_t *size);
 
+/* A global or weak definition of name in one table (SHT_SYMTAB or
+ * SHT_DYNSYM): what the dynamic linker or the static link binds calls to. */
+bool mp_elf_find_exported_symbol(const mp_elf *elf, unsigned table,
+				 const char *name, uint64_t *value, uint64_t *size);
+
 /* Name of an e_machine value for error messages ("aarch64"). */
 const char *mp_elf_machine_name(unsigned machine);
 

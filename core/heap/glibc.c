@@ -11,7 +11,8 @@
  * main arena's chunks run from sbrk_base to its top chunk, a non-main
  * arena's from the heap_info-headed segments (64 MiB aligned) chained from
  * the segment holding its top through heap_info.prev.  Chunks mmapped on
- * their own are found at the start of anonymous mappings by their header.
+ * their own are found by their header at any page of an anonymous mapping
+ * outside the heap segments (the kernel merges neighbouring mappings).
  * A chunk is free when the next chunk's PREV_INUSE bit is clear; tcache and
  * fastbin chunks look in use and are marked by walking those lists
  * (safe-linked since glibc 2.32: next = (&next >> 12) ^ stored).  Each
@@ -552,53 +553,134 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 	return end_region_with_copy(w, end, copy);
 }
 
-/* Chunks mmapped on their own, at the start of an anonymous mapping (the
- * kernel may have merged adjacent ones into one mapping). */
-static mp_error *walk_mmapped(walker *w, const mp_mapping *m)
+/* Whether the 16 bytes at q (16-aligned) can head a chunk that malloc
+ * mmapped on its own, inside the mapped range [start, end).  sysmalloc
+ * maps whole pages and puts the chunk at their start; memalign may move
+ * it up, recording the distance in prev_size.  So: IS_MMAPPED set and the
+ * two arena bits clear, the mmap start (q - prev_size) page-aligned and
+ * inside the range, the chunk's end page-aligned and inside the range. */
+static bool mmapped_header_fits(uint64_t q, const uint64_t header[2], uint64_t start,
+				uint64_t end)
 {
-	uint64_t header[2];
-	set_view(w, m->start, m->end);
-	if (!read_header(w, m->start, header))
-		return NULL;
+	uint64_t lead = header[0];
 	uint64_t csize = header[1] & ~(uint64_t)SIZE_BITS;
-	if (!(header[1] & IS_MMAPPED) || (header[1] & (PREV_INUSE | NON_MAIN_ARENA)) ||
-	    header[0] >= 4096 || csize == 0 || (csize + header[0]) % 4096 ||
-	    csize > m->end - m->start)
-		return NULL;
-	mp_error *err = heap_begin_region(w->h, m->start, -1);
-	if (err)
-		return err;
+	return (header[1] & IS_MMAPPED) && !(header[1] & (PREV_INUSE | NON_MAIN_ARENA)) &&
+	       lead % 16 == 0 && lead <= q - start && (q - lead) % 4096 == 0 &&
+	       csize >= MIN_CHUNK && csize % 16 == 0 && csize <= end - q &&
+	       (q + csize) % 4096 == 0;
+}
+
+/* memalign serves an mmapped chunk by moving it up inside the mapping
+ * sysmalloc made: the new header at q + d says prev_size + d and size - d,
+ * and the old one at q stays in memory.  Returns d, or 0 when the chunk
+ * at q was not moved.  Both words must match exactly, so user data cannot
+ * pass for the moved header.  The user pointer is the first multiple of
+ * the alignment A past q + 16 and q is page-aligned, so d is A - 16 for
+ * A up to a page, and a page multiple less 16 beyond: every granule of
+ * the first page is tried, then one word per page. */
+static uint64_t memaligned_offset(walker *w, uint64_t q, const uint64_t header[2])
+{
+	uint64_t csize = header[1] & ~(uint64_t)SIZE_BITS;
+	for (uint64_t d = 16; d + MIN_CHUNK <= csize; d += d < 4080 ? 16 : 4096) {
+		uint64_t moved[2];
+		if (!read_header(w, q + d, moved))
+			return 0;
+		if (moved[0] == header[0] + d && moved[1] == ((csize - d) | IS_MMAPPED))
+			return d;
+	}
+	return 0;
+}
+
+/* Closes the run of mmapped chunks [run_start, run_end) as a region; live
+ * targets get the run's bytes copied for the analyses. */
+static mp_error *close_mmapped_run(walker *w, uint64_t run_start, uint64_t run_end)
+{
 	uint8_t *copy = NULL;
-	if (!w->view && !(copy = copy_segment(w, m->start, m->end, "mmapped chunk search")))
-		return mp_error_nomem();
-	uint64_t p = m->start;
-	while (p + 16 <= m->end && read_header(w, p, header)) {
-		csize = header[1] & ~(uint64_t)SIZE_BITS;
-		if (!(header[1] & IS_MMAPPED) || csize == 0 || csize % 4096 ||
-		    csize > m->end - p || header[0] >= 4096)
+	if (!w->view) {
+		/* copy_segment makes the copy the walker's view: the search
+		 * goes on through the window. */
+		copy = copy_segment(w, run_start, run_end, "mmapped chunk search");
+		w->view = NULL;
+		w->view_start = w->view_end = 0;
+		if (!copy)
+			return mp_error_nomem();
+	}
+	return end_region_with_copy(w, run_end, copy);
+}
+
+/* Chunks mmapped on their own, anywhere in the anonymous range [start,
+ * end): the kernel merges adjacent anonymous mappings, so chunks sit
+ * beside each other, beside a thread's TLS or the program's own mmaps, at
+ * any page of a mapping.  Every page start is tried (a chunk's interior is
+ * skipped once found, so its data is never taken for headers), and each
+ * run of back-to-back chunks becomes one region. */
+static mp_error *walk_mmapped(walker *w, uint64_t start, uint64_t end)
+{
+	set_view(w, start, end);
+	bool in_run = false;
+	uint64_t run_start = 0, run_end = 0, last_end = start;
+	uint64_t p = start;
+	size_t steps = 0;
+	mp_error *err = NULL;
+	while (!err && p + 16 <= end) {
+		if (++steps % (1u << 20) == 0 && w->options->interrupted &&
+		    w->options->interrupted(w->options->context)) {
+			err = mp_error_new(MP_ERR_INTERRUPTED, "mmapped chunk search interrupted at %#llx",
+					   (unsigned long long)p);
 			break;
-		err = heap_add_chunk(w->h, p, csize, MP_CHUNK_IN_USE_MMAPPED);
-		if (err) {
-			free(copy);
-			return err;
 		}
+		/* The mmap a chunk starts with lies past the last chunk found. */
+		uint64_t floor = in_run ? run_end : last_end;
+		uint64_t header[2] = {0, 0};
+		uint64_t q = p;
+		bool found = read_header(w, p, header) && mmapped_header_fits(p, header, floor, end);
+		if (!found) {
+			if (in_run) {
+				err = close_mmapped_run(w, run_start, run_end);
+				in_run = false;
+			}
+			p = (p | 4095) + 1;
+			continue;
+		}
+		uint64_t csize = header[1] & ~(uint64_t)SIZE_BITS;
+		uint64_t moved = memaligned_offset(w, q, header);
+		if (moved) {
+			q += moved;
+			header[0] += moved;
+			csize -= moved;
+		}
+		if (in_run && q - header[0] != run_end) {
+			err = close_mmapped_run(w, run_start, run_end);
+			in_run = false;
+			if (err)
+				break;
+		}
+		if (!in_run) {
+			run_start = q - header[0];
+			err = heap_begin_region(w->h, run_start, -1);
+			if (err)
+				break;
+			in_run = true;
+		}
+		err = heap_add_chunk(w->h, q, csize, MP_CHUNK_IN_USE_MMAPPED);
+		if (err)
+			break;
 		w->mmapped_count++;
 		w->mmapped_bytes += csize + header[0];
-		p += csize;
+		run_end = last_end = q + csize;
+		p = run_end;
 	}
+	if (!err && in_run)
+		err = close_mmapped_run(w, run_start, run_end);
+	if (w->view && !w->options->keep_pages)
+		mp_target_unview(w->t, start, end - start);
 	w->view = NULL;
-	if (copy && p < m->end) {
-		/* The copy must cover exactly the region: trim the tail. */
-		uint8_t *shorter = realloc(copy, p - m->start);
-		if (shorter)
-			copy = shorter;
-	}
-	return end_region_with_copy(w, p, copy);
+	return err;
 }
 
 typedef struct segment {
 	uint64_t start, end, first, top;
-	const mp_mapping *mmap_candidate;   /* non-NULL: look for mmapped chunks */
+	bool mmap_candidate;        /* look for mmapped chunks in [start, end) */
 	size_t arena;
 	bool is_main;
 } segment;
@@ -765,14 +847,10 @@ static mp_error *collect_arenas(walker *w, segment_list *list,
 	return NULL;
 }
 
-static bool inside_segments(const segment_list *list, uint64_t start, uint64_t end)
-{
-	for (size_t i = 0; i < list->count; i++)
-		if (start < list->items[i].end && end > list->items[i].start)
-			return true;
-	return false;
-}
 
+/* Every anonymous, readable and writable range outside the arenas' heap
+ * segments.  A segment's mapping may have merged with a neighbour, so
+ * the mapping is cut around the segments rather than dropped. */
 static mp_error *collect_mmap_candidates(walker *w, segment_list *list)
 {
 	size_t heap_segments = list->count;
@@ -782,16 +860,37 @@ static mp_error *collect_mmap_candidates(walker *w, segment_list *list)
 					     (MP_PERM_READ | MP_PERM_WRITE) ||
 		    m->contents == MP_CONTENTS_NONE || (m->perms & MP_PERM_UNKNOWN))
 			continue;
-		segment_list heaps = {list->items, heap_segments, 0};
-		if (inside_segments(&heaps, m->start, m->end))
-			continue;
-		segment s = {0};
-		s.start = m->start;
-		s.end = m->end;
-		s.mmap_candidate = m;
-		mp_error *err = add_segment(list, &s);
-		if (err)
-			return err;
+		uint64_t from = m->start;
+		while (from < m->end) {
+			/* The piece from `from` up to the nearest segment. */
+			uint64_t to = m->end, skip_to = m->end;
+			for (size_t k = 0; k < heap_segments; k++) {
+				const segment *h = &list->items[k];
+				if (h->end <= from || h->start >= m->end)
+					continue;
+				if (h->start <= from) {
+					to = from;
+					skip_to = h->end;
+					break;
+				}
+				if (h->start < to) {
+					to = h->start;
+					skip_to = h->end;
+				}
+			}
+			if (to > from) {
+				segment s = {0};
+				s.start = from;
+				s.end = to;
+				s.mmap_candidate = true;
+				mp_error *err = add_segment(list, &s);
+				if (err)
+					return err;
+			}
+			from = skip_to > to ? skip_to : to;
+			if (to == m->end)
+				break;
+		}
 	}
 	return NULL;
 }
@@ -1058,6 +1157,7 @@ static mp_error *locate(walker *w, const mp_heap_options *options)
 				    "%s is glibc %d.%d; memprof reads glibc 2.26 and later",
 				    w->libc->name, major, minor);
 	layout_for_version(&w->L, major, minor);
+	w->h->arena_struct_size = w->L.ms_size;
 	if (asprintf(&w->h->backend, "glibc %d.%d", major, minor) < 0) {
 		w->h->backend = NULL;
 		return mp_error_nomem();
@@ -1122,7 +1222,7 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
 			continue;
 		}
 		if (s->mmap_candidate) {
-			err = walk_mmapped(&w, s->mmap_candidate);
+			err = walk_mmapped(&w, s->start, s->end);
 		} else {
 			char where[96];
 			snprintf(where, sizeof(where), "%s heap walk of arena %#llx",

@@ -146,6 +146,21 @@ ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
 	return (ptrdiff_t)(r->first + lo - 1);
 }
 
+POPCNT_CLONES
+ptrdiff_t mp_heap_find_block(const mp_heap *h, uint64_t address)
+{
+	const heap_region *r = find_region(h, address);
+	if (!r)
+		return -1;
+	size_t g = (size_t)((address - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t w = g / 64;
+	uint64_t below = r->starts[w] & (~(uint64_t)0 >> (63 - g % 64));
+	size_t lo = r->before[w] + (size_t)__builtin_popcountll(below);
+	if (lo == 0)
+		return -1;
+	return heap_block_in_region(h->chunks, r, r->first + lo - 1, address);
+}
+
 int mp_heap_chunk_arena(const mp_heap *h, size_t index)
 {
 	size_t lo = 0, hi = h->n_regions;
@@ -208,6 +223,11 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 		       mp_heap **out)
 {
 	*out = NULL;
+	/* Before any walk: a heap that is not glibc's is refused, never read
+	 * as glibc (its glibc heap is nearly empty and would say so). */
+	mp_error *refused = mp_allocator_check(target);
+	if (refused)
+		return refused;
 	mp_heap_options defaults = {0};
 	mp_heap *h = heap_new();
 	if (!h)
@@ -226,6 +246,11 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 	}
 	if (mp_target_partial(target))
 		h->partial = true;
+	const mp_allocator *allocator = mp_target_allocator(target);
+	heap_set_allocator(h, allocator);
+	/* Nothing named the allocator, but the walk found glibc's arenas. */
+	if (allocator->kind == MP_ALLOCATOR_UNDETERMINED)
+		h->allocator_kind = MP_ALLOCATOR_GLIBC;
 	*out = h;
 	return NULL;
 }
@@ -249,6 +274,7 @@ void mp_heap_free(mp_heap *h)
 	free(h->problems);
 	free(h->backend);
 	free(h->target_description);
+	free(h->allocator_module);
 	free(h);
 }
 

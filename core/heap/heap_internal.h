@@ -42,6 +42,8 @@ struct mp_heap {
 	size_t n_regions, regions_capacity;
 	mp_arena_info *arenas;
 	size_t n_arenas, arenas_capacity;
+	uint64_t arena_struct_size;   /* bytes of each arena's malloc_state at
+				       * its address; 0 when unknown */
 	mp_heap_problem *problems;
 	size_t n_problems, problems_capacity;
 	size_t dropped_problems;  /* beyond the cap, counted not kept */
@@ -53,6 +55,10 @@ struct mp_heap {
 	const char *located_by;
 	char *target_description;
 	int64_t timestamp;
+	/* allocator.c: what served malloc in the target (mp_heap_allocator). */
+	enum mp_allocator_kind allocator_kind;
+	char allocator_version[64];
+	char *allocator_module;
 };
 
 static inline uint64_t heap_chunk_size(const heap_chunk *c)
@@ -71,6 +77,37 @@ static inline uint64_t heap_chunk_usable(const heap_chunk *c)
 	enum mp_chunk_state s = heap_chunk_state(c);
 	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
 	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
+}
+
+/* The block of region r (index into chunks) whose usable bytes hold
+ * address, or -1; i is the last chunk of r starting at or before address.
+ * An arena chunk in use extends 8 bytes into the next chunk: glibc hands
+ * out the next chunk's prev_size field, unused while the chunk is in use,
+ * as the last word of malloc_usable_size.  Shared by the heap's lookup and
+ * the block graph's, so every analysis agrees on which block owns a byte. */
+static inline ptrdiff_t heap_block_in_region(const heap_chunk *chunks, const heap_region *r,
+					     size_t i, uint64_t address)
+{
+	const heap_chunk *c = &chunks[i];
+	if (address < c->address + 8) {
+		if (i == r->first)
+			return -1;
+		const heap_chunk *p = c - 1;
+		return heap_chunk_state(p) == MP_CHUNK_IN_USE &&
+		       p->address + heap_chunk_size(p) == c->address ? (ptrdiff_t)i - 1 : -1;
+	}
+	if (address < c->address + 16 || address >= c->address + 16 + heap_chunk_usable(c))
+		return -1;
+	return (ptrdiff_t)i;
+}
+
+/* Whether value, inside block c's usable bytes, lies in the next chunk's
+ * header (c's last word).  That address is also the next chunk's, which
+ * malloc, calloc and memset leave in caller-saved registers: register
+ * roots do not count it as a pointer to c. */
+static inline bool heap_in_next_header(const heap_chunk *c, uint64_t value)
+{
+	return value >= c->address + heap_chunk_size(c);
 }
 
 /* What glibc's malloc makes usable of a request of size bytes on x86-64:
@@ -113,6 +150,10 @@ typedef struct heap_section {
 } heap_section;
 
 enum { HEAP_SECTION_PATTERNS = 0x50415454 };   /* "PATT" */
+/* Written and read by snapshot.c itself: the allocator record (u32 kind,
+ * version and module as NUL-terminated strings), so a snapshot shown again
+ * names the module it was taken from. */
+enum { HEAP_SECTION_ALLOCATOR = 0x414c4f43 };  /* "ALOC" */
 
 mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section *sections,
 			 size_t n_sections);
@@ -126,6 +167,9 @@ void heap_sections_free(heap_section *sections, size_t n);
 void heap_problem(mp_heap *h, uint64_t address, const char *where,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 mp_error *heap_add_arena(mp_heap *h, const mp_arena_info *arena);
+
+/* allocator.c: records the target's allocator in the heap (copies). */
+void heap_set_allocator(mp_heap *heap, const mp_allocator *allocator);
 
 /* glibc.c: builds a heap from a target with a glibc ptmalloc allocator. */
 mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,

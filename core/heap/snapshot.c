@@ -98,12 +98,19 @@ mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section 
 		put_u64(&w, (uint64_t)(int64_t)h->regions[i].arena);
 	}
 	put(&w, h->chunks, h->n_chunks * sizeof(*h->chunks));
-	put_u32(&w, (uint32_t)n_sections);
+	put_u32(&w, (uint32_t)n_sections + 1);
 	for (size_t i = 0; i < n_sections; i++) {
 		put_u32(&w, sections[i].tag);
 		put_u64(&w, sections[i].size);
 		put(&w, sections[i].data, sections[i].size);
 	}
+	const char *module = h->allocator_module ? h->allocator_module : "";
+	size_t version_size = strlen(h->allocator_version) + 1, module_size = strlen(module) + 1;
+	put_u32(&w, HEAP_SECTION_ALLOCATOR);
+	put_u64(&w, 4 + version_size + module_size);
+	put_u32(&w, (uint32_t)h->allocator_kind);
+	put(&w, h->allocator_version, version_size);
+	put(&w, module, module_size);
 	uint32_t crc = w.crc;
 	put_u32(&w, crc);
 	if (fclose(f) != 0 || w.failed)
@@ -213,6 +220,46 @@ static mp_error *take_sections(reader *r, heap_section **out, size_t *n_out)
 	}
 	*out = sections;
 	*n_out = n;
+	return NULL;
+}
+
+/* Applies the allocator section (snapshots before it have none: the
+ * backend string says glibc) and drops it from the caller's list.  A
+ * section that does not parse is ignored, as an unknown one would be. */
+static mp_error *take_allocator(mp_heap *h, heap_section *sections, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		heap_section *s = &sections[i];
+		if (s->tag != HEAP_SECTION_ALLOCATOR)
+			continue;
+		uint32_t kind = 0;
+		const char *version = NULL, *version_end = NULL, *module = NULL;
+		size_t rest = 0, module_room = 0;
+		if (s->size > 4) {
+			memcpy(&kind, s->data, 4);
+			version = (const char *)s->data + 4;
+			rest = s->size - 4;
+			version_end = memchr(version, '\0', rest);
+		}
+		if (version_end) {
+			module = version_end + 1;
+			module_room = rest - (size_t)(module - version);
+		}
+		if (module_room && memchr(module, '\0', module_room) &&
+		    kind <= MP_ALLOCATOR_UNKNOWN &&
+		    (size_t)(version_end - version) < sizeof(h->allocator_version)) {
+			h->allocator_kind = (enum mp_allocator_kind)kind;
+			memcpy(h->allocator_version, version, (size_t)(version_end - version) + 1);
+			free(h->allocator_module);
+			h->allocator_module = strdup(module);
+			if (!h->allocator_module)
+				return mp_error_nomem();
+		}
+		free(s->data);
+		memmove(s, s + 1, (*n - i - 1) * sizeof(*s));
+		(*n)--;
+		i--;
+	}
 	return NULL;
 }
 
@@ -352,6 +399,8 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 	err = rebuild_regions(h, region_arenas, n_region_arenas);
 	if (err)
 		err = mp_error_prefix(err, "snapshot %s", path);
+	if (!err)
+		err = take_allocator(h, loaded, &n_loaded);
 done:
 	free(region_arenas);
 	free(data);

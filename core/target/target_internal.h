@@ -72,6 +72,9 @@ struct mp_target {
 	struct mp_types *types;     /* core/dwarf: per-module type indexes, lazily */
 	bool partial;
 	bool finished;
+	/* core/heap/allocator.c: detected on first use, strings interned. */
+	mp_allocator allocator;
+	bool allocator_known;
 };
 
 mp_error *mp_target_create(const struct mp_target_source *source,

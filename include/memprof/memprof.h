@@ -46,6 +46,9 @@ enum mp_error_code {
 	MP_ERR_PERMISSION,   /* the OS refused (ptrace, /proc) */
 	MP_ERR_MISMATCH,     /* a file does not belong to the target (build id) */
 	MP_ERR_INTERRUPTED,  /* the host asked to stop a long operation */
+	MP_ERR_ALLOCATOR,    /* the target's malloc is an allocator whose heap
+			      * memprof cannot read (jemalloc, tcmalloc, ...):
+			      * every heap answer is refused */
 };
 
 typedef struct mp_error mp_error;
@@ -236,6 +239,40 @@ bool mp_module_is_main(const mp_module *module);
 
 /* ------------------------------------------------------------------ heap */
 
+/* ------------------------------------------------------------- allocator */
+
+/* Which allocator serves malloc in the target: the module the program's
+ * calls to malloc bind to, in symbol lookup order (the executable, then the
+ * libraries in load order, LD_PRELOAD'ed ones first). */
+enum mp_allocator_kind {
+	MP_ALLOCATOR_UNDETERMINED = 0, /* nothing says (no module files, no
+					* libc): glibc is tried, as before */
+	MP_ALLOCATOR_GLIBC,
+	MP_ALLOCATOR_JEMALLOC,
+	MP_ALLOCATOR_TCMALLOC,         /* gperftools */
+	MP_ALLOCATOR_MIMALLOC,
+	MP_ALLOCATOR_UNKNOWN,          /* a module memprof does not know
+					* defines malloc */
+};
+
+typedef struct mp_allocator {
+	enum mp_allocator_kind kind;
+	const char *name;     /* "glibc", "jemalloc", "tcmalloc", "mimalloc",
+			       * "unknown", "undetermined" */
+	const char *version;  /* "2.36", "5.3.0", "2.10", "2.0.9"; "" when the
+			       * module does not say */
+	const char *module;   /* the module as the target names it; "" when
+			       * none (undetermined, loaded snapshots) */
+	bool readable;        /* memprof reads this allocator's heap */
+} mp_allocator;
+
+/* Detected once and kept with the target. */
+const mp_allocator *mp_target_allocator(mp_target *target);
+/* NULL when memprof can read the target's allocator; else the
+ * MP_ERR_ALLOCATOR error that every heap-based answer gives, one line
+ * naming the allocator, its version and module. */
+mp_error *mp_allocator_check(mp_target *target);
+
 /* A snapshot of the allocator's heap: every chunk with its state, in a
  * compact table sorted by address.  Built from a target (glibc ptmalloc
  * today) or loaded from a file written by mp_heap_save. */
@@ -291,6 +328,9 @@ typedef struct mp_heap_problem {
 	const char *message;
 } mp_heap_problem;
 
+/* Fails with MP_ERR_ALLOCATOR (mp_allocator_check) when the target's
+ * malloc is not one memprof reads: never a glibc answer for memory glibc
+ * does not manage. */
 mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 		       mp_heap **out);
 void mp_heap_free(mp_heap *heap);
@@ -299,12 +339,18 @@ void mp_heap_free(mp_heap *heap);
  * "structural search"). */
 const char *mp_heap_backend(const mp_heap *heap);
 const char *mp_heap_located_by(const mp_heap *heap);
+/* The allocator the heap was read from (module "" for loaded snapshots). */
+mp_allocator mp_heap_allocator(const mp_heap *heap);
 
 size_t mp_heap_chunk_count(const mp_heap *heap);
 /* Chunks are sorted by address. */
 mp_chunk mp_heap_chunk(const mp_heap *heap, size_t index);
 /* Index of the chunk whose [address, address+size) holds address, or -1. */
 ptrdiff_t mp_heap_find_chunk(const mp_heap *heap, uint64_t address);
+/* Index of the block (a chunk in use) whose usable bytes hold address, or
+ * -1.  Not always the chunk find_chunk names: an arena chunk in use owns
+ * the next chunk's prev_size word as its last 8 usable bytes. */
+ptrdiff_t mp_heap_find_block(const mp_heap *heap, uint64_t address);
 /* Index of the arena owning chunk index, -1 for mmapped chunks. */
 int mp_heap_chunk_arena(const mp_heap *heap, size_t index);
 /* Bytes the program may use in a chunk (malloc_usable_size): 0 unless in use. */

@@ -5,7 +5,7 @@ import os
 import shutil
 import tempfile
 
-from mptest import Held, check, example, finish, held_core, helper, memprof, seeded_random
+from mptest import Held, check, example, finish, gcore, held_core, helper, memprof, seeded_random
 
 
 def expect_error(args, status, *words):
@@ -156,6 +156,78 @@ try:
         expect_error(["info", "--pid", str(held.pid)], 1, "already traced by pid")
     finally:
         check(held.release() == 0, "tracer helper exits normally")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+# A truncated core as the kernel writes one (notes first), cut inside the
+# threads' stacks: every verb's text report ends with the warnings that
+# made it partial, the first 10 and how many more.
+def notes_first(data, last):
+    """The core's segments rewritten notes first, then the loads, those
+    holding an address in last at the end of the file; and the offset
+    where those begin."""
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    headers = []
+    for i in range(phnum):
+        at = phoff + 56 * i
+        p_type, _, p_offset, vaddr, _, filesz, memsz = struct.unpack_from("<IIQQQQQ", data, at)
+        late = p_type == 1 and any(vaddr <= a < vaddr + memsz for a in last)
+        headers.append(((p_type != 4, late, p_offset), at, p_offset, filesz))
+    out = bytearray(data[:phoff + 56 * phnum])
+    late_start = None
+    for (_, late, _), at, p_offset, filesz in sorted(headers):
+        if late and late_start is None:
+            late_start = len(out)
+        if filesz:
+            out += b"\0" * (-len(out) % 4096)
+            struct.pack_into("<Q", out, at + 8, len(out))
+            out += data[p_offset:p_offset + filesz]
+    return bytes(out), late_start
+
+
+import struct
+tmp = tempfile.mkdtemp(prefix="memprof-cut-")
+busy = Held([helper("busy"), "--threads", "1", "--sleepers", "14", "--blocks", "2000"])
+try:
+    core = gcore(busy.pid, os.path.join(tmp, "busy.core"))
+finally:
+    busy.kill()
+try:
+    info = json.loads(memprof("info", "--core", core, "--format", "json")[1])
+    stacks = [int(t["registers"]["rsp"], 16) for t in info["threads"]]
+    laid, late_start = notes_first(open(core, "rb").read(), stacks)
+    whole = os.path.join(tmp, "whole.core")
+    open(whole, "wb").write(laid)
+    # The stacks are the file's last segments: cut in the first of them.
+    cut = os.path.join(tmp, "cut.core")
+    status, out, err = memprof("info", "--core", whole, "--format", "json")
+    check(status == 0 and json.loads(out)["partial"] is False, "the rewritten core is whole: %s" % err)
+    open(cut, "wb").write(laid[:late_start + (len(laid) - late_start) // 8])
+    groups = json.loads(memprof("leaks", "--core", cut, "--format", "json",
+                                "--show-reachable")[1])["groups"]
+    address = min(groups, key=lambda g: g["size"])["example"]
+    verbs = [["info"], ["heap"], ["leaks"], ["logical", "registry", "--format", "text"], ["patterns"],
+             ["recommend"], ["refs", address]]
+    for argv in verbs:
+        status, out, err = memprof(*argv, "--core", cut)
+        tail = out[out.rfind("\nwarnings ("):] if "\nwarnings (" in out else ""
+        lines = tail.strip().splitlines()
+        shown = [l for l in lines[1:] if not l.startswith("  ... and ")]
+        check(status == 0 and lines and lines[0].startswith("warnings (")
+              and lines[0].endswith("): results are partial"),
+              "%s on a cut core: the report ends with its warnings: %d %s %s"
+              % (argv[0], status, out[-600:], err[-300:]))
+        check(any("the core file is truncated" in l for l in shown),
+              "%s: the truncation is among them: %s" % (argv[0], lines[:3]))
+        total = int(lines[0].split("(")[1].split(")")[0]) if lines else 0
+        check(len(shown) == min(total, 10) and
+              (total <= 10 or lines[-1] == "  ... and %d more (--format json lists those of the analysis)" % (total - 10)),
+              "%s: %d warnings, at most 10 shown, then how many more: %s" % (argv[0], total, lines))
+        if argv[0] == "leaks":
+            check(total > 10 and any("stack of thread" in l for l in shown),
+                  "leaks: the cut stacks are warned about, more than 10 warnings: %d" % total)
+            check("see the warnings" not in out, "leaks prints its warnings instead of pointing at them")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()

@@ -54,4 +54,54 @@ try:
         check(held.release() == 0, "typed_blocks exits normally")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
+
+# Text in blocks of a struct's size: neither the shape guess (--blocks) nor
+# the size guess (the report's groups) names a string with the struct, and
+# the struct's real lost blocks are still named.
+tmp = tempfile.mkdtemp(prefix="memprof-text-")
+try:
+    truth_path = os.path.join(tmp, "truth.txt")
+    held = Held([helper("text_blocks"), truth_path, "--hold"])
+    try:
+        core = gcore(held.pid, os.path.join(tmp, "text.core"))
+        truth = {}
+        for line in open(truth_path):
+            address, kind = line.rstrip("\n").split(" ", 1)
+            truth[int(address, 16)] = kind
+        texts = {a for a, k in truth.items() if k == "text"}
+        check(len(texts) == 90, "90 text blocks recorded: %d" % len(texts))
+        status, out, err = memprof("leaks", "--core", core, "--blocks", "--format", "json")
+        if check(status == 0, "text: leaks --blocks exits 0: %s" % err[-300:]):
+            report = json.loads(out)
+            seen = {int(b["address"], 16): b for b in report["blocks"]}
+            named = [(hex(a), seen[a]["type"], seen[a]["evidence"]) for a in sorted(texts)
+                     if a in seen and seen[a]["type"] and seen[a]["type"].startswith("struct")]
+            check(not named, "text blocks named as structs: %d, e.g. %s" % (len(named), named[:3]))
+            lost_texts = [a for a in texts if seen.get(a, {}).get("kind") == "definitely_lost"]
+            check(len(lost_texts) == 90, "text blocks definitely lost: %d" % len(lost_texts))
+            structs = {a: k for a, k in truth.items() if k != "text"}
+            right = sum(1 for a, k in structs.items() if seen.get(a, {}).get("type") == k)
+            wrong = [(hex(a), k, seen[a]["type"]) for a, k in structs.items()
+                     if a in seen and seen[a]["type"] not in (None, k)]
+            check(not wrong, "struct blocks named wrongly: %s" % wrong[:3])
+            check(right == len(structs), "struct blocks named right: %d of %d" % (right, len(structs)))
+            # The report's groups: the size guess names only real structs.
+            grouped = {}
+            for g in report["groups"]:
+                if g["type"] in ("struct tagged", "struct record"):
+                    grouped[g["type"]] = grouped.get(g["type"], 0) + g["count"]
+                    check(int(g["example"], 16) not in texts,
+                          "group %s (%s) has a text block as example" % (g["type"], g["evidence"]))
+            lost_structs = {}
+            for a, k in structs.items():
+                if seen.get(a, {}).get("kind") in ("definitely_lost", "indirectly_lost"):
+                    lost_structs[k] = lost_structs.get(k, 0) + 1
+            check(grouped == lost_structs == {"struct tagged": 6, "struct record": 8},
+                  "lost blocks grouped as structs %s, truly lost structs %s" % (grouped, lost_structs))
+            print("text blocks: %d strings, %d named as a struct; %d of %d struct blocks named right"
+                  % (len(texts), len(named), right, len(structs)))
+    finally:
+        check(held.release() == 0, "text_blocks exits normally")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
 finish()

@@ -688,10 +688,18 @@ def compare_step(tag, step, out, errors, messages, pid=None):
         compare_output(what, step, mode, out, answer.out, pid)
 
 
+VALUED_OPTIONS = {"--core", "--pid", "--exe", "--sysroot", "--debug-dir", "--output", "--format",
+                  "--fail-on", "--roots", "--threads", "--limit", "--fail-on-pressure",
+                  "--snapshot", "--metric", "--max-depth", "--top", "--hints", "--root"}
+
+
 def compare_output(what, step, mode, ours, theirs, pid):
     """What the debugger printed (or wrote with --output) against the CLI's."""
     state, argv = step.state, step.argv
-    asks_help = any(a in ("-h", "--help") for a in argv[1:])
+    # "-h" right after an option that takes a value is that value
+    # (`--debug-dir -h`), not a request for help.
+    asks_help = any(a in ("-h", "--help") and argv[i - 1] not in VALUED_OPTIONS
+                    for i, a in enumerate(argv) if i >= 1)
     if argv[0] == "info" and not explicit(argv) and not asks_help:
         if state.no_tls_registers:
             ours, theirs = mask_tls_registers(ours), mask_tls_registers(theirs)

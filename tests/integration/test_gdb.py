@@ -89,12 +89,60 @@ with held_core([exe], "cycle.core") as core:
     check(text is not None and json.loads(text) == cli,
           "memprof info --core inside gdb without a target: %s" % err[-300:])
 
+    # --fail-on passes through as on the command line: +possible keeps
+    # the default kinds (leak_cycle's definite leak fails it), a plain list
+    # replaces them.
+    status, out, err = gdb(exe, core, *marked("memprof leaks --fail-on +possible"),
+                           *marked("memprof leaks --fail-on possible"),
+                           "-ex", "python import memprof\ntry:\n  memprof.run('leaks', '--fail-on', "
+                           "'+possible')\nexcept memprof.Error as e:\n  print('caught', e.status)")
+    no_traceback(err, "gdb --fail-on")
+    check(error_lines(err) == ["memprof: exit status 3"],
+          "gdb: --fail-on +possible fails, possible passes: %r" % error_lines(err))
+    check(between_markers(out, 0) is not None and "LEAK SUMMARY" in between_markers(out, 1),
+          "gdb: both leak reports printed")
+    check(re.search(r"^caught 3$", out, re.M), "memprof.run --fail-on +possible raises status 3")
+
     # Speed, loosely (the benchmark measures it): 20 commands in one gdb
     # session finish; not a timing test.
     status, out, err = gdb(exe, core, "-ex",
                            "python import memprof\nfor i in range(20): memprof.run('info', '--format', 'json')",
                            *marked("echo ok\\n"))
     check(between_markers(out) == "ok\n", "20 commands in one session: %s" % err[-300:])
+
+# ------------------------------------------- the documents' GDB samples
+# Every `(gdb)` line of README.md's and docs/gdb.md's code blocks runs, in
+# order, in one fresh GDB per document (loading memprof as the sample
+# says), on a core: none may fail or raise.
+SOURCE = os.environ.get("MEMPROF_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def gdb_samples(path):
+    samples, fenced = [], False
+    for line in open(path):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced and line.startswith("(gdb) "):
+            command = line[len("(gdb) "):].split("  #")[0].strip()
+            # The build tree's script wherever a sample names one.
+            command = re.sub(r"source \S*/gdb/memprof\.py$", "source " + SCRIPT, command)
+            samples.append(command)
+    return samples
+
+
+with held_core([exe], "samples.core") as core:
+    for doc in ("README.md", os.path.join("docs", "gdb.md")):
+        samples = gdb_samples(os.path.join(SOURCE, doc))
+        check(len(samples) >= 3, "%s has GDB samples: %s" % (doc, samples))
+        argv = ["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off", exe, core]
+        for i, command in enumerate(samples):
+            argv += ["-ex", command, "-ex", "echo @@sample-%d-done@@\\n" % i]
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=300)
+        for i, command in enumerate(samples):
+            check("@@sample-%d-done@@" % i in proc.stdout, "%s: sample %r ran" % (doc, command))
+        bad = [l for l in proc.stderr.splitlines()
+               if re.search(r"Traceback|Error|error|Undefined command|No symbol|memprof: ", l)]
+        check(not bad, "%s: the samples run without errors: %s" % (doc, bad[:5]))
 
 # -------------------------------------------------- help, completion, errors
 status, out, err = gdb("-ex", "help memprof", *marked("help memprof info"),

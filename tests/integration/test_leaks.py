@@ -155,8 +155,23 @@ try:
     # Exit status: the program's own, or 3 when --fail-on finds blocks.
     code, _, err = memprof("run", "--", example("leak_cycle"))
     check(code == 3 and "leak check failed" in err, "default --fail-on definite,indirect fails: %d" % code)
+    # A plain list replaces the default kinds (docs/leaks.md): leak_cycle's
+    # definitely lost blocks pass --fail-on possible; +possible adds to
+    # definite,indirect, so they fail it.
+    code, report, _ = memprof_run([example("leak_cycle")], "--fail-on", "none")
+    summary = report["processes"][0]["summary"] if report else {}
+    check(summary.get("definitely_lost", {}).get("blocks", 0) > 0 and
+          summary.get("possibly_lost", {}).get("blocks", 1) == 0,
+          "leak_cycle has definitely lost blocks and no possibly lost ones: %s" % summary)
     code, _, _ = memprof("run", "--fail-on", "possible", "--", example("leak_cycle"))
-    check(code == 0, "--fail-on possible passes on a program without possibly lost blocks")
+    check(code == 0, "--fail-on possible (a list replaces the default) passes: %d" % code)
+    code, _, err = memprof("run", "--fail-on", "+possible", "--", example("leak_cycle"))
+    check(code == 3 and "leak check failed" in err, "--fail-on +possible keeps definite: %d" % code)
+    code, _, err = memprof("run", "--fail-on", "+possible,+reachable", "--", example("leak_cycle"))
+    check(code == 3, "--fail-on +possible,+reachable: %d %s" % (code, err[-200:]))
+    for mixed in ("+possible,reachable", "possible,+reachable", "+", "definite,", "+none"):
+        code, _, err = memprof("run", "--fail-on", mixed, "--", example("leak_cycle"))
+        check(code == 2 and "+KIND" in err, "--fail-on %s is a usage error: %d %s" % (mixed, code, err))
     code, _, err = memprof("run", "--fail-on", "sometimes", "--", example("leak_cycle"))
     check(code == 2 and "--fail-on" in err, "bad --fail-on is a usage error")
     code, _, err = memprof("run", "--", os.path.join(tmp, "no-such-program"))
@@ -219,6 +234,13 @@ try:
               "--stats reports the scan rate: %s" % err)
         code, out, _ = memprof("leaks", "--core", core, "--fail-on", "definite")
         check(code == 3 and "LEAK SUMMARY:" in out and "definitely lost: " in out, "text report, exit 3")
+        # leaks checks nothing unless asked (the core has blocks of every
+        # kind, 2/11/2/5 above); +KIND adds to definite,indirect.
+        statuses = [memprof("leaks", "--core", core, *fail)[0]
+                    for fail in ([], ["--fail-on", "+possible"], ["--fail-on", "+reachable"],
+                                 ["--fail-on", "reachable"], ["--fail-on", "none"])]
+        check(statuses == [0, 3, 3, 3, 0],
+              "leaks exit statuses without --fail-on, +possible, possible, none: %s" % statuses)
 
         # refs: the block held by a global is named by the global's symbol.
         code, out, _ = memprof("leaks", "--core", core, "--format", "json", "--show-reachable")
@@ -238,6 +260,25 @@ try:
             check(code == 0 and "no root reaches this block" in out, "a lost block has no path")
         code, out, err = memprof("refs", "--core", core, "0x10")
         check(code == 1 and "not inside any heap chunk" in err, "refs outside the heap: %s" % err)
+
+    # refs on freed chunks: free (cached in the tcache, a fastbin, or in
+    # the bins), not leaked; a held block still gets its path.
+    places_path = os.path.join(tmp, "freed.txt")
+    with held_core([helper("freed_blocks"), places_path], "freed.core") as core:
+        places = dict(kv.split("=") for kv in open(places_path).read().split())
+        for place, words in (("tcache", "cached in a tcache bin"), ("fastbin", "cached in a fastbin"),
+                             ("unsorted", "in malloc's bins")):
+            code, out, err = memprof("refs", "--core", core, places[place])
+            check(code == 0 and "free (%s): not a leak" % words in out and "leaked" not in out,
+                  "refs on a %s chunk says it is free: %d %s %s" % (place, code, out, err))
+            code, out, _ = memprof("refs", "--core", core, places[place], "--format", "json")
+            refs = json.loads(out) if code == 0 else {}
+            check(refs and refs["block"]["state"] == ("free" if place == "unsorted" else place)
+                  and refs["block"]["in_use"] is False and refs["path"] is None,
+                  "refs --format json on a %s chunk: %s" % (place, refs.get("block")))
+        code, out, _ = memprof("refs", "--core", core, places["held"])
+        check(code == 0 and "shortest path from a root:\n  held+0 -> " + places["held"] in out,
+              "refs on a held block gives its path: %s" % out)
 
         # A core whose stacks were not saved: said, and the result partial.
         import struct

@@ -59,6 +59,15 @@ with held_core([exe], "cycle.core") as core:
             ours.pop("timestamp", None)
             cli_verb.pop("timestamp", None)
             check(ours == cli_verb, "lldb's memprof %s --format json equals the CLI's" % verb)
+    # --fail-on passes through: +possible keeps the default kinds, so
+    # leak_cycle's definite leak fails it; a plain list replaces them.
+    for fail_on, failed in (("+possible", True), ("possible", False)):
+        command = "memprof leaks --fail-on " + fail_on
+        status, out, err = lldb(exe, "--core", core, command)
+        check(("error: memprof: exit status 3" in out + err) == failed
+              and output_of(out, command) is not None,
+              "lldb %s: exit status 3 %s: %s" % (command, "said" if failed else "not said",
+                                                  (out + err)[-300:]))
 
 # ---------------------------------------------- DWARF verbs inside LLDB
 inst = example("instance_c")

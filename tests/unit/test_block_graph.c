@@ -145,9 +145,14 @@ static void tiled_and_gapped_regions(void **state)
 	put_word(&f, 0, B + 16, C + 16);
 	put_word(&f, 0, C + 16, B + 16);
 	expect(&f, IC, IB, true);
-	put_word(&f, 0, C + 24, TOP);            /* the top chunk's header */
-	put_word(&f, 0, C + 32, END1);           /* just past the last region */
-	put_word(&f, 0, C + 40, BASE0 - 16);     /* below the first region */
+	/* The top chunk's prev_size word is D's last usable word, D's is
+	 * C's; C's is free B's and belongs to no block (A + 32 above). */
+	put_word(&f, 0, C + 24, TOP);
+	expect(&f, IC, ID, false);
+	put_word(&f, 0, C + 32, D);
+	expect(&f, IC, IC, false);
+	put_word(&f, 0, C + 40, END1);           /* just past the last region */
+	put_word(&f, 0, C + 56, BASE0 - 16);     /* below the first region */
 	put_word(&f, 0, C + 48, E + 20);         /* into the other region */
 	expect(&f, IC, IE, false);
 	put_word(&f, 0, D + 16, F + 16);
@@ -159,6 +164,8 @@ static void tiled_and_gapped_regions(void **state)
 	put_word(&f, 1, F + 16, A + 16);
 	expect(&f, IF, IA, true);
 	put_word(&f, 1, F + 24, E);              /* E's header */
+	put_word(&f, 1, F + 32, GAP);            /* E's last word, in the gap */
+	expect(&f, IF, IE, false);
 	check_graph(&f, 1);
 	release(&f);
 }

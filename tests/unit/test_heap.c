@@ -65,6 +65,27 @@ static void check_lookups(const mp_heap *h)
 	}
 	assert_int_equal(mp_heap_find_chunk(h, 0), -1);
 	assert_int_equal(mp_heap_find_chunk(h, UINT64_MAX - 15), -1);
+	/* Blocks own their usable bytes, the last 8 of an arena chunk in use
+	 * lying in the next chunk's prev_size field; headers and chunks that
+	 * are no block belong to none. */
+	size_t tails = 0;
+	for (size_t i = 0; i < n; i++) {
+		mp_chunk c = mp_heap_chunk(h, i);
+		uint64_t usable = mp_chunk_usable_size(&c);
+		assert_int_equal(mp_heap_find_block(h, c.address + 8), -1);
+		if (!usable) {
+			assert_int_equal(mp_heap_find_block(h, c.address + 16), -1);
+			continue;
+		}
+		assert_int_equal(mp_heap_find_block(h, c.address + 16), (ptrdiff_t)i);
+		assert_int_equal(mp_heap_find_block(h, c.address + 16 + usable - 1), (ptrdiff_t)i);
+		mp_chunk next = mp_heap_chunk(h, i + 1);
+		if (c.state == MP_CHUNK_IN_USE && i + 1 < n && next.address == c.address + c.size) {
+			assert_int_equal(mp_heap_find_block(h, next.address), (ptrdiff_t)i);
+			tails++;
+		}
+	}
+	assert_true(tails > 100);
 }
 
 static void test_table_and_snapshot_round_trip(void **state)
