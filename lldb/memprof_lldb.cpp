@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -702,15 +703,220 @@ bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
 	return true;
 }
 
+// ------------------------------------------------------- logical ROOT
+// ROOT of `memprof logical` is any expression LLDB evaluates in the selected
+// frame: LLDB evaluates it, its address and type name go to the engine as
+// ADDRESS:TYPE.  A global chain the engine parses itself
+// (`registry.items[3]`) and the engine's own forms (MODULE:VARIABLE,
+// ADDRESS:TYPE) go unchanged, so LLDB and the CLI agree (as in GDB,
+// gdb/memprof/_gdb.py).
+
+const char *const kLogicalValued[] = {
+	"--core", "--exe", "--sysroot", "--pid", "--format", "--output", "--debug-dir",
+	"--metric", "--max-objects", "--max-depth", "--top", "--name", "--member",
+};
+
+bool is_valued(const std::string &word)
+{
+	for (const char *v : kLogicalValued)
+		if (word == v)
+			return true;
+	return false;
+}
+
+bool has_single_colon(const std::string &text)
+{
+	for (size_t i = 0; i < text.size(); i++) {
+		if (text[i] != ':')
+			continue;
+		if (i + 1 < text.size() && text[i + 1] == ':') {
+			i++;
+			continue;
+		}
+		return true;
+	}
+	return false;
+}
+
+// A local or argument of the selected frame hides a global of that name.
+bool is_frame_variable(lldb::SBFrame &frame, const std::string &name)
+{
+	if (!frame.IsValid())
+		return false;
+	lldb::SBValueList values = frame.GetVariables(true, true, false, true);
+	for (uint32_t i = 0; i < values.GetSize(); i++) {
+		const char *n = values.GetValueAtIndex(i).GetName();
+		if (n && name == n)
+			return true;
+	}
+	return false;
+}
+
+// A variable path (`a.b->c[3]`, `*this`) needs no expression evaluator
+// (cores have no process to run one in); casts and registers do.
+// *in_memory: a variable path's value lives where its load address says; an
+// expression's result may be a copy LLDB made (`$rdi`), whose address is not
+// the program's.
+lldb::SBValue evaluate(lldb::SBDebugger &debugger, lldb::SBFrame &frame, const std::string &text,
+		       bool *in_memory)
+{
+	*in_memory = false;
+	if (frame.IsValid()) {
+		lldb::SBValue v = frame.GetValueForVariablePath(text.c_str());
+		if (v.IsValid() && v.GetError().Success()) {
+			*in_memory = true;
+			return v;
+		}
+		return frame.EvaluateExpression(text.c_str());
+	}
+	return debugger.GetSelectedTarget().EvaluateExpression(text.c_str());
+}
+
+// The struct value is or points to: its address and type name.
+bool record_address(lldb::SBValue value, uint64_t *address, std::string *type)
+{
+	lldb::SBType t = value.GetType().GetCanonicalType();
+	if (t.IsPointerType() && is_record(t.GetPointeeType())) {
+		lldb::SBError error;
+		*address = value.GetValueAsUnsigned(error, 0);
+		const char *name = value.GetType().GetPointeeType().GetName();
+		*type = name ? name : "";
+		return error.Success();
+	}
+	if (t.IsReferenceType()) {
+		value = value.Dereference();
+		t = value.GetType().GetCanonicalType();
+	}
+	if (!is_record(t))
+		return false;
+	*address = value.GetLoadAddress();
+	const char *name = value.GetType().GetName();
+	*type = name ? name : "";
+	return *address != LLDB_INVALID_ADDRESS;
+}
+
+std::string engine_root(uint64_t address, const std::string &type)
+{
+	char text[32];
+	std::snprintf(text, sizeof(text), "%#llx:", (unsigned long long)address);
+	return text + type;
+}
+
+// argv of `logical` with ROOT made an engine ROOT; false and *error when
+// the expression has no address.
+bool logical_argv(lldb::SBDebugger &debugger, std::vector<std::string> &argv, std::string *error)
+{
+	std::vector<std::string> options, words;
+	for (size_t i = 1; i < argv.size(); i++) {
+		const std::string &w = argv[i];
+		if (w == "--") {
+			words.insert(words.end(), argv.begin() + (long)i + 1, argv.end());
+			break;
+		}
+		if (w.compare(0, 2, "--") == 0 || w == "-h") {
+			options.push_back(w);
+			if (is_valued(w) && i + 1 < argv.size())
+				options.push_back(argv[++i]);
+		} else {
+			words.push_back(w);
+		}
+	}
+	// Words of one expression typed without quotes: `(struct instance *) $rdi`.
+	std::string root;
+	for (const std::string &w : words)
+		root += (root.empty() ? "" : " ") + w;
+	bool other_target = false, named = false;
+	for (const std::string &o : options) {
+		std::string name = o.substr(0, o.find('='));
+		other_target |= name == "--core" || name == "--pid";
+		named |= name == "--name";
+	}
+	std::vector<std::string> out{argv[0]};
+	auto finish = [&](const std::string &r, const std::vector<std::string> &extra) {
+		out.push_back(r);
+		out.insert(out.end(), extra.begin(), extra.end());
+		out.insert(out.end(), options.begin(), options.end());
+		argv = out;
+		return true;
+	};
+	// Whatever LLDB does not evaluate goes to the engine exactly as typed,
+	// so a malformed line gets the CLI's own answer.
+	if (root.empty() || other_target || has_single_colon(root))
+		return true;
+	lldb::SBFrame frame = debugger.GetSelectedTarget().GetProcess().GetSelectedThread().GetSelectedFrame();
+	static const std::regex chain(R"([A-Za-z_][\w:]*((\.|->)[A-Za-z_]\w*|\[(\d+|0[xX][0-9a-fA-F]+)\])*)");
+	static const std::regex head(R"([A-Za-z_][\w:]*)");
+	std::smatch m;
+	if (std::regex_match(root, chain) && std::regex_search(root, m, head) &&
+	    !is_frame_variable(frame, m.str(0)))
+		return true;
+	std::vector<std::string> extra;
+	if (!named)
+		extra = {"--name", root};
+	// A pointer member keeps the length its struct gives it: the struct
+	// goes over with --member (the engine's rule for chains).
+	static const std::regex last(R"((.+?)(\.|->)([A-Za-z_]\w*))");
+	uint64_t address;
+	std::string type;
+	if (std::regex_match(root, m, last)) {
+		bool in_memory;
+		lldb::SBValue parent = evaluate(debugger, frame, m.str(1), &in_memory);
+		if (parent.IsValid() && parent.GetError().Success() &&
+		    record_address(parent, &address, &type)) {
+			lldb::SBValue record = parent.GetType().GetCanonicalType().IsPointerType()
+						       ? parent.Dereference() : parent;
+			lldb::SBValue field = record.GetChildMemberWithName(m.str(3).c_str());
+			if (field.IsValid() && field.GetType().GetCanonicalType().IsPointerType()) {
+				extra.insert(extra.begin(), {"--member", m.str(3)});
+				return finish(engine_root(address, type), extra);
+			}
+		}
+	}
+	bool in_memory;
+	lldb::SBValue value = evaluate(debugger, frame, root, &in_memory);
+	if (!value.IsValid() || value.GetError().Fail())
+		return true;   // the engine looks it up and says what failed
+	if (!record_address(value, &address, &type)) {
+		address = in_memory ? value.GetLoadAddress() : LLDB_INVALID_ADDRESS;
+		const char *name = value.GetType().GetName();
+		type = name ? name : "";
+		// A number or a name LLDB reads as a value: the engine's own
+		// lookup answers it, as the CLI's does.
+		if (address == LLDB_INVALID_ADDRESS && root.find('$') == std::string::npos)
+			return true;
+		if (address == LLDB_INVALID_ADDRESS) {
+			*error = "memprof: " + root + " has no address (a register or a computed "
+				 "value): give a pointer, e.g. (struct instance *)$rdi";
+			return false;
+		}
+	}
+	if (value.GetType().GetCanonicalType().IsPointerType() && address == 0) {
+		*error = "memprof: " + root + " is NULL";
+		return false;
+	}
+	return finish(engine_root(address, type), extra);
+}
+
 class VerbCommand : public lldb::SBCommandPluginInterface {
 public:
 	explicit VerbCommand(const char *verb) : verb_(verb) {}
 	bool DoExecute(lldb::SBDebugger debugger, char **command,
 		       lldb::SBCommandReturnObject &result) override
 	{
-		std::vector<const char *> argv{verb_.c_str()};
+		std::vector<std::string> words{verb_};
 		for (char **arg = command; arg && *arg; arg++)
-			argv.push_back(*arg);
+			words.push_back(*arg);
+		if (verb_ == "logical") {
+			std::string error;
+			if (!logical_argv(debugger, words, &error)) {
+				result.SetError(error.c_str());
+				result.SetStatus(lldb::eReturnStatusFailed);
+				return false;
+			}
+		}
+		std::vector<const char *> argv;
+		for (const std::string &w : words)
+			argv.push_back(w.c_str());
 		return run_command(debugger, argv, result);
 	}
 

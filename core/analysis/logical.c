@@ -14,6 +14,7 @@
  * snapshot's chunks, so each is counted once. */
 #include "logical_internal.h"
 #include "containers.h"
+#include "length_rules.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -44,6 +45,20 @@ typedef struct lg_frame {
 	bool has_children;
 } lg_frame;
 
+/* How a pointer member's length is found (docs/logical.md, The rules). */
+enum lg_len_rule {
+	LR_NONE,    /* no length: one object, a string or the block's size */
+	LR_FIXED,   /* a sibling, or the generic length of the only candidate */
+	LR_PICK,    /* the generic length, if this is the one candidate whose
+		     * block fits it (decided per object) */
+};
+
+/* A pointer member that may take the struct's generic length. */
+typedef struct lg_candidate {
+	uint64_t offset;
+	uint64_t element_size;
+} lg_candidate;
+
 enum lg_entry_kind { ENT_POINTER, ENT_VALUE, ENT_ARRAY };
 
 typedef struct lg_entry {
@@ -54,6 +69,13 @@ typedef struct lg_entry {
 	uint32_t len_size;         /* 0: no sibling */
 	uint32_t node;             /* the member's frame (ENT_ARRAY: the elements') */
 	uint8_t kind;
+	uint8_t len_rule;          /* enum lg_len_rule */
+	uint32_t cap_size;         /* LR_PICK: the capacity, 0: none */
+	uint64_t cap_offset;
+	uint32_t first_candidate, n_candidates, self;   /* LR_PICK, w->candidates */
+	/* What the walk reports on the member's frame (length_from): the
+	 * rule that gave the length, or why there was none. */
+	const char *len_from, *why_single, *why_no_fit, *why_several, *why_over;
 } lg_entry;
 
 typedef struct lg_leaf {
@@ -108,6 +130,8 @@ struct lg_walker {
 	size_t n_leaves, leaves_cap;
 	lg_entry *entries;
 	size_t n_entries, entries_cap;
+	lg_candidate *candidates;
+	size_t n_candidates, candidates_cap;
 
 	lg_work *work;
 	size_t n_work, work_cap;
@@ -625,51 +649,19 @@ bool lg_push_block(lg_walker *w, uint32_t frame, const mp_type *pointee,
 	return lg_push(w, &item);
 }
 
+/* A pointer member's block: note (interned) is reported on frame as its
+ * length rule, or why it has none (step_block settles which). */
+static bool lg_push_block_noted(lg_walker *w, uint32_t frame, const mp_type *pointee,
+				uint64_t p, uint64_t len, const char *note)
+{
+	if (!p)
+		return true;
+	lg_work item = {.addr = p, .a = len, .b = (uint64_t)(uintptr_t)note,
+			.type = pointee, .frame = frame, .kind = LG_W_BLOCK};
+	return lg_push(w, &item);
+}
+
 /* ------------------------------------------------------------ plans */
-
-static bool is_integer(const mp_type *t)
-{
-	t = mp_type_strip(t);
-	enum mp_type_kind k = mp_type_kind(t);
-	if (k == MP_TYPE_ENUM)
-		return false;
-	if (k != MP_TYPE_BASE)
-		return false;
-	uint64_t size = mp_type_size(t);
-	unsigned e = mp_type_encoding(t);
-	/* DW_ATE_signed 5, signed_char 6, unsigned 7, unsigned_char 8 */
-	return size >= 1 && size <= 8 && e >= 5 && e <= 8;
-}
-
-static const mp_type_member *member_named(const mp_type *t, const char *name)
-{
-	size_t n = mp_type_member_count(t);
-	for (size_t i = 0; i < n; i++) {
-		const mp_type_member *m = mp_type_member_at(t, i);
-		if (m && m->name && strcmp(m->name, name) == 0 && !m->bit_size &&
-		    is_integer(m->type))
-			return m;
-	}
-	return NULL;
-}
-
-/* The sibling giving the length of pointer member x: X_len, X_count, n_X,
- * nX, num_X, X_size. */
-static const mp_type_member *specific_length(const mp_type *t, const char *x)
-{
-	static const char *const patterns[] = {"%s_len", "%s_count", "n_%s", "n%s",
-					      "num_%s", "%s_size"};
-	char name[256];
-	if (!x || !*x || strlen(x) > 200)
-		return NULL;
-	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
-		snprintf(name, sizeof(name), patterns[i], x);
-		const mp_type_member *m = member_named(t, name);
-		if (m)
-			return m;
-	}
-	return NULL;
-}
 
 static bool is_string_char(const mp_type *t)
 {
@@ -743,31 +735,28 @@ static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_
 	size_t n = mp_type_member_count(t);
 	size_t first_leaf = w->n_leaves, first_entry = w->n_entries;
 	uint64_t covered = 0, padding = 0;
-	/* Pointers without a specific length sibling, for the generic names. */
-	size_t unpaired = 0;
-	const mp_type_member *unpaired_member = NULL;
-	for (size_t i = 0; i < n; i++) {
+	/* The generic length (len, count, ...) and capacity, and the pointers
+	 * that may take it (length_rules.h): with one candidate it is that
+	 * pointer's; with several, each object's blocks decide (LR_PICK). */
+	const mp_type_member *generic = mp_length_generic(t);
+	const mp_type_member *capacity = generic ? mp_length_capacity(t) : NULL;
+	size_t first_candidate = w->n_candidates, n_candidates = 0;
+	for (size_t i = 0; generic && i < n; i++) {
 		const mp_type_member *m = mp_type_member_at(t, i);
-		if (m && is_pointer_kind(mp_type_kind(mp_type_strip(m->type))) &&
-		    !specific_length(t, m->name)) {
-			unpaired++;
-			unpaired_member = m;
+		if (!mp_length_candidate(t, m))
+			continue;
+		const mp_type *pointee = mp_type_strip(mp_type_target(mp_type_strip(m->type)));
+		uint64_t es = pointee && mp_type_is_complete(pointee) ? mp_type_size(pointee) : 0;
+		if (!MP_ARRAY_RESERVE(w->candidates, w->candidates_cap, w->n_candidates + 1)) {
+			w->nomem = true;
+			return NULL;
 		}
+		w->candidates[w->n_candidates].offset = m->offset;
+		w->candidates[w->n_candidates].element_size = es ? es : 1;
+		w->n_candidates++;
+		n_candidates++;
 	}
-	const mp_type_member *generic = NULL;
-	if (unpaired == 1) {
-		static const char *const names[] = {"len", "length", "count", "size", "n", "used"};
-		size_t found = 0;
-		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-			const mp_type_member *m = member_named(t, names[k]);
-			if (m) {
-				found++;
-				generic = m;
-			}
-		}
-		if (found != 1)
-			generic = NULL;
-	}
+	char note[512];
 	size_t chain_from = 0;  /* entries that fold into an ancestor go last */
 	lg_entry *chain = NULL;
 	size_t n_chain = 0, chain_cap = 0;
@@ -814,12 +803,53 @@ static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_
 			e.kind = ENT_POINTER;
 			e.type = pointee ? mp_type_strip(pointee) : NULL;
 			e.node = node;
-			const mp_type_member *len = specific_length(t, m->name);
-			if (!len && m == unpaired_member)
+			const mp_type_member *len = mp_length_sibling(t, m->name);
+			e.why_single = intern(w, "single element: no length field");
+			if (len) {
+				snprintf(note, sizeof(note), "sibling %s", len->name);
+			} else if (generic && mp_length_candidate(t, m)) {
 				len = generic;
+				if (n_candidates == 1) {
+					snprintf(note, sizeof(note), "generic %s (the only pointer "
+						 "that can take it)", generic->name);
+				} else {
+					const char *cap = capacity ? capacity->name : NULL;
+					e.len_rule = LR_PICK;
+					e.first_candidate = (uint32_t)first_candidate;
+					e.n_candidates = (uint32_t)n_candidates;
+					for (size_t c = 0; c < n_candidates; c++)
+						if (w->candidates[first_candidate + c].offset == m->offset)
+							e.self = (uint32_t)c;
+					if (capacity) {
+						e.cap_offset = capacity->offset;
+						e.cap_size = (uint32_t)capacity->size;
+					}
+					snprintf(note, sizeof(note), "single element: its block "
+						 "cannot hold %s elements", cap ? cap : generic->name);
+					e.why_no_fit = intern(w, note);
+					snprintf(note, sizeof(note), "single element: more than one "
+						 "pointer's block fits generic %s", generic->name);
+					e.why_several = intern(w, note);
+					snprintf(note, sizeof(note), "single element: %s > %s, not a "
+						 "length and its capacity", generic->name,
+						 cap ? cap : "?");
+					e.why_over = intern(w, note);
+					snprintf(note, sizeof(note), "generic %s (the only pointer "
+						 "whose block fits%s%s)", generic->name,
+						 cap ? ", bounded by " : "", cap ? cap : "");
+				}
+			} else if (generic) {
+				snprintf(note, sizeof(note), "single element: not a candidate "
+					 "for generic %s (a string, or a link to its own type)",
+					 generic->name);
+				e.why_single = intern(w, note);
+			}
 			if (len) {
 				e.len_offset = len->offset;
 				e.len_size = (uint32_t)len->size;
+				if (e.len_rule == LR_NONE)
+					e.len_rule = LR_FIXED;
+				e.len_from = intern(w, note);
 			}
 			bool folds = e.type && is_record(e.type) &&
 				     find_ancestor(w, frame, e.type) != LG_NONE;
@@ -1034,6 +1064,45 @@ static void visit_value(lg_walker *w, uint32_t frame, const mp_type *type, uint6
 	}
 }
 
+/* The generic length len of the object at addr goes to entry e's pointer
+ * only when its block is the one candidate's block that fits it (and the
+ * capacity): else *len is unknown.  The note for the member's frame. */
+static const char *pick_length(lg_walker *w, const lg_entry *e, uint64_t addr,
+			       uint64_t *len)
+{
+	uint64_t cap = 0;
+	if (e->cap_size && !lg_read(w, addr + e->cap_offset, &cap, e->cap_size, "a capacity")) {
+		*len = LG_UNKNOWN_LEN;
+		return e->why_single;
+	}
+	mp_length_block blocks[16];
+	size_t n = e->n_candidates < 16 ? e->n_candidates : 16;
+	for (size_t i = 0; i < n; i++) {
+		const lg_candidate *c = &w->candidates[e->first_candidate + i];
+		uint64_t p = 0, start = 0;
+		blocks[i].element_size = c->element_size;
+		blocks[i].usable = 0;
+		if (lg_read_word(w, addr + c->offset, &p) && p) {
+			uint64_t usable = lg_block_of(w, p, &start);
+			if (usable && start == p)
+				blocks[i].usable = usable;
+		}
+	}
+	size_t index = SIZE_MAX;
+	enum mp_length_verdict v = mp_length_pick(*len, e->cap_size != 0, cap, blocks, n, &index);
+	uint64_t need = e->cap_size ? cap : *len;
+	bool self_fits = e->self < n && blocks[e->self].usable &&
+			 need <= blocks[e->self].usable / blocks[e->self].element_size;
+	if (v == MP_LENGTH_ONE_FITS && index == e->self)
+		return e->len_from;
+	*len = LG_UNKNOWN_LEN;
+	if (v == MP_LENGTH_OVER_CAPACITY)
+		return e->why_over;
+	return self_fits ? e->why_several : e->why_no_fit;
+}
+
+static void run_entry(lg_walker *w, lg_entry e, uint64_t addr);
+
 static void step_struct(lg_walker *w, lg_work *item)
 {
 	const lg_plan *p = &w->plans[item->b];
@@ -1046,6 +1115,12 @@ static void step_struct(lg_walker *w, lg_work *item)
 		item->a++;
 		lg_push(w, item);
 	}
+	run_entry(w, e, addr);
+}
+
+/* One compound member (plan entry e) of the struct at addr. */
+static void run_entry(lg_walker *w, lg_entry e, uint64_t addr)
+{
 	switch (e.kind) {
 	case ENT_VALUE:
 		visit_value(w, e.node, e.type, addr + e.offset);
@@ -1062,6 +1137,7 @@ static void step_struct(lg_walker *w, lg_work *item)
 		if (!ptr)
 			break;
 		uint64_t len = LG_UNKNOWN_LEN;
+		const char *note = e.why_single;
 		if (e.len_size) {
 			uint64_t value = 0;
 			if (!lg_read(w, addr + e.len_offset, &value, e.len_size, "a length")) {
@@ -1069,8 +1145,11 @@ static void step_struct(lg_walker *w, lg_work *item)
 				break;
 			}
 			len = value;
+			note = e.len_from;
+			if (e.len_rule == LR_PICK)
+				note = pick_length(w, &e, addr, &len);
 		}
-		lg_push_block(w, e.node, e.type, ptr, len);
+		lg_push_block_noted(w, e.node, e.type, ptr, len, note);
 		break;
 	}
 	}
@@ -1162,7 +1241,7 @@ static uint64_t flexible_bytes(lg_walker *w, uint32_t frame, const mp_type *t,
 		const mp_type_member *last = n ? mp_type_member_at(t, n - 1) : NULL;
 		const mp_type *lt = last && last->type ? mp_type_strip(last->type) : NULL;
 		if (lt && mp_type_kind(lt) == MP_TYPE_ARRAY && mp_type_array_flexible(lt)) {
-			const mp_type_member *len = specific_length(t, last->name);
+			const mp_type_member *len = mp_length_sibling(t, last->name);
 			const mp_type *el = array_element(lt);
 			if (len && el && mp_type_size(el)) {
 				fi->has = true;
@@ -1186,11 +1265,26 @@ static uint64_t flexible_bytes(lg_walker *w, uint32_t frame, const mp_type *t,
 	return bytes;
 }
 
+/* Reports on a pointer member's frame the rule that sized its block. */
+static void note_length(lg_walker *w, uint32_t frame, const char *note)
+{
+	lg_frame *f = &w->frames[frame];
+	if (!note || f->pub.length_from == note)
+		return;
+	if (f->pub.length_from)
+		f->pub.length_mixed = true;
+	else
+		f->pub.length_from = note;
+}
+
 static void step_block(lg_walker *w, lg_work *item)
 {
 	uint32_t frame = item->frame;
 	uint64_t p = item->addr, len = item->a;
 	const mp_type *e = item->type;
+	/* Only a struct's pointer members carry a note: their frames report
+	 * how the length was found. */
+	const char *note = (const char *)(uintptr_t)item->b;
 	uint64_t usable = lg_claim(w, frame, p);
 	if (!usable)
 		return;
@@ -1211,9 +1305,17 @@ static void step_block(lg_walker *w, lg_work *item)
 		esize = 1;  /* void *data with a size: bytes */
 	/* A length that does not fit the block is not this pointer's length
 	 * (list_len beside a list head): a struct pointee is then one object. */
-	if (len != LG_UNKNOWN_LEN && esize && len > usable / esize && is_record(e))
+	if (len != LG_UNKNOWN_LEN && esize && len > usable / esize && is_record(e)) {
 		len = LG_UNKNOWN_LEN;
+		if (note) {
+			char text[512];
+			snprintf(text, sizeof(text), "single element: %s does not fit its block", note);
+			note = intern(w, text);
+		}
+	}
 	if (len != LG_UNKNOWN_LEN && esize) {
+		if (note)
+			note_length(w, frame, note);
 		uint64_t n = len <= usable / esize ? len : usable / esize;
 		if (n < len)
 			lg_mark_partial(w, "length %" PRIu64 " of %s array at 0x%" PRIx64
@@ -1231,6 +1333,9 @@ static void step_block(lg_walker *w, lg_work *item)
 		return;
 	}
 	if (!complete || !esize || k == MP_TYPE_UNION) {
+		if (note)
+			note_length(w, frame, intern(w, k == MP_TYPE_UNION ? "single element (a union)"
+								   : "block size"));
 		const char *name = e ? type_frame_name(w, e) : "void";
 		if (k == MP_TYPE_UNION && esize && esize <= usable) {
 			lg_add(w, child_interned(w, frame, name), esize);
@@ -1241,6 +1346,8 @@ static void step_block(lg_walker *w, lg_work *item)
 		return;
 	}
 	if (is_string_char(e)) {
+		if (note)
+			note_length(w, frame, intern(w, "string (strlen + 1)"));
 		bool ok;
 		uint64_t bytes = string_bytes(w, p, usable, &ok);
 		uint32_t sf = child_interned(w, frame, type_frame_name(w, e));
@@ -1253,6 +1360,8 @@ static void step_block(lg_walker *w, lg_work *item)
 		return;
 	}
 	if (is_record(e)) {
+		if (note)
+			note_length(w, frame, note);
 		if (esize > usable) {
 			lg_add(w, child_interned(w, frame, type_frame_name(w, e)), usable);
 			lg_mark_partial(w, "%s (%" PRIu64 " bytes) does not fit its block at 0x%"
@@ -1268,6 +1377,8 @@ static void step_block(lg_walker *w, lg_work *item)
 	}
 	/* A pointer to a scalar or pointer without a length: the block is an
 	 * array of as many elements as fit. */
+	if (note)
+		note_length(w, frame, intern(w, "block size"));
 	uint64_t n = usable / esize;
 	uint32_t ef = lg_enter(w, frame, e);
 	lg_push_array(w, ef, e, p, n);
@@ -1348,6 +1459,7 @@ static void walker_free(lg_walker *w)
 	free(w->plan_index.slots);
 	free(w->leaves);
 	free(w->entries);
+	free(w->candidates);
 	free(w->work);
 	free(w->visited);
 	free(w->container_types);
@@ -1366,6 +1478,46 @@ void mp_logical_free(mp_logical *l)
 		return;
 	walker_free(&l->w);
 	free(l);
+}
+
+/* Only member name of the struct t at addr, in its frame below root: a
+ * pointer member keeps the length its struct gives it (`registry.items`
+ * is the 100 items, not the first one). */
+static mp_error *visit_member(lg_walker *w, uint32_t root, const mp_type *t, uint64_t addr,
+			      const char *name)
+{
+	if (!is_record(t) && mp_type_kind(t) != MP_TYPE_UNION)
+		return mp_error_new(MP_ERR_USAGE, "%s is not a struct: no member %s",
+				    mp_type_name(t), name);
+	size_t plan = get_plan(w, root, t);
+	if (plan == SIZE_MAX)
+		return mp_error_nomem();
+	const lg_plan *p = &w->plans[plan];
+	const char *interned = intern(w, name);
+	bool found = false;
+	for (size_t i = 0; i < p->n_leaves; i++) {
+		const lg_leaf *leaf = &w->leaves[p->first_leaf + i];
+		if (w->frames[leaf->node].pub.name == interned &&
+		    w->frames[leaf->node].pub.parent == root) {
+			lg_add(w, leaf->node, leaf->bytes);
+			found = true;
+		}
+	}
+	for (size_t i = 0; i < p->n_entries; i++) {
+		lg_entry e = w->entries[p->first_entry + i];
+		/* An inline array's entry sits on its elements' frame. */
+		uint32_t node = e.kind == ENT_ARRAY ? w->frames[e.node].pub.parent : e.node;
+		if (node != LG_NONE && w->frames[node].pub.name == interned &&
+		    w->frames[node].pub.parent == root) {
+			run_entry(w, e, addr);
+			found = true;
+		}
+	}
+	if (!found)
+		return mp_error_new(MP_ERR_NOT_FOUND, "%s has no member %s of its own (a member "
+				    "of an anonymous struct or a base is walked by its own path)",
+				    mp_type_name(t), name);
+	return NULL;
 }
 
 mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
@@ -1432,7 +1584,15 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 		return mp_error_nomem();
 	}
 	w->stats.objects = 1;
-	visit_value(w, root, t, address);
+	if (w->options.member) {
+		mp_error *e = visit_member(w, root, t, address, w->options.member);
+		if (e) {
+			mp_logical_free(l);
+			return e;
+		}
+	} else {
+		visit_value(w, root, t, address);
+	}
 	w->stats.objects--;
 	uint64_t polls = 0;
 	while (w->n_work && !w->nomem) {

@@ -24,6 +24,9 @@ typedef struct mp_logical mp_logical;
 typedef struct mp_logical_options {
 	uint64_t max_objects;   /* heap blocks followed; 0: no limit */
 	uint32_t max_depth;     /* frames below the root; 0: the default (64) */
+	/* Walk only this member of the root struct (in its own frame below
+	 * the root); NULL: the whole value. */
+	const char *member;
 	bool (*interrupted)(void *context);
 	void *context;
 } mp_logical_options;
@@ -35,6 +38,12 @@ typedef struct mp_logical_node {
 	uint32_t depth;         /* root: 0 */
 	const char *name;       /* no spaces, no ';' */
 	uint64_t logical, allocated, count;
+	/* A pointer member's frame: the rule that gave its length ("sibling
+	 * n", "generic len (...)", "block size", "string (strlen + 1)") or why
+	 * it stayed a single element; NULL elsewhere.  The first object's
+	 * rule; length_mixed when other objects of the same path took another. */
+	const char *length_from;
+	bool length_mixed;
 } mp_logical_node;
 
 typedef struct mp_logical_stats {

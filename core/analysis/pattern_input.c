@@ -17,6 +17,7 @@
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "leak_groups.h"
+#include "length_rules.h"
 #include "struct_layout.h"
 #include "target/target_internal.h"
 
@@ -345,50 +346,6 @@ typedef struct array_plan {
 
 enum { PLAN_MEMBERS = 256, PLAN_DEPTH = 4 };
 
-static bool named(const char *name, const char *prefix, const char *base, const char *suffix)
-{
-	size_t p = strlen(prefix), b = strlen(base), s = strlen(suffix);
-	return strlen(name) == p + b + s && strncmp(name, prefix, p) == 0 &&
-	       strncmp(name + p, base, b) == 0 && strcmp(name + p + b, suffix) == 0;
-}
-
-/* The member of record that holds the length of pointer member base, by
- * the names C code gives it (DESIGN: X_len, X_count, n_X, nX, num_X,
- * X_size), else the generic len/length/count/used/n when base is the
- * record's only array pointer. */
-static const mp_type_member *length_sibling(const mp_type *record, const char *base,
-					    bool only_pointer)
-{
-	static const char *const suffixes[] = {"_len", "_length", "_count", "_size", "_used"};
-	static const char *const prefixes[] = {"n_", "n", "num_"};
-	static const char *const generic[] = {"len", "length", "count", "used", "n", "size"};
-	const mp_type_member *found = NULL;
-	for (size_t i = 0; i < mp_type_member_count(record) && !found; i++) {
-		const mp_type_member *m = mp_type_member_at(record, i);
-		const mp_type *mt = mp_type_strip(m->type);
-		if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_BASE || m->bit_size ||
-		    (m->size != 4 && m->size != 8))
-			continue;
-		for (size_t k = 0; k < sizeof(suffixes) / sizeof(*suffixes) && !found; k++)
-			if (named(m->name, "", base, suffixes[k]))
-				found = m;
-		for (size_t k = 0; k < sizeof(prefixes) / sizeof(*prefixes) && !found; k++)
-			if (named(m->name, prefixes[k], base, ""))
-				found = m;
-	}
-	for (size_t i = 0; i < mp_type_member_count(record) && !found && only_pointer; i++) {
-		const mp_type_member *m = mp_type_member_at(record, i);
-		const mp_type *mt = mp_type_strip(m->type);
-		if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_BASE || m->bit_size ||
-		    (m->size != 4 && m->size != 8))
-			continue;
-		for (size_t k = 0; k < sizeof(generic) / sizeof(*generic) && !found; k++)
-			if (strcmp(m->name, generic[k]) == 0)
-				found = m;
-	}
-	return found;
-}
-
 /* Pointer members to non-char elements: strings are not arrays. */
 static bool array_pointer(const mp_type_member *m, uint64_t *element_size)
 {
@@ -454,10 +411,14 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 			break;
 		}
 		const mp_type *st = item.type;
+		/* The generic len/count goes to the one pointer that can take
+		 * it (length_rules.h; the logical walk also checks blocks, a
+		 * plan per type cannot). */
 		size_t pointers = 0;
 		for (size_t i = 0; i < mp_type_member_count(st); i++) {
+			const mp_type_member *m = mp_type_member_at(st, i);
 			uint64_t element_size;
-			if (array_pointer(mp_type_member_at(st, i), &element_size))
+			if (array_pointer(m, &element_size) && mp_length_candidate(st, m))
 				pointers++;
 		}
 		for (size_t i = 0; i < mp_type_member_count(st) && ok; i++) {
@@ -467,7 +428,9 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 			if (m->bit_size || m->is_virtual_base || !mt)
 				continue;
 			if (array_pointer(m, &element_size)) {
-				const mp_type_member *length = length_sibling(st, m->name, pointers == 1);
+				const mp_type_member *length = mp_length_sibling(st, m->name);
+				if (!length && pointers == 1 && mp_length_candidate(st, m))
+					length = mp_length_generic(st);
 				if (length)
 					ok = add_member(p, (array_member){
 						item.offset + m->offset, item.offset + length->offset,

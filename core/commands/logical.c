@@ -1,7 +1,8 @@
 /* `memprof logical ROOT`: where a data structure's memory goes, by field
  * path, as folded stacks (default), JSON, text or an SVG flamegraph.
  * ROOT: a global or static variable (`instance`, `ns::var`,
- * `crate::STATIC`, `libfoo.so:var`) or `ADDR:TYPE`. */
+ * `crate::STATIC`, `libfoo.so:var`), a member/index chain over one
+ * (`registry.items[3]`, `ctx->instance`) or `ADDR:TYPE`. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "analysis/logical.h"
+#include "analysis/root_expr.h"
 #include "command.h"
 #include "error.h"
 #include "output/folded.h"
@@ -17,12 +19,7 @@
 enum metric { METRIC_LOGICAL, METRIC_ALLOCATED, METRIC_SLACK, METRIC_COUNT };
 static const char *const metric_names[] = {"logical", "allocated", "slack", "count"};
 
-typedef struct root_spec {
-	uint64_t address;
-	const mp_type *type;
-	char name[512];
-	const char *module;   /* where a variable was found, or NULL */
-} root_spec;
+typedef mp_root root_spec;
 
 static uint64_t metric_value(enum metric m, const mp_logical_node *n)
 {
@@ -34,94 +31,11 @@ static uint64_t metric_value(enum metric m, const mp_logical_node *n)
 	}
 }
 
-/* A variable of one module, by its exact (qualified) name. */
-typedef struct variable_search {
-	const char *name;
-	mp_variable variable;
-	bool found;
-} variable_search;
-
-static bool match_variable(void *context, const mp_variable *variable)
-{
-	variable_search *search = context;
-	if (strcmp(variable->name, search->name) != 0)
-		return true;
-	search->variable = *variable;
-	search->found = true;
-	return false;
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
-}
-
-/* ADDR:TYPE, MODULE:VARIABLE or VARIABLE. */
+/* ROOT: VARIABLE, a chain over it, MODULE:VARIABLE or ADDRESS:TYPE
+ * (analysis/root_expr.c). */
 static mp_error *resolve_root(mp_target *target, const char *text, root_spec *r)
 {
-	memset(r, 0, sizeof(*r));
-	const char *colon = NULL;
-	for (const char *p = text; *p; p++) {
-		if (p[0] == ':' && p[1] == ':') {
-			p++;
-			continue;
-		}
-		if (*p == ':') {
-			colon = p;
-			break;
-		}
-	}
-	if (colon) {
-		char head[256];
-		size_t n = (size_t)(colon - text);
-		if (n == 0 || n >= sizeof(head))
-			return mp_error_new(MP_ERR_USAGE, "bad root '%s': want VARIABLE, "
-					    "MODULE:VARIABLE or ADDRESS:TYPE", text);
-		memcpy(head, text, n);
-		head[n] = '\0';
-		char *end;
-		errno = 0;
-		unsigned long long address = strtoull(head, &end, 0);
-		if (!errno && *end == '\0') {
-			const char *type_name = colon + 1;
-			mp_error *e = mp_type_find(target, type_name, &r->type);
-			if (e)
-				return mp_error_prefix(e, "root %s", text);
-			r->address = address;
-			snprintf(r->name, sizeof(r->name), "%s", type_name);
-			return NULL;
-		}
-		const mp_module *module = NULL;
-		for (size_t i = 0; i < mp_target_module_count(target) && !module; i++)
-			if (strcmp(base_name(mp_module_name(mp_target_module(target, i))), head) == 0)
-				module = mp_target_module(target, i);
-		if (!module)
-			return mp_error_new(MP_ERR_NOT_FOUND, "root %s: no module named %s in the target",
-					    text, head);
-		variable_search search = {colon + 1, {0}, false};
-		mp_error *e = mp_type_list_variables(target, module, match_variable, &search);
-		if (e)
-			return mp_error_prefix(e, "root %s", text);
-		if (!search.found)
-			return mp_error_new(MP_ERR_NOT_FOUND, "root %s: %s has no variable named %s",
-					    text, mp_module_name(module), colon + 1);
-		mp_variable v = search.variable;
-		r->address = v.address;
-		r->type = v.type;
-		r->module = mp_module_name(v.module);
-		snprintf(r->name, sizeof(r->name), "%s", colon + 1);
-		return NULL;
-	}
-	mp_variable v;
-	mp_error *e = mp_type_find_variable(target, text, &v);
-	if (e)
-		return mp_error_prefix(e, "root %s", text);
-	r->address = v.address;
-	r->type = v.type;
-	r->module = v.module ? mp_module_name(v.module) : NULL;
-	snprintf(r->name, sizeof(r->name), "%s", text);
-	return NULL;
+	return mp_root_resolve(target, text, r);
 }
 
 static bool parse_count(const char *text, uint64_t *out)
@@ -277,6 +191,36 @@ static void write_text(FILE *out, const mp_target *target, const mp_logical *l,
 	mp_text_warnings_write(out, &warnings, mp_logical_partial(l) || mp_target_partial(target));
 }
 
+/* --explain: per pointer member reached, the rule that gave its length or
+ * why it stayed one element, with its path. */
+static void write_explain(FILE *out, const mp_logical *l)
+{
+	size_t n = mp_logical_node_count(l);
+	fprintf(out, "\nlengths (--explain): how each pointer member was sized\n");
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		const mp_logical_node *node = mp_logical_node_at(l, i);
+		if (!node->length_from)
+			continue;
+		/* The path, root first, from the parent links (bounded by depth). */
+		const char *parts[128];
+		size_t k = 0;
+		for (size_t c = i; k < 128; c = mp_logical_node_at(l, c)->parent) {
+			parts[k++] = mp_logical_node_at(l, c)->name;
+			if (mp_logical_node_at(l, c)->parent == UINT32_MAX)
+				break;
+		}
+		fputs("  ", out);
+		while (k--)
+			fprintf(out, "%s%s", parts[k], k ? ";" : "");
+		fprintf(out, ": %s%s\n", node->length_from,
+			node->length_mixed ? " (other objects of this path: another rule)" : "");
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "  no pointer member reached a heap block\n");
+}
+
 /* A line of /proc/self/status in bytes ("RssAnon", "VmHWM"), 0 if absent. */
 static uint64_t self_status(const char *key)
 {
@@ -388,6 +332,14 @@ static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
 		mp_json_uint(&j, sc);
 		mp_json_key(&j, "leaf");
 		mp_json_bool(&j, node->logical == sl && node->allocated == sa && node->count == sc);
+		if (node->length_from) {
+			mp_json_key(&j, "length_from");
+			mp_json_string(&j, node->length_from);
+			if (node->length_mixed) {
+				mp_json_key(&j, "length_mixed");
+				mp_json_bool(&j, true);
+			}
+		}
 		mp_json_end_object(&j);
 	}
 	free(id);
@@ -442,6 +394,15 @@ static int run_logical(mp_command *c)
 	mp_error *e = resolve_root(c->target, c->options->positional[0], &root);
 	if (e)
 		return mp_command_fail(c, e);
+	/* Debuggers hand over ADDRESS:TYPE for an expression and its text as
+	 * the name, so the flamegraph's root reads as the user typed it. */
+	const char *root_name = mp_command_value(c, "--name");
+	if (root_name)
+		snprintf(root.name, sizeof(root.name), "%s", root_name);
+	const char *member = mp_command_value(c, "--member");
+	if (member)
+		snprintf(root.member, sizeof(root.member), "%s", member);
+	options.member = root.member[0] ? root.member : NULL;
 	mp_heap *heap = NULL;
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	e = mp_heap_open(c->target, &heap_options, &heap);
@@ -481,6 +442,8 @@ static int run_logical(mp_command *c)
 			status = mp_command_fail(c, e);
 		} else if (c->options->format == MP_FORMAT_TEXT) {
 			write_text(c->out, c->target, l, &root, m, lines, n, top);
+			if (mp_command_flag(c, "--explain"))
+				write_explain(c->out, l);
 		} else if (c->options->format == MP_FORMAT_SVG) {
 			char title[700], subtitle[256];
 			snprintf(title, sizeof(title), "memprof logical %s (%s)", root.name,
@@ -504,6 +467,10 @@ static int run_logical(mp_command *c)
 	}
 	if (status == MP_EXIT_OK && c->options->format != MP_FORMAT_TEXT &&
 	    c->options->format != MP_FORMAT_JSON) {
+		/* Folded and SVG output stay machine-readable: the explanation
+		 * goes beside the warnings. */
+		if (mp_command_flag(c, "--explain"))
+			write_explain(c->err, l);
 		for (size_t i = 0; i < mp_logical_warning_count(l); i++)
 			fprintf(c->err, "memprof: warning: %s\n", mp_logical_warning(l, i));
 		if (mp_logical_partial(l))
@@ -514,21 +481,28 @@ static int run_logical(mp_command *c)
 	return status;
 }
 
+static const char *const logical_flags[] = {"--explain", NULL};
+
 static const char *const logical_valued[] = {
-	"--metric", "--max-objects", "--max-depth", "--top", NULL,
+	"--metric", "--max-objects", "--max-depth", "--top", "--name", "--member", NULL,
 };
 
 const mp_verb mp_verb_logical = {
 	.name = "logical",
 	.summary = "bytes of a data structure by field path, from its DWARF type (folded, flamegraph)",
 	.usage = "ROOT [--metric logical|allocated|slack|count] [--max-objects N] "
-		 "[--max-depth N] [--top N]\n"
-		 "  ROOT: VARIABLE, MODULE:VARIABLE or ADDRESS:TYPE; output: --format folded\n"
+		 "[--max-depth N] [--top N] [--explain] [--name NAME] [--member M]\n"
+		 "  ROOT: VARIABLE, VARIABLE.member, VARIABLE->member, VARIABLE[i] (any chain),\n"
+		 "  MODULE:VARIABLE or ADDRESS:TYPE (in GDB and LLDB: any expression);\n"
+		 "  --name: the root frame's name; --member: only that member of ROOT's struct\n"
+		 "  (a chain ending in a pointer member does this); output: --format folded\n"
 		 "  (the default: frame;frame COUNT lines for flamegraph.pl, inferno, speedscope),\n"
-		 "  json (the tree), text (members and top paths) or svg (a flamegraph)",
+		 "  json (the tree), text (members and top paths) or svg (a flamegraph);\n"
+		 "  --explain (text): which rule sized each pointer member (JSON: length_from)",
 	.formats = MP_FORMAT_FOLDED | MP_FORMAT_JSON | MP_FORMAT_TEXT | MP_FORMAT_SVG,
 	.default_format = MP_FORMAT_FOLDED,
 	.needs_target = true,
+	.flags = logical_flags,
 	.valued = logical_valued,
 	.min_positional = 1,
 	.max_positional = 1,

@@ -493,6 +493,128 @@ def _file_names(prefix, directories_only):
     return result
 
 
+# ------------------------------------------------------------ logical ROOT
+# ROOT of `memprof logical` is any expression GDB evaluates in the selected
+# frame.  GDB only evaluates it: its address and type name go to the engine
+# as ADDRESS:TYPE (the engine does the walk).  A global chain the engine
+# parses itself (`registry.items[3]`) and the engine's own forms
+# (MODULE:VARIABLE, ADDRESS:TYPE) go unchanged, so GDB and the CLI agree.
+
+# Options of `logical` that take a value (the engine's common ones and the
+# verb's own): their values are not words of ROOT.
+_LOGICAL_VALUED = ("--core", "--exe", "--sysroot", "--pid", "--format", "--output",
+                   "--debug-dir", "--metric", "--max-objects", "--max-depth", "--top",
+                   "--name", "--member")
+_CHAIN = re.compile(r"[A-Za-z_][\w:]*((\.|->)[A-Za-z_]\w*|\[(\d+|0[xX][0-9a-fA-F]+)\])*\Z")
+_LAST_MEMBER = re.compile(r"(.+?)(\.|->)([A-Za-z_]\w*)\Z", re.S)
+_RECORDS = (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
+
+
+def _single_colon(text):
+    return re.search(r"(?<!:):(?!:)", text) is not None
+
+
+def _is_global(name):
+    """True when name is a global or static the engine finds by name
+    (no local of the selected frame hides it)."""
+    try:
+        symbol = gdb.lookup_symbol(name)[0]
+    except gdb.error:  # no frame: nothing local can hide it
+        symbol = None
+    if symbol is not None and (symbol.is_argument or
+                               symbol.addr_class != gdb.SYMBOL_LOC_STATIC):
+        return False
+    return True
+
+
+def _record_address(value):
+    """(address, type name) of the struct value is or points to, or None."""
+    kind = value.type.strip_typedefs()
+    if kind.code == gdb.TYPE_CODE_PTR and kind.target().strip_typedefs().code in _RECORDS:
+        return int(value) & _MASK64, str(kind.target())
+    if kind.code in (gdb.TYPE_CODE_REF, gdb.TYPE_CODE_RVALUE_REF):
+        value = value.referenced_value()
+        kind = value.type.strip_typedefs()
+    if kind.code in _RECORDS and value.address is not None:
+        return int(value.address) & _MASK64, str(value.type)
+    return None
+
+
+def _evaluate_root(text):
+    """(ROOT for the engine, extra options) for expression text."""
+    # A pointer member keeps the length its struct gives it: the struct
+    # goes over with --member (the engine's rule for chains).
+    last = _LAST_MEMBER.match(text)
+    if last:
+        try:
+            parent = gdb.parse_and_eval(last.group(1))
+            where = _record_address(parent)
+            if where is not None:
+                member = parent.type.strip_typedefs()
+                if member.code == gdb.TYPE_CODE_PTR:
+                    member = member.target()
+                field = member.strip_typedefs()[last.group(3)].type.strip_typedefs()
+                if field.code == gdb.TYPE_CODE_PTR:
+                    return "%#x:%s" % where, ["--member", last.group(3)]
+        except (gdb.error, KeyError, TypeError):
+            pass  # not a member access GDB can split: the whole expression
+    value = gdb.parse_and_eval(text)
+    kind = value.type.strip_typedefs()
+    where = _record_address(value)
+    if where is None and value.address is not None:
+        where = int(value.address) & _MASK64, str(value.type)
+    if where is None and "$" not in text:
+        # A number or a name GDB reads as a value: the engine's own lookup
+        # answers it, as the CLI's does.
+        raise gdb.error("no address")
+    if where is None:
+        raise gdb.GdbError("memprof: %s (%s) has no address (a register or a computed "
+                           "value): give a pointer, e.g. (struct instance *)$rdi" % (text, kind))
+    if kind.code == gdb.TYPE_CODE_PTR and where[0] == 0:
+        raise gdb.GdbError("memprof: %s is NULL" % text)
+    return "%#x:%s" % where, []
+
+
+def logical_argv(argv):
+    """argv of `logical` with ROOT, any GDB expression, made an engine ROOT."""
+    words, options, i = argv[1:], [], 0
+    root_words = []
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            root_words += words[i + 1:]
+            break
+        if word.startswith("--") or word == "-h":
+            options.append(word)
+            if word in _LOGICAL_VALUED and i + 1 < len(words):
+                options.append(words[i + 1])
+                i += 1
+        else:
+            root_words.append(word)
+        i += 1
+    # Words of one expression typed without quotes: `(struct instance *) $rdi`.
+    root = " ".join(root_words)
+    other_target = any(o.split("=")[0] in ("--core", "--pid") for o in options)
+    # Whatever GDB does not evaluate goes to the engine exactly as typed,
+    # so a malformed line gets the CLI's own answer.
+    if not root or other_target or _single_colon(root):
+        return argv
+    head = re.match(r"[A-Za-z_][\w:]*", root)
+    if _CHAIN.match(root) and head and _is_global(head.group(0)):
+        return argv
+    try:
+        engine_root, extra = _evaluate_root(root)
+    except gdb.GdbError:
+        raise
+    except gdb.error:
+        # Not an expression GDB knows here (a Rust path, a static out of
+        # scope, stray words): the engine looks it up and says what failed.
+        return argv
+    if not any(o.split("=")[0] == "--name" for o in options):
+        extra += ["--name", root]
+    return [argv[0], engine_root] + extra + options
+
+
 class _VerbCommand(gdb.Command):
     verb = None
 
@@ -501,7 +623,10 @@ class _VerbCommand(gdb.Command):
 
     def invoke(self, argument, from_tty):
         self.dont_repeat()
-        execute([self.verb] + gdb.string_to_argv(argument))
+        argv = [self.verb] + gdb.string_to_argv(argument)
+        if self.verb == "logical":
+            argv = logical_argv(argv)
+        execute(argv)
 
     def complete(self, text, word):
         return complete_arguments(self.verb, text, word)
@@ -524,6 +649,8 @@ a verb."""
     def invoke(self, argument, from_tty):
         self.dont_repeat()
         argv = gdb.string_to_argv(argument)
+        if argv and argv[0] == "logical":
+            argv = logical_argv(argv)
         execute(argv if argv else ["--help"])
 
     def complete(self, text, word):

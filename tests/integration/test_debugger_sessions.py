@@ -925,8 +925,11 @@ def run_gdb(session, initial_args):
                 and "@@LONG-BEGIN@@" not in out.text():
             time.sleep(0.01)
         time.sleep(0.05)
+        # Never once the check is over: on a loaded machine this thread may
+        # see LONG-BEGIN late, and a SIGINT sent after GDB ran the pads too
+        # would hit a step that expects an answer.
         for _ in range(3):
-            if proc.poll() is None:
+            if proc.poll() is None and "@@LONG-DONE@@" not in out.text():
                 proc.send_signal(signal.SIGINT)
                 signals += 1
                 time.sleep(0.005)

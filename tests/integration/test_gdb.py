@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from mptest import MEMPROF, check, example, finish, held_core, memprof
+from mptest import MEMPROF, check, example, finish, held_core, helper, memprof
 
 SCRIPT = os.environ["GDB_SCRIPT"]
 BEGIN, END = "@@memprof-begin@@", "@@memprof-end@@"
@@ -316,5 +316,66 @@ if workload and os.path.exists(workload):
               "the check was interrupted (or had already finished): %s" % (out + err)[-300:])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------ ROOT expressions in GDB
+# ROOT is any expression GDB evaluates (its address and type go to the
+# engine); global chains go to the engine as typed.  Each must give the
+# CLI's walk of the same value on the same core (the root frame is named
+# after the expression, the rest is equal).
+
+
+def folded_body(text):
+    return sorted(line.split(";", 1)[1] for line in (text or "").splitlines() if ";" in line)
+
+
+reg = helper("registry")
+with held_core([reg], "registry.core") as core:
+    core = os.path.abspath(core)
+    for expression, cli_root in (("registry.items", "registry.items"),
+                                 ("registry.items[3]", "registry.items[3]"),
+                                 ("&registry", "registry"),
+                                 ("registry.items + 3", "registry.items[3]"),
+                                 ("(struct registry *) &registry", "registry"),
+                                 ("reg_cap.entries", "reg_cap.entries")):
+        cli_text = memprof("logical", "--core", core, cli_root)[1]
+        status, out, err = gdb(reg, core, *marked("memprof logical " + expression))
+        no_traceback(err, "gdb memprof logical " + expression)
+        text = between_markers(out, 0)
+        check(cli_text and folded_body(text) == folded_body(cli_text),
+              "gdb's memprof logical %s walks the CLI's %s: %s" % (expression, cli_root, (err or "")[-300:]))
+        check(text and text.startswith(expression.replace(" ", "") + ";"),
+              "gdb's memprof logical %s: the root frame is the expression: %r" % (expression, (text or "")[:80]))
+    status, out, err = gdb(reg, core, *marked("memprof logical $rdi"))
+    check("has no address" in err and "(struct instance *)$rdi" in err,
+          "gdb memprof logical $rdi asks for a pointer: %r" % err[-300:])
+
+# A frame local in a stopped program: `current` (stop_here's argument),
+# `*current`, main's `job` and a register cast are one struct job; the CLI
+# reads it from a core GDB writes at the same stop.
+roots = helper("frame_roots")
+tmp = tempfile.mkdtemp(prefix="memprof-gdb-roots-")
+try:
+    core = os.path.join(tmp, "roots.core")
+    commands = []
+    for command in ("memprof logical current --format json", "memprof logical *current",
+                    "memprof logical current->steps"):
+        commands += marked(command)
+    commands += ["-ex", "up"] + marked("memprof logical job") + ["-ex", "gcore " + core]
+    status, out, err = gdb(roots, "-ex", "break stop_here", "-ex", "run", *commands, "-ex", "kill")
+    no_traceback(err, "gdb frame roots")
+    report = json.loads(between_markers(out, 0) or "null")
+    if check(report is not None and os.path.exists(core), "gdb walked current and wrote a core: %s" % err[-300:]):
+        where = "%s:struct job" % report["address"]
+        cli = memprof("logical", "--core", core, "--exe", roots, where)[1]
+        cli_steps = memprof("logical", "--core", core, "--exe", roots, where, "--member", "steps")[1]
+        check(report["root"] == "current" and folded_body(cli),
+              "gdb names the root after the expression: %r" % report["root"])
+        for index, what, want in ((1, "*current", cli), (2, "current->steps", cli_steps),
+                                  (3, "job (main's frame)", cli)):
+            check(folded_body(between_markers(out, index)) == folded_body(want),
+                  "gdb memprof logical %s equals the CLI's %s on the core" % (what, where))
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
 
 finish()

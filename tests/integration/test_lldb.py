@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from mptest import check, example, finish, held_core, memprof
+from mptest import check, example, finish, held_core, helper, memprof
 
 PLUGIN = os.environ["LLDB_PLUGIN"]
 
@@ -134,5 +134,48 @@ for mode, env in (("live", None), ("callback", {"MEMPROF_LLDB_READ_THROUGH_LLDB"
             check(info["process"]["pid"] == min(tids), tag + "pid")
     check(re.search(r"exited with status = 0\b", out), tag + "the process continues and exits 0: %r"
           % out[-300:])
+
+
+# ----------------------------------------------- ROOT expressions in LLDB
+# ROOT is any expression LLDB evaluates (its address and type go to the
+# engine); global chains go to the engine as typed.  Each must give the
+# CLI's walk of the same value on the same core.
+
+
+def folded_body(text):
+    return sorted(line.split(";", 1)[1] for line in (text or "").splitlines() if ";" in line)
+
+
+reg = helper("registry")
+with held_core([reg], "registry.core") as core:
+    core = os.path.abspath(core)
+    pairs = (("registry.items", "registry.items"), ("registry.items[3]", "registry.items[3]"),
+             ("&registry", "registry"), ("registry.head->next", "registry.head->next"),
+             ("reg_cap.entries", "reg_cap.entries"))
+    status, out, err = lldb(reg, "--core", core, *["memprof logical " + e for e, _ in pairs])
+    for expression, cli_root in pairs:
+        cli_text = memprof("logical", "--core", core, cli_root)[1]
+        text = output_of(out, "memprof logical " + expression)
+        check(cli_text and folded_body(text) == folded_body(cli_text),
+              "lldb's memprof logical %s walks the CLI's %s: %s" % (expression, cli_root, (text or err)[-300:]))
+
+# A frame local in a stopped program: stop_here's `current`, `*current`, a
+# register cast and main's `job` are one struct job: the same walk (GDB's
+# test compares it with the CLI on a core written at this stop).
+roots = helper("frame_roots")
+commands = ("memprof logical current --format json", "memprof logical *current",
+            "memprof logical (struct job *)$rdi")
+status, out, err = lldb(roots, "breakpoint set -n stop_here", "run", *commands,
+                        "frame select 1", "memprof logical job", "kill")
+report = output_of(out, commands[0])
+report = json.loads(report) if report and report.lstrip().startswith("{") else None
+if check(report is not None and report["root"] == "current",
+         "lldb walks the frame local current: %s" % (out + err)[-400:]):
+    for command in commands[1:] + ("memprof logical job",):
+        text = output_of(out, command)
+        total = sum(int(l.rsplit(" ", 1)[1]) for l in (text or "").splitlines() if ";" in l)
+        check(total == report["total"]["logical"],
+              "lldb's %s walks current's %d bytes: %r" % (command, report["total"]["logical"],
+                                                          (text or "")[-300:]))
 
 finish()

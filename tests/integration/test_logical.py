@@ -315,6 +315,67 @@ try:
               "unions: a union is one leaf of its size:\n" + out)
     finally:
         check(held.release() == 0, "logical_shapes did not exit 0")
+
+    # ---------------------------------------------------------------- roots
+    # VAR.member, VAR->member, VAR[i] chains and ADDRESS:TYPE on the
+    # registry helper: a chain ending in a pointer member walks that member
+    # with the length its struct gives it (the same numbers as the member's
+    # subtree in the whole walk); any other chain gives what ADDRESS:TYPE
+    # of its value gives.
+    held = Held([helper("registry")], env=dict(os.environ, MEMPROF_EXPECTED=os.path.join(tmp, "registry.expected")))
+    try:
+        pid = ["--pid", str(held.pid)]
+        whole = logical_json(*pid, "registry")
+        members = top_level(whole) if whole else {}
+        for member in ("items", "head", "weights", "title"):
+            for spelling in ("registry.%s", "registry->%s"):
+                root = spelling % member
+                r = logical_json(*pid, root)
+                if r:
+                    t = r["total"]
+                    check((t["logical"], t["allocated"], t["count"]) == members.get(member),
+                          "root %s: %s, the whole walk's member: %s" % (root, t, members.get(member)))
+                    check(r["root"] == root, "root %s is named %r" % (root, r["root"]))
+        code, out, _ = memprof("logical", *pid, "instance.constraints")
+        check("no variable named 'instance.constraints'" not in out, "chains are parsed")
+        for root, type_name in (("registry.items[3]", "struct item"), ("fixed[2]", "struct item"),
+                                ("registry.items[3].name", None)):
+            r = logical_json(*pid, root)
+            if r is None:
+                continue
+            if type_name:
+                by_address = logical_json(*pid, "%s:%s" % (r["address"], type_name))
+                if by_address:
+                    check(by_address["total"] == r["total"],
+                          "root %s %s, %s:%s %s" % (root, r["total"], r["address"], type_name, by_address["total"]))
+            check(r["total"]["logical"] > 0, "root %s: nothing walked" % root)
+        # head->next: the pointer member and the list after the first node.
+        r = logical_json(*pid, "registry.head->next")
+        if r and members.get("head"):
+            h = members["head"]
+            check((r["total"]["logical"], r["total"]["allocated"], r["total"]["count"]) ==
+                  (h[0] - 16, h[1] - 24, h[2] - 1), "registry.head->next: %s, head %s" % (r["total"], h))
+        r = logical_json(*pid, "registry.items[3]")
+        first = logical_json(*pid, "registry.items[0]")
+        if r and first:
+            check(int(r["address"], 16) - int(first["address"], 16) == 3 * 24,
+                  "registry.items[3] is 3 items after items[0]: %s %s" % (r["address"], first["address"]))
+        for root, status, message in (
+                ("registry.x", 1, "root registry.x: 'registry' (struct registry) has no member 'x' "
+                               "(members: items, len, cap, head, title, weights, nweights)"),
+                ("fixed[5]", 1, "index 5 past the array of 4 ('fixed')"),
+                ("registry.head->next->next->next->next->next->value", 1,
+                 "'registry.head->next->next->next->next->next' is NULL"),
+                ("registry.len[1]", 1, "'registry.len' is long unsigned int, not an array or pointer"),
+                ("registry.len.x", 1, "not a struct: no member 'x'"),
+                ("nosuch.x", 1, "root nosuch.x: variable 'nosuch': no variable named 'nosuch'"),
+                ("registry..x", 2, "a member name must follow '.' after 'registry'"),
+                ("fixed[-1]", 2, "want a non-negative number in [] after 'fixed'")):
+            code, out, err = memprof("logical", *pid, root)
+            check(code == status and message in err,
+                  "root %s: status %d (want %d), want %r in: %s" % (root, code, status, message, err))
+    finally:
+        check(held.release() == 0, "registry did not exit 0")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()
