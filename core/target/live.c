@@ -781,6 +781,10 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 		 * or an exit while memprof was attaching): say that, not which
 		 * file could not be read. */
 		mp_error *gone = check_process(pid);
+		/* A process killed while stopped has no memory left some time
+		 * before /proc shows it as a zombie: ESRCH says so first. */
+		if (!gone && mp_error_errnum(err) == ESRCH)
+			gone = mp_error_new(MP_ERR_NOT_FOUND, "exited");
 		if (gone) {
 			mp_error_free(gone);
 			mp_error_free(err);
