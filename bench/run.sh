@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind debugger-leaks type-index debugger-info logical-10m)
+BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind debugger-leaks type-index debugger-info logical-10m snapshot-10m watch-1m)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -610,6 +610,123 @@ lines = [
 ]
 with open(path, "a") as f:
     f.write("\n".join(lines) + "\n")
+PY
+    publish_section
+}
+
+# snapshot-10m: `memprof snapshot save` of the 10-million-chunk core: the
+# file's bytes per block in use (docs/diff.md: 30 bytes per chunk, plus the
+# repeated contents and the header), the save's time and peak memory, and
+# `memprof diff` of three copies of that snapshot (the whole merge, no
+# change found).  Target: at most 32 bytes of file per block.
+bench_snapshot_10m() {
+    local -a wargs=(--chunks 10000000 --shape mixed)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 1000000 --shape mixed)
+    local core
+    ensure_core "heap-10m$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+    local section=$data/results/$cur.md snap=$data/results/$cur.snap
+    local heap_json=$data/results/$cur.heap.json
+    "$MEMPROF" heap --core "$core" --format json >"$heap_json" || die "$cur: memprof heap failed"
+    local i line save_lines='' diff_lines=''
+    for i in 1 2 3; do
+        line=$( { /usr/bin/time -f '%e %M' "$MEMPROF" snapshot save "$snap" --core "$core" >/dev/null; } 2>&1 | tail -n 1)
+        save_lines+="$line"$'\n'
+    done
+    cp -- "$snap" "$snap.2"
+    cp -- "$snap" "$snap.3"
+    for i in 1 2 3; do
+        line=$( { /usr/bin/time -f '%e %M' "$MEMPROF" diff "$snap" "$snap.2" "$snap.3" --format json >/dev/null; } 2>&1 | tail -n 1)
+        diff_lines+="$line"$'\n'
+    done
+    "$PYTHON" - "$section" "$heap_json" "$(stat -c %s "$snap")" "${save_lines%$'\n'}" "${diff_lines%$'\n'}" "$(machine_line)" "$(versions_line)" "${wargs[*]}" "$quick" <<'PY'
+import json, sys, time
+path, heap_json, size, saves, diffs, machine, versions, wargs, quick = sys.argv[1:]
+heap = json.load(open(heap_json))
+blocks = heap["totals"]["in_use"]["chunks"]
+chunks = sum(v["chunks"] for k, v in heap["totals"].items() if isinstance(v, dict) and "chunks" in v)
+size = int(size)
+def best(lines):
+    rows = sorted(tuple(map(float, l.split())) for l in lines.splitlines() if l.strip())
+    return rows[0][0], rows[len(rows) // 2][0], max(r[1] for r in rows) / 1024
+s_best, s_median, s_rss = best(saves)
+d_best, d_median, d_rss = best(diffs)
+per_block = size / blocks
+judge = "not judged on a quick run" if quick == "1" else ("**PASS**" if per_block <= 32 else "**FAIL**")
+lines = [
+    "### snapshot-10m: `memprof snapshot save` and `memprof diff` on a 10-million-chunk core",
+    "",
+    "- Date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "- Machine: %s" % machine,
+    "- Versions: %s" % versions,
+    "- Input: core of `workload %s`: %d blocks in use, %d chunks in all" % (wargs, blocks, chunks),
+    "- Method: 3 runs each with /usr/bin/time, best and median wall time, largest peak RSS",
+    "",
+    "| command | best | median | peak RSS | peak RSS per block |",
+    "|---|---|---|---|---|",
+    "| `memprof snapshot save FILE --core CORE` | %.2f s | %.2f s | %.1f MiB | %.1f B |" % (s_best, s_median, s_rss, s_rss * 2**20 / blocks),
+    "| `memprof diff FILE FILE FILE --format json` | %.2f s | %.2f s | %.1f MiB | %.1f B |" % (d_best, d_median, d_rss, d_rss * 2**20 / blocks),
+    "",
+    "Snapshot file: %d bytes, **%.1f bytes per block in use** (%.1f per chunk); target at most 32: %s." % (size, per_block, size / max(chunks, 1), judge),
+]
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+    rm -f -- "$snap" "$snap.2" "$snap.3"
+    publish_section
+}
+
+# watch-1m: `memprof watch` of a live workload holding 1 million blocks:
+# the pause per snapshot (the time the process is stopped: freeze, maps and
+# registers, the copy of its writable memory), as watch itself measures it.
+# Target: at most 50 ms per million blocks.
+bench_watch_1m() {
+    local -a wargs=(--chunks 1000000 --shape mixed)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 100000 --shape mixed)
+    local section=$data/results/$cur.md dir=$data/results/$cur.watch
+    local fifo=$data/results/$cur.stdin out=$data/results/$cur.workload.out
+    rm -rf -- "$dir" "$fifo"
+    : >"$out"   # no ready line of an earlier run
+    mkfifo "$fifo"
+    exec 4<>"$fifo"
+    "$WORKLOAD" "${wargs[@]}" --hold <"$fifo" >"$out" 2>/dev/null 4>&- &
+    local wpid=$! pid='' tries=0
+    while [[ -z $pid && $tries -lt 6000 ]]; do
+        read -r word pid <"$out" 2>/dev/null || true
+        [[ ${word:-} == ready ]] || pid=''
+        kill -0 "$wpid" 2>/dev/null || die "$cur: workload exited before it was ready"
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+    [[ -n $pid ]] || die "$cur: workload not ready"
+    local rc=0
+    "$MEMPROF" watch --pid "$pid" --interval 1s --count 5 --dir "$dir" >/dev/null 2>"$data/results/$cur.err" || rc=$?
+    exec 4>&-
+    wait "$wpid" || true
+    rm -f -- "$fifo"
+    [[ $rc -eq 0 ]] || die "$cur: memprof watch exited $rc: $(tail -n 3 "$data/results/$cur.err")"
+    "$PYTHON" - "$section" "$dir/watch.json" "$(machine_line)" "$(versions_line)" "${wargs[*]}" "$quick" <<'PY'
+import json, sys, time
+path, summary, machine, versions, wargs, quick = sys.argv[1:]
+w = json.load(open(summary))
+rows = w["snapshots"]
+worst = max(r["pause_ms_per_million_blocks"] for r in rows)
+median = sorted(r["pause_ms_per_million_blocks"] for r in rows)[len(rows) // 2]
+judge = "not judged on a quick run" if quick == "1" else ("**PASS**" if worst <= 50 else "**FAIL**")
+lines = [
+    "### watch-1m: `memprof watch` pause of a live process with 1 million blocks",
+    "",
+    "- Date: %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "- Machine: %s" % machine,
+    "- Versions: %s" % versions,
+    "- Input: live `workload %s --hold`; `memprof watch --pid PID --interval 1s --count 5 --dir DIR`" % wargs,
+    "- Method: the pause is watch's own measure (DIR/watch.json): from the first seize to the last detach: freeze every thread, read maps, registers and auxv, copy the writable mappings into memory faulted in beforehand, detach; module discovery and the analyses run on the copy afterwards",
+    "",
+    "| snapshot | blocks | pause | pause per million blocks | snapshot written in |",
+    "|---|---|---|---|---|",
+]
+for i, r in enumerate(rows, 1):
+    lines.append("| %d | %d | %.1f ms | %.1f ms | %.2f s |" % (i, r["blocks"], r["pause_ms"], r["pause_ms_per_million_blocks"], r["total_ms"] / 1000))
+lines += ["", "Worst pause **%.1f ms per million blocks** (median %.1f); target at most 50: %s." % (worst, median, judge)]
+open(path, "w").write("\n".join(lines) + "\n")
 PY
     publish_section
 }

@@ -66,7 +66,10 @@ static void describe_target(int argc, char **argv, char *out, size_t size)
 		else if (strncmp(argv[i], "--pid=", 6) == 0)
 			pid = argv[i] + 6;
 		if (pid) {
-			snprintf(out, size, "pid %.20s detached and left as it was found; no result", pid);
+			/* watch has written whole snapshots and their summary so far. */
+			snprintf(out, size, strcmp(argv[1], "watch") == 0
+				 ? "pid %.20s detached and left running; the snapshots taken so far are in --dir"
+				 : "pid %.20s detached and left as it was found; no result", pid);
 			return;
 		}
 	}

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -752,24 +753,83 @@ bool is_frame_variable(lldb::SBFrame &frame, const std::string &name)
 	return false;
 }
 
-// A variable path (`a.b->c[3]`, `*this`) needs no expression evaluator
-// (cores have no process to run one in); casts and registers do.
-// *in_memory: a variable path's value lives where its load address says; an
-// expression's result may be a copy LLDB made (`$rdi`), whose address is not
-// the program's.
+// A variable path: the selected frame's (locals, arguments and what is
+// in scope there), else one that starts at a global of any module (a core
+// or a stopped process is often in a libc frame, where the program's
+// globals are out of scope).
+lldb::SBValue variable_path(lldb::SBDebugger &debugger, lldb::SBFrame &frame, const std::string &text)
+{
+	if (frame.IsValid()) {
+		lldb::SBValue v = frame.GetValueForVariablePath(text.c_str());
+		if (v.IsValid() && v.GetError().Success())
+			return v;
+	}
+	static const std::regex head(R"(([A-Za-z_][\w:]*)(.*))");
+	std::smatch m;
+	if (!std::regex_match(text, m, head))
+		return lldb::SBValue();
+	lldb::SBValue global = debugger.GetSelectedTarget().FindFirstGlobalVariable(m.str(1).c_str());
+	if (!global.IsValid() || m.str(2).empty())
+		return global;
+	return global.GetValueForExpressionPath(m.str(2).c_str());
+}
+
+// The value of a cast's operand: $register, a number, or a variable path.
+bool operand_value(lldb::SBDebugger &debugger, lldb::SBFrame &frame, const std::string &text,
+		   uint64_t *value)
+{
+	lldb::SBError error;
+	if (text.size() > 1 && text[0] == '$') {
+		if (!frame.IsValid())
+			return false;
+		lldb::SBValue reg = frame.FindRegister(text.c_str() + 1);
+		*value = reg.GetValueAsUnsigned(error, 0);
+		return reg.IsValid() && error.Success();
+	}
+	char *end = nullptr;
+	errno = 0;
+	unsigned long long number = std::strtoull(text.c_str(), &end, 0);
+	if (!text.empty() && *end == '\0' && errno == 0) {
+		*value = number;
+		return true;
+	}
+	lldb::SBValue v = variable_path(debugger, frame, text);
+	*value = v.GetValueAsUnsigned(error, 0);
+	return v.IsValid() && v.GetError().Success() && error.Success();
+}
+
+// Variable paths (`a.b->c[3]`, `*this`, `&x`) and casts of a register, a number
+// or a variable path to a struct pointer (`(struct job *)$rdi`), read
+// without LLDB's expression evaluator: to run one, LLDB allocates memory in
+// the process (a page it maps there), and memprof never writes to the
+// process it inspects.  Anything else is not evaluated here.
+// *in_memory: the value lives where its load address says.
 lldb::SBValue evaluate(lldb::SBDebugger &debugger, lldb::SBFrame &frame, const std::string &text,
 		       bool *in_memory)
 {
 	*in_memory = false;
-	if (frame.IsValid()) {
-		lldb::SBValue v = frame.GetValueForVariablePath(text.c_str());
-		if (v.IsValid() && v.GetError().Success()) {
-			*in_memory = true;
-			return v;
-		}
-		return frame.EvaluateExpression(text.c_str());
+	lldb::SBValue v = variable_path(debugger, frame, text);
+	if (v.IsValid() && v.GetError().Success()) {
+		*in_memory = true;
+		return v;
 	}
-	return debugger.GetSelectedTarget().EvaluateExpression(text.c_str());
+	// &PATH: the address of what the path names.
+	if (text.size() > 1 && text[0] == '&') {
+		v = variable_path(debugger, frame, text.substr(1));
+		if (v.IsValid() && v.GetError().Success())
+			return v.AddressOf();
+	}
+	static const std::regex cast(R"(\s*\(\s*(?:(?:struct|class|union)\s+)?([A-Za-z_][\w:<>, ]*?)\s*\*\s*\)\s*(\S+)\s*)");
+	std::smatch m;
+	uint64_t address;
+	lldb::SBTarget target = debugger.GetSelectedTarget();
+	if (!std::regex_match(text, m, cast) || !operand_value(debugger, frame, m.str(2), &address))
+		return lldb::SBValue();
+	lldb::SBType type = target.FindFirstType(m.str(1).c_str());
+	if (!type.IsValid())
+		return lldb::SBValue();
+	*in_memory = true;
+	return target.CreateValueFromAddress(text.c_str(), lldb::SBAddress(address, target), type);
 }
 
 // The struct value is or points to: its address and type name.
@@ -874,6 +934,11 @@ bool logical_argv(lldb::SBDebugger &debugger, std::vector<std::string> &argv, st
 	}
 	bool in_memory;
 	lldb::SBValue value = evaluate(debugger, frame, root, &in_memory);
+	if ((!value.IsValid() || value.GetError().Fail()) && root.find('$') != std::string::npos) {
+		*error = "memprof: " + root + " has no address (a register or a computed "
+			 "value): give a pointer, e.g. (struct instance *)$rdi";
+		return false;
+	}
 	if (!value.IsValid() || value.GetError().Fail())
 		return true;   // the engine looks it up and says what failed
 	if (!record_address(value, &address, &type)) {

@@ -18,6 +18,7 @@
 #include "heap/heap_internal.h"
 #include "leak_groups.h"
 #include "length_rules.h"
+#include "snapshot_blocks.h"
 #include "struct_layout.h"
 #include "target/target_internal.h"
 
@@ -287,6 +288,8 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 		if (index == SIZE_MAX)
 			break;
 		b->out->chunk_class[i] = (uint32_t)index;
+		if (b->out->chunk_hash)
+			b->out->chunk_hash[i] = mp_block_content_hash(bytes, length, usable);
 		category *cat = &b->categories[index];
 		cat->blocks++;
 		cat->bytes += usable;
@@ -700,7 +703,10 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 	out->n_chunks = h->n_chunks;
 	out->chunk_class = malloc((h->n_chunks ? h->n_chunks : 1) * sizeof(*out->chunk_class));
 	out->chunk_kind = malloc(h->n_chunks ? h->n_chunks : 1);
-	if (!out->chunk_class || !out->chunk_kind)
+	bool hashes = options && options->block_hashes;
+	if (hashes)
+		out->chunk_hash = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*out->chunk_hash));
+	if (!out->chunk_class || !out->chunk_kind || (hashes && !out->chunk_hash))
 		b.nomem = true;
 	if (!b.nomem)
 		scan_blocks(&b, leaks);
@@ -738,6 +744,11 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		free(b.array_plans[i].sums);
 	}
 	free(b.array_plans);
+	/* The evidence goes on to the snapshot's blocks section. */
+	if (hashes) {
+		out->chunk_evidence = b.typing.evidence;
+		b.typing.evidence = NULL;
+	}
 	mp_block_typing_free(&b.typing);
 	if (!err)
 		err = mp_target_check_alive(t);
@@ -756,6 +767,8 @@ void mp_pattern_input_free(mp_pattern_input *in)
 	free(in->classes);
 	free(in->chunk_class);
 	free(in->chunk_kind);
+	free(in->chunk_hash);
+	free(in->chunk_evidence);
 	free(in->contents);
 	for (size_t i = 0; i < in->n_capacity; i++)
 		free(in->capacity[i].subject);

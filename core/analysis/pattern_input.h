@@ -45,6 +45,10 @@ typedef struct mp_pattern_input {
 	uint32_t *chunk_class;              /* per chunk index; MP_PATTERN_NO_CLASS */
 	uint8_t *chunk_kind;                /* per chunk index: enum mp_leak_kind */
 	size_t n_chunks;
+	/* Gathered for the snapshot's blocks section (snapshot_blocks.h), not
+	 * part of the patterns encoding: NULL after decoding. */
+	uint64_t *chunk_hash;               /* per chunk: mp_block_content_hash, 0 */
+	uint8_t *chunk_evidence;            /* per chunk: enum mp_type_evidence */
 	mp_pattern_content *contents;
 	size_t n_contents;
 	mp_pattern_capacity *capacity;
@@ -56,6 +60,9 @@ typedef struct mp_pattern_input {
 typedef struct mp_pattern_options {
 	bool (*interrupted)(void *context);
 	void *context;
+	/* Fill chunk_hash and chunk_evidence (snapshots for `diff`); the
+	 * patterns alone do without their 9 bytes per chunk. */
+	bool block_hashes;
 } mp_pattern_options;
 
 mp_error *mp_pattern_input_gather(mp_target *target, const mp_heap *heap,

@@ -21,6 +21,8 @@ static const mp_verb *const verbs[] = {
 	&mp_verb_logical,
 	&mp_verb_patterns,
 	&mp_verb_recommend,
+	&mp_verb_diff,
+	&mp_verb_watch,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
@@ -117,8 +119,17 @@ mp_heap_options mp_command_heap_options(const mp_command *c)
 
 const char *mp_command_value(const mp_command *c, const char *name)
 {
+	const char *last = NULL;
 	for (size_t i = 0; i < c->options->n_verb_values; i++)
 		if (strcmp(c->options->verb_value_names[i], name) == 0)
+			last = c->options->verb_values[i];
+	return last;
+}
+
+const char *mp_command_value_at(const mp_command *c, const char *name, size_t index)
+{
+	for (size_t i = 0; i < c->options->n_verb_values; i++)
+		if (strcmp(c->options->verb_value_names[i], name) == 0 && index-- == 0)
 			return c->options->verb_values[i];
 	return NULL;
 }
@@ -213,15 +224,14 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 			value = argv[++i];
 		}
 		if (verb_valued) {
-			size_t slot = 0;
-			while (slot < o->n_verb_values && strcmp(o->verb_value_names[slot], name) != 0)
-				slot++;
+			/* Each given value is kept (`recommend --snapshot A
+			 * --snapshot B`); mp_command_value answers the last. */
+			size_t slot = o->n_verb_values;
 			if (slot == sizeof(o->verb_values) / sizeof(o->verb_values[0]))
 				return usage_error(err, v, "too many options at '%s'", arg);
 			o->verb_value_names[slot] = name;
 			o->verb_values[slot] = value;
-			if (slot == o->n_verb_values)
-				o->n_verb_values++;
+			o->n_verb_values++;
 		} else if (strcmp(name, "--core") == 0) {
 			o->core = value;
 		} else if (strcmp(name, "--exe") == 0) {

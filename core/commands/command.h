@@ -33,8 +33,9 @@ typedef struct mp_options {
 	bool no_libc_debug;
 	const char *verb_flags[8];  /* the verb's own valueless options given */
 	size_t n_verb_flags;
-	const char *verb_value_names[8];  /* the verb's own options with values */
-	const char *verb_values[8];
+	const char *verb_value_names[32];  /* the verb's own options with values,
+					    * in order, repeats kept */
+	const char *verb_values[32];
 	size_t n_verb_values;
 	char *positional[MP_MAX_POSITIONAL];
 	size_t n_positional;
@@ -81,14 +82,22 @@ extern const mp_verb mp_verb_refs;
 extern const mp_verb mp_verb_logical;
 extern const mp_verb mp_verb_patterns;
 extern const mp_verb mp_verb_recommend;
+extern const mp_verb mp_verb_diff;
+extern const mp_verb mp_verb_watch;
 
 /* True when the verb's own option name ("--list") was given. */
 bool mp_command_flag(const mp_command *command, const char *name);
-/* The value of the verb's own option ("--fail-on"), or NULL if not given. */
+/* The value of the verb's own option ("--fail-on"), or NULL if not given;
+ * the last one when it was given more than once. */
 const char *mp_command_value(const mp_command *command, const char *name);
+/* Its index-th value (0: the first given), or NULL past the last. */
+const char *mp_command_value_at(const mp_command *command, const char *name, size_t index);
 
 /* Heap options from the command line and the host's interrupt poll. */
 mp_heap_options mp_command_heap_options(const mp_command *command);
+
+/* "512M", "2G", "64KiB", "1048576" as bytes (commands/patterns.c). */
+bool mp_command_parse_size(const char *text, uint64_t *out);
 
 /* Prints "memprof: <message>" and returns the exit status for the error. */
 int mp_command_fail(mp_command *command, mp_error *err);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "command.h"
@@ -462,15 +463,22 @@ static int run_snapshot(mp_command *c)
 	}
 	mp_heap *h = NULL;
 	mp_error *err = open_heap(c, &h);
+	/* A core's moment is when it was written, not when it is read: what
+	 * `diff` divides by (the header keeps the time of reading). */
+	struct stat core_stat;
+	if (!err && c->options->core && stat(c->options->core, &core_stat) == 0)
+		h->timestamp_ns = (int64_t)core_stat.st_mtim.tv_sec * 1000000000 +
+				  core_stat.st_mtim.tv_nsec;
 	/* Unless --heap-only, what `patterns` and `recommend` need goes
 	 * beside the heap (a leak check and one pass over the blocks). */
 	bool patterns = !mp_command_flag(c, "--heap-only");
-	heap_section section = {0};
+	heap_section sections[MP_SNAPSHOT_SECTIONS] = {{0}};
 	if (!err && patterns)
-		err = mp_patterns_snapshot_section(c, h, &section);
+		err = mp_patterns_snapshot_sections(c, h, sections);
 	if (!err)
-		err = heap_save_with(h, path, &section, patterns ? 1 : 0);
-	free(section.data);
+		err = heap_save_with(h, path, sections, patterns ? MP_SNAPSHOT_SECTIONS : 0);
+	for (size_t i = 0; i < MP_SNAPSHOT_SECTIONS; i++)
+		free(sections[i].data);
 	if (err) {
 		mp_heap_free(h);
 		return mp_command_fail(c, err);
@@ -488,8 +496,8 @@ const mp_verb mp_verb_snapshot = {
 	.name = "snapshot",
 	.summary = "save the heap snapshot to a file (save FILE) or print a saved one (show FILE)",
 	.usage = "save FILE [--heap-only] | show FILE\n"
-		 "  save writes the heap and what `patterns --snapshot` and `recommend --snapshot`\n"
-		 "  need (a leak check runs); --heap-only writes the heap alone",
+		 "  save writes the heap and what `patterns --snapshot`, `recommend --snapshot` and\n"
+		 "  `diff` need (a leak check runs); --heap-only writes the heap alone",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV,
 	.needs_target = false,
 	.wants_target = true,

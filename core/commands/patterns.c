@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "analysis/patterns.h"
+#include "analysis/snapshot_blocks.h"
 #include "command.h"
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "patterns_section.h"
+#include "diff_inputs.h"
 #include "leaks_report.h"
 #include "output/json.h"
 #include "output/table.h"
@@ -20,8 +22,9 @@ enum { TEXT_ROWS = 20 };
 
 static const char *const pressure_levels[] = {"normal", "elevated", "high", "critical"};
 
-/* "512M", "2G", "64KiB", "1048576": bytes, or false. */
-static bool parse_size(const char *text, uint64_t *out)
+/* "512M", "2G", "64KiB", "1048576": bytes, or false.  `diff` reads its
+ * --limit the same way. */
+bool mp_command_parse_size(const char *text, uint64_t *out)
 {
 	char *end = NULL;
 	double value = strtod(text, &end);
@@ -118,6 +121,8 @@ static bool recommend(const mp_finding *f, recommendation *r)
 	} else if (strcmp(f->kind, "arena-bloat") == 0) {
 		r->difficulty = "easy";
 		n = asprintf(&r->description, "cap malloc's arenas: mallopt(M_ARENA_MAX, 2) or MALLOC_ARENA_MAX=2 in the environment");
+	} else if (strcmp(f->kind, "growth") == 0) {
+		n = asprintf(&r->description, "bound %s: it grew in every interval between the snapshots; evict, cap or free what it no longer needs", s);
 	} else if (strcmp(f->kind, "leak") == 0) {
 		/* A leak is a bug whatever its size. */
 		if (priority_rank(r->priority) > 2)
@@ -312,21 +317,33 @@ static mp_pattern_options pattern_options(const mp_command *c)
 	return options;
 }
 
-mp_error *mp_patterns_snapshot_section(mp_command *c, const mp_heap *heap, heap_section *out)
+mp_error *mp_patterns_snapshot_sections(mp_command *c, const mp_heap *heap,
+				       heap_section out[MP_SNAPSHOT_SECTIONS])
 {
 	mp_leak_options leak_options = leak_options_of(c);
 	mp_leaks *leaks = NULL;
 	mp_pattern_input in;
 	mp_pattern_options options = pattern_options(c);
+	options.block_hashes = true;
+	memset(out, 0, MP_SNAPSHOT_SECTIONS * sizeof(*out));
 	mp_error *err = mp_leaks_analyze(c->target, heap, &leak_options, &leaks);
 	if (!err)
 		err = mp_pattern_input_gather(c->target, heap, leaks, &options, &in);
 	mp_leaks_free(leaks);
 	if (err)
 		return err;
-	out->tag = HEAP_SECTION_PATTERNS;
-	err = mp_pattern_input_encode(&in, &out->data, &out->size);
+	out[0].tag = HEAP_SECTION_PATTERNS;
+	err = mp_pattern_input_encode(&in, &out[0].data, &out[0].size);
+	/* The same pass hashed every block: what `diff` needs rides along. */
+	out[1].tag = HEAP_SECTION_BLOCKS;
+	if (!err)
+		err = mp_snapshot_blocks_encode(c->target, heap, in.chunk_hash, in.chunk_evidence,
+						&out[1].data, &out[1].size);
 	mp_pattern_input_free(&in);
+	if (err) {
+		free(out[0].data);
+		out[0].data = NULL;
+	}
 	return err;
 }
 
@@ -494,7 +511,7 @@ static int run_recommend(mp_command *c)
 	const char *limit_text = mp_command_value(c, "--limit");
 	const char *fail_text = mp_command_value(c, "--fail-on-pressure");
 	uint64_t limit = 0;
-	if (limit_text && (!parse_size(limit_text, &limit) || limit == 0)) {
+	if (limit_text && (!mp_command_parse_size(limit_text, &limit) || limit == 0)) {
 		fprintf(c->err, "memprof: --limit takes a size such as 512M, 2G or 1048576, not '%s'\n",
 			limit_text);
 		return MP_EXIT_USAGE;
@@ -515,16 +532,37 @@ static int run_recommend(mp_command *c)
 	mp_error *err = analyse(c, &a);
 	if (err)
 		return mp_command_fail(c, err);
+	/* Several --snapshot files, oldest first: the patterns are the last
+	 * one's, and what grew across all of them adds `growth` findings. */
+	mp_heap_diff diff;
+	mp_heap_diff_init(&diff);
+	if (mp_command_value_at(c, "--snapshot", 1)) {
+		const char *path;
+		for (size_t i = 0; !err && (path = mp_command_value_at(c, "--snapshot", i)); i++)
+			err = mp_diff_load_snapshot(path, &diff);
+		if (!err)
+			err = mp_heap_diff_finish(&diff, limit);
+		if (err) {
+			mp_heap_diff_free(&diff);
+			release(&a);
+			return mp_command_fail(c, err);
+		}
+	}
 	const mp_patterns *p = &a.patterns;
-	recommendation *r = calloc(p->n_findings ? p->n_findings : 1, sizeof(*r));
+	size_t wanted = p->n_findings + diff.n_growth;
+	recommendation *r = calloc(wanted ? wanted : 1, sizeof(*r));
 	size_t n = 0;
 	for (size_t i = 0; r && i < p->n_findings; i++)
 		if (recommend(&p->findings[i], &r[n]))
 			n++;
-	if (!r || n < p->n_findings) {
+	for (size_t i = 0; r && i < diff.n_growth; i++)
+		if (recommend(&diff.growth[i].finding, &r[n]))
+			n++;
+	if (!r || n < wanted) {
 		for (size_t i = 0; r && i < n; i++)
 			free(r[i].description);
 		free(r);
+		mp_heap_diff_free(&diff);
 		release(&a);
 		return mp_command_fail(c, mp_error_new(MP_ERR_NOMEM, "out of memory"));
 	}
@@ -608,6 +646,7 @@ static int run_recommend(mp_command *c)
 			for (size_t i = 0; i < n; i++)
 				free(r[i].description);
 			free(r);
+			mp_heap_diff_free(&diff);
 			release(&a);
 			return mp_command_fail(c, mp_error_new(MP_ERR_NOMEM, "out of memory"));
 		}
@@ -616,6 +655,7 @@ static int run_recommend(mp_command *c)
 	for (size_t i = 0; i < n; i++)
 		free(r[i].description);
 	free(r);
+	mp_heap_diff_free(&diff);
 	release(&a);
 	if (fail_level >= 0 && level >= fail_level) {
 		fprintf(c->err, "memprof: memory pressure %s (heap %" PRIu64 " of a %" PRIu64
@@ -646,7 +686,9 @@ const mp_verb mp_verb_patterns = {
 const mp_verb mp_verb_recommend = {
 	.name = "recommend",
 	.summary = "recommended changes with estimated savings, difficulty and priority",
-	.usage = "[--limit SIZE] [--fail-on-pressure normal|elevated|high|critical] [--snapshot FILE]",
+	.usage = "[--limit SIZE] [--fail-on-pressure normal|elevated|high|critical] [--snapshot FILE ...]\n"
+		 "  --snapshot given more than once (oldest first): the last snapshot's patterns,\n"
+		 "  and `growth` for what grew in every interval between them (memprof diff)",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,
 	.target_unless = "--snapshot",

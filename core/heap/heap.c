@@ -17,8 +17,14 @@ enum { MAX_PROBLEMS = 1000 };
 mp_heap *heap_new(void)
 {
 	mp_heap *h = calloc(1, sizeof(*h));
-	if (h)
-		h->timestamp = (int64_t)time(NULL);
+	if (h) {
+		/* The nanoseconds are what diffs divide by (snapshots a second
+		 * apart); the seconds are what the heap report shows. */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		h->timestamp = (int64_t)now.tv_sec;
+		h->timestamp_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	}
 	return h;
 }
 

@@ -55,6 +55,8 @@ struct mp_heap {
 	const char *located_by;
 	char *target_description;
 	int64_t timestamp;
+	int64_t timestamp_ns;     /* the same moment, ns since the epoch; kept in
+				   * the blocks section, not the header */
 	/* allocator.c: what served malloc in the target (mp_heap_allocator). */
 	enum mp_allocator_kind allocator_kind;
 	char allocator_version[64];
@@ -150,6 +152,8 @@ typedef struct heap_section {
 } heap_section;
 
 enum { HEAP_SECTION_PATTERNS = 0x50415454 };   /* "PATT" */
+/* What diffs need per block (analysis/snapshot_blocks.h). */
+enum { HEAP_SECTION_BLOCKS = 0x424c4b53 };     /* "BLKS" */
 /* Written and read by snapshot.c itself: the allocator record (u32 kind,
  * version and module as NUL-terminated strings), so a snapshot shown again
  * names the module it was taken from. */

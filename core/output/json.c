@@ -125,6 +125,16 @@ void mp_json_uint(mp_json *j, uint64_t value)
 	fprintf(j->out, "%" PRIu64, value);
 }
 
+void mp_json_double(mp_json *j, double value)
+{
+	before_item(j);
+	/* JSON has no NaN or infinity: null says "no value". */
+	if (value != value || value > 1.7e308 || value < -1.7e308)
+		fprintf(j->out, "null");
+	else
+		fprintf(j->out, "%.15g", value);
+}
+
 void mp_json_int(mp_json *j, int64_t value)
 {
 	before_item(j);

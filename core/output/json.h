@@ -27,6 +27,8 @@ void mp_json_string(mp_json *j, const char *value);
 void mp_json_string_n(mp_json *j, const char *value, size_t length);
 void mp_json_uint(mp_json *j, uint64_t value);
 void mp_json_int(mp_json *j, int64_t value);
+/* Rates and durations; non-finite values are written as null. */
+void mp_json_double(mp_json *j, double value);
 void mp_json_bool(mp_json *j, bool value);
 void mp_json_null(mp_json *j);
 /* Addresses and register values: "0x..." strings, because 64-bit values do

@@ -31,6 +31,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -90,6 +92,22 @@ typedef struct live_state {
 	bool exited;              /* a read failed because the process is gone */
 	bool use_vm_readv;
 	mp_page_cache *cache;
+	/* After mp_target_live_thaw: the writable memory as it was while
+	 * frozen, sorted by address; reads there come from these copies. */
+	struct live_copy {
+		uint64_t start, end;
+		uint8_t *bytes;
+		bool in_arena;
+	} *copies;
+	size_t n_copies;
+	bool thawed;
+	/* Memory for the copies, mapped and faulted in before the process is
+	 * frozen: faulting in a fresh page per 4 KiB copied would otherwise
+	 * be most of the pause. */
+	uint8_t *arena;
+	size_t arena_size, arena_used;
+	/* CLOCK_MONOTONIC ns: the first seize, and the release by a thaw. */
+	int64_t frozen_at, thawed_at;
 } live_state;
 
 static bool process_gone(pid_t pid);
@@ -143,13 +161,40 @@ static mp_error *read_direct(void *context, uint64_t address, void *buffer,
 	return NULL;
 }
 
+/* The copy holding all of [address, address+length), or NULL. */
+static const struct live_copy *copy_of(const live_state *s, uint64_t address, size_t length)
+{
+	size_t lo = 0, hi = s->n_copies;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->copies[mid].end <= address)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n_copies && s->copies[lo].start <= address &&
+	    length <= s->copies[lo].end - address)
+		return &s->copies[lo];
+	return NULL;
+}
+
 /* Small reads (headers, words, strings) go through a cache of 64 KiB
  * lines: one syscall brings in a line's worth of neighbours.  Large reads go
- * straight to the process.  The process is frozen, so lines stay true. */
+ * straight to the process.  The process is frozen, so lines stay true (once
+ * thawed, only unwritable memory is read live). */
 static mp_error *live_read(mp_target *t, uint64_t address, void *buffer,
 			   size_t length)
 {
 	live_state *s = t->state;
+	if (s->thawed) {
+		/* Writable memory comes from the copies; the rest (code,
+		 * read-only data) does not change while the process runs. */
+		const struct live_copy *c = copy_of(s, address, length);
+		if (c) {
+			memcpy(buffer, c->bytes + (address - c->start), length);
+			return NULL;
+		}
+	}
 	if (length > SMALL_READ || !s->cache)
 		return read_direct(t, address, buffer, length);
 	return mp_page_cache_read(s->cache, address, buffer, length);
@@ -351,6 +396,12 @@ static void live_release(mp_target *t)
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
 	mp_page_cache_free(s->cache);
+	for (size_t i = 0; i < s->n_copies; i++)
+		if (!s->copies[i].in_arena)
+			free(s->copies[i].bytes);
+	free(s->copies);
+	if (s->arena)
+		munmap(s->arena, s->arena_size);
 	free(s->attached);
 	free(s);
 }
@@ -360,12 +411,130 @@ static bool live_gone(mp_target *t)
 	return ((live_state *)t->state)->exited;
 }
 
+static const void *live_view(mp_target *t, uint64_t address, size_t length)
+{
+	live_state *s = t->state;
+	const struct live_copy *c = s->thawed ? copy_of(s, address, length) : NULL;
+	return c ? c->bytes + (address - c->start) : NULL;
+}
+
 static const struct mp_target_source live_source = {
 	.kind = "live",
 	.read = live_read,
 	.release = live_release,
 	.gone = live_gone,
+	.view = live_view,
 };
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The arena for the copies (see live_state): the writable mappings'
+ * size now, plus room for growth until the freeze. */
+static void prepare_arena(live_state *s)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	unsigned long long start, end, total = 0;
+	char perms[8];
+	char line[4096];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) == 3 && perms[0] == 'r' &&
+		    perms[1] == 'w' && end > start)
+			total += end - start;
+	fclose(f);
+	if (!total)
+		return;
+	size_t size = (size_t)(total + total / 4 + (1u << 20));
+	void *arena = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_NORESERVE, -1, 0);
+	if (arena == MAP_FAILED)
+		return;
+	s->arena = arena;
+	s->arena_size = size;
+}
+
+static int compare_copies(const void *x, const void *y)
+{
+	const struct live_copy *a = x, *b = y;
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+mp_error *mp_target_live_thaw(mp_target *t)
+{
+	if (t->source != &live_source)
+		return NULL;
+	live_state *s = t->state;
+	if (s->thawed)
+		return NULL;
+	size_t n = mp_target_mapping_count(t);
+	s->copies = calloc(n ? n : 1, sizeof(*s->copies));
+	if (!s->copies)
+		return mp_error_nomem();
+	mp_error *err = NULL;
+	for (size_t i = 0; i < n && !err; i++) {
+		const mp_mapping *m = mp_target_mapping(t, i);
+		if ((m->perms & (MP_PERM_READ | MP_PERM_WRITE)) != (MP_PERM_READ | MP_PERM_WRITE) ||
+		    m->end <= m->start)
+			continue;
+		struct live_copy *c = &s->copies[s->n_copies];
+		size_t length = m->end - m->start;
+		c->in_arena = s->arena && length <= s->arena_size - s->arena_used;
+		c->bytes = c->in_arena ? s->arena + s->arena_used : malloc(length);
+		if (!c->bytes) {
+			err = mp_error_nomem();
+			break;
+		}
+		if (c->in_arena)
+			s->arena_used += length;
+		/* One run per mapping; a mapping the kernel will not read (guard
+		 * pages, device memory) is left to read, and fail, live. */
+		mp_error *read = read_direct(t, m->start, c->bytes, m->end - m->start);
+		if (read) {
+			mp_error_free(read);
+			if (c->in_arena)
+				s->arena_used -= length;
+			else
+				free(c->bytes);
+			c->bytes = NULL;
+			if (s->exited)
+				err = mp_error_new(MP_ERR_NOT_FOUND, "pid %d exited while memprof was reading it",
+						   (int)s->pid);
+			continue;
+		}
+		c->start = m->start;
+		c->end = m->end;
+		s->n_copies++;
+	}
+	if (err)
+		return err;
+	/* The lookup needs them sorted; before mp_target_finish the mappings
+	 * are in /proc/PID/maps order, which is sorted, but say so here. */
+	if (s->n_copies > 1)
+		qsort(s->copies, s->n_copies, sizeof(*s->copies), compare_copies);
+	for (size_t i = 1; i < s->n_copies; i++)
+		if (s->copies[i].start < s->copies[i - 1].end)
+			return mp_error_new(MP_ERR_FORMAT, "pid %d: mappings overlap", (int)s->pid);
+	detach_all(s);
+	s->thawed_at = monotonic_ns();
+	s->thawed = true;
+	return NULL;
+}
+
+int64_t mp_target_live_pause_ns(const mp_target *t)
+{
+	if (t->source != &live_source)
+		return -1;
+	const live_state *s = t->state;
+	return s->thawed ? s->thawed_at - s->frozen_at : -1;
+}
 
 /* Threads seized and not gone; a gone thread's tid may come back (an exec
  * in another thread takes over the main thread's tid) and is seized again. */
@@ -748,6 +917,9 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 		return mp_error_nomem();
 	}
 
+	if ((flags & MP_PID_THAW_EARLY) && !(flags & MP_PID_ALREADY_STOPPED))
+		prepare_arena(s);
+	s->frozen_at = monotonic_ns();
 	if (flags & MP_PID_ALREADY_STOPPED)
 		err = list_threads(t, pid);
 	else
@@ -768,7 +940,11 @@ mp_error *mp_target_attach_pid(pid_t pid, const mp_target_options *options,
 		err = read_auxv(t, s->task_dir);
 	if (!err) {
 		read_process_info(t, pid, s->task_dir);
-		if (!(flags & MP_PID_ALREADY_STOPPED))
+		/* Module discovery reads files and the link map (in writable
+		 * memory, so from the copy): it need not hold the process. */
+		if ((flags & MP_PID_THAW_EARLY) && !(flags & MP_PID_ALREADY_STOPPED))
+			err = mp_target_live_thaw(t);
+		if (!err && !(flags & MP_PID_ALREADY_STOPPED))
 			err = mp_target_finish(t);
 	}
 	if (!err && asprintf(&t->description, "live process %d (%s)", (int)pid,

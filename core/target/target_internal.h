@@ -122,6 +122,17 @@ void mp_types_free(struct mp_types *types);
  * whose roots could not be read would all look leaked. */
 mp_error *mp_target_check_alive(mp_target *t);
 
+/* Live targets (live.c): copies every writable mapping, then lets the
+ * process run; reads of that memory keep giving the frozen moment, so the
+ * pause lasts the copy only (`memprof watch`).  Other targets: nothing. */
+mp_error *mp_target_live_thaw(mp_target *t);
+/* mp_target_attach_pid flag (beside the public ones): thaw as soon as
+ * the maps, registers and auxv are read, before module discovery. */
+enum { MP_PID_THAW_EARLY = 1u << 16 };
+/* After a thaw: how long the process was held, from the first seize to
+ * the last detach, in ns; -1 when not thawed (or not live). */
+int64_t mp_target_live_pause_ns(const mp_target *t);
+
 /* Source constructors are the public mp_target_open_* functions. */
 
 #endif

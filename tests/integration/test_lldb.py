@@ -4,7 +4,9 @@ and with memory read through LLDB), help and one-line errors."""
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 from mptest import check, example, finish, held_core, helper, memprof
 
@@ -163,10 +165,22 @@ with held_core([reg], "registry.core") as core:
 # register cast and main's `job` are one struct job: the same walk (GDB's
 # test compares it with the CLI on a core written at this stop).
 roots = helper("frame_roots")
+tmp_maps = tempfile.mkdtemp(prefix="memprof-lldb-maps-")
 commands = ("memprof logical current --format json", "memprof logical *current",
             "memprof logical (struct job *)$rdi")
-status, out, err = lldb(roots, "breakpoint set -n stop_here", "run", *commands,
-                        "frame select 1", "memprof logical job", "kill")
+status, out, err = lldb(roots, "breakpoint set -n stop_here", "run",
+                        "memprof info --format json --output %s" % os.path.join(tmp_maps, "before.json"),
+                        *commands, "frame select 1", "memprof logical job",
+                        "memprof info --format json --output %s" % os.path.join(tmp_maps, "after.json"),
+                        "kill")
+# Evaluating ROOT wrote nothing into the process: LLDB's expression
+# evaluator would have mapped a page there for its results.
+maps = [json.load(open(os.path.join(tmp_maps, n))).get("mappings") if os.path.exists(os.path.join(tmp_maps, n))
+        else None for n in ("before.json", "after.json")]
+check(maps[0] is not None and maps[0] == maps[1],
+      "the process's mappings are the same before and after the ROOT expressions: %s"
+      % [m for m in (maps[1] or []) if m not in (maps[0] or [])])
+shutil.rmtree(tmp_maps, ignore_errors=True)
 report = output_of(out, commands[0])
 report = json.loads(report) if report and report.lstrip().startswith("{") else None
 if check(report is not None and report["root"] == "current",
