@@ -16,7 +16,7 @@ esac
 # Debian 12 packages memprof needs to build, test and benchmark.
 packages=(meson ninja-build gcc g++ pkg-config libdwarf-dev libelf-dev
   libcmocka-dev zlib1g-dev gdb gdbserver lldb liblldb-14-dev libc6-dbg valgrind dwarves
-  hyperfine python3 python3-prometheus-client procps binutils file clang libclang-rt-14-dev
+  hyperfine python3 python3-prometheus-client procps binutils file clang libclang-rt-14-dev chromium
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev)
 
 missing=()

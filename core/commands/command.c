@@ -22,6 +22,7 @@ static const mp_verb *const verbs[] = {
 	&mp_verb_patterns,
 	&mp_verb_recommend,
 	&mp_verb_diff,
+	&mp_verb_report,
 	&mp_verb_watch,
 };
 

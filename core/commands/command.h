@@ -83,6 +83,7 @@ extern const mp_verb mp_verb_logical;
 extern const mp_verb mp_verb_patterns;
 extern const mp_verb mp_verb_recommend;
 extern const mp_verb mp_verb_diff;
+extern const mp_verb mp_verb_report;
 extern const mp_verb mp_verb_watch;
 
 /* True when the verb's own option name ("--list") was given. */
