@@ -385,12 +385,16 @@ def core_state(core, program, exe=True):
                  label="core %s%s" % (os.path.basename(core), "" if exe else " (no exe)"))
 
 
+# A path that does not exist, inside the test's own directory: garbage
+# words land anywhere, `snapshot save` among them, and memprof as root
+# would write a file named /nonexistent (which then broke unit-errors).
+NO_SUCH_DIR = os.path.join(tmp, "no-such-dir", "sub")
 GARBAGE = ["--bogus", "-z", "--format", "--threads", "--metric", "zzz", "0x", "0xzz", "-1", "0",
            "99999999999999999999999", "0xffffffffffffffff", "%s%n%x", "\u00e9t\u00e9", "::",
            ":", "0x10:struct nosuch", "x" * 300, "--", "--no-libc-debug", "-h", "--format=json",
            "--format=", "--fail-on", "none", "definite,bogus", "--max-depth", "--top",
            "--show-reachable", "--roots", "--reorganize", "--list", "--variable", "struct",
-           "instance:", "--debug-dir", "/nonexistent", "save", "show"]
+           "instance:", "--debug-dir", NO_SUCH_DIR, "save", "show"]
 BAD_ADDRESSES = ["0x0", "0x10", "0xffffffffffffffff", "0x7fffffffe000", "zzz", "-5", "0x",
                  "0x1ffffffffffffffffff", "12345", "0x555555554000"]
 FORMATS = {"info": ["text", "json"], "type": ["text", "json"], "heap": ["text", "json", "csv"],
