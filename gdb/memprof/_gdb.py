@@ -508,6 +508,7 @@ _LOGICAL_VALUED = ("--core", "--exe", "--sysroot", "--pid", "--format", "--outpu
 _CHAIN = re.compile(r"[A-Za-z_][\w:]*((\.|->)[A-Za-z_]\w*|\[(\d+|0[xX][0-9a-fA-F]+)\])*\Z")
 _LAST_MEMBER = re.compile(r"(.+?)(\.|->)([A-Za-z_]\w*)\Z", re.S)
 _RECORDS = (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
+_OPERATOR_EDGE = re.compile(r"^[-+*/&|<>!~^%()]|[-+*/&|<>!~^%(]$")
 
 
 def _single_colon(text):
@@ -596,8 +597,18 @@ def logical_argv(argv):
     root = " ".join(root_words)
     other_target = any(o.split("=")[0] in ("--core", "--pid") for o in options)
     # Whatever GDB does not evaluate goes to the engine exactly as typed,
-    # so a malformed line gets the CLI's own answer.
+    # so a malformed line gets the CLI's own answer.  Words of one
+    # expression typed without quotes have operators between them
+    # (`(struct x *) $rdi`, `items + 3`); other stray words are the
+    # engine's to refuse.
     if not root or other_target or _single_colon(root):
+        return argv
+    if len(root_words) > 1 and not any(_OPERATOR_EDGE.search(w) for w in root_words):
+        return argv
+    # GDB 13 dies (SIGSEGV) evaluating a symbol in an inferior that has no
+    # program while another inferior has a core: nothing to evaluate there.
+    progspace = gdb.current_progspace()
+    if progspace is None or progspace.filename is None:
         return argv
     head = re.match(r"[A-Za-z_][\w:]*", root)
     if _CHAIN.match(root) and head and _is_global(head.group(0)):

@@ -332,6 +332,15 @@ def folded_body(text):
 reg = helper("registry")
 with held_core([reg], "registry.core") as core:
     core = os.path.abspath(core)
+    # An inferior with no program beside one with a core: GDB 13 itself
+    # dies evaluating a symbol there, so memprof evaluates nothing in it
+    # and the engine answers (no process).
+    status, out, err = gdb(reg, core, "-ex", "add-inferior", "-ex", "inferior 2",
+                           "-ex", "memprof logical registry", "-ex", "memprof logical registry.items",
+                           "-ex", "inferior 1", *marked("memprof logical registry --format json"))
+    check("Fatal signal" not in err and status == 0 and between_markers(out) and
+          err.count("memprof: no process") == 2,
+          "gdb survives memprof logical in an inferior with no program: %s" % err[-600:])
     for expression, cli_root in (("registry.items", "registry.items"),
                                  ("registry.items[3]", "registry.items[3]"),
                                  ("&registry", "registry"),
