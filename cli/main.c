@@ -100,10 +100,36 @@ static void install_handlers(int argc, char **argv)
 	}
 }
 
+/* Columns of the progress line on stderr, to erase it with as many
+ * spaces: plain \r and spaces work on any terminal, and leave nothing but
+ * carriage returns and blanks in a log written with --progress=always. */
+static size_t progress_columns;
+
+static void draw_progress(void *context, const mp_progress *p)
+{
+	(void)context;
+	if (!p->text) {
+		fprintf(stderr, "\r%*s\r", (int)progress_columns, "");
+		progress_columns = 0;
+	} else {
+		size_t length = strlen(p->text);
+		/* A shorter line than the last leaves the last one's tail. */
+		int pad = progress_columns > length ? (int)(progress_columns - length) : 0;
+		fprintf(stderr, "\r%s%*s", p->text, pad, "");
+		if (length > progress_columns)
+			progress_columns = length;
+	}
+	fflush(stderr);
+}
+
 int main(int argc, char **argv)
 {
 	install_handlers(argc, argv);
-	mp_host host = {.name = "cli"};
+	mp_host host = {
+		.name = "cli",
+		.progress = draw_progress,
+		.progress_interactive = isatty(STDERR_FILENO) == 1,
+	};
 	int status = mp_command_run(argc - 1, argv + 1, &host, stdout, stderr);
 	if (fflush(stdout) != 0 && status == MP_EXIT_OK)
 		status = MP_EXIT_ERROR;

@@ -76,12 +76,35 @@ struct Session {
 	lldb::SBDebugger debugger;
 	lldb::SBProcess process;
 	const char *verb;     // the command's verb, or nullptr
+	size_t progress_columns = 0;   // of the progress line last drawn
 };
 
 bool interrupted(void *context)
 {
 	auto *session = static_cast<Session *>(context);
 	return session->debugger.GetCommandInterpreter().WasInterrupted();
+}
+
+// The engine's progress line, redrawn in place on the debugger's error
+// stream (the command's own result only exists once it returns).  Erased
+// with spaces: no terminal escapes in a log.
+void progress(void *context, const mp_progress *p)
+{
+	auto *session = static_cast<Session *>(context);
+	FILE *f = session->debugger.GetErrorFileHandle();
+	if (!f)
+		return;
+	if (!p->text) {
+		std::fprintf(f, "\r%*s\r", (int)session->progress_columns, "");
+		session->progress_columns = 0;
+	} else {
+		size_t length = std::strlen(p->text);
+		int pad = session->progress_columns > length
+				  ? (int)(session->progress_columns - length) : 0;
+		std::fprintf(f, "\r%s%*s", p->text, pad, "");
+		session->progress_columns = std::max(session->progress_columns, length);
+	}
+	std::fflush(f);
 }
 
 // ------------------------------------------------------------ registers
@@ -663,6 +686,9 @@ bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
 	host.interrupted = interrupted;
 	host.context = &session;
 	host.open_target = open_target;
+	host.progress = progress;
+	FILE *error_file = debugger.GetErrorFileHandle();
+	host.progress_interactive = error_file && isatty(fileno(error_file));
 
 	MemoryStream out, err;
 	if (!out.file() || !err.file()) {

@@ -8,6 +8,7 @@
 #include "array.h"
 #include "error.h"
 #include "heap/heap_internal.h"
+#include "progress.h"
 
 enum {
 	MAX_THREADS = 8,
@@ -126,6 +127,13 @@ static inline __attribute__((always_inline)) bool keep_going(worker *w, size_t i
 {
 	if ((i & 0xffff) != 0)
 		return true;
+	/* Parts handed out so far, by every worker; only the calling
+	 * thread has a reporter (progress.h), the others skip this. */
+	if (mp_progress_current) {
+		size_t parts = atomic_load_explicit(&w->job->next_part, memory_order_relaxed);
+		size_t done = parts << MP_BLOCK_GRAPH_PART_SHIFT;
+		mp_progress_update(done < w->h->n_chunks ? done : w->h->n_chunks);
+	}
 	if (w->interrupted && w->interrupted(w->context))
 		atomic_store(w->stop, true);
 	return !atomic_load_explicit(w->stop, memory_order_relaxed);
@@ -346,7 +354,9 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 	workers[0].context = context;
 	for (unsigned t = 1; t < count; t++)
 		started[t] = pthread_create(&ids[t], NULL, run_worker, &workers[t]) == 0;
+	mp_progress_begin("leak scan", "chunks", n);
 	run_worker(&workers[0]);
+	mp_progress_end();
 	for (unsigned t = 1; t < count; t++)
 		if (started[t])
 			pthread_join(ids[t], NULL);

@@ -25,6 +25,7 @@
 #include "containers.h"
 #include "dwarf/types.h"
 #include "error.h"
+#include "progress.h"
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
 #include "type_names.h"
@@ -815,6 +816,8 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 	uint8_t bytes[MAX_SHAPE_BYTES];
 	ty->current_evidence = MP_EVIDENCE_SHAPE;
 	for (size_t i = 0; i < ty->h->n_chunks && !ty->nomem; i++) {
+		if ((i & 0xffff) == 0)
+			mp_progress_update(i);
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
 		if (ty->types[i] || (kind != MP_LEAK_DEFINITE && kind != MP_LEAK_INDIRECT &&
 				     kind != MP_LEAK_POSSIBLE))
@@ -912,8 +915,13 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_leaks *l
 		seed_frame_variables(&ty, main_module);
 	if (!err)
 		drain(&ty);
-	if (!err && leaks && main_module && !ty.nomem)
+	if (!err && leaks && main_module && !ty.nomem) {
+		/* Counted by the chunks looked at: the typed roots' drain
+		 * before it is short next to this. */
+		mp_progress_begin("block typing", "chunks", h->n_chunks);
 		infer_shapes(&ty, leaks);
+		mp_progress_end();
+	}
 	free(ty.queue);
 	free(ty.candidates);
 	free_plans(&ty);

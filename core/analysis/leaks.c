@@ -36,6 +36,7 @@
 #include "warnings.h"
 #include "heap/heap_internal.h"
 #include "block_graph.h"
+#include "progress.h"
 #include "roots.h"
 #include "target/target_internal.h"
 
@@ -75,6 +76,7 @@ typedef struct marker {
 	uint8_t **owned;                /* copies read from live targets */
 	uint8_t *buffer;                /* for root ranges without a view */
 	uint64_t words_since_poll;
+	uint64_t edges_done;            /* followed so far, for progress */
 	bool interrupted;
 	mp_block_graph graph;
 } marker;
@@ -158,6 +160,7 @@ static bool poll(marker *m, size_t words)
 	if (m->words_since_poll < POLL_WORDS)
 		return !m->interrupted;
 	m->words_since_poll = 0;
+	mp_progress_update(m->edges_done);
 	if (m->options->interrupted && m->options->interrupted(m->options->context))
 		m->interrupted = true;
 	return !m->interrupted;
@@ -266,6 +269,7 @@ static bool drain(marker *m, phase ph, size_t leader)
 			if (!ok)
 				return false;
 		}
+		m->edges_done += count + 1;
 		if (!poll(m, count + 1))
 			return false;
 	}
@@ -395,15 +399,20 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 			goto done;
 		l->scanned_bytes += m.graph.scanned_bytes;
 	}
-	if (!scan_roots(&m))
-		goto stopped;
+	/* Each block is drained once, over marking and claiming: its edges
+	 * and itself. */
+	mp_progress_begin("leak marking", "edges", m.graph.n_edges + heap->n_chunks);
+	bool marked = scan_roots(&m);
 	/* Phase 2: cliques of lost blocks, in address order. */
-	for (size_t i = 0; i < heap->n_chunks; i++) {
+	for (size_t i = 0; marked && i < heap->n_chunks; i++) {
 		if ((l->state[i] & ~INCOMING) != UNREACHED)
 			continue;
 		if (!push(&m, i) || !drain(&m, PHASE_CLAIM, i))
-			goto stopped;
+			marked = false;
 	}
+	mp_progress_end();
+	if (!marked)
+		goto stopped;
 	for (size_t i = 0; i < heap->n_chunks; i++)
 		if ((l->state[i] & ~INCOMING) == UNREACHED)
 			l->state[i] = (uint8_t)(DEFINITE | (l->state[i] & INCOMING));

@@ -25,6 +25,7 @@
 
 #include "array.h"
 #include "error.h"
+#include "progress.h"
 #include "warnings.h"
 #include "target/target_internal.h"
 
@@ -1595,10 +1596,16 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 	}
 	w->stats.objects--;
 	uint64_t polls = 0;
+	/* The objects reachable are not known before the walk: a count and a
+	 * rate, no share. */
+	mp_progress_begin("logical walk", "objects", 0);
 	while (w->n_work && !w->nomem) {
 		lg_work item = w->work[--w->n_work];
-		if ((++polls & 0xffff) == 0 && w->options.interrupted &&
+		if ((++polls & 0xffff) == 0)
+			mp_progress_update(w->stats.objects);
+		if ((polls & 0xffff) == 0 && w->options.interrupted &&
 		    w->options.interrupted(w->options.context)) {
+			mp_progress_end();
 			mp_logical_free(l);
 			return mp_error_new(MP_ERR_INTERRUPTED, "logical walk interrupted");
 		}
@@ -1620,6 +1627,7 @@ mp_error *mp_logical_walk(mp_target *target, const mp_heap *heap,
 			break;
 		}
 	}
+	mp_progress_end();
 	if (w->nomem) {
 		mp_logical_free(l);
 		return mp_error_new(MP_ERR_NOMEM, "out of memory walking %s at 0x%" PRIx64,

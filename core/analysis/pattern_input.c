@@ -13,6 +13,7 @@
 
 #include "array.h"
 #include "block_types.h"
+#include "progress.h"
 #include "containers.h"
 #include "error.h"
 #include "heap/heap_internal.h"
@@ -267,6 +268,8 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 		b->out->chunk_class[i] = MP_PATTERN_NO_CLASS;
 		if (b->out->chunk_kind[i] == MP_LEAK_NOT_A_BLOCK)
 			continue;
+		if ((i & 0xffff) == 0)
+			mp_progress_update(i);
 		if ((i & 0xfffff) == 0 && b->options && b->options->interrupted &&
 		    b->options->interrupted(b->options->context))
 			break;
@@ -708,8 +711,11 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		out->chunk_hash = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*out->chunk_hash));
 	if (!out->chunk_class || !out->chunk_kind || (hashes && !out->chunk_hash))
 		b.nomem = true;
-	if (!b.nomem)
+	if (!b.nomem) {
+		mp_progress_begin("patterns", "chunks", h->n_chunks);
 		scan_blocks(&b, leaks);
+		mp_progress_end();
+	}
 	if (options && options->interrupted && options->interrupted(options->context)) {
 		err = mp_error_new(MP_ERR_INTERRUPTED, "patterns: interrupted");
 	} else {

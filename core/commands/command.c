@@ -9,6 +9,7 @@
 #include "command.h"
 #include "error.h"
 #include "output/json.h"
+#include "progress.h"
 
 static const mp_verb *const verbs[] = {
 	&mp_verb_info,
@@ -52,6 +53,9 @@ static const char common_usage[] =
 	"  --output FILE        write results to FILE instead of standard output\n"
 	"  --debug-dir DIR      extra root for debug files (repeatable)\n"
 	"  --no-libc-debug      ignore libc's debug symbols\n"
+	"  --progress auto|always|never   a progress line on stderr during long work;\n"
+	"                       auto: when stderr is a terminal and results are text\n"
+	"                       or go to --output\n"
 	"exit status: 0 ok, 1 runtime error, 2 usage error, 3 a requested check failed\n";
 
 static void print_overview(FILE *out)
@@ -145,6 +149,7 @@ bool mp_command_flag(const mp_command *c, const char *name)
 
 int mp_command_fail(mp_command *c, mp_error *err)
 {
+	mp_progress_clear();
 	int status = mp_error_code(err) == MP_ERR_USAGE ? MP_EXIT_USAGE : MP_EXIT_ERROR;
 	fprintf(c->err, "memprof: %s\n", mp_error_message(err));
 	mp_error_free(err);
@@ -193,7 +198,7 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 		size_t name_length = value ? (size_t)(value - arg) : strlen(arg);
 		static const char *const valued[] = {
 			"--core", "--exe", "--sysroot", "--pid", "--format", "--output",
-			"--debug-dir",
+			"--debug-dir", "--progress",
 		};
 		const char *name = NULL;
 		for (size_t k = 0; !value && verb->flags && verb->flags[k]; k++) {
@@ -245,6 +250,12 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 			if (o->n_debug_dirs == MP_MAX_DEBUG_DIRS)
 				return usage_error(err, v, "too many --debug-dir options at '%s'", value);
 			o->debug_dirs[o->n_debug_dirs++] = value;
+		} else if (strcmp(name, "--progress") == 0) {
+			if (strcmp(value, "auto") != 0 && strcmp(value, "always") != 0 &&
+			    strcmp(value, "never") != 0)
+				return usage_error(err, v, "--progress takes auto, always or never, not '%s'",
+						   value);
+			o->progress = value;
 		} else if (strcmp(name, "--format") == 0) {
 			if (!parse_format(value, &o->format))
 				return usage_error(err, v, "unknown format '%s'", value);
@@ -329,6 +340,10 @@ static mp_error *open_target(const mp_host *host, const mp_options *o,
 	return mp_target_attach_pid((pid_t)o->pid, &target_options, 0, out);
 }
 
+static bool progress_wanted(const mp_options *o, const mp_host *host);
+static int run_verb(const mp_verb *verb, const mp_options *options,
+		    const mp_host *host, FILE *out, FILE *err);
+
 int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 		   FILE *err)
 {
@@ -373,31 +388,55 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 	status = check_options(verb, &options, host, err);
 	if (status != MP_EXIT_OK)
 		return status;
+	mp_progress_install(host, progress_wanted(&options, host));
+	status = run_verb(verb, &options, host, out, err);
+	/* The line is gone before the host shows the results. */
+	mp_progress_uninstall();
+	return status;
+}
 
+/* --progress=auto: only for someone watching a terminal, and never when
+ * the results would be read from the same stream family (a JSON or CSV
+ * pipeline on stdout is left alone even if stderr is a terminal). */
+static bool progress_wanted(const mp_options *o, const mp_host *host)
+{
+	if (o->progress && strcmp(o->progress, "never") == 0)
+		return false;
+	if (o->progress && strcmp(o->progress, "always") == 0)
+		return true;
+	return host && host->progress_interactive &&
+	       (o->format == MP_FORMAT_TEXT || o->output);
+}
+
+static int run_verb(const mp_verb *verb, const mp_options *options,
+		    const mp_host *host, FILE *out, FILE *err)
+{
+	int status;
 	mp_command command = {
 		.host = host,
-		.options = &options,
+		.options = options,
 		.out = out,
 		.err = err,
 	};
 	bool own_target = false;
-	bool given = (host && host->target) || options.core || options.pid;
+	bool given = (host && host->target) || options->core || options->pid;
 	/* `snapshot save` in a debugger: the target is the debugger's, which
 	 * it opens on demand, as for the verbs that always need one. */
 	bool action = verb->target_action && host && host->open_target &&
-		      options.n_positional > 0 &&
-		      strcmp(options.positional[0], verb->target_action) == 0;
-	if (target_needed(verb, &options) || (verb->wants_target && (given || action))) {
+		      options->n_positional > 0 &&
+		      strcmp(options->positional[0], verb->target_action) == 0;
+	if (target_needed(verb, options) || (verb->wants_target && (given || action))) {
 		if (host && host->target) {
 			command.target = host->target;
 		} else {
-			mp_error *e = open_target(host, &options, &command.target);
+			mp_error *e = open_target(host, options, &command.target);
 			if (e)
 				return mp_command_fail(&command, e);
 			own_target = true;
 		}
 		/* Everything memprof could not read is said once, on stderr,
 		 * whatever the format; JSON carries it too. */
+		mp_progress_clear();
 		for (size_t i = 0; i < mp_target_warning_count(command.target); i++)
 			fprintf(err, "memprof: warning: %s\n",
 				mp_target_warning(command.target, i));
@@ -405,14 +444,14 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 	/* Opened once the target is: a command that cannot open its target
 	 * (no process in a debugger, a missing core) leaves --output alone. */
 	FILE *output_file = NULL;
-	if (options.output) {
-		output_file = fopen(options.output, "w");
+	if (options->output) {
+		output_file = fopen(options->output, "w");
 		if (!output_file) {
 			if (own_target)
 				mp_target_release(command.target);
 			return mp_command_fail(&command,
 					       mp_error_errno(errno, "cannot write %s",
-							      options.output));
+							      options->output));
 		}
 		command.out = output_file;
 	}
@@ -420,7 +459,7 @@ int mp_command_run(int argc, char **argv, const mp_host *host, FILE *out,
 	if (own_target)
 		mp_target_release(command.target);
 	if (output_file && fclose(output_file) != 0 && status == MP_EXIT_OK) {
-		fprintf(err, "memprof: cannot write %s: %s\n", options.output,
+		fprintf(err, "memprof: cannot write %s: %s\n", options->output,
 			strerror(errno));
 		status = MP_EXIT_ERROR;
 	}

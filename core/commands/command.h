@@ -31,6 +31,7 @@ typedef struct mp_options {
 	const char *debug_dirs[MP_MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool no_libc_debug;
+	const char *progress;      /* --progress: "auto" (NULL), "always", "never" */
 	const char *verb_flags[8];  /* the verb's own valueless options given */
 	size_t n_verb_flags;
 	const char *verb_value_names[32];  /* the verb's own options with values,

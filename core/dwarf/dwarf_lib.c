@@ -15,6 +15,7 @@
 #include "dwarf_lib.h"
 #include "elf/elf_file.h"
 #include "error.h"
+#include "progress.h"
 
 enum { MAX_WALK_DEPTH = 64 };
 
@@ -1045,6 +1046,8 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 			return dw_error(dw, err, last_offset, "compilation unit DIE");
 		}
 		last_offset = cu_offset;
+		if (w->report_progress)
+			mp_progress_update(cu_offset);
 		Dwarf_Unsigned language = 0;
 		if (dwarf_srclang(cu, &language, &err) != DW_DLV_OK && err) {
 			dwarf_dealloc_error(dw->dbg, err);

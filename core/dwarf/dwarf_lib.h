@@ -60,6 +60,9 @@ typedef struct mp_dw_walker {
 	void (*leave)(void *context);
 	/* Polled between CUs; true stops the walk with MP_ERR_INTERRUPTED. */
 	bool (*interrupted)(void *context);
+	/* Report each CU's offset as the done bytes of the current progress
+	 * phase (progress.h): set by the one walk that has a phase for it. */
+	bool report_progress;
 } mp_dw_walker;
 mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *walker);
 

@@ -20,6 +20,7 @@
 #include "dwarf_lib.h"
 #include "elf/elf_file.h"
 #include "error.h"
+#include "progress.h"
 #include "target/target_internal.h"
 #include "types.h"
 
@@ -773,8 +774,11 @@ static void ensure_indexed(dmod *m)
 		.enter = index_enter,
 		.leave = index_leave,
 		.interrupted = index_interrupted,
+		.report_progress = true,
 	};
+	mp_progress_begin("DWARF index", "bytes", m->info_bytes);
 	e = mp_dw_walk(m->dw, &walker);
+	mp_progress_end();
 	if (!e && m->failed)
 		e = mp_error_nomem();
 	/* Variables defined through DW_AT_specification take the declaration's

@@ -37,6 +37,7 @@
 #include "elf/elf_file.h"
 #include "error.h"
 #include "heap_internal.h"
+#include "progress.h"
 #include "target/target_internal.h"
 
 enum {
@@ -124,6 +125,8 @@ typedef struct walker {
 	uint64_t view_start, view_end;
 	/* mmapped chunks found by the walk, for mallinfo */
 	uint64_t mmapped_count, mmapped_bytes;
+	/* Bytes of the segments before the current one, for progress. */
+	uint64_t progress_base;
 } walker;
 
 /* ------------------------------------------------------------ reading */
@@ -483,7 +486,9 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 	uint64_t released = first;
 	size_t steps = 0;
 	while (p + 16 <= end) {
-		if (++steps % (1u << 20) == 0 && w->options->interrupted &&
+		if ((++steps & 0xffff) == 0)
+			mp_progress_update(w->progress_base + (p - first));
+		if (steps % (1u << 20) == 0 && w->options->interrupted &&
 		    w->options->interrupted(w->options->context)) {
 			err = mp_error_new(MP_ERR_INTERRUPTED, "heap walk interrupted at %#llx",
 					   (unsigned long long)p);
@@ -623,7 +628,9 @@ static mp_error *walk_mmapped(walker *w, uint64_t start, uint64_t end)
 	size_t steps = 0;
 	mp_error *err = NULL;
 	while (!err && p + 16 <= end) {
-		if (++steps % (1u << 20) == 0 && w->options->interrupted &&
+		if ((++steps & 0xffff) == 0)
+			mp_progress_update(w->progress_base + (p - start));
+		if (steps % (1u << 20) == 0 && w->options->interrupted &&
 		    w->options->interrupted(w->options->context)) {
 			err = mp_error_new(MP_ERR_INTERRUPTED, "mmapped chunk search interrupted at %#llx",
 					   (unsigned long long)p);
@@ -1213,8 +1220,16 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
 		err = collect_mmap_candidates(&w, &list);
 	if (!err && list.count > 1)
 		qsort(list.items, list.count, sizeof(*list.items), compare_segments);
+	/* Progress in bytes of address space: the chunk count is not known
+	 * before the walk, the segments' extent is. */
+	uint64_t walked = 0, extent = 0;
+	for (size_t i = 0; !err && i < list.count; i++)
+		extent += list.items[i].end - list.items[i].start;
+	mp_progress_begin("heap walk", "bytes", extent);
 	for (size_t i = 0; !err && i < list.count; i++) {
 		const segment *s = &list.items[i];
+		w.progress_base = walked + (s->mmap_candidate ? 0 : s->first - s->start);
+		walked += s->end - s->start;
 		if (i > 0 && s->start < list.items[i - 1].end) {
 			heap_problem(heap, s->start, "heap segment list",
 				     "segment at %#llx overlaps the previous one; skipped",
@@ -1231,6 +1246,7 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
 			err = walk_segment(&w, s->first, s->end, s->top, s->arena, where);
 		}
 	}
+	mp_progress_end();
 	if (!err)
 		err = find_tcaches(&w);
 	if (!err)

@@ -36,10 +36,38 @@ class _Run:
         self.verb = verb
         self.interrupted = False
         self.keep = []
+        self.progress_columns = 0
+        # --progress=auto draws only for someone at a terminal: GDB's own
+        # stderr, not a pipe or a log (gdb -batch under a script).
+        try:
+            interactive = os.isatty(2)
+        except OSError:
+            interactive = False
         self.host = E.Host(name=b"gdb", target=None,
                            interrupted=E.INTERRUPTED_FN(self._poll),
                            context=None,
-                           open_target=E.OPEN_TARGET_FN(self._open_target))
+                           open_target=E.OPEN_TARGET_FN(self._open_target),
+                           progress=E.PROGRESS_FN(self._progress),
+                           progress_interactive=interactive)
+
+    # The engine's progress line, redrawn in place on GDB's stderr; the
+    # engine calls it from this thread only, at most ten times a second.
+    def _progress(self, _context, report):
+        try:
+            text = report.contents.text
+            if text is None:
+                gdb.write("\r%s\r" % (" " * self.progress_columns), gdb.STDERR)
+                self.progress_columns = 0
+            else:
+                text = text.decode("utf-8", "replace")
+                pad = max(0, self.progress_columns - len(text))
+                gdb.write("\r" + text + " " * pad, gdb.STDERR)
+                self.progress_columns = max(self.progress_columns, len(text))
+            gdb.flush(gdb.STDERR)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        except Exception:  # a progress line is never worth a traceback
+            pass
 
     # Ctrl-C: SIGINT is held back while the engine runs (see run() below);
     # the engine's poll asks whether one is waiting.

@@ -603,6 +603,21 @@ const char *mp_leaks_warning(const mp_leaks *leaks, size_t index);
 /* What a debugger front-end supplies to the command engine: a target it has
  * opened (the engine does not release it), or NULL to let the command line's
  * --core/--pid choose. */
+/* One report of long work in progress, for mp_host.progress. */
+typedef struct mp_progress {
+	const char *phase;      /* "heap walk", "leak scan", ...; NULL: erase */
+	const char *unit;       /* what done and total count: "bytes", "chunks" */
+	uint64_t done;
+	uint64_t total;         /* 0: not known */
+	double elapsed;         /* seconds since the phase began */
+	double rate;            /* units a second so far */
+	double remaining;       /* seconds left, estimated; negative: not known */
+	/* All of the above as one short line (under 80 columns), for hosts
+	 * that only show it: "leak scan  42%  1.1M/2.7M chunks  2.3M chunks/s
+	 * 1s left".  NULL: erase. */
+	const char *text;
+} mp_progress;
+
 typedef struct mp_host {
 	const char *name;      /* "cli", "gdb", "lldb" */
 	mp_target *target;
@@ -615,6 +630,26 @@ typedef struct mp_host {
 	 * and --debug-dir.  The engine releases what it gets.  NULL: none. */
 	mp_error *(*open_target)(void *context, const mp_target_options *options,
 				 mp_target **out);
+	/* Added last so hosts built before it (zeroed or with designated
+	 * initialisers) keep working: NULL means no progress.
+	 *
+	 * Progress of long work (heap walk, leak scan, DWARF indexing, ...),
+	 * by the --progress=auto|always|never option of every verb: `never`
+	 * calls it never, `always` whenever the engine has something to show,
+	 * `auto` (the default) only when progress_interactive is true and the
+	 * results do not go to the same place as text would be read from: the
+	 * format is text, or --output names a file.  Nothing is reported
+	 * during a command's first half second, then at most ten times a
+	 * second, from the thread that called mp_command_run only (a host such
+	 * as GDB's Python may not be called from others).  p->text NULL (and
+	 * p->phase NULL) means: erase what was shown; it comes after every phase
+	 * that showed a line, before the engine's own error and warning
+	 * messages, and before mp_command_run returns.  context is the field
+	 * above. */
+	void (*progress)(void *context, const mp_progress *p);
+	/* Whether the person reading the host's messages sees a line redrawn
+	 * in place (the CLI: stderr is a terminal); decides --progress=auto. */
+	bool progress_interactive;
 } mp_host;
 
 enum {

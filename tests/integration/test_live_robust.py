@@ -686,6 +686,9 @@ hits = 0
 for trial in range(RUN_KILL_TRIALS + RUN_SIGNAL_TRIALS):
     sig = signal.SIGKILL if trial < RUN_KILL_TRIALS else rng.choice([signal.SIGINT, signal.SIGTERM])
     label = "run, %s, trial %d" % (sig.name, trial)
+    # Leftovers of earlier trials (a program we SIGKILLed in a finally,
+    # reparented to us) are reaped here, not taken for this trial's.
+    orphans()
     program = Busy(*run_args, via_run=True)
     try:
         time.sleep(rng.uniform(0.0, run_duration * 1.1))
