@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind debugger-leaks type-index debugger-info logical-10m snapshot-10m watch-1m)
+BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind run-tree debugger-leaks type-index debugger-info logical-10m snapshot-10m watch-1m)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -438,6 +438,55 @@ bench_run_vs_valgrind() {
         --display "valgrind --leak-check=full --run-libc-freeres=no list_strings $nodes" \
         --runs 3 --warmup 0
     printf '\nLost blocks (definite, indirect): memprof %s, valgrind %s: equal (checked by this run). Target: memprof at least 15x faster.\n' "$ours" "$theirs" >>"$section"
+    publish_section
+}
+
+# run-tree: a tree of 50 short test processes (bench/tree_test: sorts a
+# table of strings, leaks 10 blocks), run one after another by a shell
+# script as `make check` runs tests: `memprof run --follow-forks` against
+# the script alone and against valgrind --trace-children=yes.  Lost blocks
+# per process must be equal (checked first).  Targets: at most 1.5x the
+# native time, at least 10x faster than valgrind.
+# shellcheck disable=SC2034  # the command arrays are passed to compare by name
+bench_run_tree() {
+    local program=$build/bench/tree_test
+    [[ -x $program ]] || die "$program not built"
+    need valgrind "apt-get install valgrind"
+    local procs=50 n=20000
+    [[ $quick -eq 1 ]] && procs=10
+    local script=$data/run-tree-$procs.sh
+    printf '#!/bin/sh\n# %d short tests one after another, as make check runs them\ni=0\nwhile [ $i -lt %d ]; do\n    %q %d 10 || exit 1\n    i=$((i + 1))\ndone\n' \
+        "$procs" "$procs" "$program" "$n" >"$script"
+    chmod +x "$script"
+    local -a c_memprof=("$MEMPROF" run --follow-forks --fail-on none --format json -- "$script")
+    local -a c_native=("$script")
+    local -a c_valgrind=(valgrind --trace-children=yes --leak-check=full --run-libc-freeres=no "$script")
+    local ours theirs
+    ours=$("${c_memprof[@]}" | "$PYTHON" -c 'import json,sys; p=json.load(sys.stdin)["processes"]; c=__import__("collections").Counter(x["summary"]["definitely_lost"]["blocks"] for x in p if x["checked"]); print(", ".join("%d x %d" % (k, c[k]) for k in sorted(c)))')
+    theirs=$("${c_valgrind[@]}" 2>&1 | "$PYTHON" -c 'import re,sys; d={}
+for l in sys.stdin:
+    m=re.match(r"==(\d+)==\s+definitely lost: [\d,]+ bytes in ([\d,]+) blocks", l)
+    if m: d[m.group(1)]=int(m.group(2).replace(",",""))
+c=__import__("collections").Counter(d.values()); print(", ".join("%d x %d" % (k, c[k]) for k in sorted(c)))')
+    [[ $ours == "$theirs" ]] || die "$cur: lost blocks per process differ: memprof $ours, valgrind $theirs"
+    local saved_runs=$runs saved_warmup=$warmup
+    runs=3 warmup=1
+    compare memprof-run-tree c_memprof native c_native valgrind c_valgrind
+    runs=$saved_runs warmup=$saved_warmup
+    report_section --title "\`memprof run --follow-forks\`: a tree of $procs short test processes, against native and valgrind --trace-children=yes" \
+        --display "memprof run --follow-forks --fail-on none --format json -- run-tree.sh" \
+        --display "run-tree.sh ($procs x tree_test $n 10, one after another)" \
+        --display "valgrind --trace-children=yes --leak-check=full --run-libc-freeres=no run-tree.sh" \
+        --runs 3 --warmup 1
+    "$PYTHON" - "$cmp_json" "$procs" >>"$section" <<'PY'
+import json, sys
+r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+m, n, v = r["memprof-run-tree"], r["native"], r["valgrind"]
+print(f"\nmemprof / native: **{m / n:.2f}x** (target at most 1.5x); valgrind / memprof: "
+      f"**{v / m:.1f}x** (target at least 10x); memprof's cost per process: "
+      f"{(m - n) / int(sys.argv[2]) * 1000:.1f} ms.")
+PY
+    printf '\nDefinitely lost blocks per process (blocks x processes; the shell has none): memprof %s; valgrind %s: equal (checked by this run).\n' "$ours" "$theirs" >>"$section"
     publish_section
 }
 

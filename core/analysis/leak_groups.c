@@ -328,6 +328,14 @@ mp_error *mp_leak_report_build_typed(mp_target *t, const mp_heap *heap,
 				     const mp_leaks *leaks, const mp_block_typing *typing,
 				     unsigned kinds_mask, mp_leak_report *out)
 {
+	return mp_leak_report_build_filtered(t, heap, leaks, typing, kinds_mask, NULL, NULL, out);
+}
+
+mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
+					const mp_leaks *leaks, const mp_block_typing *typing,
+					unsigned kinds_mask, mp_leak_filter filter,
+					void *context, mp_leak_report *out)
+{
 	memset(out, 0, sizeof(*out));
 	size_t groups_capacity = 0, unreferenced_capacity = 0;
 	const mp_type **types = typing->types;
@@ -342,9 +350,15 @@ mp_error *mp_leak_report_build_typed(mp_target *t, const mp_heap *heap,
 			continue;
 		const heap_chunk *c = &heap->chunks[i];
 		uint64_t size = heap_chunk_usable(c);
-		out->blocks[kind]++;
-		out->bytes[kind] += size;
-		if ((kind == MP_LEAK_DEFINITE || kind == MP_LEAK_INDIRECT) &&
+		/* A block the filter drops (a suppression) is counted nowhere
+		 * here; the filter counts it. */
+		bool counted = false;
+		if (!filter || !(kinds_mask & (1u << kind))) {
+			counted = true;
+			out->blocks[kind]++;
+			out->bytes[kind] += size;
+		}
+		if (counted && (kind == MP_LEAK_DEFINITE || kind == MP_LEAK_INDIRECT) &&
 		    mp_leaks_unreferenced(leaks, i)) {
 			if (!MP_ARRAY_RESERVE(out->unreferenced, unreferenced_capacity,
 					      out->n_unreferenced + 1))
@@ -371,6 +385,23 @@ mp_error *mp_leak_report_build_typed(mp_target *t, const mp_heap *heap,
 		if (by_size) {
 			evidence = "size-match";
 			type = type_display(by_size);
+		}
+		if (filter && filter(context, i, kind, type, size, bytes, length)) {
+			free(type);
+			continue;
+		}
+		if (!counted) {
+			out->blocks[kind]++;
+			out->bytes[kind] += size;
+			if ((kind == MP_LEAK_DEFINITE || kind == MP_LEAK_INDIRECT) &&
+			    mp_leaks_unreferenced(leaks, i)) {
+				if (!MP_ARRAY_RESERVE(out->unreferenced, unreferenced_capacity,
+						      out->n_unreferenced + 1)) {
+					free(type);
+					goto nomem;
+				}
+				out->unreferenced[out->n_unreferenced++] = i;
+			}
 		}
 		mp_leak_group *g = find_group(out, kind, type, evidence, size);
 		if (!g) {

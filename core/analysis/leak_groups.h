@@ -34,6 +34,16 @@ mp_error *mp_leak_report_build(mp_target *target, const mp_heap *heap,
 mp_error *mp_leak_report_build_typed(mp_target *target, const mp_heap *heap,
 				     const mp_leaks *leaks, const mp_block_typing *typing,
 				     unsigned kinds_mask, mp_leak_report *out);
+/* Sees each block of kinds_mask with what the report groups it by (type:
+ * NULL when unknown; bytes: its first length bytes) before it is counted;
+ * true drops it from the report altogether (suppressions). */
+typedef bool (*mp_leak_filter)(void *context, size_t chunk_index, enum mp_leak_kind kind,
+			       const char *type, uint64_t size, const uint8_t *bytes,
+			       size_t length);
+mp_error *mp_leak_report_build_filtered(mp_target *target, const mp_heap *heap,
+					const mp_leaks *leaks, const mp_block_typing *typing,
+					unsigned kinds_mask, mp_leak_filter filter,
+					void *context, mp_leak_report *out);
 void mp_leak_report_free(mp_leak_report *report);
 
 /* What a block holds, from its first bytes: a C++ class named by its vtable
