@@ -38,6 +38,7 @@ MAX_SEED = {
     "fuzz_core": 131072,
     "fuzz_elf": 262144,
     "fuzz_snapshot": 65536,
+    "fuzz_text": 65536,
 }
 
 # name -> (program relative to BUILD_DIR, arguments, root variables for the
@@ -275,6 +276,52 @@ def snapshot_seeds(build, cores, seeds, scratch):
             shutil.copy(out, os.path.join(seeds, name + ".snapshot"))
 
 
+SUPPRESSIONS = b"""# perl frees nothing at exit: not ours.
+name: perl-at-exit
+program: perl
+
+name: parser-interned
+kind: definite,indirect
+type: char\\[\\] (string)
+size: 16-64
+program: */parser_test
+preview: tok:*
+
+root: cache_*
+owner: struct node
+size: 1K-
+"""
+
+
+def text_seeds(build, cores, seeds):
+    """fuzz_text: byte 0 picks the reader (suppressions, a folded pair, a
+    JSON report, the diff verb on a pair); pairs are split by a NUL."""
+    memprof = os.path.join(build, "cli", "memprof")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+
+    def output(*args):
+        result = subprocess.run([memprof, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env)
+        return result.stdout if result.returncode in (0, 3) else b""
+
+    def seed(name, data):
+        if 0 < len(data) <= MAX_SEED["fuzz_text"]:
+            with open(os.path.join(seeds, name), "wb") as f:
+                f.write(data)
+
+    seed("suppressions", b"\x00" + SUPPRESSIONS)
+    for name, core in sorted(cores.items()):
+        root = CORES[name][2]
+        if root and "," not in root:
+            folded = output("logical", root, "--core", core, "--format", "folded")
+            seed("folded-" + name, b"\x01" + folded + b"\x00" + folded[: len(folded) // 2])
+            seed("diff-folded-" + name, b"\x03" + folded + b"\x00" + folded + b"\x01")
+        for verb in ("heap", "leaks"):
+            report = output(verb, "--core", core, "--format", "json")
+            seed("json-%s-%s" % (verb, name), b"\x02" + report)
+            seed("diff-%s-%s" % (verb, name), b"\x03" + report + b"\x00" + report + b"\x00")
+
+
 def heap_data(build, data, cores, seeds):
     folder = os.path.join(data, "heap")
     shutil.rmtree(folder, ignore_errors=True)
@@ -293,7 +340,7 @@ def heap_data(build, data, cores, seeds):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-FUZZERS = ("fuzz_core", "fuzz_elf", "fuzz_elf_reader", "fuzz_snapshot", "fuzz_heap")
+FUZZERS = ("fuzz_core", "fuzz_elf", "fuzz_elf_reader", "fuzz_snapshot", "fuzz_heap", "fuzz_text")
 
 
 def main():
@@ -325,6 +372,8 @@ def main():
             snapshot_seeds(build, cores, seeds["fuzz_snapshot"], scratch)
         if "fuzz_heap" in wanted:
             heap_data(build, data, cores, seeds["fuzz_heap"])
+        if "fuzz_text" in wanted:
+            text_seeds(build, cores, seeds["fuzz_text"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for fuzzer, folder in sorted(seeds.items()):
