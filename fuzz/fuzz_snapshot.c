@@ -1,8 +1,8 @@
 /* Fuzzes heap snapshot files (`memprof snapshot save`, read back by `diff`):
  * mp_heap_load, then every accessor over what it loaded; then the
- * `patterns` and `recommend` verbs on the file, which decode its patterns
- * section (the per-chunk classes, content hashes and array plans) and
- * compute and print findings from it in every format.
+ * `patterns`, `recommend` and `diff` verbs on the file, which decode its
+ * patterns section (the per-chunk classes, content hashes and array plans)
+ * and its per-block section, and compute and print findings from them.
  *
  * A snapshot ends in a CRC-32 of everything before it, so nearly every
  * mutation would stop at the checksum and the fuzzer would never see the
@@ -99,7 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *patterns[] = {"patterns", "--snapshot", (char *)path, "--format", (char *)format};
 	char *recommend[] = {"recommend", "--snapshot", (char *)path, "--format", (char *)format,
 			     "--limit", "1M"};
+	/* diff reads the per-block section (snapshot_blocks.c): the file
+	 * against itself. */
+	char *diff[] = {"diff", (char *)path, (char *)path, "--format", (char *)format};
 	mp_command_run(5, patterns, &host, fuzz_null_stream(), fuzz_null_stream());
 	mp_command_run(7, recommend, &host, fuzz_null_stream(), fuzz_null_stream());
+	mp_command_run(5, diff, &host, fuzz_null_stream(), fuzz_null_stream());
 	return 0;
 }
