@@ -133,24 +133,44 @@ static bool vec_deque(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t a
 /* hashbrown: the allocation is [buckets of T, padded to 16][ctrl bytes:
  * buckets + 16]; ctrl points between the two, bucket i is just below
  * ctrl - i * size_of T.  A full bucket's control byte has the top bit 0. */
-static bool hash_table(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+/* Where a HashMap/HashSet keeps its RawTable's fields, wherever rustc
+ * nested them (base.table.table...), and the element type (K, V). */
+typedef struct hash_layout {
+	uint64_t mask_off, items_off, ctrl_off;   /* from the map's start */
+	const mp_type *element;
+} hash_layout;
+
+static bool hash_layout_of(const mp_type *t, hash_layout *out)
 {
-	uint64_t table_off, mask_off, items_off, ctrl_off;
+	uint64_t table_off;
 	const mp_type *table, *ft;
 	if (!lg_find_field(t, "table", &table_off, &table) ||
 	    !type_name_starts(table, "hashbrown::raw::RawTable<"))
 		return false;
 	const mp_type *el = type_template_type(table, 0);
-	if (!el || !lg_find_field(table, "bucket_mask", &mask_off, &ft) ||
-	    !lg_find_field(table, "items", &items_off, &ft) ||
-	    !lg_find_field(table, "ctrl", &ctrl_off, &ft))
+	if (!el || !lg_find_field(table, "bucket_mask", &out->mask_off, &ft) ||
+	    !lg_find_field(table, "items", &out->items_off, &ft) ||
+	    !lg_find_field(table, "ctrl", &out->ctrl_off, &ft))
 		return false;
-	el = mp_type_strip(el);
+	out->mask_off += table_off;
+	out->items_off += table_off;
+	out->ctrl_off += table_off;
+	out->element = mp_type_strip(el);
+	return true;
+}
+
+static bool hash_table(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
+{
+	hash_layout layout;
+	if (!hash_layout_of(t, &layout))
+		return false;
+	const mp_type *el = layout.element;
 	uint64_t size = mp_type_size(el);
 	lg_add(w, frame, mp_type_size(t));
-	uint64_t base = addr + table_off, mask, items, ctrl;
-	if (!read_u64(w, base + mask_off, &mask) || !read_u64(w, base + items_off, &items) ||
-	    !read_u64(w, base + ctrl_off, &ctrl))
+	uint64_t mask, items, ctrl;
+	if (!read_u64(w, addr + layout.mask_off, &mask) ||
+	    !read_u64(w, addr + layout.items_off, &items) ||
+	    !read_u64(w, addr + layout.ctrl_off, &ctrl))
 		return true;
 	if (!mask || mask > (1ull << 40))
 		return true;   /* the empty singleton (static), or garbage */
@@ -398,22 +418,15 @@ static bool hash_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes
 			mp_container_buffer *out)
 {
 	(void)address;
-	uint64_t table_off, mask_off, items_off, ctrl_off, mask, items, ctrl;
-	const mp_type *table, *ft;
-	if (!lg_find_field(t, "table", &table_off, &table) ||
-	    !type_name_starts(table, "hashbrown::raw::RawTable<"))
+	hash_layout layout;
+	uint64_t mask, items, ctrl;
+	if (!hash_layout_of(t, &layout) || layout.mask_off + 8 > size ||
+	    layout.items_off + 8 > size || layout.ctrl_off + 8 > size)
 		return false;
-	const mp_type *el = type_template_type(table, 0);
-	if (!el || !lg_find_field(table, "bucket_mask", &mask_off, &ft) ||
-	    !lg_find_field(table, "items", &items_off, &ft) ||
-	    !lg_find_field(table, "ctrl", &ctrl_off, &ft) ||
-	    table_off + mask_off + 8 > size || table_off + items_off + 8 > size ||
-	    table_off + ctrl_off + 8 > size)
-		return false;
-	uint64_t element = mp_type_size(mp_type_strip(el));
-	memcpy(&mask, bytes + table_off + mask_off, 8);
-	memcpy(&items, bytes + table_off + items_off, 8);
-	memcpy(&ctrl, bytes + table_off + ctrl_off, 8);
+	uint64_t element = mp_type_size(layout.element);
+	memcpy(&mask, bytes + layout.mask_off, 8);
+	memcpy(&items, bytes + layout.items_off, 8);
+	memcpy(&ctrl, bytes + layout.ctrl_off, 8);
 	/* The empty singleton (static, no allocation), or not a table. */
 	if (!mask || mask > (1ull << 40) || !element || items > mask + 1) {
 		*out = (mp_container_buffer){0, 0, 0, 1, false};
