@@ -20,73 +20,39 @@
 #include <string.h>
 
 #include "byte_reader.h"
+#include "byte_writer.h"
 #include "error.h"
 
 enum { ENCODING_VERSION = 1 };
 
-typedef struct buffer {
-	uint8_t *data;
-	size_t size, capacity;
-	bool nomem;
-} buffer;
-
-static void put(buffer *b, const void *bytes, size_t size)
-{
-	if (b->nomem)
-		return;
-	if (b->size + size > b->capacity) {
-		size_t grown = b->capacity ? b->capacity : 4096;
-		while (grown < b->size + size)
-			grown *= 2;
-		uint8_t *data = realloc(b->data, grown);
-		if (!data) {
-			b->nomem = true;
-			return;
-		}
-		b->data = data;
-		b->capacity = grown;
-	}
-	memcpy(b->data + b->size, bytes, size);
-	b->size += size;
-}
-
-static void put_u64(buffer *b, uint64_t v) { put(b, &v, 8); }
-
-static void put_string(buffer *b, const char *s)
-{
-	uint32_t length = (uint32_t)strlen(s);
-	put(b, &length, 4);
-	put(b, s, length);
-}
-
 mp_error *mp_pattern_input_encode(const mp_pattern_input *in, uint8_t **out, size_t *size)
 {
-	buffer b = {0};
+	mp_byte_writer b = {0};
 	uint32_t version = ENCODING_VERSION;
-	put(&b, &version, 4);
-	put_u64(&b, in->n_chunks);
-	put_u64(&b, in->in_use_blocks);
-	put_u64(&b, in->in_use_bytes);
+	mp_put(&b, &version, 4);
+	mp_put_u64(&b, in->n_chunks);
+	mp_put_u64(&b, in->in_use_blocks);
+	mp_put_u64(&b, in->in_use_bytes);
 	uint8_t partial = in->partial;
-	put(&b, &partial, 1);
-	put_u64(&b, in->n_classes);
+	mp_put(&b, &partial, 1);
+	mp_put_u64(&b, in->n_classes);
 	for (size_t i = 0; i < in->n_classes; i++) {
 		const mp_pattern_class *c = &in->classes[i];
-		put_string(&b, c->name);
+		mp_put_string(&b, c->name);
 		uint64_t fields[7] = {c->blocks, c->bytes, c->overhead, c->record_size,
 				      c->reorganized_size, c->exact, c->example};
-		put(&b, fields, sizeof(fields));
+		mp_put(&b, fields, sizeof(fields));
 	}
-	put(&b, in->chunk_class, in->n_chunks * sizeof(*in->chunk_class));
-	put(&b, in->chunk_kind, in->n_chunks);
-	put_u64(&b, in->n_contents);
-	put(&b, in->contents, in->n_contents * sizeof(*in->contents));
-	put_u64(&b, in->n_capacity);
+	mp_put(&b, in->chunk_class, in->n_chunks * sizeof(*in->chunk_class));
+	mp_put(&b, in->chunk_kind, in->n_chunks);
+	mp_put_u64(&b, in->n_contents);
+	mp_put(&b, in->contents, in->n_contents * sizeof(*in->contents));
+	mp_put_u64(&b, in->n_capacity);
 	for (size_t i = 0; i < in->n_capacity; i++) {
 		const mp_pattern_capacity *c = &in->capacity[i];
-		put_string(&b, c->subject);
+		mp_put_string(&b, c->subject);
 		uint64_t fields[4] = {c->blocks, c->bytes, c->unused, c->example};
-		put(&b, fields, sizeof(fields));
+		mp_put(&b, fields, sizeof(fields));
 	}
 	if (b.nomem) {
 		free(b.data);

@@ -18,6 +18,7 @@
 
 #include "block_types.h"
 #include "byte_reader.h"
+#include "byte_writer.h"
 #include "error.h"
 #include "heap/heap_internal.h"
 
@@ -47,41 +48,6 @@ uint64_t mp_block_content_hash(const uint8_t *bytes, size_t length, uint64_t usa
 	return h ? h : 1;
 }
 
-typedef struct buffer {
-	uint8_t *data;
-	size_t size, capacity;
-	bool nomem;
-} buffer;
-
-static void put(buffer *b, const void *bytes, size_t size)
-{
-	if (b->nomem)
-		return;
-	if (b->size + size > b->capacity) {
-		size_t grown = b->capacity ? b->capacity : 4096;
-		while (grown < b->size + size)
-			grown *= 2;
-		uint8_t *data = realloc(b->data, grown);
-		if (!data) {
-			b->nomem = true;
-			return;
-		}
-		b->data = data;
-		b->capacity = grown;
-	}
-	memcpy(b->data + b->size, bytes, size);
-	b->size += size;
-}
-
-static void put_u64(buffer *b, uint64_t v) { put(b, &v, 8); }
-
-static void put_string(buffer *b, const char *s)
-{
-	uint32_t length = s ? (uint32_t)strlen(s) : 0;
-	put(b, &length, 4);
-	put(b, s ? s : "", length);
-}
-
 mp_error *mp_snapshot_blocks_encode(mp_target *target, const mp_heap *heap,
 				    const uint64_t *hash, const uint8_t *evidence,
 				    uint8_t **out, size_t *size)
@@ -89,7 +55,7 @@ mp_error *mp_snapshot_blocks_encode(mp_target *target, const mp_heap *heap,
 	if (heap->n_chunks && (!hash || !evidence))
 		return mp_error_new(MP_ERR_UNSUPPORTED,
 				    "the blocks section needs the block hashes (mp_pattern_options.block_hashes)");
-	buffer b = {0};
+	mp_byte_writer b = {0};
 	/* Room for the per-chunk arrays at once: a 10-million-chunk heap
 	 * would otherwise be copied several times while doubling. */
 	size_t want = 4096 + heap->n_chunks * 8;
@@ -98,17 +64,17 @@ mp_error *mp_snapshot_blocks_encode(mp_target *target, const mp_heap *heap,
 		return mp_error_nomem();
 	b.capacity = want;
 	uint32_t version = ENCODING_VERSION;
-	put(&b, &version, 4);
-	put_u64(&b, (uint64_t)heap->timestamp_ns);
+	mp_put(&b, &version, 4);
+	mp_put_u64(&b, (uint64_t)heap->timestamp_ns);
 	size_t n_modules = target ? mp_target_module_count(target) : 0;
-	put_u64(&b, n_modules);
+	mp_put_u64(&b, n_modules);
 	for (size_t i = 0; i < n_modules; i++) {
 		const mp_module *m = mp_target_module(target, i);
-		put_string(&b, mp_module_name(m));
-		put_string(&b, mp_module_build_id(m));
-		put_u64(&b, mp_module_load_bias(m));
+		mp_put_string(&b, mp_module_name(m));
+		mp_put_string(&b, mp_module_build_id(m));
+		mp_put_u64(&b, mp_module_load_bias(m));
 	}
-	put_u64(&b, heap->n_chunks);
+	mp_put_u64(&b, heap->n_chunks);
 	/* Module names may have used up the room made above. */
 	if (!b.nomem && b.capacity - b.size < heap->n_chunks * 8) {
 		uint8_t *grown = realloc(b.data, b.size + heap->n_chunks * 8);
