@@ -13,6 +13,7 @@
 #include "analysis/snapshot_blocks.h"
 #include "command.h"
 #include "diff_inputs.h"
+#include "patterns_section.h"
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "output/json.h"
@@ -200,21 +201,7 @@ static void json_interval(mp_json *j, const mp_heap_diff *d, const mp_diff_inter
 
 void mp_diff_json_growth(mp_json *j, const mp_heap_diff *d, const mp_diff_growth *g)
 {
-	const mp_finding *f = &g->finding;
-	mp_json_key(j, "kind");
-	mp_json_string(j, f->kind);
-	mp_json_key(j, "subject");
-	mp_json_string(j, f->subject);
-	mp_json_key(j, "blocks");
-	mp_json_uint(j, f->blocks);
-	mp_json_key(j, "bytes");
-	mp_json_uint(j, f->bytes);
-	mp_json_key(j, "estimated_savings_bytes");
-	mp_json_uint(j, f->savings);
-	mp_json_key(j, "impact");
-	mp_json_string(j, f->impact);
-	mp_json_key(j, "evidence");
-	mp_json_string(j, f->detail ? f->detail : "");
+	mp_finding_json(j, &g->finding);
 	mp_json_key(j, "bytes_per_second");
 	mp_json_double(j, g->bytes_per_second);
 	mp_json_key(j, "seconds_to_limit");
@@ -231,11 +218,6 @@ void mp_diff_json_growth(mp_json *j, const mp_heap_diff *d, const mp_diff_growth
 	mp_json_begin_array(j);
 	for (size_t k = 0; k < d->n_intervals; k++)
 		mp_json_int(j, g->interval_blocks[k]);
-	mp_json_end_array(j);
-	mp_json_key(j, "examples");
-	mp_json_begin_array(j);
-	for (size_t e = 0; e < f->n_examples; e++)
-		mp_json_hex(j, f->examples[e]);
 	mp_json_end_array(j);
 }
 

@@ -205,7 +205,7 @@ static void write_table(mp_command *c, const mp_table *t, size_t text_rows)
 	}
 }
 
-static void json_finding(mp_json *j, const mp_finding *f)
+void mp_finding_json(mp_json *j, const mp_finding *f)
 {
 	mp_json_key(j, "kind");
 	mp_json_string(j, f->kind);
@@ -454,7 +454,7 @@ static int run_patterns(mp_command *c)
 		mp_json_begin_array(&j);
 		for (size_t i = 0; i < p->n_findings; i++) {
 			mp_json_begin_object(&j);
-			json_finding(&j, &p->findings[i]);
+			mp_finding_json(&j, &p->findings[i]);
 			mp_json_end_object(&j);
 		}
 		mp_json_end_array(&j);

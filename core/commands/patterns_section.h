@@ -15,4 +15,11 @@ enum { MP_SNAPSHOT_SECTIONS = 2 };
 mp_error *mp_patterns_snapshot_sections(mp_command *command, const mp_heap *heap,
 					heap_section out[MP_SNAPSHOT_SECTIONS]);
 
+/* One finding's common members (kind, subject, blocks, bytes, savings,
+ * impact, evidence, examples) into the open JSON object: `patterns` and
+ * `diff`'s growth findings write them alike. */
+struct mp_json;
+struct mp_finding;
+void mp_finding_json(struct mp_json *j, const struct mp_finding *f);
+
 #endif

@@ -133,16 +133,25 @@ mp_error *heap_read(const mp_heap *h, mp_target *target, uint64_t address,
 #else
 #define POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
 #endif
+/* How many chunks of r start at or before address, from the start bitmap
+ * and the running counts: one load and a popcount.  Inlined into each
+ * clone, so the popcnt one uses the instruction. */
+static inline __attribute__((always_inline)) size_t starts_up_to(const heap_region *r,
+								 uint64_t address)
+{
+	size_t g = (size_t)((address - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t w = g / 64;
+	uint64_t below = r->starts[w] & (~(uint64_t)0 >> (63 - g % 64));
+	return r->before[w] + (size_t)__builtin_popcountll(below);
+}
+
 POPCNT_CLONES
 ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
 {
 	const heap_region *r = find_region(h, address);
 	if (!r)
 		return -1;
-	size_t g = (size_t)((address - r->start) >> HEAP_ALIGN_SHIFT);
-	size_t w = g / 64;
-	uint64_t below = r->starts[w] & (~(uint64_t)0 >> (63 - g % 64));
-	size_t lo = r->before[w] + (size_t)__builtin_popcountll(below);
+	size_t lo = starts_up_to(r, address);
 	/* lo chunks start at or before address; the last of them holds it. */
 	if (lo == 0)
 		return -1;
@@ -158,10 +167,7 @@ ptrdiff_t mp_heap_find_block(const mp_heap *h, uint64_t address)
 	const heap_region *r = find_region(h, address);
 	if (!r)
 		return -1;
-	size_t g = (size_t)((address - r->start) >> HEAP_ALIGN_SHIFT);
-	size_t w = g / 64;
-	uint64_t below = r->starts[w] & (~(uint64_t)0 >> (63 - g % 64));
-	size_t lo = r->before[w] + (size_t)__builtin_popcountll(below);
+	size_t lo = starts_up_to(r, address);
 	if (lo == 0)
 		return -1;
 	return heap_block_in_region(h->chunks, r, r->first + lo - 1, address);
