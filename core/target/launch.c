@@ -13,6 +13,15 @@
  * leader's exit stop is a process exit), and each one is held at its own
  * exit stop for the caller to check.
  *
+ * Threads are traced in both modes (PTRACE_O_TRACECLONE: a stop when one
+ * is created, one when it exits) for the sake of their registers at the
+ * end: a block a thread holds only in a register when another thread calls
+ * exit() is not lost, and a leak check that reads only the exiting
+ * thread's registers would call it so.  When the group exits, every other
+ * thread is stopped at its own exit stop with the registers it had when it
+ * was killed; those are kept (a thread ending alone, by SYS_exit, is not a
+ * root any more) and given to the check with the leader's.
+ *
  * If memprof dies (SIGKILL, or the CLI's SIGINT/SIGTERM handler exiting at
  * once), the kernel detaches the program and it runs on untraced: memprof
  * must not take the program down with it, so PTRACE_O_EXITKILL is not
@@ -21,9 +30,11 @@
  * the processes it left behind get a bounded time to end (daemons would
  * otherwise hold memprof forever), then memprof stops following them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,9 +47,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "error.h"
 #include "launch.h"
 #include "target_internal.h"
+
+struct mp_launch_thread {
+	pid_t tid;
+	mp_registers registers;
+};
 
 struct mp_launch {
 	bool follow;
@@ -154,6 +171,52 @@ static mp_launch_process *add_process(mp_launch *l, pid_t pid, pid_t ppid,
 	return p;
 }
 
+/* The child has been told to exec.  The report pipe closes when the exec
+ * succeeds (close-on-exec) or brings the errno of a failed one.  Meanwhile
+ * the child is traced: a signal it gets before the exec (SIGWINCH from a
+ * resized terminal, say) stops it until we deliver it, so the pipe is
+ * polled, not read blindly, and such stops are resumed here.  The exec's
+ * own event stop, if it comes first, is the root's start. */
+static mp_error *wait_for_exec(mp_launch *l, int report_fd, const char *program)
+{
+	mp_launch_process *root = l->procs[0];
+	for (;;) {
+		struct pollfd ready = {report_fd, POLLIN, 0};
+		int r = poll(&ready, 1, 50);
+		if (r < 0 && errno != EINTR)
+			return mp_error_errno(errno, "waiting for %s to start", program);
+		if (r > 0) {
+			int exec_errno = 0;
+			ssize_t n = read(report_fd, &exec_errno, sizeof(exec_errno));
+			if (n == (ssize_t)sizeof(exec_errno))
+				return mp_error_errno(exec_errno, "cannot run %s", program);
+			return NULL;
+		}
+		int status;
+		pid_t got = waitpid(root->pid, &status, __WALL | WNOHANG);
+		if (got != root->pid)
+			continue;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			root->ended = true;
+			root->wait_status = status;
+			return mp_error_new(MP_ERR_IO, "%s ended before it started (signal %d)", program,
+					    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		int event = status >> 16;
+		if (event == PTRACE_EVENT_EXEC) {
+			l->started = true;
+			read_cmdline(root);
+			ptrace(PTRACE_CONT, root->pid, NULL, NULL);
+		} else if (event) {
+			ptrace(PTRACE_CONT, root->pid, NULL, NULL);
+		} else {
+			ptrace(PTRACE_CONT, root->pid, NULL, (void *)(uintptr_t)WSTOPSIG(status));
+		}
+	}
+}
+
 mp_error *mp_launch_start(char *const argv[], bool follow, mp_launch **out)
 {
 	*out = NULL;
@@ -195,11 +258,11 @@ mp_error *mp_launch_start(char *const argv[], bool follow, mp_launch **out)
 	mp_error *err = NULL;
 	/* No PTRACE_O_EXITKILL: a memprof killed mid-run leaves the program
 	 * running, as it leaves a --pid target (see the top of this file).
-	 * TRACECLONE only when following: it brings threads along (traced,
-	 * but stopped only at their clone and exit events), and without it a
-	 * process started by a bare clone would escape. */
+	 * TRACECLONE brings threads along (traced, but stopped only at their
+	 * clone and exit events: see the top of this file); when following,
+	 * it also keeps a process started by a bare clone from escaping. */
 	long options = PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK |
-		       PTRACE_O_TRACEVFORK | (follow ? PTRACE_O_TRACECLONE : 0);
+		       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE;
 	if (!l)
 		err = mp_error_nomem();
 	else if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)options) < 0)
@@ -212,11 +275,9 @@ mp_error *mp_launch_start(char *const argv[], bool follow, mp_launch **out)
 	if (!err && write(go[1], "g", 1) != 1)
 		err = mp_error_errno(errno, "cannot start %s", argv[0]);
 	close(go[1]);
-	int exec_errno = 0;
-	ssize_t n = err ? 0 : read(report[0], &exec_errno, sizeof(exec_errno));
+	if (!err)
+		err = wait_for_exec(l, report[0], argv[0]);
 	close(report[0]);
-	if (!err && n == (ssize_t)sizeof(exec_errno))
-		err = mp_error_errno(exec_errno, "cannot run %s", argv[0]);
 	if (err) {
 		kill(pid, SIGKILL);
 		reap_killed(pid);
@@ -231,6 +292,81 @@ mp_launch_process *mp_launch_root(mp_launch *l) { return l->procs[0]; }
 size_t mp_launch_count(const mp_launch *l) { return l->n; }
 mp_launch_process *mp_launch_at(mp_launch *l, size_t index) { return l->procs[index]; }
 int mp_launch_unfollowed(const mp_launch *l) { return l->unfollowed; }
+
+/* Thread tid of p is at its exit stop: keep its registers unless it is
+ * ending alone (SYS_exit: pthread_exit, or its start routine returned),
+ * when nothing it holds is a root any more.  Every other way a thread
+ * stops here is the whole process ending (another thread's exit_group or
+ * fatal signal, or this one's exit_group) or an exec, which clears them. */
+static mp_error *keep_exit_registers(mp_launch_process *p, pid_t tid)
+{
+	struct user_regs_struct regs;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0 || regs.orig_rax == SYS_exit)
+		return NULL;
+	size_t i = 0;
+	while (i < p->n_exit_threads && p->exit_threads[i].tid != tid)
+		i++;
+	if (i == p->n_exit_threads) {
+		if (!MP_ARRAY_RESERVE(p->exit_threads, p->exit_threads_capacity, i + 1))
+			return mp_error_nomem();
+		p->n_exit_threads++;
+	}
+	p->exit_threads[i].tid = tid;
+	memcpy(p->exit_threads[i].registers.value, &regs, sizeof(regs));
+	return NULL;
+}
+
+static bool has_exit_registers(const mp_launch_process *p, pid_t tid)
+{
+	for (size_t i = 0; i < p->n_exit_threads; i++)
+		if (p->exit_threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* The process p ends as a whole and its leader is held at its exit stop:
+ * its other threads, killed by the group exit, come to their own exit
+ * stops in a moment.  Wait for each (about a second in all: a thread in
+ * uninterruptible sleep dies only when it leaves it, and is then checked
+ * without its registers) and keep their registers. */
+static mp_error *collect_exit_registers(mp_launch_process *p)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return NULL;
+	long long deadline = monotonic_ns() + 1000000000LL;
+	mp_error *err = NULL;
+	struct dirent *entry;
+	while (!err && (entry = readdir(dir))) {
+		pid_t tid = (pid_t)strtol(entry->d_name, NULL, 10);
+		if (tid <= 0 || tid == p->pid || has_exit_registers(p, tid))
+			continue;
+		while (monotonic_ns() < deadline) {
+			int status;
+			pid_t got = waitpid(tid, &status, __WALL | WNOHANG);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got == 0) {
+				struct timespec ts = {0, 200000};
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			if (got < 0 || WIFEXITED(status) || WIFSIGNALED(status))
+				break;   /* gone, or not ours */
+			if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_EXIT) {
+				err = keep_exit_registers(p, tid);
+				ptrace(PTRACE_CONT, tid, NULL, NULL);
+				break;
+			}
+			/* Any other stop on its way out: let it go on. */
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
+		}
+	}
+	closedir(dir);
+	return err;
+}
 
 /* Stops that are no signal for the program.  A PTRACE_EVENT_STOP with a
  * stopping signal is a group stop: kept with PTRACE_LISTEN, so the task
@@ -383,7 +519,14 @@ mp_error *mp_launch_next(mp_launch *l, long orphan_ms, mp_launch_event *event)
 		}
 		switch (ptrace_event) {
 		case PTRACE_EVENT_EXIT:
-			if (thread || !p) {
+			if (thread && p) {
+				mp_error *err = keep_exit_registers(p, got);
+				ptrace(PTRACE_CONT, got, NULL, NULL);
+				if (err)
+					return err;
+				continue;
+			}
+			if (!p) {
 				ptrace(PTRACE_CONT, got, NULL, NULL);
 				continue;
 			}
@@ -420,6 +563,8 @@ mp_error *mp_launch_next(mp_launch *l, long orphan_ms, mp_launch_event *event)
 				else
 					p->execs++;
 				p->shares_parent_vm = false;
+				/* exec killed the other threads: not an exit. */
+				p->n_exit_threads = 0;
 				read_cmdline(p);
 			}
 			ptrace(PTRACE_CONT, got, NULL, NULL);
@@ -451,7 +596,14 @@ mp_error *mp_launch_target(mp_launch *l, mp_launch_process *p,
 		mp_registers copy;
 		memcpy(copy.value, &regs, sizeof(copy.value));
 		err = mp_target_add_thread(t, p->pid, &copy);
+		/* A leader ending alone (SYS_exit) leaves the others running:
+		 * no group exit to collect. */
+		if (!err && regs.orig_rax != SYS_exit)
+			err = collect_exit_registers(p);
 	}
+	for (size_t i = 0; !err && i < p->n_exit_threads; i++)
+		err = mp_target_add_thread(t, p->exit_threads[i].tid,
+					   &p->exit_threads[i].registers);
 	if (!err)
 		err = mp_target_finish(t);
 	if (err) {
@@ -486,6 +638,7 @@ void mp_launch_free(mp_launch *l)
 		} else if (p->at_exit_stop) {
 			ptrace(PTRACE_CONT, p->pid, NULL, NULL);
 		}
+		free(p->exit_threads);
 		free(p->cmdline);
 		free(p);
 	}

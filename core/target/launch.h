@@ -22,6 +22,10 @@ typedef struct mp_launch_process {
 	bool saw_exit_stop;
 	int exit_message;       /* the wait status its exit stop announced */
 	int wait_status;        /* once ended (not detached) */
+	/* Registers of its other threads as the process exits: threads
+	 * stopped by the group exit, or calling exit_group themselves. */
+	struct mp_launch_thread *exit_threads;
+	size_t n_exit_threads, exit_threads_capacity;
 	char *cmdline;          /* argv, NUL-separated, of its latest image */
 	size_t cmdline_length;
 	void *user;             /* the caller's, per process */

@@ -10,7 +10,10 @@ live processes (--pid):
   merge happened, so the check cannot pass for want of the shape);
 - mmap_merge: mmapped chunks in the middle of a merged anonymous mapping,
   one memalign'd; `heap` must count what the program's own mallinfo2()
-  counts.
+  counts;
+- exit_registers: threads holding a block only in a register when main
+  calls exit() (`memprof run` read only the exiting thread's registers and
+  called those blocks definitely lost).
 
 The block count of every kind must equal valgrind's (`--leak-check=full
 --run-libc-freeres=no`), and none of these programs loses a block."""
@@ -226,6 +229,21 @@ try:
                   "%s: every block reachable: %s" % (label, [(g["kind"], g["size"]) for g in report["groups"]]))
             check(addresses <= blocks, "%s: blocks at the program's own addresses: %s vs %s"
                   % (label, sorted(map(hex, addresses)), sorted(map(hex, blocks))))
+
+    # ---------------------------------------------------- exit_registers
+    want = valgrind_blocks([helper("exit_registers")])
+    check(want["still_reachable"] >= 4 and want["definitely_lost"] == 0,
+          "exit_registers: valgrind holds the four register-held blocks: %s" % want)
+    run_and_compare("exit_registers", want)
+    code, out, err = memprof("run", "--format", "json", "--fail-on", "none", "--show-reachable",
+                             "--", helper("exit_registers"))
+    if check(code == 0 and out.strip(), "exit_registers: memprof run: %s" % err[-300:]):
+        process = json.loads(out)["processes"][0]
+        held = sorted(g["size"] for g in process["groups"]
+                      if g["kind"] == "still_reachable" and 1000 < g["size"] < 1100)
+        check(held == [1016, 1032, 1048, 1064], "the four blocks are reachable: %s" % held)
+        check(not [w for w in process.get("warnings", []) if "no registers" in w],
+              "every thread's registers are read at the exit: %s" % process.get("warnings"))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()
