@@ -25,9 +25,22 @@ bool mp_parse_fail_on(const char *text, unsigned *mask);
 /* Checks --roots and --fail-on; returns an exit status. */
 int mp_leaks_check_options(mp_command *command, unsigned default_fail,
 			   unsigned *fail_mask);
-/* Heap, reachability and grouped report of command's target. */
+/* Wall time of each phase of one leak check, in seconds, for --stats:
+ * where the time goes is what a user tuning a CI job (or memprof) needs.
+ * attach is negative where nothing was attached (cores). */
+typedef struct mp_leak_phases {
+	double attach, modules, heap_walk, scan, classify, report;
+} mp_leak_phases;
+/* CLOCK_MONOTONIC in seconds, for the phases. */
+double mp_leak_phase_clock(void);
+/* One "stats:" line per phase group on err, prefixed with what (a pid). */
+void mp_leak_phases_write(FILE *err, const char *what, const mp_leak_phases *phases,
+			  const mp_heap *heap, const mp_leaks *leaks);
+/* Heap, reachability and grouped report of command's target; phases (may
+ * be NULL) gets the heap walk, scan, classification and report build. */
 mp_error *mp_leaks_run_analysis(mp_command *command, mp_heap **heap,
-				mp_leaks **leaks, mp_leak_report *report);
+				mp_leaks **leaks, mp_leak_report *report,
+				mp_leak_phases *phases);
 /* The text report, ending with the warnings of target (may be NULL), heap
  * and leaks. */
 void mp_leaks_write_text(FILE *out, const mp_target *target, const mp_heap *heap,

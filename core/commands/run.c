@@ -20,6 +20,7 @@
 #include "leaks_report.h"
 #include "suppressions.h"
 #include "target/launch.h"
+#include "target/target_internal.h"
 
 typedef struct proc_result {
 	bool checked, failed, leaked;
@@ -46,6 +47,7 @@ typedef struct run_state {
 	unsigned fail_mask;
 	mp_suppressions suppressions;
 	bool have_suppressions;
+	double started;            /* mp_leak_phase_clock() at launch (--stats) */
 } run_state;
 
 static int exit_status_of(int wait_status)
@@ -281,7 +283,8 @@ static void render_valgrind_xml(run_state *st, const mp_launch_process *p, proc_
 
 /* Heap, reachability and the grouped report of the process, with the
  * suppressions applied; then its report parts, rendered. */
-static mp_error *analyze(run_state *st, const mp_launch_process *p, proc_result *r)
+static mp_error *analyze(run_state *st, const mp_launch_process *p, proc_result *r,
+		       mp_leak_phases *phases)
 {
 	mp_command *c = st->c;
 	const char *roots = mp_command_value(c, "--roots");
@@ -302,9 +305,12 @@ static mp_error *analyze(run_state *st, const mp_launch_process *p, proc_result 
 	bool typed = false;
 	mp_suppression_match match = {0};
 	bool matching = false;
+	double t0 = mp_leak_phase_clock();
 	mp_error *err = mp_heap_open(c->target, &heap_options, &heap);
+	double t1 = mp_leak_phase_clock();
 	if (!err)
 		err = mp_leaks_analyze(c->target, heap, &options, &leaks);
+	double t2 = mp_leak_phase_clock();
 	unsigned shown = (1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT) |
 			 (1u << MP_LEAK_POSSIBLE);
 	if (mp_command_flag(c, "--show-reachable"))
@@ -347,6 +353,16 @@ static mp_error *analyze(run_state *st, const mp_launch_process *p, proc_result 
 				mp_suppressions_generate(mem, &report, argv0_of(p, c), (int)p->pid);
 				fclose(mem);
 			}
+		}
+		phases->heap_walk = t1 - t0;
+		phases->scan = mp_leaks_scan_seconds(leaks);
+		phases->classify = t2 - t1 - phases->scan;
+		phases->report = mp_leak_phase_clock() - t2;
+		if (mp_command_flag(c, "--stats")) {
+			char what[96];
+			snprintf(what, sizeof(what), "pid %d (ran %.1f ms to its exit stop)",
+				 (int)p->pid, (t0 - phases->attach - phases->modules - st->started) * 1e3);
+			mp_leak_phases_write(c->err, what, phases, heap, leaks);
 		}
 	}
 	if (matching)
@@ -404,11 +420,16 @@ static mp_error *check_process(run_state *st, mp_launch_process *p)
 	mp_target_options options = {
 		.debug_dirs = st->c->options->debug_dirs,
 		.n_debug_dirs = st->c->options->n_debug_dirs,
+		.no_debuginfod = st->c->options->no_debuginfod,
 	};
+	mp_leak_phases phases = {0};
+	double attaching = mp_leak_phase_clock();
 	mp_error *err = mp_launch_target(st->launch, p, &options, &target);
 	if (!err) {
+		phases.modules = target->modules_seconds;
+		phases.attach = mp_leak_phase_clock() - attaching - phases.modules;
 		st->c->target = target;
-		err = analyze(st, p, r);
+		err = analyze(st, p, r, &phases);
 		st->c->target = NULL;
 	}
 	mp_target_release(target);
@@ -649,6 +670,7 @@ static int run_run(mp_command *c)
 		return mp_command_fail(c, mp_error_new(MP_ERR_NOMEM, "out of memory"));
 	}
 	memcpy(argv, c->options->positional, c->options->n_positional * sizeof(char *));
+	st.started = mp_leak_phase_clock();
 	mp_error *err = mp_launch_start(argv, st.follow, &st.launch);
 	free(argv);
 	if (err) {

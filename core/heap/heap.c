@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "array.h"
@@ -41,6 +42,57 @@ mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena)
 	return NULL;
 }
 
+void heap_advise_huge(void *p, size_t length)
+{
+	uintptr_t begin = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t end = ((uintptr_t)p + length) & ~(uintptr_t)4095;
+	/* Advice only: a kernel without THP leaves the pages as they are. */
+	if (end > begin)
+		madvise((void *)begin, end - begin, MADV_HUGEPAGE);
+}
+
+mp_error *heap_begin_segment(mp_heap *h, uint64_t start, uint64_t end, int arena)
+{
+	mp_error *err = heap_begin_region(h, start, arena);
+	if (err || end <= start)
+		return err;
+	/* A chunk takes 32 bytes at least: no more chunks than that fit.
+	 * Taking the room once saves copying the table as it doubles, and
+	 * the pages never written are never backed. */
+	size_t most = (size_t)((end - start) / 32) + 1;
+	if (h->chunks_capacity - h->n_chunks < most) {
+		size_t wanted = h->n_chunks + most;
+		heap_chunk *grown = realloc(h->chunks, wanted * sizeof(*grown));
+		if (grown) {
+			h->chunks = grown;
+			h->chunks_capacity = wanted;
+			heap_advise_huge(grown + h->n_chunks, most * sizeof(*grown));
+		}
+	}
+	heap_region *r = &h->regions[h->n_regions - 1];
+	size_t granules = (size_t)((end - start) >> HEAP_ALIGN_SHIFT) + 1;
+	r->n_words = (granules + 63) / 64;
+	r->starts = calloc(r->n_words, sizeof(*r->starts));
+	if (!r->starts)
+		return mp_error_nomem();
+	r->end = end;
+	r->bits_set = true;
+	r->tiled = true;
+	r->grown_end = start;
+	return NULL;
+}
+
+void heap_trim_chunks(mp_heap *h)
+{
+	if (h->chunks_capacity <= h->n_chunks || !h->n_chunks)
+		return;
+	heap_chunk *trimmed = realloc(h->chunks, h->n_chunks * sizeof(*trimmed));
+	if (trimmed) {
+		h->chunks = trimmed;
+		h->chunks_capacity = h->n_chunks;
+	}
+}
+
 mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 			 enum mp_chunk_state state)
 {
@@ -49,6 +101,35 @@ mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 	h->chunks[h->n_chunks].address = address;
 	h->chunks[h->n_chunks].size_state = (size & ~(uint64_t)HEAP_STATE_MASK) | state;
 	h->n_chunks++;
+	heap_region *r = h->n_regions ? &h->regions[h->n_regions - 1] : NULL;
+	if (r && r->bits_set) {
+		uint64_t offset = address - r->start;
+		if (address < r->start || address + size > r->end ||
+		    (offset & ((1u << HEAP_ALIGN_SHIFT) - 1))) {
+			/* Outside what the segment promised: the region's bitmap
+			 * is rebuilt from the table when it closes. */
+			r->bits_set = false;
+		} else {
+			size_t g = (size_t)(offset >> HEAP_ALIGN_SHIFT);
+			r->starts[g / 64] |= (uint64_t)1 << (g % 64);
+			r->tiled = r->tiled && address == r->grown_end;
+			r->grown_end = address + size;
+		}
+	}
+	return NULL;
+}
+
+/* The running counts of a region's start bitmap. */
+static mp_error *heap_count_starts(heap_region *r)
+{
+	r->before = malloc(r->n_words * sizeof(*r->before));
+	if (!r->before)
+		return mp_error_nomem();
+	uint32_t total = 0;
+	for (size_t w = 0; w < r->n_words; w++) {
+		r->before[w] = total;
+		total += (uint32_t)__builtin_popcountll(r->starts[w]);
+	}
 	return NULL;
 }
 
@@ -57,19 +138,27 @@ mp_error *heap_end_region(mp_heap *h, uint64_t end)
 	heap_region *r = &h->regions[h->n_regions - 1];
 	r->count = h->n_chunks - r->first;
 	if (r->count == 0) {
+		free(r->starts);
 		h->n_regions--;   /* nothing found: no region */
 		return NULL;
 	}
 	const heap_chunk *last = &h->chunks[h->n_chunks - 1];
 	uint64_t last_end = last->address + heap_chunk_size(last);
+	if (r->bits_set && end == r->end && h->chunks[r->first].address == r->start) {
+		/* heap_begin_segment's bitmap, filled by heap_add_chunk. */
+		r->tiled = r->tiled && last_end == r->end;
+		return heap_count_starts(r);
+	}
+	free(r->starts);
+	r->starts = NULL;
+	r->bits_set = false;
 	r->end = end > last_end ? end : last_end;
 	r->start = h->chunks[r->first].address < r->start ? h->chunks[r->first].address
 							   : r->start;
 	size_t granules = (size_t)((r->end - r->start) >> HEAP_ALIGN_SHIFT) + 1;
 	r->n_words = (granules + 63) / 64;
 	r->starts = calloc(r->n_words, sizeof(*r->starts));
-	r->before = malloc(r->n_words * sizeof(*r->before));
-	if (!r->starts || !r->before)
+	if (!r->starts)
 		return mp_error_nomem();
 	for (size_t k = 0; k < r->count; k++) {
 		uint64_t offset = h->chunks[r->first + k].address - r->start;
@@ -82,12 +171,7 @@ mp_error *heap_end_region(mp_heap *h, uint64_t end)
 	r->tiled = h->chunks[r->first].address == r->start && last_end == r->end;
 	for (size_t k = r->first; r->tiled && k + 1 < r->first + r->count; k++)
 		r->tiled = h->chunks[k].address + heap_chunk_size(&h->chunks[k]) == h->chunks[k + 1].address;
-	uint32_t total = 0;
-	for (size_t w = 0; w < r->n_words; w++) {
-		r->before[w] = total;
-		total += (uint32_t)__builtin_popcountll(r->starts[w]);
-	}
-	return NULL;
+	return heap_count_starts(r);
 }
 
 static const heap_region *find_region(const mp_heap *h, uint64_t address)

@@ -33,6 +33,12 @@ typedef struct heap_region {
 	size_t n_words;
 	bool tiled;               /* its chunks cover [start, end) with no gap,
 				   * so each chunk ends where the next starts */
+	/* Set by heap_begin_segment: the bitmap was sized from the segment
+	 * and each chunk's bit set as it was added, so closing the region
+	 * need not read the chunk table again; grown_end is where the chunks
+	 * added so far end (tiled while each starts there). */
+	bool bits_set;
+	uint64_t grown_end;
 } heap_region;
 
 struct mp_heap {
@@ -132,6 +138,17 @@ mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 			 enum mp_chunk_state state);
 /* Regions must be built in increasing address order. */
 mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena);
+/* A region whose chunks all lie in [start, end), start being the first
+ * one's address (a heap segment): its start bitmap is made now and filled
+ * as chunks are added, and room for the chunks a segment of that size can
+ * hold is taken at once (only pages written get backed). */
+mp_error *heap_begin_segment(mp_heap *h, uint64_t start, uint64_t end, int arena);
+/* Gives the chunk table back the room it did not use, once built. */
+void heap_trim_chunks(mp_heap *h);
+/* Asks for transparent huge pages over the whole pages of [p, p+length)
+ * of a large buffer about to be written once from end to end (a segment's
+ * copy, the chunk table): a fault per 2 MiB instead of per 4 KiB. */
+void heap_advise_huge(void *p, size_t length);
 /* Closes the current region at end and builds its start bitmap. */
 mp_error *heap_end_region(mp_heap *h, uint64_t end);
 /* Index of the chunk that starts exactly at address, or -1. */
@@ -154,6 +171,8 @@ typedef struct heap_section {
 enum { HEAP_SECTION_PATTERNS = 0x50415454 };   /* "PATT" */
 /* What diffs need per block (analysis/snapshot_blocks.h). */
 enum { HEAP_SECTION_BLOCKS = 0x424c4b53 };     /* "BLKS" */
+/* Per block its owner path from a global (analysis/owner_paths.h). */
+enum { HEAP_SECTION_OWNERS = 0x4f574e52 };     /* "OWNR" */
 /* Written and read by snapshot.c itself: the allocator record (u32 kind,
  * version and module as NUL-terminated strings), so a snapshot shown again
  * names the module it was taken from. */
