@@ -26,8 +26,10 @@ struct mp_json;
 void mp_diff_json_growth(struct mp_json *j, const mp_heap_diff *diff,
 			 const mp_diff_growth *growth);
 
-/* The two-file diffs of diff_profiles.c; fail_above < 0: no check. */
-int mp_diff_folded(mp_command *command, double fail_above);
-int mp_diff_reports(mp_command *command, enum mp_diff_input_kind kind, double fail_above);
+/* The two-file diffs of diff_profiles.c, checked against thresholds. */
+struct mp_diff_thresholds;
+int mp_diff_folded(mp_command *command, const struct mp_diff_thresholds *thresholds);
+int mp_diff_reports(mp_command *command, enum mp_diff_input_kind kind,
+		    const struct mp_diff_thresholds *thresholds);
 
 #endif

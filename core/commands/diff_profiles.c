@@ -8,6 +8,7 @@
 
 #include "analysis/folded_diff.h"
 #include "diff_inputs.h"
+#include "diff_thresholds.h"
 #include "error.h"
 #include "output/json.h"
 #include "output/json_read.h"
@@ -157,19 +158,27 @@ static void json_rows(mp_json *j, const char *key, const char *name, const mp_fo
 	mp_json_end_array(j);
 }
 
-static int check_growth(mp_command *c, uint64_t before, uint64_t after, double fail_above,
-			const char *what)
+
+/* A folded path watched: its own count and its whole subtree's, so a
+ * watch on "registry;items" follows everything under it. */
+static bool watched_folded(const void *context, const char *name, uint64_t *before,
+			   uint64_t *after)
 {
-	if (fail_above >= 0 && (double)after > (double)before * (1 + fail_above / 100)) {
-		fprintf(c->err, "memprof: %s grew from %" PRIu64 " to %" PRIu64
-			", more than --fail-above %g%%: exit status 3\n", what, before, after,
-			fail_above);
-		return MP_EXIT_CHECK_FAILED;
+	const mp_folded_diff *d = context;
+	size_t length = strlen(name);
+	bool found = false;
+	for (size_t i = 0; i < d->n_rows; i++) {
+		const char *stack = d->rows[i].stack;
+		if (strncmp(stack, name, length) == 0 && (!stack[length] || stack[length] == ';')) {
+			*before += d->rows[i].before;
+			*after += d->rows[i].after;
+			found = true;
+		}
 	}
-	return MP_EXIT_OK;
+	return found;
 }
 
-int mp_diff_folded(mp_command *c, double fail_above)
+int mp_diff_folded(mp_command *c, const mp_diff_thresholds *thresholds)
 {
 	const char *a = c->options->positional[0], *b = c->options->positional[1];
 	mp_folded_diff d;
@@ -229,7 +238,8 @@ int mp_diff_folded(mp_command *c, double fail_above)
 		mp_table_free(&t);
 	}
 	int status = nomem ? mp_command_fail(c, mp_error_nomem())
-			   : check_growth(c, d.total_before, d.total_after, fail_above, "the total");
+			   : mp_diff_thresholds_check(c, thresholds, "the total", d.total_before,
+						      d.total_after, watched_folded, &d);
 	mp_folded_diff_free(&d);
 	return status;
 }
@@ -267,7 +277,43 @@ static uint64_t value_of(const mp_folded_diff *d, const char *path, bool after)
 	return 0;
 }
 
-int mp_diff_reports(mp_command *c, enum mp_diff_input_kind kind, double fail_above)
+/* A report's number watched by its path ("summary.indirectly_lost.bytes"),
+ * or a type: the bytes of every group or row the report names with it. */
+static bool watched_report(const void *context, const char *name, uint64_t *before,
+			   uint64_t *after)
+{
+	const mp_folded_diff *d = context;
+	for (size_t i = 0; i < d->n_rows; i++) {
+		if (strcmp(d->rows[i].stack, name) == 0) {
+			*before = d->rows[i].before;
+			*after = d->rows[i].after;
+			return true;
+		}
+	}
+	size_t length = strlen(name);
+	bool found = false;
+	for (size_t i = 0; i < d->n_rows; i++) {
+		const char *path = d->rows[i].stack;
+		size_t n = strlen(path);
+		if (n < 7 || strcmp(path + n - 7, "].bytes") != 0)
+			continue;
+		/* The identity members of an element: "[kind=...,type=NAME,size=...]". */
+		for (const char *at = strstr(path, "type="); at; at = strstr(at + 1, "type=")) {
+			const char *value = at + 5;
+			if (at > path && (at[-1] == '[' || at[-1] == ',') && strncmp(value, name, length) == 0 &&
+			    (value[length] == ',' || value[length] == ']')) {
+				*before += d->rows[i].before;
+				*after += d->rows[i].after;
+				found = true;
+				break;
+			}
+		}
+	}
+	return found;
+}
+
+int mp_diff_reports(mp_command *c, enum mp_diff_input_kind kind,
+		    const mp_diff_thresholds *thresholds)
 {
 	mp_folded_diff d;
 	mp_folded_diff_init(&d);
@@ -327,7 +373,8 @@ int mp_diff_reports(mp_command *c, enum mp_diff_input_kind kind, double fail_abo
 		mp_table_free(&t);
 	}
 	int status = nomem ? mp_command_fail(c, mp_error_nomem())
-			   : check_growth(c, before, after, fail_above, total);
+			   : mp_diff_thresholds_check(c, thresholds, total, before, after,
+						      watched_report, &d);
 	mp_folded_diff_free(&d);
 	return status;
 }

@@ -7,12 +7,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "analysis/block_types.h"
 #include "analysis/leak_groups.h"
 #include "error.h"
 #include "output/json.h"
 #include "output/table.h"
+#include "target/target_internal.h"
 
 static const struct {
 	const char *name;
@@ -66,6 +68,23 @@ static const char *json_kind_key(enum mp_leak_kind kind)
 	case MP_LEAK_POSSIBLE: return "possibly_lost";
 	default: return "still_reachable";
 	}
+}
+
+/* The last line of a failed check, on stderr: what a CI log or a debugger
+ * batch run (which shows a failed command's last line) says failed. */
+static void write_verdict(FILE *err, const mp_leak_report *r, unsigned fail_mask)
+{
+	fprintf(err, "memprof: leak check failed (--fail-on):");
+	const char *separator = " ";
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++) {
+		enum mp_leak_kind kind = kind_names[i].kind;
+		if (!(fail_mask & (1u << kind)) || !r->blocks[kind])
+			continue;
+		fprintf(err, "%s%s %" PRIu64 " bytes in %" PRIu64 " blocks", separator,
+			json_kind_key(kind), r->bytes[kind], r->blocks[kind]);
+		separator = ", ";
+	}
+	fprintf(err, ": exit status 3\n");
 }
 
 static void preview_text(const uint8_t *bytes, size_t length, char *hex, char *text)
@@ -224,8 +243,36 @@ bool mp_leaks_check_failed(const mp_leak_report *r, unsigned fail_mask)
 	return false;
 }
 
+double mp_leak_phase_clock(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+void mp_leak_phases_write(FILE *err, const char *what, const mp_leak_phases *p,
+			  const mp_heap *heap, const mp_leaks *leaks)
+{
+	double total = p->modules + p->heap_walk + p->scan + p->classify + p->report +
+		       (p->attach >= 0 ? p->attach : 0);
+	char attach[48] = "";
+	if (p->attach >= 0)
+		snprintf(attach, sizeof(attach), "attach/stop %.1f ms, ", p->attach * 1e3);
+	fprintf(err, "memprof: stats: %s%sphases: %smodules %.1f ms, heap walk %.1f ms (%zu chunks), "
+		     "scan %.1f ms, classification %.1f ms, report %.1f ms; total %.1f ms\n",
+		what ? what : "", what ? ": " : "", attach, p->modules * 1e3, p->heap_walk * 1e3,
+		mp_heap_chunk_count(heap), p->scan * 1e3, p->classify * 1e3, p->report * 1e3,
+		total * 1e3);
+	double seconds = mp_leaks_scan_seconds(leaks);
+	double gb = (double)mp_leaks_scan_bytes(leaks) / 1e9;
+	unsigned threads = mp_leaks_scan_threads(leaks) ? mp_leaks_scan_threads(leaks) : 1;
+	fprintf(err, "memprof: stats: %s%sblock scan of %.3f GB in %.3f s on %u thread%s: %.2f GB/s, %.2f GB/s per thread\n",
+		what ? what : "", what ? ": " : "", gb, seconds, threads, threads == 1 ? "" : "s",
+		seconds > 0 ? gb / seconds : 0.0, seconds > 0 ? gb / seconds / threads : 0.0);
+}
+
 mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
-				mp_leak_report *report)
+				mp_leak_report *report, mp_leak_phases *phases)
 {
 	*heap = NULL;
 	*leaks = NULL;
@@ -240,15 +287,25 @@ mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
 	}
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	heap_options.keep_pages = true;   /* the block scan reads them all next */
+	mp_leak_phases unused;
+	if (!phases)
+		phases = &unused;
+	double t0 = mp_leak_phase_clock();
 	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
+	double t1 = mp_leak_phase_clock();
 	if (!err)
 		err = mp_leaks_analyze(c->target, *heap, &options, leaks);
+	double t2 = mp_leak_phase_clock();
 	unsigned shown = (1u << MP_LEAK_DEFINITE) | (1u << MP_LEAK_INDIRECT) |
 			 (1u << MP_LEAK_POSSIBLE);
 	if (mp_command_flag(c, "--show-reachable"))
 		shown |= 1u << MP_LEAK_REACHABLE;
 	if (!err)
 		err = mp_leak_report_build(c->target, *heap, *leaks, shown, report);
+	phases->heap_walk = t1 - t0;
+	phases->scan = *leaks ? mp_leaks_scan_seconds(*leaks) : 0;
+	phases->classify = t2 - t1 - phases->scan;
+	phases->report = mp_leak_phase_clock() - t2;
 	if (err) {
 		mp_leaks_free(*leaks);
 		mp_heap_free(*heap);
@@ -409,7 +466,9 @@ static int run_leaks(mp_command *c)
 	mp_heap *heap;
 	mp_leaks *leaks;
 	mp_leak_report report;
-	mp_error *err = mp_leaks_run_analysis(c, &heap, &leaks, &report);
+	mp_leak_phases phases = {.attach = -1, .modules = c->target->modules_seconds};
+	mp_error *err = mp_leaks_run_analysis(c, &heap, &leaks, &report, &phases);
+	double rendering = mp_leak_phase_clock();
 	if (err)
 		return mp_command_fail(c, err);
 	bool blocks = mp_command_flag(c, "--blocks");
@@ -441,14 +500,13 @@ static int run_leaks(mp_command *c)
 			   i < mp_leaks_warning_count(leaks); i++)
 		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(leaks, i));
 	if (mp_command_flag(c, "--stats")) {
-		double seconds = mp_leaks_scan_seconds(leaks);
-		double gb = (double)mp_leaks_scan_bytes(leaks) / 1e9;
-		unsigned threads = mp_leaks_scan_threads(leaks) ? mp_leaks_scan_threads(leaks) : 1;
-		fprintf(c->err, "memprof: stats: block scan of %.3f GB in %.3f s on %u thread%s: %.2f GB/s, %.2f GB/s per thread\n",
-			gb, seconds, threads, threads == 1 ? "" : "s",
-			seconds > 0 ? gb / seconds : 0.0, seconds > 0 ? gb / seconds / threads : 0.0);
+		/* The report phase: grouping, typing and writing it out. */
+		phases.report += mp_leak_phase_clock() - rendering;
+		mp_leak_phases_write(c->err, NULL, &phases, heap, leaks);
 	}
 	status = mp_leaks_check_failed(&report, fail_mask) ? MP_EXIT_CHECK_FAILED : MP_EXIT_OK;
+	if (status == MP_EXIT_CHECK_FAILED && !err)
+		write_verdict(c->err, &report, fail_mask);
 	mp_leak_report_free(&report);
 	mp_leaks_free(leaks);
 	mp_heap_free(heap);

@@ -67,6 +67,17 @@ def run(*argv):
     return output
 
 
+def hint(text):
+    """Adds hints (lines of the hints file format, docs/logical.md "Hints")
+    for the rest of the session: memprof.hint("[struct registry]\\nsamples
+    length nr").  Returns how many members are hinted; a bad line raises
+    Error naming it ("python:LINE: ...") and adds nothing."""
+    try:
+        return _engine.add_hints(str(text), "python")
+    except _engine.EngineError as e:
+        raise Error("memprof: %s" % e) from None
+
+
 _json_verbs = {}
 
 

@@ -48,7 +48,8 @@ class _Run:
                            context=None,
                            open_target=E.OPEN_TARGET_FN(self._open_target),
                            progress=E.PROGRESS_FN(self._progress),
-                           progress_interactive=interactive)
+                           progress_interactive=interactive,
+                           hints=E.session_hints())
 
     # The engine's progress line, redrawn in place on GDB's stderr; the
     # engine calls it from this thread only, at most ten times a second.
@@ -136,7 +137,7 @@ def _target_options(options):
     executable GDB loaded and GDB's sysroot, unless the command line set
     them."""
     copy = E.TargetOptions(options.exe_path, options.sysroot, options.debug_dirs,
-                           options.n_debug_dirs)
+                           options.n_debug_dirs, options.no_debuginfod)
     if not copy.exe_path:
         exe = _executable()
         if exe:
@@ -436,6 +437,9 @@ def _auxv():
 
 def execute(argv):
     status, output, messages = run(argv)
+    # gdb -batch exits non-zero only when its last command failed; a script
+    # that runs more after a check ends with `quit $_memprof_status`.
+    gdb.set_convenience_variable("_memprof_status", status)
     if output:
         gdb.write(output)
     lines = [l for l in messages.splitlines() if l.strip()]
@@ -671,6 +675,36 @@ class _VerbCommand(gdb.Command):
         return complete_arguments(self.verb, text, word)
 
 
+class _HintCommand(gdb.Command):
+    """Add hints for what DWARF cannot say, kept for the session.
+
+Usage: memprof hint [TYPE] MEMBER HINT...   (one line of the hints file format)
+       memprof hint --clear                 (forget the session's hints)
+
+Example: memprof hint [struct registry] samples length nr
+Later memprof commands (logical, leaks, patterns, ...) apply them after
+their --hints files; see docs/logical.md, "Hints"."""
+
+    def __init__(self):
+        super().__init__("memprof hint", gdb.COMMAND_DATA)
+
+    def invoke(self, argument, from_tty):
+        self.dont_repeat()
+        text = argument.strip()
+        if text == "--clear":
+            E.clear_hints()
+            return
+        if not text:
+            raise gdb.GdbError("memprof: hint: expected [TYPE] MEMBER HINT... "
+                               "(see help memprof hint)")
+        try:
+            count = E.add_hints(text, "gdb")
+        except E.EngineError as e:
+            raise gdb.GdbError("memprof: %s" % e) from None
+        if from_tty:
+            gdb.write("memprof: %d member(s) hinted\n" % count)
+
+
 class MemprofCommand(gdb.Command):
     """Inspect the memory of the program being debugged with memprof.
 
@@ -709,6 +743,7 @@ def register_commands():
     if _registered:
         return
     MemprofCommand()
+    _HintCommand()
     for verb, summary in E.verbs():
         doc = "%s\n\n%s" % (summary[:1].upper() + summary[1:], _verb_help(verb).rstrip())
         cls = type("Memprof_" + re.sub(r"\W", "_", verb), (_VerbCommand,),

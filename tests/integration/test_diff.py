@@ -282,5 +282,94 @@ for verb, total in (("heap", ("totals", "in_use", "bytes")),
           and changes[key]["delta"] == after - before,
           "%s JSON diff: %s %d -> %d: %s" % (verb, key, before, after, changes.get(key)))
 
+# ------------------------------------------------ baselines and thresholds
+# The CI recipe (docs/ci.md): a baseline saved on main, a comparison on a
+# branch.  grow_cache's first snapshot is the baseline, its last the
+# branch; struct session grew by whole entries (the program's truth).
+def threshold(*args):
+    status, out, err = memprof("diff", *args)
+    return status, err
+
+
+def verdicts(err):
+    return [l for l in err.splitlines() if "exit status 3" in l]
+
+
+overall = diff_json(grown[0], grown[2])
+if overall:
+    first, last = overall["snapshots"][0]["bytes"], overall["snapshots"][-1]["bytes"]
+    grew = last - first
+    check(grew > 0, "the branch holds more than the baseline: %d -> %d" % (first, last))
+    status, err = threshold(grown[0], grown[2], "--fail-above-bytes", str(grew))
+    check(status == 0 and not verdicts(err),
+          "--fail-above-bytes %d: growth of exactly %d passes: %d %s" % (grew, grew, status, err))
+    status, err = threshold(grown[0], grown[2], "--fail-above-bytes", str(grew - 1))
+    check(status == 3 and verdicts(err) == [
+        "memprof: bytes in use grew from %d to %d (+%d, +%.1f%%), more than --fail-above-bytes %d: "
+        "exit status 3" % (first, last, grew, 100.0 * grew / first, grew - 1)],
+        "--fail-above-bytes one less fails, naming the total: %d %s" % (status, err))
+    # The watched type: its own growth in whole entries, whatever the total.
+    session = [t for t in overall["overall"]["types"] if t["name"] == truth["type"]]
+    session_growth = session[0]["net_bytes"] if session else 0
+    check(session_growth > 0 and session_growth % truth["entry_usable"] == 0,
+          "struct session grew by whole entries: %d" % session_growth)
+    big = str(10 * (grew + 1))
+    status, err = threshold(grown[0], grown[2], "--fail-above-bytes", big, "--watch", truth["type"])
+    check(status == 0, "a watch under the threshold passes: %d %s" % (status, err))
+    status, err = threshold(grown[0], grown[2], "--fail-above-bytes", str(session_growth - 1),
+                            "--watch", truth["type"])
+    named = [l for l in verdicts(err) if ("'%s' grew" % truth["type"]) in l]
+    check(status == 3 and len(named) == 1 and ("(+%d," % session_growth) in named[0],
+          "--watch struct session names it and its growth of %d: %d %s" % (session_growth, status, err))
+    # A size class: the one an entry's usable size falls in ([2^k, 2^(k+1))).
+    k = truth["entry_usable"].bit_length() - 1
+    size_class = "%d-%d" % (1 << k, (2 << k) - 1)
+    status, err = threshold(grown[0], grown[2], "--fail-above", "0", "--watch", size_class)
+    check(status == 3 and any(("'%s' grew" % size_class) in l for l in verdicts(err)),
+          "--watch %s (an entry's size class) grew: %d %s" % (size_class, status, err))
+    # An owner path (where the blocks hang from), when the snapshots have them.
+    owners = [f["subject"] for f in diff_json(*grown)["findings"] if f.get("by") == "owner"]
+    if owners:
+        status, err = threshold(grown[0], grown[2], "--fail-above", "0", "--watch", owners[0])
+        check(status == 3 and any(("'%s' grew" % owners[0]) in l for l in verdicts(err)),
+              "--watch %s (an owner path that grew) fails: %d %s" % (owners[0], status, err))
+    status, err = threshold(grown[0], grown[2], "--fail-above", "0", "--watch", "struct sesion")
+    check(status == 1 and "names nothing" in err and not verdicts(err),
+          "a misspelt --watch is an error, not a pass: %d %s" % (status, err))
+    # Three snapshots: the first against the last.
+    status, err = threshold(*grown, "--fail-above-bytes", str(grew - 1))
+    check(status == 3, "three snapshots: first against last: %d %s" % (status, err))
+
+# Folded: a watched path covers what is under it.
+status, err = threshold(a_folded, b_folded, "--fail-above", "100")
+check(status == 0, "folded: the total grew 91%%, under 100%%: %d %s" % (status, err))
+status, err = threshold(a_folded, b_folded, "--fail-above", "100", "--watch", "struct registry;items")
+check(status == 3 and verdicts(err) == [
+    "memprof: 'struct registry;items' grew from 1000 to 2500 (+1500, +150.0%), more than "
+    "--fail-above 100%: exit status 3"], "folded: --watch of a subtree: %d %s" % (status, err))
+status, err = threshold(a_folded, b_folded, "--fail-above-bytes", "1K")
+check(status == 3 and "from 1364 to 2604" in err, "folded: +1240 is over 1K: %d %s" % (status, err))
+status, err = threshold(a_folded, b_folded, "--fail-above-bytes", "2K", "--watch", "struct registry;names",
+                        "--watch", "struct registry;tags")
+check(status == 0, "folded: a path that shrank and one that grew 40 bytes pass 2K: %d %s" % (status, err))
+status, err = threshold(a_folded, b_folded, "--fail-above-bytes", "10Q")
+check(status == 2 and "--fail-above-bytes" in err, "a bad size is a usage error: %d %s" % (status, err))
+status, err = threshold(a_folded, b_folded, "--watch", "struct registry")
+check(status == 2 and "threshold" in err, "--watch without a threshold is a usage error: %d %s" % (status, err))
+
+# Reports: a watched number by its path, its values from the reports.
+leak_reports = [os.path.join(tmp, "leaks-%s.json" % os.path.basename(c)) for c in (core_a, core_b)]
+if all(os.path.exists(p) for p in leak_reports):
+    values = [json.load(open(p))["summary"]["still_reachable"]["bytes"] for p in leak_reports]
+    delta = values[1] - values[0]
+    status, err = threshold(*leak_reports, "--fail-above-bytes", str(delta),
+                            "--watch", "summary.still_reachable.bytes")
+    check(status == 0, "leaks reports: a growth of exactly the threshold passes: %d %s" % (status, err))
+    status, err = threshold(*leak_reports, "--fail-above-bytes", str(delta - 1),
+                            "--watch", "summary.still_reachable.bytes")
+    check(status == 3 and any("'summary.still_reachable.bytes' grew from %d to %d" % tuple(values) in l
+                              for l in verdicts(err)),
+          "leaks reports: --watch names the number and its values: %d %s" % (status, err))
+
 shutil.rmtree(tmp, ignore_errors=True)
 finish()

@@ -97,11 +97,23 @@ with held_core([exe], "cycle.core") as core:
                            "-ex", "python import memprof\ntry:\n  memprof.run('leaks', '--fail-on', "
                            "'+possible')\nexcept memprof.Error as e:\n  print('caught', e.status)")
     no_traceback(err, "gdb --fail-on")
-    check(error_lines(err) == ["memprof: exit status 3"],
-          "gdb: --fail-on +possible fails, possible passes: %r" % error_lines(err))
+    cli_verdict = memprof("leaks", "--core", core, "--fail-on", "+possible")[2].strip().splitlines()
+    check(cli_verdict and cli_verdict[-1].startswith("memprof: leak check failed")
+          and error_lines(err) == cli_verdict[-1:],
+          "gdb: --fail-on +possible fails with the CLI's verdict %r, possible passes: %r"
+          % (cli_verdict[-1:], error_lines(err)))
     check(between_markers(out, 0) is not None and "LEAK SUMMARY" in between_markers(out, 1),
           "gdb: both leak reports printed")
     check(re.search(r"^caught 3$", out, re.M), "memprof.run --fail-on +possible raises status 3")
+
+    # The CI recipe (docs/ci.md): gdb -batch exits non-zero when the check
+    # is its last command and fails; `quit $_memprof_status` gives the
+    # verb's own status wherever the check is.
+    status, out, err = gdb(exe, core, "-ex", "memprof leaks --fail-on definite")
+    check(status != 0, "gdb -batch, leaking core, check last: exits non-zero (%d)" % status)
+    status, out, err = gdb(exe, core, "-ex", "memprof leaks --fail-on definite",
+                           "-ex", "echo more\\n", "-ex", "quit $_memprof_status")
+    check(status == 3, "gdb -batch ... quit $_memprof_status: 3 (%d)" % status)
 
     # Speed, loosely (the benchmark measures it): 20 commands in one gdb
     # session finish; not a timing test.
@@ -109,6 +121,16 @@ with held_core([exe], "cycle.core") as core:
                            "python import memprof\nfor i in range(20): memprof.run('info', '--format', 'json')",
                            *marked("echo ok\\n"))
     check(between_markers(out) == "ok\n", "20 commands in one session: %s" % err[-300:])
+
+# The same recipe on a program that leaks nothing: exit status 0.
+clean = example("steady_cache")
+with held_core([clean], "clean.core") as core:
+    status, out, err = gdb(clean, core, "-ex", "memprof leaks --fail-on definite")
+    check(status == 0 and "LEAK SUMMARY" in out,
+          "gdb -batch, clean core, --fail-on definite: exits 0 (%d) %s" % (status, err[-300:]))
+    status, out, err = gdb(clean, core, "-ex", "memprof leaks --fail-on definite",
+                           "-ex", "quit $_memprof_status")
+    check(status == 0, "quit $_memprof_status after a passed check: 0 (%d)" % status)
 
 # ------------------------------------------- the documents' GDB samples
 # Every `(gdb)` line of README.md's and docs/gdb.md's code blocks runs, in

@@ -63,13 +63,28 @@ with held_core([exe], "cycle.core") as core:
             check(ours == cli_verb, "lldb's memprof %s --format json equals the CLI's" % verb)
     # --fail-on passes through: +possible keeps the default kinds, so
     # leak_cycle's definite leak fails it; a plain list replaces them.
+    # A failed check shows the CLI's verdict line as the error, and lldb -b
+    # stops there and exits non-zero (the CI recipe, docs/ci.md).
     for fail_on, failed in (("+possible", True), ("possible", False)):
         command = "memprof leaks --fail-on " + fail_on
+        cli_status, _, cli_err = memprof("leaks", "--core", core, "--fail-on", fail_on)
+        verdict = cli_err.strip().splitlines()[-1] if cli_err.strip() else None
         status, out, err = lldb(exe, "--core", core, command)
-        check(("error: memprof: exit status 3" in out + err) == failed
+        check(cli_status == (3 if failed else 0), "CLI %s: status %d" % (command, cli_status))
+        check((failed and verdict and ("error: " + verdict) in out + err) or
+              (not failed and "error: memprof" not in out + err)
               and output_of(out, command) is not None,
-              "lldb %s: exit status 3 %s: %s" % (command, "said" if failed else "not said",
-                                                  (out + err)[-300:]))
+              "lldb %s: the CLI's verdict %s: %s" % (command, "said" if failed else "not said",
+                                                    (out + err)[-300:]))
+        check((status != 0) == failed, "lldb -b %s exits %s: %d" % (command, "non-zero" if failed
+                                                                    else "0", status))
+
+# The recipe on a program that leaks nothing: lldb -b exits 0.
+clean = example("steady_cache")
+with held_core([clean], "clean.core") as core:
+    status, out, err = lldb(clean, "--core", os.path.abspath(core), "memprof leaks --fail-on definite")
+    check(status == 0 and "error:" not in out + err,
+          "lldb -b, clean core, --fail-on definite: exits 0 (%d) %s" % (status, (out + err)[-300:]))
 
 # ---------------------------------------------- DWARF verbs inside LLDB
 inst = example("instance_c")
