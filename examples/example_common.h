@@ -6,6 +6,8 @@
  *   --hold         build, print "ready <pid>\n" on stdout, block in read(2) on
  *                  stdin until EOF, then clean up as above and exit 0
  *   --abort        build, then abort() (for core-at-abort workflows)
+ *   --grow         (leak_buffer, leak_handlers, leak_tls) build, then grow the
+ *                  example's pattern on a timer until EOF on stdin
  *
  * The "ready" line is written with write(2) from a stack buffer, so stdio
  * never allocates a buffer on the heap: the heap of a held process contains
@@ -18,6 +20,7 @@
 #define MEMPROF_EXAMPLE_COMMON_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +92,46 @@ static void example_scrub_stack(void)
 
     for (i = 0; i < sizeof area; i++)
         area[i] = 0;
+}
+
+/*
+ * The --grow mode of the leak examples: prints "ready <pid>", then calls
+ * tick every tick_ms milliseconds and prints "tick <n>" after each, until
+ * end of file on stdin.  The pattern grows while the program runs, for
+ * snapshots over time (memprof diff); a test counts the tick lines to know
+ * that the program grew between two snapshots, whatever the machine's speed.
+ */
+static inline void example_tick_until_eof(void (*tick)(void), int tick_ms)
+{
+    char line[64];
+    unsigned long ticks = 0;
+    int n = snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
+
+    if (n > 0)
+        example_write_all(STDOUT_FILENO, line, (size_t)n);
+    for (;;) {
+        struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+        int ready = poll(&p, 1, tick_ms);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready > 0) {
+            char sink[256];
+            ssize_t got = read(STDIN_FILENO, sink, sizeof sink);
+            if (got <= 0 && !(got < 0 && errno == EINTR))
+                return;
+            continue;
+        }
+        tick();
+        n = snprintf(line, sizeof line, "tick %lu\n", ++ticks);
+        if (n > 0)
+            example_write_all(STDOUT_FILENO, line, (size_t)n);
+    }
+}
+
+/* Whether the command line asks for --grow (the examples that have it). */
+static inline int example_wants_grow(int argc, char **argv)
+{
+    return argc == 2 && strcmp(argv[1], "--grow") == 0;
 }
 
 /* Runs the protocol once the data is built: hold or abort if asked. */

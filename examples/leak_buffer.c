@@ -11,6 +11,12 @@
  *   scratch       grew by doubling to cap 65,536 (an arena chunk) holding
  *                 40,000 bytes, then was reset: len 20
  *
+ * --grow: after the build, `audit_log` (same struct) takes a burst of 64
+ * lines (3,200 bytes) every 100 ms and is never flushed; it grows by 4 KiB
+ * steps, so its one block grows in every interval between snapshots:
+ * `memprof diff` gives growth findings for `char[] (string)` and for the
+ * owner path `audit_log;data` (docs/diff.md).
+ *
  * valgrind --leak-check=full (no argument; --hold after EOF; and, through
  * vgdb "leak_check full", while blocked in --hold):
  *   definitely lost:           0 bytes in 0 blocks
@@ -36,6 +42,11 @@ struct growable_buffer {
 /* The roots a debugger or memprof finds by name. */
 struct growable_buffer request_log;
 struct growable_buffer scratch;
+struct growable_buffer audit_log;
+
+/* 0: capacities double; else they grow by this many bytes at a time
+ * (--grow), so a growing buffer grows in every interval. */
+static size_t reserve_step;
 
 static void buffer_reserve(struct growable_buffer *b, size_t need)
 {
@@ -45,7 +56,7 @@ static void buffer_reserve(struct growable_buffer *b, size_t need)
     if (need <= b->cap)
         return;
     while (cap < need)
-        cap *= 2;
+        cap = reserve_step ? cap + reserve_step : cap * 2;
     p = realloc(b->data, cap);
     if (p == NULL) {
         fprintf(stderr, "leak_buffer: out of memory\n");
@@ -97,10 +108,30 @@ static void build(void)
     buffer_append(&scratch, "scratch reset at end");
 }
 
+/* One tick of --grow: a burst the log keeps. */
+static void audit_tick(void)
+{
+    char line[96];
+    unsigned i;
+
+    for (i = 0; i < 64; i++) {
+        snprintf(line, sizeof line, "AUDIT entry %08llu user=%06u action=update ok\n",
+                 (unsigned long long)audit_log.appends, i);
+        buffer_append(&audit_log, line);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    enum example_mode mode = example_parse_mode(argc, argv);
+    enum example_mode mode;
 
+    if (example_wants_grow(argc, argv)) {
+        build();
+        reserve_step = 4096;
+        example_tick_until_eof(audit_tick, 100);
+        return 0;
+    }
+    mode = example_parse_mode(argc, argv);
     build();
     example_after_build(mode);
     /* The buffers stay allocated until exit: still reachable, mostly unused. */

@@ -14,6 +14,12 @@
  * listeners remain, each holding a context (label string + 256-byte scratch
  * buffer) whose owner no longer exists.
  *
+ * --grow: after the build, every 100 ms 50 more widgets are created and
+ * destroyed without unsubscribing, so the forgotten listeners (and their
+ * contexts) grow in every interval between snapshots: `memprof diff` gives
+ * growth findings for `struct listener` and for the owner path of the
+ * listener chain, `app_events;listeners;listener;next` (docs/diff.md).
+ *
  * valgrind --leak-check=full (no argument; --hold after EOF; and, through
  * vgdb "leak_check full", while blocked in --hold):
  *   definitely lost:       0 bytes in   0 blocks
@@ -211,10 +217,27 @@ static void build(void)
     emitter_emit(&app_events, EVENT_CLOSE);
 }
 
+/* One tick of --grow: widgets come and go, their listeners stay. */
+static void forget_tick(void)
+{
+    static unsigned next_id = N_WIDGETS;
+    unsigned i;
+
+    for (i = 0; i < 50; i++)
+        widget_destroy_forgetful(widget_create(next_id++));
+    emitter_emit(&app_events, EVENT_RESIZE);
+}
+
 int main(int argc, char **argv)
 {
-    enum example_mode mode = example_parse_mode(argc, argv);
+    enum example_mode mode;
 
+    if (example_wants_grow(argc, argv)) {
+        build();
+        example_tick_until_eof(forget_tick, 100);
+        return 0;
+    }
+    mode = example_parse_mode(argc, argv);
     build();
     example_after_build(mode);
     /* Nothing to free: the widgets are gone, their listeners are the leak. */

@@ -20,6 +20,13 @@
  * --hold after EOF) main lets the workers return, without freeing their
  * lists, and joins them.
  *
+ * --grow: once all 4 workers are parked, each appends 10 more records to its
+ * own list every 100 ms (woken by a timed wait) until EOF on stdin; main
+ * prints "ready" and a "tick <n>" line for every round the workers finish.
+ * The records grow in every interval between snapshots, reachable only
+ * through TLS: no global owns them, so `memprof diff` finds the growth by
+ * type only (docs/diff.md).
+ *
  * valgrind --leak-check=full, at exit (no argument, and --hold after EOF):
  *   definitely lost:      256 bytes in     4 blocks  (the 4 worker list heads)
  *   indirectly lost:   89,344 bytes in 1,396 blocks  (the rest of the worker lists)
@@ -48,6 +55,7 @@
  * created), so stacks and arenas are assigned in the same order every run.
  */
 #include <pthread.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +65,8 @@
 
 #define N_WORKERS 4
 #define MAIN_RECORDS 50
+#define GROW_RECORDS 10
+#define GROW_TICK_MS 100
 
 struct tls_record {
     uint64_t seq;
@@ -77,6 +87,8 @@ struct worker_pool {
     pthread_cond_t changed;
     unsigned parked;
     int stop;
+    int grow;                   /* --grow: parked workers append on a timer */
+    uint64_t rounds;            /* --grow: worker rounds done */
     uint64_t records_total;
 };
 
@@ -116,8 +128,29 @@ static void *worker_main(void *arg)
     pool.records_total += tls_history_len;
     pool.parked++;
     pthread_cond_broadcast(&pool.changed);
-    while (!pool.stop)
-        pthread_cond_wait(&pool.changed, &pool.lock);
+    while (!pool.stop) {
+        if (!pool.grow) {
+            pthread_cond_wait(&pool.changed, &pool.lock);
+            continue;
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += GROW_TICK_MS * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&pool.changed, &pool.lock, &deadline) != ETIMEDOUT ||
+            pool.stop)
+            continue;
+        pthread_mutex_unlock(&pool.lock);
+        for (i = 0; i < GROW_RECORDS; i++)
+            record(k + 1, n++);
+        pthread_mutex_lock(&pool.lock);
+        pool.records_total += GROW_RECORDS;
+        pool.rounds++;
+        pthread_cond_broadcast(&pool.changed);
+    }
     pthread_mutex_unlock(&pool.lock);
     /* The thread ends without freeing its history. Its TLS block dies with
      * it; clearing the head makes that loss independent of glibc keeping
@@ -164,10 +197,51 @@ static void finish(void)
         pthread_join(pool.threads[k], NULL);
 }
 
+/* --grow: "ready", then a "tick <n>" line each time every worker has done
+ * one more round, until EOF on stdin. */
+static void grow_until_eof(void)
+{
+    char line[64];
+    uint64_t ticks = 0;
+    int n = snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
+
+    if (n > 0)
+        example_write_all(STDOUT_FILENO, line, (size_t)n);
+    for (;;) {
+        struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+        int ready = poll(&p, 1, GROW_TICK_MS);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready > 0) {
+            char sink[256];
+            ssize_t got = read(STDIN_FILENO, sink, sizeof sink);
+            if (got <= 0 && !(got < 0 && errno == EINTR))
+                return;
+            continue;
+        }
+        pthread_mutex_lock(&pool.lock);
+        uint64_t rounds = pool.rounds;
+        pthread_mutex_unlock(&pool.lock);
+        while (ticks < rounds / N_WORKERS) {
+            n = snprintf(line, sizeof line, "tick %llu\n", (unsigned long long)++ticks);
+            if (n > 0)
+                example_write_all(STDOUT_FILENO, line, (size_t)n);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    enum example_mode mode = example_parse_mode(argc, argv);
+    enum example_mode mode;
 
+    if (example_wants_grow(argc, argv)) {
+        pool.grow = 1;
+        build();
+        grow_until_eof();
+        finish();
+        return 0;
+    }
+    mode = example_parse_mode(argc, argv);
     build();
     example_after_build(mode);
     finish();

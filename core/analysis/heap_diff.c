@@ -46,42 +46,63 @@ static uint64_t hash_name(const char *s)
 	return h;
 }
 
-static bool grow_names(mp_heap_diff *d)
+/* One table of names (the types, or the owner paths): the names in order
+ * first seen and an open-addressing index of them (name index + 1). */
+typedef struct name_table {
+	char ***names;
+	size_t *n, *capacity;
+	size_t **by_name;
+	size_t *by_name_capacity;
+} name_table;
+
+static name_table types_of(mp_heap_diff *d)
 {
-	size_t capacity = d->by_name_capacity ? 2 * d->by_name_capacity : 256;
+	return (name_table){&d->types, &d->n_types, &d->types_capacity, &d->by_name,
+			    &d->by_name_capacity};
+}
+
+static name_table owners_of(mp_heap_diff *d)
+{
+	return (name_table){&d->owners, &d->n_owners, &d->owners_capacity, &d->owner_by_name,
+			    &d->owner_by_name_capacity};
+}
+
+static bool grow_names(name_table t)
+{
+	size_t capacity = *t.by_name_capacity ? 2 * *t.by_name_capacity : 256;
 	size_t *table = calloc(capacity, sizeof(*table));
 	if (!table)
 		return false;
-	for (size_t i = 0; i < d->n_types; i++) {
-		size_t j = hash_name(d->types[i]) & (capacity - 1);
+	for (size_t i = 0; i < *t.n; i++) {
+		size_t j = hash_name((*t.names)[i]) & (capacity - 1);
 		while (table[j])
 			j = (j + 1) & (capacity - 1);
 		table[j] = i + 1;
 	}
-	free(d->by_name);
-	d->by_name = table;
-	d->by_name_capacity = capacity;
+	free(*t.by_name);
+	*t.by_name = table;
+	*t.by_name_capacity = capacity;
 	return true;
 }
 
-/* The diff's index of a type name, added when new; UINT32_MAX: no memory. */
-static uint32_t intern(mp_heap_diff *d, const char *name)
+/* The diff's index of a name, added when new; UINT32_MAX: no memory. */
+static uint32_t intern(name_table t, const char *name)
 {
-	if (2 * (d->n_types + 1) > d->by_name_capacity && !grow_names(d))
+	if (2 * (*t.n + 1) > *t.by_name_capacity && !grow_names(t))
 		return UINT32_MAX;
-	size_t mask = d->by_name_capacity - 1;
+	size_t mask = *t.by_name_capacity - 1;
 	size_t j = hash_name(name) & mask;
-	for (; d->by_name[j]; j = (j + 1) & mask)
-		if (strcmp(d->types[d->by_name[j] - 1], name) == 0)
-			return (uint32_t)(d->by_name[j] - 1);
+	for (; (*t.by_name)[j]; j = (j + 1) & mask)
+		if (strcmp((*t.names)[(*t.by_name)[j] - 1], name) == 0)
+			return (uint32_t)((*t.by_name)[j] - 1);
 	char *copy = strdup(name);
-	if (!copy || !MP_ARRAY_RESERVE(d->types, d->types_capacity, d->n_types + 1)) {
+	if (!copy || !MP_ARRAY_RESERVE(*t.names, *t.capacity, *t.n + 1)) {
 		free(copy);
 		return UINT32_MAX;
 	}
-	d->types[d->n_types] = copy;
-	d->by_name[j] = ++d->n_types;
-	return (uint32_t)(d->n_types - 1);
+	(*t.names)[*t.n] = copy;
+	(*t.by_name)[j] = ++*t.n;
+	return (uint32_t)(*t.n - 1);
 }
 
 /* Per-type arrays sized for every type known so far (zeros for new ones). */
@@ -186,23 +207,32 @@ mp_error *mp_heap_diff_add(mp_heap_diff *d, mp_diff_input *in)
 				    "snapshot %s was taken before %s: give the snapshots oldest first",
 				    in->path, d->snapshots[d->n_snapshots - 1].path);
 	}
-	/* The input's type indexes become the diff's. */
+	/* The input's type and owner indexes become the diff's. */
 	uint32_t *map = malloc((in->n_names ? in->n_names : 1) * sizeof(*map));
-	mp_error *err = map ? NULL : mp_error_nomem();
+	uint32_t *owner_map = malloc((in->n_owner_names ? in->n_owner_names : 1) * sizeof(*owner_map));
+	mp_error *err = map && owner_map ? NULL : mp_error_nomem();
 	for (size_t i = 0; !err && i < in->n_names; i++)
-		if ((map[i] = intern(d, in->names[i])) == UINT32_MAX)
+		if ((map[i] = intern(types_of(d), in->names[i])) == UINT32_MAX)
+			err = mp_error_nomem();
+	for (size_t i = 0; !err && i < in->n_owner_names; i++)
+		if ((owner_map[i] = intern(owners_of(d), in->owner_names[i])) == UINT32_MAX)
 			err = mp_error_nomem();
 	uint32_t unknown = UINT32_MAX;
 	for (size_t i = 0; !err && i < n; i++) {
 		if (blocks[i].type < in->n_names) {
 			blocks[i].type = map[blocks[i].type];
 		} else {
-			if (unknown == UINT32_MAX && (unknown = intern(d, "unknown")) == UINT32_MAX)
+			if (unknown == UINT32_MAX &&
+			    (unknown = intern(types_of(d), "unknown")) == UINT32_MAX)
 				err = mp_error_nomem();
 			blocks[i].type = unknown;
 		}
+		blocks[i].owner = blocks[i].owner < in->n_owner_names ? owner_map[blocks[i].owner]
+								       : MP_DIFF_NO_OWNER;
 	}
 	free(map);
+	free(owner_map);
+	d->owners_missing = d->owners_missing || !in->owner_names;
 	if (!err)
 		err = add_snapshot_record(d, in);
 	mp_diff_lifetime *lifetimes = err ? NULL : realloc(d->lifetimes, d->n_snapshots * sizeof(*lifetimes));
@@ -223,11 +253,22 @@ mp_error *mp_heap_diff_add(mp_heap_diff *d, mp_diff_input *in)
 		return mp_error_nomem();
 	}
 	s->n_types = d->n_types;
+	s->owner_blocks = calloc(d->n_owners ? d->n_owners : 1, sizeof(uint64_t));
+	s->owner_bytes = calloc(d->n_owners ? d->n_owners : 1, sizeof(uint64_t));
+	if (!s->owner_blocks || !s->owner_bytes) {
+		free(blocks);
+		return mp_error_nomem();
+	}
+	s->n_owners = d->n_owners;
 	for (size_t i = 0; i < n; i++) {
 		s->blocks++;
 		s->bytes += blocks[i].size;
 		s->type_blocks[blocks[i].type]++;
 		s->type_bytes[blocks[i].type] += blocks[i].size;
+		if (blocks[i].owner != MP_DIFF_NO_OWNER) {
+			s->owner_blocks[blocks[i].owner]++;
+			s->owner_bytes[blocks[i].owner] += blocks[i].size;
+		}
 		unsigned k = mp_diff_size_class(blocks[i].size);
 		s->class_blocks[k]++;
 		s->class_bytes[k] += blocks[i].size;
@@ -303,100 +344,156 @@ static int compare_growth(const void *x, const void *y)
 	const mp_diff_growth *a = x, *b = y;
 	if (a->finding.bytes != b->finding.bytes)
 		return a->finding.bytes > b->finding.bytes ? -1 : 1;
+	if (a->by_owner != b->by_owner)
+		return a->by_owner ? 1 : -1;   /* the type before the path that holds it */
 	return strcmp(a->finding.subject, b->finding.subject);
 }
 
-static uint64_t type_count(const mp_diff_snapshot *s, const uint64_t *values, uint32_t type)
+/* Bytes or blocks in use of a type or an owner path in a snapshot (0 for
+ * one first seen in a later snapshot). */
+static uint64_t count_in(const mp_diff_snapshot *s, bool by_owner, bool bytes, uint32_t i)
 {
-	return type < s->n_types ? values[type] : 0;
+	size_t n = by_owner ? s->n_owners : s->n_types;
+	const uint64_t *values = by_owner ? (bytes ? s->owner_bytes : s->owner_blocks)
+					  : (bytes ? s->type_bytes : s->type_blocks);
+	return i < n ? values[i] : 0;
 }
 
-/* Types whose bytes in use rose in every interval, by more than the
- * floor in all. */
-static mp_error *find_growth(mp_heap_diff *d)
+/* The index most of the last snapshot's blocks of the finding have on the
+ * other side (a type's owner path, an owner path's type); only_new: only
+ * the blocks new in the last snapshot.  UINT32_MAX: none, or no memory
+ * (*nomem). */
+static uint32_t dominant(const mp_heap_diff *d, bool by_owner, uint32_t i, bool only_new,
+			 bool *nomem)
+{
+	size_t n_other = by_owner ? d->n_types : d->n_owners;
+	uint64_t *votes = calloc(n_other ? n_other : 1, sizeof(*votes));
+	if (!votes) {
+		*nomem = true;
+		return UINT32_MAX;
+	}
+	for (size_t k = 0; k < d->n_previous; k++) {
+		const mp_diff_block *b = &d->previous[k];
+		uint32_t mine = by_owner ? b->owner : b->type, other = by_owner ? b->type : b->owner;
+		if (mine == i && other < n_other && (!only_new || b->born == d->n_intervals))
+			votes[other]++;
+	}
+	uint32_t best = UINT32_MAX;
+	for (size_t k = 0; k < n_other; k++)
+		if (votes[k] && (best == UINT32_MAX || votes[k] > votes[best]))
+			best = (uint32_t)k;
+	free(votes);
+	return best;
+}
+
+/* A growth finding for type or owner path i when its bytes in use rose in
+ * every interval, by at least the floor over the series. */
+static mp_error *add_growth(mp_heap_diff *d, bool by_owner, uint32_t t)
 {
 	size_t n_intervals = d->n_intervals;
-	if (n_intervals < 2)
-		return NULL;   /* one interval: any allocation would look like growth */
 	const mp_diff_snapshot *first = &d->snapshots[0], *last = &d->snapshots[n_intervals];
 	double seconds = seconds_between(first, last);
-	for (uint32_t t = 0; t < d->n_types; t++) {
-		bool grows = true;
-		for (size_t k = 0; k < n_intervals && grows; k++)
-			grows = type_count(&d->snapshots[k + 1], d->snapshots[k + 1].type_bytes, t) >
-				type_count(&d->snapshots[k], d->snapshots[k].type_bytes, t);
-		uint64_t before = type_count(first, first->type_bytes, t);
-		uint64_t after = type_count(last, last->type_bytes, t);
-		if (!grows || after - before < MP_GROWTH_FLOOR)
-			continue;
-		if (!MP_ARRAY_RESERVE(d->growth, d->growth_capacity, d->n_growth + 1))
-			return mp_error_nomem();
-		mp_diff_growth *g = &d->growth[d->n_growth];
-		memset(g, 0, sizeof(*g));
-		g->type = t;
-		g->interval_bytes = calloc(n_intervals, sizeof(int64_t));
-		g->interval_blocks = calloc(n_intervals, sizeof(int64_t));
-		g->finding.subject = strdup(d->types[t]);
-		d->n_growth++;
-		if (!g->interval_bytes || !g->interval_blocks || !g->finding.subject)
-			return mp_error_nomem();
-		for (size_t k = 0; k < n_intervals; k++) {
-			const mp_diff_snapshot *a = &d->snapshots[k], *b = &d->snapshots[k + 1];
-			g->interval_bytes[k] = (int64_t)(type_count(b, b->type_bytes, t) -
-							 type_count(a, a->type_bytes, t));
-			g->interval_blocks[k] = (int64_t)type_count(b, b->type_blocks, t) -
-						(int64_t)type_count(a, a->type_blocks, t);
-		}
-		uint64_t growth = after - before;
-		int64_t blocks = (int64_t)type_count(last, last->type_blocks, t) -
-				 (int64_t)type_count(first, first->type_blocks, t);
-		g->bytes_per_second = seconds > 0 ? (double)growth / seconds : 0;
-		g->seconds_to_limit = -1;
-		if (d->limit)
-			g->seconds_to_limit = last->heap_bytes >= d->limit ? 0
-					      : g->bytes_per_second > 0
-					      ? (double)(d->limit - last->heap_bytes) / g->bytes_per_second
-					      : -1;
-		g->finding.kind = "growth";
-		g->finding.blocks = blocks > 0 ? (uint64_t)blocks : 0;
-		g->finding.bytes = growth;
-		/* Bounding it (an eviction policy, a size cap) saves what it
-		 * gained over the series, at least. */
-		g->finding.savings = growth;
-		g->finding.impact = mp_growth_impact(g->bytes_per_second, growth, last->bytes,
-						     g->seconds_to_limit);
-		/* Examples: blocks of the type born in the last snapshot. */
-		for (size_t i = 0; i < d->n_previous && g->finding.n_examples < MP_FINDING_EXAMPLES; i++)
-			if (d->previous[i].type == t && d->previous[i].born == n_intervals)
-				g->finding.examples[g->finding.n_examples++] = d->previous[i].address;
-		uint64_t dwarf = 0, shape = 0, typed_total = 0;
-		for (size_t i = 0; i < d->n_previous; i++) {
-			if (d->previous[i].type != t)
-				continue;
-			typed_total++;
-			dwarf += d->previous[i].evidence == MP_EVIDENCE_DWARF;
-			shape += d->previous[i].evidence == MP_EVIDENCE_SHAPE;
-		}
-		const char *how = dwarf * 2 > typed_total ? "typed by DWARF"
-				  : shape * 2 > typed_total ? "typed by shape"
-				  : dwarf + shape ? "partly typed" : "categorised by content";
-		char limit_text[96] = "";
-		if (g->seconds_to_limit >= 0)
-			snprintf(limit_text, sizeof(limit_text), "; reaches the %" PRIu64
-				 "-byte limit in %.0f s at this rate", d->limit, g->seconds_to_limit);
-		if (asprintf(&g->finding.detail,
-			     "grew in all %zu intervals: +%" PRIu64 " bytes, %+" PRId64
-			     " blocks in %.1f s (%.0f bytes/s), %" PRIu64 " to %" PRIu64
-			     " bytes in use (%s)%s",
-			     n_intervals, growth, blocks, seconds, g->bytes_per_second, before, after,
-			     how, limit_text) < 0) {
-			g->finding.detail = NULL;
-			return mp_error_nomem();
-		}
+	bool grows = true;
+	for (size_t k = 0; k < n_intervals && grows; k++)
+		grows = count_in(&d->snapshots[k + 1], by_owner, true, t) >
+			count_in(&d->snapshots[k], by_owner, true, t);
+	uint64_t before = count_in(first, by_owner, true, t);
+	uint64_t after = count_in(last, by_owner, true, t);
+	if (!grows || after - before < MP_GROWTH_FLOOR)
+		return NULL;
+	if (!MP_ARRAY_RESERVE(d->growth, d->growth_capacity, d->n_growth + 1))
+		return mp_error_nomem();
+	mp_diff_growth *g = &d->growth[d->n_growth];
+	memset(g, 0, sizeof(*g));
+	g->by_owner = by_owner;
+	g->type = t;
+	g->interval_bytes = calloc(n_intervals, sizeof(int64_t));
+	g->interval_blocks = calloc(n_intervals, sizeof(int64_t));
+	g->finding.subject = strdup(by_owner ? d->owners[t] : d->types[t]);
+	d->n_growth++;
+	if (!g->interval_bytes || !g->interval_blocks || !g->finding.subject)
+		return mp_error_nomem();
+	for (size_t k = 0; k < n_intervals; k++) {
+		const mp_diff_snapshot *a = &d->snapshots[k], *b = &d->snapshots[k + 1];
+		g->interval_bytes[k] = (int64_t)(count_in(b, by_owner, true, t) -
+						 count_in(a, by_owner, true, t));
+		g->interval_blocks[k] = (int64_t)count_in(b, by_owner, false, t) -
+					(int64_t)count_in(a, by_owner, false, t);
 	}
-	if (d->n_growth > 1)
-		qsort(d->growth, d->n_growth, sizeof(*d->growth), compare_growth);
+	uint64_t growth = after - before;
+	int64_t blocks = (int64_t)count_in(last, by_owner, false, t) -
+			 (int64_t)count_in(first, by_owner, false, t);
+	g->bytes_per_second = seconds > 0 ? (double)growth / seconds : 0;
+	g->seconds_to_limit = -1;
+	if (d->limit)
+		g->seconds_to_limit = last->heap_bytes >= d->limit ? 0
+				      : g->bytes_per_second > 0
+				      ? (double)(d->limit - last->heap_bytes) / g->bytes_per_second
+				      : -1;
+	g->finding.kind = "growth";
+	g->finding.blocks = blocks > 0 ? (uint64_t)blocks : 0;
+	g->finding.bytes = growth;
+	/* Bounding it (an eviction policy, a size cap) saves what it
+	 * gained over the series, at least. */
+	g->finding.savings = growth;
+	g->finding.impact = mp_growth_impact(g->bytes_per_second, growth, last->bytes,
+					     g->seconds_to_limit);
+	/* Examples: blocks of the type (path) born in the last snapshot. */
+	uint64_t dwarf = 0, shape = 0, typed_total = 0;
+	for (size_t i = 0; i < d->n_previous; i++) {
+		const mp_diff_block *b = &d->previous[i];
+		if ((by_owner ? b->owner : b->type) != t)
+			continue;
+		if (b->born == n_intervals && g->finding.n_examples < MP_FINDING_EXAMPLES)
+			g->finding.examples[g->finding.n_examples++] = b->address;
+		typed_total++;
+		dwarf += b->evidence == MP_EVIDENCE_DWARF;
+		shape += b->evidence == MP_EVIDENCE_SHAPE;
+	}
+	const char *how = dwarf * 2 > typed_total ? "typed by DWARF"
+			  : shape * 2 > typed_total ? "typed by shape"
+			  : dwarf + shape ? "partly typed" : "categorised by content";
+	/* The growth named from the other side: where a type's new blocks
+	 * hang, what an owner path holds. */
+	bool nomem = false;
+	g->held_by = by_owner ? UINT32_MAX : dominant(d, false, t, true, &nomem);
+	g->holds = by_owner ? dominant(d, true, t, false, &nomem) : UINT32_MAX;
+	if (nomem)
+		return mp_error_nomem();
+	char limit_text[96] = "", other_text[320] = "";
+	if (g->seconds_to_limit >= 0)
+		snprintf(limit_text, sizeof(limit_text), "; reaches the %" PRIu64
+			 "-byte limit in %.0f s at this rate", d->limit, g->seconds_to_limit);
+	if (g->held_by != UINT32_MAX)
+		snprintf(other_text, sizeof(other_text), "; held by %s", d->owners[g->held_by]);
+	else if (g->holds != UINT32_MAX)
+		snprintf(other_text, sizeof(other_text), "; holds %s", d->types[g->holds]);
+	if (asprintf(&g->finding.detail,
+		     "grew in all %zu intervals: +%" PRIu64 " bytes, %+" PRId64
+		     " blocks in %.1f s (%.0f bytes/s), %" PRIu64 " to %" PRIu64
+		     " bytes in use (%s)%s%s",
+		     n_intervals, growth, blocks, seconds, g->bytes_per_second, before, after,
+		     how, other_text, limit_text) < 0) {
+		g->finding.detail = NULL;
+		return mp_error_nomem();
+	}
 	return NULL;
+}
+
+/* Types, and owner paths when every snapshot has them, whose bytes in use
+ * rose in every interval. */
+static mp_error *find_growth(mp_heap_diff *d)
+{
+	if (d->n_intervals < 2)
+		return NULL;   /* one interval: any allocation would look like growth */
+	mp_error *err = NULL;
+	for (uint32_t t = 0; t < d->n_types && !err; t++)
+		err = add_growth(d, false, t);
+	for (uint32_t t = 0; t < d->n_owners && !d->owners_missing && !err; t++)
+		err = add_growth(d, true, t);
+	if (!err && d->n_growth > 1)
+		qsort(d->growth, d->n_growth, sizeof(*d->growth), compare_growth);
+	return err;
 }
 
 mp_error *mp_heap_diff_finish(mp_heap_diff *d, uint64_t limit)
@@ -452,11 +549,17 @@ void mp_heap_diff_free(mp_heap_diff *d)
 		free(d->types[i]);
 	free(d->types);
 	free(d->by_name);
+	for (size_t i = 0; i < d->n_owners; i++)
+		free(d->owners[i]);
+	free(d->owners);
+	free(d->owner_by_name);
 	for (size_t i = 0; i < d->n_snapshots; i++) {
 		free(d->snapshots[i].path);
 		free(d->snapshots[i].target);
 		free(d->snapshots[i].type_blocks);
 		free(d->snapshots[i].type_bytes);
+		free(d->snapshots[i].owner_blocks);
+		free(d->snapshots[i].owner_bytes);
 	}
 	free(d->snapshots);
 	for (size_t i = 0; i < d->n_intervals; i++)

@@ -1,8 +1,8 @@
 /* Heap snapshots compared over time (`memprof diff S1 S2 [S3 ...]`): new,
  * freed and surviving blocks per type and size class between consecutive
  * snapshots and overall, allocation and free rates, how many snapshots
- * blocks live, and `growth` findings for types that grow in every
- * interval.  docs/diff.md states the identity rule and the thresholds.
+ * blocks live, and `growth` findings for types and owner paths that grow
+ * in every interval.  docs/diff.md states the identity rule and the thresholds.
  *
  * Snapshots are added one at a time, oldest first; only the previous one's
  * blocks are kept, so a series costs two snapshots of memory. */
@@ -22,6 +22,8 @@ typedef struct mp_diff_block {
 	uint64_t hash;             /* mp_block_content_hash; 0 unknown */
 	uint64_t size;             /* usable bytes */
 	uint32_t type;             /* input: index into the input's names */
+	uint32_t owner;            /* input: index into the input's owner paths;
+				    * MP_DIFF_NO_OWNER: none known */
 	uint16_t born;             /* set by the diff: the snapshot it appeared in */
 	uint8_t evidence;          /* enum mp_type_evidence */
 	uint8_t unused;
@@ -35,6 +37,11 @@ typedef struct mp_diff_input {
 	bool partial;
 	const char *const *names;  /* the type (category) names blocks index */
 	size_t n_names;
+	/* Owner paths blocks index (analysis/owner_paths.h); NULL: the
+	 * snapshot has none (saved before they were), which leaves the whole
+	 * diff without growth per owner path. */
+	const char *const *owner_names;
+	size_t n_owner_names;
 	mp_diff_block *blocks;     /* sorted by address; taken by the diff */
 	size_t n_blocks;
 } mp_diff_input;
@@ -55,6 +62,8 @@ typedef struct mp_diff_snapshot {
 	uint64_t *type_blocks, *type_bytes;   /* in use per type; n_types of the diff
 					       * when it was added (later ones: 0) */
 	size_t n_types;
+	uint64_t *owner_blocks, *owner_bytes; /* in use per owner path, likewise */
+	size_t n_owners;
 	uint64_t class_blocks[MP_DIFF_SIZE_CLASSES], class_bytes[MP_DIFF_SIZE_CLASSES];
 } mp_diff_snapshot;
 
@@ -74,8 +83,13 @@ typedef struct mp_diff_lifetime {
 } mp_diff_lifetime;
 
 typedef struct mp_diff_growth {
-	mp_finding finding;        /* kind "growth", subject the type */
-	uint32_t type;
+	mp_finding finding;        /* kind "growth", subject the type or owner path */
+	bool by_owner;             /* subject is an owner path, not a type */
+	uint32_t type;             /* the type index, or the owner path's */
+	/* The other side: for a type, the owner path of most of its blocks new
+	 * in the last snapshot; for an owner path, the type of most of its
+	 * blocks.  UINT32_MAX: none. */
+	uint32_t held_by, holds;
 	int64_t *interval_bytes;   /* net bytes per interval, all > 0 */
 	int64_t *interval_blocks;
 	double bytes_per_second;
@@ -87,6 +101,11 @@ typedef struct mp_heap_diff {
 	size_t n_types, types_capacity;
 	size_t *by_name;           /* open addressing: type index + 1 */
 	size_t by_name_capacity;
+	char **owners;             /* owner paths, in order first seen */
+	size_t n_owners, owners_capacity;
+	size_t *owner_by_name;
+	size_t owner_by_name_capacity;
+	bool owners_missing;       /* a snapshot had no owner paths */
 	mp_diff_snapshot *snapshots;
 	size_t n_snapshots;
 	mp_diff_interval *intervals;   /* n_snapshots - 1 once all are added */
@@ -103,6 +122,7 @@ typedef struct mp_heap_diff {
 } mp_heap_diff;
 
 enum { MP_DIFF_MAX_SNAPSHOTS = 65535 };
+#define MP_DIFF_NO_OWNER UINT32_MAX
 
 /* Growth below this many bytes over the whole series is noise. */
 enum { MP_GROWTH_FLOOR = 4096 };

@@ -1,16 +1,20 @@
 /* The blocks section of a snapshot (see snapshot_blocks.h).  Little-endian,
  * like the file around it:
  *
- *   u32 version (1); i64 timestamp in ns; u64 modules, each: string name,
+ *   u32 version (2); i64 timestamp in ns; u64 modules, each: string name,
  *   string build id (u32 length + bytes), u64 load bias; u64 chunks; per
- *   chunk: u64 holding the type evidence in its top 2 bits and the content
- *   hash in the other 62.
+ *   chunk: u64 holding the type evidence in its top 2 bits, the owner
+ *   path's index + 1 (0: none) in the next 16 and the content hash in the
+ *   low 46.
  *
- * Eight bytes per chunk.  With the chunk table (16) and the patterns
- * section's category and leak kind (5), a snapshot costs 29 bytes per
- * chunk plus the repeated contents and the header (docs/diff.md).  The
- * words are per chunk, not per block in use, so they index like the chunk
- * table and need no address. */
+ * Version 1 (read still) had no owner and a 62-bit hash; its hashes are
+ * cut to 46 bits on reading, so snapshots of both versions compare.
+ *
+ * Eight bytes per chunk, owner paths included.  With the chunk table (16)
+ * and the patterns section's category and leak kind (5), a snapshot costs
+ * 29 bytes per chunk plus the repeated contents, the owner paths' table
+ * and the header (docs/diff.md).  The words are per chunk, not per block
+ * in use, so they index like the chunk table and need no address. */
 #include "snapshot_blocks.h"
 
 #include <stdlib.h>
@@ -22,8 +26,9 @@
 #include "error.h"
 #include "heap/heap_internal.h"
 
-enum { ENCODING_VERSION = 1, EVIDENCE_SHIFT = 62 };
-static const uint64_t HASH_MASK = (1ull << EVIDENCE_SHIFT) - 1;
+enum { ENCODING_VERSION = 2, EVIDENCE_SHIFT = 62, OWNER_SHIFT = MP_BLOCK_HASH_BITS };
+static const uint64_t HASH_MASK = (1ull << MP_BLOCK_HASH_BITS) - 1;
+static const uint64_t V1_HASH_MASK = (1ull << EVIDENCE_SHIFT) - 1;
 
 uint64_t mp_block_content_hash(const uint8_t *bytes, size_t length, uint64_t usable)
 {
@@ -43,14 +48,14 @@ uint64_t mp_block_content_hash(const uint8_t *bytes, size_t length, uint64_t usa
 	memcpy(&tail, bytes + i, length - i);
 	h = (h ^ tail ^ length) * 0x94d049bb133111ebull;
 	h ^= h >> 29;
-	/* 62 bits: the section keeps the type evidence in the top two. */
+	/* The section's word keeps the evidence and the owner above it. */
 	h &= HASH_MASK;
 	return h ? h : 1;
 }
 
 mp_error *mp_snapshot_blocks_encode(mp_target *target, const mp_heap *heap,
 				    const uint64_t *hash, const uint8_t *evidence,
-				    uint8_t **out, size_t *size)
+				    const uint32_t *owner, uint8_t **out, size_t *size)
 {
 	if (heap->n_chunks && (!hash || !evidence))
 		return mp_error_new(MP_ERR_UNSUPPORTED,
@@ -86,7 +91,9 @@ mp_error *mp_snapshot_blocks_encode(mp_target *target, const mp_heap *heap,
 		}
 	}
 	for (size_t i = 0; i < heap->n_chunks && !b.nomem; i++) {
-		uint64_t word = (hash[i] & HASH_MASK) | ((uint64_t)(evidence[i] & 3) << EVIDENCE_SHIFT);
+		uint64_t owner_index = owner && owner[i] <= MP_BLOCK_MAX_OWNERS ? owner[i] : 0;
+		uint64_t word = (hash[i] & HASH_MASK) | (owner_index << OWNER_SHIFT) |
+				((uint64_t)(evidence[i] & 3) << EVIDENCE_SHIFT);
 		memcpy(b.data + b.size, &word, 8);   /* room reserved above */
 		b.size += 8;
 	}
@@ -109,9 +116,9 @@ mp_error *mp_snapshot_blocks_decode(const uint8_t *data, size_t size, size_t n_c
 	const char *what = "header";
 	if (!mp_take(&r, &version, 4))
 		goto damaged;
-	if (version != ENCODING_VERSION)
+	if (version < 1 || version > ENCODING_VERSION)
 		return mp_error_new(MP_ERR_UNSUPPORTED,
-				    "its blocks section has version %u; this memprof reads version %d",
+				    "its blocks section has version %u; this memprof reads versions 1 to %d",
 				    version, ENCODING_VERSION);
 	if (!mp_take(&r, &out->timestamp_ns, 8) || !mp_take(&r, &count, 8))
 		goto damaged;
@@ -135,14 +142,22 @@ mp_error *mp_snapshot_blocks_decode(const uint8_t *data, size_t size, size_t n_c
 		goto damaged;
 	out->hash = malloc((chunks ? chunks : 1) * sizeof(*out->hash));
 	out->evidence = malloc(chunks ? chunks : 1);
-	if (!out->hash || !out->evidence)
+	out->owner = malloc((chunks ? chunks : 1) * sizeof(*out->owner));
+	if (!out->hash || !out->evidence || !out->owner)
 		goto nomem;
 	mp_take(&r, out->hash, chunks * sizeof(*out->hash));
 	out->n_chunks = (size_t)chunks;
 	what = "type evidence";
 	for (size_t i = 0; i < out->n_chunks; i++) {
-		out->evidence[i] = (uint8_t)(out->hash[i] >> EVIDENCE_SHIFT);
-		out->hash[i] &= HASH_MASK;
+		uint64_t word = out->hash[i];
+		out->evidence[i] = (uint8_t)(word >> EVIDENCE_SHIFT);
+		out->owner[i] = version == 1 ? 0 : (uint16_t)(word >> OWNER_SHIFT);
+		uint64_t full = word & (version == 1 ? V1_HASH_MASK : HASH_MASK);
+		/* A version 1 hash cut as mp_block_content_hash cuts one now:
+		 * a hash that became 0 is 1, 0 being "no hash". */
+		out->hash[i] = full & HASH_MASK;
+		if (full && !out->hash[i])
+			out->hash[i] = 1;
 		if (out->evidence[i] > MP_EVIDENCE_SHAPE)
 			goto damaged;
 	}
@@ -167,5 +182,6 @@ void mp_snapshot_blocks_free(mp_snapshot_blocks *b)
 	free(b->modules);
 	free(b->hash);
 	free(b->evidence);
+	free(b->owner);
 	memset(b, 0, sizeof(*b));
 }

@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "analysis/heap_diff.h"
+#include "analysis/owner_paths.h"
 #include "analysis/pattern_input.h"
 #include "analysis/snapshot_blocks.h"
 #include "command.h"
 #include "diff_inputs.h"
+#include "diff_thresholds.h"
 #include "patterns_section.h"
 #include "error.h"
 #include "heap/heap_internal.h"
@@ -27,11 +29,13 @@ enum { TEXT_ROWS = 20 };
 typedef struct loaded {
 	mp_diff_input input;
 	mp_pattern_input patterns;
+	mp_owner_paths owners;
 	char *target;
 } loaded;
 
 static void loaded_free(loaded *l)
 {
+	mp_owner_paths_free(&l->owners);
 	free((void *)l->input.names);
 	free(l->input.blocks);
 	free(l->target);
@@ -68,6 +72,17 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 	err = mp_pattern_input_decode(patt->data, patt->size, h->n_chunks, &l.patterns);
 	if (!err)
 		err = mp_snapshot_blocks_decode(blks->data, blks->size, h->n_chunks, &blocks);
+	/* Owner paths are optional: snapshots saved before them diff by type
+	 * only; a section of a newer version is refused. */
+	const heap_section *ownr = section_of(sections, n_sections, HEAP_SECTION_OWNERS);
+	if (!err && ownr)
+		err = mp_owner_paths_decode(ownr->data, ownr->size, &l.owners);
+	for (size_t i = 0; !err && ownr && i < h->n_chunks; i++)
+		if (blocks.owner[i] > l.owners.n_paths)
+			err = mp_error_new(MP_ERR_FORMAT,
+					   "its blocks section names owner path %u of %zu (chunk %#llx)",
+					   blocks.owner[i], l.owners.n_paths,
+					   (unsigned long long)h->chunks[i].address);
 	if (err) {
 		err = mp_error_prefix(err, "snapshot %s", path);
 		goto done;
@@ -87,6 +102,10 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 	for (size_t i = 0; i < l.patterns.n_classes; i++)
 		names[i] = l.patterns.classes[i].name;
 	l.input.n_names = l.patterns.n_classes;
+	if (ownr) {
+		l.input.owner_names = (const char *const *)l.owners.paths;
+		l.input.n_owner_names = l.owners.n_paths;
+	}
 	size_t n = 0;
 	for (size_t i = 0; i < h->n_chunks; i++) {
 		if (l.patterns.chunk_kind[i] == MP_LEAK_NOT_A_BLOCK)
@@ -95,6 +114,7 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 		l.input.blocks[n++] = (mp_diff_block){
 			.address = c->address + 16, .hash = blocks.hash[i],
 			.size = heap_chunk_usable(c), .type = l.patterns.chunk_class[i],
+			.owner = ownr && blocks.owner[i] ? blocks.owner[i] - 1u : MP_DIFF_NO_OWNER,
 			.evidence = blocks.evidence[i]};
 	}
 	l.input.n_blocks = n;
@@ -104,7 +124,7 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 	l.input.target = mp_heap_target_description(h);
 	l.input.timestamp_ns = blocks.timestamp_ns;
 	l.input.heap_bytes = mi.arena + mi.hblkhd;
-	l.input.partial = mp_heap_partial(h) || l.patterns.partial;
+	l.input.partial = mp_heap_partial(h) || l.patterns.partial || l.owners.partial;
 	err = mp_heap_diff_add(diff, &l.input);
 	if (err)
 		err = mp_error_prefix(err, "snapshot %s", path);
@@ -202,6 +222,15 @@ static void json_interval(mp_json *j, const mp_heap_diff *d, const mp_diff_inter
 void mp_diff_json_growth(mp_json *j, const mp_heap_diff *d, const mp_diff_growth *g)
 {
 	mp_finding_json(j, &g->finding);
+	/* by: what the subject is; owner/type: the other side of it. */
+	mp_json_key(j, "by");
+	mp_json_string(j, g->by_owner ? "owner" : "type");
+	mp_json_key(j, g->by_owner ? "type" : "owner");
+	uint32_t other = g->by_owner ? g->holds : g->held_by;
+	if (other != UINT32_MAX)
+		mp_json_string(j, g->by_owner ? d->types[other] : d->owners[other]);
+	else
+		mp_json_null(j);
 	mp_json_key(j, "bytes_per_second");
 	mp_json_double(j, g->bytes_per_second);
 	mp_json_key(j, "seconds_to_limit");
@@ -386,8 +415,9 @@ static bool group_rows(mp_table *t, const mp_heap_diff *d, const mp_diff_interva
 
 static void growth_table(mp_table *t, const mp_heap_diff *d)
 {
-	mp_table_init(t, "growth", "types that grew in every interval");
+	mp_table_init(t, "growth", "types and owner paths that grew in every interval");
 	mp_table_column(t, "kind", false);
+	mp_table_column(t, "by", false);
 	mp_table_column(t, "impact", false);
 	mp_table_column(t, "bytes", true);
 	mp_table_column(t, "blocks", true);
@@ -402,6 +432,7 @@ static void growth_table(mp_table *t, const mp_heap_diff *d)
 			snprintf(limit, sizeof(limit), "%.0f", g->seconds_to_limit);
 		mp_table_row(t);
 		mp_table_text(t, g->finding.kind);
+		mp_table_text(t, g->by_owner ? "owner" : "type");
 		mp_table_text(t, g->finding.impact);
 		mp_table_uint(t, g->finding.bytes);
 		mp_table_uint(t, g->finding.blocks);
@@ -492,7 +523,8 @@ static bool write_text(mp_command *c, const mp_heap_diff *d)
 		fprintf(out, "  %3zu: %10" PRIu64 " blocks freed, %10" PRIu64 " still there\n", k + 1,
 			l->freed_blocks, l->alive_blocks);
 	}
-	fprintf(out, "\ngrowth findings%s:\n", d->n_intervals < 2 ? " (need three snapshots or more)" : "");
+	fprintf(out, "\ngrowth findings%s%s:\n", d->n_intervals < 2 ? " (need three snapshots or more)" : "",
+		d->owners_missing ? " (by type only: a snapshot has no owner paths)" : "");
 	if (!d->n_growth) {
 		fprintf(out, "  none\n");
 	} else {
@@ -511,7 +543,40 @@ static bool write_text(mp_command *c, const mp_heap_diff *d)
 	return ok;
 }
 
-static int diff_snapshots(mp_command *c, uint64_t limit, double fail_above)
+/* A type, size class or owner path watched: its bytes in use in the first
+ * and the last snapshot. */
+static bool watched_snapshot(const void *context, const char *name, uint64_t *before,
+			     uint64_t *after)
+{
+	const mp_heap_diff *d = context;
+	const mp_diff_snapshot *first = &d->snapshots[0], *last = &d->snapshots[d->n_snapshots - 1];
+	for (size_t t = 0; t < d->n_types; t++) {
+		if (strcmp(d->types[t], name) == 0) {
+			*before = t < first->n_types ? first->type_bytes[t] : 0;
+			*after = t < last->n_types ? last->type_bytes[t] : 0;
+			return true;
+		}
+	}
+	for (unsigned k = 0; k < MP_DIFF_SIZE_CLASSES; k++) {
+		char class_name[64];
+		mp_diff_size_class_name(k, class_name, sizeof(class_name));
+		if (strcmp(class_name, name) == 0) {
+			*before = first->class_bytes[k];
+			*after = last->class_bytes[k];
+			return true;
+		}
+	}
+	for (size_t o = 0; o < d->n_owners; o++) {
+		if (strcmp(d->owners[o], name) == 0) {
+			*before = o < first->n_owners ? first->owner_bytes[o] : 0;
+			*after = o < last->n_owners ? last->owner_bytes[o] : 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int diff_snapshots(mp_command *c, uint64_t limit, const mp_diff_thresholds *thresholds)
 {
 	mp_heap_diff d;
 	mp_heap_diff_init(&d);
@@ -533,13 +598,9 @@ static int diff_snapshots(mp_command *c, uint64_t limit, double fail_above)
 		ok = write_text(c, &d);
 	int status = ok ? MP_EXIT_OK : mp_command_fail(c, mp_error_nomem());
 	const mp_diff_snapshot *first = &d.snapshots[0], *last = &d.snapshots[d.n_snapshots - 1];
-	if (status == MP_EXIT_OK && fail_above >= 0 &&
-	    (double)last->bytes > (double)first->bytes * (1 + fail_above / 100)) {
-		fprintf(c->err, "memprof: bytes in use grew from %" PRIu64 " to %" PRIu64
-			", more than --fail-above %g%%: exit status 3\n", first->bytes, last->bytes,
-			fail_above);
-		status = MP_EXIT_CHECK_FAILED;
-	}
+	if (status == MP_EXIT_OK)
+		status = mp_diff_thresholds_check(c, thresholds, "bytes in use", first->bytes,
+						  last->bytes, watched_snapshot, &d);
 	mp_heap_diff_free(&d);
 	return status;
 }
@@ -549,23 +610,16 @@ static int diff_snapshots(mp_command *c, uint64_t limit, double fail_above)
 static int run_diff(mp_command *c)
 {
 	const char *limit_text = mp_command_value(c, "--limit");
-	const char *fail_text = mp_command_value(c, "--fail-above");
 	uint64_t limit = 0;
-	double fail_above = -1;
 	if (limit_text && (!mp_command_parse_size(limit_text, &limit) || limit == 0)) {
 		fprintf(c->err, "memprof: --limit takes a size such as 512M, 2G or 1048576, not '%s'\n",
 			limit_text);
 		return MP_EXIT_USAGE;
 	}
-	if (fail_text) {
-		char *end;
-		fail_above = strtod(fail_text, &end);
-		if (end == fail_text || (*end && strcmp(end, "%") != 0) || fail_above < 0) {
-			fprintf(c->err, "memprof: --fail-above takes a percentage such as 10, not '%s'\n",
-				fail_text);
-			return MP_EXIT_USAGE;
-		}
-	}
+	mp_diff_thresholds thresholds;
+	int status = mp_diff_thresholds_parse(c, &thresholds);
+	if (status != MP_EXIT_OK)
+		return status;
 	enum mp_diff_input_kind kind = MP_DIFF_INPUT_SNAPSHOT;
 	for (size_t i = 0; i < c->options->n_positional; i++) {
 		enum mp_diff_input_kind k;
@@ -592,26 +646,31 @@ static int run_diff(mp_command *c)
 	}
 	switch (kind) {
 	case MP_DIFF_INPUT_SNAPSHOT:
-		return diff_snapshots(c, limit, fail_above);
+		return diff_snapshots(c, limit, &thresholds);
 	case MP_DIFF_INPUT_FOLDED:
-		return mp_diff_folded(c, fail_above);
+		return mp_diff_folded(c, &thresholds);
 	default:
-		return mp_diff_reports(c, kind, fail_above);
+		return mp_diff_reports(c, kind, &thresholds);
 	}
 }
 
-static const char *const diff_valued[] = {"--limit", "--fail-above", NULL};
+static const char *const diff_valued[] = {"--limit", "--fail-above", "--fail-above-bytes",
+					   "--watch", NULL};
 
 const mp_verb mp_verb_diff = {
 	.name = "diff",
 	.summary = "what changed between snapshots (growth findings), folded profiles or JSON reports",
-	.usage = "S1 S2 [S3 ...] | A.folded B.folded | A.json B.json  [--limit SIZE] [--fail-above PCT]\n"
+	.usage = "S1 S2 [S3 ...] | A.folded B.folded | A.json B.json  [--limit SIZE]\n"
+		 "       [--fail-above PCT] [--fail-above-bytes SIZE] [--watch NAME]...\n"
 		 "  snapshots from `memprof snapshot save`, oldest first: new, freed and surviving\n"
 		 "  blocks per type and size class, rates, lifetimes, `growth` findings (three\n"
 		 "  snapshots or more); --limit gives each growth its time to that heap size.\n"
 		 "  Folded profiles (`logical --format folded`): a differential profile, two-column\n"
 		 "  folded with --format folded.  Two `heap` or `leaks` JSON reports: their changes.\n"
-		 "  --fail-above PCT: exit status 3 when the total grew by more than PCT percent",
+		 "  --fail-above PCT, --fail-above-bytes SIZE: exit status 3 when the total grew by\n"
+		 "  more (either threshold), or any --watch NAME did: a folded path and what is\n"
+		 "  under it, a report's number path or a type, a snapshot's type, size class\n"
+		 "  or owner path",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_FOLDED,
 	.needs_target = false,
 	.min_positional = 2,

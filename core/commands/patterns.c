@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/patterns.h"
+#include "analysis/owner_paths.h"
 #include "analysis/snapshot_blocks.h"
 #include "command.h"
 #include "error.h"
@@ -334,15 +335,29 @@ mp_error *mp_patterns_snapshot_sections(mp_command *c, const mp_heap *heap,
 		return err;
 	out[0].tag = HEAP_SECTION_PATTERNS;
 	err = mp_pattern_input_encode(&in, &out[0].data, &out[0].size);
+	/* Owner paths: the globals' logical walks, for growth per path.  Their
+	 * table is a section; each chunk's index rides in the blocks word. */
+	mp_owner_paths owners = {0};
+	mp_owner_options owner_options = {0};
+	owner_options.interrupted = options.interrupted;
+	owner_options.context = options.context;
+	if (!err)
+		err = mp_owner_paths_compute(c->target, heap, &owner_options, &owners);
+	out[2].tag = HEAP_SECTION_OWNERS;
+	if (!err)
+		err = mp_owner_paths_encode(&owners, &out[2].data, &out[2].size);
 	/* The same pass hashed every block: what `diff` needs rides along. */
 	out[1].tag = HEAP_SECTION_BLOCKS;
 	if (!err)
 		err = mp_snapshot_blocks_encode(c->target, heap, in.chunk_hash, in.chunk_evidence,
-						&out[1].data, &out[1].size);
+						owners.chunk_path, &out[1].data, &out[1].size);
+	mp_owner_paths_free(&owners);
 	mp_pattern_input_free(&in);
 	if (err) {
-		free(out[0].data);
-		out[0].data = NULL;
+		for (int i = 0; i < MP_SNAPSHOT_SECTIONS; i++) {
+			free(out[i].data);
+			out[i].data = NULL;
+		}
 	}
 	return err;
 }
@@ -555,8 +570,12 @@ static int run_recommend(mp_command *c)
 	for (size_t i = 0; r && i < p->n_findings; i++)
 		if (recommend(&p->findings[i], &r[n]))
 			n++;
+	/* Per type only: a type's finding names the owner path that holds
+	 * it, and the same bytes twice would double the savings. */
 	for (size_t i = 0; r && i < diff.n_growth; i++)
-		if (recommend(&diff.growth[i].finding, &r[n]))
+		if (diff.growth[i].by_owner)
+			wanted--;
+		else if (recommend(&diff.growth[i].finding, &r[n]))
 			n++;
 	if (!r || n < wanted) {
 		for (size_t i = 0; r && i < n; i++)

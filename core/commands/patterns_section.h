@@ -6,12 +6,12 @@
 #include "command.h"
 #include "heap/heap_internal.h"
 
-enum { MP_SNAPSHOT_SECTIONS = 2 };
+enum { MP_SNAPSHOT_SECTIONS = 3 };
 
 /* Runs the leak check and gathers the patterns' input on the command's
- * target for heap: the patterns section and the blocks section `diff`
- * reads (analysis/snapshot_blocks.h); each out[i].data is the caller's to
- * free. */
+ * target for heap: the patterns section, and the blocks section and owner
+ * paths `diff` reads (analysis/snapshot_blocks.h, owner_paths.h); each
+ * out[i].data is the caller's to free. */
 mp_error *mp_patterns_snapshot_sections(mp_command *command, const mp_heap *heap,
 					heap_section out[MP_SNAPSHOT_SECTIONS]);
 

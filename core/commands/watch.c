@@ -125,6 +125,7 @@ static mp_error *take(mp_command *c, const char *path, watched *w)
 		.exe_path = c->options->exe,
 		.debug_dirs = c->options->debug_dirs,
 		.n_debug_dirs = c->options->n_debug_dirs,
+		.no_debuginfod = c->options->no_debuginfod,
 	};
 	mp_target *t = NULL;
 	double start = now_ms();
