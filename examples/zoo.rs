@@ -16,7 +16,10 @@
 //!                                            (strings with capacity == len)
 //!   rc             Rc<Node>                  strong count 2 (rc_alias is the other owner)
 //!   rc_alias       Rc<Node>                  same allocation as rc
-//!   arc            Arc<Node>                 strong count 1
+//!   rc_weak        rc::Weak<Node>            a weak pointer to the same allocation
+//!   arc            Arc<Node>                 strong count 2 (arc_alias is the other owner)
+//!   arc_alias      Arc<Node>                 same allocation as arc
+//!   arc_weak       sync::Weak<Node>          a weak pointer to the same allocation
 //!   vec_deque      VecDeque<Point3>          50 elements, wrapped around the ring buffer
 //!                                            (head at index 16 of a 64-slot buffer)
 //!   some_box       Option<Box<Node>>         Some (niche: a null pointer means None)
@@ -27,6 +30,13 @@
 //!                                            ChangeColor, Batch(Vec<u8>), Nested(Box<Message>)
 //!
 //! `Node` holds an id, a `String` name and a `Vec<u64>` of 10 values.
+//!
+//! Expected `memprof logical zoo::ZOO` numbers for the shared pointers: when
+//! MEMPROF_EXPECTED names a file, the program writes there, before holding,
+//! one line per Rc/Arc/Weak field ("field LOGICAL ALLOCATED BLOCKS"): the
+//! first pointer to an allocation counts its RcInner/ArcInner (two counts
+//! and the Node, from size_of) and the Node's own blocks, with
+//! malloc_usable_size of each; the others only their own 8 bytes.
 //! The program prints nothing except the "ready" line in --hold mode.
 //!
 //! valgrind --leak-check=full: no leaks (ZOO is reset to None before exit).
@@ -41,8 +51,9 @@
 mod example_common;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::rc::Rc;
-use std::sync::Arc;
+use std::mem::size_of;
+use std::rc::{self, Rc};
+use std::sync::{self, Arc};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point3 {
@@ -84,7 +95,10 @@ pub struct Zoo {
     pub btree_map: BTreeMap<u32, String>,
     pub rc: Rc<Node>,
     pub rc_alias: Rc<Node>,
+    pub rc_weak: rc::Weak<Node>,
     pub arc: Arc<Node>,
+    pub arc_alias: Arc<Node>,
+    pub arc_weak: sync::Weak<Node>,
     pub vec_deque: VecDeque<Point3>,
     pub some_box: Option<Box<Node>>,
     pub none_box: Option<Box<Node>>,
@@ -142,7 +156,10 @@ fn build_zoo() -> Zoo {
 
     let rc = Rc::new(node(1, "rc node"));
     let rc_alias = Rc::clone(&rc);
+    let rc_weak = Rc::downgrade(&rc);
     let arc = Arc::new(node(2, "arc node"));
+    let arc_alias = Arc::clone(&arc);
+    let arc_weak = Arc::downgrade(&arc);
 
     // Fill 64 slots, pop 16 from the front and push 2 more: 50 elements whose
     // storage wraps around the end of the ring buffer.
@@ -185,7 +202,10 @@ fn build_zoo() -> Zoo {
         btree_map,
         rc,
         rc_alias,
+        rc_weak,
         arc,
+        arc_alias,
+        arc_weak,
         vec_deque,
         some_box: Some(Box::new(node(3, "boxed node"))),
         none_box: None,
@@ -194,11 +214,65 @@ fn build_zoo() -> Zoo {
     }
 }
 
+extern "C" {
+    fn malloc_usable_size(p: *mut u8) -> usize;
+}
+
+/// (logical, allocated, blocks) of one heap block holding `bytes` logical bytes.
+fn block(p: *const u8, bytes: usize) -> [usize; 3] {
+    // SAFETY: p is the start of a live allocation of the global allocator
+    // (the System allocator: glibc's malloc).
+    [bytes, unsafe { malloc_usable_size(p as *mut u8) }, 1]
+}
+
+fn add(a: [usize; 3], b: [usize; 3]) -> [usize; 3] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
+/// The first pointer to a shared Node: 8 bytes, then its RcInner or
+/// ArcInner (strong and weak counts before the value, both repr(C)) and
+/// the Node's name and values.
+fn shared_node(value: *const Node, n: &Node) -> [usize; 3] {
+    let counts = 2 * size_of::<usize>();
+    let inner = (value as *const u8).wrapping_sub(counts);
+    let mut t = add([8, 8, 0], block(inner, counts + size_of::<Node>()));
+    if n.name.capacity() > 0 {
+        t = add(t, block(n.name.as_ptr(), n.name.len()));
+    }
+    if n.values.capacity() > 0 {
+        t = add(t, block(n.values.as_ptr() as *const u8, n.values.len() * size_of::<u64>()));
+    }
+    t
+}
+
+fn write_expected(path: &str, zoo: &Zoo) {
+    let mut out = String::new();
+    let others = [8usize, 8, 0];
+    let lines = [
+        ("rc", shared_node(Rc::as_ptr(&zoo.rc), &zoo.rc)),
+        ("rc_alias", others),
+        ("rc_weak", others),
+        ("arc", shared_node(Arc::as_ptr(&zoo.arc), &zoo.arc)),
+        ("arc_alias", others),
+        ("arc_weak", others),
+    ];
+    for (name, t) in lines {
+        out.push_str(&format!("{} {} {} {}\n", name, t[0], t[1], t[2]));
+    }
+    let _ = std::fs::write(path, out);
+}
+
 fn main() {
     let mode = example_common::parse_mode();
     // SAFETY: single-threaded; nothing holds a reference to ZOO.
     unsafe {
         ZOO = Some(build_zoo());
+    }
+    if let Some(path) = std::env::var_os("MEMPROF_EXPECTED") {
+        // SAFETY: as above.
+        if let (Some(path), Some(zoo)) = (path.to_str(), unsafe { (*std::ptr::addr_of!(ZOO)).as_ref() }) {
+            write_expected(path, zoo);
+        }
     }
     example_common::after_build(mode);
     // SAFETY: as above; assigning drops the old value.

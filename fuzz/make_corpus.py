@@ -27,6 +27,7 @@ Seeds, per fuzzer:
   fuzz_heap        written by fuzz_heap itself (MEMPROF_FUZZ_WRITE_SEEDS):
                    the allocator windows of each reference core as they are
 """
+import glob
 import os
 import shutil
 import struct
@@ -39,6 +40,7 @@ MAX_SEED = {
     "fuzz_elf": 262144,
     "fuzz_snapshot": 65536,
     "fuzz_text": 65536,
+    "fuzz_hints": 16384,
 }
 
 # name -> (program relative to BUILD_DIR, arguments, root variables for the
@@ -340,7 +342,19 @@ def heap_data(build, data, cores, seeds):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-FUZZERS = ("fuzz_core", "fuzz_elf", "fuzz_elf_reader", "fuzz_snapshot", "fuzz_heap", "fuzz_text")
+SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def hints_seeds(seeds):
+    """fuzz_hints: the hint files of the tree (the example's, the shipped
+    ones), as they are."""
+    for path in [os.path.join(SOURCE, "examples", "hints.memprof-hints")] + sorted(
+            glob.glob(os.path.join(SOURCE, "hints", "*.hints"))):
+        shutil.copy(path, os.path.join(seeds, os.path.basename(path)))
+
+
+FUZZERS = ("fuzz_core", "fuzz_elf", "fuzz_elf_reader", "fuzz_snapshot", "fuzz_heap", "fuzz_text",
+           "fuzz_hints")
 
 
 def main():
@@ -374,6 +388,8 @@ def main():
             heap_data(build, data, cores, seeds["fuzz_heap"])
         if "fuzz_text" in wanted:
             text_seeds(build, cores, seeds["fuzz_text"])
+        if "fuzz_hints" in wanted:
+            hints_seeds(seeds["fuzz_hints"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for fuzzer, folder in sorted(seeds.items()):

@@ -677,6 +677,14 @@ mp_error *open_target_of(Session *session, const mp_target_options *options, mp_
 
 // ------------------------------------------------------------ commands
 
+// Each debugger's session hints (`memprof hint ...`), applied to every
+// later command through mp_host.hints; kept as long as the plug-in.
+std::map<lldb::user_id_t, mp_hints *> &session_hints()
+{
+	static std::map<lldb::user_id_t, mp_hints *> hints;
+	return hints;
+}
+
 bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
 		 lldb::SBCommandReturnObject &result)
 {
@@ -689,6 +697,8 @@ bool run_command(lldb::SBDebugger debugger, std::vector<const char *> argv,
 	host.progress = progress;
 	FILE *error_file = debugger.GetErrorFileHandle();
 	host.progress_interactive = error_file && isatty(fileno(error_file));
+	auto hints = session_hints().find(debugger.GetID());
+	host.hints = hints == session_hints().end() ? nullptr : hints->second;
 
 	MemoryStream out, err;
 	if (!out.file() || !err.file()) {
@@ -1015,6 +1025,42 @@ private:
 	std::string verb_;
 };
 
+// `memprof hint [TYPE] MEMBER HINT...`: one line of the hints file format
+// (docs/logical.md, Hints) kept for the session; `--clear` forgets them.
+class HintCommand : public lldb::SBCommandPluginInterface {
+public:
+	bool DoExecute(lldb::SBDebugger debugger, char **command,
+		       lldb::SBCommandReturnObject &result) override
+	{
+		std::string text;
+		for (char **arg = command; arg && *arg; arg++)
+			text += (text.empty() ? "" : " ") + std::string(*arg);
+		mp_hints *&hints = session_hints()[debugger.GetID()];
+		if (text == "--clear") {
+			mp_hints_free(hints);
+			hints = nullptr;
+			result.SetStatus(lldb::eReturnStatusSuccessFinishNoResult);
+			return true;
+		}
+		mp_error *err = text.empty() ? mp_error_new(MP_ERR_USAGE, "hint: expected [TYPE] "
+							     "MEMBER HINT... (help memprof hint)")
+					     : nullptr;
+		if (!err && !hints)
+			err = mp_hints_new(&hints);
+		if (!err)
+			err = mp_hints_add_text(hints, text.c_str(), "lldb");
+		if (err) {
+			result.SetError((std::string("memprof: ") + mp_error_message(err)).c_str());
+			result.SetStatus(lldb::eReturnStatusFailed);
+			mp_error_free(err);
+			return false;
+		}
+		result.Printf("memprof: %zu member(s) hinted\n", mp_hints_count(hints));
+		result.SetStatus(lldb::eReturnStatusSuccessFinishResult);
+		return true;
+	}
+};
+
 // `memprof version`: what `memprof --version` prints.
 class VersionCommand : public lldb::SBCommandPluginInterface {
 public:
@@ -1058,6 +1104,10 @@ bool lldb::PluginInitialize(lldb::SBDebugger debugger)
 		// debugger (plug-ins are never unloaded).
 		memprof.AddCommand(verb, new VerbCommand(verb), help.c_str(), syntax.c_str());
 	}
+	memprof.AddCommand("hint", new HintCommand(),
+			   "Add hints for what DWARF cannot say, kept for the session "
+			   "(docs/logical.md, Hints).",
+			   "memprof hint [TYPE] MEMBER HINT...  |  memprof hint --clear");
 	bool version_is_a_verb = false;
 	for (size_t i = 0; i < mp_command_verb_count(); i++)
 		version_is_a_verb |= std::strcmp(mp_command_verb_name(i), "version") == 0;

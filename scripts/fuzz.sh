@@ -26,7 +26,7 @@ die() { echo "$prog: error: $*" >&2; exit 1; }
 seconds=${1:-25}
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || die "usage: scripts/fuzz.sh [SECONDS_PER_FUZZER]"
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-fuzzers=(${FUZZERS:-fuzz_core fuzz_elf fuzz_elf_reader fuzz_snapshot fuzz_heap fuzz_text})
+fuzzers=(${FUZZERS:-fuzz_core fuzz_elf fuzz_elf_reader fuzz_snapshot fuzz_heap fuzz_text fuzz_hints})
 
 command -v clang >/dev/null || die "clang not found (Debian: apt-get install clang libclang-rt-14-dev)"
 command -v gdb >/dev/null || die "gdb not found: the seed cores are taken with gcore"
@@ -34,9 +34,10 @@ command -v gdb >/dev/null || die "gdb not found: the seed cores are taken with g
 # Per fuzzer: the largest input it may build (about what its seeds need)
 # and the time one input may take before it counts as a hang.
 declare -A max_len=([fuzz_core]=131072 [fuzz_elf]=262144 [fuzz_elf_reader]=262144
-                    [fuzz_snapshot]=65536 [fuzz_heap]=32768 [fuzz_text]=65536)
+                    [fuzz_snapshot]=65536 [fuzz_heap]=32768 [fuzz_text]=65536
+                    [fuzz_hints]=16384)
 declare -A timeout=([fuzz_core]=10 [fuzz_elf]=20 [fuzz_elf_reader]=20
-                    [fuzz_snapshot]=10 [fuzz_heap]=30 [fuzz_text]=10)
+                    [fuzz_snapshot]=10 [fuzz_heap]=30 [fuzz_text]=10 [fuzz_hints]=10)
 
 options=(-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
          -Dc_args=-fno-sanitize-recover=all -Dlldb_plugin=disabled

@@ -24,6 +24,7 @@
 #include "array.h"
 #include "containers.h"
 #include "dwarf/types.h"
+#include "hints.h"
 #include "error.h"
 #include "progress.h"
 #include "heap/heap_internal.h"
@@ -236,6 +237,7 @@ static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_
 typedef struct pointer_slot {
 	uint64_t offset;
 	const mp_type *pointee;
+	uint64_t minus;            /* an intrusive link (hint): the node starts here before */
 } pointer_slot;
 
 /* A Rust enum inside the type: which variant holds data is known only
@@ -262,6 +264,76 @@ static void free_plans(typer *ty)
 	free(ty->plans);
 }
 
+/* A pointer member's slot in the plan; st is its stripped type. */
+static bool add_pointer_slot(plan *p, size_t *capacity, const slot *s, const mp_type *st)
+{
+	const mp_type *pointee = mp_type_target(st);
+	const mp_type *stripped = mp_type_strip(pointee);
+	if (s->node && stripped && is_node_base(stripped))
+		pointee = s->node;
+	/* Rust's RawVec keeps its buffer as a pointer to u8. */
+	if (s->element && stripped && type_name_is(stripped, "u8"))
+		pointee = s->element;
+	if (!MP_ARRAY_RESERVE(p->slots, *capacity, p->count + 1))
+		return false;
+	p->slots[p->count++] = (pointer_slot){s->offset, pointee, 0};
+	return true;
+}
+
+/* A member of record st at offset that a `points-to` or `link` hint
+ * (hints.h) types: its slot is added and true returned; false leaves the
+ * member to DWARF. */
+static bool add_hinted_slot(typer *ty, plan *p, size_t *capacity, const mp_type *st,
+			    const mp_type_member *member, uint64_t offset, bool *failed)
+{
+	char key[512];
+	const mp_hints *hints = ty->t->hints;
+	if (!hints || !mp_type_name(st) || !member->name)
+		return false;
+	mp_hints_type_key(mp_type_name(st), key, sizeof(key));
+	const mp_hint *h = mp_hints_find(hints, key, member->name);
+	const mp_type *target = NULL;
+	if (!h || !(h->flags & (MP_HINT_POINTS_TO | MP_HINT_LINK)) ||
+	    strcmp(h->target_type, "void") == 0)
+		return false;
+	mp_error *err = mp_type_find(ty->t, h->target_type, &target);
+	if (err) {
+		mp_error_free(err);   /* the logical walk warns about it */
+		return false;
+	}
+	target = mp_type_strip(target);
+	const mp_type *mt = mp_type_strip(member->type);
+	uint64_t minus = h->link_offset, inner = 0;
+	for (size_t i = 0; h->link_member && i < mp_type_member_count(target); i++)
+		if (strcmp(mp_type_member_at(target, i)->name, h->link_member) == 0)
+			minus = mp_type_member_at(target, i)->offset;
+	if (mp_type_kind(mt) != MP_TYPE_POINTER) {
+		/* An embedded link (struct list_head): its next, else its first
+		 * pointer. */
+		size_t n = mp_type_member_count(mt), first = n, next = n;
+		for (size_t i = 0; i < n; i++) {
+			const mp_type_member *m = mp_type_member_at(mt, i);
+			if (mp_type_kind(mp_type_strip(m->type)) != MP_TYPE_POINTER)
+				continue;
+			if (first == n)
+				first = i;
+			if (strcmp(m->name, "next") == 0)
+				next = i;
+		}
+		if (!(h->flags & MP_HINT_LINK) || first == n)
+			return false;
+		inner = mp_type_member_at(mt, next < n ? next : first)->offset;
+	}
+	if (!(h->flags & MP_HINT_LINK))
+		minus = 0;
+	if (!MP_ARRAY_RESERVE(p->slots, *capacity, p->count + 1)) {
+		*failed = true;
+		return true;
+	}
+	p->slots[p->count++] = (pointer_slot){offset + inner, target, minus};
+	return true;
+}
+
 static bool build_plan(typer *ty, plan *p, const mp_type *type)
 {
 	slot stack[MAX_NESTING * 4];
@@ -278,16 +350,8 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 			continue;
 		enum mp_type_kind k = mp_type_kind(st);
 		if (k == MP_TYPE_POINTER) {
-			const mp_type *pointee = mp_type_target(st);
-			const mp_type *stripped = mp_type_strip(pointee);
-			if (s.node && stripped && is_node_base(stripped))
-				pointee = s.node;
-			/* Rust's RawVec keeps its buffer as a pointer to u8. */
-			if (s.element && stripped && type_name_is(stripped, "u8"))
-				pointee = s.element;
-			if (!MP_ARRAY_RESERVE(p->slots, capacity, p->count + 1))
+			if (!add_pointer_slot(p, &capacity, &s, st))
 				return false;
-			p->slots[p->count++] = (pointer_slot){s.offset, pointee};
 			continue;
 		}
 		if (s.depth >= MAX_NESTING)
@@ -326,6 +390,13 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 				if (member->bit_size || member->is_virtual_base ||
 				    !may_hold_pointers(member->type))
 					continue;
+				bool failed = false;
+				if (add_hinted_slot(ty, p, &capacity, st, member, s.offset + member->offset,
+						    &failed)) {
+					if (failed)
+						return false;
+					continue;
+				}
 				stack[depth++] = (slot){s.offset + member->offset, member->type, s.depth + 1,
 							node, element};
 			}
@@ -335,6 +406,20 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 				continue;
 			uint64_t element_size = element ? mp_type_size(element) : 0;
 			uint64_t count = element_size ? mp_type_size(st) / element_size : 0;
+			const mp_type *element_st = mp_type_strip(element);
+			if (element_st && mp_type_kind(element_st) == MP_TYPE_POINTER) {
+				/* Pointers become slots at once: pushed one by one
+				 * they would fill the stack (an inline array of 1000
+				 * pointers kept 256 of them). */
+				for (uint64_t e = 0; e < count && e < MAX_ARRAY && looked < MAX_SLOTS;
+				     e++, looked++) {
+					slot element_slot = {s.offset + e * element_size, element,
+							     s.depth + 1, s.node, s.element};
+					if (!add_pointer_slot(p, &capacity, &element_slot, element_st))
+						return false;
+				}
+				continue;
+			}
 			for (uint64_t e = count < MAX_ARRAY ? count : MAX_ARRAY;
 			     e > 0 && depth < sizeof(stack) / sizeof(stack[0]); e--)
 				stack[depth++] = (slot){s.offset + (e - 1) * element_size, element,
@@ -407,7 +492,8 @@ static void scan_object(typer *ty, const mp_type *type, const uint8_t *bytes, si
 				continue;
 			uint64_t value;
 			memcpy(&value, item.bytes + p->slots[i].offset, 8);
-			offer(ty, value, p->slots[i].pointee);
+			if (value >= p->slots[i].minus)
+				offer(ty, value - p->slots[i].minus, p->slots[i].pointee);
 		}
 		for (size_t i = 0; i < p->n_variants && item.depth < MAX_VARIANT_DEPTH; i++) {
 			uint64_t offset = p->variants[i].offset;
@@ -606,9 +692,29 @@ static int compare_candidates(const void *a, const void *b)
 	return (uintptr_t)x->type < (uintptr_t)y->type ? -1 : (uintptr_t)x->type > (uintptr_t)y->type;
 }
 
+/* Whether value points into, or just past, a block whose start another
+ * pointer slot of the same object holds: a container's end and capacity
+ * pointers beside its begin pointer (std::vector, libc++'s deque map). */
+static bool inside_sibling_block(typer *ty, const plan *p, const uint8_t *bytes, size_t size,
+				 uint64_t value)
+{
+	for (size_t j = 0; j < p->count; j++) {
+		uint64_t start;
+		if (p->slots[j].offset + 8 > size)
+			continue;
+		memcpy(&start, bytes + p->slots[j].offset, 8);
+		ptrdiff_t c = start && start < value ? mp_heap_find_chunk(ty->h, start) : -1;
+		if (c >= 0 && ty->h->chunks[c].address + 16 == start &&
+		    value - start <= heap_chunk_usable(&ty->h->chunks[c]))
+			return true;
+	}
+	return false;
+}
+
 /* How well a block's bytes fit type: -1 when a pointer slot holds a value
  * no pointer of a live program holds (not null, not a block start, not in
- * any mapping) or no slot holds a block start; else the number of slots
+ * any mapping, not inside a block a sibling slot starts) or no slot holds
+ * a block start; else the number of slots
  * that lead to a block of their pointee's size class. */
 static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_t size)
 {
@@ -651,7 +757,8 @@ static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_
 				consistent++;
 			continue;
 		}
-		if (target >= 0 || !mp_target_find_mapping(ty->t, value))
+		if ((target >= 0 || !mp_target_find_mapping(ty->t, value)) &&
+		    !inside_sibling_block(ty, p, bytes, size, value))
 			return -1;
 	}
 	return starts ? consistent : -1;

@@ -17,6 +17,7 @@ const mp_container_class *mp_container_class_of(const mp_type *type)
 	} families[] = {
 		{mp_cxx_containers, &mp_cxx_container_count},
 		{mp_rust_containers, &mp_rust_container_count},
+		{mp_libcxx_containers, &mp_libcxx_container_count},
 	};
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
 		for (size_t i = 0; i < *families[f].count; i++)
@@ -28,18 +29,27 @@ const mp_container_class *mp_container_class_of(const mp_type *type)
 
 bool mp_container_is_node_base(const mp_type *type)
 {
-	return type_name_is(type, "std::_Rb_tree_node_base") ||
-	       type_name_is(type, "std::__detail::_List_node_base") ||
-	       type_name_is(type, "std::__detail::_Hash_node_base");
+	if (type_name_is(type, "std::_Rb_tree_node_base") ||
+	    type_name_is(type, "std::__detail::_List_node_base") ||
+	    type_name_is(type, "std::__detail::_Hash_node_base"))
+		return true;
+	/* libc++'s are templates (on the pointer type, or the value): any
+	 * instance, but not a pointer to one, whose name starts the same (a
+	 * hash table's bucket array holds such pointers).  Its tree's end
+	 * node is the base of the base. */
+	enum mp_type_kind kind = type ? mp_type_kind(type) : MP_TYPE_INVALID;
+	if (kind != MP_TYPE_STRUCT && kind != MP_TYPE_CLASS)
+		return false;
+	return type_name_starts(type, "std::__1::__tree_node_base<") ||
+	       type_name_starts(type, "std::__1::__tree_end_node<") ||
+	       type_name_starts(type, "std::__1::__list_node_base<") ||
+	       type_name_starts(type, "std::__1::__hash_node_base<");
 }
 
-bool mp_container_is_node(const mp_type *type)
+static bool is_node_of(const char *name, const mp_container_class *table, size_t count)
 {
-	const char *name = type ? mp_type_name(type) : NULL;
-	if (!name || strncmp(name, "std::", 5) != 0)
-		return false;
-	for (size_t i = 0; i < mp_cxx_container_count; i++) {
-		for (const char *p = mp_cxx_containers[i].node_prefix; p && *p;) {
+	for (size_t i = 0; i < count; i++) {
+		for (const char *p = table[i].node_prefix; p && *p;) {
 			size_t length = strcspn(p, "|");
 			if (strncmp(name, p, length) == 0)
 				return true;
@@ -49,10 +59,26 @@ bool mp_container_is_node(const mp_type *type)
 	return false;
 }
 
+bool mp_container_is_node(const mp_type *type)
+{
+	const char *name = type ? mp_type_name(type) : NULL;
+	if (!name || strncmp(name, "std::", 5) != 0)
+		return false;
+	return is_node_of(name, mp_cxx_containers, mp_cxx_container_count) ||
+	       is_node_of(name, mp_libcxx_containers, mp_libcxx_container_count);
+}
+
 void mp_container_step(lg_walker *w, lg_work *item)
 {
-	if (((item->kind >> 8) & 0xff) == LG_HANDLER_CXX)
+	switch ((item->kind >> 8) & 0xff) {
+	case LG_HANDLER_CXX:
 		lg_cxx_step(w, item);
-	else
+		break;
+	case LG_HANDLER_LIBCXX:
+		lg_libcxx_step(w, item);
+		break;
+	default:
 		lg_rust_step(w, item);
+		break;
+	}
 }

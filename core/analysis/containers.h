@@ -1,10 +1,10 @@
 /* One place for what a library's types look like: a registry of the
- * container types memprof knows (libstdc++, Rust std), one entry each,
+ * container types memprof knows (libstdc++, libc++, Rust std), one entry each,
  * used by the logical walk (how to count and iterate it), block typing
  * (the node type of its blocks, the element type of its buffer) and
  * patterns (its buffer's length against its capacity).  The entries live
- * beside the code that walks them, in containers_cxx.c and
- * containers_rust.c. */
+ * beside the code that walks them, in containers_cxx.c,
+ * containers_libcxx.c and containers_rust.c. */
 #ifndef MEMPROF_CORE_ANALYSIS_CONTAINERS_H
 #define MEMPROF_CORE_ANALYSIS_CONTAINERS_H
 
@@ -62,5 +62,8 @@ extern const mp_container_class mp_cxx_containers[];
 extern const size_t mp_cxx_container_count;
 extern const mp_container_class mp_rust_containers[];
 extern const size_t mp_rust_container_count;
+/* libc++ (containers_libcxx.c). */
+extern const mp_container_class mp_libcxx_containers[];
+extern const size_t mp_libcxx_container_count;
 
 #endif

@@ -403,6 +403,8 @@ const mp_container_class mp_cxx_containers[] = {
 	{"std::__shared_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::__weak_ptr<", shared, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::unique_ptr<", unique, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
+	/* libc++'s unique_ptr is the same pointer in the same 8 bytes. */
+	{"std::__1::unique_ptr<", unique, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 	{"std::optional<", optional, NULL, NULL, NULL, 0, false, LG_HANDLER_CXX},
 };
 const size_t mp_cxx_container_count = sizeof(mp_cxx_containers) / sizeof(mp_cxx_containers[0]);

@@ -14,6 +14,7 @@
  * snapshot's chunks, so each is counted once. */
 #include "logical_internal.h"
 #include "containers.h"
+#include "hints.h"
 #include "length_rules.h"
 
 #include <inttypes.h>
@@ -50,6 +51,7 @@ typedef struct lg_frame {
 enum lg_len_rule {
 	LR_NONE,    /* no length: one object, a string or the block's size */
 	LR_FIXED,   /* a sibling, or the generic length of the only candidate */
+	LR_CONST,   /* a constant count from a hint (len_const) */
 	LR_PICK,    /* the generic length, if this is the one candidate whose
 		     * block fits it (decided per object) */
 };
@@ -60,7 +62,20 @@ typedef struct lg_candidate {
 	uint64_t element_size;
 } lg_candidate;
 
-enum lg_entry_kind { ENT_POINTER, ENT_VALUE, ENT_ARRAY };
+/* ENT_UNION: a union member whose active member a hint's tag names. */
+enum lg_entry_kind { ENT_POINTER, ENT_VALUE, ENT_ARRAY, ENT_UNION };
+
+/* A pointer member a hint calls a string: step_block counts strlen + 1
+ * whatever the pointee type says. */
+#define LG_STRING_LEN (UINT64_MAX - 1)
+
+/* One arm of a hinted union (hints.h): tag value -> member. */
+typedef struct lg_arm {
+	int64_t value;
+	uint64_t offset;           /* within the union */
+	const mp_type *type;
+	uint32_t node;             /* the member's frame below the union's */
+} lg_arm;
 
 typedef struct lg_entry {
 	uint64_t offset;
@@ -74,6 +89,12 @@ typedef struct lg_entry {
 	uint32_t cap_size;         /* LR_PICK: the capacity, 0: none */
 	uint64_t cap_offset;
 	uint32_t first_candidate, n_candidates, self;   /* LR_PICK, w->candidates */
+	/* From hints: a constant length (LR_CONST), a string, an intrusive
+	 * link (the pointer minus link_minus is the node); ENT_UNION: the tag
+	 * and w->arms[first_arm, +n_arms). */
+	uint64_t len_const, link_minus, tag_offset;
+	uint32_t tag_size, first_arm, n_arms;
+	bool string, tag_signed;
 	/* What the walk reports on the member's frame (length_from): the
 	 * rule that gave the length, or why there was none. */
 	const char *len_from, *why_single, *why_no_fit, *why_several, *why_over;
@@ -133,6 +154,10 @@ struct lg_walker {
 	size_t n_entries, entries_cap;
 	lg_candidate *candidates;
 	size_t n_candidates, candidates_cap;
+	lg_arm *arms;            /* hinted unions' arms, by plan entries */
+	size_t n_arms, arms_cap;
+	const mp_type **hints_checked;   /* types whose hints were checked */
+	size_t n_hints_checked, hints_checked_cap;
 
 	lg_work *work;
 	size_t n_work, work_cap;
@@ -305,6 +330,8 @@ static const struct {
 	const char *from, *to;
 } short_names[] = {
 	{"std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+	 "std::string"},
+	{"std::__1::basic_string<char, std::__1::char_traits<char>, std::__1::allocator<char> >",
 	 "std::string"},
 	{", alloc::alloc::Global>", ">"},
 };
@@ -554,7 +581,7 @@ uint64_t lg_claim(lg_walker *w, uint32_t frame, uint64_t p)
 	if (!in_use(&c) || p != c.address + 16)
 		return 0;
 	uint8_t bit = (uint8_t)(1u << (i & 7));
-	if (w->visited[i >> 3] & bit)
+	if (w->visited[i >> 3] & bit || (w->options.chunk_owner && w->options.chunk_owner[i]))
 		return 0;
 	if (w->options.max_objects && w->stats.blocks >= w->options.max_objects) {
 		if (!w->partial)
@@ -564,6 +591,8 @@ uint64_t lg_claim(lg_walker *w, uint32_t frame, uint64_t p)
 		return 0;
 	}
 	w->visited[i >> 3] |= bit;
+	if (w->options.chunk_owner)
+		w->options.chunk_owner[i] = w->options.owner_base + frame + 1;
 	w->stats.blocks++;
 	w->frames[frame].pub.count++;
 	uint64_t usable = mp_chunk_usable_size(&c);
@@ -727,6 +756,242 @@ static const char *member_frame_name(lg_walker *w, const mp_type_member *m)
 	return intern(w, "[anonymous]");
 }
 
+/* ------------------------------------------------------------ hints */
+
+/* A type named by a hint ("void": raw bytes, *out NULL); false, with a
+ * warning naming the hint's line, when the target has no such type. */
+static bool hint_type(lg_walker *w, const mp_hint *h, const mp_type **out)
+{
+	*out = NULL;
+	if (strcmp(h->target_type, "void") == 0)
+		return true;
+	const mp_type *t = NULL;
+	mp_error *e = mp_type_find(w->target, h->target_type, &t);
+	if (e) {
+		mp_warnings_add(&w->warnings, "hint %s: %s", h->where, mp_error_message(e));
+		mp_error_free(e);
+		return false;
+	}
+	*out = mp_type_strip(t);
+	return true;
+}
+
+/* Says once per type which of its hints name no member of it. */
+static void check_type_hints(lg_walker *w, const mp_type *t, const char *key)
+{
+	for (size_t i = 0; i < w->n_hints_checked; i++)
+		if (w->hints_checked[i] == t)
+			return;
+	if (!MP_ARRAY_RESERVE(w->hints_checked, w->hints_checked_cap, w->n_hints_checked + 1))
+		return;
+	w->hints_checked[w->n_hints_checked++] = t;
+	const mp_hints *hints = w->target->hints;
+	for (size_t i = 0; i < mp_hints_count(hints); i++) {
+		const mp_hint *h = mp_hints_hint_at(hints, i);
+		if (strcmp(h->type, key) != 0)
+			continue;
+		size_t n = mp_type_member_count(t), k = 0;
+		while (k < n && strcmp(mp_type_member_at(t, k)->name, h->member) != 0)
+			k++;
+		if (k == n)
+			mp_warnings_add(&w->warnings, "hint %s: %s has no member '%s'", h->where,
+					mp_type_name(t), h->member);
+	}
+}
+
+/* The integer member of record named by a hint, for a length, capacity or
+ * tag; NULL (and a warning) when there is none. */
+static const mp_type_member *hint_field(lg_walker *w, const mp_type *record, const mp_hint *h,
+					const char *name, const char *what)
+{
+	const mp_type_member *m = mp_length_member(record, name);
+	if (!m) {
+		/* A tag may be an enum: an integer as well. */
+		size_t n = mp_type_member_count(record);
+		for (size_t i = 0; i < n; i++) {
+			const mp_type_member *c = mp_type_member_at(record, i);
+			if (c->type && !c->bit_size && c->size >= 1 && c->size <= 8 &&
+			    strcmp(c->name, name) == 0 &&
+			    mp_type_kind(mp_type_strip(c->type)) == MP_TYPE_ENUM)
+				m = c;
+		}
+	}
+	if (!m)
+		mp_warnings_add(&w->warnings, "hint %s: %s has no integer member '%s' for %s",
+				h->where, mp_type_name(record), name, what);
+	return m;
+}
+
+/* A hinted union member: its tag and arms, resolved once; false (and a
+ * warning) when the hint does not fit the types. */
+static bool plan_union(lg_walker *w, const mp_type *record, const mp_type *u, uint32_t node,
+		       const mp_hint *h, lg_entry *e)
+{
+	const mp_type_member *tag = hint_field(w, record, h, h->tag_field, "a union tag");
+	if (!tag)
+		return false;
+	const mp_type *tt = mp_type_strip(tag->type);
+	e->kind = ENT_UNION;
+	e->tag_offset = tag->offset;
+	e->tag_size = (uint32_t)tag->size;
+	e->tag_signed = mp_type_kind(tt) == MP_TYPE_ENUM || mp_type_encoding(tt) == 5 ||
+			mp_type_encoding(tt) == 6;
+	e->first_arm = (uint32_t)w->n_arms;
+	for (size_t i = 0; i < h->n_arms; i++) {
+		const mp_hint_arm *a = &h->arms[i];
+		int64_t value = a->value;
+		if (a->value_name) {
+			size_t n = mp_type_enumerator_count(tt), k = 0;
+			while (k < n && strcmp(mp_type_enumerator_at(tt, k)->name, a->value_name) != 0)
+				k++;
+			if (k == n) {
+				mp_warnings_add(&w->warnings, "hint %s: '%s' is no enumerator of %s",
+						h->where, a->value_name, mp_type_name(tag->type));
+				continue;
+			}
+			value = mp_type_enumerator_at(tt, k)->value;
+		}
+		size_t n = mp_type_member_count(u), k = 0;
+		while (k < n && strcmp(mp_type_member_at(u, k)->name, a->member) != 0)
+			k++;
+		if (k == n) {
+			mp_warnings_add(&w->warnings, "hint %s: %s has no member '%s'", h->where,
+					mp_type_name(u), a->member);
+			continue;
+		}
+		const mp_type_member *am = mp_type_member_at(u, k);
+		if (!am->type || am->offset + am->size > mp_type_size(u))
+			continue;
+		if (!MP_ARRAY_RESERVE(w->arms, w->arms_cap, w->n_arms + 1)) {
+			w->nomem = true;
+			return false;
+		}
+		w->arms[w->n_arms++] = (lg_arm){value, am->offset, am->type,
+						child_interned(w, node, intern(w, am->name))};
+	}
+	e->n_arms = (uint32_t)(w->n_arms - e->first_arm);
+	return e->n_arms > 0;
+}
+
+/* Member m (type mt, frame node) of record under hint h: fills e and
+ * *leaf (the bytes its frame gets per object) and returns true when the
+ * hint decides how it is walked; *entry says whether e is work.  False
+ * leaves the member to the rules without hints. */
+static bool plan_hinted(lg_walker *w, const mp_type *record, const mp_type_member *m,
+			const mp_type *mt, uint32_t node, const mp_hint *h, uint64_t bytes,
+			lg_entry *e, uint64_t *leaf, bool *entry)
+{
+	char note[600];
+	enum mp_type_kind k = mp_type_kind(mt);
+	bool pointer = is_pointer_kind(k) && !m->bit_size && m->size == 8;
+	*leaf = bytes;
+	*entry = false;
+	if (h->flags & MP_HINT_BORROWED) {
+		snprintf(note, sizeof(note), "borrowed: counted by its owner, not here (hint %s)",
+			 h->where);
+		w->frames[node].pub.length_from = intern(w, note);
+		return true;
+	}
+	if (h->flags & MP_HINT_UNION) {
+		if (k != MP_TYPE_UNION) {
+			mp_warnings_add(&w->warnings, "hint %s: %s.%s is not a union", h->where,
+					mp_type_name(record), m->name);
+			return false;
+		}
+		if (!plan_union(w, record, mt, node, h, e))
+			return false;
+		e->offset = m->offset;
+		e->type = mt;
+		e->node = node;
+		*leaf = 0;   /* the active member and the rest, per object */
+		*entry = true;
+		return true;
+	}
+	if (h->flags & MP_HINT_LINK) {
+		const mp_type *node_type;
+		if (!hint_type(w, h, &node_type) || !node_type || !is_record(node_type))
+			return false;
+		uint64_t minus = h->link_offset, inner = 0;
+		const mp_type *ft;
+		if (h->link_member && !lg_find_field(node_type, h->link_member, &minus, &ft)) {
+			mp_warnings_add(&w->warnings, "hint %s: %s has no member '%s'", h->where,
+					mp_type_name(node_type), h->link_member);
+			return false;
+		}
+		/* An embedded link (struct list_head) is followed by its `next`,
+		 * else its first pointer. */
+		if (!pointer && is_record(mt) && !lg_find_pointer(mt, "next", &inner, &ft)) {
+			size_t n = mp_type_member_count(mt), i = 0;
+			while (i < n && !is_pointer_kind(mp_type_kind(mp_type_strip(
+					mp_type_member_at(mt, i)->type))))
+				i++;
+			if (i == n) {
+				mp_warnings_add(&w->warnings, "hint %s: %s.%s holds no pointer to link "
+						"by", h->where, mp_type_name(record), m->name);
+				return false;
+			}
+			inner = mp_type_member_at(mt, i)->offset;
+		} else if (!pointer && !is_record(mt)) {
+			mp_warnings_add(&w->warnings, "hint %s: %s.%s is neither a pointer nor a "
+					"struct holding one", h->where, mp_type_name(record), m->name);
+			return false;
+		}
+		e->kind = ENT_POINTER;
+		e->offset = m->offset + inner;
+		e->type = node_type;
+		e->node = node;
+		e->link_minus = minus;
+		snprintf(note, sizeof(note), "single element: intrusive link to %s (hint %s)",
+			 mp_type_name(node_type), h->where);
+		e->why_single = e->len_from = intern(w, note);
+		*entry = true;
+		return true;
+	}
+	if (!pointer) {
+		mp_warnings_add(&w->warnings, "hint %s: %s.%s is not a pointer", h->where,
+				mp_type_name(record), m->name);
+		return false;
+	}
+	const mp_type *pointee = mp_type_target(mt);
+	e->kind = ENT_POINTER;
+	e->offset = m->offset;
+	e->type = pointee ? mp_type_strip(pointee) : NULL;
+	e->node = node;
+	snprintf(note, sizeof(note), "single element: no length (hint %s)", h->where);
+	e->why_single = intern(w, note);
+	if ((h->flags & MP_HINT_POINTS_TO) && hint_type(w, h, &pointee))
+		e->type = pointee;
+	bool has_length = h->flags & MP_HINT_LENGTH;
+	const char *field = has_length ? h->length_field : h->capacity_field;
+	uint64_t count = has_length ? h->length_count : h->capacity_count;
+	if (h->flags & MP_HINT_STRING) {
+		e->string = true;
+		snprintf(note, sizeof(note), "string (strlen + 1, hint %s)", h->where);
+		e->len_from = intern(w, note);
+	} else if (has_length || (h->flags & MP_HINT_CAPACITY)) {
+		const char *what = has_length ? "length" : "capacity";
+		const mp_type_member *f = field ? hint_field(w, record, h, field, what) : NULL;
+		if (field && !f)
+			return true;
+		if (f) {
+			e->len_offset = f->offset;
+			e->len_size = (uint32_t)f->size;
+			e->len_rule = LR_FIXED;
+			snprintf(note, sizeof(note), "hint %s %s (%s)", what, field, h->where);
+		} else {
+			e->len_const = count;
+			e->len_rule = LR_CONST;
+			snprintf(note, sizeof(note), "hint %s %" PRIu64 " (%s)", what, count, h->where);
+		}
+		e->len_from = intern(w, note);
+	} else if (!e->type) {
+		snprintf(note, sizeof(note), "block size (hint %s)", h->where);
+		e->len_from = e->why_single = intern(w, note);
+	}
+	*entry = true;
+	return true;
+}
+
 /* Builds the plan of struct type t entered in frame. */
 static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_t slot)
 {
@@ -758,6 +1023,14 @@ static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_
 		n_candidates++;
 	}
 	char note[512];
+	/* Hints for t's members (hints.h), found once per plan. */
+	const mp_hints *hints = w->target->hints;
+	char hint_key[512] = "";
+	if (hints && mp_type_name(t))
+		mp_hints_type_key(mp_type_name(t), hint_key, sizeof(hint_key));
+	bool hinted = hint_key[0] && mp_hints_has_type(hints, hint_key);
+	if (hinted)
+		check_type_hints(w, t, hint_key);
 	size_t chain_from = 0;  /* entries that fold into an ancestor go last */
 	lg_entry *chain = NULL;
 	size_t n_chain = 0, chain_cap = 0;
@@ -787,6 +1060,24 @@ static lg_plan *build_plan(lg_walker *w, uint32_t frame, const mp_type *t, size_
 		if (end > covered)
 			covered = end;
 		lg_entry e = {.offset = m->offset, .type = mt};
+		const mp_hint *hint = hinted ? mp_hints_find(hints, hint_key, m->name) : NULL;
+		uint64_t hint_leaf;
+		bool hint_entry;
+		if (hint && plan_hinted(w, t, m, mt, child_interned(w, frame, member_frame_name(w, m)),
+					hint, bytes, &e, &hint_leaf, &hint_entry)) {
+			ok = add_leaf(w, child_interned(w, frame, member_frame_name(w, m)), hint_leaf);
+			if (ok && hint_entry && e.kind == ENT_POINTER && e.type && is_record(e.type) &&
+			    find_ancestor(w, frame, e.type) != LG_NONE) {
+				if (!MP_ARRAY_RESERVE(chain, chain_cap, n_chain + 1))
+					ok = false;
+				else
+					chain[n_chain++] = e;
+			} else if (ok && hint_entry) {
+				ok = add_entry(w, &e);
+			}
+			continue;
+		}
+		e = (lg_entry){.offset = m->offset, .type = mt};
 		if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) && !m->bit_size &&
 		    has_members(mt) && bytes == m->size) {
 			/* Anonymous structs are flattened into this frame. */
@@ -1104,6 +1395,33 @@ static const char *pick_length(lg_walker *w, const lg_entry *e, uint64_t addr,
 
 static void run_entry(lg_walker *w, lg_entry e, uint64_t addr);
 
+/* A hinted union of the struct at addr: the member its tag names is
+ * walked in its own frame, the union's other bytes are "[padding]"; a tag
+ * value no hint names leaves the union one leaf, as without hints. */
+static void visit_union(lg_walker *w, const lg_entry *e, uint64_t addr)
+{
+	uint64_t size = mp_type_size(e->type), raw = 0;
+	if (!lg_read(w, addr + e->tag_offset, &raw, e->tag_size, "a union tag")) {
+		lg_add(w, e->node, size);
+		unreadable(w, e->node);
+		return;
+	}
+	int64_t tag = (int64_t)raw;
+	if (e->tag_signed && e->tag_size < 8 && (raw >> (e->tag_size * 8 - 1)) & 1)
+		tag = (int64_t)(raw | (~UINT64_C(0) << (e->tag_size * 8)));
+	for (uint32_t i = 0; i < e->n_arms; i++) {
+		const lg_arm *a = &w->arms[e->first_arm + i];
+		if (a->value != tag)
+			continue;
+		uint64_t used = mp_type_size(a->type);
+		if (size > used)
+			lg_add(w, child_interned(w, e->node, w->padding_name), size - used);
+		visit_value(w, a->node, a->type, addr + e->offset + a->offset);
+		return;
+	}
+	lg_add(w, e->node, size);
+}
+
 static void step_struct(lg_walker *w, lg_work *item)
 {
 	const lg_plan *p = &w->plans[item->b];
@@ -1135,11 +1453,16 @@ static void run_entry(lg_walker *w, lg_entry e, uint64_t addr)
 			unreadable(w, e.node);
 			break;
 		}
-		if (!ptr)
+		/* An intrusive link points into its node (container_of). */
+		if (!ptr || ptr < e.link_minus)
 			break;
-		uint64_t len = LG_UNKNOWN_LEN;
-		const char *note = e.why_single;
-		if (e.len_size) {
+		ptr -= e.link_minus;
+		uint64_t len = e.string ? LG_STRING_LEN : LG_UNKNOWN_LEN;
+		const char *note = e.string ? e.len_from : e.why_single;
+		if (e.len_rule == LR_CONST) {
+			len = e.len_const;
+			note = e.len_from;
+		} else if (e.len_size) {
 			uint64_t value = 0;
 			if (!lg_read(w, addr + e.len_offset, &value, e.len_size, "a length")) {
 				unreadable(w, e.node);
@@ -1153,6 +1476,9 @@ static void run_entry(lg_walker *w, lg_entry e, uint64_t addr)
 		lg_push_block_noted(w, e.node, e.type, ptr, len, note);
 		break;
 	}
+	case ENT_UNION:
+		visit_union(w, &e, addr);
+		break;
 	}
 }
 
@@ -1278,11 +1604,35 @@ static void note_length(lg_walker *w, uint32_t frame, const char *note)
 		f->pub.length_from = note;
 }
 
+/* A NUL-terminated string at p in a block of usable bytes (a char *, or a
+ * pointer a hint calls a string). */
+static void count_string(lg_walker *w, uint32_t frame, const mp_type *e, uint64_t p,
+			 uint64_t usable, const char *note)
+{
+	/* A hint's note says which line made it a string. */
+	if (note)
+		note_length(w, frame, strncmp(note, "string", 6) == 0 ? note
+								 : intern(w, "string (strlen + 1)"));
+	bool ok;
+	uint64_t bytes = string_bytes(w, p, usable, &ok);
+	uint32_t sf = child_interned(w, frame, e && is_string_char(e) ? type_frame_name(w, e)
+								    : intern(w, "char"));
+	lg_add(w, sf, bytes);
+	lg_add_unused(w, frame, usable - bytes);
+	if (!ok) {
+		unreadable(w, sf);
+		lg_mark_partial(w, "cannot read the string at 0x%" PRIx64, p);
+	}
+}
+
 static void step_block(lg_walker *w, lg_work *item)
 {
 	uint32_t frame = item->frame;
 	uint64_t p = item->addr, len = item->a;
 	const mp_type *e = item->type;
+	bool string = len == LG_STRING_LEN;
+	if (string)
+		len = LG_UNKNOWN_LEN;
 	/* Only a struct's pointer members carry a note: their frames report
 	 * how the length was found. */
 	const char *note = (const char *)(uintptr_t)item->b;
@@ -1333,6 +1683,10 @@ static void step_block(lg_walker *w, lg_work *item)
 		lg_push_array(w, ef, e, p, n);
 		return;
 	}
+	if (string || is_string_char(e)) {
+		count_string(w, frame, e, p, usable, note);
+		return;
+	}
 	if (!complete || !esize || k == MP_TYPE_UNION) {
 		if (note)
 			note_length(w, frame, intern(w, k == MP_TYPE_UNION ? "single element (a union)"
@@ -1343,20 +1697,6 @@ static void step_block(lg_walker *w, lg_work *item)
 			lg_add_unused(w, frame, usable - esize);
 		} else {
 			lg_add(w, child_interned(w, frame, name), usable);
-		}
-		return;
-	}
-	if (is_string_char(e)) {
-		if (note)
-			note_length(w, frame, intern(w, "string (strlen + 1)"));
-		bool ok;
-		uint64_t bytes = string_bytes(w, p, usable, &ok);
-		uint32_t sf = child_interned(w, frame, type_frame_name(w, e));
-		lg_add(w, sf, bytes);
-		lg_add_unused(w, frame, usable - bytes);
-		if (!ok) {
-			unreadable(w, sf);
-			lg_mark_partial(w, "cannot read the string at 0x%" PRIx64, p);
 		}
 		return;
 	}
@@ -1461,6 +1801,8 @@ static void walker_free(lg_walker *w)
 	free(w->leaves);
 	free(w->entries);
 	free(w->candidates);
+	free(w->arms);
+	free(w->hints_checked);
 	free(w->work);
 	free(w->visited);
 	free(w->container_types);

@@ -29,6 +29,12 @@ typedef struct mp_logical_options {
 	const char *member;
 	bool (*interrupted)(void *context);
 	void *context;
+	/* Owner paths for snapshots (analysis/owner_paths.c): per chunk index,
+	 * 0 or the owner a walk gave it.  A block with an owner already is
+	 * not claimed (an earlier root holds it); one this walk claims gets
+	 * owner_base + its frame index + 1.  NULL: not recorded. */
+	uint32_t *chunk_owner;
+	uint32_t owner_base;
 } mp_logical_options;
 
 /* One frame of the result.  logical/allocated/count are the frame's own

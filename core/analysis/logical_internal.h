@@ -1,5 +1,5 @@
 /* The logical walker's insides, shared with the container modules
- * (containers_cxx.c, containers_rust.c). */
+ * (containers_cxx.c, containers_libcxx.c, containers_rust.c). */
 #ifndef MEMPROF_CORE_ANALYSIS_LOGICAL_INTERNAL_H
 #define MEMPROF_CORE_ANALYSIS_LOGICAL_INTERNAL_H
 
@@ -98,7 +98,8 @@ void *lg_memo(lg_walker *w, const void *key, int kind, size_t size, bool *fresh)
  * containers themselves are found through containers.h's registry). */
 bool lg_cxx_step(lg_walker *w, lg_work *item);
 bool lg_rust_step(lg_walker *w, lg_work *item);
+bool lg_libcxx_step(lg_walker *w, lg_work *item);
 
-enum { LG_HANDLER_CXX = 1, LG_HANDLER_RUST = 2 };
+enum { LG_HANDLER_CXX = 1, LG_HANDLER_RUST = 2, LG_HANDLER_LIBCXX = 3 };
 
 #endif

@@ -7,9 +7,11 @@
 #include <string.h>
 
 #include "command.h"
+#include "analysis/hints.h"
 #include "error.h"
 #include "output/json.h"
 #include "progress.h"
+#include "target/target_internal.h"
 
 static const mp_verb *const verbs[] = {
 	&mp_verb_info,
@@ -25,6 +27,7 @@ static const mp_verb *const verbs[] = {
 	&mp_verb_diff,
 	&mp_verb_report,
 	&mp_verb_watch,
+	&mp_verb_triage,
 };
 
 enum { N_VERBS = sizeof(verbs) / sizeof(verbs[0]) };
@@ -53,6 +56,11 @@ static const char common_usage[] =
 	"  --output FILE        write results to FILE instead of standard output\n"
 	"  --debug-dir DIR      extra root for debug files (repeatable)\n"
 	"  --no-libc-debug      ignore libc's debug symbols\n"
+	"  --no-debuginfod      never download debug files from $DEBUGINFOD_URLS\n"
+	"  --hints FILE         hints for what DWARF cannot say (repeatable; see\n"
+	"                       docs/logical.md); EXE.memprof-hints and\n"
+	"                       $XDG_CONFIG_HOME/memprof/hints/*.hints are loaded too\n"
+	"  --no-auto-hints      load only --hints files (and the debugger's)\n"
 	"  --progress auto|always|never   a progress line on stderr during long work;\n"
 	"                       auto: when stderr is a terminal and results are text\n"
 	"                       or go to --output\n"
@@ -193,12 +201,20 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 			o->no_libc_debug = true;
 			continue;
 		}
+		if (strcmp(arg, "--no-debuginfod") == 0) {
+			o->no_debuginfod = true;
+			continue;
+		}
+		if (strcmp(arg, "--no-auto-hints") == 0) {
+			o->no_auto_hints = true;
+			continue;
+		}
 		/* Options with a value: "--name value" or "--name=value". */
 		char *value = strchr(arg, '=');
 		size_t name_length = value ? (size_t)(value - arg) : strlen(arg);
 		static const char *const valued[] = {
 			"--core", "--exe", "--sysroot", "--pid", "--format", "--output",
-			"--debug-dir", "--progress",
+			"--debug-dir", "--progress", "--hints",
 		};
 		const char *name = NULL;
 		for (size_t k = 0; !value && verb->flags && verb->flags[k]; k++) {
@@ -250,6 +266,10 @@ static int parse_options(const mp_verb *verb, int argc, char **argv,
 			if (o->n_debug_dirs == MP_MAX_DEBUG_DIRS)
 				return usage_error(err, v, "too many --debug-dir options at '%s'", value);
 			o->debug_dirs[o->n_debug_dirs++] = value;
+		} else if (strcmp(name, "--hints") == 0) {
+			if (o->n_hints_files == MP_MAX_DEBUG_DIRS)
+				return usage_error(err, v, "too many --hints options at '%s'", value);
+			o->hints_files[o->n_hints_files++] = value;
 		} else if (strcmp(name, "--progress") == 0) {
 			if (strcmp(value, "auto") != 0 && strcmp(value, "always") != 0 &&
 			    strcmp(value, "never") != 0)
@@ -324,6 +344,7 @@ static mp_error *open_target(const mp_host *host, const mp_options *o,
 		.sysroot = o->sysroot,
 		.debug_dirs = o->debug_dirs,
 		.n_debug_dirs = o->n_debug_dirs,
+		.no_debuginfod = o->no_debuginfod,
 	};
 	if (host && host->open_target && !o->core && !o->pid) {
 		*out = NULL;
@@ -338,6 +359,41 @@ static mp_error *open_target(const mp_host *host, const mp_options *o,
 	if (!o->pid && o->exe)
 		return mp_target_open_exe(o->exe, &target_options, out);
 	return mp_target_attach_pid((pid_t)o->pid, &target_options, 0, out);
+}
+
+/* The command's hints: the files found beside the executable and in the
+ * config directory (unless --no-auto-hints), the --hints files, then the
+ * host's session hints, later ones winning per member. */
+static mp_error *load_hints(mp_command *c)
+{
+	const mp_options *o = c->options;
+	mp_error *e = mp_hints_new(&c->hints);
+	if (e)
+		return e;
+	if (!o->no_auto_hints) {
+		const char *exe = NULL;
+		for (size_t i = 0; i < mp_target_module_count(c->target); i++) {
+			const mp_module *m = mp_target_module(c->target, i);
+			if (mp_module_is_main(m))
+				exe = mp_module_file(m);
+		}
+		e = mp_hints_load_default(c->hints, exe);
+	}
+	for (size_t i = 0; !e && i < o->n_hints_files; i++)
+		e = mp_hints_add_file(c->hints, o->hints_files[i]);
+	if (!e && c->host && c->host->hints)
+		e = mp_hints_merge(c->hints, c->host->hints);
+	if (!e)
+		c->target->hints = c->hints;
+	return e;
+}
+
+void mp_command_hints_json(mp_json *j, const mp_command *c)
+{
+	mp_json_begin_array(j);
+	for (size_t i = 0; i < mp_hints_source_count(c->hints); i++)
+		mp_json_string(j, mp_hints_source_at(c->hints, i));
+	mp_json_end_array(j);
 }
 
 static bool progress_wanted(const mp_options *o, const mp_host *host);
@@ -440,6 +496,17 @@ static int run_verb(const mp_verb *verb, const mp_options *options,
 		for (size_t i = 0; i < mp_target_warning_count(command.target); i++)
 			fprintf(err, "memprof: warning: %s\n",
 				mp_target_warning(command.target, i));
+		for (size_t i = 0; i < mp_target_note_count(command.target); i++)
+			fprintf(err, "memprof: %s\n", mp_target_note_at(command.target, i));
+	}
+	if (command.target) {
+		mp_error *e = load_hints(&command);
+		if (e) {
+			mp_hints_free(command.hints);
+			if (own_target)
+				mp_target_release(command.target);
+			return mp_command_fail(&command, e);
+		}
 	}
 	/* Opened once the target is: a command that cannot open its target
 	 * (no process in a debugger, a missing core) leaves --output alone. */
@@ -456,6 +523,9 @@ static int run_verb(const mp_verb *verb, const mp_options *options,
 		command.out = output_file;
 	}
 	status = verb->run(&command);
+	if (command.target)
+		command.target->hints = NULL;
+	mp_hints_free(command.hints);
 	if (own_target)
 		mp_target_release(command.target);
 	if (output_file && fclose(output_file) != 0 && status == MP_EXIT_OK) {

@@ -10,6 +10,8 @@
 
 #include "memprof/memprof.h"
 
+struct mp_json;
+
 enum mp_format {
 	MP_FORMAT_TEXT = 1 << 0,
 	MP_FORMAT_JSON = 1 << 1,
@@ -31,6 +33,10 @@ typedef struct mp_options {
 	const char *debug_dirs[MP_MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool no_libc_debug;
+	bool no_debuginfod;
+	const char *hints_files[MP_MAX_DEBUG_DIRS];   /* --hints FILE, in order */
+	size_t n_hints_files;
+	bool no_auto_hints;        /* --no-auto-hints: only --hints and the host's */
 	const char *progress;      /* --progress: "auto" (NULL), "always", "never" */
 	const char *verb_flags[8];  /* the verb's own valueless options given */
 	size_t n_verb_flags;
@@ -48,6 +54,9 @@ typedef struct mp_command {
 	mp_target *target;         /* NULL for verbs that need none */
 	FILE *out;
 	FILE *err;
+	/* The hints in force (analysis/hints.h): found files, --hints files,
+	 * then the host's session hints; also handed to the target. */
+	mp_hints *hints;
 } mp_command;
 
 typedef struct mp_verb {
@@ -86,6 +95,7 @@ extern const mp_verb mp_verb_recommend;
 extern const mp_verb mp_verb_diff;
 extern const mp_verb mp_verb_report;
 extern const mp_verb mp_verb_watch;
+extern const mp_verb mp_verb_triage;
 
 /* True when the verb's own option name ("--list") was given. */
 bool mp_command_flag(const mp_command *command, const char *name);
@@ -94,6 +104,9 @@ bool mp_command_flag(const mp_command *command, const char *name);
 const char *mp_command_value(const mp_command *command, const char *name);
 /* Its index-th value (0: the first given), or NULL past the last. */
 const char *mp_command_value_at(const mp_command *command, const char *name, size_t index);
+
+/* Writes the hint sources in force as a JSON array ("hints_files"). */
+void mp_command_hints_json(struct mp_json *j, const mp_command *command);
 
 /* Heap options from the command line and the host's interrupt poll. */
 mp_heap_options mp_command_heap_options(const mp_command *command);
@@ -107,7 +120,6 @@ int mp_command_fail(mp_command *command, mp_error *err);
 /* The allocator that serves malloc, as every report names it: a JSON
  * "allocator" object {name, version, module, readable} (docs/json.md), and
  * a text line "allocator jemalloc 5.3.0 (malloc of /usr/lib/...)". */
-struct mp_json;
 void mp_command_allocator_json(struct mp_json *j, const mp_allocator *allocator);
 void mp_command_allocator_text(FILE *out, const mp_allocator *allocator);
 

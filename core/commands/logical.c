@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/hints.h"
 #include "analysis/logical.h"
 #include "analysis/root_expr.h"
 #include "command.h"
@@ -193,9 +194,14 @@ static void write_text(FILE *out, const mp_target *target, const mp_logical *l,
 
 /* --explain: per pointer member reached, the rule that gave its length or
  * why it stayed one element, with its path. */
-static void write_explain(FILE *out, const mp_logical *l)
+static void write_explain(FILE *out, const mp_logical *l, const mp_command *c)
 {
 	size_t n = mp_logical_node_count(l);
+	/* The hint files in force (docs/logical.md, Hints). */
+	size_t n_hints = mp_hints_source_count(c->hints);
+	fprintf(out, "\nhints (--explain): %s\n", n_hints ? "the files in force" : "none");
+	for (size_t i = 0; i < n_hints; i++)
+		fprintf(out, "  %s\n", mp_hints_source_at(c->hints, i));
 	fprintf(out, "\nlengths (--explain): how each pointer member was sized\n");
 	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -241,7 +247,7 @@ static uint64_t self_status(const char *key)
 }
 
 static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
-		       enum metric m, double seconds, uint64_t rss_anon)
+		       enum metric m, double seconds, uint64_t rss_anon, const mp_command *c)
 {
 	mp_json j;
 	mp_json_init(&j, out, true);
@@ -261,6 +267,8 @@ static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
 	mp_json_string(&j, metric_names[m]);
 	mp_json_key(&j, "partial");
 	mp_json_bool(&j, mp_logical_partial(l));
+	mp_json_key(&j, "hints_files");
+	mp_command_hints_json(&j, c);
 	mp_json_key(&j, "warnings");
 	mp_json_begin_array(&j);
 	for (size_t i = 0; i < mp_logical_warning_count(l); i++)
@@ -433,7 +441,7 @@ static int run_logical(mp_command *c)
 	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	int status = MP_EXIT_OK;
 	if (c->options->format == MP_FORMAT_JSON) {
-		write_json(c->out, l, &root, m, seconds, rss_anon);
+		write_json(c->out, l, &root, m, seconds, rss_anon, c);
 	} else {
 		mp_folded_line *lines = NULL;
 		size_t n = 0;
@@ -443,7 +451,7 @@ static int run_logical(mp_command *c)
 		} else if (c->options->format == MP_FORMAT_TEXT) {
 			write_text(c->out, c->target, l, &root, m, lines, n, top);
 			if (mp_command_flag(c, "--explain"))
-				write_explain(c->out, l);
+				write_explain(c->out, l, c);
 		} else if (c->options->format == MP_FORMAT_SVG) {
 			char title[700], subtitle[256];
 			snprintf(title, sizeof(title), "memprof logical %s (%s)", root.name,
@@ -470,7 +478,7 @@ static int run_logical(mp_command *c)
 		/* Folded and SVG output stay machine-readable: the explanation
 		 * goes beside the warnings. */
 		if (mp_command_flag(c, "--explain"))
-			write_explain(c->err, l);
+			write_explain(c->err, l, c);
 		for (size_t i = 0; i < mp_logical_warning_count(l); i++)
 			fprintf(c->err, "memprof: warning: %s\n", mp_logical_warning(l, i));
 		if (mp_logical_partial(l))

@@ -76,6 +76,10 @@ typedef struct mp_target_options {
 	const char *sysroot;           /* prefix for every file path in the target */
 	const char *const *debug_dirs; /* extra roots searched for debug files */
 	size_t n_debug_dirs;
+	/* Added last, so zeroed options keep the default: true never asks the
+	 * debuginfod servers of $DEBUGINFOD_URLS for debug files not found
+	 * locally (--no-debuginfod; docs/debuginfo.md). */
+	bool no_debuginfod;
 } mp_target_options;
 
 /* x86-64 general registers in the kernel's user_regs_struct order. */
@@ -232,7 +236,7 @@ uint64_t mp_module_end(const mp_module *module);
 /* Build id as lowercase hex, "" when the module has none. */
 const char *mp_module_build_id(const mp_module *module);
 /* File holding the module's DWARF, or NULL; how it was found: "self",
- * "build-id", "debuglink", or "none". */
+ * "build-id", "debuglink", "debuginfod", or "none". */
 const char *mp_module_debug_file(const mp_module *module);
 const char *mp_module_debug_source(const mp_module *module);
 bool mp_module_is_main(const mp_module *module);
@@ -598,6 +602,28 @@ bool mp_leaks_partial(const mp_leaks *leaks);
 size_t mp_leaks_warning_count(const mp_leaks *leaks);
 const char *mp_leaks_warning(const mp_leaks *leaks, size_t index);
 
+/* ----------------------------------------------------------------- hints */
+
+/* Hints say what DWARF cannot about struct members: a pointer's length or
+ * capacity field, that it is a string or borrowed (owned elsewhere), the
+ * active member of a union from a tag, a void pointer's type, an intrusive
+ * link (container_of).  The text format is in docs/logical.md ("Hints").
+ * Commands load `--hints FILE`, EXE.memprof-hints and
+ * $XDG_CONFIG_HOME/memprof/hints/ *.hints themselves; a debugger keeps a
+ * set for its session and hands it over in mp_host.hints. */
+typedef struct mp_hints mp_hints;
+
+mp_error *mp_hints_new(mp_hints **out);
+/* Adds the hints of text (one or more lines of the file format); source
+ * names it in error messages ("SOURCE:LINE: ...").  A text with an error
+ * adds nothing. */
+mp_error *mp_hints_add_text(mp_hints *hints, const char *text, const char *source);
+/* The same for a file: errors name PATH:LINE. */
+mp_error *mp_hints_add_file(mp_hints *hints, const char *path);
+/* Members hinted so far. */
+size_t mp_hints_count(const mp_hints *hints);
+void mp_hints_free(mp_hints *hints);
+
 /* -------------------------------------------------------------- commands */
 
 /* What a debugger front-end supplies to the command engine: a target it has
@@ -650,6 +676,10 @@ typedef struct mp_host {
 	/* Whether the person reading the host's messages sees a line redrawn
 	 * in place (the CLI: stderr is a terminal); decides --progress=auto. */
 	bool progress_interactive;
+	/* Added last, as progress: hints the host keeps for its session
+	 * (`memprof hint ...`), applied to every command after the command
+	 * line's --hints files.  NULL: none.  The engine does not change it. */
+	const mp_hints *hints;
 } mp_host;
 
 enum {

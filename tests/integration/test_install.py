@@ -44,11 +44,13 @@ try:
         "the CLI": r"/bin/memprof$",
         "the library": r"/lib/.*libmemprof\.so$",
         "the public header": r"/include/memprof/memprof\.h$",
+        "the in-process test API header": r"/include/memprof/check\.h$",
         "memprof.pc": r"/pkgconfig/memprof\.pc$",
         "the man page": r"/share/man/man1/memprof\.1$",
         "the bash completion": r"/share/bash-completion/completions/memprof\.bash$",
         "the GDB script": r"/share/memprof/gdb/memprof\.py$",
         "the GDB package": r"/share/memprof/gdb/memprof/_engine\.py$",
+        "glibc's stdio hints": r"/share/memprof/hints/glibc-stdio\.hints$",
     }
     paths = {}
     for what, pattern in wanted.items():
@@ -97,6 +99,20 @@ int main(int argc, char **argv)
         proc = run([binary, core], env)
         check(proc.returncode == 0 and re.match(r"^\d+ mappings$", proc.stdout.strip()),
               "the program opens a core through the installed library: %s %s" % (proc.stdout, proc.stderr))
+
+        # The in-process test API's example (docs/check.md), built the way
+        # that page says, checks itself through the installed library.
+        example_source = os.path.join(os.environ["MEMPROF_SOURCE_DIR"], "examples",
+                                      "check_example.c")
+        cmocka_flags = run(["pkg-config", "--cflags", "--libs", "cmocka"])
+        check(cmocka_flags.returncode == 0, "pkg-config cmocka: %s" % cmocka_flags.stderr)
+        binary = os.path.join(root, "check_example")
+        proc = run(["cc", "-g", example_source, "-o", binary, *flags.stdout.split(),
+                    *cmocka_flags.stdout.split()])
+        check(proc.returncode == 0, "check_example.c builds with pkg-config's flags: %s" % proc.stderr)
+        proc = run([binary], env)
+        check(proc.returncode == 0 and "PASSED  ] 2 test(s)" in proc.stdout + proc.stderr,
+              "check_example passes through the installed library: %s %s" % (proc.stdout, proc.stderr))
 
         # ----------------------------------------------------- man page
         page = run(["man", "-l", paths["the man page"]], dict(os.environ, MANWIDTH="200", MAN_KEEP_FORMATTING=""))

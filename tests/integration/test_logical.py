@@ -251,10 +251,29 @@ try:
 
     # zoo_rs: Rust containers against their documented contents (zoo.rs).
     if os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), "zoo_rs")):
-        held = Held([example("zoo_rs"), "--hold"])
+        held, shared_want = held_with_expectations([example("zoo_rs"), "--hold"], tmp, "zoo_rs")
         try:
             r = logical_json("--pid", str(held.pid), "zoo::ZOO")
             if r:
+                # Rc and Arc with a clone and a Weak each: the shared
+                # allocation once, on the first pointer, as the program
+                # computed it; the others their own 8 bytes.
+                top = top_level(r)
+                check(len(shared_want) == 6, "zoo_rs wrote its 6 shared-pointer fields: %s" % shared_want)
+                for field, numbers in shared_want.items():
+                    check(top.get(field) == numbers,
+                          "zoo_rs %s: %s, the program says %s" % (field, top.get(field), numbers))
+                # Hash table and B-tree capacity: allocated-only [unused]
+                # leaves right under the map (256 buckets for 200 entries:
+                # at least 56 empty 32-byte buckets and 256 + 16 control
+                # bytes; B-tree nodes of 11 slots hold 100 entries).
+                for field, least in (("hash_map", 56 * 32 + 256 + 16), ("btree_map", 1)):
+                    unused = [n for n in r["nodes"] if n["name"] == "[unused]" and
+                              any(m["id"] == n["parent"] and m["name"] == field and m["parent"] == 0
+                                  for m in r["nodes"])]
+                    check(len(unused) == 1 and unused[0]["logical"] == 0 and
+                          unused[0]["allocated"] >= least,
+                          "zoo_rs %s: its capacity as [unused] under allocated: %s" % (field, unused))
                 check(r["partial"] is False, "zoo_rs: partial %s" % r["warnings"])
                 top = top_level(r)
                 want = {
