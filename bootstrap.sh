@@ -17,7 +17,10 @@ esac
 packages=(meson ninja-build gcc g++ pkg-config libdwarf-dev libelf-dev
   libcmocka-dev zlib1g-dev gdb gdbserver lldb liblldb-14-dev libc6-dbg valgrind dwarves
   hyperfine python3 python3-prometheus-client procps binutils file clang libclang-rt-14-dev chromium
-  libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev)
+  libc++-14-dev libc++abi-14-dev
+  libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
+  dwz zstd
+  debuginfod libdebuginfod-dev dpkg-dev fakeroot)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -19,6 +19,14 @@
 
 enum { MAX_WALK_DEPTH = 64 };
 
+/* The offsets this module hands out say which file and section a DIE lies
+ * in: a dwz supplementary file's .debug_info and a DWARF 4 .debug_types
+ * have offsets of their own that collide with .debug_info's, and the type
+ * model keys everything by offset.  Real sections never reach 2^62. */
+#define MP_DW_ALT   (UINT64_C(1) << 63)   /* in the supplementary file */
+#define MP_DW_TYPES (UINT64_C(1) << 62)   /* in .debug_types */
+#define MP_DW_WHERE (MP_DW_ALT | MP_DW_TYPES)
+
 struct mp_dw {
 	Dwarf_Debug dbg;
 	int fd;
@@ -35,6 +43,23 @@ struct mp_dw {
 	 * (Debian's debug files compress .debug_* with zlib). */
 	unsigned char **inflated;
 	bool object_init;
+	/* dwz: the supplementary file (.gnu_debugaltlink), tied to this one
+	 * so libdwarf reads DW_FORM_GNU_strp_alt strings from it; bits is
+	 * MP_DW_ALT in the supplementary file's own handle, else 0. */
+	struct mp_dw *alt;
+	uint64_t bits;
+	/* The file has type units (.debug_types, or DWARF 5 type units,
+	 * which GCC puts first): only then does the index walk look for the
+	 * attributes of their stubs, which cost time on every DIE. */
+	bool type_units;
+	/* Skeleton units seen (-gsplit-dwarf): the DIEs are in .dwo files. */
+	bool split;
+	/* Call-frame information, read on first use: 0 not yet, 1 read,
+	 * -1 the file has none. */
+	int frames_state;
+	Dwarf_Cie *cies;
+	Dwarf_Fde *fdes;
+	Dwarf_Signed n_cies, n_fdes;
 #if !MP_DW_NEW_API
 	Dwarf_Obj_Access_Interface object;
 #endif
@@ -69,7 +94,8 @@ static void shim_finish(Dwarf_Debug dbg)
 }
 
 /* Advances to the next CU of .debug_info; *cu_die is its unit DIE. */
-static int shim_next_cu(Dwarf_Debug dbg, Dwarf_Die *cu_die, Dwarf_Error *err)
+static int shim_next_cu(Dwarf_Debug dbg, Dwarf_Bool is_info, Dwarf_Die *cu_die,
+			Dwarf_Error *err)
 {
 	Dwarf_Unsigned header_length = 0, type_offset = 0, next = 0;
 	Dwarf_Half version = 0, address_size = 0, length_size = 0;
@@ -77,20 +103,20 @@ static int shim_next_cu(Dwarf_Debug dbg, Dwarf_Die *cu_die, Dwarf_Error *err)
 	Dwarf_Off abbrev_offset = 0;
 	Dwarf_Sig8 signature;
 #if MP_DW_NEW_API && DW_LIBDWARF_VERSION_MAJOR >= 1
-	return dwarf_next_cu_header_e(dbg, 1, cu_die, &header_length, &version,
+	return dwarf_next_cu_header_e(dbg, is_info, cu_die, &header_length, &version,
 				      &abbrev_offset, &address_size,
 				      &length_size, &extension_size,
 				      &signature, &type_offset, &next,
 				      &header_type, err);
 #else
-	int rc = dwarf_next_cu_header_d(dbg, 1, &header_length, &version,
+	int rc = dwarf_next_cu_header_d(dbg, is_info, &header_length, &version,
 					&abbrev_offset, &address_size,
 					&length_size, &extension_size,
 					&signature, &type_offset, &next,
 					&header_type, err);
 	if (rc != DW_DLV_OK)
 		return rc;
-	return dwarf_siblingof_b(dbg, NULL, 1, cu_die, err);
+	return dwarf_siblingof_b(dbg, NULL, is_info, cu_die, err);
 #endif
 }
 
@@ -101,7 +127,8 @@ static int shim_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
 	(void)dbg;
 	return dwarf_siblingof_c(die, out, err);
 #else
-	return dwarf_siblingof_b(dbg, die, 1, out, err);
+	/* a DWARF 4 type unit's DIEs lie in .debug_types */
+	return dwarf_siblingof_b(dbg, die, dwarf_get_die_infotypes_flag(die), out, err);
 #endif
 }
 
@@ -471,6 +498,48 @@ static mp_error *check_rnglists(const mp_dw *dw, const mp_elf *elf)
 	return NULL;
 }
 
+/* NULL unless a .debug section is compressed other than with zlib: zstd
+ * (ELFCOMPRESS_ZSTD, -gz=zstd with GCC 13+), which neither memprof nor
+ * libdwarf 20210528 inflates and which libdwarf reports as an odd
+ * .zdebug format.  Said plainly, with the way out. */
+static mp_error *check_compression(const mp_dw *dw, const mp_elf *elf)
+{
+	const Elf64_Ehdr *eh = mp_elf_header(elf);
+	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff % 8 ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		return NULL;
+	const Elf64_Shdr *shdrs = mp_elf_bytes(elf, eh->e_shoff,
+					       (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr));
+	if (!shdrs)
+		return NULL;
+	const Elf64_Shdr *strs = &shdrs[eh->e_shstrndx];
+	const char *names = mp_elf_bytes(elf, strs->sh_offset, strs->sh_size);
+	if (!names)
+		return NULL;
+	for (size_t i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Shdr *sh = &shdrs[i];
+		if (!(sh->sh_flags & SHF_COMPRESSED) || sh->sh_type == SHT_NOBITS ||
+		    sh->sh_size < sizeof(Elf64_Chdr) ||
+		    !section_name_starts(names, strs->sh_size, sh->sh_name, ".debug"))
+			continue;
+		const void *bytes = mp_elf_bytes(elf, sh->sh_offset, sizeof(Elf64_Chdr));
+		Elf64_Chdr chdr;
+		if (!bytes)
+			continue;
+		memcpy(&chdr, bytes, sizeof(chdr));
+		if (chdr.ch_type == ELFCOMPRESS_ZLIB)
+			continue;
+		return mp_error_new(MP_ERR_FORMAT,
+				    "%s: debug section %.64s is compressed with %s (ELF compression type %u), which memprof cannot read: decompress it (objcopy --decompress-debug-sections) or build with -gz=zlib",
+				    dw->label,
+				    memchr(names + sh->sh_name, '\0', strs->sh_size - sh->sh_name)
+					    ? names + sh->sh_name : ".debug?",
+				    chdr.ch_type == 2 ? "zstd" : "an unknown method",
+				    (unsigned)chdr.ch_type);
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------ errors */
 
 static mp_error *dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
@@ -516,6 +585,11 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 	mp_error *e = mp_elf_open(path, &elf);
 	if (!e)
 		e = check_rnglists(dw, elf);
+	if (!e)
+		e = check_compression(dw, elf);
+	if (!e)
+		dw->type_units = mp_elf_section(elf, ".debug_types") ||
+				 mp_elf_section(elf, ".zdebug_types");
 	mp_elf_close(elf);
 	if (e) {
 		mp_dw_close(dw);
@@ -576,6 +650,14 @@ void mp_dw_close(mp_dw *dw)
 {
 	if (!dw)
 		return;
+	if (dw->dbg && dw->frames_state > 0)
+		dwarf_fde_cie_list_dealloc(dw->dbg, dw->cies, dw->n_cies, dw->fdes, dw->n_fdes);
+	if (dw->dbg && dw->alt) {
+		Dwarf_Error err = NULL;
+		if (dwarf_set_tied_dbg(dw->dbg, NULL, &err) == DW_DLV_ERROR)
+			dwarf_dealloc_error(dw->dbg, err);
+	}
+	mp_dw_close(dw->alt);
 	if (dw->dbg) {
 #if !MP_DW_NEW_API
 		if (dw->object_init) {
@@ -655,14 +737,15 @@ static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, 
 	return true;
 }
 
-static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *offset)
+/* The offset (MP_DW_WHERE bits included) a reference attribute of a DIE
+ * that lies where `where` says points at. */
+static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t where, uint64_t *offset)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Half form = 0;
 	if (dwarf_whatform(attr, &form, &err) == DW_DLV_OK && form == DW_FORM_ref_sig8) {
 		/* A type unit (-fdebug-types-section): DWARF 5 keeps it in
-		 * .debug_info, where our offsets live; DWARF 4's .debug_types
-		 * is not followed. */
+		 * .debug_info, DWARF 4 in .debug_types, of the same file. */
 		Dwarf_Sig8 sig;
 		Dwarf_Die die = NULL;
 		Dwarf_Bool is_info = 0;
@@ -670,13 +753,13 @@ static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *offset)
 		bool ok = dwarf_formsig8(attr, &sig, &err) == DW_DLV_OK &&
 			  dwarf_find_die_given_sig8(dbg, &sig, &die, &is_info, &err) == DW_DLV_OK;
 		if (ok) {
-			ok = is_info && dwarf_dieoffset(die, &off, &err) == DW_DLV_OK;
+			ok = dwarf_dieoffset(die, &off, &err) == DW_DLV_OK;
 			dwarf_dealloc_die(die);
 		}
 		if (err)
 			dwarf_dealloc_error(dbg, err);
 		if (ok)
-			*offset = off;
+			*offset = off | (where & MP_DW_ALT) | (is_info ? 0 : MP_DW_TYPES);
 		return ok;
 	}
 	if (err) {
@@ -685,7 +768,13 @@ static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *offset)
 	}
 	Dwarf_Off off = 0;
 	if (dwarf_global_formref(attr, &off, &err) == DW_DLV_OK) {
-		*offset = off;
+		/* dwz's references into the supplementary file's .debug_info
+		 * (libdwarf returns them as they are written). */
+		if (form == DW_FORM_GNU_ref_alt || form == DW_FORM_ref_sup4 ||
+		    form == DW_FORM_ref_sup8)
+			*offset = off | MP_DW_ALT;
+		else
+			*offset = off | where;
 		return true;
 	}
 	if (err)
@@ -720,8 +809,10 @@ static uint64_t read_uleb(const uint8_t **p, const uint8_t *end, bool *ok)
 	return value;
 }
 
-/* DW_AT_location of a static variable: a lone DW_OP_addr. */
-static bool expr_address(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *address)
+/* DW_AT_location of a static variable: a lone DW_OP_addr, or (DWARF 5,
+ * clang's default) a lone DW_OP_addrx: an index into .debug_addr from the
+ * unit's DW_AT_addr_base, which libdwarf resolves given the DIE. */
+static bool expr_address(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, uint64_t *address)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Unsigned length = 0;
@@ -735,6 +826,21 @@ static bool expr_address(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *addres
 	if (length == 9 && p[0] == DW_OP_addr) {
 		uint64_t a = 0;
 		memcpy(&a, p + 1, 8);
+		*address = a;
+		return true;
+	}
+	if (length >= 2 && (p[0] == DW_OP_addrx || p[0] == DW_OP_GNU_addr_index)) {
+		const uint8_t *q = p + 1;
+		bool ok = true;
+		uint64_t index = read_uleb(&q, p + length, &ok);
+		Dwarf_Addr a = 0;
+		if (!ok || q != p + length)
+			return false;
+		if (dwarf_debug_addr_index_to_addr(die, index, &a, &err) != DW_DLV_OK) {
+			if (err)
+				dwarf_dealloc_error(dbg, err);
+			return false;
+		}
 		*address = a;
 		return true;
 	}
@@ -766,7 +872,7 @@ static bool expr_member_location(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t
 	return false;
 }
 
-static void decode_attr(Dwarf_Debug dbg, Dwarf_Attribute attr, mp_dw_die *d)
+static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp_dw_die *d)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Half at = 0, form = 0;
@@ -785,10 +891,17 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Attribute attr, mp_dw_die *d)
 			dwarf_dealloc_error(dbg, err);
 		break;
 	}
-	case DW_AT_type: d->type = 0; form_ref(dbg, attr, &d->type); break;
-	case DW_AT_specification: form_ref(dbg, attr, &d->specification); break;
-	case DW_AT_abstract_origin: form_ref(dbg, attr, &d->abstract_origin); break;
-	case DW_AT_discr: form_ref(dbg, attr, &d->discr); break;
+	case DW_AT_type: d->type = 0; form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->type); break;
+	case DW_AT_specification:
+		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
+		break;
+	case DW_AT_abstract_origin:
+		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->abstract_origin);
+		break;
+	case DW_AT_discr: form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->discr); break;
+	case DW_AT_signature:
+		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
+		break;
 	case DW_AT_byte_size: d->has_size = form_unsigned(dbg, attr, &d->size); break;
 	case DW_AT_bit_size: d->has_bit_size = form_unsigned(dbg, attr, &d->bit_size); break;
 	case DW_AT_data_bit_offset:
@@ -840,7 +953,7 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Attribute attr, mp_dw_die *d)
 	case DW_AT_location:
 		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
 		    form == DW_FORM_block)
-			d->has_address = expr_address(dbg, attr, &d->address);
+			d->has_address = expr_address(dbg, die, attr, &d->address);
 		break;
 	case DW_AT_declaration: d->declaration = form_flag(dbg, attr); break;
 	case DW_AT_external: d->external = form_flag(dbg, attr); break;
@@ -858,7 +971,7 @@ static mp_error *decode_head(mp_dw *dw, Dwarf_Die die, uint64_t hint,
 	Dwarf_Off off = 0;
 	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK)
 		return dw_error(dw, err, hint, "DIE offset");
-	d->offset = off;
+	d->offset = off | dw->bits | (dwarf_get_die_infotypes_flag(die) ? 0 : MP_DW_TYPES);
 	Dwarf_Half tag = 0;
 	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
 		return dw_error(dw, err, off, "DIE tag");
@@ -885,7 +998,7 @@ static mp_error *decode_full(mp_dw *dw, Dwarf_Die die, uint64_t hint,
 		return NULL;
 	Dwarf_Debug dbg = dw->dbg;
 	for (Dwarf_Signed i = 0; i < n; i++) {
-		decode_attr(dbg, attrs[i], d);
+		decode_attr(dbg, die, attrs[i], d);
 		free_attr(dw->dbg, attrs[i]);
 	}
 	dwarf_dealloc(dw->dbg, attrs, DW_DLA_LIST);
@@ -919,26 +1032,58 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
-	/* Type units put a definition at top level pointing at its
-	 * declaration inside the namespace. */
+	/* A declaration may be the stub of a type unit's type, placed outside
+	 * its namespace (-fdebug-types-section). */
 	err = NULL;
-	if (d->has_children &&
+	if (d->declaration && dw->type_units &&
+	    dwarf_attr(die, DW_AT_signature, &attr, &err) == DW_DLV_OK) {
+		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
+		free_attr(dw->dbg, attr);
+	} else if (err) {
+		dwarf_dealloc_error(dbg, err);
+	}
+	/* Type units put a definition at top level pointing at its
+	 * declaration inside the namespace (an empty struct has no
+	 * children, and only aggregates do this). */
+	err = NULL;
+	bool aggregate = d->tag == DW_TAG_structure_type || d->tag == DW_TAG_class_type ||
+			 d->tag == DW_TAG_union_type || d->tag == DW_TAG_enumeration_type;
+	if (((aggregate && dw->type_units) || (d->has_children && d->tag != DW_TAG_subprogram)) &&
 	    dwarf_attr(die, DW_AT_specification, &attr, &err) == DW_DLV_OK) {
-		form_ref(dbg, attr, &d->specification);
+		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
 		free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
 }
 
-mp_error *mp_dw_read(mp_dw *dw, uint64_t offset, mp_dw_die *out)
+/* The DIE at an offset this module handed out, from the file and section
+ * its MP_DW_WHERE bits name. */
+static mp_error *offdie(mp_dw **dw, uint64_t offset, Dwarf_Die *die)
 {
 	Dwarf_Error err = NULL;
+	if (offset & MP_DW_ALT) {
+		if (!(*dw)->alt)
+			return mp_error_new(MP_ERR_FORMAT,
+					    "%s: a DIE refers to offset 0x%llx of a dwz supplementary file, and none is loaded",
+					    (*dw)->label, (unsigned long long)(offset & ~MP_DW_WHERE));
+		*dw = (*dw)->alt;
+	}
+	if (dwarf_offdie_b((*dw)->dbg, offset & ~MP_DW_WHERE, !(offset & MP_DW_TYPES), die,
+			   &err) != DW_DLV_OK)
+		return dw_error(*dw, err, offset & ~MP_DW_WHERE,
+				offset & MP_DW_TYPES ? "no DIE at this .debug_types offset"
+						     : "no DIE at this offset");
+	return NULL;
+}
+
+mp_error *mp_dw_read(mp_dw *dw, uint64_t offset, mp_dw_die *out)
+{
 	Dwarf_Die die = NULL;
-	int rc = dwarf_offdie_b(dw->dbg, offset, 1, &die, &err);
-	if (rc != DW_DLV_OK)
-		return dw_error(dw, err, offset, "no DIE at this offset");
-	mp_error *e = decode_full(dw, die, offset, out);
+	mp_error *e = offdie(&dw, offset, &die);
+	if (e)
+		return e;
+	e = decode_full(dw, die, offset, out);
 	dwarf_dealloc_die(die);
 	return e;
 }
@@ -950,8 +1095,9 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 	*count = 0;
 	Dwarf_Error err = NULL;
 	Dwarf_Die parent = NULL, die = NULL;
-	if (dwarf_offdie_b(dw->dbg, offset, 1, &parent, &err) != DW_DLV_OK)
-		return dw_error(dw, err, offset, "no DIE at this offset");
+	mp_error *e = offdie(&dw, offset, &parent);
+	if (e)
+		return e;
 	int rc = dwarf_child(parent, &die, &err);
 	dwarf_dealloc_die(parent);
 	if (rc == DW_DLV_NO_ENTRY)
@@ -960,7 +1106,6 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 		return dw_error(dw, err, offset, "first child");
 	mp_dw_die *items = NULL;
 	size_t n = 0, capacity = 0;
-	mp_error *e = NULL;
 	while (die) {
 		if (n == max) {
 			e = mp_error_new(MP_ERR_FORMAT,
@@ -1023,19 +1168,32 @@ static bool cheap_tag(unsigned tag)
 	}
 }
 
-mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
+/* Which units of a section one pass of the walk visits: dwz's partial
+ * units carry no language and take the one of the units that import them,
+ * so they are walked after every unit that has one. */
+enum unit_filter { ALL_UNITS, SKIP_PARTIAL, ONLY_PARTIAL };
+
+/* One pass over the units of dw's .debug_info (is_info) or .debug_types;
+ * *skipped_partial tells whether SKIP_PARTIAL left any out. */
+static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filter,
+			    const mp_dw_walker *w, bool progress, bool *skipped_partial)
 {
 	Dwarf_Die stack[MAX_WALK_DEPTH];
+	/* whether the DIEs at a level may be functions with statics: at unit
+	 * and namespace level, not inside classes (methods' own statics
+	 * belong to their out-of-line definitions) nor functions */
+	bool function_level[MAX_WALK_DEPTH];
 	size_t depth = 0;
 	mp_error *e = NULL;
 	uint64_t last_offset = 0;
+	uint64_t where = dw->bits | (is_info ? 0 : MP_DW_TYPES);
 	for (;;) {
 		if (w->interrupted && w->interrupted(w->context))
 			return mp_error_new(MP_ERR_INTERRUPTED, "%s: indexing interrupted",
 					    dw->label);
 		Dwarf_Error err = NULL;
 		Dwarf_Die cu = NULL;
-		int rc = shim_next_cu(dw->dbg, &cu, &err);
+		int rc = shim_next_cu(dw->dbg, is_info, &cu, &err);
 		if (rc == DW_DLV_NO_ENTRY)
 			return NULL;
 		if (rc != DW_DLV_OK)
@@ -1046,7 +1204,31 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 			return dw_error(dw, err, last_offset, "compilation unit DIE");
 		}
 		last_offset = cu_offset;
-		if (w->report_progress)
+		Dwarf_Half unit_tag = 0;
+		if (dwarf_tag(cu, &unit_tag, &err) != DW_DLV_OK) {
+			dwarf_dealloc_die(cu);
+			return dw_error(dw, err, cu_offset, "unit DIE tag");
+		}
+		dw->type_units |= unit_tag == DW_TAG_type_unit;
+		/* DWARF 5 skeletons have their own tag; GCC's DWARF 4
+		 * extension is a compile unit with DW_AT_GNU_dwo_name. */
+		Dwarf_Bool dwo = 0;
+		if (unit_tag == DW_TAG_skeleton_unit)
+			dw->split = true;
+		else if (!dw->split && dwarf_hasattr(cu, DW_AT_GNU_dwo_name, &dwo, &err) == DW_DLV_OK)
+			dw->split = dwo;
+		else if (err)
+			dwarf_dealloc_error(dw->dbg, err);
+		err = NULL;
+		if (filter != ALL_UNITS) {
+			Dwarf_Half tag = unit_tag;
+			if ((tag == DW_TAG_partial_unit) != (filter == ONLY_PARTIAL)) {
+				*skipped_partial |= tag == DW_TAG_partial_unit;
+				dwarf_dealloc_die(cu);
+				continue;
+			}
+		}
+		if (progress)
 			mp_progress_update(cu_offset);
 		Dwarf_Unsigned language = 0;
 		if (dwarf_srclang(cu, &language, &err) != DW_DLV_OK && err) {
@@ -1054,7 +1236,7 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 			err = NULL;
 		}
 		if (w->begin_cu)
-			w->begin_cu(w->context, (unsigned)language, cu_offset);
+			w->begin_cu(w->context, (unsigned)language, cu_offset | where);
 		Dwarf_Die first = NULL;
 		rc = dwarf_child(cu, &first, &err);
 		dwarf_dealloc_die(cu);
@@ -1064,6 +1246,7 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 			continue;
 		depth = 1;
 		stack[0] = first;
+		function_level[0] = true;
 		/* stack[depth-1] is the DIE to visit at the innermost level;
 		 * NULL once that level is exhausted. */
 		while (depth > 0) {
@@ -1081,7 +1264,8 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 				if (e)
 					goto fail;
 				last_offset = d.offset;
-				if (cheap_tag(d.tag)) {
+				if (d.tag == DW_TAG_subprogram ? function_level[depth - 1]
+							       : cheap_tag(d.tag)) {
 					decode_cheap(dw, die, &d);
 				} else if (d.tag == DW_TAG_variable) {
 					e = decode_full(dw, die, d.offset, &d);
@@ -1103,6 +1287,7 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 						e = dw_error(dw, err, d.offset, "first child");
 						goto fail;
 					}
+					function_level[depth] = d.tag == DW_TAG_namespace;
 					stack[depth++] = rc == DW_DLV_OK ? child : NULL;
 					continue;
 				} else if (descend && w->leave) {
@@ -1128,4 +1313,149 @@ fail:
 		if (stack[i])
 			dwarf_dealloc_die(stack[i]);
 	return e;
+}
+
+mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
+{
+	/* The progress phase counts .debug_info bytes: only the first pass,
+	 * over most of them, reports. */
+	bool partial = false;
+	mp_error *e = walk_units(dw, true, SKIP_PARTIAL, w, w->report_progress, &partial);
+	if (!e)
+		e = walk_units(dw, false, ALL_UNITS, w, false, &partial);
+	if (!e && partial)
+		e = walk_units(dw, true, ONLY_PARTIAL, w, false, &partial);
+	if (!e && dw->alt) {
+		e = walk_units(dw->alt, true, ALL_UNITS, w, false, &partial);
+		if (!e)
+			e = walk_units(dw->alt, false, ALL_UNITS, w, false, &partial);
+	}
+	return e;
+}
+
+bool mp_dw_is_split(const mp_dw *dw)
+{
+	return dw->split;
+}
+
+mp_error *mp_dw_attach_alt(mp_dw *dw, const char *path)
+{
+	if (dw->alt)
+		return NULL;
+	mp_dw *alt = NULL;
+	mp_error *e = mp_dw_open(path, dw->label, &alt);
+	if (e)
+		return e;
+	alt->bits = MP_DW_ALT;
+	Dwarf_Error err = NULL;
+	if (dwarf_set_tied_dbg(dw->dbg, alt->dbg, &err) != DW_DLV_OK) {
+		e = dw_error(dw, err, 0, "tying the dwz supplementary file");
+		mp_dw_close(alt);
+		return e;
+	}
+	dw->alt = alt;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static mp_error *load_frames(mp_dw *dw)
+{
+	Dwarf_Error err = NULL;
+	/* .eh_frame is in every module, stripped or not; .debug_frame only in
+	 * some (and in debug files, whose .eh_frame is empty). */
+	int rc = dwarf_get_fde_list_eh(dw->dbg, &dw->cies, &dw->n_cies, &dw->fdes,
+				       &dw->n_fdes, &err);
+	if (rc != DW_DLV_OK) {
+		if (rc == DW_DLV_ERROR)
+			dwarf_dealloc_error(dw->dbg, err);
+		err = NULL;
+		rc = dwarf_get_fde_list(dw->dbg, &dw->cies, &dw->n_cies, &dw->fdes,
+					&dw->n_fdes, &err);
+	}
+	if (rc == DW_DLV_OK) {
+		dw->frames_state = 1;
+		return NULL;
+	}
+	dw->frames_state = -1;
+	if (rc == DW_DLV_ERROR) {
+		mp_error *e = mp_error_new(MP_ERR_FORMAT, "%s: bad call-frame information: %s",
+					   dw->label, dwarf_errmsg(err));
+		dwarf_dealloc_error(dw->dbg, err);
+		return e;
+	}
+	return NULL;
+}
+
+/* One rule as libdwarf gives it (value type, whether the offset counts,
+ * register, offset) in memprof's terms. */
+static void set_rule(mp_dw_frame_row *row, int column, Dwarf_Small type,
+		     Dwarf_Signed offset_relevant, Dwarf_Signed reg, Dwarf_Signed offset)
+{
+	row->rules[column].reg = (int)reg;
+	row->rules[column].offset = offset;
+	if (type == DW_EXPR_EXPRESSION || type == DW_EXPR_VAL_EXPRESSION)
+		row->rules[column].kind = MP_DW_RULE_EXPRESSION;
+	else if (type == DW_EXPR_VAL_OFFSET)
+		row->rules[column].kind = MP_DW_RULE_CFA_PLUS;
+	else if (offset_relevant)
+		row->rules[column].kind = MP_DW_RULE_AT_CFA;
+	else if (reg == DW_FRAME_SAME_VAL)
+		row->rules[column].kind = MP_DW_RULE_SAME;
+	else if (reg == DW_FRAME_UNDEFINED_VAL || reg < 0 || reg >= MP_DW_FRAME_COLUMNS)
+		row->rules[column].kind = MP_DW_RULE_UNDEFINED;
+	else
+		row->rules[column].kind = MP_DW_RULE_REGISTER;
+}
+
+mp_error *mp_dw_frame_row_at(mp_dw *dw, uint64_t pc, mp_dw_frame_row *row)
+{
+	if (!dw->frames_state) {
+		mp_error *e = load_frames(dw);
+		if (e)
+			return e;
+	}
+	if (dw->frames_state < 0 || !dw->n_fdes)
+		return mp_error_new(MP_ERR_NOT_FOUND, "%s has no call-frame information",
+				    dw->label);
+	Dwarf_Error err = NULL;
+	Dwarf_Fde fde;
+	Dwarf_Addr low, high;
+	int rc = dwarf_get_fde_at_pc(dw->fdes, pc, &fde, &low, &high, &err);
+	if (rc != DW_DLV_OK) {
+		if (rc == DW_DLV_ERROR)
+			dwarf_dealloc_error(dw->dbg, err);
+		return mp_error_new(MP_ERR_NOT_FOUND, "%s: no call-frame information covers %#llx",
+				    dw->label, (unsigned long long)pc);
+	}
+	Dwarf_Small type;
+	Dwarf_Signed relevant, reg, offset;
+	Dwarf_Ptr block;
+	Dwarf_Addr row_pc, next_pc;
+	Dwarf_Bool more;
+	rc = dwarf_get_fde_info_for_cfa_reg3_b(fde, pc, &type, &relevant, &reg, &offset, &block,
+					       &row_pc, &more, &next_pc, &err);
+	for (int column = 0; rc == DW_DLV_OK && column < MP_DW_FRAME_COLUMNS; column++) {
+		if (column == 0) {
+			row->cfa_register = (int)reg;
+			row->cfa_offset = offset;
+			row->cfa_is_expression = type != DW_EXPR_OFFSET;
+		}
+		Dwarf_Small rtype;
+		Dwarf_Signed rrelevant, rreg, roffset;
+		rc = dwarf_get_fde_info_for_reg3_b(fde, (Dwarf_Half)column, pc, &rtype, &rrelevant,
+						   &rreg, &roffset, &block, &row_pc, &more,
+						   &next_pc, &err);
+		if (rc == DW_DLV_OK)
+			set_rule(row, column, rtype, rrelevant, rreg, roffset);
+	}
+	if (rc != DW_DLV_OK) {
+		mp_error *e = mp_error_new(MP_ERR_FORMAT, "%s: cannot read the CFI row at %#llx: %s",
+					   dw->label, (unsigned long long)pc,
+					   rc == DW_DLV_ERROR ? dwarf_errmsg(err) : "no entry");
+		if (rc == DW_DLV_ERROR)
+			dwarf_dealloc_error(dw->dbg, err);
+		return e;
+	}
+	return NULL;
 }

@@ -17,6 +17,14 @@ typedef struct mp_dw mp_dw;
 /* Opens the DWARF of an ELF file.  label names the module in errors. */
 mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out);
 void mp_dw_close(mp_dw *dw);
+/* Opens the dwz supplementary file (.gnu_debugaltlink) of dw's file: its
+ * DIEs join the walk and references into it resolve.  DIE offsets are
+ * opaque keys: nonzero, unique across both files and across .debug_info
+ * and .debug_types. */
+mp_error *mp_dw_attach_alt(mp_dw *dw, const char *path);
+/* After a walk: the file holds split-DWARF skeleton units (-gsplit-dwarf),
+ * whose types and variables are in .dwo files this module does not read. */
+bool mp_dw_is_split(const mp_dw *dw);
 
 /* One DIE with the attributes the type model uses, decoded. Strings point
  * into libdwarf's section data and live as long as the mp_dw. */
@@ -28,6 +36,7 @@ typedef struct mp_dw_die {
 	uint64_t specification;   /* DW_AT_specification, 0: none */
 	uint64_t abstract_origin; /* DW_AT_abstract_origin, 0: none */
 	uint64_t discr;           /* DW_AT_discr (member DIE), 0: none */
+	uint64_t signature;       /* DW_AT_signature: the type unit's type, 0: none */
 	uint64_t size, bit_size, data_bit_offset, bit_offset, member_location;
 	uint64_t upper_bound, count, discr_value, address, alignment, encoding;
 	int64_t lower_bound, const_value;
@@ -65,5 +74,31 @@ typedef struct mp_dw_walker {
 	bool report_progress;
 } mp_dw_walker;
 mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *walker);
+
+/* Call-frame information, for unwinding a stack (triage): the rules of the
+ * CFI row (.eh_frame, else .debug_frame) covering pc, a link-time address
+ * of the file.  Columns are x86-64 DWARF register numbers (0 rax ... 15
+ * r15) and 16, the return address. */
+enum mp_dw_rule_kind {
+	MP_DW_RULE_SAME,          /* the caller's value is this frame's */
+	MP_DW_RULE_UNDEFINED,     /* not recoverable */
+	MP_DW_RULE_AT_CFA,        /* saved in memory at CFA + offset */
+	MP_DW_RULE_CFA_PLUS,      /* the value CFA + offset */
+	MP_DW_RULE_REGISTER,      /* in register `reg` of this frame */
+	MP_DW_RULE_EXPRESSION,    /* a DWARF expression: not evaluated */
+};
+enum { MP_DW_FRAME_COLUMNS = 17 };
+typedef struct mp_dw_frame_row {
+	int cfa_register;         /* CFA = register + offset ... */
+	int64_t cfa_offset;
+	bool cfa_is_expression;   /* ... unless an expression gives it */
+	struct {
+		enum mp_dw_rule_kind kind;
+		int reg;
+		int64_t offset;
+	} rules[MP_DW_FRAME_COLUMNS];
+} mp_dw_frame_row;
+/* MP_ERR_NOT_FOUND when no FDE covers pc. */
+mp_error *mp_dw_frame_row_at(mp_dw *dw, uint64_t pc, mp_dw_frame_row *row);
 
 #endif

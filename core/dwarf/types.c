@@ -216,7 +216,10 @@ typedef struct dmod {
 	uint64_t info_bytes;
 	double index_seconds;
 	/* index walk state */
-	unsigned language;
+	unsigned language, first_language;
+	/* scope_depth inside the outermost function being walked (its
+	 * statics are indexed as function::name), 0 outside functions */
+	size_t function_depth;
 	char scope[MAX_SCOPE];
 	size_t scope_length;
 	size_t scope_stack[64 + 1];
@@ -456,10 +459,15 @@ static void index_begin_cu(void *context, unsigned language, uint64_t cu)
 {
 	dmod *m = context;
 	(void)cu;
-	m->language = language;
+	/* dwz's partial units have no DW_AT_language: they are walked last
+	 * and take the language of the module's first unit that has one. */
+	if (language && !m->first_language)
+		m->first_language = language;
+	m->language = language ? language : m->first_language;
 	m->scope_length = 0;
 	m->scope[0] = '\0';
 	m->scope_depth = 0;
+	m->function_depth = 0;
 }
 
 /* Pushes "name::" onto the scope; always pushes (leave pops). */
@@ -481,6 +489,39 @@ static void index_leave(void *context)
 		m->scope_length = m->scope_stack[--m->scope_depth];
 		m->scope[m->scope_length] = '\0';
 	}
+	if (m->scope_depth < m->function_depth)
+		m->function_depth = 0;
+}
+
+static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display);
+
+/* Inside a function only its statics (a variable with a fixed address,
+ * `static struct cache c;`) are indexed, as function::name, the way GDB
+ * spells them; lexical blocks are looked into, nothing else. */
+static bool index_in_function(dmod *m, const mp_dw_die *d)
+{
+	if (d->tag == DW_TAG_lexical_block) {
+		if (m->scope_depth >= 64)
+			return false;
+		/* a block adds no name: push the scope unchanged */
+		m->scope_stack[m->scope_depth++] = m->scope_length;
+		return true;
+	}
+	if (d->tag != DW_TAG_variable || !d->name || !d->has_address)
+		return false;
+	char buffer[MAX_SCOPE + 512];
+	snprintf(buffer, sizeof(buffer), "%s%s", m->scope, d->name);
+	entry *e = add_entry(m, d, buffer);
+	if (!e)
+		return false;
+	e->variable = true;
+	e->type = d->type;
+	e->address = d->address;
+	e->has_address = true;
+	if (!offset_map_put(&m->by_offset, d->offset, (void *)(uintptr_t)m->n_entries) ||
+	    !name_map_put(&m->variables, m->entries, (uint32_t)(m->n_entries - 1)))
+		m->failed = true;
+	return false;
 }
 
 /* The index entry of the DIE at offset (by_offset keeps index + 1). */
@@ -601,7 +642,18 @@ static bool index_enter(void *context, const mp_dw_die *d)
 	if (m->failed)
 		return false;
 	bool c_lang = is_c_language(m->language);
+	if (m->function_depth)
+		return index_in_function(m, d);
 	switch (d->tag) {
+	case DW_TAG_subprogram:
+		/* C++ methods defined outside their class have no name of
+		 * their own (DW_AT_specification): their statics are not
+		 * indexed. */
+		if (!d->name || !d->has_children || d->declaration || m->scope_depth >= 64)
+			return false;
+		scope_push(m, d->name);
+		m->function_depth = m->scope_depth;
+		return true;
 	case DW_TAG_namespace:
 		if (m->scope_depth >= 64)
 			return false;
@@ -614,7 +666,9 @@ static bool index_enter(void *context, const mp_dw_die *d)
 	case DW_TAG_typedef:
 	case DW_TAG_base_type:
 	case DW_TAG_unspecified_type: {
-		if (!d->name)
+		/* a type unit's stub: its name lacks the namespace, and the
+		 * unit's own DIE is indexed */
+		if (!d->name || d->signature)
 			return false;
 		char buffer[MAX_SCOPE + 512];
 		const char *keyword = tag_keyword(d->tag);
@@ -761,6 +815,12 @@ static void ensure_indexed(dmod *m)
 		return;
 	}
 	mp_error *e = mp_dw_open(debug, module_label(m->module), &m->dw);
+	char *alt = NULL;
+	if (!e)
+		e = mp_debug_alt_file_find(m->target, debug, &alt);
+	if (!e && alt)
+		e = mp_dw_attach_alt(m->dw, alt);
+	free(alt);
 	if (e) {
 		set_module_error(m, e);
 		return;
@@ -781,6 +841,10 @@ static void ensure_indexed(dmod *m)
 	mp_progress_end();
 	if (!e && m->failed)
 		e = mp_error_nomem();
+	if (!e && mp_dw_is_split(m->dw))
+		e = mp_error_new(MP_ERR_NOT_FOUND,
+				 "%s: its DWARF is split into .dwo files (-gsplit-dwarf), which memprof does not read yet: build without -gsplit-dwarf",
+				 module_label(m->module));
 	/* Variables defined through DW_AT_specification take the declaration's
 	 * qualified name. */
 	for (size_t i = 0; !e && i < m->n_entries; i++) {
@@ -1001,6 +1065,15 @@ static const mp_type *get_type(dmod *m, uint64_t offset)
 	mp_error *e = mp_dw_read(m->dw, offset, &d);
 	if (e)
 		return invalid_type(m, offset, e);
+	/* A stub of a type unit's type (-fdebug-types-section, often without
+	 * a name): the type is the one the unit defines. */
+	if (d.signature && d.signature != offset) {
+		const mp_type *found = get_type(m, d.signature);
+		if (found && found->kind != MP_TYPE_INVALID) {
+			offset_map_put(&m->cache, offset, (void *)found);
+			return found;
+		}
+	}
 	if (d.declaration && d.name) {
 		const entry *self = entry_at(m, offset);
 		const entry *def = self ? name_map_get(&m->types, m->entries, self->key) : NULL;

@@ -242,6 +242,24 @@ const char *mp_elf_debuglink(const mp_elf *elf, uint32_t *crc)
 	return data;
 }
 
+const char *mp_elf_debugaltlink(const mp_elf *elf, const uint8_t **build_id,
+				size_t *build_id_size)
+{
+	const Elf64_Shdr *s = mp_elf_section(elf, ".gnu_debugaltlink");
+	if (!s || s->sh_type == SHT_NOBITS)
+		return NULL;
+	const char *data = mp_elf_bytes(elf, s->sh_offset, s->sh_size);
+	if (!data)
+		return NULL;
+	/* name, NUL, then the build id to the end of the section */
+	size_t length = strnlen(data, s->sh_size);
+	if (length == 0 || length + 1 >= s->sh_size)
+		return NULL;
+	*build_id = (const uint8_t *)data + length + 1;
+	*build_id_size = s->sh_size - length - 1;
+	return data;
+}
+
 bool mp_elf_has_debug_info(const mp_elf *elf)
 {
 	/* .zdebug_info: the GNU compressed form older toolchains made

@@ -38,6 +38,10 @@ bool mp_elf_build_id(const mp_elf *elf, const uint8_t **id, size_t *size);
 
 /* .gnu_debuglink file name and CRC, or NULL. */
 const char *mp_elf_debuglink(const mp_elf *elf, uint32_t *crc);
+/* .gnu_debugaltlink (dwz): the supplementary file's name and its build
+ * id, or NULL. */
+const char *mp_elf_debugaltlink(const mp_elf *elf, const uint8_t **build_id,
+				size_t *build_id_size);
 
 /* True when the file carries DWARF (.debug_info with contents). */
 bool mp_elf_has_debug_info(const mp_elf *elf);

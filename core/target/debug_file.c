@@ -4,7 +4,8 @@
  *      /usr/lib/debug (Debian's -dbg packages install there);
  *   3. .gnu_debuglink: next to the file, in its .debug/ folder, or under a
  *      debug root followed by the file's folder; accepted only when the CRC
- *      matches, so a stale debug file is never used.
+ *      matches, so a stale debug file is never used;
+ *   4. a debuginfod server, by build id (debuginfod.c): the network last.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,88 @@ void mp_debug_file_find(mp_target *t, mp_module *m)
 	if (strlen(m->build_id) > 2 &&
 	    for_each_debug_root(t, m, visit_build_id, NULL))
 		return;
-	if (m->elf)
-		find_by_debuglink(t, m);
+	if (m->elf && find_by_debuglink(t, m))
+		return;
+	if (strlen(m->build_id) > 2)
+		try_path(t, m, mp_debuginfod_find(t, m->build_id, m->name), "debuginfod",
+			 m->build_id, 0, false);
+}
+
+/* ------------------------------------------------ dwz supplementary file */
+
+/* A dwz'd debug file keeps the DIEs and strings it shares with other
+ * files in one supplementary file named by .gnu_debugaltlink (a path,
+ * absolute or relative to the debug file's folder, and that file's build
+ * id).  Debian and Fedora install it under /usr/lib/debug/.dwz/ and link
+ * it as .build-id/xx/yyyy.debug; the path stored at build time often
+ * names the build machine's tree, so the build id decides. */
+typedef struct alt_search {
+	const char *build_id;   /* hex */
+	const char *base;       /* file name part of the stored path */
+	char *found;
+} alt_search;
+
+static bool alt_candidate(alt_search *s, char *path)
+{
+	if (path && !s->found && debug_file_usable(path, s->build_id, 0, false)) {
+		s->found = path;
+		return true;
+	}
+	free(path);
+	return false;
+}
+
+static bool visit_alt_root(mp_target *t, mp_module *m, const char *root, void *context)
+{
+	(void)t;
+	(void)m;
+	alt_search *s = context;
+	char *path = NULL;
+	if (asprintf(&path, "%s/.build-id/%.2s/%s.debug", root, s->build_id,
+		     s->build_id + 2) < 0)
+		path = NULL;
+	if (alt_candidate(s, path))
+		return true;
+	if (asprintf(&path, "%s/.dwz/%s", root, s->base) < 0)
+		path = NULL;
+	return alt_candidate(s, path);
+}
+
+mp_error *mp_debug_alt_file_find(mp_target *t, const char *debug_file, char **out)
+{
+	*out = NULL;
+	mp_elf *elf = NULL;
+	mp_error *e = mp_elf_open(debug_file, &elf);
+	if (e)
+		return e;
+	const uint8_t *id;
+	size_t id_size;
+	const char *name = mp_elf_debugaltlink(elf, &id, &id_size);
+	if (!name || id_size < 2 || id_size > 64) {
+		mp_elf_close(elf);
+		return NULL;
+	}
+	char hex[2 * 64 + 1];
+	mp_hex_encode(id, id_size, hex);
+	const char *slash = strrchr(name, '/');
+	alt_search s = {.build_id = hex, .base = slash ? slash + 1 : name, .found = NULL};
+	char *path = NULL;
+	if (name[0] == '/') {
+		alt_candidate(&s, mp_target_host_path(t, name));
+	} else {
+		char *folder = folder_of(debug_file);
+		if (folder && asprintf(&path, "%s/%s", folder, name) < 0)
+			path = NULL;
+		alt_candidate(&s, path);
+		free(folder);
+	}
+	if (!s.found)
+		for_each_debug_root(t, NULL, visit_alt_root, &s);
+	if (!s.found)
+		e = mp_error_new(MP_ERR_NOT_FOUND,
+				 "%s: its dwz supplementary file %s (build id %s) is not there, nor under .build-id/ or .dwz/ of any debug root (install the package that ships it, or pass --debug-dir DIR)",
+				 debug_file, name, hex);
+	mp_elf_close(elf);
+	*out = s.found;
+	return e;
 }

@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "array.h"
 #include "error.h"
@@ -28,6 +29,7 @@ mp_error *mp_target_create(const struct mp_target_source *source,
 	if (options) {
 		t->exe_path = strdup_or_null(options->exe_path);
 		t->sysroot = strdup_or_null(options->sysroot);
+		t->no_debuginfod = options->no_debuginfod;
 		if ((options->exe_path && !t->exe_path) ||
 		    (options->sysroot && !t->sysroot))
 			goto nomem;
@@ -72,6 +74,24 @@ void mp_target_warn(mp_target *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	mp_warnings_vadd(&t->warnings, fmt, ap);
 	va_end(ap);
+}
+
+void mp_target_note(mp_target *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mp_warnings_vadd(&t->notes, fmt, ap);
+	va_end(ap);
+}
+
+size_t mp_target_note_count(const mp_target *t)
+{
+	return mp_warnings_count(&t->notes);
+}
+
+const char *mp_target_note_at(const mp_target *t, size_t index)
+{
+	return mp_warnings_at(&t->notes, index);
 }
 
 char *mp_target_host_path(const mp_target *t, const char *path)
@@ -197,7 +217,12 @@ mp_error *mp_target_finish(mp_target *t)
 		return NULL;
 	if (t->n_mappings > 1)
 		qsort(t->mappings, t->n_mappings, sizeof(*t->mappings), compare_mappings);
+	struct timespec begin, end;
+	clock_gettime(CLOCK_MONOTONIC, &begin);
 	mp_error *err = mp_modules_discover(t);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	t->modules_seconds = (double)(end.tv_sec - begin.tv_sec) +
+			     (double)(end.tv_nsec - begin.tv_nsec) / 1e9;
 	if (err)
 		return err;
 	if (t->source->modules_ready)
@@ -217,6 +242,8 @@ void mp_target_release(mp_target *t)
 		mp_module_free(t->modules[i]);
 	free(t->modules);
 	mp_warnings_free(&t->warnings);
+	mp_warnings_free(&t->notes);
+	mp_debuginfod_free(t->debuginfod);
 	for (size_t i = 0; i < t->n_strings; i++)
 		free(t->strings[i]);
 	free(t->strings);

@@ -53,6 +53,9 @@ struct mp_target {
 	char *sysroot;
 	char **debug_dirs;
 	size_t n_debug_dirs;
+	/* debuginfod.c: the client, opened on first use; NULL until then. */
+	struct mp_debuginfod *debuginfod;
+	bool no_debuginfod;         /* --no-debuginfod, or a server failed */
 
 	mp_thread *threads;
 	size_t n_threads, threads_capacity;
@@ -65,6 +68,9 @@ struct mp_target {
 	mp_module **modules;
 	size_t n_modules, modules_capacity;
 	mp_warnings warnings;
+	/* What the command says once on stderr that is no problem (a debug
+	 * file downloaded): not a warning, and no part of any result. */
+	mp_warnings notes;
 	char **strings;             /* owned copies handed out as const char * */
 	size_t n_strings, strings_capacity;
 
@@ -72,9 +78,13 @@ struct mp_target {
 	struct mp_types *types;     /* core/dwarf: per-module type indexes, lazily */
 	bool partial;
 	bool finished;
+	double modules_seconds;     /* module discovery's wall time (--stats) */
 	/* core/heap/allocator.c: detected on first use, strings interned. */
 	mp_allocator allocator;
 	bool allocator_known;
+	/* The command's hints (analysis/hints.h), borrowed for the length of
+	 * one command: the logical walk and block typing read them here. */
+	const struct mp_hints *hints;
 };
 
 mp_error *mp_target_create(const struct mp_target_source *source,
@@ -113,6 +123,26 @@ void mp_module_free(mp_module *module);
 
 /* debug_file.c: sets module->debug_file and debug_source. */
 void mp_debug_file_find(mp_target *target, mp_module *module);
+/* debug_file.c: the host path of the dwz supplementary file that
+ * debug_file's .gnu_debugaltlink names (caller frees); *path NULL and no
+ * error when it names none, MP_ERR_NOT_FOUND when it is nowhere. */
+mp_error *mp_debug_alt_file_find(mp_target *target, const char *debug_file,
+				 char **path);
+
+/* debuginfod.c: the debug file with this build id (hex) from a debuginfod
+ * server, as a path in libdebuginfod's cache (caller frees), or NULL: not
+ * asked (DEBUGINFOD_URLS unset, --no-debuginfod), not there, or the server
+ * failed (a target warning, and no more asking for this target).  name
+ * (a module's, a dwz file's) is what messages call it. */
+char *mp_debuginfod_find(mp_target *target, const char *build_id, const char *name);
+void mp_debuginfod_free(struct mp_debuginfod *debuginfod);
+
+/* A note for the command to print once ("memprof: NOTE"); notes that
+ * cannot be stored are dropped. */
+void mp_target_note(mp_target *target, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+size_t mp_target_note_count(const mp_target *target);
+const char *mp_target_note_at(const mp_target *target, size_t index);
 
 /* core/dwarf/types.c: frees target->types. */
 void mp_types_free(struct mp_types *types);
