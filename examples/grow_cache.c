@@ -8,6 +8,7 @@
  *
  *   (no argument)  runs 5 ticks, frees everything, exits 0
  *   --hold         prints "ready <pid>", then grows one tick every 100 ms
+ *                  and prints "tick N" after each
  *                  until end of file on stdin; frees everything, exits 0
  *
  * Its own truth, one JSON line on stderr before growing: the type, the
@@ -15,7 +16,6 @@
  * tick length, so a test can check the growth memprof reports.
  */
 #include <malloc.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,29 +73,6 @@ static void free_all(void)
     session_cache.len = 0;
 }
 
-/* Grows one tick per TICK_MS until end of file on stdin. */
-static void grow_until_eof(void)
-{
-    char line[64];
-    int n = snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
-    if (n > 0)
-        example_write_all(STDOUT_FILENO, line, (size_t)n);
-    for (;;) {
-        struct pollfd p = {STDIN_FILENO, POLLIN, 0};
-        int ready = poll(&p, 1, TICK_MS);
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready > 0) {
-            char sink[256];
-            ssize_t got = read(STDIN_FILENO, sink, sizeof sink);
-            if (got <= 0 && !(got < 0 && errno == EINTR))
-                return;
-            continue;
-        }
-        grow_one_tick();
-    }
-}
-
 int main(int argc, char **argv)
 {
     enum example_mode mode = example_parse_mode(argc, argv);
@@ -108,7 +85,7 @@ int main(int argc, char **argv)
     fflush(stderr);
     free(probe);
     if (mode == EXAMPLE_HOLD) {
-        grow_until_eof();
+        example_tick_until_eof(grow_one_tick, TICK_MS);
     } else {
         for (int i = 0; i < 5; i++)
             grow_one_tick();

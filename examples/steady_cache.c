@@ -8,9 +8,9 @@
  *
  *   (no argument)  runs 5 ticks, frees everything, exits 0
  *   --hold         prints "ready <pid>", then churns one tick every 100 ms
+ *                  and prints "tick N" after each
  *                  until end of file on stdin; frees everything, exits 0
  */
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,35 +62,13 @@ static void churn_one_tick(void)
     }
 }
 
-static void churn_until_eof(void)
-{
-    char line[64];
-    int n = snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
-    if (n > 0)
-        example_write_all(STDOUT_FILENO, line, (size_t)n);
-    for (;;) {
-        struct pollfd p = {STDIN_FILENO, POLLIN, 0};
-        int ready = poll(&p, 1, TICK_MS);
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready > 0) {
-            char sink[256];
-            ssize_t got = read(STDIN_FILENO, sink, sizeof sink);
-            if (got <= 0 && !(got < 0 && errno == EINTR))
-                return;
-            continue;
-        }
-        churn_one_tick();
-    }
-}
-
 int main(int argc, char **argv)
 {
     enum example_mode mode = example_parse_mode(argc, argv);
     for (size_t k = 0; k < CAPACITY; k++)
         session_ring.slots[k] = new_session();
     if (mode == EXAMPLE_HOLD) {
-        churn_until_eof();
+        example_tick_until_eof(churn_one_tick, TICK_MS);
     } else {
         for (int i = 0; i < 5; i++)
             churn_one_tick();

@@ -1,6 +1,7 @@
 /* The container registry (see containers.h). */
 #include "containers.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 const mp_container_class *mp_container_class_of(const mp_type *type)
@@ -81,4 +82,33 @@ void mp_container_step(lg_walker *w, lg_work *item)
 		lg_rust_step(w, item);
 		break;
 	}
+}
+
+bool mp_container_walk_vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr,
+			      const char *const fields[2])
+{
+	const mp_type *el = type_template_type(t, 0);
+	uint64_t off[2];
+	if (!el || !lg_fields(w, t, fields, 2, off))
+		return false;
+	el = mp_type_strip(el);
+	uint64_t size = mp_type_size(el);
+	lg_add(w, frame, mp_type_size(t));
+	uint64_t begin, end;
+	if (!lg_read_word(w, addr + off[0], &begin) || !lg_read_word(w, addr + off[1], &end) ||
+	    !begin)
+		return true;
+	uint64_t usable = lg_claim(w, frame, begin);
+	if (!usable)
+		return true;
+	uint64_t n = size && end >= begin ? (end - begin) / size : 0;
+	if (n * size > usable) {
+		lg_mark_partial(w, "%s at 0x%" PRIx64 ": %" PRIu64 " elements do not fit the "
+				"block", mp_type_name(t), addr, n);
+		n = size ? usable / size : 0;
+	}
+	lg_add_unused(w, frame, usable - n * size);
+	if (n)
+		lg_push_array(w, lg_enter(w, frame, el), el, begin, n);
+	return true;
 }

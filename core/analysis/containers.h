@@ -54,6 +54,13 @@ bool mp_container_is_node_base(const mp_type *type);
 /* Whether type is the node type of a libstdc++ node container
  * (std::_Rb_tree_node<V>, ...). */
 bool mp_container_is_node(const mp_type *type);
+/* The logical walk of a vector whose object holds a pointer to its first
+ * element and one past its last (libstdc++'s _M_start/_M_finish, libc++'s
+ * __begin_/__end_: fields[0] and fields[1], as lg_fields takes them):
+ * the object, its buffer's elements, and the rest of the buffer as
+ * [unused].  False when the layout is not that. */
+bool mp_container_walk_vector(lg_walker *w, uint32_t frame, const mp_type *type,
+			      uint64_t addr, const char *const fields[2]);
 /* Runs a container's work item (LG_W_CONTAINER) for the logical walk. */
 void mp_container_step(lg_walker *w, lg_work *item);
 

@@ -54,32 +54,7 @@ static bool push_iter(lg_walker *w, enum cxx_kind kind, uint32_t frame,
 static bool vector(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)
 {
 	static const char *const names[] = {"*_M_start", "_M_finish"};
-	const mp_type *el = type_template_type(t, 0);
-	uint64_t off[2];
-	if (!el || !lg_fields(w, t, names, 2, off))
-		return false;
-	uint64_t start_off = off[0], finish_off = off[1];
-	el = mp_type_strip(el);
-	uint64_t size = mp_type_size(el);
-	lg_add(w, frame, mp_type_size(t));
-	uint64_t start, finish;
-	if (!word_at(w, addr + start_off, &start) || !word_at(w, addr + finish_off, &finish))
-		return true;
-	if (!start)
-		return true;
-	uint64_t usable = lg_claim(w, frame, start);
-	if (!usable)
-		return true;
-	uint64_t n = size && finish >= start ? (finish - start) / size : 0;
-	if (n * size > usable) {
-		lg_mark_partial(w, "%s at 0x%" PRIx64 ": %" PRIu64 " elements do not fit the "
-				"block", mp_type_name(t), addr, n);
-		n = size ? usable / size : 0;
-	}
-	lg_add_unused(w, frame, usable - n * size);
-	if (n)
-		lg_push_array(w, lg_enter(w, frame, el), el, start, n);
-	return true;
+	return mp_container_walk_vector(w, frame, t, addr, names);
 }
 
 static bool string(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr)

@@ -19,6 +19,7 @@
 
 #include "analysis/leak_groups.h"
 #include "analysis/unwind.h"
+#include "array.h"
 #include "command.h"
 #include "elf/elf_file.h"
 #include "elf/notes.h"
@@ -55,14 +56,8 @@ typedef struct core_list {
 
 static bool add_path(core_list *l, const char *dir, const char *name)
 {
-	if (l->n == l->capacity) {
-		size_t capacity = l->capacity ? 2 * l->capacity : 16;
-		char **grown = realloc(l->paths, capacity * sizeof(*grown));
-		if (!grown)
-			return false;
-		l->paths = grown;
-		l->capacity = capacity;
-	}
+	if (!MP_ARRAY_RESERVE(l->paths, l->capacity, l->n + 1))
+		return false;
 	size_t length = (dir ? strlen(dir) + 1 : 0) + strlen(name) + 1;
 	char *path = malloc(length);
 	if (!path)

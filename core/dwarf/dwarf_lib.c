@@ -463,23 +463,41 @@ static bool section_name_starts(const char *names, uint64_t names_size, uint32_t
 	return at < names_size && names_size - at >= n && memcmp(names + at, prefix, n) == 0;
 }
 
-/* NULL when libdwarf can be given the file, else why not. */
-static mp_error *check_rnglists(const mp_dw *dw, const mp_elf *elf)
+/* The section headers and their names, as the checks below walk them;
+ * false when the file has no table they can trust (libdwarf then finds no
+ * sections either). */
+typedef struct section_table {
+	const Elf64_Shdr *headers;
+	size_t count;
+	const Elf64_Shdr *names_header;
+	const char *names;
+} section_table;
+
+static bool section_table_of(const mp_elf *elf, section_table *out)
 {
 	const Elf64_Ehdr *eh = mp_elf_header(elf);
 	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff % 8 ||
 	    eh->e_shstrndx >= eh->e_shnum)
+		return false;
+	out->headers = mp_elf_bytes(elf, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr));
+	if (!out->headers)
+		return false;
+	out->count = eh->e_shnum;
+	out->names_header = &out->headers[eh->e_shstrndx];
+	out->names = mp_elf_bytes(elf, out->names_header->sh_offset, out->names_header->sh_size);
+	return out->names != NULL;
+}
+
+/* NULL when libdwarf can be given the file, else why not. */
+static mp_error *check_rnglists(const mp_dw *dw, const mp_elf *elf)
+{
+	section_table table;
+	if (!section_table_of(elf, &table))
 		return NULL;
-	const Elf64_Shdr *shdrs = mp_elf_bytes(elf, eh->e_shoff,
-					       (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr));
-	if (!shdrs)
-		return NULL;
-	const Elf64_Shdr *strs = &shdrs[eh->e_shstrndx];
-	const char *names = mp_elf_bytes(elf, strs->sh_offset, strs->sh_size);
-	if (!names)
-		return NULL;
-	for (size_t i = 0; i < eh->e_shnum; i++) {
-		const Elf64_Shdr *sh = &shdrs[i];
+	const Elf64_Shdr *strs = table.names_header;
+	const char *names = table.names;
+	for (size_t i = 0; i < table.count; i++) {
+		const Elf64_Shdr *sh = &table.headers[i];
 		bool zdebug = section_name_starts(names, strs->sh_size, sh->sh_name, ".zdebug_rnglists");
 		if (!zdebug && !section_name_starts(names, strs->sh_size, sh->sh_name, ".debug_rnglists"))
 			continue;
@@ -504,20 +522,13 @@ static mp_error *check_rnglists(const mp_dw *dw, const mp_elf *elf)
  * .zdebug format.  Said plainly, with the way out. */
 static mp_error *check_compression(const mp_dw *dw, const mp_elf *elf)
 {
-	const Elf64_Ehdr *eh = mp_elf_header(elf);
-	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff % 8 ||
-	    eh->e_shstrndx >= eh->e_shnum)
+	section_table table;
+	if (!section_table_of(elf, &table))
 		return NULL;
-	const Elf64_Shdr *shdrs = mp_elf_bytes(elf, eh->e_shoff,
-					       (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr));
-	if (!shdrs)
-		return NULL;
-	const Elf64_Shdr *strs = &shdrs[eh->e_shstrndx];
-	const char *names = mp_elf_bytes(elf, strs->sh_offset, strs->sh_size);
-	if (!names)
-		return NULL;
-	for (size_t i = 0; i < eh->e_shnum; i++) {
-		const Elf64_Shdr *sh = &shdrs[i];
+	const Elf64_Shdr *strs = table.names_header;
+	const char *names = table.names;
+	for (size_t i = 0; i < table.count; i++) {
+		const Elf64_Shdr *sh = &table.headers[i];
 		if (!(sh->sh_flags & SHF_COMPRESSED) || sh->sh_type == SHT_NOBITS ||
 		    sh->sh_size < sizeof(Elf64_Chdr) ||
 		    !section_name_starts(names, strs->sh_size, sh->sh_name, ".debug"))

@@ -493,7 +493,7 @@ static void index_leave(void *context)
 		m->function_depth = 0;
 }
 
-static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display);
+static void index_variable(dmod *m, const mp_dw_die *d);
 
 /* Inside a function only its statics (a variable with a fixed address,
  * `static struct cache c;`) are indexed, as function::name, the way GDB
@@ -507,20 +507,8 @@ static bool index_in_function(dmod *m, const mp_dw_die *d)
 		m->scope_stack[m->scope_depth++] = m->scope_length;
 		return true;
 	}
-	if (d->tag != DW_TAG_variable || !d->name || !d->has_address)
-		return false;
-	char buffer[MAX_SCOPE + 512];
-	snprintf(buffer, sizeof(buffer), "%s%s", m->scope, d->name);
-	entry *e = add_entry(m, d, buffer);
-	if (!e)
-		return false;
-	e->variable = true;
-	e->type = d->type;
-	e->address = d->address;
-	e->has_address = true;
-	if (!offset_map_put(&m->by_offset, d->offset, (void *)(uintptr_t)m->n_entries) ||
-	    !name_map_put(&m->variables, m->entries, (uint32_t)(m->n_entries - 1)))
-		m->failed = true;
+	if (d->tag == DW_TAG_variable && d->name && d->has_address)
+		index_variable(m, d);
 	return false;
 }
 
@@ -636,6 +624,27 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 	return e;
 }
 
+/* A variable under the current scope's name.  Named ones go in the name
+ * map now; a definition that only points at its declaration
+ * (DW_AT_specification) after the walk. */
+static void index_variable(dmod *m, const mp_dw_die *d)
+{
+	char buffer[MAX_SCOPE + 512];
+	snprintf(buffer, sizeof(buffer), "%s%s", m->scope, d->name ? d->name : "");
+	entry *e = add_entry(m, d, buffer);
+	if (!e)
+		return;
+	e->variable = true;
+	e->type = d->type;
+	e->address = d->address;
+	e->has_address = d->has_address;
+	e->specification = d->specification;
+	if (!offset_map_put(&m->by_offset, d->offset, (void *)(uintptr_t)m->n_entries))
+		m->failed = true;
+	if (d->name && !name_map_put(&m->variables, m->entries, (uint32_t)(m->n_entries - 1)))
+		m->failed = true;
+}
+
 static bool index_enter(void *context, const mp_dw_die *d)
 {
 	dmod *m = context;
@@ -702,29 +711,10 @@ static bool index_enter(void *context, const mp_dw_die *d)
 		}
 		return false;
 	}
-	case DW_TAG_variable: {
-		const char *name = d->name;
-		if (!name && !d->specification)
-			return false;
-		char buffer[MAX_SCOPE + 512];
-		snprintf(buffer, sizeof(buffer), "%s%s", m->scope, name ? name : "");
-		entry *e = add_entry(m, d, buffer);
-		if (!e)
-			return false;
-		e->variable = true;
-		e->type = d->type;
-		e->address = d->address;
-		e->has_address = d->has_address;
-		e->specification = d->specification;
-		if (!offset_map_put(&m->by_offset, d->offset, (void *)(uintptr_t)m->n_entries))
-			m->failed = true;
-		/* Named variables go in now; a definition that only points
-		 * at its declaration (DW_AT_specification) after the walk. */
-		if (name && !name_map_put(&m->variables, m->entries,
-					  (uint32_t)(m->n_entries - 1)))
-			m->failed = true;
+	case DW_TAG_variable:
+		if (d->name || d->specification)
+			index_variable(m, d);
 		return false;
-	}
 	default:
 		return false;
 	}

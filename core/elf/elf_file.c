@@ -225,18 +225,32 @@ bool mp_elf_build_id(const mp_elf *elf, const uint8_t **id, size_t *size)
 	return false;
 }
 
-const char *mp_elf_debuglink(const mp_elf *elf, uint32_t *crc)
+/* A debug link section's bytes (a file name, NUL, then what follows it)
+ * and the name's length; NULL when absent or unreadable. */
+static const char *link_section(const mp_elf *elf, const char *name, uint64_t *size,
+				size_t *length)
 {
-	const Elf64_Shdr *s = mp_elf_section(elf, ".gnu_debuglink");
+	const Elf64_Shdr *s = mp_elf_section(elf, name);
 	if (!s || s->sh_type == SHT_NOBITS)
 		return NULL;
 	const char *data = mp_elf_bytes(elf, s->sh_offset, s->sh_size);
 	if (!data)
 		return NULL;
-	size_t length = strnlen(data, s->sh_size);
+	*size = s->sh_size;
+	*length = strnlen(data, s->sh_size);
+	return data;
+}
+
+const char *mp_elf_debuglink(const mp_elf *elf, uint32_t *crc)
+{
+	uint64_t size;
+	size_t length;
+	const char *data = link_section(elf, ".gnu_debuglink", &size, &length);
+	if (!data)
+		return NULL;
 	/* name, NUL, padding to 4, then the 4-byte CRC */
 	size_t crc_at = (length + 1 + 3) & ~(size_t)3;
-	if (length == 0 || crc_at + 4 > s->sh_size)
+	if (length == 0 || crc_at + 4 > size)
 		return NULL;
 	memcpy(crc, data + crc_at, 4);
 	return data;
@@ -245,18 +259,16 @@ const char *mp_elf_debuglink(const mp_elf *elf, uint32_t *crc)
 const char *mp_elf_debugaltlink(const mp_elf *elf, const uint8_t **build_id,
 				size_t *build_id_size)
 {
-	const Elf64_Shdr *s = mp_elf_section(elf, ".gnu_debugaltlink");
-	if (!s || s->sh_type == SHT_NOBITS)
-		return NULL;
-	const char *data = mp_elf_bytes(elf, s->sh_offset, s->sh_size);
+	uint64_t size;
+	size_t length;
+	const char *data = link_section(elf, ".gnu_debugaltlink", &size, &length);
 	if (!data)
 		return NULL;
 	/* name, NUL, then the build id to the end of the section */
-	size_t length = strnlen(data, s->sh_size);
-	if (length == 0 || length + 1 >= s->sh_size)
+	if (length == 0 || length + 1 >= size)
 		return NULL;
 	*build_id = (const uint8_t *)data + length + 1;
-	*build_id_size = s->sh_size - length - 1;
+	*build_id_size = size - length - 1;
 	return data;
 }
 
