@@ -1128,7 +1128,12 @@ static void compute_mallinfo(walker *w)
 			if (read_word(w, arena->address + w->L.ms_fastbins + i * 8, &first))
 				walk_fastbin(w, a, i, first, &fast_count, &fast_bytes);
 		}
-		walk_bins(w, a, &bin_budget, &bin_count, &bin_bytes);
+		/* A program that has not called malloc yet has a main arena
+		 * that malloc_init_state never set up: no top, bins of
+		 * zeros, nothing to count (mallinfo2 would count its top as
+		 * one empty block, as below). */
+		if (arena->top_address)
+			walk_bins(w, a, &bin_budget, &bin_count, &bin_bytes);
 		uint64_t avail = arena->top_size + fast_bytes + bin_bytes;
 		mi->smblks += fast_count;
 		mi->ordblks += 1 + bin_count;

@@ -137,6 +137,25 @@ try:
             if scenario == "corrupt-size":
                 check(report["totals"]["corrupt"]["chunks"] >= 1, "corrupt bytes kept as one entry")
                 check(report["totals"]["in_use"]["chunks"] > 200, "the walk resumed after the corruption")
+
+    # A process that never called malloc: its main arena was never set up
+    # (no top, bins of zeros).  An empty heap, not a corrupt one.
+    held = Held([helper("no_malloc")])
+    try:
+        live = [memprof(verb, "--pid", str(held.pid), "--format", "json") for verb in ("heap", "leaks")]
+        core = gcore(held.pid, os.path.join(tmp, "no_malloc.core"))
+    finally:
+        check(held.release() == 0, "no_malloc exits normally")
+    for label, (code, out, err) in (("heap --pid", live[0]), ("leaks --pid", live[1]),
+                                    ("heap core", memprof("heap", "--core", core, "--format", "json"))):
+        if not check(code == 0, "no_malloc %s: status %d (%s)" % (label, code, err[-300:])):
+            continue
+        report = json.loads(out)
+        check(report["partial"] is False and "partial" not in err,
+              "no_malloc %s: complete, no problem: %s" % (label, report.get("problems", report.get("warnings"))))
+        if "totals" in report:
+            check(report["totals"]["in_use"]["chunks"] == 0 and report["mallinfo"]["uordblks"] == 0,
+                  "no_malloc %s: nothing in use: %s" % (label, report["totals"]["in_use"]))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()
