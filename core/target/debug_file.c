@@ -221,9 +221,12 @@ mp_error *mp_debug_alt_file_find(mp_target *t, const char *debug_file, char **ou
 	}
 	if (!s.found)
 		for_each_debug_root(t, NULL, visit_alt_root, &s);
+	/* debuginfod serves a dwz file by its build id like any debug file. */
+	if (!s.found)
+		alt_candidate(&s, mp_debuginfod_find(t, hex, name));
 	if (!s.found)
 		e = mp_error_new(MP_ERR_NOT_FOUND,
-				 "%s: its dwz supplementary file %s (build id %s) is not there, nor under .build-id/ or .dwz/ of any debug root (install the package that ships it, or pass --debug-dir DIR)",
+				 "%s: its dwz supplementary file %s (build id %s) is not there, nor under .build-id/ or .dwz/ of any debug root, nor on a debuginfod server (install the package that ships it, or pass --debug-dir DIR)",
 				 debug_file, name, hex);
 	mp_elf_close(elf);
 	*out = s.found;

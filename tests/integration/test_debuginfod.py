@@ -246,6 +246,33 @@ try:
                     check("has no debug info" in proc.stdout + proc.stderr and start < 0,
                           "LLDB --no-debuginfod: no debug info: %s %s" % (proc.stdout[-300:], proc.stderr[-300:]))
 
+        # ------------------------------------------------ a dwz file from the server
+        # Two programs through dwz -m share a supplementary file; only the
+        # server has it.  Its build id finds it there as any debug file's.
+        dwz_dir = os.path.join(tmp, "dwz")
+        os.mkdir(dwz_dir)
+        dwz_cache = os.path.join(dwz_dir, "leak_cache")
+        dwz_other = os.path.join(dwz_dir, "instance")
+        shutil.copy(full, dwz_cache)
+        subprocess.run(["gcc", "-g", "-O1", "-I", os.path.join(source_dir, "examples"),
+                        os.path.join(source_dir, "examples", "instance.c"), "-o", dwz_other], check=True)
+        common = os.path.join(dwz_dir, "common.debug")
+        subprocess.run(["dwz", "-m", common, "-M", common, dwz_cache, dwz_other], check=True)
+        alt_dir = os.path.join(tmp, "serve-dwz")
+        os.mkdir(alt_dir)
+        os.rename(common, os.path.join(alt_dir, "common.debug"))
+        code, _, err = memprof_env("type", "struct cache_entry", "--exe", dwz_cache, "--format", "json")
+        check(code != 0 and "supplementary" in err and "debuginfod" in err,
+              "without a server the dwz file is missing, said so: %d %s" % (code, err[-300:]))
+        alt_server, alt_port = start_debuginfod(alt_dir, 1)
+        code, out, err = memprof_env("type", "struct cache_entry", "--exe", dwz_cache, "--format", "json",
+                                     urls="http://127.0.0.1:%d" % alt_port,
+                                     cache=os.path.join(tmp, "cache-dwz"))
+        check(code == 0 and same(json.loads(out)) == same(want["type"]),
+              "the dwz supplementary file through debuginfod gives -g's type: %d %s" % (code, err[-400:]))
+        alt_server.kill()
+        alt_server.wait()
+
         # ------------------------------------------------ servers that fail
         server.kill()
         server.wait()
