@@ -771,10 +771,12 @@ static char *no_debug_message(const mp_module *module)
 	const char *hint;
 	if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0 ||
 	    strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "libm.so", 7) == 0)
-		hint = "install libc6-dbg, or pass --debug-dir DIR holding .build-id/xx/yyyy.debug";
+		hint = "install libc6-dbg, pass --debug-dir DIR holding .build-id/xx/yyyy.debug, "
+		       "or set DEBUGINFOD_URLS to a server that has it";
 	else
 		hint = "install its debug package (-dbg or -dbgsym), rebuild it with -g, "
-		       "or pass --debug-dir DIR holding .build-id/xx/yyyy.debug";
+		       "pass --debug-dir DIR holding .build-id/xx/yyyy.debug, "
+		       "or set DEBUGINFOD_URLS to a server that has it";
 	if (asprintf(&text, "%s (build id %s) has no debug info: %s", name,
 		     build_id && build_id[0] ? build_id : "none", hint) < 0)
 		return NULL;
