@@ -364,7 +364,7 @@ static mp_error *open_target(const mp_host *host, const mp_options *o,
 /* The command's hints: the files found beside the executable and in the
  * config directory (unless --no-auto-hints), the --hints files, then the
  * host's session hints, later ones winning per member. */
-static mp_error *load_hints(mp_command *c)
+mp_error *mp_command_load_hints(mp_command *c)
 {
 	const mp_options *o = c->options;
 	mp_error *e = mp_hints_new(&c->hints);
@@ -386,6 +386,14 @@ static mp_error *load_hints(mp_command *c)
 	if (!e)
 		c->target->hints = c->hints;
 	return e;
+}
+
+void mp_command_drop_hints(mp_command *c)
+{
+	if (c->target)
+		c->target->hints = NULL;
+	mp_hints_free(c->hints);
+	c->hints = NULL;
 }
 
 void mp_command_hints_json(mp_json *j, const mp_command *c)
@@ -500,9 +508,9 @@ static int run_verb(const mp_verb *verb, const mp_options *options,
 			fprintf(err, "memprof: %s\n", mp_target_note_at(command.target, i));
 	}
 	if (command.target) {
-		mp_error *e = load_hints(&command);
+		mp_error *e = mp_command_load_hints(&command);
 		if (e) {
-			mp_hints_free(command.hints);
+			mp_command_drop_hints(&command);
 			if (own_target)
 				mp_target_release(command.target);
 			return mp_command_fail(&command, e);
@@ -523,9 +531,7 @@ static int run_verb(const mp_verb *verb, const mp_options *options,
 		command.out = output_file;
 	}
 	status = verb->run(&command);
-	if (command.target)
-		command.target->hints = NULL;
-	mp_hints_free(command.hints);
+	mp_command_drop_hints(&command);
 	if (own_target)
 		mp_target_release(command.target);
 	if (output_file && fclose(output_file) != 0 && status == MP_EXIT_OK) {

@@ -107,6 +107,11 @@ const char *mp_command_value_at(const mp_command *command, const char *name, siz
 
 /* Writes the hint sources in force as a JSON array ("hints_files"). */
 void mp_command_hints_json(struct mp_json *j, const mp_command *command);
+/* Loads the command's hints for command->target (done before every verb
+ * with a target; `run` calls it for each process it checks) and lends them
+ * to the target; mp_command_drop_hints takes them back and frees them. */
+mp_error *mp_command_load_hints(mp_command *command);
+void mp_command_drop_hints(mp_command *command);
 
 /* Heap options from the command line and the host's interrupt poll. */
 mp_heap_options mp_command_heap_options(const mp_command *command);

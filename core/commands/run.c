@@ -429,7 +429,12 @@ static mp_error *check_process(run_state *st, mp_launch_process *p)
 		phases.modules = target->modules_seconds;
 		phases.attach = mp_leak_phase_clock() - attaching - phases.modules;
 		st->c->target = target;
-		err = analyze(st, p, r, &phases);
+		/* Hints as for any verb: EXE.memprof-hints of this process's
+		 * program, the config directory's, --hints. */
+		err = mp_command_load_hints(st->c);
+		if (!err)
+			err = analyze(st, p, r, &phases);
+		mp_command_drop_hints(st->c);
 		st->c->target = NULL;
 	}
 	mp_target_release(target);

@@ -174,6 +174,16 @@ try:
             check(types == (["struct payload"] if not extra else [None]),
                   "leaks %s: the payload only the envelope held is typed %s" % (label, types))
 
+        # memprof run loads the hints beside the program it runs.
+        for label, extra in (("with hints", []), ("without hints", ["--no-auto-hints"])):
+            code, out, err = memprof("run", *extra, "--format", "json", "--fail-on", "none", "--", EXE)
+            if not check(code == 0, "run %s: %d %s" % (label, code, err[-300:])):
+                continue
+            groups = json.loads(out)["processes"][0]["groups"]
+            types = [g["type"] for g in groups if g["kind"] == "indirectly_lost"]
+            check(types == (["struct payload"] if not extra else [None]),
+                  "run %s: the payload only the envelope held is typed %s" % (label, types))
+
         # Hint file errors: FILE:LINE and what was expected, status 1.
         bad = os.path.join(tmp, "bad.hints")
         cases = [
