@@ -17,6 +17,7 @@
 #include "containers.h"
 #include "error.h"
 #include "heap/heap_internal.h"
+#include "hints.h"
 #include "leak_groups.h"
 #include "length_rules.h"
 #include "snapshot_blocks.h"
@@ -339,6 +340,7 @@ typedef struct array_member {
 	const mp_container_class *container;   /* NULL: a C pointer and length */
 	const mp_type *container_type;
 	char *name;                            /* member path, "a.b" */
+	uint64_t fixed_length;                 /* a hint's constant (length_size 0) */
 } array_member;
 
 typedef struct array_plan {
@@ -391,10 +393,28 @@ static char *member_path(const char *prefix, const char *name)
 	return path;
 }
 
+/* A hint on member of st (--hints, EXE.memprof-hints: docs/logical.md),
+ * or NULL. */
+static const mp_hint *member_hint(const mp_hints *hints, const mp_type *st, const char *member)
+{
+	if (!hints || !member)
+		return NULL;
+	char key[256];
+	mp_hints_type_key(mp_type_name(st), key, sizeof(key));
+	return mp_hints_find(hints, key, member);
+}
+
+/* Whether a pointer member is no array of this object's: a hint says it is
+ * a string, borrowed (owned elsewhere) or an intrusive link. */
+static bool hinted_away(const mp_hint *hint)
+{
+	return hint && (hint->flags & (MP_HINT_STRING | MP_HINT_BORROWED | MP_HINT_LINK));
+}
+
 /* The record's members, flattened through inline structs (a work list
  * bounded in depth and members): containers where the registry knows
- * them, C arrays with a length sibling in each struct. */
-static bool build_array_plan(array_plan *p, const mp_type *record)
+ * them, C arrays with a length sibling in each struct or a length hint. */
+static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hints *hints)
 {
 	p->type = record;
 	struct pending {
@@ -407,7 +427,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 	bool ok = true;
 	const mp_container_class *self = mp_container_class_of(record);
 	if (self && self->buffer)
-		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup("")}) &&
+		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup(""), 0}) &&
 		       (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
 	work[n_work++] = (struct pending){record, 0, 0, strdup("")};
 	while (n_work && ok) {
@@ -423,8 +443,10 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 		size_t pointers = 0;
 		for (size_t i = 0; i < mp_type_member_count(st); i++) {
 			const mp_type_member *m = mp_type_member_at(st, i);
+			const mp_hint *hint = member_hint(hints, st, m->name);
 			uint64_t element_size;
-			if (array_pointer(m, &element_size) && mp_length_candidate(st, m))
+			if (array_pointer(m, &element_size) && mp_length_candidate(st, m) &&
+			    !hinted_away(hint) && !(hint && (hint->flags & MP_HINT_LENGTH)))
 				pointers++;
 		}
 		for (size_t i = 0; i < mp_type_member_count(st) && ok; i++) {
@@ -434,6 +456,22 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 			if (m->bit_size || m->is_virtual_base || !mt)
 				continue;
 			if (array_pointer(m, &element_size)) {
+				const mp_hint *hint = member_hint(hints, st, m->name);
+				if (hinted_away(hint))
+					continue;
+				if (hint && (hint->flags & MP_HINT_LENGTH)) {
+					const mp_type_member *field = hint->length_field
+						? mp_length_member(st, hint->length_field) : NULL;
+					if (hint->length_field && !field)
+						continue;   /* the walk warns about it */
+					ok = add_member(p, (array_member){
+						item.offset + m->offset,
+						field ? item.offset + field->offset : 0,
+						field ? field->size : 0, element_size, NULL, NULL,
+						member_path(item.path, m->name),
+						field ? 0 : hint->length_count});
+					continue;
+				}
 				const mp_type_member *length = mp_length_sibling(st, m->name);
 				if (!length && pointers == 1 && mp_length_candidate(st, m))
 					length = mp_length_generic(st);
@@ -441,7 +479,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 					ok = add_member(p, (array_member){
 						item.offset + m->offset, item.offset + length->offset,
 						length->size, element_size, NULL, NULL,
-						member_path(item.path, m->name)});
+						member_path(item.path, m->name), 0});
 				continue;
 			}
 			if (mp_type_kind(mt) != MP_TYPE_STRUCT && mp_type_kind(mt) != MP_TYPE_CLASS)
@@ -449,7 +487,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record)
 			const mp_container_class *c = mp_container_class_of(mt);
 			if (c && c->buffer) {
 				ok = add_member(p, (array_member){item.offset + m->offset, 0, 0, 0, c, mt,
-								  member_path(item.path, m->name)});
+								  member_path(item.path, m->name), 0});
 			} else if (!c && item.depth + 1 < PLAN_DEPTH && n_work < PLAN_MEMBERS) {
 				work[n_work++] = (struct pending){mt, item.offset + m->offset,
 								  item.depth + 1,
@@ -476,7 +514,7 @@ static size_t array_plan_index(builder *b, const mp_type *record)
 	}
 	array_plan *p = &b->array_plans[b->n_array_plans++];
 	memset(p, 0, sizeof(*p));
-	if (!build_array_plan(p, record))
+	if (!build_array_plan(p, record, b->t->hints))
 		b->nomem = true;
 	return b->n_array_plans - 1;
 }
@@ -500,9 +538,10 @@ static bool member_buffer(builder *b, const array_member *m, uint64_t address,
 	}
 	if (m->pointer_offset + 8 > size || m->length_offset + m->length_size > size)
 		return false;
-	uint64_t length = 0;
+	uint64_t length = m->fixed_length;
 	memcpy(data, bytes + m->pointer_offset, 8);
-	memcpy(&length, bytes + m->length_offset, m->length_size);
+	if (m->length_size)
+		memcpy(&length, bytes + m->length_offset, m->length_size);
 	(void)b;
 	*used = length * m->element_size;
 	/* A length past what a block can hold is not this block's length. */

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from mptest import Held, check, example, finish, gcore, memprof, seeded_random
+from mptest import Held, check, example, finish, gcore, helper, memprof, seeded_random
 
 DEBUGGERS = "--debuggers" in sys.argv[1:]
 EXE = example("hints_c")
@@ -183,6 +183,33 @@ try:
             types = [g["type"] for g in groups if g["kind"] == "indirectly_lost"]
             check(types == (["struct payload"] if not extra else [None]),
                   "run %s: the payload only the envelope held is typed %s" % (label, types))
+
+        # patterns: a length hint pairs an array no rule pairs, and the
+        # overcapacity finding is the program's own usable-minus-used.
+        proc = subprocess.Popen([helper("hinted_capacity")], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        m = re.match(r"ready (\d+) wasted=(\d+)", line or "")
+        try:
+            table_core = gcore(int(m.group(1)), os.path.join(tmp, "hinted_capacity.core")) if m else None
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+        if check(table_core, "hinted_capacity started and was dumped: %r" % line):
+            table_hints = os.path.join(tmp, "table.hints")
+            with open(table_hints, "w") as f:
+                f.write("[struct table]\nrows length filled\n")
+            for label, extra in (("with hints", ["--hints", table_hints]), ("without hints", [])):
+                code, out, err = memprof("patterns", "--core", table_core, *extra, "--format", "json")
+                if not check(code == 0, "patterns %s: %d %s" % (label, code, err[-300:])):
+                    continue
+                found = [f for f in json.loads(out)["findings"]
+                         if f["kind"] == "overcapacity" and f["subject"] == "struct table.rows"]
+                if extra:
+                    check(len(found) == 1 and found[0]["estimated_savings_bytes"] == int(m.group(2)),
+                          "patterns with a length hint: rows waste %s bytes: %s" % (m.group(2), found))
+                else:
+                    check(not found, "patterns without hints cannot pair rows: %s" % found)
 
         # Hint file errors: FILE:LINE and what was expected, status 1.
         bad = os.path.join(tmp, "bad.hints")
