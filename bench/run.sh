@@ -35,7 +35,7 @@ note() { echo "$prog: $*" >&2; }
 here=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind run-tree debugger-leaks type-index debugger-info logical-10m snapshot-10m watch-1m report-html-10m)
+BENCHES=(info-1gb heap-10m heap-walk-1m leaks-10m recommend-10m scan-rate run-vs-valgrind run-tree debugger-leaks type-index debugger-info logical-10m snapshot-10m watch-1m report-html-10m chap-heap-10m chap-leaks-10m)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
@@ -295,6 +295,48 @@ bench_heap_10m() {
         --core "$core" --workload-args "${wargs[*]}" \
         --target-seconds 1.0 --target-text 'all chunks of a 10-million-chunk core enumerated in at most 1 s'
     publish_section
+}
+
+# Against chap (github.com/vmware/chap), the other core-only heap
+# analyser, built outside this repository: CHAP=/path/to/chap (how to build
+# it: docs/benchmarks.md).  Without CHAP both benchmarks are skipped.  The
+# counts each tool gives go in the section, beside the times.
+chap_section() {   # chap_section MEMPROF_VERB CHAP_COMMAND TITLE
+    local verb=$1 chap_cmd=$2 title=$3
+    if [[ -z ${CHAP:-} || ! -x ${CHAP:-} ]]; then
+        note "$cur: skipped: set CHAP to a chap binary (see docs/benchmarks.md)"
+        return 0
+    fi
+    local -a wargs=(--chunks 10000000 --shape mixed)
+    [[ $quick -eq 1 ]] && wargs=(--chunks 1000000 --shape mixed)
+    local core
+    ensure_core "heap-10m$([[ $quick -eq 1 ]] && echo -quick)" "${wargs[@]}"
+    local -a c_memprof=("$MEMPROF" "$verb" --core "$core" --format json)
+    local -a c_chap=(bash "$here/chap_command.sh" "$CHAP" "$core" "$chap_cmd")
+    local saved_runs=$runs saved_warmup=$warmup
+    runs=3 warmup=1
+    compare memprof c_memprof chap c_chap
+    runs=$saved_runs warmup=$saved_warmup
+    report_section --title "$title" \
+        --display "memprof $verb --core CORE --format json" \
+        --display "chap CORE <<< '$chap_cmd'" \
+        --core "$core" --workload-args "${wargs[*]}" --runs 3 --warmup 1
+    {
+        printf '\n- memprof %s: `%s`\n' "$verb" \
+            "$("$MEMPROF" "$verb" --core "$core" --format text 2>/dev/null |
+               grep -E -m2 '^ *in use|definitely lost|indirectly lost' | sed 's/^ *//' | paste -sd';' -)"
+        printf -- '- chap `%s`: `%s`\n' "$chap_cmd" \
+            "$(bash "$here/chap_command.sh" "$CHAP" "$core" "$chap_cmd" 2>/dev/null | grep -m1 -E 'allocations' | sed 's/^ *//')"
+    } >>"$section"
+    publish_section
+}
+
+bench_chap_heap_10m() {
+    chap_section heap 'count used' "\`memprof heap\` against chap's \`count used\` on the 10-million-chunk core"
+}
+
+bench_chap_leaks_10m() {
+    chap_section leaks 'count leaked' "\`memprof leaks\` against chap's \`count leaked\` on the 10-million-chunk core"
 }
 
 # The same enumeration against a chunk walk in GDB's Python (how gef and
