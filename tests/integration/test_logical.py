@@ -294,8 +294,39 @@ try:
                 check(any(n["name"] == "u32" and n["logical"] == 400 for n in names),
                       "zoo_rs btree_map: 100 u32 keys")
                 check_leaves_sum("zoo_rs", r)
+            zoo_core = gcore(held.pid, os.path.join(tmp, "zoo_rs.core"))
         finally:
             check(held.release() == 0, "zoo_rs --hold did not exit 0")
+        # The shared pointers from a core too, in the CLI, GDB and LLDB
+        # (the debuggers load libmemprof: unsanitized builds only).
+        reports = [("core", logical_json("--core", zoo_core, "zoo::ZOO"))]
+        library = os.environ.get("LIBMEMPROF", "")
+        sanitized = os.path.exists(library) and b"__asan_init" in open(library, "rb").read()
+        if not sanitized and os.environ.get("GDB_SCRIPT") and shutil.which("gdb"):
+            proc = subprocess.run(["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off",
+                                   "-x", os.environ["GDB_SCRIPT"],
+                                   "-ex", "memprof logical zoo::ZOO --format json",
+                                   example("zoo_rs"), zoo_core],
+                                  capture_output=True, text=True, errors="replace", timeout=600)
+            start = proc.stdout.find("{")
+            reports.append(("gdb", json.loads(proc.stdout[start:proc.stdout.rfind("}") + 1])
+                            if start >= 0 else None))
+        if not sanitized and os.environ.get("LLDB_PLUGIN") and shutil.which("lldb"):
+            proc = subprocess.run(["lldb", "-b", "-o", "plugin load " + os.environ["LLDB_PLUGIN"],
+                                   "-o", "memprof logical zoo::ZOO --format json",
+                                   example("zoo_rs"), "--core", zoo_core],
+                                  capture_output=True, text=True, errors="replace",
+                                  stdin=subprocess.DEVNULL, timeout=600)
+            start = proc.stdout.find("\n{")
+            reports.append(("lldb", json.loads(proc.stdout[start:proc.stdout.rfind("}") + 1])
+                            if start >= 0 else None))
+        for label, report in reports:
+            if not check(report is not None, "zoo_rs %s: logical ran" % label):
+                continue
+            top = top_level(report)
+            for field, numbers in shared_want.items():
+                check(top.get(field) == numbers, "zoo_rs %s %s: %s, the program says %s"
+                      % (label, field, top.get(field), numbers))
 
     # ---------------------------------------------------------------- shapes
     # The 10-million-node list: a few lines, a work list that does not grow,
