@@ -42,6 +42,12 @@ class Growing:
             self.proc.kill()
             raise SystemExit("%s did not print 'ready PID' (got %r)" % (name, line))
         self.pid = int(m.group(1))
+        # Its first tick: the pattern is on the heap before the first
+        # snapshot, however fast memprof comes (the heap is empty before).
+        line = self.proc.stdout.readline()
+        if not re.match(r"tick 1$", line or ""):
+            self.proc.kill()
+            raise SystemExit("%s did not print 'tick 1' (got %r)" % (name, line))
 
     def release(self):
         self.proc.stdin.close()
