@@ -224,7 +224,7 @@ mp_error *mp_root_resolve(mp_target *target, const char *text, mp_root *r)
 					return mp_error_new(MP_ERR_NOT_FOUND, "root %s: '%s' is %s, not a "
 							    "pointer to a struct: no member '%s'", text,
 							    path, mp_type_name(t), member);
-				uint64_t value;
+				uint64_t value = 0;
 				if ((e = load_pointer(target, addr, path, &value)))
 					return mp_error_prefix(e, "root %s", text);
 				addr = value;
@@ -297,7 +297,7 @@ mp_error *mp_root_resolve(mp_target *target, const char *text, mp_root *r)
 					return mp_error_new(MP_ERR_NOT_FOUND, "root %s: '%s' is %s: its "
 							    "elements have no size", text, path,
 							    mp_type_name(t));
-				uint64_t value;
+				uint64_t value = 0;
 				if ((e = load_pointer(target, addr, path, &value)))
 					return mp_error_prefix(e, "root %s", text);
 				addr = value;
@@ -332,7 +332,7 @@ mp_error *mp_root_resolve(mp_target *target, const char *text, mp_root *r)
 		const mp_type *pointee = is_pointer(t) ? mp_type_target(t) : NULL;
 		pointee = pointee ? mp_type_strip(pointee) : NULL;
 		if (pointee && is_record(pointee) && mp_type_is_complete(pointee)) {
-			uint64_t value;
+			uint64_t value = 0;
 			if ((e = load_pointer(target, addr, path, &value)))
 				return mp_error_prefix(e, "root %s", text);
 			addr = value;
