@@ -19,7 +19,7 @@ packages=(meson ninja-build gcc g++ pkg-config libdwarf-dev libelf-dev
   hyperfine python3 python3-prometheus-client procps binutils file clang libclang-rt-14-dev chromium
   libc++-14-dev libc++abi-14-dev
   libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
-  dwz zstd
+  dwz zstd llvm
   debuginfod libdebuginfod-dev dpkg-dev fakeroot)
 
 missing=()

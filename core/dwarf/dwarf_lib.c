@@ -25,7 +25,12 @@ enum { MAX_WALK_DEPTH = 64 };
  * model keys everything by offset.  Real sections never reach 2^62. */
 #define MP_DW_ALT   (UINT64_C(1) << 63)   /* in the supplementary file */
 #define MP_DW_TYPES (UINT64_C(1) << 62)   /* in .debug_types */
-#define MP_DW_WHERE (MP_DW_ALT | MP_DW_TYPES)
+/* Split DWARF: bits 48..61 hold 1 + the index of the .dwo file (or .dwp
+ * package) in the executable's handle; each file's offsets start at 0. */
+#define MP_DW_DWO_SHIFT 48
+#define MP_DW_DWO_MAX   ((UINT64_C(1) << 14) - 1)
+#define MP_DW_DWO       (MP_DW_DWO_MAX << MP_DW_DWO_SHIFT)
+#define MP_DW_WHERE (MP_DW_ALT | MP_DW_TYPES | MP_DW_DWO)
 
 struct mp_dw {
 	Dwarf_Debug dbg;
@@ -52,8 +57,16 @@ struct mp_dw {
 	 * which GCC puts first): only then does the index walk look for the
 	 * attributes of their stubs, which cost time on every DIE. */
 	bool type_units;
-	/* Skeleton units seen (-gsplit-dwarf): the DIEs are in .dwo files. */
-	bool split;
+	/* The file's path: split DWARF's .dwp package lies beside it. */
+	char *path;
+	/* Split DWARF (-gsplit-dwarf): the executable's skeleton units name
+	 * .dwo files holding the DIEs, opened as the walk meets them (or one
+	 * EXE.dwp package holding them all) and tied to this handle, whose
+	 * .debug_addr gives their addresses.  bits is MP_DW_DWO's field in
+	 * their own handles. */
+	struct mp_dw **dwos;
+	size_t n_dwos;
+	bool dwp_tried, dwp;
 	/* Call-frame information, read on first use: 0 not yet, 1 read,
 	 * -1 the file has none. */
 	int frames_state;
@@ -581,7 +594,10 @@ mp_error *mp_dw_open(const char *path, const char *label, mp_dw **out)
 		return mp_error_nomem();
 	dw->fd = -1;
 	dw->label = strdup(label ? label : path);
-	if (!dw->label) {
+	dw->path = strdup(path);
+	if (!dw->label || !dw->path) {
+		free(dw->label);
+		free(dw->path);
 		free(dw);
 		return mp_error_nomem();
 	}
@@ -669,6 +685,13 @@ void mp_dw_close(mp_dw *dw)
 			dwarf_dealloc_error(dw->dbg, err);
 	}
 	mp_dw_close(dw->alt);
+	for (size_t i = 0; i < dw->n_dwos; i++) {
+		Dwarf_Error err = NULL;
+		if (dwarf_set_tied_dbg(dw->dwos[i]->dbg, NULL, &err) == DW_DLV_ERROR)
+			dwarf_dealloc_error(dw->dwos[i]->dbg, err);
+		mp_dw_close(dw->dwos[i]);
+	}
+	free(dw->dwos);
 	if (dw->dbg) {
 #if !MP_DW_NEW_API
 		if (dw->object_init) {
@@ -690,6 +713,7 @@ void mp_dw_close(mp_dw *dw)
 	if (dw->fd >= 0)
 		close(dw->fd);
 	free(dw->label);
+	free(dw->path);
 	free(dw);
 }
 
@@ -770,7 +794,7 @@ static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t where, uint
 		if (err)
 			dwarf_dealloc_error(dbg, err);
 		if (ok)
-			*offset = off | (where & MP_DW_ALT) | (is_info ? 0 : MP_DW_TYPES);
+			*offset = off | (where & ~MP_DW_TYPES) | (is_info ? 0 : MP_DW_TYPES);
 		return ok;
 	}
 	if (err) {
@@ -1079,6 +1103,13 @@ static mp_error *offdie(mp_dw **dw, uint64_t offset, Dwarf_Die *die)
 					    "%s: a DIE refers to offset 0x%llx of a dwz supplementary file, and none is loaded",
 					    (*dw)->label, (unsigned long long)(offset & ~MP_DW_WHERE));
 		*dw = (*dw)->alt;
+	} else if (offset & MP_DW_DWO) {
+		size_t i = (size_t)((offset & MP_DW_DWO) >> MP_DW_DWO_SHIFT) - 1;
+		if (i >= (*dw)->n_dwos)
+			return mp_error_new(MP_ERR_FORMAT,
+					    "%s: a DIE refers to offset 0x%llx of split DWARF file %zu, and none is loaded",
+					    (*dw)->label, (unsigned long long)(offset & ~MP_DW_WHERE), i);
+		*dw = (*dw)->dwos[i];
 	}
 	if (dwarf_offdie_b((*dw)->dbg, offset & ~MP_DW_WHERE, !(offset & MP_DW_TYPES), die,
 			   &err) != DW_DLV_OK)
@@ -1179,6 +1210,92 @@ static bool cheap_tag(unsigned tag)
 	}
 }
 
+/* A string attribute of a unit DIE, NULL when absent. */
+static const char *unit_string(mp_dw *dw, Dwarf_Die cu, Dwarf_Half name)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Attribute attr = NULL;
+	char *s = NULL;
+	if (dwarf_attr(cu, name, &attr, &err) == DW_DLV_OK) {
+		if (dwarf_formstring(attr, &s, &err) != DW_DLV_OK)
+			s = NULL;
+		dwarf_dealloc_attribute(attr);
+	}
+	if (err)
+		dwarf_dealloc_error(dw->dbg, err);
+	return s;
+}
+
+/* Opens a split DWARF file and ties it to the executable's handle dw,
+ * whose .debug_addr and skeleton units its address indexes refer to. */
+static mp_error *add_split_file(mp_dw *dw, const char *path)
+{
+	if (dw->n_dwos == MP_DW_DWO_MAX)
+		return mp_error_new(MP_ERR_UNSUPPORTED, "%s: more than %llu split DWARF files",
+				    dw->label, (unsigned long long)MP_DW_DWO_MAX);
+	mp_dw **grown = realloc(dw->dwos, (dw->n_dwos + 1) * sizeof(*grown));
+	if (!grown)
+		return mp_error_nomem();
+	dw->dwos = grown;
+	mp_dw *dwo = NULL;
+	mp_error *e = mp_dw_open(path, dw->label, &dwo);
+	if (e)
+		return e;
+	Dwarf_Error err = NULL;
+	if (dwarf_set_tied_dbg(dwo->dbg, dw->dbg, &err) != DW_DLV_OK) {
+		e = dw_error(dwo, err, 0, "tying the split DWARF file to the executable");
+		mp_dw_close(dwo);
+		return e;
+	}
+	dwo->bits = (uint64_t)(dw->n_dwos + 1) << MP_DW_DWO_SHIFT;
+	dw->dwos[dw->n_dwos++] = dwo;
+	return NULL;
+}
+
+/* A skeleton unit of -gsplit-dwarf (DWARF 5's own tag, or GCC's DWARF 4
+ * extension: a compile unit with DW_AT_GNU_dwo_name) keeps its DIEs in
+ * the .dwo file it names, relative to its DW_AT_comp_dir; a .dwp package
+ * beside the executable (EXE.dwp, made by dwp) holds every unit's and is
+ * used instead when present.  A unit naming no .dwo is not split. */
+static mp_error *open_split(mp_dw *dw, Dwarf_Die cu, uint64_t cu_offset)
+{
+	const char *name = unit_string(dw, cu, DW_AT_dwo_name);
+	if (!name)
+		name = unit_string(dw, cu, DW_AT_GNU_dwo_name);
+	if (!name)
+		return NULL;
+	if (!dw->dwp_tried) {
+		dw->dwp_tried = true;
+		char *dwp = NULL;
+		if (asprintf(&dwp, "%s.dwp", dw->path) < 0)
+			return mp_error_nomem();
+		mp_error *e = NULL;
+		if (access(dwp, F_OK) == 0) {
+			e = add_split_file(dw, dwp);
+			dw->dwp = !e;
+		}
+		free(dwp);
+		if (e)
+			return e;
+	}
+	if (dw->dwp)
+		return NULL;
+	const char *dir = unit_string(dw, cu, DW_AT_comp_dir);
+	char *path = NULL;
+	if (asprintf(&path, "%s%s%s", name[0] != '/' && dir ? dir : "",
+		     name[0] != '/' && dir ? "/" : "", name) < 0)
+		return mp_error_nomem();
+	mp_error *e = NULL;
+	if (access(path, F_OK) != 0)
+		e = mp_error_errno(errno,
+				   "%s: cannot open %s, the split DWARF (.dwo) file its unit at .debug_info offset 0x%llx names (-gsplit-dwarf), and there is no %s.dwp",
+				   dw->label, path, (unsigned long long)cu_offset, dw->path);
+	else
+		e = add_split_file(dw, path);
+	free(path);
+	return e;
+}
+
 /* Which units of a section one pass of the walk visits: dwz's partial
  * units carry no language and take the one of the units that import them,
  * so they are walked after every unit that has one. */
@@ -1221,16 +1338,14 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 			return dw_error(dw, err, cu_offset, "unit DIE tag");
 		}
 		dw->type_units |= unit_tag == DW_TAG_type_unit;
-		/* DWARF 5 skeletons have their own tag; GCC's DWARF 4
-		 * extension is a compile unit with DW_AT_GNU_dwo_name. */
-		Dwarf_Bool dwo = 0;
-		if (unit_tag == DW_TAG_skeleton_unit)
-			dw->split = true;
-		else if (!dw->split && dwarf_hasattr(cu, DW_AT_GNU_dwo_name, &dwo, &err) == DW_DLV_OK)
-			dw->split = dwo;
-		else if (err)
-			dwarf_dealloc_error(dw->dbg, err);
-		err = NULL;
+		if (is_info && !dw->bits && (unit_tag == DW_TAG_skeleton_unit ||
+					     unit_tag == DW_TAG_compile_unit)) {
+			e = open_split(dw, cu, cu_offset);
+			if (e) {
+				dwarf_dealloc_die(cu);
+				return e;
+			}
+		}
 		if (filter != ALL_UNITS) {
 			Dwarf_Half tag = unit_tag;
 			if ((tag == DW_TAG_partial_unit) != (filter == ONLY_PARTIAL)) {
@@ -1341,12 +1456,13 @@ mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 		if (!e)
 			e = walk_units(dw->alt, false, ALL_UNITS, w, false, &partial);
 	}
+	/* The first pass opened the split DWARF files its skeletons name. */
+	for (size_t i = 0; !e && i < dw->n_dwos; i++) {
+		e = walk_units(dw->dwos[i], true, ALL_UNITS, w, false, &partial);
+		if (!e)
+			e = walk_units(dw->dwos[i], false, ALL_UNITS, w, false, &partial);
+	}
 	return e;
-}
-
-bool mp_dw_is_split(const mp_dw *dw)
-{
-	return dw->split;
 }
 
 mp_error *mp_dw_attach_alt(mp_dw *dw, const char *path)

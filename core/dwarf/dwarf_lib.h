@@ -22,9 +22,6 @@ void mp_dw_close(mp_dw *dw);
  * opaque keys: nonzero, unique across both files and across .debug_info
  * and .debug_types. */
 mp_error *mp_dw_attach_alt(mp_dw *dw, const char *path);
-/* After a walk: the file holds split-DWARF skeleton units (-gsplit-dwarf),
- * whose types and variables are in .dwo files this module does not read. */
-bool mp_dw_is_split(const mp_dw *dw);
 
 /* One DIE with the attributes the type model uses, decoded. Strings point
  * into libdwarf's section data and live as long as the mp_dw. */
@@ -56,7 +53,8 @@ mp_error *mp_dw_read(mp_dw *dw, uint64_t offset, mp_dw_die *out);
 mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 			 mp_dw_die **out, size_t *count);
 
-/* The index walk: every CU's DIEs in file order, descending only where the
+/* The index walk: every CU's DIEs in file order (split DWARF: the skeleton
+ * units' .dwo files, or EXE.dwp, are opened and walked after the file), descending only where the
  * visitor asks.  For each DIE the walker fills the cheap fields (offset, tag,
  * name, declaration, specification, has_children and, for variables, the
  * address and type) and calls enter(); when enter returns true and the DIE

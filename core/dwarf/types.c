@@ -833,10 +833,6 @@ static void ensure_indexed(dmod *m)
 	mp_progress_end();
 	if (!e && m->failed)
 		e = mp_error_nomem();
-	if (!e && mp_dw_is_split(m->dw))
-		e = mp_error_new(MP_ERR_NOT_FOUND,
-				 "%s: its DWARF is split into .dwo files (-gsplit-dwarf), which memprof does not read yet: build without -gsplit-dwarf",
-				 module_label(m->module));
 	/* Variables defined through DW_AT_specification take the declaration's
 	 * qualified name. */
 	for (size_t i = 0; !e && i < m->n_entries; i++) {
