@@ -112,3 +112,24 @@ bool mp_container_walk_vector(lg_walker *w, uint32_t frame, const mp_type *t, ui
 		lg_push_array(w, lg_enter(w, frame, el), el, begin, n);
 	return true;
 }
+
+bool mp_container_vector_buffer(const mp_type *t, const uint8_t *bytes, size_t size,
+				const char *const fields[3], mp_container_buffer *out)
+{
+	const mp_type *el = type_template_type(t, 0);
+	uint64_t pointer[3];
+	for (int i = 0; i < 3; i++) {
+		const mp_type *ft;
+		uint64_t at;
+		if (!el || !lg_find_field(t, fields[i], &at, &ft) || at + 8 > size)
+			return false;
+		memcpy(&pointer[i], bytes + at, 8);
+	}
+	uint64_t begin = pointer[0], end = pointer[1], capacity = pointer[2];
+	uint64_t element = mp_type_size(mp_type_strip(el));
+	if (!element || end < begin || capacity < end)
+		return false;
+	*out = (mp_container_buffer){begin, (end - begin) / element, (capacity - begin) / element,
+				     element, false};
+	return true;
+}

@@ -61,6 +61,10 @@ bool mp_container_is_node(const mp_type *type);
  * [unused].  False when the layout is not that. */
 bool mp_container_walk_vector(lg_walker *w, uint32_t frame, const mp_type *type,
 			      uint64_t addr, const char *const fields[2]);
+/* The element buffer of such a vector from its bytes[0, size): fields
+ * names its begin, end and end-of-capacity pointers. */
+bool mp_container_vector_buffer(const mp_type *type, const uint8_t *bytes, size_t size,
+				const char *const fields[3], mp_container_buffer *out);
 /* Runs a container's work item (LG_W_CONTAINER) for the logical walk. */
 void mp_container_step(lg_walker *w, lg_work *item);
 

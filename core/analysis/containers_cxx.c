@@ -291,18 +291,8 @@ static bool vector_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 			  mp_container_buffer *out)
 {
 	(void)address;
-	const mp_type *el = type_template_type(t, 0);
-	uint64_t start, finish, end;
-	if (!el || !read_field(t, "_M_start", bytes, size, &start, NULL) ||
-	    !read_field(t, "_M_finish", bytes, size, &finish, NULL) ||
-	    !read_field(t, "_M_end_of_storage", bytes, size, &end, NULL))
-		return false;
-	uint64_t element = mp_type_size(mp_type_strip(el));
-	if (!element || finish < start || end < finish)
-		return false;
-	*out = (mp_container_buffer){start, (finish - start) / element, (end - start) / element,
-				     element, false};
-	return true;
+	static const char *const names[] = {"_M_start", "_M_finish", "_M_end_of_storage"};
+	return mp_container_vector_buffer(t, bytes, size, names, out);
 }
 
 static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,

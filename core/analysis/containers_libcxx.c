@@ -512,31 +512,12 @@ static bool function(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t ad
 
 /* The element buffers of vector, string and the unordered bucket arrays,
  * for patterns: read from the object's bytes, offsets by member name. */
-static bool read_at(const mp_type *t, const char *name, const uint8_t *bytes, size_t size,
-		    uint64_t *value)
-{
-	uint64_t at;
-	if (!field(t, name, &at) || at + 8 > size)
-		return false;
-	memcpy(value, bytes + at, 8);
-	return true;
-}
-
 static bool vector_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
 			  mp_container_buffer *out)
 {
 	(void)address;
-	const mp_type *el = type_template_type(t, 0);
-	uint64_t begin, end, cap;
-	if (!el || !read_at(t, "__begin_", bytes, size, &begin) ||
-	    !read_at(t, "__end_", bytes, size, &end) || !read_at(t, "__end_cap_", bytes, size, &cap))
-		return false;
-	uint64_t element = mp_type_size(mp_type_strip(el));
-	if (!element || end < begin || cap < end)
-		return false;
-	*out = (mp_container_buffer){begin, (end - begin) / element, (cap - begin) / element,
-				     element, false};
-	return true;
+	static const char *const names[] = {"__begin_", "__end_", "__end_cap_"};
+	return mp_container_vector_buffer(t, bytes, size, names, out);
 }
 
 static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
