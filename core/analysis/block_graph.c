@@ -69,7 +69,7 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 		if (!r)
 			return -1;
 	}
-	size_t g = (size_t)((value - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t g = (size_t)((value - r->start) >> h->granule_shift);
 	size_t word = g / 64, bit = g % 64;
 	uint64_t bits = r->starts[word];
 	uint64_t below = bits & (~(uint64_t)0 >> (63 - bit));
@@ -77,8 +77,14 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 	if (rank == 0)
 		return -1;
 	size_t index = r->first + rank - 1;
+	if (r->tiled && !h->header_bytes) {
+		/* Header-less blocks: the chunk is all usable bytes. */
+		*start = (bits >> bit & 1) && !((value - r->start) & ((1u << h->granule_shift) - 1));
+		return (ptrdiff_t)index;
+	}
 	if (r->tiled) {
-		/* The header is the chunk's first 16 bytes: its first granule.
+		/* glibc: the header is the chunk's first 16 bytes, its first
+		 * granule.
 		 * Its first word, prev_size, is the last usable word of the
 		 * chunk before when that one is in use (arena chunks only: an
 		 * mmapped chunk ends at its own end).  Rare enough to read
@@ -94,9 +100,9 @@ static inline __attribute__((always_inline)) ptrdiff_t resolve(const worker *w, 
 		*start = (value & 15) == 0 && (previous & 1);
 		return (ptrdiff_t)index;
 	}
-	ptrdiff_t found = heap_block_in_region(h->chunks, r, index, value);
+	ptrdiff_t found = heap_block_in_region(h, r, index, value);
 	if (found >= 0)
-		*start = value == h->chunks[found].address + 16;
+		*start = value == heap_chunk_user(h, &h->chunks[found]);
 	return found;
 }
 
@@ -141,16 +147,19 @@ static inline __attribute__((always_inline)) bool keep_going(worker *w, size_t i
 
 /* Chunks [lo, hi) of a tiled region of arena chunks, found by walking its
  * start bitmap: each chunk ends where the next starts, and its usable
- * bytes run 16 bytes past its start to 8 past its end (the next chunk's
- * prev_size word), so the chunk table is not read at all. */
+ * bytes run from its header's end to the end of what it borrows of the
+ * next chunk's (glibc: 16 bytes past its start to 8 past its end, the
+ * next chunk's prev_size word), so the chunk table is not read at all. */
 static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const heap_region *r,
 							     const uint8_t *bytes, size_t lo,
 							     size_t hi, size_t *hint)
 {
-	size_t granule = (size_t)((w->h->chunks[lo].address - r->start) >> HEAP_ALIGN_SHIFT);
+	const mp_heap *h = w->h;
+	unsigned shift = h->granule_shift;
+	size_t granule = (size_t)((h->chunks[lo].address - r->start) >> shift);
 	size_t word = granule / 64;
 	uint64_t bits = r->starts[word] & (~(uint64_t)1 << (granule % 64));
-	size_t end_granule = (size_t)((r->end - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t end_granule = (size_t)((r->end - r->start) >> shift);
 	for (size_t i = lo; i < hi; i++) {
 		w->first[i - w->part_begin] = (uint32_t)w->n_edges;
 		while (!bits && ++word < r->n_words)
@@ -158,8 +167,8 @@ static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const he
 		size_t next = bits ? word * 64 + (size_t)__builtin_ctzll(bits) : end_granule;
 		bits &= bits - 1;
 		if (w->is_block[i]) {
-			uint64_t user = ((uint64_t)granule << HEAP_ALIGN_SHIFT) + 16;
-			uint64_t stop = ((uint64_t)next << HEAP_ALIGN_SHIFT) + 8;
+			uint64_t user = ((uint64_t)granule << shift) + h->header_bytes;
+			uint64_t stop = ((uint64_t)next << shift) + h->next_overlap;
 			if (stop > r->end - r->start)
 				stop = r->end - r->start;
 			if (stop > user && !scan_words(w, bytes + user, stop - user, hint))
@@ -181,8 +190,8 @@ static inline __attribute__((always_inline)) bool scan_listed(worker *w, const h
 		w->first[i - w->part_begin] = (uint32_t)w->n_edges;
 		if (w->is_block[i]) {
 			const heap_chunk *c = &w->h->chunks[i];
-			uint64_t user = c->address + 16;
-			uint64_t length = heap_chunk_usable(c);
+			uint64_t user = heap_chunk_user(w->h, c);
+			uint64_t length = heap_chunk_usable(w->h, c);
 			if (user + length > r->end)
 				length = r->end > user ? r->end - user : 0;
 			if (!scan_words(w, bytes + (user - r->start), length, hint))

@@ -77,9 +77,9 @@ static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_
 static bool contradicted(typer *ty, const heap_chunk *c, const mp_type *type)
 {
 	uint8_t bytes[MAX_SHAPE_BYTES];
-	uint64_t usable = heap_chunk_usable(c);
+	uint64_t usable = heap_chunk_usable(ty->h, c);
 	size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
-	mp_error *err = heap_read(ty->h, ty->t, c->address + 16, bytes, length);
+	mp_error *err = heap_read(ty->h, ty->t, heap_chunk_user(ty->h, c), bytes, length);
 	if (err) {
 		mp_error_free(err);
 		return false;
@@ -107,9 +107,9 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	if (i < 0 || (ty->types[i] && !(is_node_base(ty->types[i]) && !is_node_base(p))))
 		return;
 	const heap_chunk *c = &ty->h->chunks[i];
-	if (c->address + 16 != value || !heap_chunk_usable(c))
+	if (heap_chunk_user(ty->h, c) != value || !heap_chunk_usable(ty->h, c))
 		return;
-	p = btree_node_of_size(ty, p, heap_chunk_usable(c));
+	p = btree_node_of_size(ty, p, heap_chunk_usable(ty->h, c));
 	/* What a shape guess's pointers reach is a guess too: a stale pointer
 	 * in a guessed block may lead to a string. */
 	if (ty->current_evidence == MP_EVIDENCE_SHAPE && contradicted(ty, c, p))
@@ -621,7 +621,7 @@ static void drain(typer *ty)
 		uint64_t size = mp_type_size(o.type);
 		if (!size)
 			continue;
-		uint64_t usable = heap_chunk_usable(&ty->h->chunks[o.chunk]);
+		uint64_t usable = heap_chunk_usable(ty->h, &ty->h->chunks[o.chunk]);
 		/* A pointer used as an array: every element of the block. */
 		uint64_t span = usable / size * size;
 		if (span > (16u << 20))
@@ -679,7 +679,7 @@ static bool collect_candidate(void *context, const char *name, const mp_type *ty
 		return false;
 	}
 	ty->candidates[ty->n_candidates++] =
-		(shape_candidate){heap_usable_for_request(mp_type_size(st)), st};
+		(shape_candidate){heap_usable_for_request(ty->h, mp_type_size(st)), st};
 	return true;
 }
 
@@ -704,8 +704,8 @@ static bool inside_sibling_block(typer *ty, const plan *p, const uint8_t *bytes,
 			continue;
 		memcpy(&start, bytes + p->slots[j].offset, 8);
 		ptrdiff_t c = start && start < value ? mp_heap_find_chunk(ty->h, start) : -1;
-		if (c >= 0 && ty->h->chunks[c].address + 16 == start &&
-		    value - start <= heap_chunk_usable(&ty->h->chunks[c]))
+		if (c >= 0 && heap_chunk_user(ty->h, &ty->h->chunks[c]) == start &&
+		    value - start <= heap_chunk_usable(ty->h, &ty->h->chunks[c]))
 			return true;
 	}
 	return false;
@@ -735,7 +735,7 @@ static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_
 		uint64_t value;
 		memcpy(&value, bytes + at, 8);
 		ptrdiff_t target = value ? mp_heap_find_chunk(ty->h, value) : -1;
-		if (target >= 0 && ty->h->chunks[target].address + 16 == value)
+		if (target >= 0 && heap_chunk_user(ty->h, &ty->h->chunks[target]) == value)
 			return -1;
 	}
 	int starts = 0, consistent = 0;
@@ -747,13 +747,13 @@ static int shape_fit(typer *ty, const mp_type *type, const uint8_t *bytes, size_
 		if (!value)
 			continue;
 		ptrdiff_t target = mp_heap_find_chunk(ty->h, value);
-		if (target >= 0 && ty->h->chunks[target].address + 16 == value) {
+		if (target >= 0 && heap_chunk_user(ty->h, &ty->h->chunks[target]) == value) {
 			starts++;
 			const mp_type *pointee = mp_type_strip(p->slots[i].pointee);
 			enum mp_type_kind k = pointee ? mp_type_kind(pointee) : MP_TYPE_INVALID;
 			if ((k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) &&
-			    heap_chunk_usable(&ty->h->chunks[target]) ==
-				    heap_usable_for_request(mp_type_size(pointee)))
+			    heap_chunk_usable(ty->h, &ty->h->chunks[target]) ==
+				    heap_usable_for_request(ty->h, mp_type_size(pointee)))
 				consistent++;
 			continue;
 		}
@@ -930,7 +930,7 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 				     kind != MP_LEAK_POSSIBLE))
 			continue;
 		const heap_chunk *c = &ty->h->chunks[i];
-		uint64_t usable = heap_chunk_usable(c);
+		uint64_t usable = heap_chunk_usable(ty->h, c);
 		size_t lo = 0, hi = ty->n_candidates;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
@@ -942,7 +942,7 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 		if (lo == ty->n_candidates || ty->candidates[lo].usable != usable ||
 		    usable > sizeof(bytes))
 			continue;
-		mp_error *read_err = heap_read(ty->h, ty->t, c->address + 16, bytes, usable);
+		mp_error *read_err = heap_read(ty->h, ty->t, heap_chunk_user(ty->h, c), bytes, usable);
 		if (read_err) {
 			mp_error_free(read_err);
 			continue;
@@ -976,7 +976,7 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 			ty->nomem = true;
 			break;
 		}
-		ty->queue[ty->tail++] = (object){c->address + 16, best, i};
+		ty->queue[ty->tail++] = (object){heap_chunk_user(ty->h, c), best, i};
 	}
 	drain(ty);
 }

@@ -169,7 +169,7 @@ static bool sizes_of_types(const mp_heap *heap, const mp_type **types, size_tabl
 		 * an array of numbers or pointers says nothing. */
 		if (kind != MP_TYPE_STRUCT && kind != MP_TYPE_CLASS && kind != MP_TYPE_UNION)
 			continue;
-		if (!size_table_add(table, heap_chunk_usable(&heap->chunks[i]), types[i]))
+		if (!size_table_add(table, heap_chunk_usable(heap, &heap->chunks[i]), types[i]))
 			return false;
 	}
 	return true;
@@ -301,9 +301,9 @@ static bool size_guess_contradicted(const mp_heap *heap, mp_target *t, const hea
 				    const mp_type *type)
 {
 	uint8_t bytes[4096];
-	uint64_t usable = heap_chunk_usable(c);
+	uint64_t usable = heap_chunk_usable(heap, c);
 	size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
-	mp_error *err = heap_read(heap, t, c->address + 16, bytes, length);
+	mp_error *err = heap_read(heap, t, heap_chunk_user(heap, c), bytes, length);
 	if (err) {
 		mp_error_free(err);
 		return false;
@@ -349,7 +349,7 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 		if (kind == MP_LEAK_NOT_A_BLOCK)
 			continue;
 		const heap_chunk *c = &heap->chunks[i];
-		uint64_t size = heap_chunk_usable(c);
+		uint64_t size = heap_chunk_usable(heap, c);
 		/* A block the filter drops (a suppression) is counted nowhere
 		 * here; the filter counts it. */
 		bool counted = false;
@@ -369,7 +369,7 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 			continue;
 		uint8_t bytes[64];
 		size_t length = size < sizeof(bytes) ? (size_t)size : sizeof(bytes);
-		mp_error *err = heap_read(heap, t, c->address + 16, bytes, length);
+		mp_error *err = heap_read(heap, t, heap_chunk_user(heap, c), bytes, length);
 		if (err) {
 			mp_error_free(err);
 			length = 0;
@@ -415,7 +415,7 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 			g->type = type;
 			g->evidence = evidence;
 			g->size = size;
-			g->example = c->address + 16;
+			g->example = heap_chunk_user(heap, c);
 			g->preview_length = length < MP_PREVIEW_BYTES ? length : MP_PREVIEW_BYTES;
 			memcpy(g->preview, bytes, g->preview_length);
 		} else {

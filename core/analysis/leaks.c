@@ -106,7 +106,7 @@ static ptrdiff_t block_of(const marker *m, uint64_t value, bool *start)
 	ptrdiff_t i = mp_heap_find_block(m->h, value);
 	if (i < 0 || m->state[i] == NOT_A_BLOCK)
 		return -1;
-	*start = value == m->h->chunks[i].address + 16;
+	*start = value == heap_chunk_user(m->h, &m->h->chunks[i]);
 	return i;
 }
 
@@ -363,10 +363,11 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 			continue;
 		}
 		l->state[i] = UNREACHED;
-		if (c->address + 16 < m.low)
-			m.low = c->address + 16;
-		if (c->address + 16 + heap_chunk_usable(c) > m.high)
-			m.high = c->address + 16 + heap_chunk_usable(c);
+		uint64_t user = heap_chunk_user(heap, c);
+		if (user < m.low)
+			m.low = user;
+		if (user + heap_chunk_usable(heap, c) > m.high)
+			m.high = user + heap_chunk_usable(heap, c);
 	}
 	if (heap->n_chunks > UINT32_MAX) {
 		err = mp_error_new(MP_ERR_UNSUPPORTED, "more than 4 billion chunks");

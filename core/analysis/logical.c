@@ -566,7 +566,7 @@ uint64_t lg_block_of(lg_walker *w, uint64_t addr, uint64_t *start)
 	if (i < 0)
 		return 0;
 	mp_chunk c = mp_heap_chunk(w->heap, (size_t)i);
-	*start = c.address + 16;
+	*start = c.user_address;
 	return mp_chunk_usable_size(&c);
 }
 
@@ -578,7 +578,7 @@ uint64_t lg_claim(lg_walker *w, uint32_t frame, uint64_t p)
 	if (i < 0)
 		return 0;
 	mp_chunk c = mp_heap_chunk(w->heap, (size_t)i);
-	if (!in_use(&c) || p != c.address + 16)
+	if (!in_use(&c) || p != c.user_address)
 		return 0;
 	uint8_t bit = (uint8_t)(1u << (i & 7));
 	if (w->visited[i >> 3] & bit || (w->options.chunk_owner && w->options.chunk_owner[i]))

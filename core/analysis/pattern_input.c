@@ -275,8 +275,8 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 		    b->options->interrupted(b->options->context))
 			break;
 		const heap_chunk *c = &b->h->chunks[i];
-		uint64_t usable = heap_chunk_usable(c);
-		uint64_t address = c->address + 16;
+		uint64_t usable = heap_chunk_usable(b->h, c);
+		uint64_t address = heap_chunk_user(b->h, c);
 		size_t length = usable < HASH_LIMIT ? (size_t)usable : 64;
 		const uint8_t *bytes = heap_copy_bytes(b->h, address, length);
 		if (!bytes) {
@@ -300,7 +300,7 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 		cat->overhead += heap_chunk_size(c) - usable;
 		if (!cat->example)
 			cat->example = address;
-		if (cat->type && usable == heap_usable_for_request(mp_type_size(cat->type)))
+		if (cat->type && usable == heap_usable_for_request(b->h, mp_type_size(cat->type)))
 			cat->exact++;
 		if (cat->type && (mp_type_kind(cat->type) == MP_TYPE_STRUCT ||
 				  mp_type_kind(cat->type) == MP_TYPE_CLASS)) {
@@ -566,9 +566,9 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 		if (!member_buffer(b, &p->members[i], address, bytes, (size_t)object, &data, &used))
 			continue;
 		ptrdiff_t index = mp_heap_find_chunk(b->h, data);
-		if (index < 0 || b->h->chunks[index].address + 16 != data)
+		if (index < 0 || heap_chunk_user(b->h, &b->h->chunks[index]) != data)
 			continue;
-		uint64_t usable = heap_chunk_usable(&b->h->chunks[index]);
+		uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[index]);
 		if (used > usable)
 			continue;
 		struct overcapacity *sum = &p->sums[i];

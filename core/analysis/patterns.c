@@ -113,7 +113,7 @@ static void find_duplicates(builder *b)
 				if (in->contents[k].chunk >= b->h->n_chunks)
 					continue;
 				const heap_chunk *ck = &b->h->chunks[in->contents[k].chunk];
-				set_bytes += heap_chunk_usable(ck);
+				set_bytes += heap_chunk_usable(b->h, ck);
 				if (k > i)
 					set_savings += heap_chunk_size(ck);
 			}
@@ -143,7 +143,7 @@ static void find_duplicates(builder *b)
 		for (size_t e = 0; e < MP_FINDING_EXAMPLES && e < s->best_count; e++) {
 			uint32_t chunk = in->contents[s->best_first + e].chunk;
 			if (chunk < b->h->n_chunks)
-				f->examples[f->n_examples++] = b->h->chunks[chunk].address + 16;
+				f->examples[f->n_examples++] = heap_chunk_user(b->h, &b->h->chunks[chunk]);
 		}
 	}
 	free(sums);
@@ -182,23 +182,25 @@ static void find_small_allocations(builder *b)
  * in the chunks malloc gives each size. */
 static void find_struct_padding(builder *b)
 {
+	/* A chunk is its usable bytes plus the header it does not lend. */
+	uint64_t record_overhead = b->h->header_bytes - b->h->next_overlap;
 	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
 		const mp_pattern_class *c = &b->in->classes[k];
 		if (!c->exact || !c->reorganized_size || c->reorganized_size >= c->record_size)
 			continue;
 		uint64_t size = c->record_size, packed = c->reorganized_size;
-		uint64_t per_block = heap_usable_for_request(size) - heap_usable_for_request(packed);
+		uint64_t per_block = heap_usable_for_request(b->h, size) - heap_usable_for_request(b->h, packed);
 		uint64_t savings = c->exact * per_block;
 		if (!savings || savings < b->out->noise_floor)
 			continue;
 		mp_finding *f = add_finding(b, "struct-padding", c->name, c->exact,
-					    c->exact * heap_usable_for_request(size), savings);
+					    c->exact * heap_usable_for_request(b->h, size), savings);
 		if (!f)
 			break;
 		set_detail(b, f, "%llu bytes reorganized to %llu (memprof type --reorganize '%s'): chunks of %llu instead of %llu bytes for %llu blocks",
 			   (unsigned long long)size, (unsigned long long)packed, c->name,
-			   (unsigned long long)(heap_usable_for_request(packed) + 8),
-			   (unsigned long long)(heap_usable_for_request(size) + 8),
+			   (unsigned long long)(heap_usable_for_request(b->h, packed) + record_overhead),
+			   (unsigned long long)(heap_usable_for_request(b->h, size) + record_overhead),
 			   (unsigned long long)c->exact);
 		f->examples[f->n_examples++] = c->example;
 	}
@@ -258,7 +260,7 @@ static void find_fragmentation(builder *b)
 			if (end > begin)
 				s->trimmable += end - begin;
 		} else if (state == MP_CHUNK_IN_USE) {
-			s->in_use += heap_chunk_usable(c);
+			s->in_use += heap_chunk_usable(b->h, c);
 		}
 	}
 	uint64_t bloat_free = 0, bloat_system = 0;
@@ -316,10 +318,10 @@ static void find_leaks(builder *b)
 		const heap_chunk *c = &b->h->chunks[i];
 		struct leak_sum *s = &sums[in->chunk_class[i]];
 		s->blocks++;
-		s->bytes += heap_chunk_usable(c);
+		s->bytes += heap_chunk_usable(b->h, c);
 		s->chunks += heap_chunk_size(c);
 		if (s->n_examples < MP_FINDING_EXAMPLES && in->chunk_kind[i] == MP_LEAK_DEFINITE)
-			s->examples[s->n_examples++] = c->address + 16;
+			s->examples[s->n_examples++] = heap_chunk_user(b->h, c);
 	}
 	for (size_t k = 0; k < in->n_classes && !b->nomem; k++) {
 		const struct leak_sum *s = &sums[k];
@@ -362,7 +364,7 @@ static void fill_size_classes(builder *b)
 		if (b->in->chunk_kind[i] == MP_LEAK_NOT_A_BLOCK)
 			continue;
 		const heap_chunk *c = &b->h->chunks[i];
-		uint64_t usable = heap_chunk_usable(c);
+		uint64_t usable = heap_chunk_usable(b->h, c);
 		unsigned bucket = 0;
 		while (bucket < 63 && (2ull << bucket) <= usable)
 			bucket++;

@@ -61,8 +61,8 @@ static void describe_location(mp_target *t, const mp_heap *h, mp_reference *r)
 	} else if (r->kind == MP_REF_BLOCK) {
 		mp_chunk c = mp_heap_chunk(h, r->block);
 		snprintf(r->where, sizeof(r->where), "block 0x%llx+%llu (%llu bytes)",
-			 (unsigned long long)(c.address + 16),
-			 (unsigned long long)(r->address - c.address - 16),
+			 (unsigned long long)c.user_address,
+			 (unsigned long long)(r->address - c.user_address),
 			 (unsigned long long)mp_chunk_usable_size(&c));
 	} else if (r->kind == MP_REF_STACK) {
 		snprintf(r->where, sizeof(r->where), "stack of thread %lld", (long long)r->tid);
@@ -128,8 +128,8 @@ static void ignore_warning(void *context, const char *message)
 static mp_error *read_block(mp_target *t, const mp_heap *h, const heap_chunk *c,
 			    uint8_t *buffer, size_t size, size_t *length)
 {
-	*length = heap_chunk_usable(c) < size ? (size_t)heap_chunk_usable(c) : size;
-	return heap_read(h, t, c->address + 16, buffer, *length);
+	*length = heap_chunk_usable(h, c) < size ? (size_t)heap_chunk_usable(h, c) : size;
+	return heap_read(h, t, heap_chunk_user(h, c), buffer, *length);
 }
 
 mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
@@ -141,8 +141,8 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 	finder f = {0};
 	f.t = t;
 	f.h = h;
-	f.low = target->address + 16;
-	f.high = f.low + heap_chunk_usable(target);
+	f.low = heap_chunk_user(h, target);
+	f.high = f.low + heap_chunk_usable(h, target);
 	for (size_t i = 0; i < t->n_threads; i++) {
 		const mp_thread *th = &t->threads[i];
 		for (size_t r = 0; th->has_registers && r < MP_NUM_REGISTERS; r++) {
@@ -177,7 +177,7 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 	/* Blocks, one at a time. */
 	for (size_t i = 0; i < h->n_chunks && !f.nomem; i++) {
 		const heap_chunk *c = &h->chunks[i];
-		if (!heap_chunk_usable(c))
+		if (!heap_chunk_usable(h, c))
 			continue;
 		size_t length;
 		err = read_block(t, h, c, buffer, READ_RUN, &length);
@@ -192,7 +192,7 @@ mp_error *mp_refs_find(mp_target *t, const mp_heap *h, size_t target_chunk,
 				continue;
 			mp_reference ref = {0};
 			ref.kind = MP_REF_BLOCK;
-			ref.address = c->address + 16 + k;
+			ref.address = heap_chunk_user(h, c) + k;
 			ref.value = value;
 			ref.block = i;
 			ref.tid = -1;
@@ -312,7 +312,7 @@ mp_error *mp_refs_path(mp_target *t, const mp_heap *h, size_t target_chunk,
 			mp_error_free(read_err);
 			continue;
 		}
-		uint64_t base = h->chunks[block].address + 16;
+		uint64_t base = heap_chunk_user(h, &h->chunks[block]);
 		for (size_t k = 0; k + 8 <= length && !s.found; k += 8) {
 			uint64_t value;
 			memcpy(&value, buffer + k, 8);
@@ -349,10 +349,10 @@ mp_error *mp_refs_path(mp_target *t, const mp_heap *h, size_t target_chunk,
 			mp_error *read_err = heap_read(h, t, s.via[b], &value, sizeof(value));
 			if (read_err) {
 				mp_error_free(read_err);
-				value = h->chunks[b].address + 16;
+				value = heap_chunk_user(h, &h->chunks[b]);
 			}
 		}
-		uint64_t user = h->chunks[b].address + 16;
+		uint64_t user = heap_chunk_user(h, &h->chunks[b]);
 		steps[k].offset = value > user ? value - user : 0;
 		k--;
 		if (s.parent[b] == ROOT_PARENT) {

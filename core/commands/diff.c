@@ -112,8 +112,8 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 			continue;
 		const heap_chunk *c = &h->chunks[i];
 		l.input.blocks[n++] = (mp_diff_block){
-			.address = c->address + 16, .hash = blocks.hash[i],
-			.size = heap_chunk_usable(c), .type = l.patterns.chunk_class[i],
+			.address = heap_chunk_user(h, c), .hash = blocks.hash[i],
+			.size = heap_chunk_usable(h, c), .type = l.patterns.chunk_class[i],
 			.owner = ownr && blocks.owner[i] ? blocks.owner[i] - 1u : MP_DIFF_NO_OWNER,
 			.evidence = blocks.evidence[i]};
 	}

@@ -103,6 +103,14 @@ static void json_tally(mp_json *j, const char *key, tally t)
 	mp_json_end_object(j);
 }
 
+/* mallinfo, arenas and malloc's peaks are glibc's; other allocators say
+ * theirs through the heap's detail rows. */
+static bool is_glibc(const mp_heap *h)
+{
+	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
+	return kind == MP_ALLOCATOR_GLIBC || kind == MP_ALLOCATOR_UNDETERMINED;
+}
+
 static void write_mallinfo_json(mp_json *j, const mp_mallinfo *mi)
 {
 	mp_json_key(j, "mallinfo");
@@ -217,9 +225,28 @@ static void write_json(FILE *out, const mp_heap *h, const heap_summary *s)
 		mp_json_null(&j);
 	mp_json_end_object(&j);
 
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
-	write_mallinfo_json(&j, &mi);
+	if (is_glibc(h)) {
+		mp_mallinfo mi;
+		mp_heap_mallinfo(h, &mi);
+		write_mallinfo_json(&j, &mi);
+	} else {
+		mp_json_key(&j, "mallinfo");
+		mp_json_null(&j);
+	}
+	mp_json_key(&j, "allocator_detail");
+	mp_json_begin_array(&j);
+	for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
+		mp_heap_detail d = mp_heap_detail_at(h, i);
+		mp_json_begin_object(&j);
+		mp_json_key(&j, "group");
+		mp_json_string(&j, d.group);
+		mp_json_key(&j, "name");
+		mp_json_string(&j, d.name);
+		mp_json_key(&j, "value");
+		mp_json_uint(&j, d.value);
+		mp_json_end_object(&j);
+	}
+	mp_json_end_array(&j);
 
 	mp_json_key(&j, "partial");
 	mp_json_bool(&j, mp_heap_partial(h));
@@ -274,9 +301,25 @@ static void write_csv(FILE *out, const heap_summary *s)
  * histogram. */
 static void write_prometheus(FILE *out, const mp_heap *h, const heap_summary *s)
 {
+	mp_table t;
+	if (!is_glibc(h)) {
+		mp_table_init(&t, "heap_allocator_detail", "the allocator's own figures");
+		mp_table_column(&t, "group", false);
+		mp_table_column(&t, "name", false);
+		mp_table_column(&t, "value", true);
+		for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
+			mp_heap_detail d = mp_heap_detail_at(h, i);
+			mp_table_row(&t);
+			mp_table_text(&t, d.group);
+			mp_table_text(&t, d.name);
+			mp_table_uint(&t, d.value);
+		}
+		mp_table_write_prometheus(out, &t);
+		mp_table_free(&t);
+		goto states;
+	}
 	mp_mallinfo mi;
 	mp_heap_mallinfo(h, &mi);
-	mp_table t;
 	mp_table_init(&t, "heap_mallinfo", "glibc mallinfo2 recomputed from the heap walk");
 	static const char *const fields[] = {"arena", "ordblks", "smblks", "hblks", "hblkhd",
 					     "usmblks", "fsmblks", "uordblks", "fordblks",
@@ -290,6 +333,7 @@ static void write_prometheus(FILE *out, const mp_heap *h, const heap_summary *s)
 		mp_table_uint(&t, values[i]);
 	mp_table_write_prometheus(out, &t);
 	mp_table_free(&t);
+states:
 	mp_table_init(&t, "heap_state", "heap chunks per state");
 	mp_table_column(&t, "state", false);
 	mp_table_column(&t, "chunks", true);
@@ -311,6 +355,42 @@ static void text_tally(FILE *out, const char *label, tally t)
 {
 	fprintf(out, "  %-9s %10" PRIu64 " chunks %14" PRIu64 " bytes\n", label,
 		t.chunks, t.bytes);
+}
+
+/* malloc's peaks and mallinfo2, recomputed. */
+static void write_glibc_text(FILE *out, const mp_heap *h)
+{
+	uint64_t max_mmapped, max_n_mmaps;
+	if (mp_heap_peak_mmapped(h, &max_mmapped, &max_n_mmaps))
+		fprintf(out, "\npeak (malloc's own statistics): mmapped %" PRIu64 " bytes in at most %"
+			PRIu64 " chunks; see each arena's peak above\n", max_mmapped, max_n_mmaps);
+	else
+		fprintf(out, "\npeak: malloc's mmap statistics (mp_) were not found; arena peaks above\n");
+
+	mp_mallinfo mi;
+	mp_heap_mallinfo(h, &mi);
+	fprintf(out, "\nmallinfo2 (recomputed from the walk)\n"
+		"  arena %" PRIu64 "  ordblks %" PRIu64 "  smblks %" PRIu64 "  hblks %" PRIu64
+		"  hblkhd %" PRIu64 "\n  uordblks %" PRIu64 "  fordblks %" PRIu64 "  fsmblks %" PRIu64
+		"  keepcost %" PRIu64 "\n", mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
+		mi.uordblks, mi.fordblks, mi.fsmblks, mi.keepcost);
+}
+
+/* The allocator's own figures, a line per group. */
+static void write_detail_text(FILE *out, const mp_heap *h)
+{
+	const char *group = NULL;
+	for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
+		mp_heap_detail d = mp_heap_detail_at(h, i);
+		if (!group)
+			fputs("\nallocator detail", out);
+		if (!group || strcmp(group, d.group) != 0)
+			fprintf(out, "\n  %s:", d.group);
+		group = d.group;
+		fprintf(out, "  %s %" PRIu64, d.name, d.value);
+	}
+	if (group)
+		fputc('\n', out);
 }
 
 static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
@@ -357,20 +437,10 @@ static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
 			row[1].chunks, row[1].bytes, row[2].chunks, row[2].bytes);
 	}
 
-	uint64_t max_mmapped, max_n_mmaps;
-	if (mp_heap_peak_mmapped(h, &max_mmapped, &max_n_mmaps))
-		fprintf(out, "\npeak (malloc's own statistics): mmapped %" PRIu64 " bytes in at most %"
-			PRIu64 " chunks; see each arena's peak above\n", max_mmapped, max_n_mmaps);
+	if (is_glibc(h))
+		write_glibc_text(out, h);
 	else
-		fprintf(out, "\npeak: malloc's mmap statistics (mp_) were not found; arena peaks above\n");
-
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
-	fprintf(out, "\nmallinfo2 (recomputed from the walk)\n"
-		"  arena %" PRIu64 "  ordblks %" PRIu64 "  smblks %" PRIu64 "  hblks %" PRIu64
-		"  hblkhd %" PRIu64 "\n  uordblks %" PRIu64 "  fordblks %" PRIu64 "  fsmblks %" PRIu64
-		"  keepcost %" PRIu64 "\n", mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
-		mi.uordblks, mi.fordblks, mi.fsmblks, mi.keepcost);
+		write_detail_text(out, h);
 
 	size_t n_problems = mp_heap_problem_count(h);
 	if (n_problems || mp_heap_partial(h)) {

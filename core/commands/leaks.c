@@ -160,7 +160,7 @@ void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
 		mp_chunk c = mp_heap_chunk(heap, r->unreferenced[i]);
 		mp_json_begin_object(j);
 		mp_json_key(j, "address");
-		mp_json_hex(j, c.address + 16);
+		mp_json_hex(j, c.user_address);
 		mp_json_key(j, "size");
 		mp_json_uint(j, mp_chunk_usable_size(&c));
 		mp_json_key(j, "kind");
@@ -218,7 +218,7 @@ void mp_leaks_write_text(FILE *out, const mp_target *target, const mp_heap *heap
 			r->n_unreferenced, r->n_unreferenced == 1 ? "" : "s");
 		for (size_t i = 0; i < r->n_unreferenced && i < TEXT_UNREFERENCED; i++) {
 			mp_chunk c = mp_heap_chunk(heap, r->unreferenced[i]);
-			fprintf(out, "  0x%" PRIx64 "  %" PRIu64 " bytes  %s\n", c.address + 16,
+			fprintf(out, "  0x%" PRIx64 "  %" PRIu64 " bytes  %s\n", c.user_address,
 				mp_chunk_usable_size(&c),
 				mp_leak_kind_name(mp_leaks_kind(leaks, r->unreferenced[i])));
 		}
@@ -363,7 +363,7 @@ static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks
 		uint64_t usable = mp_chunk_usable_size(&chunk);
 		uint8_t bytes[64];
 		size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
-		mp_error *read_err = mp_target_read(c->target, chunk.address + 16, bytes, length);
+		mp_error *read_err = mp_target_read(c->target, chunk.user_address, bytes, length);
 		if (read_err) {
 			mp_error_free(read_err);
 			length = 0;
@@ -371,7 +371,7 @@ static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks
 		const char *evidence = "";
 		char *type = mp_block_category(c->target, &typing, i, bytes, length, &evidence);
 		char address[32], size[32];
-		snprintf(address, sizeof(address), "0x%" PRIx64, chunk.address + 16);
+		snprintf(address, sizeof(address), "0x%" PRIx64, chunk.user_address);
 		snprintf(size, sizeof(size), "%" PRIu64, usable);
 		if (j) {
 			mp_json_begin_object(j);

@@ -102,7 +102,7 @@ static int run_refs(mp_command *c)
 		mp_json_key(&j, "block");
 		mp_json_begin_object(&j);
 		mp_json_key(&j, "address");
-		mp_json_hex(&j, target.address + 16);
+		mp_json_hex(&j, target.user_address);
 		mp_json_key(&j, "size");
 		mp_json_uint(&j, mp_chunk_usable_size(&target));
 		mp_json_key(&j, "state");
@@ -128,7 +128,7 @@ static int run_refs(mp_command *c)
 				mp_chunk b = mp_heap_chunk(heap, path[i].block);
 				mp_json_begin_object(&j);
 				mp_json_key(&j, "block");
-				mp_json_hex(&j, b.address + 16);
+				mp_json_hex(&j, b.user_address);
 				mp_json_key(&j, "size");
 				mp_json_uint(&j, mp_chunk_usable_size(&b));
 				mp_json_key(&j, "pointer_at");
@@ -148,7 +148,7 @@ static int run_refs(mp_command *c)
 		mp_json_end_object(&j);
 		mp_json_finish(&j);
 	} else {
-		fprintf(c->out, "block 0x%" PRIx64 ", %" PRIu64 " bytes, %s\n", target.address + 16,
+		fprintf(c->out, "block 0x%" PRIx64 ", %" PRIu64 " bytes, %s\n", target.user_address,
 			mp_chunk_usable_size(&target), mp_chunk_state_name(target.state));
 		fprintf(c->out, "\nreferences (%zu)\n", n_refs);
 		for (size_t i = 0; i < n_refs; i++) {
@@ -170,15 +170,15 @@ static int run_refs(mp_command *c)
 				uint64_t word = i == 1 ? path[0].root.address : path[i].word_address;
 				mp_chunk owner = i > 1 ? mp_heap_chunk(heap, path[i - 1].block) : b;
 				if (i > 1)
-					fprintf(c->out, "+%" PRIu64, word - owner.address - 16);
+					fprintf(c->out, "+%" PRIu64, word - owner.user_address);
 				/* An interior pointer is the reason a block is only
 				 * possibly lost: the step says where it points. */
 				if (path[i].offset)
 					fprintf(c->out, " -> 0x%" PRIx64 "+%" PRIu64 " (%" PRIu64
-						" bytes, interior pointer)", b.address + 16, path[i].offset,
+						" bytes, interior pointer)", b.user_address, path[i].offset,
 						mp_chunk_usable_size(&b));
 				else
-					fprintf(c->out, " -> 0x%" PRIx64 " (%" PRIu64 " bytes)", b.address + 16,
+					fprintf(c->out, " -> 0x%" PRIx64 " (%" PRIu64 " bytes)", b.user_address,
 						mp_chunk_usable_size(&b));
 			}
 			fputc('\n', c->out);

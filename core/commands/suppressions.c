@@ -224,7 +224,7 @@ static void find_roots(mp_suppression_match *m)
 				if (b < 0 || m->root_of[b])
 					continue;
 				mp_chunk c = mp_heap_chunk(m->heap, (size_t)b);
-				if (c.address + 16 != buffer[w])
+				if (c.user_address != buffer[w])
 					continue;
 				uint64_t offset;
 				m->root_of[b] = mp_target_symbolize(m->target, at + 8 * w, &offset);
@@ -248,7 +248,7 @@ static void find_owners(mp_suppression_match *m)
 		for (uint64_t off = 0; off + 8 <= usable; off += sizeof(buffer)) {
 			size_t length = usable - off < sizeof(buffer) ? (size_t)(usable - off)
 								      : sizeof(buffer);
-			mp_error *err = mp_target_read(m->target, c.address + 16 + off, buffer, length);
+			mp_error *err = mp_target_read(m->target, c.user_address + off, buffer, length);
 			if (err) {
 				mp_error_free(err);
 				break;
@@ -258,7 +258,7 @@ static void find_owners(mp_suppression_match *m)
 				if (b < 0 || (size_t)b == i || m->owner_of[b] >= 0)
 					continue;
 				mp_chunk target = mp_heap_chunk(m->heap, (size_t)b);
-				if (target.address + 16 == buffer[w])
+				if (target.user_address == buffer[w])
 					m->owner_of[b] = (ptrdiff_t)i;
 			}
 		}
@@ -351,7 +351,7 @@ bool mp_suppression_filter(void *context, size_t index, enum mp_leak_kind kind,
 				uint8_t head[64];
 				uint64_t usable = mp_chunk_usable_size(&c);
 				size_t n = usable < sizeof(head) ? (size_t)usable : sizeof(head);
-				mp_error *err = mp_target_read(m->target, c.address + 16, head, n);
+				mp_error *err = mp_target_read(m->target, c.user_address, head, n);
 				if (err) {
 					mp_error_free(err);
 					n = 0;

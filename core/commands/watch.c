@@ -160,7 +160,7 @@ static mp_error *take(mp_command *c, const char *path, watched *w)
 		w->blocks = 0;
 		w->bytes = 0;
 		for (size_t i = 0; i < h->n_chunks; i++) {
-			uint64_t usable = heap_chunk_usable(&h->chunks[i]);
+			uint64_t usable = heap_chunk_usable(h, &h->chunks[i]);
 			w->blocks += usable != 0;
 			w->bytes += usable;
 		}

@@ -355,7 +355,7 @@ const mp_allocator *mp_target_allocator(mp_target *t)
 		.module = m ? m->name : "",
 		/* Undetermined: the glibc walk tries, and says itself when
 		 * it finds no glibc heap. */
-		.readable = kind == MP_ALLOCATOR_GLIBC || kind == MP_ALLOCATOR_UNDETERMINED,
+		.readable = kind == MP_ALLOCATOR_UNDETERMINED || heap_backend_for(kind) != NULL,
 	};
 	if (!a.version)
 		a.version = "";
@@ -394,6 +394,11 @@ void heap_set_allocator(mp_heap *h, const mp_allocator *a)
 	snprintf(h->allocator_version, sizeof(h->allocator_version), "%s", a->version);
 	free(h->allocator_module);
 	h->allocator_module = strdup(a->module);
+	/* A snapshot loaded from a file types blocks by its allocator's size
+	 * classes, as the heap it was taken from did. */
+	const heap_backend *backend = heap_backend_for(a->kind);
+	if (backend && !h->usable_for_request)
+		h->usable_for_request = backend->usable_for_request;
 }
 
 mp_allocator mp_heap_allocator(const mp_heap *h)
@@ -405,8 +410,8 @@ mp_allocator mp_heap_allocator(const mp_heap *h)
 		.module = h->allocator_module ? h->allocator_module : "",
 		.readable = true,
 	};
-	/* Snapshots are only ever taken of glibc heaps and keep just the
-	 * backend string ("glibc 2.36"). */
+	/* Snapshots from before the allocator section were only ever taken
+	 * of glibc heaps and keep just the backend string ("glibc 2.36"). */
 	if (a.kind == MP_ALLOCATOR_UNDETERMINED && h->backend &&
 	    strncmp(h->backend, "glibc ", 6) == 0) {
 		a.kind = MP_ALLOCATOR_GLIBC;

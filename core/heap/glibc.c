@@ -1217,9 +1217,10 @@ static mp_error *locate(walker *w, const mp_heap_options *options)
 	return NULL;
 }
 
-mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
-			      mp_heap *heap)
+mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
+			      const mp_heap_options *options, mp_heap *heap)
 {
+	(void)allocator;   /* the walk finds its version in libc itself */
 	walker w;
 	memset(&w, 0, sizeof(w));
 	w.t = target;

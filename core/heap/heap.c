@@ -19,6 +19,9 @@ mp_heap *heap_new(void)
 {
 	mp_heap *h = calloc(1, sizeof(*h));
 	if (h) {
+		h->header_bytes = 16;
+		h->next_overlap = 8;
+		h->granule_shift = 4;
 		/* The nanoseconds are what diffs divide by (snapshots a second
 		 * apart); the seconds are what the heap report shows. */
 		struct timespec now;
@@ -27,6 +30,45 @@ mp_heap *heap_new(void)
 		h->timestamp_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	}
 	return h;
+}
+
+void heap_set_layout(mp_heap *h, unsigned header_bytes, unsigned granule_shift)
+{
+	h->header_bytes = header_bytes;
+	h->next_overlap = 0;
+	h->granule_shift = granule_shift;
+}
+
+void heap_set_size_classes(mp_heap *h, uint64_t (*usable_for_request)(uint64_t size))
+{
+	h->usable_for_request = usable_for_request;
+}
+
+mp_error *heap_set_backend_name(mp_heap *h, const char *name)
+{
+	char *copy = strdup(name);
+	if (!copy)
+		return mp_error_nomem();
+	free(h->backend);
+	h->backend = copy;
+	return NULL;
+}
+
+mp_error *heap_add_detail(mp_heap *h, const char *group, const char *name, uint64_t value)
+{
+	if (!MP_ARRAY_RESERVE(h->details, h->details_capacity, h->n_details + 1))
+		return mp_error_nomem();
+	heap_detail *d = &h->details[h->n_details];
+	d->group = strdup(group);
+	d->name = strdup(name);
+	if (!d->group || !d->name) {
+		free(d->group);
+		free(d->name);
+		return mp_error_nomem();
+	}
+	d->value = value;
+	h->n_details++;
+	return NULL;
 }
 
 mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena)
@@ -56,10 +98,12 @@ mp_error *heap_begin_segment(mp_heap *h, uint64_t start, uint64_t end, int arena
 	mp_error *err = heap_begin_region(h, start, arena);
 	if (err || end <= start)
 		return err;
-	/* A chunk takes 32 bytes at least: no more chunks than that fit.
-	 * Taking the room once saves copying the table as it doubles, and
-	 * the pages never written are never backed. */
-	size_t most = (size_t)((end - start) / 32) + 1;
+	/* A chunk takes two granules at least (glibc's 32 bytes, the
+	 * others' 8-byte blocks are one granule but rare): no more chunks
+	 * than that fit, or than one per granule.  Taking the room once saves
+	 * copying the table as it doubles, and the pages never written are
+	 * never backed. */
+	size_t most = (size_t)((end - start) >> (h->granule_shift + (h->header_bytes ? 1 : 0))) + 1;
 	if (h->chunks_capacity - h->n_chunks < most) {
 		size_t wanted = h->n_chunks + most;
 		heap_chunk *grown = realloc(h->chunks, wanted * sizeof(*grown));
@@ -70,7 +114,7 @@ mp_error *heap_begin_segment(mp_heap *h, uint64_t start, uint64_t end, int arena
 		}
 	}
 	heap_region *r = &h->regions[h->n_regions - 1];
-	size_t granules = (size_t)((end - start) >> HEAP_ALIGN_SHIFT) + 1;
+	size_t granules = (size_t)((end - start) >> h->granule_shift) + 1;
 	r->n_words = (granules + 63) / 64;
 	r->starts = calloc(r->n_words, sizeof(*r->starts));
 	if (!r->starts)
@@ -99,18 +143,18 @@ mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 	if (!MP_ARRAY_RESERVE(h->chunks, h->chunks_capacity, h->n_chunks + 1))
 		return mp_error_nomem();
 	h->chunks[h->n_chunks].address = address;
-	h->chunks[h->n_chunks].size_state = (size & ~(uint64_t)HEAP_STATE_MASK) | state;
+	h->chunks[h->n_chunks].size_state = size << HEAP_STATE_BITS | (uint64_t)state;
 	h->n_chunks++;
 	heap_region *r = h->n_regions ? &h->regions[h->n_regions - 1] : NULL;
 	if (r && r->bits_set) {
 		uint64_t offset = address - r->start;
 		if (address < r->start || address + size > r->end ||
-		    (offset & ((1u << HEAP_ALIGN_SHIFT) - 1))) {
+		    (offset & ((1u << h->granule_shift) - 1))) {
 			/* Outside what the segment promised: the region's bitmap
 			 * is rebuilt from the table when it closes. */
 			r->bits_set = false;
 		} else {
-			size_t g = (size_t)(offset >> HEAP_ALIGN_SHIFT);
+			size_t g = (size_t)(offset >> h->granule_shift);
 			r->starts[g / 64] |= (uint64_t)1 << (g % 64);
 			r->tiled = r->tiled && address == r->grown_end;
 			r->grown_end = address + size;
@@ -155,17 +199,18 @@ mp_error *heap_end_region(mp_heap *h, uint64_t end)
 	r->end = end > last_end ? end : last_end;
 	r->start = h->chunks[r->first].address < r->start ? h->chunks[r->first].address
 							   : r->start;
-	size_t granules = (size_t)((r->end - r->start) >> HEAP_ALIGN_SHIFT) + 1;
+	size_t granules = (size_t)((r->end - r->start) >> h->granule_shift) + 1;
 	r->n_words = (granules + 63) / 64;
 	r->starts = calloc(r->n_words, sizeof(*r->starts));
 	if (!r->starts)
 		return mp_error_nomem();
 	for (size_t k = 0; k < r->count; k++) {
 		uint64_t offset = h->chunks[r->first + k].address - r->start;
-		if (offset & ((1u << HEAP_ALIGN_SHIFT) - 1))
-			return mp_error_new(MP_ERR_FORMAT, "chunk at %#llx is not 16-byte aligned",
-					    (unsigned long long)h->chunks[r->first + k].address);
-		size_t g = (size_t)(offset >> HEAP_ALIGN_SHIFT);
+		if (offset & ((1u << h->granule_shift) - 1))
+			return mp_error_new(MP_ERR_FORMAT, "chunk at %#llx is not %u-byte aligned",
+					    (unsigned long long)h->chunks[r->first + k].address,
+					    1u << h->granule_shift);
+		size_t g = (size_t)(offset >> h->granule_shift);
 		r->starts[g / 64] |= (uint64_t)1 << (g % 64);
 	}
 	r->tiled = h->chunks[r->first].address == r->start && last_end == r->end;
@@ -220,10 +265,11 @@ mp_error *heap_read(const mp_heap *h, mp_target *target, uint64_t address,
 /* How many chunks of r start at or before address, from the start bitmap
  * and the running counts: one load and a popcount.  Inlined into each
  * clone, so the popcnt one uses the instruction. */
-static inline __attribute__((always_inline)) size_t starts_up_to(const heap_region *r,
+static inline __attribute__((always_inline)) size_t starts_up_to(const mp_heap *h,
+								 const heap_region *r,
 								 uint64_t address)
 {
-	size_t g = (size_t)((address - r->start) >> HEAP_ALIGN_SHIFT);
+	size_t g = (size_t)((address - r->start) >> h->granule_shift);
 	size_t w = g / 64;
 	uint64_t below = r->starts[w] & (~(uint64_t)0 >> (63 - g % 64));
 	return r->before[w] + (size_t)__builtin_popcountll(below);
@@ -235,7 +281,7 @@ ptrdiff_t mp_heap_find_chunk(const mp_heap *h, uint64_t address)
 	const heap_region *r = find_region(h, address);
 	if (!r)
 		return -1;
-	size_t lo = starts_up_to(r, address);
+	size_t lo = starts_up_to(h, r, address);
 	/* lo chunks start at or before address; the last of them holds it. */
 	if (lo == 0)
 		return -1;
@@ -251,10 +297,10 @@ ptrdiff_t mp_heap_find_block(const mp_heap *h, uint64_t address)
 	const heap_region *r = find_region(h, address);
 	if (!r)
 		return -1;
-	size_t lo = starts_up_to(r, address);
+	size_t lo = starts_up_to(h, r, address);
 	if (lo == 0)
 		return -1;
-	return heap_block_in_region(h->chunks, r, r->first + lo - 1, address);
+	return heap_block_in_region(h, r, r->first + lo - 1, address);
 }
 
 int mp_heap_chunk_arena(const mp_heap *h, size_t index)
@@ -319,11 +365,20 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 		       mp_heap **out)
 {
 	*out = NULL;
-	/* Before any walk: a heap that is not glibc's is refused, never read
-	 * as glibc (its glibc heap is nearly empty and would say so). */
+	/* Before any walk: a heap memprof cannot read is refused, never read
+	 * as glibc's (a program on another allocator has a nearly empty glibc
+	 * heap that would say so). */
 	mp_error *refused = mp_allocator_check(target);
 	if (refused)
 		return refused;
+	const mp_allocator *allocator = mp_target_allocator(target);
+	/* Nothing named the allocator: glibc is tried, and its walk says
+	 * whether it found glibc's arenas. */
+	const heap_backend *backend = heap_backend_for(
+		allocator->kind == MP_ALLOCATOR_UNDETERMINED ? MP_ALLOCATOR_GLIBC : allocator->kind);
+	if (!backend)
+		return mp_error_new(MP_ERR_ALLOCATOR, "%s %s detected in %s: memprof cannot read its heap",
+				    allocator->name, allocator->version, allocator->module);
 	mp_heap_options defaults = {0};
 	mp_heap *h = heap_new();
 	if (!h)
@@ -333,7 +388,8 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 		mp_heap_free(h);
 		return mp_error_nomem();
 	}
-	mp_error *err = mp_glibc_heap_build(target, options ? options : &defaults, h);
+	heap_set_size_classes(h, backend->usable_for_request);
+	mp_error *err = backend->build(target, allocator, options ? options : &defaults, h);
 	if (!err)
 		err = mp_target_check_alive(target);
 	if (err) {
@@ -342,9 +398,7 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 	}
 	if (mp_target_partial(target))
 		h->partial = true;
-	const mp_allocator *allocator = mp_target_allocator(target);
 	heap_set_allocator(h, allocator);
-	/* Nothing named the allocator, but the walk found glibc's arenas. */
 	if (allocator->kind == MP_ALLOCATOR_UNDETERMINED)
 		h->allocator_kind = MP_ALLOCATOR_GLIBC;
 	*out = h;
@@ -368,6 +422,11 @@ void mp_heap_free(mp_heap *h)
 	free(h->chunks);
 	free(h->arenas);
 	free(h->problems);
+	for (size_t i = 0; i < h->n_details; i++) {
+		free(h->details[i].group);
+		free(h->details[i].name);
+	}
+	free(h->details);
 	free(h->backend);
 	free(h->target_description);
 	free(h->allocator_module);
@@ -383,14 +442,7 @@ const char *mp_chunk_state_name(enum mp_chunk_state state)
 	return (unsigned)state < MP_CHUNK_STATE_COUNT ? names[state] : "unknown";
 }
 
-uint64_t mp_chunk_usable_size(const mp_chunk *c)
-{
-	if (c->state == MP_CHUNK_IN_USE)
-		return c->size - 8;
-	if (c->state == MP_CHUNK_IN_USE_MMAPPED)
-		return c->size - 16;
-	return 0;
-}
+uint64_t mp_chunk_usable_size(const mp_chunk *c) { return c->usable_size; }
 
 const char *mp_heap_backend(const mp_heap *h) { return h->backend ? h->backend : "unknown"; }
 const char *mp_heap_located_by(const mp_heap *h) { return h->located_by ? h->located_by : ""; }
@@ -403,8 +455,23 @@ mp_chunk mp_heap_chunk(const mp_heap *h, size_t i)
 		c.address = h->chunks[i].address;
 		c.size = heap_chunk_size(&h->chunks[i]);
 		c.state = heap_chunk_state(&h->chunks[i]);
+		c.user_address = heap_chunk_user(h, &h->chunks[i]);
+		c.usable_size = heap_chunk_usable(h, &h->chunks[i]);
 	}
 	return c;
+}
+
+size_t mp_heap_detail_count(const mp_heap *h) { return h->n_details; }
+
+mp_heap_detail mp_heap_detail_at(const mp_heap *h, size_t i)
+{
+	mp_heap_detail d = {"", "", 0};
+	if (i < h->n_details) {
+		d.group = h->details[i].group;
+		d.name = h->details[i].name;
+		d.value = h->details[i].value;
+	}
+	return d;
 }
 
 size_t mp_heap_arena_count(const mp_heap *h) { return h->n_arenas; }

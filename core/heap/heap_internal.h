@@ -1,14 +1,26 @@
 /* The heap snapshot as the backends build it and the analyses read it.
  *
+ * A heap is allocator-neutral: a "chunk" is a record of the allocator,
+ * the program's block at a fixed header size after its start.  glibc keeps
+ * a 16-byte header (size and prev_size) and hands out the next chunk's
+ * prev_size word as the last 8 usable bytes of a chunk in use; allocators
+ * that keep no header (jemalloc, tcmalloc, mimalloc) have chunks that are
+ * the blocks themselves: address what malloc returned, size the usable
+ * size.  The layout (header bytes, whether a block overlaps the next
+ * chunk's header, the finest alignment of a chunk) is the heap's, set by
+ * its backend; every analysis asks the heap (heap_chunk_user,
+ * heap_chunk_usable) and none names a header size.
+ *
  * Chunks live in one array sorted by address, 16 bytes each: the address
- * and the size with the state packed in its low 4 bits (chunk sizes are
- * multiples of 16).  Address lookup must be cheap for scanners that test
- * every word of memory, so each contiguous region (a heap segment, a run of
- * mmapped chunks) has a start bitmap, one bit per 16 bytes set where a
- * chunk starts, and the count of chunks before each 64-bit word of it.  The
- * chunk holding an address is then that count plus the set bits at or
- * below the address in its word, less one: a table load and a popcount,
- * whatever the chunk sizes.  Cost: about 1.2% of the heap's size.
+ * and the size shifted left 4 bits with the state in the low 4.  Address
+ * lookup must be cheap for scanners that test every word of memory, so
+ * each contiguous region (a heap segment, a slab, a run of mmapped chunks)
+ * has a start bitmap, one bit per granule (16 bytes for glibc, 8 for the
+ * others) set where a chunk starts, and the count of chunks before each
+ * 64-bit word of it.  The chunk holding an address is then that count plus
+ * the set bits at or below the address in its word, less one: a table
+ * load and a popcount, whatever the chunk sizes.  Cost: about 1.2% of the
+ * heap's size (2.4% with 8-byte granules).
  */
 #ifndef MEMPROF_CORE_HEAP_INTERNAL_H
 #define MEMPROF_CORE_HEAP_INTERNAL_H
@@ -17,10 +29,10 @@
 
 typedef struct heap_chunk {
 	uint64_t address;
-	uint64_t size_state;      /* size | state */
+	uint64_t size_state;      /* size << HEAP_STATE_BITS | state */
 } heap_chunk;
 
-enum { HEAP_STATE_MASK = 15, HEAP_ALIGN_SHIFT = 4 };
+enum { HEAP_STATE_BITS = 4, HEAP_STATE_MASK = 15 };
 
 typedef struct heap_region {
 	uint64_t start, end;
@@ -28,7 +40,7 @@ typedef struct heap_region {
 	int arena;                /* index into arenas, -1 for mmapped chunks */
 	uint8_t *copy;            /* live targets: the region's bytes, read once
 				   * by the walk and kept for the analyses */
-	uint64_t *starts;         /* bit per 16 bytes: a chunk starts there */
+	uint64_t *starts;         /* bit per granule: a chunk starts there */
 	uint32_t *before;         /* per word of starts: chunks before it */
 	size_t n_words;
 	bool tiled;               /* its chunks cover [start, end) with no gap,
@@ -41,7 +53,22 @@ typedef struct heap_region {
 	uint64_t grown_end;
 } heap_region;
 
+/* One row of an allocator's own facts (mp_heap_detail). */
+typedef struct heap_detail {
+	char *group, *name;
+	uint64_t value;
+} heap_detail;
+
 struct mp_heap {
+	/* The layout (heap_set_layout): glibc's unless the backend says. */
+	unsigned header_bytes;    /* before the user's data */
+	unsigned next_overlap;    /* bytes of the next chunk's header a chunk
+				   * in use lends its block (glibc: 8) */
+	unsigned granule_shift;   /* log2 of the finest chunk alignment */
+	/* The allocator's size classes (heap_usable_for_request); NULL for
+	 * glibc's rounding.  Not saved: a loaded snapshot has glibc's, or
+	 * the backend's looked up again by heap_set_allocator. */
+	uint64_t (*usable_for_request)(uint64_t size);
 	heap_chunk *chunks;
 	size_t n_chunks, chunks_capacity;
 	heap_region *regions;     /* sorted, disjoint */
@@ -50,6 +77,8 @@ struct mp_heap {
 	size_t n_arenas, arenas_capacity;
 	uint64_t arena_struct_size;   /* bytes of each arena's malloc_state at
 				       * its address; 0 when unknown */
+	heap_detail *details;
+	size_t n_details, details_capacity;
 	mp_heap_problem *problems;
 	size_t n_problems, problems_capacity;
 	size_t dropped_problems;  /* beyond the cap, counted not kept */
@@ -71,7 +100,7 @@ struct mp_heap {
 
 static inline uint64_t heap_chunk_size(const heap_chunk *c)
 {
-	return c->size_state & ~(uint64_t)HEAP_STATE_MASK;
+	return c->size_state >> HEAP_STATE_BITS;
 }
 
 static inline enum mp_chunk_state heap_chunk_state(const heap_chunk *c)
@@ -79,50 +108,64 @@ static inline enum mp_chunk_state heap_chunk_state(const heap_chunk *c)
 	return (enum mp_chunk_state)(c->size_state & HEAP_STATE_MASK);
 }
 
-/* What malloc_usable_size says for a chunk in use; 0 for other states. */
-static inline uint64_t heap_chunk_usable(const heap_chunk *c)
+/* Where the program's bytes of chunk c start: what malloc returned. */
+static inline uint64_t heap_chunk_user(const mp_heap *h, const heap_chunk *c)
 {
-	enum mp_chunk_state s = heap_chunk_state(c);
-	return s == MP_CHUNK_IN_USE ? heap_chunk_size(c) - 8
-	       : s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - 16 : 0;
+	return c->address + h->header_bytes;
 }
 
-/* The block of region r (index into chunks) whose usable bytes hold
+/* What malloc_usable_size says for a chunk in use; 0 for other states.
+ * glibc: an arena chunk's size less its header plus the next chunk's
+ * prev_size word; an mmapped chunk has no next chunk to borrow from. */
+static inline uint64_t heap_chunk_usable(const mp_heap *h, const heap_chunk *c)
+{
+	enum mp_chunk_state s = heap_chunk_state(c);
+	if (s == MP_CHUNK_IN_USE)
+		return heap_chunk_size(c) - h->header_bytes + h->next_overlap;
+	return s == MP_CHUNK_IN_USE_MMAPPED ? heap_chunk_size(c) - h->header_bytes : 0;
+}
+
+/* The block of region r (index into h->chunks) whose usable bytes hold
  * address, or -1; i is the last chunk of r starting at or before address.
- * An arena chunk in use extends 8 bytes into the next chunk: glibc hands
- * out the next chunk's prev_size field, unused while the chunk is in use,
- * as the last word of malloc_usable_size.  Shared by the heap's lookup and
- * the block graph's, so every analysis agrees on which block owns a byte. */
-static inline ptrdiff_t heap_block_in_region(const heap_chunk *chunks, const heap_region *r,
+ * With glibc's layout a chunk in use extends into the next chunk: its
+ * prev_size field, unused while the chunk is in use, is the last word of
+ * malloc_usable_size.  Shared by the heap's lookup and the block graph's,
+ * so every analysis agrees on which block owns a byte. */
+static inline ptrdiff_t heap_block_in_region(const mp_heap *h, const heap_region *r,
 					     size_t i, uint64_t address)
 {
-	const heap_chunk *c = &chunks[i];
-	if (address < c->address + 8) {
-		if (i == r->first)
+	const heap_chunk *c = &h->chunks[i];
+	uint64_t user = c->address + h->header_bytes;
+	if (address < user) {
+		/* In c's header: the previous chunk's block when it lends it. */
+		if (i == r->first || address >= c->address + h->next_overlap)
 			return -1;
 		const heap_chunk *p = c - 1;
 		return heap_chunk_state(p) == MP_CHUNK_IN_USE &&
 		       p->address + heap_chunk_size(p) == c->address ? (ptrdiff_t)i - 1 : -1;
 	}
-	if (address < c->address + 16 || address >= c->address + 16 + heap_chunk_usable(c))
+	if (address >= user + heap_chunk_usable(h, c))
 		return -1;
 	return (ptrdiff_t)i;
 }
 
 /* Whether value, inside block c's usable bytes, lies in the next chunk's
- * header (c's last word).  That address is also the next chunk's, which
- * malloc, calloc and memset leave in caller-saved registers: register
- * roots do not count it as a pointer to c. */
+ * header (c's last word under glibc's layout; never for header-less
+ * ones).  That address is also the next chunk's, which malloc, calloc and
+ * memset leave in caller-saved registers: register roots do not count it
+ * as a pointer to c. */
 static inline bool heap_in_next_header(const heap_chunk *c, uint64_t value)
 {
 	return value >= c->address + heap_chunk_size(c);
 }
 
-/* What glibc's malloc makes usable of a request of size bytes on x86-64:
- * the request plus its 8-byte size field, rounded up to 16, at least 32,
- * less the size field. */
-static inline uint64_t heap_usable_for_request(uint64_t size)
+/* What the allocator makes usable of a request of size bytes: glibc on
+ * x86-64 adds its 8-byte size field, rounds up to 16, takes at least 32,
+ * less the size field; other backends give their size classes. */
+static inline uint64_t heap_usable_for_request(const mp_heap *h, uint64_t size)
 {
+	if (h->usable_for_request)
+		return h->usable_for_request(size);
 	uint64_t chunk = (size + 8 + 15) & ~(uint64_t)15;
 	return (chunk < 32 ? 32 : chunk) - 8;
 }
@@ -132,7 +175,25 @@ static inline void heap_chunk_set_state(heap_chunk *c, enum mp_chunk_state s)
 	c->size_state = (c->size_state & ~(uint64_t)HEAP_STATE_MASK) | (uint64_t)s;
 }
 
+/* A new heap with glibc's layout. */
 mp_heap *heap_new(void);
+/* For allocators that keep no glibc header: header_bytes before the
+ * user's data (0 for jemalloc, tcmalloc and mimalloc: a chunk is then the
+ * block, address what malloc returned and size its usable size) and
+ * granule_shift the log2 of the finest alignment a chunk starts at (3 for
+ * their 8-byte classes).  No overlap with the next chunk.  Called before
+ * the first region. */
+void heap_set_layout(mp_heap *h, unsigned header_bytes, unsigned granule_shift);
+/* The usable size the allocator gives a request of size bytes (its size
+ * classes), for typing blocks by size; without it glibc's rounding is
+ * assumed. */
+void heap_set_size_classes(mp_heap *h, uint64_t (*usable_for_request)(uint64_t size));
+/* The backend string `heap` prints ("jemalloc 5.3.0"). */
+mp_error *heap_set_backend_name(mp_heap *h, const char *name);
+/* A row of the allocator's own facts, shown by `heap` and kept in
+ * snapshots: the allocator's totals under group "totals", the rest under
+ * groups of its own ("arena 0", "bin 48", "size class 7"). */
+mp_error *heap_add_detail(mp_heap *h, const char *group, const char *name, uint64_t value);
 /* Appends a chunk to the region being built (see heap_begin_region). */
 mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 			 enum mp_chunk_state state);
@@ -177,6 +238,12 @@ enum { HEAP_SECTION_OWNERS = 0x4f574e52 };     /* "OWNR" */
  * version and module as NUL-terminated strings), so a snapshot shown again
  * names the module it was taken from. */
 enum { HEAP_SECTION_ALLOCATOR = 0x414c4f43 };  /* "ALOC" */
+/* Also snapshot.c's: the layout (u32 header bytes, u32 next overlap, u32
+ * granule shift) and the allocator's detail rows (u32 count, then per row
+ * u64 value and group and name NUL-terminated).  Without them a snapshot
+ * is glibc's, with no detail. */
+enum { HEAP_SECTION_LAYOUT = 0x4c415954 };     /* "LAYT" */
+enum { HEAP_SECTION_DETAIL = 0x4445544c };     /* "DETL" */
 
 mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section *sections,
 			 size_t n_sections);
@@ -194,8 +261,40 @@ mp_error *heap_add_arena(mp_heap *h, const mp_arena_info *arena);
 /* allocator.c: records the target's allocator in the heap (copies). */
 void heap_set_allocator(mp_heap *heap, const mp_allocator *allocator);
 
+/* A heap backend: one allocator memprof reads (backends.c lists them). */
+typedef struct heap_backend {
+	enum mp_allocator_kind kind;
+	/* Reads the target's heap into heap (new, glibc's layout until the
+	 * backend sets its own).  MP_ERR_ALLOCATOR when this version's
+	 * layout is unknown. */
+	mp_error *(*build)(mp_target *target, const mp_allocator *allocator,
+			   const mp_heap_options *options, mp_heap *heap);
+	/* Its size classes (heap_set_size_classes), kept here too so a
+	 * snapshot loaded from a file types blocks as the live heap did;
+	 * NULL for glibc's rounding. */
+	uint64_t (*usable_for_request)(uint64_t size);
+} heap_backend;
+
+/* The backend for an allocator, or NULL when memprof cannot read it. */
+const heap_backend *heap_backend_for(enum mp_allocator_kind kind);
+
 /* glibc.c: builds a heap from a target with a glibc ptmalloc allocator. */
-mp_error *mp_glibc_heap_build(mp_target *target, const mp_heap_options *options,
-			      mp_heap *heap);
+mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
+			      const mp_heap_options *options, mp_heap *heap);
+
+/* mimalloc.c: mimalloc 2.0's segments, pages and heaps; its size classes. */
+mp_error *mp_mimalloc_heap_build(mp_target *target, const mp_allocator *allocator,
+				 const mp_heap_options *options, mp_heap *heap);
+uint64_t mp_mimalloc_usable_for_request(uint64_t size);
+
+/* tcmalloc.c: gperftools 2.10's page map, spans and caches; its size classes. */
+mp_error *mp_tcmalloc_heap_build(mp_target *target, const mp_allocator *allocator,
+				 const mp_heap_options *options, mp_heap *heap);
+uint64_t mp_tcmalloc_usable_for_request(uint64_t size);
+
+/* jemalloc.c: jemalloc 5.3's extent map, slabs, arenas and tcaches; its size classes. */
+mp_error *mp_jemalloc_heap_build(mp_target *target, const mp_allocator *allocator,
+				 const mp_heap_options *options, mp_heap *heap);
+uint64_t mp_jemalloc_usable_for_request(uint64_t size);
 
 #endif

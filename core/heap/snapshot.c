@@ -7,12 +7,14 @@
  *   backend, located_by, target description; arenas (6 u64 + u64 flags +
  *   u64 heaps); problems (u64 address + 2 strings); region arenas (u64
  *   count, then u64 start + i64 arena each); chunks (u64 address, u64
- *   size|state); since version 2, sections (u32 count, then u32 tag + u64
- *   size + bytes each: what analyses saved beside the heap, opaque here);
- *   u32 CRC-32 of everything before it.
+ *   size << 4 | state; versions 1 and 2: size | state, sizes being glibc's
+ *   multiples of 16); since version 2, sections (u32 count, then u32 tag +
+ *   u64 size + bytes each: what analyses saved beside the heap, opaque
+ *   here, and this file's own: allocator, layout, detail); u32 CRC-32 of
+ *   everything before it.
  *
- * Version 1 files (no sections) are still read; a newer version is refused
- * with a message that names it.
+ * Version 1 and 2 files are still read (glibc heaps all); a newer version
+ * is refused with a message that names it.
  *
  * Loading checks the magic, the version, every length against the file
  * size and the CRC, so a truncated or damaged snapshot is an error naming
@@ -28,7 +30,7 @@
 #include "heap_internal.h"
 
 static const char MAGIC[8] = "MPSNAP\0";
-enum { FORMAT_VERSION = 2, FLAG_PARTIAL = 1, FLAG_PEAK = 2 };
+enum { FORMAT_VERSION = 3, FLAG_PARTIAL = 1, FLAG_PEAK = 2 };
 
 typedef struct writer {
 	FILE *f;
@@ -98,7 +100,7 @@ mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section 
 		put_u64(&w, (uint64_t)(int64_t)h->regions[i].arena);
 	}
 	put(&w, h->chunks, h->n_chunks * sizeof(*h->chunks));
-	put_u32(&w, (uint32_t)n_sections + 1);
+	put_u32(&w, (uint32_t)n_sections + 3);
 	for (size_t i = 0; i < n_sections; i++) {
 		put_u32(&w, sections[i].tag);
 		put_u64(&w, sections[i].size);
@@ -111,6 +113,22 @@ mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section 
 	put_u32(&w, (uint32_t)h->allocator_kind);
 	put(&w, h->allocator_version, version_size);
 	put(&w, module, module_size);
+	put_u32(&w, HEAP_SECTION_LAYOUT);
+	put_u64(&w, 12);
+	put_u32(&w, h->header_bytes);
+	put_u32(&w, h->next_overlap);
+	put_u32(&w, h->granule_shift);
+	uint64_t detail_size = 4;
+	for (size_t i = 0; i < h->n_details; i++)
+		detail_size += 8 + strlen(h->details[i].group) + 1 + strlen(h->details[i].name) + 1;
+	put_u32(&w, HEAP_SECTION_DETAIL);
+	put_u64(&w, detail_size);
+	put_u32(&w, (uint32_t)h->n_details);
+	for (size_t i = 0; i < h->n_details; i++) {
+		put_u64(&w, h->details[i].value);
+		put(&w, h->details[i].group, strlen(h->details[i].group) + 1);
+		put(&w, h->details[i].name, strlen(h->details[i].name) + 1);
+	}
 	uint32_t crc = w.crc;
 	put_u32(&w, crc);
 	if (fclose(f) != 0 || w.failed)
@@ -223,6 +241,14 @@ static mp_error *take_sections(reader *r, heap_section **out, size_t *n_out)
 	return NULL;
 }
 
+/* Drops section i from the caller's list. */
+static void drop_section(heap_section *sections, size_t *n, size_t i)
+{
+	free(sections[i].data);
+	memmove(&sections[i], &sections[i + 1], (*n - i - 1) * sizeof(*sections));
+	(*n)--;
+}
+
 /* Applies the allocator section (snapshots before it have none: the
  * backend string says glibc) and drops it from the caller's list.  A
  * section that does not parse is ignored, as an unknown one would be. */
@@ -255,10 +281,64 @@ static mp_error *take_allocator(mp_heap *h, heap_section *sections, size_t *n)
 			if (!h->allocator_module)
 				return mp_error_nomem();
 		}
-		free(s->data);
-		memmove(s, s + 1, (*n - i - 1) * sizeof(*s));
-		(*n)--;
+		drop_section(sections, n, i);
 		i--;
+	}
+	return NULL;
+}
+
+/* Applies the layout section (before the regions are rebuilt: their start
+ * bitmaps are per granule).  Without one the heap is glibc's. */
+static mp_error *take_layout(const char *path, mp_heap *h, heap_section *sections, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (sections[i].tag != HEAP_SECTION_LAYOUT)
+			continue;
+		uint32_t fields[3];
+		if (sections[i].size != sizeof(fields))
+			return corrupt(path, "layout section");
+		memcpy(fields, sections[i].data, sizeof(fields));
+		if (fields[0] > 64 || fields[1] > fields[0] || fields[2] < 3 || fields[2] > 12)
+			return corrupt(path, "layout section");
+		h->header_bytes = fields[0];
+		h->next_overlap = fields[1];
+		h->granule_shift = fields[2];
+		drop_section(sections, n, i);
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Applies the detail section: rows of group and name strings. */
+static mp_error *take_detail(const char *path, mp_heap *h, heap_section *sections, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (sections[i].tag != HEAP_SECTION_DETAIL)
+			continue;
+		mp_byte_reader b = {sections[i].data, sections[i].size, 0};
+		uint32_t rows;
+		if (!mp_take(&b, &rows, 4) || rows > b.size / 10)
+			return corrupt(path, "detail section");
+		for (uint32_t k = 0; k < rows; k++) {
+			uint64_t value;
+			if (!mp_take(&b, &value, 8))
+				return corrupt(path, "detail section");
+			const char *group = (const char *)b.data + b.pos;
+			const char *group_end = memchr(group, '\0', b.size - b.pos);
+			if (!group_end)
+				return corrupt(path, "detail section");
+			const char *name = group_end + 1;
+			size_t left = b.size - (size_t)(name - (const char *)b.data);
+			const char *name_end = left ? memchr(name, '\0', left) : NULL;
+			if (!name_end)
+				return corrupt(path, "detail section");
+			mp_error *err = heap_add_detail(h, group, name, value);
+			if (err)
+				return err;
+			b.pos = (size_t)(name_end + 1 - (const char *)b.data);
+		}
+		drop_section(sections, n, i);
+		return NULL;
 	}
 	return NULL;
 }
@@ -391,8 +471,18 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 	h->chunks_capacity = n_chunks;
 	take(&r, h->chunks, n_chunks * sizeof(*h->chunks));
 	h->n_chunks = n_chunks;
+	if (version < 3)
+		for (size_t i = 0; i < h->n_chunks; i++) {
+			uint64_t old = h->chunks[i].size_state;
+			h->chunks[i].size_state = (old & ~(uint64_t)HEAP_STATE_MASK) << HEAP_STATE_BITS |
+						  (old & HEAP_STATE_MASK);
+		}
 	if (version >= 2) {
 		err = take_sections(&r, &loaded, &n_loaded);
+		if (!err)
+			err = take_layout(path, h, loaded, &n_loaded);
+		if (!err)
+			err = take_detail(path, h, loaded, &n_loaded);
 		if (err)
 			goto done;
 	}

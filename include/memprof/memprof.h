@@ -286,19 +286,26 @@ enum mp_chunk_state {
 	MP_CHUNK_IN_USE = 0,
 	MP_CHUNK_IN_USE_MMAPPED,  /* allocated with its own mmap */
 	MP_CHUNK_FREE,            /* in a bin: unsorted, small or large */
-	MP_CHUNK_TCACHE,          /* free, parked in a thread's tcache */
+	MP_CHUNK_TCACHE,          /* free, parked in a thread's cache */
 	MP_CHUNK_FASTBIN,         /* free, parked in a fastbin */
 	MP_CHUNK_TOP,             /* an arena's top chunk */
 	MP_CHUNK_METADATA,        /* allocator data in a chunk (tcache structs) */
 	MP_CHUNK_CORRUPT,         /* bytes a walk could not parse */
 	MP_CHUNK_STATE_COUNT,
+	/* The neutral name: free to the program, held by a thread cache or
+	 * a local free list of any allocator. */
+	MP_CHUNK_CACHED = MP_CHUNK_TCACHE,
 };
 const char *mp_chunk_state_name(enum mp_chunk_state state);
 
 typedef struct mp_chunk {
-	uint64_t address;         /* of the chunk header; user data at +16 */
-	uint64_t size;            /* chunk size (header included) */
+	uint64_t address;         /* of the allocator's record: glibc's chunk
+				   * header; the block itself for allocators
+				   * that keep no header */
+	uint64_t size;            /* of the record (glibc: header included) */
 	enum mp_chunk_state state;
+	uint64_t user_address;    /* what malloc returned */
+	uint64_t usable_size;     /* malloc_usable_size; 0 unless in use */
 } mp_chunk;
 
 typedef struct mp_heap_options {
@@ -359,6 +366,16 @@ ptrdiff_t mp_heap_find_block(const mp_heap *heap, uint64_t address);
 int mp_heap_chunk_arena(const mp_heap *heap, size_t index);
 /* Bytes the program may use in a chunk (malloc_usable_size): 0 unless in use. */
 uint64_t mp_chunk_usable_size(const mp_chunk *chunk);
+/* The allocator's own facts beyond the common view (jemalloc arenas and
+ * bins, tcmalloc size classes, mimalloc pages; its totals under group
+ * "totals"); none for glibc, whose arenas and mallinfo have their own
+ * calls.  Strings live as long as the heap. */
+typedef struct mp_heap_detail {
+	const char *group, *name;
+	uint64_t value;
+} mp_heap_detail;
+size_t mp_heap_detail_count(const mp_heap *heap);
+mp_heap_detail mp_heap_detail_at(const mp_heap *heap, size_t index);
 
 size_t mp_heap_arena_count(const mp_heap *heap);
 const mp_arena_info *mp_heap_arena(const mp_heap *heap, size_t index);

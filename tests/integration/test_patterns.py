@@ -168,12 +168,21 @@ with held_core([example("waste")], "waste.core") as core:
     # A version 1 file (no sections) still reads; a newer version is refused
     # by name.  Both made from the heap-only file, checksum recomputed.
     data = open(heap_only, "rb").read()[:-4]
-    # A heap-only file's one section is the allocator's ("ALOC", last):
-    # cut from the section count on.
+    # A heap-only file's sections are snapshot.c's own: the allocator
+    # ("ALOC"), the layout ("LAYT") and the allocator's detail ("DETL").
     table = data.rfind(b"COLA") - 4
-    check(struct.unpack_from("<I", data, table)[0] == 1, "heap-only: one section, the allocator's")
+    check(struct.unpack_from("<I", data, table)[0] == 3 and b"TYAL" in data[table:]
+          and b"LTED" in data[table:], "heap-only: the allocator, layout and detail sections")
+    # Version 1 stored each chunk's size | state (glibc sizes are multiples
+    # of 16), version 3 size << 4 | state: the table is the last thing
+    # before the sections, n_chunks (at offset 24) entries of 16 bytes.
+    n_chunks = struct.unpack_from("<Q", data, 24)[0]
     v1 = bytearray(data[:table])   # without the section table
     struct.pack_into("<I", v1, 8, 1)
+    for k in range(n_chunks):
+        at = table - 16 * (n_chunks - k) + 8
+        word = struct.unpack_from("<Q", v1, at)[0]
+        struct.pack_into("<Q", v1, at, (word >> 4) | (word & 15))
     old = os.path.join(tmp, "v1.snap")
     open(old, "wb").write(bytes(v1) + struct.pack("<I", zlib.crc32(bytes(v1))))
     status, out, err = memprof("snapshot", "show", old)
