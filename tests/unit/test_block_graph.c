@@ -170,6 +170,72 @@ static void tiled_and_gapped_regions(void **state)
 	release(&f);
 }
 
+/* A header-less allocator's heap (jemalloc, tcmalloc, mimalloc): blocks of
+ * 8-byte granules, a chunk is its block (address what malloc returned,
+ * size its usable size), nothing lent to the next one.  Region 0 tiled:
+ * P (8, block) Q (24, block) R (16, free) S (32, block); region 1 with a
+ * gap: U (40, block), 24 bytes of nothing, V (8, block). */
+enum { P = BASE0, Q = P + 8, R = Q + 24, S = R + 16, ENDS = S + 32 };
+enum { U = BASE1, UGAP = U + 40, V = UGAP + 24, ENDV = V + 8 };
+enum { IP, IQ, IR, IS, IU, IV };
+
+static void header_less_layout(void **state)
+{
+	(void)state;
+	fixture f = {0};
+	f.heap = heap_new();
+	assert_non_null(f.heap);
+	mp_heap *h = f.heap;
+	heap_set_layout(h, 0, 3);
+	assert_null(heap_begin_segment(h, BASE0, ENDS, 0));
+	assert_null(heap_add_chunk(h, P, 8, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, Q, 24, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, R, 16, MP_CHUNK_FREE));
+	assert_null(heap_add_chunk(h, S, 32, MP_CHUNK_IN_USE));
+	assert_null(heap_end_region(h, ENDS));
+	assert_null(heap_begin_region(h, BASE1, 0));
+	assert_null(heap_add_chunk(h, U, 40, MP_CHUNK_IN_USE));
+	assert_null(heap_add_chunk(h, V, 8, MP_CHUNK_IN_USE));
+	assert_null(heap_end_region(h, ENDV));
+	finish(&f);
+	assert_true(h->regions[0].tiled);
+	assert_false(h->regions[1].tiled);
+	/* Usable bytes are the whole chunk: the first and last byte of each
+	 * block are its own, the byte after is the next block's. */
+	assert_int_equal(heap_chunk_user(h, &h->chunks[IQ]), Q);
+	assert_int_equal(heap_chunk_usable(h, &h->chunks[IQ]), 24);
+	assert_int_equal(mp_heap_find_block(h, P), IP);
+	assert_int_equal(mp_heap_find_block(h, P + 7), IP);
+	assert_int_equal(mp_heap_find_block(h, Q), IQ);
+	assert_int_equal(mp_heap_find_block(h, R - 1), IQ);
+	assert_int_equal(mp_heap_find_block(h, R), -1);   /* free */
+	assert_int_equal(mp_heap_find_block(h, UGAP), -1);
+	assert_int_equal(mp_heap_find_block(h, V + 7), IV);
+	assert_int_equal(mp_heap_find_block(h, ENDV), -1);
+	mp_chunk c = mp_heap_chunk(h, IS);
+	assert_int_equal(c.user_address, S);
+	assert_int_equal(mp_chunk_usable_size(&c), 32);
+
+	put_word(&f, 0, P, Q);                   /* start of Q */
+	expect(&f, IP, IQ, true);
+	put_word(&f, 0, Q, S + 31);              /* S's last byte */
+	expect(&f, IQ, IS, false);
+	put_word(&f, 0, Q + 8, R);               /* free R: kept, marking ignores it */
+	expect(&f, IQ, IR, true);
+	put_word(&f, 0, Q + 16, P + 4);          /* inside P */
+	expect(&f, IQ, IP, false);
+	put_word(&f, 0, R, S);                   /* R is free: not scanned */
+	put_word(&f, 0, S + 24, U);              /* the other region */
+	expect(&f, IS, IU, true);
+	put_word(&f, 1, U, UGAP + 8);            /* the gap: nothing */
+	put_word(&f, 1, U + 32, V);
+	expect(&f, IU, IV, true);
+	put_word(&f, 1, V, ENDS);                /* just past region 0 */
+	check_graph(&f, 1);
+	check_graph(&f, 2);
+	release(&f);
+}
+
 /* Tens of thousands of chunks of varied sizes (several parts), each pointing at pseudo-random
  * others at their start or inside, plus a run of free chunks: one, two
  * and four threads must give the expected graph. */
@@ -249,6 +315,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tiled_and_gapped_regions),
+		cmocka_unit_test(header_less_layout),
 		cmocka_unit_test(threads_give_the_same_graph),
 		cmocka_unit_test(part_with_many_edges),
 	};
