@@ -9,22 +9,13 @@
 #include <time.h>
 
 #include "command.h"
+#include "command_result.h"
 #include "patterns_section.h"
-#include "output/json.h"
-#include "output/table.h"
+#include "output/result.h"
 
 typedef struct tally {
 	uint64_t chunks, bytes;
 } tally;
-
-/* In-use bytes are usable sizes (what the program can use); other states
- * count whole chunks, as malloc's statistics do. */
-static uint64_t chunk_bytes(const mp_chunk *c)
-{
-	return c->state == MP_CHUNK_IN_USE || c->state == MP_CHUNK_IN_USE_MMAPPED
-		       ? mp_chunk_usable_size(c)
-		       : c->size;
-}
 
 enum { N_CLASSES = 48 };
 
@@ -35,12 +26,14 @@ typedef struct heap_summary {
 	int top_class;
 } heap_summary;
 
+/* The histogram's row of a chunk size: the smallest k (5, 32 bytes, at
+ * least; N_CLASSES - 1 at most) with size <= 2^k. */
 static int size_class(uint64_t size)
 {
-	int k = 5;  /* 32 bytes, the smallest chunk */
-	while (k < N_CLASSES - 1 && (1ull << k) < size)
-		k++;
-	return k;
+	if (size <= 32)
+		return 5;
+	int k = 64 - __builtin_clzll(size - 1);
+	return k < N_CLASSES - 1 ? k : N_CLASSES - 1;
 }
 
 /* Which column of the histogram a state belongs to, or -1. */
@@ -56,6 +49,54 @@ static int class_column(enum mp_chunk_state state)
 	}
 }
 
+/* Adds chunks [from, to) to the totals, to arena's when it is one of the
+ * heap's, and to classes.  Reads the chunk table directly, into local
+ * sums: one pass over ten million chunks through the per-chunk accessors
+ * (a struct copy and a search for the arena each) took a third of
+ * `heap`'s time (issue 18). */
+static void summarise_run(const mp_heap *h, size_t from, size_t to, tally *arena,
+			  heap_summary *s, tally classes[N_CLASSES][3])
+{
+	if (from >= to)
+		return;
+	tally states[MP_CHUNK_STATE_COUNT] = {{0}};
+	int8_t columns[MP_CHUNK_STATE_COUNT];
+	for (int st = 0; st < MP_CHUNK_STATE_COUNT; st++)
+		columns[st] = (int8_t)class_column((enum mp_chunk_state)st);
+	/* The heap's layout in a local copy, so heap_chunk_usable's fields
+	 * stay in registers while the sums are written. */
+	const mp_heap layout = *h;
+	const heap_chunk *chunks = h->chunks;
+	for (size_t i = from; i < to; i++) {
+		const heap_chunk *c = &chunks[i];
+		enum mp_chunk_state state = heap_chunk_state(c);
+		if ((unsigned)state >= MP_CHUNK_STATE_COUNT)
+			continue;   /* no state a heap is built with */
+		uint64_t size = heap_chunk_size(c);
+		/* In-use bytes are usable sizes (what the program can use);
+		 * other states count whole chunks, as malloc's statistics do. */
+		uint64_t bytes = state == MP_CHUNK_IN_USE || state == MP_CHUNK_IN_USE_MMAPPED
+					 ? heap_chunk_usable(&layout, c)
+					 : size;
+		states[state].chunks++;
+		states[state].bytes += bytes;
+		int column = columns[state];
+		if (column >= 0) {
+			int k = size_class(size);
+			classes[k][column].chunks++;
+			classes[k][column].bytes += bytes;
+		}
+	}
+	for (int st = 0; st < MP_CHUNK_STATE_COUNT; st++) {
+		s->by_state[st].chunks += states[st].chunks;
+		s->by_state[st].bytes += states[st].bytes;
+		if (arena) {
+			arena[st].chunks += states[st].chunks;
+			arena[st].bytes += states[st].bytes;
+		}
+	}
+}
+
 static mp_error *summarise(const mp_heap *h, heap_summary *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -63,25 +104,29 @@ static mp_error *summarise(const mp_heap *h, heap_summary *s)
 	s->by_arena = calloc(n_arenas ? n_arenas : 1, sizeof(*s->by_arena));
 	if (!s->by_arena)
 		return mp_error_new(MP_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < mp_heap_chunk_count(h); i++) {
-		mp_chunk c = mp_heap_chunk(h, i);
-		uint64_t bytes = chunk_bytes(&c);
-		s->by_state[c.state].chunks++;
-		s->by_state[c.state].bytes += bytes;
-		int arena = mp_heap_chunk_arena(h, i);
-		if (arena >= 0 && (size_t)arena < n_arenas) {
-			s->by_arena[arena][c.state].chunks++;
-			s->by_arena[arena][c.state].bytes += bytes;
-		}
-		int column = class_column(c.state);
-		if (column >= 0) {
-			int k = size_class(c.size);
-			s->classes[k][column].chunks++;
-			s->classes[k][column].bytes += bytes;
-			if (k > s->top_class)
-				s->top_class = k;
-		}
+	/* Summed in a local copy: the summary's own could alias the table as
+	 * far as the compiler knows. */
+	tally classes[N_CLASSES][3];
+	memset(classes, 0, sizeof(classes));
+	/* Regions hold consecutive runs of the table in order, each of one
+	 * arena (-1: mmapped chunks); a chunk in no region has no arena. */
+	size_t next = 0;
+	for (size_t r = 0; r < h->n_regions; r++) {
+		const heap_region *region = &h->regions[r];
+		if (region->first < next || region->first + region->count > h->n_chunks)
+			continue;   /* not a run of the table: counted as arena-less */
+		summarise_run(h, next, region->first, NULL, s, classes);
+		int arena = region->arena;
+		tally *by_arena = arena >= 0 && (size_t)arena < n_arenas ? s->by_arena[arena] : NULL;
+		summarise_run(h, region->first, region->first + region->count, by_arena, s, classes);
+		next = region->first + region->count;
 	}
+	summarise_run(h, next, h->n_chunks, NULL, s, classes);
+	memcpy(s->classes, classes, sizeof(classes));
+	for (int k = 0; k < N_CLASSES; k++)
+		for (int column = 0; column < 3; column++)
+			if (classes[k][column].chunks)
+				s->top_class = k;
 	return NULL;
 }
 
@@ -92,15 +137,11 @@ static tally cached(const tally *states)
 	return t;
 }
 
-static void json_tally(mp_json *j, const char *key, tally t)
+static void result_tally(mp_result *r, mp_rnode parent, const char *key, tally t)
 {
-	mp_json_key(j, key);
-	mp_json_begin_object(j);
-	mp_json_key(j, "chunks");
-	mp_json_uint(j, t.chunks);
-	mp_json_key(j, "bytes");
-	mp_json_uint(j, t.bytes);
-	mp_json_end_object(j);
+	mp_rnode o = mp_result_object(r, parent, key);
+	mp_result_uint(r, o, "chunks", t.chunks);
+	mp_result_uint(r, o, "bytes", t.bytes);
 }
 
 /* mallinfo, arenas and malloc's peaks are glibc's; other allocators say
@@ -111,244 +152,167 @@ static bool is_glibc(const mp_heap *h)
 	return kind == MP_ALLOCATOR_GLIBC || kind == MP_ALLOCATOR_UNDETERMINED;
 }
 
-static void write_mallinfo_json(mp_json *j, const mp_mallinfo *mi)
+static void result_mallinfo(mp_result *r, const mp_mallinfo *mi)
 {
-	mp_json_key(j, "mallinfo");
-	mp_json_begin_object(j);
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "mallinfo");
 	const struct { const char *name; uint64_t value; } fields[] = {
 		{"arena", mi->arena}, {"ordblks", mi->ordblks}, {"smblks", mi->smblks},
 		{"hblks", mi->hblks}, {"hblkhd", mi->hblkhd}, {"usmblks", mi->usmblks},
 		{"fsmblks", mi->fsmblks}, {"uordblks", mi->uordblks},
 		{"fordblks", mi->fordblks}, {"keepcost", mi->keepcost},
 	};
+	mp_result_column columns[sizeof(fields) / sizeof(fields[0])];
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		mp_json_key(j, fields[i].name);
-		mp_json_uint(j, fields[i].value);
+		mp_result_uint(r, o, fields[i].name, fields[i].value);
+		columns[i] = (mp_result_column){fields[i].name, NULL, true};
 	}
-	mp_json_end_object(j);
+	mp_result_declare_metrics(r, o, "heap_mallinfo", "glibc mallinfo2 recomputed from the heap walk",
+				  columns, sizeof(fields) / sizeof(fields[0]));
 }
 
-static void write_json(FILE *out, const mp_heap *h, const heap_summary *s)
-{
-	mp_json j;
-	mp_json_init(&j, out, true);
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "backend");
-	mp_json_string(&j, mp_heap_backend(h));
-	mp_json_key(&j, "located_by");
-	mp_json_string(&j, mp_heap_located_by(h));
-	mp_allocator allocator = mp_heap_allocator(h);
-	mp_command_allocator_json(&j, &allocator);
-	mp_json_key(&j, "target");
-	mp_json_string(&j, mp_heap_target_description(h));
-	mp_json_key(&j, "timestamp");
-	mp_json_int(&j, mp_heap_timestamp(h));
+static const mp_result_column detail_columns[] = {
+	{"group", NULL, false}, {"name", NULL, false}, {"value", NULL, true},
+};
 
-	mp_json_key(&j, "arenas");
-	mp_json_begin_array(&j);
+static const mp_result_column state_columns[] = {
+	{"state", NULL, false}, {"chunks", NULL, true}, {"bytes", NULL, true},
+};
+
+/* The histogram as a table: min and max are labels, the counts gauges. */
+static const mp_result_column class_columns[] = {
+	{"min", NULL, false}, {"max", NULL, false},
+	{"in_use_chunks", "in_use.chunks", true}, {"in_use_bytes", "in_use.bytes", true},
+	{"free_chunks", "free.chunks", true}, {"free_bytes", "free.bytes", true},
+	{"cached_chunks", "cached.chunks", true}, {"cached_bytes", "cached.bytes", true},
+};
+
+static void result_allocator(mp_result *r, const mp_allocator *a)
+{
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "allocator");
+	mp_result_string(r, o, "name", a->name);
+	mp_result_string(r, o, "version", a->version);
+	mp_result_string(r, o, "module", a->module);
+	mp_result_bool(r, o, "readable", a->readable);
+}
+
+static void result_arenas(mp_result *r, const mp_heap *h, const heap_summary *s)
+{
+	mp_rnode arenas = mp_result_array(r, MP_RESULT_ROOT, "arenas");
 	for (size_t i = 0; i < mp_heap_arena_count(h); i++) {
 		const mp_arena_info *a = mp_heap_arena(h, i);
 		const tally *states = s->by_arena[i];
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "address");
-		mp_json_hex(&j, a->address);
-		mp_json_key(&j, "main");
-		mp_json_bool(&j, a->is_main);
-		mp_json_key(&j, "system_mem");
-		mp_json_uint(&j, a->system_mem);
-		mp_json_key(&j, "max_system_mem");
-		mp_json_uint(&j, a->max_system_mem);
-		mp_json_key(&j, "heaps");
-		mp_json_uint(&j, a->n_heaps);
-		mp_json_key(&j, "top");
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "address");
-		mp_json_hex(&j, a->top_address);
-		mp_json_key(&j, "size");
-		mp_json_uint(&j, a->top_size);
-		mp_json_end_object(&j);
-		json_tally(&j, "in_use", states[MP_CHUNK_IN_USE]);
-		json_tally(&j, "free", states[MP_CHUNK_FREE]);
-		json_tally(&j, "tcache", states[MP_CHUNK_TCACHE]);
-		json_tally(&j, "fastbin", states[MP_CHUNK_FASTBIN]);
-		json_tally(&j, "cached", cached(states));
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, arenas, NULL);
+		mp_result_hex(r, o, "address", a->address);
+		mp_result_bool(r, o, "main", a->is_main);
+		mp_result_uint(r, o, "system_mem", a->system_mem);
+		mp_result_uint(r, o, "max_system_mem", a->max_system_mem);
+		mp_result_uint(r, o, "heaps", a->n_heaps);
+		mp_rnode top = mp_result_object(r, o, "top");
+		mp_result_hex(r, top, "address", a->top_address);
+		mp_result_uint(r, top, "size", a->top_size);
+		result_tally(r, o, "in_use", states[MP_CHUNK_IN_USE]);
+		result_tally(r, o, "free", states[MP_CHUNK_FREE]);
+		result_tally(r, o, "tcache", states[MP_CHUNK_TCACHE]);
+		result_tally(r, o, "fastbin", states[MP_CHUNK_FASTBIN]);
+		result_tally(r, o, "cached", cached(states));
 	}
-	mp_json_end_array(&j);
+}
 
-	json_tally(&j, "mmapped", s->by_state[MP_CHUNK_IN_USE_MMAPPED]);
-	mp_json_key(&j, "totals");
-	mp_json_begin_object(&j);
+static void result_peak(mp_result *r, const mp_heap *h)
+{
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "peak");
+	uint64_t max_system = 0;
+	for (size_t i = 0; i < mp_heap_arena_count(h); i++)
+		max_system += mp_heap_arena(h, i)->max_system_mem;
+	mp_result_uint(r, o, "max_system_mem", max_system);
+	uint64_t max_mmapped, max_n_mmaps;
+	if (mp_heap_peak_mmapped(h, &max_mmapped, &max_n_mmaps)) {
+		mp_result_uint(r, o, "max_mmapped_mem", max_mmapped);
+		mp_result_uint(r, o, "max_n_mmaps", max_n_mmaps);
+	} else {
+		mp_result_null(r, o, "max_mmapped_mem");
+		mp_result_null(r, o, "max_n_mmaps");
+	}
+}
+
+/* The heap as one result: JSON as docs/heap.md describes it; the CSV is
+ * the size-class histogram; Prometheus has mallinfo2 (glibc) or the
+ * allocator's own figures, the chunks per state and the histogram. */
+static void heap_result(mp_result *r, const mp_heap *h, const heap_summary *s)
+{
+	mp_result_string(r, MP_RESULT_ROOT, "backend", mp_heap_backend(h));
+	mp_result_string(r, MP_RESULT_ROOT, "located_by", mp_heap_located_by(h));
+	mp_allocator allocator = mp_heap_allocator(h);
+	result_allocator(r, &allocator);
+	mp_result_string(r, MP_RESULT_ROOT, "target", mp_heap_target_description(h));
+	mp_result_int(r, MP_RESULT_ROOT, "timestamp", mp_heap_timestamp(h));
+	result_arenas(r, h, s);
+
+	result_tally(r, MP_RESULT_ROOT, "mmapped", s->by_state[MP_CHUNK_IN_USE_MMAPPED]);
+	mp_rnode totals = mp_result_object(r, MP_RESULT_ROOT, "totals");
 	for (int st = 0; st < MP_CHUNK_STATE_COUNT; st++) {
 		char key[32];
 		snprintf(key, sizeof(key), "%s", mp_chunk_state_name((enum mp_chunk_state)st));
 		for (char *c = key; *c; c++)
 			if (*c == '-')
 				*c = '_';
-		json_tally(&j, key, s->by_state[st]);
+		result_tally(r, totals, key, s->by_state[st]);
 	}
-	mp_json_end_object(&j);
 
-	mp_json_key(&j, "histogram");
-	mp_json_begin_array(&j);
+	mp_rnode histogram = mp_result_array(r, MP_RESULT_ROOT, "histogram");
 	for (int k = 5; k <= s->top_class; k++) {
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "min");
-		mp_json_uint(&j, k == 5 ? 0 : (1ull << (k - 1)) + 1);
-		mp_json_key(&j, "max");
-		mp_json_uint(&j, 1ull << k);
-		json_tally(&j, "in_use", s->classes[k][0]);
-		json_tally(&j, "free", s->classes[k][1]);
-		json_tally(&j, "cached", s->classes[k][2]);
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, histogram, NULL);
+		mp_result_uint(r, o, "min", k == 5 ? 0 : (1ull << (k - 1)) + 1);
+		mp_result_uint(r, o, "max", 1ull << k);
+		result_tally(r, o, "in_use", s->classes[k][0]);
+		result_tally(r, o, "free", s->classes[k][1]);
+		result_tally(r, o, "cached", s->classes[k][2]);
 	}
-	mp_json_end_array(&j);
 
-	mp_json_key(&j, "peak");
-	mp_json_begin_object(&j);
-	uint64_t max_system = 0;
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++)
-		max_system += mp_heap_arena(h, i)->max_system_mem;
-	mp_json_key(&j, "max_system_mem");
-	mp_json_uint(&j, max_system);
-	uint64_t max_mmapped, max_n_mmaps;
-	bool peak = mp_heap_peak_mmapped(h, &max_mmapped, &max_n_mmaps);
-	mp_json_key(&j, "max_mmapped_mem");
-	if (peak)
-		mp_json_uint(&j, max_mmapped);
-	else
-		mp_json_null(&j);
-	mp_json_key(&j, "max_n_mmaps");
-	if (peak)
-		mp_json_uint(&j, max_n_mmaps);
-	else
-		mp_json_null(&j);
-	mp_json_end_object(&j);
-
+	result_peak(r, h);
 	if (is_glibc(h)) {
 		mp_mallinfo mi;
 		mp_heap_mallinfo(h, &mi);
-		write_mallinfo_json(&j, &mi);
+		result_mallinfo(r, &mi);
 	} else {
-		mp_json_key(&j, "mallinfo");
-		mp_json_null(&j);
+		mp_result_null(r, MP_RESULT_ROOT, "mallinfo");
 	}
-	mp_json_key(&j, "allocator_detail");
-	mp_json_begin_array(&j);
+	mp_rnode detail = mp_result_array(r, MP_RESULT_ROOT, "allocator_detail");
 	for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
 		mp_heap_detail d = mp_heap_detail_at(h, i);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "group");
-		mp_json_string(&j, d.group);
-		mp_json_key(&j, "name");
-		mp_json_string(&j, d.name);
-		mp_json_key(&j, "value");
-		mp_json_uint(&j, d.value);
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, detail, NULL);
+		mp_result_string(r, o, "group", d.group);
+		mp_result_string(r, o, "name", d.name);
+		mp_result_uint(r, o, "value", d.value);
 	}
-	mp_json_end_array(&j);
+	if (!is_glibc(h))
+		mp_result_declare_metrics(r, detail, "heap_allocator_detail",
+					  "the allocator's own figures", MP_RESULT_COLUMNS(detail_columns));
 
-	mp_json_key(&j, "partial");
-	mp_json_bool(&j, mp_heap_partial(h));
-	mp_json_key(&j, "problems");
-	mp_json_begin_array(&j);
+	mp_result_bool(r, MP_RESULT_ROOT, "partial", mp_heap_partial(h));
+	mp_rnode problems = mp_result_array(r, MP_RESULT_ROOT, "problems");
 	for (size_t i = 0; i < mp_heap_problem_count(h); i++) {
 		const mp_heap_problem *p = mp_heap_problem_at(h, i);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "address");
-		mp_json_hex(&j, p->address);
-		mp_json_key(&j, "where");
-		mp_json_string(&j, p->where);
-		mp_json_key(&j, "message");
-		mp_json_string(&j, p->message);
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, problems, NULL);
+		mp_result_hex(r, o, "address", p->address);
+		mp_result_string(r, o, "where", p->where);
+		mp_result_string(r, o, "message", p->message);
 	}
-	mp_json_end_array(&j);
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
-}
 
-/* The histogram as a table: min and max are labels, the counts gauges. */
-static void classes_table(mp_table *t, const heap_summary *s)
-{
-	mp_table_init(t, "heap_size_class", "heap chunks per size class");
-	mp_table_column(t, "min", false);
-	mp_table_column(t, "max", false);
-	static const char *const columns[] = {"in_use_chunks", "in_use_bytes", "free_chunks",
-					      "free_bytes", "cached_chunks", "cached_bytes"};
-	for (size_t i = 0; i < 6; i++)
-		mp_table_column(t, columns[i], true);
-	for (int k = 5; k <= s->top_class; k++) {
-		mp_table_row(t);
-		mp_table_uint(t, k == 5 ? 0 : ((uint64_t)1 << (k - 1)) + 1);
-		mp_table_uint(t, (uint64_t)1 << k);
-		for (int column = 0; column < 3; column++) {
-			mp_table_uint(t, s->classes[k][column].chunks);
-			mp_table_uint(t, s->classes[k][column].bytes);
-		}
+	/* Chunks per state as rows, named as the heap names states: the
+	 * JSON has them as totals' members, so these rows are hidden. */
+	mp_rnode states = mp_result_array(r, MP_RESULT_ROOT, "states");
+	mp_result_hide(r, states);
+	for (int st = 0; st < MP_CHUNK_STATE_COUNT; st++) {
+		mp_rnode o = mp_result_object(r, states, NULL);
+		mp_result_string(r, o, "state", mp_chunk_state_name((enum mp_chunk_state)st));
+		mp_result_uint(r, o, "chunks", s->by_state[st].chunks);
+		mp_result_uint(r, o, "bytes", s->by_state[st].bytes);
 	}
-}
-
-static void write_csv(FILE *out, const heap_summary *s)
-{
-	mp_table t;
-	classes_table(&t, s);
-	mp_table_write_csv(out, &t);
-	mp_table_free(&t);
-}
-
-/* Prometheus: mallinfo2 recomputed, chunks and bytes per state, the
- * histogram. */
-static void write_prometheus(FILE *out, const mp_heap *h, const heap_summary *s)
-{
-	mp_table t;
-	if (!is_glibc(h)) {
-		mp_table_init(&t, "heap_allocator_detail", "the allocator's own figures");
-		mp_table_column(&t, "group", false);
-		mp_table_column(&t, "name", false);
-		mp_table_column(&t, "value", true);
-		for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
-			mp_heap_detail d = mp_heap_detail_at(h, i);
-			mp_table_row(&t);
-			mp_table_text(&t, d.group);
-			mp_table_text(&t, d.name);
-			mp_table_uint(&t, d.value);
-		}
-		mp_table_write_prometheus(out, &t);
-		mp_table_free(&t);
-		goto states;
-	}
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
-	mp_table_init(&t, "heap_mallinfo", "glibc mallinfo2 recomputed from the heap walk");
-	static const char *const fields[] = {"arena", "ordblks", "smblks", "hblks", "hblkhd",
-					     "usmblks", "fsmblks", "uordblks", "fordblks",
-					     "keepcost"};
-	const uint64_t values[] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
-				   mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
-	for (size_t i = 0; i < 10; i++)
-		mp_table_column(&t, fields[i], true);
-	mp_table_row(&t);
-	for (size_t i = 0; i < 10; i++)
-		mp_table_uint(&t, values[i]);
-	mp_table_write_prometheus(out, &t);
-	mp_table_free(&t);
-states:
-	mp_table_init(&t, "heap_state", "heap chunks per state");
-	mp_table_column(&t, "state", false);
-	mp_table_column(&t, "chunks", true);
-	mp_table_column(&t, "bytes", true);
-	for (int state = 0; state < MP_CHUNK_STATE_COUNT; state++) {
-		mp_table_row(&t);
-		mp_table_text(&t, mp_chunk_state_name((enum mp_chunk_state)state));
-		mp_table_uint(&t, s->by_state[state].chunks);
-		mp_table_uint(&t, s->by_state[state].bytes);
-	}
-	mp_table_write_prometheus(out, &t);
-	mp_table_free(&t);
-	classes_table(&t, s);
-	mp_table_write_prometheus(out, &t);
-	mp_table_free(&t);
+	mp_result_declare_metrics(r, states, "heap_state", "heap chunks per state",
+				  MP_RESULT_COLUMNS(state_columns));
+	mp_result_declare_table(r, histogram, "heap_size_class", "heap chunks per size class",
+				MP_RESULT_COLUMNS(class_columns), 0);
 }
 
 static void text_tally(FILE *out, const char *label, tally t)
@@ -452,26 +416,42 @@ static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
 	}
 }
 
+/* The text keeps its own layout (arenas as paragraphs, the histogram's
+ * fixed columns): a text hook over the heap the result was built from. */
+typedef struct text_context {
+	const mp_heap *heap;
+	const heap_summary *summary;
+	mp_command *command;
+} text_context;
+
+static void heap_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)r;
+	const text_context *t = context;
+	write_text(out, t->heap, t->summary);
+	/* The heap's problems are listed above; the target's too. */
+	mp_text_warnings warnings = {0};
+	mp_text_warnings_add_target(&warnings, t->command->target);
+	mp_text_warnings_write(out, &warnings,
+			       t->command->target && mp_target_partial(t->command->target));
+}
+
 static int report(mp_command *c, const mp_heap *h)
 {
 	heap_summary s;
 	mp_error *err = summarise(h, &s);
 	if (err)
 		return mp_command_fail(c, err);
-	switch (c->options->format) {
-	case MP_FORMAT_JSON: write_json(c->out, h, &s); break;
-	case MP_FORMAT_CSV: write_csv(c->out, &s); break;
-	case MP_FORMAT_PROMETHEUS: write_prometheus(c->out, h, &s); break;
-	default: {
-		write_text(c->out, h, &s);
-		/* The heap's problems are listed above; the target's too. */
-		mp_text_warnings warnings = {0};
-		mp_text_warnings_add_target(&warnings, c->target);
-		mp_text_warnings_write(c->out, &warnings, c->target && mp_target_partial(c->target));
-		break;
-	}
-	}
+	mp_result r;
+	mp_result_init(&r);
+	heap_result(&r, h, &s);
+	text_context text = {h, &s, c};
+	mp_result_set_text_hook(&r, heap_text, &text);
+	err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
 	free(s.by_arena);
+	if (err)
+		return mp_command_fail(c, err);
 	if (mp_heap_partial(h))
 		fprintf(c->err, "memprof: warning: heap results are partial: %zu problem%s found\n",
 			mp_heap_problem_count(h), mp_heap_problem_count(h) == 1 ? "" : "s");

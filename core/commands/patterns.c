@@ -1,8 +1,9 @@
 /* `memprof patterns` and `memprof recommend`: the heap per category and
  * size class with the wasteful patterns found in it, and the changes those
  * findings recommend, ranked by priority and estimated savings.  Both run
- * the leak check's engine (heap walk, reachability, block types) and write
- * their results as tables (output/table.h) or JSON. */
+ * the leak check's engine (heap walk, reachability, block types) and build
+ * one result each (output/result.h), which its writers render as JSON,
+ * CSV, Prometheus or text. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,14 @@
 #include "analysis/owner_paths.h"
 #include "analysis/snapshot_blocks.h"
 #include "command.h"
+#include "command_result.h"
 #include "error.h"
 #include "heap/heap_internal.h"
 #include "patterns_section.h"
 #include "diff_inputs.h"
 #include "leaks_report.h"
 #include "output/json.h"
-#include "output/table.h"
+#include "output/result.h"
 
 enum { TEXT_ROWS = 20 };
 
@@ -139,73 +141,57 @@ static bool recommend(const mp_finding *f, recommendation *r)
 	return true;
 }
 
-/* ---------------------------------------------------------------- tables */
+/* ---------------------------------------------------------------- results */
 
-static void findings_table(mp_table *t, const mp_patterns *p)
+/* The verbs build one result (output/result.h) and its writers give the
+ * JSON, CSV, Prometheus and text alike; only the text has a hook, for the
+ * headings and sentences a person reads. */
+
+static const mp_result_column finding_columns[] = {
+	{"kind", NULL, false},
+	{"impact", NULL, false},
+	{"savings_bytes", "estimated_savings_bytes", true},
+	{"blocks", NULL, true},
+	{"bytes", NULL, true},
+	{"subject", NULL, false},
+};
+
+static const mp_result_column category_columns[] = {
+	{"blocks", NULL, true},
+	{"bytes", NULL, true},
+	{"overhead_bytes", NULL, true},
+	{"name", NULL, false},
+};
+
+static const mp_result_column recommendation_columns[] = {
+	{"priority", NULL, false},
+	{"savings_bytes", "estimated_savings_bytes", true},
+	{"difficulty", NULL, false},
+	{"kind", NULL, false},
+	{"description", NULL, false},
+};
+
+static void result_examples(mp_result *r, mp_rnode object, const mp_finding *f)
 {
-	mp_table_init(t, "finding", "wasteful patterns found in the heap");
-	mp_table_column(t, "kind", false);
-	mp_table_column(t, "impact", false);
-	mp_table_column(t, "savings_bytes", true);
-	mp_table_column(t, "blocks", true);
-	mp_table_column(t, "bytes", true);
-	mp_table_column(t, "subject", false);
-	for (size_t i = 0; i < p->n_findings; i++) {
-		const mp_finding *f = &p->findings[i];
-		mp_table_row(t);
-		mp_table_text(t, f->kind);
-		mp_table_text(t, f->impact);
-		mp_table_uint(t, f->savings);
-		mp_table_uint(t, f->blocks);
-		mp_table_uint(t, f->bytes);
-		mp_table_text(t, f->subject);
-	}
+	mp_rnode examples = mp_result_array(r, object, "examples");
+	for (size_t e = 0; e < f->n_examples; e++)
+		mp_result_hex(r, examples, NULL, f->examples[e]);
 }
 
-static void categories_table(mp_table *t, const char *name, const char *help,
-			     const mp_pattern_category *rows, size_t n)
+void mp_finding_result(mp_result *r, mp_rnode object, const mp_finding *f)
 {
-	mp_table_init(t, name, help);
-	mp_table_column(t, "blocks", true);
-	mp_table_column(t, "bytes", true);
-	mp_table_column(t, "overhead_bytes", true);
-	mp_table_column(t, "name", false);
-	for (size_t i = 0; i < n; i++) {
-		mp_table_row(t);
-		mp_table_uint(t, rows[i].blocks);
-		mp_table_uint(t, rows[i].bytes);
-		mp_table_uint(t, rows[i].overhead);
-		mp_table_text(t, rows[i].name);
-	}
+	mp_result_string(r, object, "kind", f->kind);
+	mp_result_string(r, object, "subject", f->subject);
+	mp_result_uint(r, object, "blocks", f->blocks);
+	mp_result_uint(r, object, "bytes", f->bytes);
+	mp_result_uint(r, object, "estimated_savings_bytes", f->savings);
+	mp_result_string(r, object, "impact", f->impact);
+	mp_result_string(r, object, "evidence", f->detail ? f->detail : "");
+	result_examples(r, object, f);
 }
 
-static void recommendations_table(mp_table *t, const recommendation *r, size_t n)
-{
-	mp_table_init(t, "recommendation", "changes recommended, with estimated savings");
-	mp_table_column(t, "priority", false);
-	mp_table_column(t, "savings_bytes", true);
-	mp_table_column(t, "difficulty", false);
-	mp_table_column(t, "kind", false);
-	mp_table_column(t, "description", false);
-	for (size_t i = 0; i < n; i++) {
-		mp_table_row(t);
-		mp_table_text(t, r[i].priority);
-		mp_table_uint(t, r[i].finding->savings);
-		mp_table_text(t, r[i].difficulty);
-		mp_table_text(t, r[i].finding->kind);
-		mp_table_text(t, r[i].description);
-	}
-}
-
-static void write_table(mp_command *c, const mp_table *t, size_t text_rows)
-{
-	switch (c->options->format) {
-	case MP_FORMAT_CSV: mp_table_write_csv(c->out, t); break;
-	case MP_FORMAT_PROMETHEUS: mp_table_write_prometheus(c->out, t); break;
-	default: mp_table_write_text(c->out, t, text_rows); break;
-	}
-}
-
+/* `diff`'s growth findings are still written with the JSON writer: the
+ * same members, in the same order, as mp_finding_result. */
 void mp_finding_json(mp_json *j, const mp_finding *f)
 {
 	mp_json_key(j, "kind");
@@ -229,49 +215,150 @@ void mp_finding_json(mp_json *j, const mp_finding *f)
 	mp_json_end_array(j);
 }
 
-static void json_categories(mp_json *j, const char *key, const mp_pattern_category *rows,
-			    size_t n)
+static mp_rnode result_categories(mp_result *r, const char *key, const mp_pattern_category *rows,
+				  size_t n)
 {
-	mp_json_key(j, key);
-	mp_json_begin_array(j);
+	mp_rnode array = mp_result_array(r, MP_RESULT_ROOT, key);
 	for (size_t i = 0; i < n; i++) {
-		mp_json_begin_object(j);
-		mp_json_key(j, "name");
-		mp_json_string(j, rows[i].name);
-		mp_json_key(j, "blocks");
-		mp_json_uint(j, rows[i].blocks);
-		mp_json_key(j, "bytes");
-		mp_json_uint(j, rows[i].bytes);
-		mp_json_key(j, "overhead_bytes");
-		mp_json_uint(j, rows[i].overhead);
-		mp_json_end_object(j);
+		mp_rnode o = mp_result_object(r, array, NULL);
+		mp_result_string(r, o, "name", rows[i].name);
+		mp_result_uint(r, o, "blocks", rows[i].blocks);
+		mp_result_uint(r, o, "bytes", rows[i].bytes);
+		mp_result_uint(r, o, "overhead_bytes", rows[i].overhead);
 	}
-	mp_json_end_array(j);
+	return array;
 }
 
-static void json_head(mp_json *j, mp_command *c, const mp_heap *heap, const mp_patterns *p)
+static void result_head(mp_result *r, mp_command *c, const mp_heap *heap, const mp_patterns *p)
 {
-	mp_json_key(j, "target");
-	mp_json_string(j, c->target ? mp_target_description(c->target)
-				    : mp_heap_target_description(heap));
-	mp_json_key(j, "backend");
-	mp_json_string(j, mp_heap_backend(heap));
-	mp_json_key(j, "totals");
-	mp_json_begin_object(j);
-	mp_json_key(j, "in_use");
-	mp_json_begin_object(j);
-	mp_json_key(j, "blocks");
-	mp_json_uint(j, p->in_use_blocks);
-	mp_json_key(j, "bytes");
-	mp_json_uint(j, p->in_use_bytes);
-	mp_json_end_object(j);
-	mp_json_key(j, "heap_bytes");
-	mp_json_uint(j, heap_footprint(heap));
-	mp_json_end_object(j);
-	mp_json_key(j, "noise_floor_bytes");
-	mp_json_uint(j, p->noise_floor);
-	mp_json_key(j, "partial");
-	mp_json_bool(j, p->partial);
+	mp_result_string(r, MP_RESULT_ROOT, "target",
+			 c->target ? mp_target_description(c->target)
+				   : mp_heap_target_description(heap));
+	mp_result_string(r, MP_RESULT_ROOT, "backend", mp_heap_backend(heap));
+	mp_rnode totals = mp_result_object(r, MP_RESULT_ROOT, "totals");
+	mp_rnode in_use = mp_result_object(r, totals, "in_use");
+	mp_result_uint(r, in_use, "blocks", p->in_use_blocks);
+	mp_result_uint(r, in_use, "bytes", p->in_use_bytes);
+	mp_result_uint(r, totals, "heap_bytes", heap_footprint(heap));
+	mp_result_uint(r, MP_RESULT_ROOT, "noise_floor_bytes", p->noise_floor);
+	mp_result_bool(r, MP_RESULT_ROOT, "partial", p->partial);
+}
+
+static uint64_t root_uint(const mp_result *r, const char *path)
+{
+	return mp_result_get_uint(r, mp_result_get(r, MP_RESULT_ROOT, path));
+}
+
+static const char *root_string(const mp_result *r, const char *path)
+{
+	return mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, path));
+}
+
+static const mp_result_table *root_table(const mp_result *r, const char *key)
+{
+	return mp_result_table_of(r, mp_result_get(r, MP_RESULT_ROOT, key));
+}
+
+/* The patterns for a person: totals, the three tables under headings,
+ * then each shown finding's evidence in a sentence. */
+static void patterns_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)context;
+	fprintf(out, "memprof patterns: %s\n%" PRIu64 " blocks, %" PRIu64
+		" bytes in use (%s)\n\ncategories, largest first:\n",
+		root_string(r, "target"), root_uint(r, "totals.in_use.blocks"),
+		root_uint(r, "totals.in_use.bytes"), root_string(r, "backend"));
+	mp_result_write_text_table(out, r, root_table(r, "categories"), TEXT_ROWS);
+	fprintf(out, "\nsize classes (usable bytes):\n");
+	mp_result_write_text_table(out, r, root_table(r, "size_classes"), 0);
+	fprintf(out, "\nfindings, largest savings first (noise floor %" PRIu64 " bytes):\n",
+		root_uint(r, "noise_floor_bytes"));
+	mp_rnode findings = mp_result_get(r, MP_RESULT_ROOT, "findings");
+	if (!mp_result_count(r, findings)) {
+		fprintf(out, "  none\n");
+		return;
+	}
+	mp_result_write_text_table(out, r, mp_result_table_of(r, findings), TEXT_ROWS);
+	size_t i = 0;
+	for (mp_rnode f = mp_result_first(r, findings); f != MP_RESULT_NONE && i < TEXT_ROWS;
+	     f = mp_result_next(r, f), i++)
+		fprintf(out, "%s%s %s: %s\n", i ? "" : "\n",
+			mp_result_get_string(r, mp_result_get(r, f, "kind")),
+			mp_result_get_string(r, mp_result_get(r, f, "subject")),
+			mp_result_get_string(r, mp_result_get(r, f, "evidence")));
+}
+
+static void patterns_result(mp_result *r, mp_command *c, const mp_heap *heap,
+			    const mp_patterns *p)
+{
+	result_head(r, c, heap, p);
+	mp_rnode categories = result_categories(r, "categories", p->categories, p->n_categories);
+	mp_rnode classes = result_categories(r, "size_classes", p->size_classes, p->n_size_classes);
+	mp_rnode findings = mp_result_array(r, MP_RESULT_ROOT, "findings");
+	for (size_t i = 0; i < p->n_findings; i++)
+		mp_finding_result(r, mp_result_object(r, findings, NULL), &p->findings[i]);
+	mp_result_declare_table(r, categories, "category", "heap blocks in use per category",
+				MP_RESULT_COLUMNS(category_columns), TEXT_ROWS);
+	mp_result_declare_table(r, classes, "size_class", "heap blocks in use per size class",
+				MP_RESULT_COLUMNS(category_columns), 0);
+	mp_result_declare_table(r, findings, "finding", "wasteful patterns found in the heap",
+				MP_RESULT_COLUMNS(finding_columns), TEXT_ROWS);
+	mp_result_set_text_hook(r, patterns_text, NULL);
+}
+
+/* The recommendations for a person: the heap against its limit, then the
+ * ranked table. */
+static void recommend_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)context;
+	fprintf(out, "memprof recommend: %s\nheap %" PRIu64 " bytes from the system, %" PRIu64
+		" bytes in use in %" PRIu64 " blocks",
+		root_string(r, "target"), root_uint(r, "totals.heap_bytes"),
+		root_uint(r, "totals.in_use.bytes"), root_uint(r, "totals.in_use.blocks"));
+	if (mp_result_get(r, MP_RESULT_ROOT, "limit_bytes") != MP_RESULT_NONE)
+		fprintf(out, "; limit %" PRIu64 ": pressure %s", root_uint(r, "limit_bytes"),
+			root_string(r, "pressure"));
+	size_t n = mp_result_count(r, mp_result_get(r, MP_RESULT_ROOT, "recommendations"));
+	fprintf(out, "\n%zu recommendation%s, %" PRIu64 " bytes to save in all\n\n", n,
+		n == 1 ? "" : "s", root_uint(r, "estimated_savings_bytes"));
+	if (n)
+		mp_result_write_text_table(out, r, root_table(r, "recommendations"), TEXT_ROWS);
+	else
+		fprintf(out, "nothing above the noise floor (%" PRIu64 " bytes)\n",
+			root_uint(r, "noise_floor_bytes"));
+}
+
+static void recommend_result(mp_result *r, mp_command *c, const mp_heap *heap,
+			     const mp_patterns *p, const recommendation *rec, size_t n,
+			     uint64_t limit, int level, uint64_t total_savings)
+{
+	result_head(r, c, heap, p);
+	if (limit) {
+		mp_result_uint(r, MP_RESULT_ROOT, "limit_bytes", limit);
+		mp_result_string(r, MP_RESULT_ROOT, "pressure", pressure_levels[level]);
+	}
+	mp_result_uint(r, MP_RESULT_ROOT, "estimated_savings_bytes", total_savings);
+	mp_rnode list = mp_result_array(r, MP_RESULT_ROOT, "recommendations");
+	for (size_t i = 0; i < n; i++) {
+		const mp_finding *f = rec[i].finding;
+		mp_rnode o = mp_result_object(r, list, NULL);
+		mp_result_string(r, o, "kind", f->kind);
+		mp_result_string(r, o, "description", rec[i].description);
+		mp_result_string(r, o, "evidence", f->detail ? f->detail : "");
+		mp_result_uint(r, o, "estimated_savings_bytes", f->savings);
+		mp_result_string(r, o, "difficulty", rec[i].difficulty);
+		mp_result_string(r, o, "priority", rec[i].priority);
+		mp_result_string(r, o, "subject", f->subject);
+		result_examples(r, o, f);
+	}
+	mp_result_declare_table(r, list, "recommendation",
+				"changes recommended, with estimated savings",
+				MP_RESULT_COLUMNS(recommendation_columns), TEXT_ROWS);
+	if (limit)
+		mp_result_declare_gauge(r, "memory_pressure_level",
+					"heap against --limit: 0 normal, 1 elevated, 2 high, 3 critical",
+					level, NULL);
+	mp_result_set_text_hook(r, recommend_text, NULL);
 }
 
 /* ------------------------------------------------------------------ verbs */
@@ -457,64 +544,14 @@ static int run_patterns(mp_command *c)
 	mp_error *err = analyse(c, &a);
 	if (err)
 		return mp_command_fail(c, err);
-	const mp_patterns *p = &a.patterns;
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		json_head(&j, c, a.heap, p);
-		json_categories(&j, "categories", p->categories, p->n_categories);
-		json_categories(&j, "size_classes", p->size_classes, p->n_size_classes);
-		mp_json_key(&j, "findings");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < p->n_findings; i++) {
-			mp_json_begin_object(&j);
-			mp_finding_json(&j, &p->findings[i]);
-			mp_json_end_object(&j);
-		}
-		mp_json_end_array(&j);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		mp_table findings, categories, classes;
-		findings_table(&findings, p);
-		categories_table(&categories, "category", "heap blocks in use per category",
-				 p->categories, p->n_categories);
-		categories_table(&classes, "size_class", "heap blocks in use per size class",
-				 p->size_classes, p->n_size_classes);
-		if (c->options->format == MP_FORMAT_TEXT) {
-			fprintf(c->out, "memprof patterns: %s\n%" PRIu64 " blocks, %" PRIu64
-				" bytes in use (%s)\n\ncategories, largest first:\n",
-				c->target ? mp_target_description(c->target)
-					  : mp_heap_target_description(a.heap),
-				p->in_use_blocks, p->in_use_bytes,
-				mp_heap_backend(a.heap));
-		}
-		write_table(c, &categories, TEXT_ROWS);
-		if (c->options->format == MP_FORMAT_TEXT)
-			fprintf(c->out, "\nsize classes (usable bytes):\n");
-		write_table(c, &classes, 0);
-		if (c->options->format == MP_FORMAT_TEXT)
-			fprintf(c->out, "\nfindings, largest savings first (noise floor %" PRIu64 " bytes):\n",
-				p->noise_floor);
-		if (c->options->format != MP_FORMAT_TEXT || p->n_findings)
-			write_table(c, &findings, TEXT_ROWS);
-		else
-			fprintf(c->out, "  none\n");
-		if (c->options->format == MP_FORMAT_TEXT) {
-			for (size_t i = 0; i < p->n_findings && i < TEXT_ROWS; i++)
-				fprintf(c->out, "%s%s %s: %s\n", i ? "" : "\n", p->findings[i].kind,
-					p->findings[i].subject,
-					p->findings[i].detail ? p->findings[i].detail : "");
-		}
-		bool nomem = findings.nomem || categories.nomem || classes.nomem;
-		mp_table_free(&findings);
-		mp_table_free(&categories);
-		mp_table_free(&classes);
-		if (nomem) {
-			release(&a);
-			return mp_command_fail(c, mp_error_new(MP_ERR_NOMEM, "out of memory"));
-		}
+	mp_result r;
+	mp_result_init(&r);
+	patterns_result(&r, c, a.heap, &a.patterns);
+	err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	if (err) {
+		release(&a);
+		return mp_command_fail(c, err);
 	}
 	warn_partial(c, &a);
 	release(&a);
@@ -591,84 +628,18 @@ static int run_recommend(mp_command *c)
 	uint64_t total_savings = 0;
 	for (size_t i = 0; i < n; i++)
 		total_savings += r[i].finding->savings;
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		json_head(&j, c, a.heap, p);
-		if (limit) {
-			mp_json_key(&j, "limit_bytes");
-			mp_json_uint(&j, limit);
-			mp_json_key(&j, "pressure");
-			mp_json_string(&j, pressure_levels[level]);
-		}
-		mp_json_key(&j, "estimated_savings_bytes");
-		mp_json_uint(&j, total_savings);
-		mp_json_key(&j, "recommendations");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < n; i++) {
-			mp_json_begin_object(&j);
-			mp_json_key(&j, "kind");
-			mp_json_string(&j, r[i].finding->kind);
-			mp_json_key(&j, "description");
-			mp_json_string(&j, r[i].description);
-			mp_json_key(&j, "evidence");
-			mp_json_string(&j, r[i].finding->detail ? r[i].finding->detail : "");
-			mp_json_key(&j, "estimated_savings_bytes");
-			mp_json_uint(&j, r[i].finding->savings);
-			mp_json_key(&j, "difficulty");
-			mp_json_string(&j, r[i].difficulty);
-			mp_json_key(&j, "priority");
-			mp_json_string(&j, r[i].priority);
-			mp_json_key(&j, "subject");
-			mp_json_string(&j, r[i].finding->subject);
-			mp_json_key(&j, "examples");
-			mp_json_begin_array(&j);
-			for (size_t e = 0; e < r[i].finding->n_examples; e++)
-				mp_json_hex(&j, r[i].finding->examples[e]);
-			mp_json_end_array(&j);
-			mp_json_end_object(&j);
-		}
-		mp_json_end_array(&j);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		mp_table table;
-		recommendations_table(&table, r, n);
-		if (c->options->format == MP_FORMAT_TEXT) {
-			fprintf(c->out, "memprof recommend: %s\nheap %" PRIu64 " bytes from the system, %" PRIu64
-				" bytes in use in %" PRIu64 " blocks",
-				c->target ? mp_target_description(c->target)
-					  : mp_heap_target_description(a.heap),
-				footprint, p->in_use_bytes,
-				p->in_use_blocks);
-			if (limit)
-				fprintf(c->out, "; limit %" PRIu64 ": pressure %s", limit,
-					pressure_levels[level]);
-			fprintf(c->out, "\n%zu recommendation%s, %" PRIu64 " bytes to save in all\n\n", n,
-				n == 1 ? "" : "s", total_savings);
-			if (n)
-				mp_table_write_text(c->out, &table, TEXT_ROWS);
-			else
-				fprintf(c->out, "nothing above the noise floor (%" PRIu64 " bytes)\n",
-					p->noise_floor);
-		} else {
-			write_table(c, &table, 0);
-			if (c->options->format == MP_FORMAT_PROMETHEUS && limit) {
-				fprintf(c->out, "# HELP memprof_memory_pressure_level heap against --limit: 0 normal, 1 elevated, 2 high, 3 critical\n# TYPE memprof_memory_pressure_level gauge\nmemprof_memory_pressure_level %d\n",
-					level);
-			}
-		}
-		bool nomem = table.nomem;
-		mp_table_free(&table);
-		if (nomem) {
-			for (size_t i = 0; i < n; i++)
-				free(r[i].description);
-			free(r);
-			mp_heap_diff_free(&diff);
-			release(&a);
-			return mp_command_fail(c, mp_error_new(MP_ERR_NOMEM, "out of memory"));
-		}
+	mp_result result;
+	mp_result_init(&result);
+	recommend_result(&result, c, a.heap, p, r, n, limit, level, total_savings);
+	err = mp_result_write(c->out, &result, mp_command_result_format(c));
+	mp_result_free(&result);
+	if (err) {
+		for (size_t i = 0; i < n; i++)
+			free(r[i].description);
+		free(r);
+		mp_heap_diff_free(&diff);
+		release(&a);
+		return mp_command_fail(c, err);
 	}
 	warn_partial(c, &a);
 	for (size_t i = 0; i < n; i++)

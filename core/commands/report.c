@@ -4,8 +4,9 @@
  * The report has no analysis of its own: it runs the verbs that have one
  * (heap, leaks, patterns, recommend, logical for each --root, diff of the
  * snapshots) through the engine on the same target, each writing its JSON
- * into memory, and the page renders those documents.  So the report says
- * exactly what the verbs say, in the CLI, GDB and LLDB alike. */
+ * into memory, and the page renders those documents: the known ones in
+ * views of their own, any other (--with VERB) in a generic view.  So the
+ * report says exactly what the verbs say, in the CLI, GDB and LLDB alike. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,66 @@ static void add_section(FILE *data, const char *name, const char *json, const ch
 	mp_json_key(&j, "error");
 	mp_json_string(&j, error ? error : "no answer");
 	mp_json_end_object(&j);
+}
+
+/* Verbs a --with cannot run: the report itself, and those that start or
+ * follow processes rather than read the target. */
+static const char *const not_with[] = {"report", "run", "watch", NULL};
+
+/* Splits text in place into words at blanks; a word in double or single
+ * quotes keeps its blanks ("type 'struct point'").  Returns the count. */
+static int split_words(char *text, char **argv, int max)
+{
+	int argc = 0;
+	char *in = text;
+	while (argc < max) {
+		while (*in == ' ' || *in == '\t')
+			in++;
+		if (!*in)
+			break;
+		char *out = in;
+		argv[argc++] = out;
+		char quote = 0;
+		for (; *in && (quote || (*in != ' ' && *in != '\t')); in++) {
+			if (!quote && (*in == '"' || *in == '\''))
+				quote = *in;
+			else if (quote && *in == quote)
+				quote = 0;
+			else
+				*out++ = *in;
+		}
+		if (*in)
+			in++;
+		*out = '\0';
+	}
+	return argc;
+}
+
+/* Runs a --with command, "VERB [ARGS...]" (split_words), with --format
+ * json added: as run_verb. */
+static int with_command(mp_command *c, const char *command, char **json, char **error)
+{
+	*json = *error = NULL;
+	char *copy = strdup(command);
+	if (!copy)
+		return MP_EXIT_ERROR;
+	char *argv[MAX_ARGS];
+	int argc = split_words(copy, argv, MAX_ARGS - 2);
+	int status = MP_EXIT_USAGE;
+	bool refused = argc == 0;
+	for (size_t i = 0; !refused && not_with[i]; i++)
+		refused = strcmp(argv[0], not_with[i]) == 0;
+	if (refused) {
+		if (asprintf(error, "--with '%s': the report runs verbs that read the target, not %s",
+			     command, argc ? argv[0] : "an empty command") < 0)
+			*error = NULL;
+	} else {
+		argv[argc++] = "--format";
+		argv[argc++] = "json";
+		status = run_verb(c, argv, argc, json, error);
+	}
+	free(copy);
+	return status;
 }
 
 /* Appends "name": "value". */
@@ -240,6 +301,27 @@ static int run_report(mp_command *c)
 		free(error);
 	}
 
+	/* --with: any other verb, its JSON shown by the page's generic view
+	 * (objects as lists of members, arrays of objects as tables), so a
+	 * verb needs no renderer of its own to be in the report. */
+	fputs(",\n\"more\": {", d);
+	bool first_more = true;
+	const char *with;
+	for (size_t i = 0; (with = mp_command_value_at(c, "--with", i)); i++) {
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(mp_command_value_at(c, "--with", k), with) == 0;
+		if (seen)
+			continue;
+		json = error = NULL;
+		if (with_command(c, with, &json, &error) != MP_EXIT_OK && !error)
+			error = strdup("no answer");
+		add_section(d, with, json, error, &first_more);
+		free(json);
+		free(error);
+	}
+	fputc('}', d);
+
 	fputs(",\n\"logical\": [", d);
 	bool first_root = true;
 	for (size_t i = 0; i < n_roots; i++) {
@@ -272,15 +354,17 @@ static int run_report(mp_command *c)
 	return MP_EXIT_OK;
 }
 
-static const char *const report_valued[] = {"--html", "--root", "--snapshot", "--limit", NULL};
+static const char *const report_valued[] = {"--html", "--root", "--snapshot", "--limit", "--with",
+					    NULL};
 
 const mp_verb mp_verb_report = {
 	.name = "report",
 	.summary = "one self-contained HTML page: summary, leaks, size histogram, patterns, recommendations, flamegraphs, growth",
-	.usage = "--html FILE [--root ROOT ...] [--snapshot FILE ...] [--limit SIZE]\n"
+	.usage = "--html FILE [--root ROOT ...] [--snapshot FILE ...] [--limit SIZE] [--with 'VERB ARGS' ...]\n"
 		 "  from the target (--core, --pid, the debugger's) or from snapshots (oldest first:\n"
 		 "  the last one's heap and patterns, growth over all of them); --root: a logical\n"
-		 "  flamegraph of that ROOT (repeatable); open the page in any browser, no network",
+		 "  flamegraph of that ROOT (repeatable); open the page in any browser, no network\n"
+		 "  --with 'VERB [ARGS]': also that verb's JSON, shown generically (repeatable)",
 	.formats = MP_FORMAT_TEXT,
 	.needs_target = true,
 	.target_unless = "--snapshot",

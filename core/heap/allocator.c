@@ -323,6 +323,14 @@ static const mp_module *serving_module(mp_target *t, enum mp_allocator_kind *kin
 				     : kind_by_name(m) != MP_ALLOCATOR_UNDETERMINED;
 		if (serves) {
 			*kind = classify(m);
+			/* A stripped executable with an allocator linked in
+			 * exports malloc but none of its entry points: its
+			 * strings still say which. */
+			if (*kind == MP_ALLOCATOR_UNKNOWN && m->is_main) {
+				enum mp_allocator_kind by_strings = classify_by_strings(t, m);
+				if (by_strings != MP_ALLOCATOR_UNDETERMINED)
+					*kind = by_strings;
+			}
 			return m;
 		}
 	}
@@ -380,10 +388,10 @@ mp_error *mp_allocator_check(mp_target *t)
 		return NULL;
 	if (a->kind == MP_ALLOCATOR_UNKNOWN)
 		return mp_error_new(MP_ERR_ALLOCATOR,
-				    "malloc served by %s (unknown allocator): memprof reads only glibc malloc heaps today; no heap answers given",
+				    "malloc served by %s (unknown allocator): memprof reads glibc, jemalloc, tcmalloc and mimalloc heaps; no heap answers given",
 				    base_name(a->module));
 	return mp_error_new(MP_ERR_ALLOCATOR,
-			    "%s%s%s detected (%s): memprof reads only glibc malloc heaps today; no heap answers given",
+			    "%s%s%s detected (%s): memprof reads glibc, jemalloc, tcmalloc and mimalloc heaps; no heap answers given",
 			    a->name, a->version[0] ? " " : "", a->version,
 			    base_name(a->module));
 }

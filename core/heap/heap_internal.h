@@ -282,17 +282,17 @@ const heap_backend *heap_backend_for(enum mp_allocator_kind kind);
 mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
 			      const mp_heap_options *options, mp_heap *heap);
 
-/* mimalloc.c: mimalloc 2.0's segments, pages and heaps; its size classes. */
+/* mimalloc.c: mimalloc 2.0 and 2.1: segments, pages and heaps; its size classes. */
 mp_error *mp_mimalloc_heap_build(mp_target *target, const mp_allocator *allocator,
 				 const mp_heap_options *options, mp_heap *heap);
 uint64_t mp_mimalloc_usable_for_request(uint64_t size);
 
-/* tcmalloc.c: gperftools 2.10's page map, spans and caches; its size classes. */
+/* tcmalloc.c: gperftools 2.8-2.10: page map, spans and caches; its size classes. */
 mp_error *mp_tcmalloc_heap_build(mp_target *target, const mp_allocator *allocator,
 				 const mp_heap_options *options, mp_heap *heap);
 uint64_t mp_tcmalloc_usable_for_request(uint64_t size);
 
-/* jemalloc.c: jemalloc 5.3's extent map, slabs, arenas and tcaches; its size classes. */
+/* jemalloc.c: jemalloc 5.3 and 5.2.1: extent map, slabs, arenas, tcaches; its size classes. */
 mp_error *mp_jemalloc_heap_build(mp_target *target, const mp_allocator *allocator,
 				 const mp_heap_options *options, mp_heap *heap);
 uint64_t mp_jemalloc_usable_for_request(uint64_t size);

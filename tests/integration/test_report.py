@@ -96,6 +96,27 @@ try:
             ("flamegraph frames", r'class="frame', 10),
             ("two flamegraphs", r'id="flame-\d"', 2)])
 
+        # --with: any verb's JSON in the page, shown by the generic view
+        # (no renderer of its own): info's threads as a table, type's
+        # members too; a verb that cannot run this way says so in place.
+        more = os.path.join(tmp, "more.html")
+        status, out, err = memprof("report", "--html", more, "--core", core, "--with", "info",
+                                   "--with", "type 'struct point'", "--with", "run")
+        check(status == 0, "report --with: %s" % err)
+        if status == 0:
+            extra = page_data(more).get("more", {})
+            info = memprof_json("info", "--core", core)
+            check(same(extra.get("info", {}).get("threads"), info["threads"]),
+                  "the page's info is the CLI's")
+            layout = memprof_json("type", "struct point", "--core", core)
+            check(same(extra.get("type 'struct point'"), layout), "the page's type is the CLI's")
+            check("error" in extra.get("run", {}), "--with run is refused in place: %s" % extra.get("run"))
+            render(more, "with", [
+                ("three generic sections", r'<section id="more-\d" class="generic"', 3),
+                ("members as lists", r'<dl class="generic"', 3),
+                ("arrays of objects as tables", r'<table class="generic"', 2),
+                ("the refusal in place", r'class="error">--with', 1)])
+
         # A root that does not exist: the page says which and why, the rest stands.
         bad = os.path.join(tmp, "bad-root.html")
         status, out, err = memprof("report", "--html", bad, "--core", core, "--root", "nosuch")
