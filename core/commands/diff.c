@@ -124,6 +124,11 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 	l.input.target = mp_heap_target_description(h);
 	l.input.timestamp_ns = blocks.timestamp_ns;
 	l.input.heap_bytes = mi.arena + mi.hblkhd;
+	/* Allocators other than glibc have no mallinfo: their heap is the
+	 * chunks the walk found, whatever their state. */
+	if (!l.input.heap_bytes)
+		for (size_t i = 0; i < h->n_chunks; i++)
+			l.input.heap_bytes += heap_chunk_size(&h->chunks[i]);
 	l.input.partial = mp_heap_partial(h) || l.patterns.partial || l.owners.partial;
 	err = mp_heap_diff_add(diff, &l.input);
 	if (err)

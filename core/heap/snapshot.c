@@ -158,12 +158,19 @@ static mp_error *corrupt(const char *path, const char *what)
 	return mp_error_new(MP_ERR_FORMAT, "snapshot %s is damaged or truncated: %s", path, what);
 }
 
+/* The heap's located_by is one of the backends' own constant strings;
+ * a file's copy is mapped back to it, anything else says "snapshot". */
 static const char *known_located_by(const char *text)
 {
-	if (strcmp(text, "libc debug symbols") == 0)
-		return "libc debug symbols";
-	if (strcmp(text, "structural search") == 0)
-		return "structural search";
+	static const char *const known[] = {
+		"libc debug symbols", "structural search", "allocator symbols",
+		"jemalloc symbols", "jemalloc debug symbols",
+		"jemalloc arena table (structural search)",
+		"segment headers in anonymous memory",
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(text, known[i]) == 0)
+			return known[i];
 	return "snapshot";
 }
 
