@@ -380,12 +380,27 @@ static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
 		if (!a->is_main)
 			fprintf(out, "  %-9s %10zu\n", "heaps", a->n_heaps);
 	}
-	fprintf(out, "\nmmapped chunks: %" PRIu64 ", %" PRIu64 " usable bytes\n",
-		s->by_state[MP_CHUNK_IN_USE_MMAPPED].chunks,
-		s->by_state[MP_CHUNK_IN_USE_MMAPPED].bytes);
-	if (s->by_state[MP_CHUNK_METADATA].chunks)
-		fprintf(out, "allocator metadata (tcache structs): %" PRIu64 " chunks, %" PRIu64 " bytes\n",
-			s->by_state[MP_CHUNK_METADATA].chunks, s->by_state[MP_CHUNK_METADATA].bytes);
+	if (is_glibc(h)) {
+		fprintf(out, "\nmmapped chunks: %" PRIu64 ", %" PRIu64 " usable bytes\n",
+			s->by_state[MP_CHUNK_IN_USE_MMAPPED].chunks,
+			s->by_state[MP_CHUNK_IN_USE_MMAPPED].bytes);
+		if (s->by_state[MP_CHUNK_METADATA].chunks)
+			fprintf(out, "allocator metadata (tcache structs): %" PRIu64 " chunks, %" PRIu64
+				" bytes\n", s->by_state[MP_CHUNK_METADATA].chunks,
+				s->by_state[MP_CHUNK_METADATA].bytes);
+	} else {
+		/* No arenas of glibc's kind: the blocks per state, then the
+		 * allocator's own figures below. */
+		fputc('\n', out);
+		tally in_use = s->by_state[MP_CHUNK_IN_USE];
+		in_use.chunks += s->by_state[MP_CHUNK_IN_USE_MMAPPED].chunks;
+		in_use.bytes += s->by_state[MP_CHUNK_IN_USE_MMAPPED].bytes;
+		text_tally(out, "in use", in_use);
+		text_tally(out, "free", s->by_state[MP_CHUNK_FREE]);
+		text_tally(out, "cached", s->by_state[MP_CHUNK_CACHED]);
+		if (s->by_state[MP_CHUNK_METADATA].chunks)
+			text_tally(out, "metadata", s->by_state[MP_CHUNK_METADATA]);
+	}
 
 	fprintf(out, "\nsize classes (chunk size; bytes: usable for chunks in use, whole chunks otherwise)\n");
 	fprintf(out, "  %-12s %10s %14s %10s %14s %10s %14s\n", "size", "in use", "bytes",
