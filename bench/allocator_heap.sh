@@ -3,11 +3,12 @@
 #
 # Heap enumeration of another allocator's heap: bench/allocator_blocks.c
 # linked with -lLIBRARY (tcmalloc_minimal, jemalloc, mimalloc: the Debian
-# package's library) makes BLOCKS blocks (default 10 million), gdb's gcore
-# writes its core, then `memprof heap --core` is timed (hyperfine when
-# installed, else five runs of `time`).  Target: at most 1 s.  Needs the
-# library's -dev package and gdb.  Scratch files in BUILD_DIR/bench-data
-# (the core is kept and reused).
+# package's library; glibc: no library) makes BLOCKS blocks (default 10
+# million), gdb's gcore writes its core, then `memprof heap --core` is
+# timed (hyperfine when installed, else five runs of `time`).  Target: at
+# most 1 s.  Needs the library's -dev package and gdb.  Scratch files in
+# BUILD_DIR/bench-data (the core is kept and reused).  With CORE_ONLY=1 it
+# only makes the core and prints its path (bench/allocators.sh).
 set -euo pipefail
 build=${1:?usage: bench/allocator_heap.sh BUILD_DIR LIBRARY [BLOCKS]}
 library=${2:?usage: bench/allocator_heap.sh BUILD_DIR LIBRARY [BLOCKS]}
@@ -18,7 +19,9 @@ data=$build/bench-data
 mkdir -p "$data"
 exe=$data/blocks-$library
 core=$data/$library-$blocks.core
-gcc -O2 -Wall -Wextra "$here/allocator_blocks.c" -o "$exe" -Wl,--no-as-needed -l"$library"
+link=(-Wl,--no-as-needed -l"$library")
+[ "$library" = glibc ] && link=()
+gcc -O2 -Wall -Wextra "$here/allocator_blocks.c" -o "$exe" "${link[@]}"
 if [ ! -s "$core" ]; then
 	fifo=$data/$library.fifo
 	rm -f "$fifo"
@@ -32,6 +35,10 @@ if [ ! -s "$core" ]; then
 	exec 3>&-
 	wait
 	rm -f "$fifo"
+fi
+if [ "${CORE_ONLY:-0}" = 1 ]; then
+	echo "$core"
+	exit 0
 fi
 "$memprof" heap --core "$core" --format json | python3 -c '
 import json, sys
