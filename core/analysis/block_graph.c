@@ -12,6 +12,9 @@
 
 enum {
 	MAX_THREADS = 8,
+	/* Regions read rather than viewed (mp_block_graph_input.read) come in
+	 * windows of at most this many bytes, into each worker's own buffer. */
+	READ_WINDOW = 256 << 10,
 };
 
 /* What the threads of one build share. */
@@ -23,8 +26,12 @@ typedef struct scan_job {
 typedef struct worker {
 	scan_job *job;
 	const mp_heap *h;
-	const uint8_t *is_block;
+	const uint8_t *kinds;
+	uint8_t not_a_block;
 	const uint8_t *const *region_bytes;
+	mp_error *(*read)(void *context, uint64_t address, void *buffer, size_t length);
+	void *read_context;
+	uint8_t *window;            /* READ_WINDOW bytes, made on first read */
 	uint64_t low, high;
 	uint32_t *first;            /* edge offsets of the part's chunks */
 	size_t part_begin;          /* the part's first chunk */
@@ -151,8 +158,8 @@ static inline __attribute__((always_inline)) bool keep_going(worker *w, size_t i
  * next chunk's (glibc: 16 bytes past its start to 8 past its end, the
  * next chunk's prev_size word), so the chunk table is not read at all. */
 static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const heap_region *r,
-							     const uint8_t *bytes, size_t lo,
-							     size_t hi, size_t *hint)
+							     const uint8_t *bytes, uint64_t origin,
+							     size_t lo, size_t hi, size_t *hint)
 {
 	const mp_heap *h = w->h;
 	unsigned shift = h->granule_shift;
@@ -166,12 +173,12 @@ static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const he
 			bits = r->starts[word];
 		size_t next = bits ? word * 64 + (size_t)__builtin_ctzll(bits) : end_granule;
 		bits &= bits - 1;
-		if (w->is_block[i]) {
+		if (w->kinds[i] != w->not_a_block) {
 			uint64_t user = ((uint64_t)granule << shift) + h->header_bytes;
 			uint64_t stop = ((uint64_t)next << shift) + h->next_overlap;
 			if (stop > r->end - r->start)
 				stop = r->end - r->start;
-			if (stop > user && !scan_words(w, bytes + user, stop - user, hint))
+			if (stop > user && !scan_words(w, bytes + (user - origin), stop - user, hint))
 				return false;
 		}
 		granule = next;
@@ -181,24 +188,108 @@ static inline __attribute__((always_inline)) bool scan_tiled(worker *w, const he
 	return true;
 }
 
-/* Chunks [lo, hi) of any region, read from the chunk table. */
+/* Chunks [lo, hi) of any region, read from the chunk table.  bytes hold
+ * the region from offset origin on. */
 static inline __attribute__((always_inline)) bool scan_listed(worker *w, const heap_region *r,
-							      const uint8_t *bytes, size_t lo,
-							      size_t hi, size_t *hint)
+							      const uint8_t *bytes, uint64_t origin,
+							      size_t lo, size_t hi, size_t *hint)
 {
 	for (size_t i = lo; i < hi; i++) {
 		w->first[i - w->part_begin] = (uint32_t)w->n_edges;
-		if (w->is_block[i]) {
+		if (w->kinds[i] != w->not_a_block) {
 			const heap_chunk *c = &w->h->chunks[i];
 			uint64_t user = heap_chunk_user(w->h, c);
 			uint64_t length = heap_chunk_usable(w->h, c);
 			if (user + length > r->end)
 				length = r->end > user ? r->end - user : 0;
-			if (!scan_words(w, bytes + (user - r->start), length, hint))
+			if (!scan_words(w, bytes + (user - r->start - origin), length, hint))
 				return false;
 		}
 		if (!keep_going(w, i))
 			return false;
+	}
+	return true;
+}
+
+/* Where the bytes a scan of chunk i reads end: its usable bytes, and for
+ * a tiled region what it borrows of the next chunk, within the region. */
+static inline uint64_t scan_end(const mp_heap *h, const heap_region *r, size_t i)
+{
+	const heap_chunk *c = &h->chunks[i];
+	uint64_t end = c->address + heap_chunk_size(c) + h->next_overlap;
+	uint64_t usable_end = heap_chunk_user(h, c) + heap_chunk_usable(h, c);
+	if (usable_end > end)
+		end = usable_end;
+	return end < r->end ? end : r->end;
+}
+
+/* Reads [address, address + length) of the heap into the worker's window:
+ * bytes that cannot be read are zeros, which point nowhere. */
+static bool read_window(worker *w, uint64_t address, size_t length)
+{
+	if (!w->window && !(w->window = malloc(READ_WINDOW)))
+		return false;
+	mp_error *err = w->read(w->read_context, address, w->window, length);
+	if (err) {
+		mp_error_free(err);
+		memset(w->window, 0, length);
+	}
+	return true;
+}
+
+/* One chunk larger than a window, scanned a window at a time: the same
+ * words as scan_tiled or scan_listed would scan of it. */
+static bool scan_large(worker *w, const heap_region *r, size_t i, size_t *hint)
+{
+	w->first[i - w->part_begin] = (uint32_t)w->n_edges;
+	if (w->kinds[i] != w->not_a_block) {
+		const mp_heap *h = w->h;
+		const heap_chunk *c = &h->chunks[i];
+		uint64_t user = heap_chunk_user(h, c), end;
+		if (r->tiled && r->arena >= 0)
+			end = c->address + heap_chunk_size(c) + h->next_overlap;
+		else
+			end = user + heap_chunk_usable(h, c);
+		if (end > r->end)
+			end = r->end;
+		for (uint64_t at = user; at < end;) {
+			size_t run = end - at < READ_WINDOW ? (size_t)(end - at) : READ_WINDOW;
+			if (!read_window(w, at, run) || !scan_words(w, w->window, run, hint))
+				return false;
+			at += run;
+		}
+	}
+	return keep_going(w, i);
+}
+
+/* Chunks [lo, hi) of a region read rather than viewed: as many chunks at a
+ * time as a window holds, each run scanned as from a view. */
+static inline __attribute__((always_inline)) bool scan_read(worker *w, const heap_region *r,
+							    size_t lo, size_t hi, size_t *hint)
+{
+	const mp_heap *h = w->h;
+	bool tiled = r->tiled && r->arena >= 0;
+	for (size_t i = lo; i < hi;) {
+		uint64_t start = h->chunks[i].address;
+		if (start < r->start)
+			start = r->start;
+		uint64_t end = scan_end(h, r, i);
+		if (end - start > READ_WINDOW) {
+			if (!scan_large(w, r, i, hint))
+				return false;
+			i++;
+			continue;
+		}
+		size_t j = i + 1;
+		while (j < hi && scan_end(h, r, j) - start <= READ_WINDOW)
+			end = scan_end(h, r, j++);
+		if (end < start || !read_window(w, start, (size_t)(end - start)))
+			return false;
+		bool ok = tiled ? scan_tiled(w, r, w->window, start - r->start, i, j, hint)
+				: scan_listed(w, r, w->window, start - r->start, i, j, hint);
+		if (!ok)
+			return false;
+		i = j;
 	}
 	return true;
 }
@@ -227,13 +318,15 @@ static bool scan_part(worker *w, size_t begin, size_t end)
 			continue;
 		const uint8_t *bytes = w->region_bytes[region];
 		bool ok = true;
-		if (!bytes) {
+		if (!bytes && w->read) {
+			ok = scan_read(w, r, lo, hi, &hint);
+		} else if (!bytes) {
 			for (size_t i = lo; i < hi; i++)
 				w->first[i - w->part_begin] = (uint32_t)w->n_edges;
 		} else if (r->tiled && r->arena >= 0) {
-			ok = scan_tiled(w, r, bytes, lo, hi, &hint);
+			ok = scan_tiled(w, r, bytes, 0, lo, hi, &hint);
 		} else {
-			ok = scan_listed(w, r, bytes, lo, hi, &hint);
+			ok = scan_listed(w, r, bytes, 0, lo, hi, &hint);
 		}
 		if (!ok)
 			return false;
@@ -300,7 +393,23 @@ static void *run_worker(void *arg)
 		w->edges = NULL;
 		size_t count = end - begin;
 		w->first[count] = (uint32_t)w->n_edges;
-		if (w->n_edges <= UINT16_MAX) {
+		bool small = count && w->n_edges <= UINT16_MAX;
+		for (size_t k = 0; small && k < count; k++)
+			small = w->first[k + 1] - w->first[k] < UINT8_MAX;
+		if (small) {
+			size_t groups = ((count - 1) >> MP_BLOCK_GRAPH_GROUP_SHIFT) + 1;
+			part->groups = calloc(groups, MP_BLOCK_GRAPH_GROUP_BYTES);
+			for (size_t k = 0; part->groups && k < count; k++) {
+				uint8_t *group = part->groups + (k >> MP_BLOCK_GRAPH_GROUP_SHIFT) *
+								MP_BLOCK_GRAPH_GROUP_BYTES;
+				size_t at = k & ((1u << MP_BLOCK_GRAPH_GROUP_SHIFT) - 1);
+				if (!at) {
+					uint16_t first = (uint16_t)w->first[k];
+					memcpy(group, &first, sizeof(first));
+				}
+				group[2 + at] = (uint8_t)(w->first[k + 1] - w->first[k]);
+			}
+		} else if (w->n_edges <= UINT16_MAX) {
 			part->first16 = malloc((count + 1) * sizeof(*part->first16));
 			for (size_t k = 0; part->first16 && k <= count; k++)
 				part->first16[k] = (uint16_t)w->first[k];
@@ -309,7 +418,7 @@ static void *run_worker(void *arg)
 			if (part->first32)
 				memcpy(part->first32, w->first, (count + 1) * sizeof(*part->first32));
 		}
-		if (!part->first16 && !part->first32)
+		if (!part->groups && !part->first16 && !part->first32)
 			w->failed = true;
 	}
 }
@@ -320,6 +429,19 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 			       bool (*interrupted)(void *), void *context,
 			       mp_block_graph *out)
 {
+	mp_block_graph_input in = {
+		.kinds = is_block, .not_a_block = 0, .region_bytes = region_bytes,
+		.low = low, .high = high, .threads = threads, .stop = stop,
+		.interrupted = interrupted, .context = context,
+	};
+	return mp_block_graph_build_from(h, &in, out);
+}
+
+mp_error *mp_block_graph_build_from(const mp_heap *h, const mp_block_graph_input *in,
+				    mp_block_graph *out)
+{
+	unsigned threads = in->threads;
+	atomic_bool *stop = in->stop;
 	memset(out, 0, sizeof(*out));
 	size_t n = h->n_chunks;
 	if (n >= (1u << 31))
@@ -342,10 +464,13 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 		memset(w, 0, sizeof(*w));
 		w->job = &job;
 		w->h = h;
-		w->is_block = is_block;
-		w->region_bytes = region_bytes;
-		w->low = low;
-		w->high = high;
+		w->kinds = in->kinds;
+		w->not_a_block = in->not_a_block;
+		w->region_bytes = in->region_bytes;
+		w->read = in->read;
+		w->read_context = in->read_context;
+		w->low = in->low;
+		w->high = in->high;
 		w->stop = stop;
 		w->first = malloc((MP_BLOCK_GRAPH_PART_CHUNKS + 1) * sizeof(*w->first));
 		if (!w->first)
@@ -359,8 +484,8 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 	}
 	/* Only the calling thread asks the host: hosts such as GDB's Python
 	 * must not be called from other threads. */
-	workers[0].interrupted = interrupted;
-	workers[0].context = context;
+	workers[0].interrupted = in->interrupted;
+	workers[0].context = in->context;
 	for (unsigned t = 1; t < count; t++)
 		started[t] = pthread_create(&ids[t], NULL, run_worker, &workers[t]) == 0;
 	mp_progress_begin("leak scan", "chunks", n);
@@ -384,6 +509,7 @@ mp_error *mp_block_graph_build(const mp_heap *h, const uint8_t *is_block,
 		}
 		out->scanned_bytes += w->scanned_bytes;
 		free(w->first);
+		free(w->window);
 	}
 	for (size_t p = 0; !err && p < out->n_parts; p++)
 		out->n_edges += out->parts[p].n_edges;
@@ -397,6 +523,7 @@ void mp_block_graph_free(mp_block_graph *g)
 {
 	for (size_t p = 0; g->parts && p < g->n_parts; p++) {
 		free(g->parts[p].edges);
+		free(g->parts[p].groups);
 		free(g->parts[p].first16);
 		free(g->parts[p].first32);
 	}

@@ -15,8 +15,13 @@
  * Such a block's typed pointers then type what they reach, as a root's do.
  */
 #include "block_types.h"
+#include "block_window.h"
+#include "scratch.h"
 
 #include <ctype.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +45,12 @@ enum {
 	MAX_SHAPE_BYTES = 4096,          /* blocks typed by shape: at most this usable */
 };
 
+/* A typed block whose pointers are still to follow: 8 bytes, as a large
+ * heap queues a million of them.  Its address is its chunk's user address
+ * (only block starts are typed). */
 typedef struct object {
-	uint64_t address;
-	const mp_type *type;
-	size_t chunk;
+	uint32_t chunk;
+	uint32_t type;                  /* index into the typing's table */
 } object;
 
 /* A struct a lost block may be: sorted by the usable size malloc gives a
@@ -56,8 +63,13 @@ typedef struct shape_candidate {
 typedef struct typer {
 	mp_target *t;
 	const mp_heap *h;
-	const mp_type **types;          /* per chunk */
-	uint8_t *evidence;              /* per chunk: enum mp_type_evidence */
+	mp_block_typing *typing;        /* per chunk: type and evidence */
+	struct type_index {
+		const mp_type *type;
+		uint32_t index;
+	} *indices;                     /* open addressing: type -> table index */
+	size_t indices_capacity;
+	struct type_index last;         /* the last type looked up: runs of one type */
 	uint8_t current_evidence;       /* what offer() gives the blocks it types */
 	object *queue;
 	size_t head, tail, capacity;
@@ -73,6 +85,78 @@ typedef struct typer {
 
 static bool is_node_base(const mp_type *type);
 static const mp_type *btree_node_of_size(typer *ty, const mp_type *node, uint64_t usable);
+
+static const mp_type *type_at(const typer *ty, size_t i)
+{
+	return mp_block_typing_type(ty->typing, i);
+}
+
+/* The table index of type, added when new; 0 when out of memory.  Past
+ * MP_TYPING_NARROW_TYPES types the codes widen to 32 bits. */
+static uint32_t index_of(typer *ty, const mp_type *type)
+{
+	mp_block_typing *t = ty->typing;
+	if (ty->last.type == type && type)
+		return ty->last.index;
+	if (2 * (t->n_table + 1) > ty->indices_capacity) {
+		size_t grown = ty->indices_capacity ? 2 * ty->indices_capacity : 64;
+		struct type_index *table = calloc(grown, sizeof(*table));
+		if (!table)
+			return 0;
+		for (size_t i = 0; i < ty->indices_capacity; i++) {
+			if (!ty->indices[i].type)
+				continue;
+			size_t j = ((uintptr_t)ty->indices[i].type >> 4) & (grown - 1);
+			while (table[j].type)
+				j = (j + 1) & (grown - 1);
+			table[j] = ty->indices[i];
+		}
+		free(ty->indices);
+		ty->indices = table;
+		ty->indices_capacity = grown;
+	}
+	size_t mask = ty->indices_capacity - 1;
+	size_t j = ((uintptr_t)type >> 4) & mask;
+	while (ty->indices[j].type && ty->indices[j].type != type)
+		j = (j + 1) & mask;
+	if (ty->indices[j].type) {
+		ty->last = ty->indices[j];
+		return ty->indices[j].index;
+	}
+	if (t->n_table >= UINT32_MAX >> 2 ||
+	    !MP_ARRAY_RESERVE(t->table, t->table_capacity, t->n_table + 1))
+		return 0;
+	uint32_t index = (uint32_t)t->n_table;
+	if (index > MP_TYPING_NARROW_TYPES && !t->wide) {
+		t->wide = mp_scratch_alloc(t->n_chunks * sizeof(*t->wide));
+		if (!t->wide)
+			return 0;
+		for (size_t i = 0; i < t->n_chunks; i++)
+			t->wide[i] = t->narrow[i];
+		mp_scratch_free(t->narrow, t->n_chunks * sizeof(*t->narrow));
+		t->narrow = NULL;
+	}
+	t->table[t->n_table++] = type;
+	ty->indices[j] = (struct type_index){type, index};
+	ty->last = ty->indices[j];
+	return index;
+}
+
+/* Gives chunk i its type; the type's table index, or 0 when out of memory. */
+static uint32_t set_type(typer *ty, size_t i, const mp_type *type, uint8_t evidence)
+{
+	uint32_t index = index_of(ty, type);
+	if (!index) {
+		ty->nomem = true;
+		return 0;
+	}
+	uint32_t code = index << 2 | evidence;
+	if (ty->typing->wide)
+		ty->typing->wide[i] = code;
+	else
+		ty->typing->narrow[i] = (uint16_t)code;
+	return index;
+}
 
 static bool contradicted(typer *ty, const heap_chunk *c, const mp_type *type)
 {
@@ -104,7 +188,8 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	ptrdiff_t i = mp_heap_find_chunk(ty->h, value);
 	/* A block first reached as a libstdc++ node base gets its node type
 	 * when a pointer that knows it leads there too. */
-	if (i < 0 || (ty->types[i] && !(is_node_base(ty->types[i]) && !is_node_base(p))))
+	const mp_type *had = i >= 0 ? type_at(ty, (size_t)i) : NULL;
+	if (i < 0 || (had && !(is_node_base(had) && !is_node_base(p))))
 		return;
 	const heap_chunk *c = &ty->h->chunks[i];
 	if (heap_chunk_user(ty->h, c) != value || !heap_chunk_usable(ty->h, c))
@@ -114,15 +199,14 @@ static void offer(typer *ty, uint64_t value, const mp_type *pointee)
 	 * in a guessed block may lead to a string. */
 	if (ty->current_evidence == MP_EVIDENCE_SHAPE && contradicted(ty, c, p))
 		return;
-	ty->types[i] = p;
-	ty->evidence[i] = ty->current_evidence;
-	if (ty->visited >= MAX_OBJECTS)
+	uint32_t index = set_type(ty, (size_t)i, p, ty->current_evidence);
+	if (!index || ty->visited >= MAX_OBJECTS)
 		return;
 	if (!MP_ARRAY_RESERVE(ty->queue, ty->capacity, ty->tail + 1)) {
 		ty->nomem = true;
 		return;
 	}
-	ty->queue[ty->tail++] = (object){value, p, (size_t)i};
+	ty->queue[ty->tail++] = (object){(uint32_t)i, index};
 	ty->visited++;
 }
 
@@ -617,11 +701,23 @@ static void drain(typer *ty)
 	uint8_t *bytes = NULL;
 	size_t capacity = 0;
 	while (ty->head < ty->tail && !ty->nomem) {
-		object o = ty->queue[ty->head++];
+		/* What was followed is dropped from the front now and then: the
+		 * queue holds the blocks still to follow, not all ever queued. */
+		if (ty->head >= 4096 && 2 * ty->head >= ty->tail) {
+			memmove(ty->queue, ty->queue + ty->head, (ty->tail - ty->head) * sizeof(*ty->queue));
+			ty->tail -= ty->head;
+			ty->head = 0;
+		}
+		object queued = ty->queue[ty->head++];
+		struct {
+			uint64_t address;
+			const mp_type *type;
+		} o = {heap_chunk_user(ty->h, &ty->h->chunks[queued.chunk]),
+		       ty->typing->table[queued.type]};
 		uint64_t size = mp_type_size(o.type);
 		if (!size)
 			continue;
-		uint64_t usable = heap_chunk_usable(ty->h, &ty->h->chunks[o.chunk]);
+		uint64_t usable = heap_chunk_usable(ty->h, &ty->h->chunks[queued.chunk]);
 		/* A pointer used as an array: every element of the block. */
 		uint64_t span = usable / size * size;
 		if (span > (16u << 20))
@@ -637,6 +733,8 @@ static void drain(typer *ty)
 		for (uint64_t at = 0; at + size <= span; at += size)
 			scan_object(ty, o.type, bytes + at, size);
 	}
+	if (ty->head == ty->tail)
+		ty->head = ty->tail = 0;
 	free(bytes);
 }
 
@@ -920,13 +1018,17 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 	if (!ty->n_candidates || ty->nomem)
 		return;
 	qsort(ty->candidates, ty->n_candidates, sizeof(*ty->candidates), compare_candidates);
-	uint8_t bytes[MAX_SHAPE_BYTES];
+	uint8_t copy[MAX_SHAPE_BYTES];
+	/* The lost blocks are looked at in address order: read a window at
+	 * a time. */
+	mp_block_window window;
+	mp_block_window_init(&window, ty->h, ty->t);
 	ty->current_evidence = MP_EVIDENCE_SHAPE;
 	for (size_t i = 0; i < ty->h->n_chunks && !ty->nomem; i++) {
 		if ((i & 0xffff) == 0)
 			mp_progress_update(i);
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
-		if (ty->types[i] || (kind != MP_LEAK_DEFINITE && kind != MP_LEAK_INDIRECT &&
+		if (type_at(ty, i) || (kind != MP_LEAK_DEFINITE && kind != MP_LEAK_INDIRECT &&
 				     kind != MP_LEAK_POSSIBLE))
 			continue;
 		const heap_chunk *c = &ty->h->chunks[i];
@@ -940,12 +1042,18 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 				hi = mid;
 		}
 		if (lo == ty->n_candidates || ty->candidates[lo].usable != usable ||
-		    usable > sizeof(bytes))
+		    usable > sizeof(copy))
 			continue;
-		mp_error *read_err = heap_read(ty->h, ty->t, heap_chunk_user(ty->h, c), bytes, usable);
-		if (read_err) {
-			mp_error_free(read_err);
-			continue;
+		const uint8_t *bytes = mp_block_window_bytes(&window, heap_chunk_user(ty->h, c),
+							     (size_t)usable);
+		if (!bytes) {
+			mp_error *read_err = heap_read(ty->h, ty->t, heap_chunk_user(ty->h, c), copy,
+						       usable);
+			if (read_err) {
+				mp_error_free(read_err);
+				continue;
+			}
+			bytes = copy;
 		}
 		if (starts_with_vtable(ty, bytes, usable))
 			continue;
@@ -970,41 +1078,47 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 		}
 		if (!best || (fitting > 1 && at_best > 1))
 			continue;
-		ty->types[i] = best;
-		ty->evidence[i] = MP_EVIDENCE_SHAPE;
+		uint32_t index = set_type(ty, i, best, MP_EVIDENCE_SHAPE);
+		if (!index)
+			break;
 		if (!MP_ARRAY_RESERVE(ty->queue, ty->capacity, ty->tail + 1)) {
 			ty->nomem = true;
 			break;
 		}
-		ty->queue[ty->tail++] = (object){heap_chunk_user(ty->h, c), best, i};
+		ty->queue[ty->tail++] = (object){(uint32_t)i, index};
 	}
+	mp_block_window_free(&window);
 	drain(ty);
 }
 
 void mp_block_typing_free(mp_block_typing *typing)
 {
-	free(typing->types);
-	free(typing->evidence);
-	typing->types = NULL;
-	typing->evidence = NULL;
+	free(typing->table);
+	mp_scratch_free(typing->narrow, typing->n_chunks * sizeof(*typing->narrow));
+	mp_scratch_free(typing->wide, typing->n_chunks * sizeof(*typing->wide));
+	memset(typing, 0, sizeof(*typing));
 }
 
 mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_leaks *leaks,
 			       mp_block_typing *out)
 {
-	out->types = NULL;
-	out->evidence = NULL;
+	memset(out, 0, sizeof(*out));
+	if (h->n_chunks > UINT32_MAX)
+		return mp_error_new(MP_ERR_UNSUPPORTED, "%zu chunks: block typing handles up to 2^32",
+				    h->n_chunks);
 	typer ty = {0};
 	ty.t = t;
 	ty.h = h;
+	ty.typing = out;
 	ty.current_evidence = MP_EVIDENCE_DWARF;
-	ty.types = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*ty.types));
-	ty.evidence = calloc(h->n_chunks ? h->n_chunks : 1, 1);
-	if (!ty.types || !ty.evidence) {
-		free(ty.types);
-		free(ty.evidence);
+	out->n_chunks = h->n_chunks;
+	out->narrow = mp_scratch_alloc(h->n_chunks * sizeof(*out->narrow));
+	if (!out->narrow || !MP_ARRAY_RESERVE(out->table, out->table_capacity, 16)) {
+		mp_block_typing_free(out);
 		return mp_error_nomem();
 	}
+	out->table[0] = NULL;
+	out->n_table = 1;
 	/* The main program's globals and statics: indexing every library's
 	 * DWARF too would cost more than it names. */
 	const mp_module *main_module = NULL;
@@ -1031,15 +1145,19 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_leaks *l
 	}
 	free(ty.queue);
 	free(ty.candidates);
+	free(ty.indices);
 	free_plans(&ty);
+#ifdef __GLIBC__
+	/* The queue grew by copies and was freed in the middle of malloc's
+	 * heap, where the pages stay resident unless given back: 10 MiB
+	 * of a `recommend` of ten million blocks, for the passes after. */
+	malloc_trim(0);
+#endif
 	if (!err && ty.nomem)
 		err = mp_error_nomem();
 	if (err) {
-		free(ty.types);
-		free(ty.evidence);
+		mp_block_typing_free(out);
 		return err;
 	}
-	out->types = ty.types;
-	out->evidence = ty.evidence;
 	return NULL;
 }

@@ -20,10 +20,41 @@ enum mp_type_evidence {
 /* "dwarf", "shape", "" */
 const char *mp_type_evidence_name(enum mp_type_evidence evidence);
 
+/* Each chunk's type and evidence, packed: code = index << 2 | evidence,
+ * index into table (from 1; 0 is no type), 16 bits per chunk while the
+ * heap's blocks have at most MP_TYPING_NARROW_TYPES distinct types, 32
+ * bits beyond.  A type pointer and an evidence byte per chunk cost 9 bytes
+ * a chunk, most of a leak check's memory after the chunk table (issue 18).
+ * Read it through the accessors below. */
+enum { MP_TYPING_NARROW_TYPES = (1 << 14) - 1 };
+
 typedef struct mp_block_typing {
-	const mp_type **types;  /* per chunk index: the block's type, or NULL */
-	uint8_t *evidence;      /* per chunk index: enum mp_type_evidence */
+	const mp_type **table;  /* distinct types; table[0] unused */
+	size_t n_table, table_capacity;
+	uint16_t *narrow;       /* per chunk index: code, or NULL */
+	uint32_t *wide;         /* per chunk index: code, once narrow is too small */
+	size_t n_chunks;
 } mp_block_typing;
+
+static inline uint32_t mp_block_typing_code(const mp_block_typing *typing, size_t index)
+{
+	if (index >= typing->n_chunks)
+		return 0;
+	return typing->wide ? typing->wide[index] : typing->narrow ? typing->narrow[index] : 0;
+}
+
+/* The block's type, or NULL. */
+static inline const mp_type *mp_block_typing_type(const mp_block_typing *typing, size_t index)
+{
+	uint32_t code = mp_block_typing_code(typing, index);
+	return code ? typing->table[code >> 2] : NULL;
+}
+
+static inline enum mp_type_evidence mp_block_typing_evidence(const mp_block_typing *typing,
+							      size_t index)
+{
+	return (enum mp_type_evidence)(mp_block_typing_code(typing, index) & 3);
+}
 
 /* Types every block it can.  leaks, when given, lets blocks no typed root
  * reaches be typed by their shape (only lost blocks: a reachable block

@@ -12,6 +12,7 @@
 #include "array.h"
 #include "error.h"
 #include "block_types.h"
+#include "block_window.h"
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
 
@@ -161,15 +162,19 @@ static bool size_table_add(size_table *table, uint64_t size, const mp_type *type
 	return true;
 }
 
-static bool sizes_of_types(const mp_heap *heap, const mp_type **types, size_table *table)
+static bool sizes_of_types(const mp_heap *heap, const mp_block_typing *typing,
+			   size_table *table)
 {
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
-		enum mp_type_kind kind = types[i] ? mp_type_kind(types[i]) : MP_TYPE_INVALID;
+		const mp_type *type = mp_block_typing_type(typing, i);
+		if (!type)
+			continue;
+		enum mp_type_kind kind = mp_type_kind(type);
 		/* Only records name lost blocks by their size: a size shared with
 		 * an array of numbers or pointers says nothing. */
 		if (kind != MP_TYPE_STRUCT && kind != MP_TYPE_CLASS && kind != MP_TYPE_UNION)
 			continue;
-		if (!size_table_add(table, heap_chunk_usable(heap, &heap->chunks[i]), types[i]))
+		if (!size_table_add(table, heap_chunk_usable(heap, &heap->chunks[i]), type))
 			return false;
 	}
 	return true;
@@ -200,10 +205,10 @@ char *mp_block_category(mp_target *t, const mp_block_typing *typing, size_t inde
 			const uint8_t *bytes, size_t length, const char **evidence)
 {
 	*evidence = "";
-	const mp_type *type = typing->types[index];
+	const mp_type *type = mp_block_typing_type(typing, index);
 	if (!type)
 		return length ? mp_infer_block_type(t, bytes, length, evidence) : NULL;
-	*evidence = mp_type_evidence_name(typing->evidence[index]);
+	*evidence = mp_type_evidence_name(mp_block_typing_evidence(typing, index));
 	char *name = type_display(type);
 	/* A pointer to a polymorphic base (Shape *) may hold a derived
 	 * object: its vtable names the class it is. */
@@ -297,16 +302,20 @@ static mp_leak_group *find_group(mp_leak_report *r, enum mp_leak_kind kind,
 /* Whether a block's contents say it is not the type its size suggests
  * (text where the struct keeps pointers): the whole block is looked at,
  * up to a bound, as a long string has no NUL in its first bytes. */
-static bool size_guess_contradicted(const mp_heap *heap, mp_target *t, const heap_chunk *c,
-				    const mp_type *type)
+static bool size_guess_contradicted(const mp_heap *heap, mp_target *t, mp_block_window *window,
+				    const heap_chunk *c, const mp_type *type)
 {
-	uint8_t bytes[4096];
+	uint8_t copy[4096];
 	uint64_t usable = heap_chunk_usable(heap, c);
-	size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
-	mp_error *err = heap_read(heap, t, heap_chunk_user(heap, c), bytes, length);
-	if (err) {
-		mp_error_free(err);
-		return false;
+	size_t length = usable < sizeof(copy) ? (size_t)usable : sizeof(copy);
+	const uint8_t *bytes = mp_block_window_bytes(window, heap_chunk_user(heap, c), length);
+	if (!bytes) {
+		mp_error *err = heap_read(heap, t, heap_chunk_user(heap, c), copy, length);
+		if (err) {
+			mp_error_free(err);
+			return false;
+		}
+		bytes = copy;
 	}
 	return mp_block_contradicts_type(t, type, bytes, length);
 }
@@ -338,9 +347,11 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 {
 	memset(out, 0, sizeof(*out));
 	size_t groups_capacity = 0, unreferenced_capacity = 0;
-	const mp_type **types = typing->types;
 	size_table sizes = {0};
-	if (!sizes_of_types(heap, types, &sizes))
+	/* Blocks are read in address order, a window at a time. */
+	mp_block_window window;
+	mp_block_window_init(&window, heap, t);
+	if (!sizes_of_types(heap, typing, &sizes))
 		goto nomem;
 	/* The chunk table is read directly: this loop runs once per chunk, and
 	 * the public accessors cost a call each. */
@@ -369,10 +380,15 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 			continue;
 		uint8_t bytes[64];
 		size_t length = size < sizeof(bytes) ? (size_t)size : sizeof(bytes);
-		mp_error *err = heap_read(heap, t, heap_chunk_user(heap, c), bytes, length);
-		if (err) {
-			mp_error_free(err);
-			length = 0;
+		const uint8_t *held = mp_block_window_bytes(&window, heap_chunk_user(heap, c), length);
+		if (held) {
+			memcpy(bytes, held, length);
+		} else {
+			mp_error *err = heap_read(heap, t, heap_chunk_user(heap, c), bytes, length);
+			if (err) {
+				mp_error_free(err);
+				length = 0;
+			}
 		}
 		const char *evidence = "";
 		char *type = mp_block_category(t, typing, i, bytes, length, &evidence);
@@ -380,7 +396,7 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 		 * reached through untyped memory, and a guess would mislead. */
 		const mp_type *by_size = !type && kind != MP_LEAK_REACHABLE
 					 ? type_of_size(&sizes, size) : NULL;
-		if (by_size && size_guess_contradicted(heap, t, c, by_size))
+		if (by_size && size_guess_contradicted(heap, t, &window, c, by_size))
 			by_size = NULL;
 		if (by_size) {
 			evidence = "size-match";
@@ -426,6 +442,7 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 	}
 	free(sizes.slots);
 	sizes.slots = NULL;
+	mp_block_window_free(&window);
 	if (out->n_groups > 1)
 		qsort(out->groups, out->n_groups, sizeof(*out->groups), compare_ranked);
 	if (out->n_unreferenced > 1 &&
@@ -434,6 +451,7 @@ mp_error *mp_leak_report_build_filtered(mp_target *t, const mp_heap *heap,
 	return NULL;
 nomem:
 	free(sizes.slots);
+	mp_block_window_free(&window);
 	mp_leak_report_free(out);
 	return mp_error_nomem();
 }

@@ -38,6 +38,7 @@
 #include "block_graph.h"
 #include "progress.h"
 #include "roots.h"
+#include "target/core_file.h"
 #include "target/target_internal.h"
 
 enum {
@@ -204,10 +205,19 @@ static void warn_root(void *context, const char *message)
 	warn(m->leaks, "%s", message);
 }
 
+static mp_error *read_heap(void *context, uint64_t address, void *buffer, size_t length)
+{
+	return mp_target_read(context, address, buffer, length);
+}
+
 /* The bytes of every heap region, so blocks are scanned from memory: the
- * core's own pages when it has them, else one copy read in large runs. */
+ * core's own pages when it has them, else one copy read in large runs.  A
+ * core file read by pread (core_file.h) has its regions read by the scan a
+ * window at a time instead (region_bytes NULL): its pages then never enter
+ * memprof's resident set, and pages an earlier walk kept are dropped. */
 static mp_error *load_regions(marker *m)
 {
+	bool reads = mp_core_file_reads(m->t);
 	size_t n = m->h->n_regions;
 	m->region_bytes = calloc(n ? n : 1, sizeof(*m->region_bytes));
 	m->owned = calloc(n ? n : 1, sizeof(*m->owned));
@@ -221,6 +231,10 @@ static mp_error *load_regions(marker *m)
 			continue;
 		}
 		const uint8_t *view = mp_target_view(m->t, r->start, length);
+		if (view && reads) {
+			mp_target_unview(m->t, r->start, length);
+			continue;
+		}
 		if (view) {
 			m->region_bytes[i] = view;
 			continue;
@@ -377,21 +391,20 @@ mp_error *mp_leaks_analyze(mp_target *target, const mp_heap *heap,
 	if (err)
 		goto done;
 	{
-		uint8_t *is_block = malloc(heap->n_chunks ? heap->n_chunks : 1);
-		if (!is_block) {
-			err = mp_error_nomem();
-			goto done;
-		}
-		for (size_t i = 0; i < heap->n_chunks; i++)
-			is_block[i] = l->state[i] != NOT_A_BLOCK;
 		atomic_bool stop = false;
 		struct timespec begin, end;
+		mp_block_graph_input input = {
+			.kinds = l->state, .not_a_block = NOT_A_BLOCK,
+			.region_bytes = m.region_bytes,
+			.read = mp_core_file_reads(target) ? read_heap : NULL,
+			.read_context = target,
+			.low = m.low, .high = m.high, .threads = m.options->threads,
+			.stop = &stop, .interrupted = m.options->interrupted,
+			.context = m.options->context,
+		};
 		clock_gettime(CLOCK_MONOTONIC, &begin);
-		err = mp_block_graph_build(heap, is_block, m.region_bytes, m.low, m.high,
-					   m.options->threads, &stop, m.options->interrupted,
-					   m.options->context, &m.graph);
+		err = mp_block_graph_build_from(heap, &input, &m.graph);
 		clock_gettime(CLOCK_MONOTONIC, &end);
-		free(is_block);
 		l->scan_seconds = (double)(end.tv_sec - begin.tv_sec) +
 				  (double)(end.tv_nsec - begin.tv_nsec) / 1e9;
 		l->scan_threads = m.graph.threads;

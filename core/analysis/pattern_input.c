@@ -13,6 +13,8 @@
 
 #include "array.h"
 #include "block_types.h"
+#include "block_window.h"
+#include "scratch.h"
 #include "progress.h"
 #include "containers.h"
 #include "error.h"
@@ -42,6 +44,10 @@ typedef struct builder {
 	const mp_heap *h;
 	const mp_pattern_options *options;
 	mp_block_typing typing;
+	/* After the first pass: a bit per chunk, typed or not, all the second
+	 * pass needs of the typing, which is freed by then (2 bytes a chunk
+	 * against an eighth of one). */
+	uint64_t *typed;
 	category *categories;
 	size_t n_categories, categories_capacity;
 	size_t *by_name;               /* open addressing: category index + 1 */
@@ -58,6 +64,7 @@ typedef struct builder {
 	size_t string_category, unknown_category;   /* SIZE_MAX until made */
 	mp_pattern_input *out;
 	bool nomem;
+	bool stopped;                  /* interrupted: blocks left unclassified */
 } builder;
 
 static uint64_t hash_bytes(const uint8_t *bytes, size_t length)
@@ -184,11 +191,27 @@ static size_t category_of_type(builder *b, const mp_type *type, char *name)
 	return index;
 }
 
+/* isprint or isspace of each byte, in the locale of the first call: the
+ * string test runs over every untyped block's bytes, and a table lookup
+ * is a fraction of two ctype calls. */
+static const bool *text_bytes(void)
+{
+	static bool table[256];
+	static bool made;
+	if (!made) {
+		for (int c = 0; c < 256; c++)
+			table[c] = c && (isprint(c) || isspace(c));
+		made = true;
+	}
+	return table;
+}
+
 /* Printable bytes ending in a NUL: the string's length with its NUL, else 0. */
 static size_t string_length(const uint8_t *bytes, size_t length)
 {
+	const bool *text = text_bytes();
 	size_t n = 0;
-	while (n < length && bytes[n] && (isprint(bytes[n]) || isspace(bytes[n])))
+	while (n < length && text[bytes[n]])
 		n++;
 	return n >= 2 && n < length && bytes[n] == '\0' ? n + 1 : 0;
 }
@@ -207,7 +230,7 @@ static size_t array_plan_index(builder *b, const mp_type *record);
 
 static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t length)
 {
-	const mp_type *type = b->typing.types[index];
+	const mp_type *type = mp_block_typing_type(&b->typing, index);
 	const char *evidence;
 	/* Most blocks take a fast path: a typed block whose class has no
 	 * vtable is its type's category; an untyped block whose first word
@@ -251,19 +274,94 @@ static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t le
 	return category_named(b, name, NULL);
 }
 
-/* One pass over the blocks in use: categories, and the contents to compare. */
-static void scan_blocks(builder *b, const mp_leaks *leaks)
+/* The content of a block that duplicate detection compares, in bytes, or
+ * 0 when it compares none (too large, empty, all zeros).  Typed blocks
+ * compare whole; a string compares up to its NUL (what follows it in the
+ * block is old garbage). */
+static size_t content_length(const builder *b, size_t i, const uint8_t *bytes, uint64_t usable)
+{
+	if (usable >= HASH_LIMIT || !usable)
+		return 0;
+	size_t length = (size_t)usable;
+	bool typed = b->typed ? (b->typed[i / 64] >> (i % 64)) & 1
+			      : mp_block_typing_type(&b->typing, i) != NULL;
+	size_t text = typed ? 0 : string_length(bytes, length);
+	size_t content = text ? text : length;
+	return all_zero(bytes, content) ? 0 : content;
+}
+
+/* Duplicate contents are found without keeping a hash of every block
+ * (16 bytes a block, the largest array of a `recommend` of a large heap):
+ * the first pass sets bits of two bitmaps, a content's bit seen once and
+ * seen twice, and a second pass keeps only the contents whose bit was
+ * seen twice, a superset of the repeated ones.  Most contents are unique
+ * and never kept, sorted or compared. */
+enum { FILTER_BATCH = 4096 };
+
+typedef struct content_filter {
+	uint64_t *seen, *twice;
+	size_t bits;                   /* a power of two */
+	/* Bits are set and tested a batch at a time, in a loop that does
+	 * nothing else: each is a cache and TLB miss in bitmaps of tens of
+	 * MiB, and only a tight loop keeps many of them in flight (one at a
+	 * time between two blocks' hashing, they were half of `recommend`). */
+	struct pending_content {
+		uint64_t hash;
+		uint32_t length, chunk;
+	} batch[FILTER_BATCH];
+	size_t n_batch;
+	size_t n_contents;             /* seen by the first pass */
+} content_filter;
+
+static size_t filter_bit(const content_filter *f, uint64_t hash, size_t length)
+{
+	return (size_t)(hash ^ length) & (f->bits - 1);
+}
+
+/* First pass: each pending content's bit is seen, or seen twice. */
+static void filter_mark(content_filter *f)
+{
+	for (size_t i = 0; i < f->n_batch; i++) {
+		if (i + 16 < f->n_batch) {
+			size_t ahead = filter_bit(f, f->batch[i + 16].hash, f->batch[i + 16].length);
+			__builtin_prefetch(&f->seen[ahead >> 6], 1);
+			__builtin_prefetch(&f->twice[ahead >> 6], 1);
+		}
+		size_t k = filter_bit(f, f->batch[i].hash, f->batch[i].length);
+		uint64_t bit = 1ull << (k & 63);
+		if (f->seen[k >> 6] & bit)
+			f->twice[k >> 6] |= bit;
+		f->seen[k >> 6] |= bit;
+	}
+	f->n_batch = 0;
+}
+
+/* The bytes of block i, from the window or read by themselves; NULL when
+ * they cannot be read. */
+static const uint8_t *block_bytes(builder *b, mp_block_window *window, uint8_t *buffer,
+				  uint64_t address, size_t length)
+{
+	const uint8_t *bytes = mp_block_window_bytes(window, address, length);
+	if (bytes)
+		return bytes;
+	mp_error *err = heap_read(b->h, b->t, address, buffer, length);
+	if (err) {
+		mp_error_free(err);
+		return NULL;
+	}
+	return buffer;
+}
+
+/* One pass over the blocks in use: categories, and the contents' bits. */
+static void scan_blocks(builder *b, const mp_leaks *leaks, content_filter *filter)
 {
 	uint8_t *buffer = malloc(HASH_LIMIT);
-	/* Room for every chunk at once: growing by copies would move a large
-	 * array several times, and pages never written cost nothing. */
-	b->contents_capacity = b->h->n_chunks ? b->h->n_chunks : 1;
-	b->contents = malloc(b->contents_capacity * sizeof(*b->contents));
-	if (!buffer || !b->contents) {
-		free(buffer);
+	if (!buffer) {
 		b->nomem = true;
 		return;
 	}
+	mp_block_window window;
+	mp_block_window_init(&window, b->h, b->t);
 	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
 		b->out->chunk_kind[i] = (uint8_t)mp_leaks_kind(leaks, i);
 		b->out->chunk_class[i] = MP_PATTERN_NO_CLASS;
@@ -272,21 +370,18 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 		if ((i & 0xffff) == 0)
 			mp_progress_update(i);
 		if ((i & 0xfffff) == 0 && b->options && b->options->interrupted &&
-		    b->options->interrupted(b->options->context))
+		    b->options->interrupted(b->options->context)) {
+			b->stopped = true;
 			break;
+		}
 		const heap_chunk *c = &b->h->chunks[i];
 		uint64_t usable = heap_chunk_usable(b->h, c);
 		uint64_t address = heap_chunk_user(b->h, c);
 		size_t length = usable < HASH_LIMIT ? (size_t)usable : 64;
-		const uint8_t *bytes = heap_copy_bytes(b->h, address, length);
+		const uint8_t *bytes = block_bytes(b, &window, buffer, address, length);
 		if (!bytes) {
-			mp_error *err = heap_read(b->h, b->t, address, buffer, length);
-			if (err) {
-				mp_error_free(err);
-				b->out->partial = true;
-				continue;
-			}
-			bytes = buffer;
+			b->out->partial = true;
+			continue;
 		}
 		size_t index = classify(b, i, bytes, length < 64 ? length : 64);
 		if (index == SIZE_MAX)
@@ -310,21 +405,77 @@ static void scan_blocks(builder *b, const mp_leaks *leaks)
 		}
 		b->out->in_use_blocks++;
 		b->out->in_use_bytes += usable;
-		if (usable >= HASH_LIMIT || !usable)
+		size_t content = content_length(b, i, bytes, usable);
+		if (!content)
 			continue;
-		/* Typed blocks compare whole; a string compares up to its NUL
-		 * (what follows it in the block is old garbage). */
-		size_t text = b->typing.types[i] ? 0 : string_length(bytes, length);
-		size_t content = text ? text : length;
-		if (all_zero(bytes, content))
+		filter->batch[filter->n_batch++] = (struct pending_content){
+			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
+		filter->n_contents++;
+		if (filter->n_batch == FILTER_BATCH)
+			filter_mark(filter);
+	}
+	filter_mark(filter);
+	mp_block_window_free(&window);
+	free(buffer);
+}
+
+/* Second pass: the pending contents whose bit was seen twice are kept. */
+static void filter_keep(builder *b, content_filter *f)
+{
+	for (size_t i = 0; i < f->n_batch && !b->nomem; i++) {
+		if (i + 16 < f->n_batch)
+			__builtin_prefetch(&f->twice[filter_bit(f, f->batch[i + 16].hash,
+								f->batch[i + 16].length) >> 6]);
+		size_t k = filter_bit(f, f->batch[i].hash, f->batch[i].length);
+		if (!(f->twice[k >> 6] & (1ull << (k & 63))))
 			continue;
 		if (!MP_ARRAY_RESERVE(b->contents, b->contents_capacity, b->n_contents + 1)) {
 			b->nomem = true;
 			break;
 		}
-		b->contents[b->n_contents++] = (mp_pattern_content){
-			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
+		b->contents[b->n_contents++] = (mp_pattern_content){f->batch[i].hash,
+								    f->batch[i].length,
+								    f->batch[i].chunk};
 	}
+	f->n_batch = 0;
+}
+
+/* The second pass: the contents whose bit was seen twice, in chunk order. */
+static void keep_repeated(builder *b, content_filter *filter)
+{
+	/* Room for every content the first pass saw, taken at once: a large
+	 * array is mapped by itself, only its pages written are resident, and
+	 * it never grows by copies (which left the old copies resident). */
+	b->contents_capacity = filter->n_contents ? filter->n_contents : 1;
+	b->contents = malloc(b->contents_capacity * sizeof(*b->contents));
+	uint8_t *buffer = malloc(HASH_LIMIT);
+	if (!buffer || !b->contents) {
+		free(buffer);
+		b->contents_capacity = 0;
+		b->nomem = true;
+		return;
+	}
+	mp_block_window window;
+	mp_block_window_init(&window, b->h, b->t);
+	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
+		if (b->out->chunk_class[i] == MP_PATTERN_NO_CLASS)
+			continue;
+		const heap_chunk *c = &b->h->chunks[i];
+		uint64_t usable = heap_chunk_usable(b->h, c);
+		if (usable >= HASH_LIMIT || !usable)
+			continue;
+		const uint8_t *bytes = block_bytes(b, &window, buffer, heap_chunk_user(b->h, c),
+						   (size_t)usable);
+		size_t content = bytes ? content_length(b, i, bytes, usable) : 0;
+		if (!content)
+			continue;
+		filter->batch[filter->n_batch++] = (struct pending_content){
+			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
+		if (filter->n_batch == FILTER_BATCH)
+			filter_keep(b, filter);
+	}
+	filter_keep(b, filter);
+	mp_block_window_free(&window);
 	free(buffer);
 }
 
@@ -604,52 +755,68 @@ static bool measure_global(void *context, const mp_variable *v)
 	return !b->nomem;
 }
 
-static int compare_contents(const void *x, const void *y)
+static bool content_before(const mp_pattern_content *a, const mp_pattern_content *c)
 {
-	const mp_pattern_content *a = x, *c = y;
 	if (a->hash != c->hash)
-		return a->hash < c->hash ? -1 : 1;
+		return a->hash < c->hash;
 	if (a->length != c->length)
-		return a->length < c->length ? -1 : 1;
-	return a->chunk < c->chunk ? -1 : a->chunk > c->chunk;
+		return a->length < c->length;
+	return a->chunk < c->chunk;
 }
 
-/* Keeps only the contents whose hash another content may share, in place:
- * two bitmaps of hash bits, seen once and seen twice, filled in one pass
- * and read in a second.  Sorting all 10 million contents of a large heap
- * to find its duplicates cost more than the leak check; most contents are
- * unique and never need sorting. */
-static bool keep_repeated(builder *b)
+/* Sorts contents by (hash, length, chunk) in place: qsort's scratch copy
+ * of a million contents was the peak of `recommend` on a large heap, and
+ * its comparator calls most of its time.  Quicksort on an explicit stack
+ * (the smaller side first, so at most log2(n) entries), the median of
+ * three as pivot, insertion sort for short runs; the keys are hashes, and
+ * every key differs (chunks do). */
+static void sort_contents(mp_pattern_content *items, size_t n)
 {
-	size_t bits = 1 << 16;
-	while (bits < 8 * b->n_contents && bits < ((size_t)1 << 30))
-		bits <<= 1;
-	uint64_t *seen = calloc(bits / 64, sizeof(*seen));
-	uint64_t *twice = calloc(bits / 64, sizeof(*twice));
-	if (!seen || !twice) {
-		free(seen);
-		free(twice);
-		return false;
+	struct range {
+		size_t lo, hi;          /* [lo, hi) */
+	} stack[64];
+	size_t depth = 0;
+	stack[depth++] = (struct range){0, n};
+	while (depth) {
+		struct range r = stack[--depth];
+		while (r.hi - r.lo > 16) {
+			size_t mid = r.lo + (r.hi - r.lo) / 2, last = r.hi - 1;
+			mp_pattern_content t;
+			if (content_before(&items[mid], &items[r.lo]))
+				t = items[mid], items[mid] = items[r.lo], items[r.lo] = t;
+			if (content_before(&items[last], &items[mid])) {
+				t = items[last], items[last] = items[mid], items[mid] = t;
+				if (content_before(&items[mid], &items[r.lo]))
+					t = items[mid], items[mid] = items[r.lo], items[r.lo] = t;
+			}
+			mp_pattern_content pivot = items[mid];
+			size_t i = r.lo, j = last;
+			for (;;) {
+				while (content_before(&items[i], &pivot))
+					i++;
+				while (content_before(&pivot, &items[j]))
+					j--;
+				if (i >= j)
+					break;
+				t = items[i], items[i] = items[j], items[j] = t;
+				i++;
+				j--;
+			}
+			/* [lo, j] <= pivot <= [j + 1, hi) */
+			struct range left = {r.lo, j + 1}, right = {j + 1, r.hi};
+			bool left_smaller = left.hi - left.lo < right.hi - right.lo;
+			stack[depth++] = left_smaller ? right : left;
+			r = left_smaller ? left : right;
+		}
+		for (size_t i = r.lo + 1; i < r.hi; i++) {
+			mp_pattern_content item = items[i];
+			size_t k = i;
+			for (; k > r.lo && content_before(&item, &items[k - 1]); k--)
+				items[k] = items[k - 1];
+			items[k] = item;
+		}
 	}
-	for (size_t i = 0; i < b->n_contents; i++) {
-		size_t k = (size_t)(b->contents[i].hash ^ b->contents[i].length) & (bits - 1);
-		uint64_t bit = 1ull << (k & 63);
-		if (seen[k >> 6] & bit)
-			twice[k >> 6] |= bit;
-		seen[k >> 6] |= bit;
-	}
-	size_t kept = 0;
-	for (size_t i = 0; i < b->n_contents; i++) {
-		size_t k = (size_t)(b->contents[i].hash ^ b->contents[i].length) & (bits - 1);
-		if (twice[k >> 6] & (1ull << (k & 63)))
-			b->contents[kept++] = b->contents[i];
-	}
-	b->n_contents = kept;
-	free(seen);
-	free(twice);
-	return true;
 }
-
 
 /* Sums of the array plans, as one entry per member. */
 static void collect_capacity(builder *b)
@@ -750,18 +917,55 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		out->chunk_hash = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*out->chunk_hash));
 	if (!out->chunk_class || !out->chunk_kind || (hashes && !out->chunk_hash))
 		b.nomem = true;
+	/* Eight bits per block at most: few unique contents share a bit. */
+	content_filter *filter = calloc(1, sizeof(*filter));
+	if (filter) {
+		filter->bits = 1 << 16;
+		while (filter->bits < 8 * h->n_chunks && filter->bits < ((size_t)1 << 30))
+			filter->bits <<= 1;
+		filter->seen = mp_scratch_alloc(filter->bits / 8);
+		filter->twice = mp_scratch_alloc(filter->bits / 8);
+	}
+	if (!filter || !filter->seen || !filter->twice)
+		b.nomem = true;
 	if (!b.nomem) {
 		mp_progress_begin("patterns", "chunks", h->n_chunks);
-		scan_blocks(&b, leaks);
+		scan_blocks(&b, leaks, filter);
 		mp_progress_end();
 	}
-	if (options && options->interrupted && options->interrupted(options->context)) {
+	if (filter) {
+		mp_scratch_free(filter->seen, filter->bits / 8);
+		filter->seen = NULL;
+	}
+	/* The evidence goes on to the snapshot's blocks section. */
+	if (hashes && !b.nomem) {
+		out->chunk_evidence = malloc(h->n_chunks ? h->n_chunks : 1);
+		for (size_t i = 0; out->chunk_evidence && i < h->n_chunks; i++)
+			out->chunk_evidence[i] = (uint8_t)mp_block_typing_evidence(&b.typing, i);
+		if (!out->chunk_evidence)
+			b.nomem = true;
+	}
+	size_t typed_bytes = (h->n_chunks / 64 + 1) * sizeof(*b.typed);
+	b.typed = mp_scratch_alloc(typed_bytes);
+	if (!b.typed)
+		b.nomem = true;
+	for (size_t i = 0; b.typed && i < h->n_chunks; i++)
+		if (mp_block_typing_code(&b.typing, i))
+			b.typed[i / 64] |= 1ull << (i % 64);
+	mp_block_typing_free(&b.typing);
+	if (b.stopped || (options && options->interrupted && options->interrupted(options->context))) {
 		err = mp_error_new(MP_ERR_INTERRUPTED, "patterns: interrupted");
 	} else {
-		if (!b.nomem && !keep_repeated(&b))
-			b.nomem = true;
+		if (!b.nomem)
+			keep_repeated(&b, filter);
+		if (filter) {
+			mp_scratch_free(filter->twice, filter->bits / 8);
+			filter->twice = NULL;
+		}
+		mp_scratch_free(b.typed, typed_bytes);
+		b.typed = NULL;
 		if (!b.nomem && b.n_contents > 1)
-			qsort(b.contents, b.n_contents, sizeof(*b.contents), compare_contents);
+			sort_contents(b.contents, b.n_contents);
 		if (!b.nomem)
 			collect_capacity(&b);
 		if (!b.nomem)
@@ -769,6 +973,12 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		if (b.nomem)
 			err = mp_error_nomem();
 	}
+	if (filter) {
+		mp_scratch_free(filter->seen, filter->bits / 8);
+		mp_scratch_free(filter->twice, filter->bits / 8);
+	}
+	free(filter);
+	mp_scratch_free(b.typed, typed_bytes);
 	/* The repeated contents are few: the array shrinks to them. */
 	out->contents = b.contents;
 	out->n_contents = b.n_contents;
@@ -789,11 +999,6 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		free(b.array_plans[i].sums);
 	}
 	free(b.array_plans);
-	/* The evidence goes on to the snapshot's blocks section. */
-	if (hashes) {
-		out->chunk_evidence = b.typing.evidence;
-		b.typing.evidence = NULL;
-	}
 	mp_block_typing_free(&b.typing);
 	if (!err)
 		err = mp_target_check_alive(t);

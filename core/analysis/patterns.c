@@ -365,9 +365,8 @@ static void fill_size_classes(builder *b)
 			continue;
 		const heap_chunk *c = &b->h->chunks[i];
 		uint64_t usable = heap_chunk_usable(b->h, c);
-		unsigned bucket = 0;
-		while (bucket < 63 && (2ull << bucket) <= usable)
-			bucket++;
+		/* The power of two at or below usable: its highest bit. */
+		unsigned bucket = usable ? 63 - (unsigned)__builtin_clzll(usable) : 0;
 		classes[bucket].blocks++;
 		classes[bucket].bytes += usable;
 		classes[bucket].overhead += heap_chunk_size(c) - usable;

@@ -10,10 +10,12 @@
 #include <time.h>
 
 #include "analysis/block_types.h"
+#include "analysis/block_window.h"
 #include "analysis/leak_groups.h"
 #include "error.h"
 #include "output/json.h"
 #include "output/table.h"
+#include "target/core_file.h"
 #include "target/target_internal.h"
 
 static const struct {
@@ -286,7 +288,10 @@ mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
 		options.context = c->host->context;
 	}
 	mp_heap_options heap_options = mp_command_heap_options(c);
-	heap_options.keep_pages = true;   /* the block scan reads them all next */
+	/* A core's walked pages are dropped behind the walk: the block scan
+	 * reads the heap again by pread (core_file.h), which keeps the core
+	 * out of memprof's resident memory (issue 18). */
+	heap_options.keep_pages = !mp_core_file_reads(c->target);
 	mp_leak_phases unused;
 	if (!phases)
 		phases = &unused;
@@ -355,6 +360,9 @@ static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks
 	} else {
 		mp_csv_row(c->out, columns, 5);
 	}
+	/* Every block in address order: read a window at a time. */
+	mp_block_window window;
+	mp_block_window_init(&window, heap, c->target);
 	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
 		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
 		if (kind == MP_LEAK_NOT_A_BLOCK)
@@ -363,7 +371,11 @@ static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks
 		uint64_t usable = mp_chunk_usable_size(&chunk);
 		uint8_t bytes[64];
 		size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
-		mp_error *read_err = mp_target_read(c->target, chunk.user_address, bytes, length);
+		const uint8_t *held = mp_block_window_bytes(&window, chunk.user_address, length);
+		mp_error *read_err = held ? NULL
+					  : mp_target_read(c->target, chunk.user_address, bytes, length);
+		if (held)
+			memcpy(bytes, held, length);
 		if (read_err) {
 			mp_error_free(read_err);
 			length = 0;
@@ -395,6 +407,7 @@ static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks
 	}
 	if (j)
 		mp_json_end_array(j);
+	mp_block_window_free(&window);
 	mp_block_typing_free(&typing);
 	return NULL;
 }

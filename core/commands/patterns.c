@@ -20,6 +20,7 @@
 #include "leaks_report.h"
 #include "output/json.h"
 #include "output/result.h"
+#include "target/core_file.h"
 
 enum { TEXT_ROWS = 20 };
 
@@ -384,7 +385,7 @@ static mp_error *heap_and_leaks(mp_command *c, mp_heap **heap, mp_leaks **leaks)
 {
 	mp_leak_options leak_options = leak_options_of(c);
 	mp_heap_options heap_options = mp_command_heap_options(c);
-	heap_options.keep_pages = true;
+	heap_options.keep_pages = !mp_core_file_reads(c->target);
 	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
 	if (!err)
 		err = mp_leaks_analyze(c->target, *heap, &leak_options, leaks);
