@@ -12,6 +12,7 @@
 #include <libdwarf.h>
 #include <zlib.h>
 
+#include "die_scanner.h"
 #include "dwarf_lib.h"
 #include "elf/elf_file.h"
 #include "error.h"
@@ -1193,23 +1194,6 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 
 /* ------------------------------------------------------------- walk */
 
-static bool cheap_tag(unsigned tag)
-{
-	switch (tag) {
-	case DW_TAG_structure_type:
-	case DW_TAG_class_type:
-	case DW_TAG_union_type:
-	case DW_TAG_enumeration_type:
-	case DW_TAG_typedef:
-	case DW_TAG_base_type:
-	case DW_TAG_namespace:
-	case DW_TAG_unspecified_type:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* A string attribute of a unit DIE, NULL when absent. */
 static const char *unit_string(mp_dw *dw, Dwarf_Die cu, Dwarf_Half name)
 {
@@ -1391,7 +1375,7 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 					goto fail;
 				last_offset = d.offset;
 				if (d.tag == DW_TAG_subprogram ? function_level[depth - 1]
-							       : cheap_tag(d.tag)) {
+							       : mp_dw_walk_names_tag(d.tag)) {
 					decode_cheap(dw, die, &d);
 				} else if (d.tag == DW_TAG_variable) {
 					e = decode_full(dw, die, d.offset, &d);
@@ -1399,14 +1383,11 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 						goto fail;
 				}
 				bool descend = w->enter(w->context, &d);
-				if (descend && d.has_children) {
-					if (depth == MAX_WALK_DEPTH) {
-						e = mp_error_new(MP_ERR_FORMAT,
-								 "%s: DWARF nested deeper than %d levels at .debug_info offset 0x%llx",
-								 dw->label, MAX_WALK_DEPTH,
-								 (unsigned long long)d.offset);
-						goto fail;
-					}
+				/* Deeper than the stack: the subtree is skipped as
+				 * if the visitor had not asked (rustc nests a
+				 * lexical block per `let`, hundreds deep in a long
+				 * function). */
+				if (descend && d.has_children && depth < MAX_WALK_DEPTH) {
 					Dwarf_Die child = NULL;
 					rc = dwarf_child(die, &child, &err);
 					if (rc == DW_DLV_ERROR) {
@@ -1441,22 +1422,126 @@ fail:
 	return e;
 }
 
+/* The raw scanner's view of dw's sections (die_scanner.h): only on the
+ * zero-copy path, whose sections lie in mp_elf's read-only file mapping
+ * (or, compressed, in dw->inflated, the buffers libdwarf is handed too). */
+#if !MP_DW_NEW_API
+static bool scan_section(mp_dw *dw, const char *name, mp_dw_scan_section *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < dw->n_shdrs; i++) {
+		const Elf64_Shdr *sh = &dw->shdrs[i];
+		if (strcmp(section_name(dw, sh), name) != 0)
+			continue;
+		if (sh->sh_type == SHT_NOBITS || sh->sh_size == 0)
+			return true;
+		Elf64_Chdr chdr;
+		if (compression_header(dw, sh, &chdr)) {
+			Dwarf_Small *data = NULL;
+			int error = 0;
+			if (i > UINT16_MAX ||
+			    inflate_section(dw, (Dwarf_Half)i, &chdr, &data, &error) != DW_DLV_OK)
+				return false;
+			out->data = data;
+			out->size = chdr.ch_size;
+			return true;
+		}
+		out->data = mp_elf_bytes(dw->elf, sh->sh_offset, sh->sh_size);
+		out->size = sh->sh_size;
+		out->mapped = true;
+		return out->data != NULL;
+	}
+	return true;
+}
+#endif
+
+/* Why the raw scanner does not read dw's .debug_info (NULL: it does, and
+ * *in is filled): the 0.x/2.x API (no zero-copy path), libdwarf's own ELF
+ * reader, type units (their stubs need libdwarf's signature lookup), and
+ * whatever mp_dw_scan_check refuses (split DWARF skeletons, dwz
+ * references, 64-bit DWARF, unknown forms).  Those files libdwarf walks. */
+static const char *scan_refusal(mp_dw *dw, mp_dw_scan_input *in, uint64_t *offset)
+{
+	*offset = 0;
+#if MP_DW_NEW_API
+	(void)dw;
+	(void)in;
+	return "libdwarf 0.x or 2.x (no zero-copy sections)";
+#else
+	if (!dw->object_init || !dw->elf)
+		return "read through libdwarf's own ELF reader";
+	if (dw->type_units)
+		return "type units (.debug_types)";
+	memset(in, 0, sizeof(*in));
+	in->label = dw->label;
+	in->where = dw->bits;
+	if (!scan_section(dw, ".debug_info", &in->info) ||
+	    !scan_section(dw, ".debug_abbrev", &in->abbrev) ||
+	    !scan_section(dw, ".debug_str", &in->str) ||
+	    !scan_section(dw, ".debug_line_str", &in->line_str) ||
+	    !scan_section(dw, ".debug_str_offsets", &in->str_offsets) ||
+	    !scan_section(dw, ".debug_addr", &in->addr))
+		return "a debug section that does not inflate";
+	return mp_dw_scan_check(in, offset);
+#endif
+}
+
+/* MEMPROF_DWARF_WALK (for tests and diagnosis): "libdwarf" walks every
+ * file with libdwarf; "raw" makes a file the raw scanner refuses an error
+ * saying why, instead of a silent libdwarf walk. */
+static mp_error *scan_input(mp_dw *dw, mp_dw_scan_input *in, bool *raw)
+{
+	const char *mode = getenv("MEMPROF_DWARF_WALK");
+	*raw = false;
+	if (mode && strcmp(mode, "libdwarf") == 0)
+		return NULL;
+	uint64_t offset;
+	const char *why = scan_refusal(dw, in, &offset);
+	*raw = !why;
+	if (why && mode && strcmp(mode, "raw") == 0)
+		return mp_error_new(MP_ERR_UNSUPPORTED,
+				    "%s: the raw DWARF scanner does not read this file (MEMPROF_DWARF_WALK=raw): %s (unit at .debug_info offset 0x%llx)",
+				    dw->label, why, (unsigned long long)offset);
+	return NULL;
+}
+
+/* The .debug_info passes of the walk over one file: raw when the scanner
+ * reads the file, else libdwarf's. */
+static mp_error *walk_info(mp_dw *dw, enum unit_filter filter, const mp_dw_walker *w,
+			   bool progress, bool *skipped_partial, const mp_dw_scan_input *scan)
+{
+	if (!scan)
+		return walk_units(dw, true, filter, w, progress, skipped_partial);
+	return mp_dw_scan_walk(scan, filter == ALL_UNITS ? MP_DW_SCAN_ALL
+				     : filter == SKIP_PARTIAL ? MP_DW_SCAN_SKIP_PARTIAL
+							      : MP_DW_SCAN_ONLY_PARTIAL,
+			       w, progress, skipped_partial);
+}
+
 mp_error *mp_dw_walk(mp_dw *dw, const mp_dw_walker *w)
 {
 	/* The progress phase counts .debug_info bytes: only the first pass,
 	 * over most of them, reports. */
-	bool partial = false;
-	mp_error *e = walk_units(dw, true, SKIP_PARTIAL, w, w->report_progress, &partial);
+	bool partial = false, raw, alt_raw;
+	mp_dw_scan_input scan, alt_scan;
+	mp_error *e = scan_input(dw, &scan, &raw);
+	if (!e)
+		e = walk_info(dw, SKIP_PARTIAL, w, w->report_progress, &partial,
+			      raw ? &scan : NULL);
 	if (!e)
 		e = walk_units(dw, false, ALL_UNITS, w, false, &partial);
 	if (!e && partial)
-		e = walk_units(dw, true, ONLY_PARTIAL, w, false, &partial);
+		e = walk_info(dw, ONLY_PARTIAL, w, false, &partial, raw ? &scan : NULL);
 	if (!e && dw->alt) {
-		e = walk_units(dw->alt, true, ALL_UNITS, w, false, &partial);
+		e = scan_input(dw->alt, &alt_scan, &alt_raw);
+		if (!e)
+			e = walk_info(dw->alt, ALL_UNITS, w, false, &partial,
+				      alt_raw ? &alt_scan : NULL);
 		if (!e)
 			e = walk_units(dw->alt, false, ALL_UNITS, w, false, &partial);
 	}
-	/* The first pass opened the split DWARF files its skeletons name. */
+	/* The first pass opened the split DWARF files its skeletons name
+	 * (libdwarf's walk: the scanner refuses files with skeletons). */
 	for (size_t i = 0; !e && i < dw->n_dwos; i++) {
 		e = walk_units(dw->dwos[i], true, ALL_UNITS, w, false, &partial);
 		if (!e)

@@ -53,13 +53,18 @@ mp_error *mp_dw_read(mp_dw *dw, uint64_t offset, mp_dw_die *out);
 mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 			 mp_dw_die **out, size_t *count);
 
-/* The index walk: every CU's DIEs in file order (split DWARF: the skeleton
- * units' .dwo files, or EXE.dwp, are opened and walked after the file), descending only where the
- * visitor asks.  For each DIE the walker fills the cheap fields (offset, tag,
- * name, declaration, specification, has_children and, for variables, the
- * address and type) and calls enter(); when enter returns true and the DIE
- * has children, they are walked next and leave() is called after them.
- * Nesting is bounded (an explicit stack, no recursion). */
+/* The index walk: every CU's DIEs in file order, read by the raw scanner
+ * (die_scanner.h) where it reads the file, else by libdwarf (split DWARF:
+ * the skeleton units' .dwo files, or EXE.dwp, are opened and walked after
+ * the file), descending only where the visitor asks.  For each DIE the
+ * walker fills the cheap fields (offset, tag, name, declaration,
+ * specification, has_children and, for variables, the address and type)
+ * and calls enter(); when enter returns true and the DIE has children,
+ * they are walked next and leave() is called after them.  Nesting is
+ * bounded (an explicit stack, no recursion): deeper than the stack, a
+ * subtree is skipped as if enter had said no.  Names stay readable as
+ * long as the mp_dw, but the scanner gives the pages of the sections it
+ * has passed back to the page cache: copy what is kept. */
 typedef struct mp_dw_walker {
 	void *context;
 	void (*begin_cu)(void *context, unsigned language, uint64_t cu_offset);

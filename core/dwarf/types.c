@@ -3,8 +3,9 @@
  *
  * Indexing walks each CU's top-level DIEs, namespaces and (outside C) the
  * children of structs and classes for nested types and static members; it
- * never enters functions.  The walk is libdwarf's (dwarf_lib.c) and uses an
- * explicit stack.  Types are read when asked for: a handle first holds its
+ * never enters functions.  The walk is mp_dw_walk's (dwarf_lib.c: a raw
+ * scanner of .debug_info, die_scanner.c, or libdwarf for what it refuses)
+ * and uses an explicit stack.  Types are read when asked for: a handle first holds its
  * DIE's own attributes; children (members, enumerators, dimensions,
  * parameters, variants) are read on first access, one level at a time, and
  * every referenced type becomes another lazily read handle.  Nothing here
@@ -90,14 +91,27 @@ static void arena_free(arena *a)
 
 /* ------------------------------------------------------- hash tables */
 
-static uint64_t hash_bytes(const char *s)
+/* FNV-1a, in steps: the index hashes a qualified name as its scope's
+ * state (hashed once per scope) continued over the name's own part. */
+#define HASH_START 1469598103934665603ull
+
+static inline uint64_t hash_more(uint64_t h, const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
 		h *= 1099511628211ull;
 	}
+	return h;
+}
+
+static inline uint64_t hash_end(uint64_t h)
+{
 	return h ^ (h >> 29);
+}
+
+static uint64_t hash_bytes(const char *s)
+{
+	return hash_end(hash_more(HASH_START, s, strlen(s)));
 }
 
 static uint64_t hash_u64(uint64_t x)
@@ -178,9 +192,12 @@ static void offset_map_free(offset_map *m)
 /* ------------------------------------------------------------ module */
 
 typedef struct entry {
-	const char *key;       /* normalized name */
-	const char *display;   /* qualified name as written */
-	uint64_t hash;         /* of key */
+	/* qualified name as written; its key (the name normalized, which
+	 * lookups compare) is not stored but derived when compared: most C++
+	 * names differ from their key ("> >"), and keys would double the
+	 * index's strings */
+	const char *display;
+	uint64_t hash;         /* of the key */
 	uint64_t raw_hash;     /* of display */
 	uint64_t offset;
 	uint64_t type;         /* variables: DW_AT_type, or 0 */
@@ -211,7 +228,7 @@ typedef struct dmod {
 	name_map types, variables;
 	uint32_t *raw_slots;    /* display as written -> entry index + 1 */
 	size_t n_raw, raw_capacity;
-	offset_map by_offset;   /* DIE offset -> entry (qualified names) */
+	name_map by_offset;     /* DIE offset -> entry (qualified names) */
 	offset_map cache;       /* DIE offset -> mp_type */
 	uint64_t info_bytes;
 	double index_seconds;
@@ -220,9 +237,20 @@ typedef struct dmod {
 	/* scope_depth inside the outermost function being walked (its
 	 * statics are indexed as function::name), 0 outside functions */
 	size_t function_depth;
-	char scope[MAX_SCOPE];
-	size_t scope_length;
-	size_t scope_stack[64 + 1];
+	/* the qualified scope ("ns::Class::") as written and as a key
+	 * (normalized), with their hash states (hash_more) */
+	char scope[MAX_SCOPE], key_scope[MAX_SCOPE];
+	size_t scope_length, key_scope_length;
+	uint64_t scope_hash, key_scope_hash;
+	/* add_entry's last key, for scope_push of the same name: the name
+	 * as given, and where its normalized part starts in key_buffer */
+	const char *key_of;
+	const char *key_part;
+	char key_buffer[MAX_SCOPE + 1024];
+	struct scope_level {
+		size_t length, key_length;
+		uint64_t hash, key_hash;
+	} scope_stack[64 + 1];
 	size_t scope_depth;
 	bool failed;
 } dmod;
@@ -358,23 +386,65 @@ void mp_type_normalize_name(const char *in, char *out)
 {
 	size_t n = 0;
 	bool pending_space = false;
-	for (; *in; in++) {
-		char c = *in;
-		if (c == ' ' || c == '\t' || c == '\n') {
+	/* spans without white space copied whole (the index normalizes
+	 * every name it meets) */
+	while (*in) {
+		size_t span = strcspn(in, " \t\n");
+		if (span == 0) {
 			pending_space = true;
+			in++;
 			continue;
 		}
-		if (pending_space && n > 0 && ident_char(out[n - 1]) && ident_char(c))
+		if (pending_space && n > 0 && ident_char(out[n - 1]) && ident_char(in[0]))
 			out[n++] = ' ';
 		pending_space = false;
-		out[n++] = c;
+		memmove(out + n, in, span);
+		n += span;
+		in += span;
 	}
 	out[n] = '\0';
-	/* in place is fine: the rewrite never runs ahead of its input */
-	canonical_integers(out, out);
+	/* Integer keywords change only in runs of several (spaces join
+	 * them now) or as a lone "signed": nothing to do without either.
+	 * In place is fine: the rewrite never runs ahead of its input. */
+	if (memchr(out, ' ', n) || strstr(out, "signed"))
+		canonical_integers(out, out);
 }
 
-static bool name_map_grow(name_map *map, const entry *entries)
+/* An entry's key (see entry) in buf.  Displays are built in buffers
+ * shorter than KEY_BUFFER (index_enter, index_variable). */
+enum { KEY_BUFFER = MAX_SCOPE + 1024 };
+
+static const char *entry_key(const entry *e, char buf[KEY_BUFFER])
+{
+	if (strlen(e->display) >= KEY_BUFFER) {
+		buf[0] = '\0';
+		return buf;
+	}
+	mp_type_normalize_name(e->display, buf);
+	return buf;
+}
+
+static bool key_is(const entry *e, const char *key)
+{
+	char buf[KEY_BUFFER];
+	return strcmp(entry_key(e, buf), key) == 0;
+}
+
+/* Whether two entries have the same key: equal hashes, and mostly the
+ * very same display string (add_entry shares it between equal keys). */
+static bool same_key(const entry *a, const entry *b)
+{
+	if (a->hash != b->hash)
+		return false;
+	if (a->display == b->display)
+		return true;
+	char buf[KEY_BUFFER];
+	return key_is(a, entry_key(b, buf));
+}
+
+/* Doubles a map of entry indexes; by_offset: the map is keyed by the
+ * entries' DIE offsets (dmod.by_offset), else by their key hashes. */
+static bool name_map_grow_by(name_map *map, const entry *entries, bool by_offset)
 {
 	size_t capacity = map->capacity ? 2 * map->capacity : 4096;
 	uint32_t *slots = calloc(capacity, sizeof(*slots));
@@ -384,7 +454,8 @@ static bool name_map_grow(name_map *map, const entry *entries)
 		uint32_t v = map->slots[i];
 		if (!v)
 			continue;
-		size_t j = entries[v - 1].hash & (capacity - 1);
+		const entry *e = &entries[v - 1];
+		size_t j = (by_offset ? hash_u64(e->offset) : e->hash) & (capacity - 1);
 		while (slots[j])
 			j = (j + 1) & (capacity - 1);
 		slots[j] = v;
@@ -393,6 +464,11 @@ static bool name_map_grow(name_map *map, const entry *entries)
 	map->slots = slots;
 	map->capacity = capacity;
 	return true;
+}
+
+static bool name_map_grow(name_map *map, const entry *entries)
+{
+	return name_map_grow_by(map, entries, false);
 }
 
 static const entry *name_map_get(const name_map *map, const entry *entries,
@@ -404,7 +480,23 @@ static const entry *name_map_get(const name_map *map, const entry *entries,
 	size_t j = h & (map->capacity - 1);
 	while (map->slots[j]) {
 		const entry *e = &entries[map->slots[j] - 1];
-		if (e->hash == h && strcmp(e->key, key) == 0)
+		if (e->hash == h && key_is(e, key))
+			return e;
+		j = (j + 1) & (map->capacity - 1);
+	}
+	return NULL;
+}
+
+/* The entry the name of entry `of` resolves to in map. */
+static const entry *name_map_get_same(const name_map *map, const entry *entries,
+				      const entry *of)
+{
+	if (!map->capacity)
+		return NULL;
+	size_t j = of->hash & (map->capacity - 1);
+	while (map->slots[j]) {
+		const entry *e = &entries[map->slots[j] - 1];
+		if (e == of || same_key(e, of))
 			return e;
 		j = (j + 1) & (map->capacity - 1);
 	}
@@ -421,7 +513,7 @@ static bool name_map_put(name_map *map, entry *entries, uint32_t i)
 	size_t j = e->hash & (map->capacity - 1);
 	while (map->slots[j]) {
 		entry *old = &entries[map->slots[j] - 1];
-		if (old->hash == e->hash && strcmp(old->key, e->key) == 0) {
+		if (same_key(old, e)) {
 			bool better = e->variable ? (!old->has_address && e->has_address)
 						  : (old->declaration && !e->declaration);
 			if (better)
@@ -464,21 +556,44 @@ static void index_begin_cu(void *context, unsigned language, uint64_t cu)
 	if (language && !m->first_language)
 		m->first_language = language;
 	m->language = language ? language : m->first_language;
-	m->scope_length = 0;
-	m->scope[0] = '\0';
+	m->scope_length = m->key_scope_length = 0;
+	m->scope[0] = m->key_scope[0] = '\0';
+	m->scope_hash = m->key_scope_hash = HASH_START;
 	m->scope_depth = 0;
 	m->function_depth = 0;
 }
 
-/* Pushes "name::" onto the scope; always pushes (leave pops). */
+/* Saves the scope; leave restores it. */
+static void scope_save(dmod *m)
+{
+	m->scope_stack[m->scope_depth++] = (struct scope_level){
+		m->scope_length, m->key_scope_length, m->scope_hash, m->key_scope_hash,
+	};
+}
+
+/* Pushes "name::" onto the scope; always pushes (leave pops).  The key
+ * scope grows by name normalized: normalizing a qualified name part by
+ * part gives what normalizing it whole does, since "::" separates parts
+ * and neither keeps spaces nor joins integer keywords across it. */
 static void scope_push(dmod *m, const char *name)
 {
-	m->scope_stack[m->scope_depth++] = m->scope_length;
+	scope_save(m);
 	size_t n = strlen(name);
+	/* the key is never longer (normalizing does not grow a name) */
 	if (m->scope_length + n + 3 < MAX_SCOPE) {
 		memcpy(m->scope + m->scope_length, name, n);
 		memcpy(m->scope + m->scope_length + n, "::", 3);
+		m->scope_hash = hash_more(m->scope_hash, m->scope + m->scope_length, n + 2);
 		m->scope_length += n + 2;
+		char *k = m->key_scope + m->key_scope_length;
+		if (m->key_of == name)
+			strcpy(k, m->key_part);
+		else
+			mp_type_normalize_name(name, k);
+		size_t kn = strlen(k);
+		memcpy(k + kn, "::", 3);
+		m->key_scope_hash = hash_more(m->key_scope_hash, k, kn + 2);
+		m->key_scope_length += kn + 2;
 	}
 }
 
@@ -486,8 +601,13 @@ static void index_leave(void *context)
 {
 	dmod *m = context;
 	if (m->scope_depth) {
-		m->scope_length = m->scope_stack[--m->scope_depth];
+		const struct scope_level *l = &m->scope_stack[--m->scope_depth];
+		m->scope_length = l->length;
+		m->key_scope_length = l->key_length;
+		m->scope_hash = l->hash;
+		m->key_scope_hash = l->key_hash;
 		m->scope[m->scope_length] = '\0';
+		m->key_scope[m->key_scope_length] = '\0';
 	}
 	if (m->scope_depth < m->function_depth)
 		m->function_depth = 0;
@@ -504,7 +624,7 @@ static bool index_in_function(dmod *m, const mp_dw_die *d)
 		if (m->scope_depth >= 64)
 			return false;
 		/* a block adds no name: push the scope unchanged */
-		m->scope_stack[m->scope_depth++] = m->scope_length;
+		scope_save(m);
 		return true;
 	}
 	if (d->tag == DW_TAG_variable && d->name && d->has_address)
@@ -512,31 +632,72 @@ static bool index_in_function(dmod *m, const mp_dw_die *d)
 	return false;
 }
 
-/* The index entry of the DIE at offset (by_offset keeps index + 1). */
-static const entry *entry_at(const dmod *m, uint64_t offset)
+/* DIE offset -> entry: slots of entry index + 1, keyed by the entries'
+ * own offsets (4 bytes a slot where a key and a value took 16: the index
+ * of a big C++ program holds hundreds of thousands). */
+static bool by_offset_put(dmod *m, uint32_t i)
 {
-	uintptr_t i = (uintptr_t)offset_map_get(&m->by_offset, offset);
-	return i ? &m->entries[i - 1] : NULL;
+	name_map *map = &m->by_offset;
+	if (2 * (map->n + 1) > map->capacity && !name_map_grow_by(map, m->entries, true))
+		return false;
+	uint64_t offset = m->entries[i].offset;
+	size_t j = hash_u64(offset) & (map->capacity - 1);
+	while (map->slots[j] && m->entries[map->slots[j] - 1].offset != offset)
+		j = (j + 1) & (map->capacity - 1);
+	if (!map->slots[j])
+		map->n++;
+	map->slots[j] = i + 1;
+	return true;
 }
 
-static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
+/* The index entry of the DIE at offset. */
+static const entry *entry_at(const dmod *m, uint64_t offset)
+{
+	const name_map *map = &m->by_offset;
+	if (!map->capacity)
+		return NULL;
+	size_t j = hash_u64(offset) & (map->capacity - 1);
+	while (map->slots[j]) {
+		const entry *e = &m->entries[map->slots[j] - 1];
+		if (e->offset == offset)
+			return e;
+		j = (j + 1) & (map->capacity - 1);
+	}
+	return NULL;
+}
+
+/* Adds the entry named scope + suffix (the qualified name as written;
+ * at most DISPLAY_MAX bytes, longer is cut as before). */
+enum { DISPLAY_MAX = MAX_SCOPE + 511 };
+
+static entry *add_entry(dmod *m, const mp_dw_die *d, const char *suffix)
 {
 	if (!MP_ARRAY_RESERVE(m->entries, m->entries_capacity, m->n_entries + 1)) {
 		m->failed = true;
 		return NULL;
 	}
-	size_t length = strlen(display);
+	m->key_of = NULL;
+	size_t suffix_length = strlen(suffix);
+	char cut[DISPLAY_MAX + 1];
+	if (m->scope_length + suffix_length > DISPLAY_MAX) {
+		suffix_length = DISPLAY_MAX - m->scope_length;
+		memcpy(cut, suffix, suffix_length);
+		cut[suffix_length] = '\0';
+		suffix = cut;
+	}
+	size_t length = m->scope_length + suffix_length;
 	/* Headers repeat the same names in every CU: a name already seen
 	 * spelled the same way skips normalization altogether. */
-	uint64_t raw_hash = hash_bytes(display);
+	uint64_t raw_hash = hash_end(hash_more(m->scope_hash, suffix, suffix_length));
 	if (m->raw_capacity) {
 		size_t j = raw_hash & (m->raw_capacity - 1);
 		while (m->raw_slots[j]) {
 			const entry *o = &m->entries[m->raw_slots[j] - 1];
-			if (o->raw_hash == raw_hash && strcmp(o->display, display) == 0) {
+			if (o->raw_hash == raw_hash &&
+			    strncmp(o->display, m->scope, m->scope_length) == 0 &&
+			    strcmp(o->display + m->scope_length, suffix) == 0) {
 				entry *e = &m->entries[m->n_entries];
 				memset(e, 0, sizeof(*e));
-				e->key = o->key;
 				e->hash = o->hash;
 				e->display = o->display;
 				e->raw_hash = raw_hash;
@@ -549,14 +710,15 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 			j = (j + 1) & (m->raw_capacity - 1);
 		}
 	}
-	char stack_key[MAX_SCOPE + 1024];
-	char *key = length < sizeof(stack_key) ? stack_key : malloc(length + 1);
-	if (!key) {
-		m->failed = true;
-		return NULL;
-	}
-	mp_type_normalize_name(display, key);
-	uint64_t hash = hash_bytes(key);
+	/* the key: the scope's, then the suffix normalized (see scope_push) */
+	char *key = m->key_buffer;
+	memcpy(key, m->key_scope, m->key_scope_length);
+	mp_type_normalize_name(suffix, key + m->key_scope_length);
+	uint64_t hash = hash_end(hash_more(m->key_scope_hash, key + m->key_scope_length,
+					   strlen(key + m->key_scope_length)));
+	/* (a name cut to fit is no name scope_push is given) */
+	m->key_of = suffix == cut ? NULL : suffix;
+	m->key_part = key + m->key_scope_length;
 	/* The same name in another CU (headers repeat in every CU): share
 	 * the strings of the first entry. */
 	const entry *same = NULL;
@@ -564,24 +726,19 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 		size_t j = hash & (m->types.capacity - 1);
 		while (m->types.slots[j]) {
 			const entry *o = &m->entries[m->types.slots[j] - 1];
-			if (o->hash == hash && strcmp(o->key, key) == 0) {
+			if (o->hash == hash && key_is(o, key)) {
 				same = o;
 				break;
 			}
 			j = (j + 1) & (m->types.capacity - 1);
 		}
 	}
-	const char *disp, *stored_key;
-	if (same) {
-		disp = same->display;
-		stored_key = same->key;
-	} else {
-		disp = arena_strndup(&m->arena, display, length);
-		stored_key = arena_strdup(&m->arena, key);
+	char *disp = same ? (char *)same->display : arena_alloc(&m->arena, length + 1);
+	if (disp && !same) {
+		memcpy(disp, m->scope, m->scope_length);
+		memcpy(disp + m->scope_length, suffix, suffix_length + 1);
 	}
-	if (key != stack_key)
-		free(key);
-	if (!disp || !stored_key) {
+	if (!disp) {
 		m->failed = true;
 		return NULL;
 	}
@@ -613,7 +770,6 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
 	m->n_raw++;
 	entry *e = &m->entries[m->n_entries];
 	memset(e, 0, sizeof(*e));
-	e->key = stored_key;
 	e->hash = hash;
 	e->raw_hash = raw_hash;
 	e->display = disp;
@@ -629,9 +785,7 @@ static entry *add_entry(dmod *m, const mp_dw_die *d, const char *display)
  * (DW_AT_specification) after the walk. */
 static void index_variable(dmod *m, const mp_dw_die *d)
 {
-	char buffer[MAX_SCOPE + 512];
-	snprintf(buffer, sizeof(buffer), "%s%s", m->scope, d->name ? d->name : "");
-	entry *e = add_entry(m, d, buffer);
+	entry *e = add_entry(m, d, d->name ? d->name : "");
 	if (!e)
 		return;
 	e->variable = true;
@@ -639,7 +793,7 @@ static void index_variable(dmod *m, const mp_dw_die *d)
 	e->address = d->address;
 	e->has_address = d->has_address;
 	e->specification = d->specification;
-	if (!offset_map_put(&m->by_offset, d->offset, (void *)(uintptr_t)m->n_entries))
+	if (!by_offset_put(m, (uint32_t)(m->n_entries - 1)))
 		m->failed = true;
 	if (d->name && !name_map_put(&m->variables, m->entries, (uint32_t)(m->n_entries - 1)))
 		m->failed = true;
@@ -684,16 +838,16 @@ static bool index_enter(void *context, const mp_dw_die *d)
 		const entry *decl = d->specification ? entry_at(m, d->specification) : NULL;
 		/* entries move when the array grows: keep the arena string */
 		const char *decl_name = decl ? decl->display : NULL;
-		if (decl_name)
-			snprintf(buffer, sizeof(buffer), "%s%s", m->scope, decl_name);
-		else if (c_lang && keyword && m->scope_length == 0)
+		/* the name under the current scope */
+		const char *suffix = decl_name ? decl_name : d->name;
+		if (!decl_name && c_lang && keyword && m->scope_length == 0) {
 			snprintf(buffer, sizeof(buffer), "%s %s", keyword, d->name);
-		else
-			snprintf(buffer, sizeof(buffer), "%s%s", m->scope, d->name);
-		entry *e = add_entry(m, d, buffer);
+			suffix = buffer;
+		}
+		entry *e = add_entry(m, d, suffix);
 		if (!e)
 			return false;
-		if (!offset_map_put(&m->by_offset, d->offset, (void *)(uintptr_t)m->n_entries)) {
+		if (!by_offset_put(m, (uint32_t)(m->n_entries - 1))) {
 			m->failed = true;
 			return false;
 		}
@@ -843,7 +997,6 @@ static void ensure_indexed(dmod *m)
 		if (!decl || !decl->display[0])
 			continue;
 		v->display = decl->display;
-		v->key = decl->key;
 		v->hash = decl->hash;
 		if (!v->type)
 			v->type = decl->type;
@@ -865,7 +1018,7 @@ static void dmod_free(dmod *m)
 	if (!m)
 		return;
 	mp_dw_close(m->dw);
-	offset_map_free(&m->by_offset);
+	free(m->by_offset.slots);
 	offset_map_free(&m->cache);
 	free(m->types.slots);
 	free(m->variables.slots);
@@ -1064,7 +1217,7 @@ static const mp_type *get_type(dmod *m, uint64_t offset)
 	}
 	if (d.declaration && d.name) {
 		const entry *self = entry_at(m, offset);
-		const entry *def = self ? name_map_get(&m->types, m->entries, self->key) : NULL;
+		const entry *def = self ? name_map_get_same(&m->types, m->entries, self) : NULL;
 		if (def && !def->declaration && def->offset != offset) {
 			const mp_type *found = get_type(m, def->offset);
 			if (found && found->kind != MP_TYPE_INVALID) {
@@ -1075,7 +1228,8 @@ static const mp_type *get_type(dmod *m, uint64_t offset)
 		/* Defined in another module (an opaque handle of a library):
 		 * its definition there.  Declarations only: no recursion. */
 		if (self && (!def || def->declaration)) {
-			const mp_type *found = definition_elsewhere(m, self->key);
+			char key[KEY_BUFFER];
+			const mp_type *found = definition_elsewhere(m, entry_key(self, key));
 			if (found) {
 				offset_map_put(&m->cache, offset, (void *)found);
 				return found;
@@ -1846,13 +2000,14 @@ static void suggest_in(dmod *m, const char *key, bool variables,
 		if (e->variable != variables || !e->display[0] ||
 		    (variables && !e->has_address))
 			continue;
-		const char *bare = e->key;
+		char e_key[KEY_BUFFER];
+		const char *bare = entry_key(e, e_key);
 		for (size_t k = 0; k < 4; k++)
 			if (strncmp(bare, keywords[k], strlen(keywords[k])) == 0)
-				bare = e->key + strlen(keywords[k]);
+				bare = e_key + strlen(keywords[k]);
 		size_t score;
-		const char *last = strrchr(e->key, ':');
-		if (strstr(e->key, key))
+		const char *last = strrchr(e_key, ':');
+		if (strstr(e_key, key))
 			score = 1;
 		else if (last && strcmp(last + 1, key) == 0)
 			score = 0;
@@ -2111,7 +2266,7 @@ mp_error *mp_type_list_variables(mp_target *t, const mp_module *only,
 		for (size_t k = 0; k < m->n_entries; k++) {
 			const entry *v = &m->entries[k];
 			if (!v->variable || !v->has_address ||
-			    name_map_get(&m->variables, m->entries, v->key) != v)
+			    name_map_get_same(&m->variables, m->entries, v) != v)
 				continue;
 			mp_variable var;
 			e = variable_of(m, order[i], v, &var);
@@ -2161,10 +2316,11 @@ mp_error *mp_type_list_in_module(mp_target *t, const mp_module *only,
 			if (en->variable)
 				continue;
 			/* only the entry the name resolves to */
-			if (name_map_get(&m->types, m->entries, en->key) != en)
+			if (name_map_get_same(&m->types, m->entries, en) != en)
 				continue;
+			char en_key[KEY_BUFFER];
 			if (glob ? fnmatch(pattern, en->display, 0) != 0 :
-			    key && !strstr(en->key, key))
+			    key && !strstr(entry_key(en, en_key), key))
 				continue;
 			const mp_type *ty = get_type(m, en->offset);
 			if (ty && !visit(context, en->display, ty)) {
