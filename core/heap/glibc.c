@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "elf/elf_file.h"
 #include "error.h"
 #include "heap_internal.h"
@@ -56,6 +57,8 @@ enum {
 	MAX_HEAPS_PER_ARENA = 65536,
 	WINDOW_BYTES = 1 << 20,
 	RELEASE_STEP = 32 << 20,   /* walked core pages dropped every 32 MiB */
+	MAX_TCACHE_CANDIDATES = 1 << 16,
+	WALK_BATCH = 256,
 };
 
 static const uint64_t HEAP_MAX_SIZE = 64ull << 20;
@@ -127,6 +130,14 @@ typedef struct walker {
 	uint64_t mmapped_count, mmapped_bytes;
 	/* Bytes of the segments before the current one, for progress. */
 	uint64_t progress_base;
+	/* Chunks in use of a tcache_perthread_struct's size, noted by the
+	 * walk (index << 1 | first of its segment) so find_tcaches need not
+	 * read the whole chunk table again; past MAX_TCACHE_CANDIDATES it
+	 * does (tcache_overflow). */
+	uint64_t tcache_chunk_size;
+	size_t *tcache_candidates;
+	size_t n_tcache_candidates, tcache_candidates_capacity;
+	bool tcache_overflow;
 } walker;
 
 /* ------------------------------------------------------------ reading */
@@ -481,6 +492,58 @@ static mp_error *end_region_with_copy(walker *w, uint64_t end, uint8_t *copy)
 	return err;
 }
 
+/* Notes chunk index, in use and of a tcache_perthread_struct's size, for
+ * find_tcaches; region_first is the index of its segment's first chunk. */
+static void note_tcache_candidate(walker *w, size_t index, size_t region_first)
+{
+	if (w->tcache_overflow)
+		return;
+	if (w->n_tcache_candidates == MAX_TCACHE_CANDIDATES ||
+	    !MP_ARRAY_RESERVE(w->tcache_candidates, w->tcache_candidates_capacity,
+			      w->n_tcache_candidates + 1)) {
+		w->tcache_overflow = true;
+		return;
+	}
+	w->tcache_candidates[w->n_tcache_candidates++] = index << 1 | (index == region_first);
+}
+
+/* The walk's common step, in a tight loop over a view of the segment
+ * [first, end): from p, every chunk whose size fits, that is not the top,
+ * whose next chunk's header lies in the segment and says the same size
+ * if the chunk is free, and that is not a thread cache's size in use, up
+ * to a full batch or release_at.  Returns the address of the first chunk
+ * it did not take: walk_segment's general step decides about that one
+ * (and reports what is wrong with it). */
+static inline uint64_t walk_plain_chunks(const uint8_t *view, uint64_t first, uint64_t end,
+					 uint64_t top, uint64_t tcache_size, uint64_t release_at,
+					 uint64_t p, heap_chunk *batch, size_t *n_batch)
+{
+	size_t n = *n_batch;
+	while (n < WALK_BATCH && p < release_at && p != top && p + 32 <= end) {
+		uint64_t size_field, next_words[2];
+		memcpy(&size_field, view + (p - first) + 8, 8);
+		uint64_t csize = size_field & ~(uint64_t)SIZE_BITS;
+		if (csize < MIN_CHUNK || (csize & ALIGN_MASK) || csize > end - p - 16)
+			break;
+		uint64_t next = p + csize;
+		memcpy(next_words, view + (next - first), 16);
+		enum mp_chunk_state state = MP_CHUNK_IN_USE;
+		if (!(next_words[1] & PREV_INUSE)) {
+			if (next_words[0] != csize)
+				break;
+			state = MP_CHUNK_FREE;
+		} else if (csize == tcache_size) {
+			break;
+		}
+		batch[n].address = p;
+		batch[n].size_state = csize << HEAP_STATE_BITS | (uint64_t)state;
+		n++;
+		p = next;
+	}
+	*n_batch = n;
+	return p;
+}
+
 /* Walks the chunks of one heap segment [first, end) whose top chunk (if
  * the segment holds it) is at top. */
 static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
@@ -495,24 +558,62 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 		return mp_error_nomem();
 	uint64_t p = first;
 	uint64_t released = first;
+	/* The walk's hot loop keeps what it reads per chunk in locals: the
+	 * calls it makes (heap_add_chunks, heap_problem) could otherwise
+	 * change the walker as far as the compiler knows, and it reloaded
+	 * them every chunk. */
+	const uint8_t *view = w->view;
+	/* The view (or copy) holds the whole segment unless it is empty. */
+	bool whole_view = view && w->view_start <= first && w->view_end >= end;
+	uint64_t release_at = !copy && view && !w->options->keep_pages ? first + RELEASE_STEP
+									: UINT64_MAX;
+	uint64_t tcache_size = w->tcache_chunk_size;
+	size_t region_first = w->h->n_chunks;
+	/* Chunks go to the table WALK_BATCH at a time (heap_add_chunks),
+	 * not with a call each; flushed before any other chunk is added. */
+	heap_chunk batch[WALK_BATCH];
+	size_t n_batch = 0;
 	size_t steps = 0;
 	/* The header of the chunk at p when the step before read it already
 	 * (as the next chunk's). */
 	uint64_t header[2];
 	bool have_header = false;
+	size_t next_tick = 0x10000;
 	while (p + 16 <= end) {
-		if ((++steps & 0xffff) == 0)
+		if (steps >= next_tick) {
+			next_tick += 0x10000;
 			mp_progress_update(w->progress_base + (p - first));
-		if (steps % (1u << 20) == 0 && w->options->interrupted &&
-		    w->options->interrupted(w->options->context)) {
-			err = mp_error_new(MP_ERR_INTERRUPTED, "heap walk interrupted at %#llx",
-					   (unsigned long long)p);
-			break;
+			if (next_tick % (1u << 20) == 0 && w->options->interrupted &&
+			    w->options->interrupted(w->options->context)) {
+				err = mp_error_new(MP_ERR_INTERRUPTED,
+						   "heap walk interrupted at %#llx",
+						   (unsigned long long)p);
+				break;
+			}
 		}
-		if (!copy && w->view && !w->options->keep_pages && p - released >= RELEASE_STEP) {
+		if (p >= release_at) {
 			mp_target_unview(w->t, released, p - released);
 			released = p;
+			release_at = p + RELEASE_STEP;
 		}
+		if (whole_view) {
+			size_t taken = n_batch;
+			p = walk_plain_chunks(view, first, end, top, tcache_size, release_at, p, batch,
+					      &n_batch);
+			taken = n_batch - taken;
+			if (n_batch == WALK_BATCH) {
+				err = heap_add_chunks(w->h, batch, n_batch);
+				n_batch = 0;
+				if (err)
+					break;
+			}
+			if (taken) {
+				steps += taken;
+				have_header = false;
+				continue;
+			}
+		}
+		steps++;
 		if (!have_header && !read_header(w, p, header)) {
 			heap_problem(w->h, p, where,
 				     "memory from %#llx to %#llx is not readable: chunks there are missing",
@@ -522,7 +623,10 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 		uint64_t csize = header[1] & ~(uint64_t)SIZE_BITS;
 		if (p == top) {
 			uint64_t top_size = csize <= end - p ? csize : end - p;
-			err = heap_add_chunk(w->h, p, top_size, MP_CHUNK_TOP);
+			err = heap_add_chunks(w->h, batch, n_batch);
+			n_batch = 0;
+			if (!err)
+				err = heap_add_chunk(w->h, p, top_size, MP_CHUNK_TOP);
 			break;
 		}
 		/* A fencepost (a 16-byte header then a 0 one) closes a segment
@@ -538,7 +642,10 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 				     "chunk at %#llx has impossible size field %#llx",
 				     (unsigned long long)p, (unsigned long long)header[1]);
 			uint64_t resume = resynchronise(w, p, end, top);
-			err = heap_add_chunk(w->h, p, resume - p, MP_CHUNK_CORRUPT);
+			err = heap_add_chunks(w->h, batch, n_batch);
+			n_batch = 0;
+			if (!err)
+				err = heap_add_chunk(w->h, p, resume - p, MP_CHUNK_CORRUPT);
 			if (err)
 				break;
 			p = resume;
@@ -548,7 +655,14 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 		uint64_t next = p + csize;
 		enum mp_chunk_state state = MP_CHUNK_IN_USE;
 		uint64_t next_header[2];
-		have_header = next + 16 <= end && read_header(w, next, next_header);
+		if (next + 16 > end) {
+			have_header = false;
+		} else if (whole_view) {
+			memcpy(next_header, view + (next - first), 16);
+			have_header = true;
+		} else {
+			have_header = read_header(w, next, next_header);
+		}
 		if (have_header) {
 			if (!(next_header[1] & PREV_INUSE)) {
 				state = MP_CHUNK_FREE;
@@ -559,13 +673,22 @@ static mp_error *walk_segment(walker *w, uint64_t first, uint64_t end,
 						     (unsigned long long)next_header[0]);
 			}
 		}
-		err = heap_add_chunk(w->h, p, csize, state);
-		if (err)
-			break;
+		if (csize == tcache_size && state == MP_CHUNK_IN_USE)
+			note_tcache_candidate(w, w->h->n_chunks + n_batch, region_first);
+		batch[n_batch].address = p;
+		batch[n_batch].size_state = csize << HEAP_STATE_BITS | (uint64_t)state;
+		if (++n_batch == WALK_BATCH) {
+			err = heap_add_chunks(w->h, batch, n_batch);
+			n_batch = 0;
+			if (err)
+				break;
+		}
 		p = next;
 		if (have_header)
 			memcpy(header, next_header, sizeof(header));
 	}
+	if (!err)
+		err = heap_add_chunks(w->h, batch, n_batch);
 	if (err) {
 		free(copy);
 		return err;
@@ -1035,29 +1158,50 @@ static void walk_tcache(walker *w, uint64_t tcache, const uint8_t *bytes)
 	}
 }
 
+/* The size of a tcache_perthread_struct's chunk under layout L. */
+static uint64_t tcache_chunk_size(const glibc_layout *L)
+{
+	size_t struct_size = TCACHE_BINS * (L->tcache_count_size + 8);
+	return (struct_size + SIZE_SZ + ALIGN_MASK) & ~(uint64_t)ALIGN_MASK;
+}
+
+/* Checks chunk index (first: the first of its segment) as a thread's
+ * tcache and walks its lists if it is one. */
+static void try_tcache(walker *w, size_t index, bool first, uint8_t *bytes, size_t struct_size)
+{
+	heap_chunk *c = &w->h->chunks[index];
+	/* An earlier tcache's lists may have claimed it meanwhile. */
+	if (heap_chunk_state(c) != MP_CHUNK_IN_USE || heap_chunk_size(c) != w->tcache_chunk_size)
+		return;
+	mp_error *err = heap_read(w->h, w->t, c->address + 16, bytes, struct_size);
+	if (err) {
+		mp_error_free(err);
+		return;
+	}
+	if (!is_tcache(w, bytes, first))
+		return;
+	heap_chunk_set_state(c, MP_CHUNK_METADATA);
+	walk_tcache(w, c->address + 16, bytes);
+}
+
 static mp_error *find_tcaches(walker *w)
 {
 	size_t struct_size = TCACHE_BINS * (w->L.tcache_count_size + 8);
-	uint64_t chunk_size = (struct_size + SIZE_SZ + ALIGN_MASK) & ~(uint64_t)ALIGN_MASK;
 	uint8_t *bytes = malloc(struct_size);
 	if (!bytes)
 		return mp_error_nomem();
+	if (!w->tcache_overflow) {
+		/* The walk noted every candidate, in table order. */
+		for (size_t i = 0; i < w->n_tcache_candidates; i++)
+			try_tcache(w, w->tcache_candidates[i] >> 1, w->tcache_candidates[i] & 1,
+				   bytes, struct_size);
+		free(bytes);
+		return NULL;
+	}
 	for (size_t r = 0; r < w->h->n_regions; r++) {
 		const heap_region *region = &w->h->regions[r];
-		for (size_t k = 0; k < region->count; k++) {
-			heap_chunk *c = &w->h->chunks[region->first + k];
-			if (heap_chunk_state(c) != MP_CHUNK_IN_USE || heap_chunk_size(c) != chunk_size)
-				continue;
-			mp_error *err = heap_read(w->h, w->t, c->address + 16, bytes, struct_size);
-			if (err) {
-				mp_error_free(err);
-				continue;
-			}
-			if (!is_tcache(w, bytes, k == 0))
-				continue;
-			heap_chunk_set_state(c, MP_CHUNK_METADATA);
-			walk_tcache(w, c->address + 16, bytes);
-		}
+		for (size_t k = 0; k < region->count; k++)
+			try_tcache(w, region->first + k, k == 0, bytes, struct_size);
 	}
 	free(bytes);
 	return NULL;
@@ -1188,6 +1332,7 @@ static mp_error *locate(walker *w, const mp_heap_options *options)
 				    w->libc->name, major, minor);
 	layout_for_version(&w->L, major, minor);
 	w->h->arena_struct_size = w->L.ms_size;
+	w->tcache_chunk_size = tcache_chunk_size(&w->L);
 	if (asprintf(&w->h->backend, "glibc %d.%d", major, minor) < 0) {
 		w->h->backend = NULL;
 		return mp_error_nomem();
@@ -1278,5 +1423,6 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
 		compute_mallinfo(&w);
 	free(list.items);
 	free(w.window);
+	free(w.tcache_candidates);
 	return err;
 }

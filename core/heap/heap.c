@@ -137,29 +137,83 @@ void heap_trim_chunks(mp_heap *h)
 	}
 }
 
+/* The table's growth, out of heap_add_chunk's way: segments reserve
+ * their room up front (heap_begin_segment), so this is rare. */
+static __attribute__((noinline, cold)) bool heap_grow_chunks(mp_heap *h)
+{
+	return MP_ARRAY_RESERVE(h->chunks, h->chunks_capacity, h->n_chunks + 1);
+}
+
+/* Called once per chunk by backends that add chunks one by one: the
+ * fields it needs are loaded once into locals, the table entry is written
+ * last (the compiler need not reload them after stores it cannot prove
+ * unrelated), and growing the table is a cold call apart (issue 18).
+ * The glibc walk adds its chunks in batches (heap_add_chunks). */
 mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 			 enum mp_chunk_state state)
 {
-	if (!MP_ARRAY_RESERVE(h->chunks, h->chunks_capacity, h->n_chunks + 1))
+	size_t n = h->n_chunks;
+	if (__builtin_expect(n >= h->chunks_capacity, 0) && !heap_grow_chunks(h))
 		return mp_error_nomem();
-	h->chunks[h->n_chunks].address = address;
-	h->chunks[h->n_chunks].size_state = size << HEAP_STATE_BITS | (uint64_t)state;
-	h->n_chunks++;
-	heap_region *r = h->n_regions ? &h->regions[h->n_regions - 1] : NULL;
-	if (r && r->bits_set) {
-		uint64_t offset = address - r->start;
-		if (address < r->start || address + size > r->end ||
-		    (offset & ((1u << h->granule_shift) - 1))) {
-			/* Outside what the segment promised: the region's bitmap
-			 * is rebuilt from the table when it closes. */
-			r->bits_set = false;
-		} else {
-			size_t g = (size_t)(offset >> h->granule_shift);
-			r->starts[g / 64] |= (uint64_t)1 << (g % 64);
-			r->tiled = r->tiled && address == r->grown_end;
-			r->grown_end = address + size;
+	heap_chunk *c = &h->chunks[n];
+	h->n_chunks = n + 1;
+	if (h->n_regions) {
+		heap_region *r = &h->regions[h->n_regions - 1];
+		if (r->bits_set) {
+			uint64_t offset = address - r->start;
+			unsigned shift = h->granule_shift;
+			if (address < r->start || address + size > r->end ||
+			    (offset & (((uint64_t)1 << shift) - 1))) {
+				/* Outside what the segment promised: the region's
+				 * bitmap is rebuilt from the table when it closes. */
+				r->bits_set = false;
+			} else {
+				size_t g = (size_t)(offset >> shift);
+				r->starts[g / 64] |= (uint64_t)1 << (g % 64);
+				if (address != r->grown_end)
+					r->tiled = false;
+				r->grown_end = address + size;
+			}
 		}
 	}
+	c->address = address;
+	c->size_state = size << HEAP_STATE_BITS | (uint64_t)state;
+	return NULL;
+}
+
+mp_error *heap_add_chunks(mp_heap *h, const heap_chunk *chunks, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	if (h->chunks_capacity - h->n_chunks < n &&
+	    !MP_ARRAY_RESERVE(h->chunks, h->chunks_capacity, h->n_chunks + n))
+		return mp_error_nomem();
+	memcpy(h->chunks + h->n_chunks, chunks, n * sizeof(*chunks));
+	h->n_chunks += n;
+	heap_region *r = h->n_regions ? &h->regions[h->n_regions - 1] : NULL;
+	if (!r || !r->bits_set)
+		return NULL;
+	/* heap_add_chunk's bookkeeping with the region's fields in locals. */
+	uint64_t start = r->start, end = r->end, grown_end = r->grown_end;
+	unsigned shift = h->granule_shift;
+	uint64_t misaligned = ((uint64_t)1 << shift) - 1;
+	uint64_t *starts = r->starts;
+	bool tiled = r->tiled;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t address = chunks[i].address, size = heap_chunk_size(&chunks[i]);
+		uint64_t offset = address - start;
+		if (address < start || address + size > end || (offset & misaligned)) {
+			/* Rebuilt from the table when the region closes. */
+			r->bits_set = false;
+			return NULL;
+		}
+		size_t g = (size_t)(offset >> shift);
+		starts[g / 64] |= (uint64_t)1 << (g % 64);
+		tiled &= address == grown_end;
+		grown_end = address + size;
+	}
+	r->tiled = tiled;
+	r->grown_end = grown_end;
 	return NULL;
 }
 

@@ -197,6 +197,9 @@ mp_error *heap_add_detail(mp_heap *h, const char *group, const char *name, uint6
 /* Appends a chunk to the region being built (see heap_begin_region). */
 mp_error *heap_add_chunk(mp_heap *h, uint64_t address, uint64_t size,
 			 enum mp_chunk_state state);
+/* Appends n chunks (address and size_state each) at once, as n calls of
+ * heap_add_chunk would: for walks that meet millions of chunks. */
+mp_error *heap_add_chunks(mp_heap *h, const heap_chunk *chunks, size_t n);
 /* Regions must be built in increasing address order. */
 mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena);
 /* A region whose chunks all lie in [start, end), start being the first
