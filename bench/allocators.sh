@@ -22,5 +22,15 @@ for library in glibc jemalloc tcmalloc_minimal mimalloc; do
 		/usr/bin/time -f "peak RSS %M KB: $command" $command >/dev/null
 	done
 done
-hyperfine --warmup 1 --runs "${RUNS:-5}" --export-markdown "$build/bench-data/allocators.md" "${commands[@]}"
-cat "$build/bench-data/allocators.md"
+hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$build/bench-data/allocators.json" "${commands[@]}" >/dev/null
+# Wall times on a loaded machine mislead: CPU time (user + system) beside them.
+python3 - "$build/bench-data/allocators.json" <<'PY'
+import json, sys
+print("| command | mean ± σ | min | user + system |")
+print("|---|---|---|---|")
+for r in json.load(open(sys.argv[1]))["results"]:
+    words = r["command"].split()
+    print("| `memprof %s` %s | %.3f s ± %.3f s | %.3f s | %.3f s |" % (
+        words[1], words[3].rsplit("/", 1)[-1], r["mean"], r["stddev"], r["min"],
+        r["user"] + r["system"]))
+PY
