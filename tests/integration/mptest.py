@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -193,3 +194,47 @@ def readelf_build_id(path):
                          text=True).stdout
     m = re.search(r"Build ID: ([0-9a-f]+)", out)
     return m.group(1) if m else None
+
+
+# valgrind's leak kinds, as memprof's JSON names them and memcheck's
+# summary says them.
+LEAK_KINDS = [("definitely_lost", "definitely lost"), ("indirectly_lost", "indirectly lost"),
+              ("possibly_lost", "possibly lost"), ("still_reachable", "still reachable")]
+
+
+def valgrind_summary(argv, *options, env=None):
+    """{kind: (blocks, bytes)} of memcheck's leak summary of argv; options
+    go to valgrind (--soname-synonyms=somalloc=*jemalloc* for a program on
+    another allocator)."""
+    proc = subprocess.run(["valgrind", "--leak-check=full", "--run-libc-freeres=no",
+                           "--show-leak-kinds=all", *options, *argv], capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
+    out = {}
+    for key, words in LEAK_KINDS:
+        m = re.search(words + r": ([\d,]+) bytes in ([\d,]+) blocks", proc.stderr)
+        out[key] = ((int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
+                    if m else (0, 0))
+    return out
+
+
+def heap_json(*args):
+    """memprof heap's JSON report of a target, or None (a failed check)."""
+    code, out, err = memprof("heap", *args, "--format", "json")
+    if not check(code == 0, "heap %s exited %d: %s" % (" ".join(args), code, err[-500:])):
+        return None
+    return json.loads(out)
+
+
+def core_offset(core, address):
+    """File offset of a target address in an ELF core (its PT_LOAD)."""
+    with open(core, "rb") as f:
+        header = f.read(64)
+        phoff, = struct.unpack_from("<Q", header, 32)
+        phentsize, phnum = struct.unpack_from("<HH", header, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
+        if p_type == 1 and p_vaddr <= address < p_vaddr + p_filesz:
+            return p_offset + address - p_vaddr
+    return None

@@ -28,12 +28,10 @@ import subprocess
 import sys
 import tempfile
 
-from mptest import check, finish, gcore, memprof
+from mptest import check, finish, gcore, memprof, valgrind_summary, LEAK_KINDS, heap_json
 
 EXE = os.path.join(os.environ.get("EXAMPLES_DIR", ""), "jemalloc_heap")
 LIB = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-KINDS = [("definitely_lost", "definitely lost"), ("indirectly_lost", "indirectly lost"),
-         ("possibly_lost", "possibly lost"), ("still_reachable", "still reachable")]
 FIGURES = ("allocated", "active", "resident", "mapped")
 
 if not os.path.exists(EXE) or not os.path.exists(LIB):
@@ -74,13 +72,6 @@ class HeldTruth:
             self.proc.wait()
 
 
-def heap_json(*args):
-    code, out, err = memprof("heap", *args, "--format", "json")
-    if not check(code == 0, "heap %s exited %d: %s" % (" ".join(args), code, err[-500:])):
-        return None
-    return json.loads(out)
-
-
 def check_heap(where, report, held):
     if report is None:
         return
@@ -112,18 +103,6 @@ def check_heap(where, report, held):
     check(any(g.startswith("bin ") for g, _ in detail), "%s: no bin detail" % where)
     check(not report["partial"] and not report["problems"],
           "%s: partial %r problems %r" % (where, report["partial"], report["problems"][:3]))
-
-
-def valgrind_summary(argv):
-    proc = subprocess.run(["valgrind", "--leak-check=full", "--run-libc-freeres=no",
-                           "--show-leak-kinds=all", "--soname-synonyms=somalloc=*jemalloc*", *argv],
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    out = {}
-    for key, words in KINDS:
-        m = re.search(words + r": ([\d,]+) bytes in ([\d,]+) blocks", proc.stderr)
-        out[key] = ((int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
-                    if m else (0, 0))
-    return out
 
 
 def core_loads(core):
@@ -219,8 +198,8 @@ try:
         truth = (held.program["lost_blocks"], held.program["lost_bytes"])
         check(lost == truth, "lost %r, the program says %r" % (lost, truth))
         if shutil.which("valgrind"):
-            want = valgrind_summary([EXE, "--abort"])
-            for key, _ in KINDS:
+            want = valgrind_summary([EXE, "--abort"], "--soname-synonyms=somalloc=*jemalloc*")
+            for key, _ in LEAK_KINDS:
                 check(summary[key]["blocks"] == want[key][0],
                       "%s: %d blocks, valgrind %d" % (key, summary[key]["blocks"], want[key][0]))
                 # valgrind counts requested bytes, memprof usable ones

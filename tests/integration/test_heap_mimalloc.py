@@ -29,12 +29,10 @@ import subprocess
 import sys
 import tempfile
 
-from mptest import check, finish, gcore, memprof
+from mptest import check, finish, gcore, memprof, valgrind_summary, LEAK_KINDS, heap_json, core_offset
 
 EXE = os.path.join(os.environ.get("EXAMPLES_DIR", ""), "mimalloc_heap")
 LIB = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
-KINDS = [("definitely_lost", "definitely lost"), ("indirectly_lost", "indirectly lost"),
-         ("possibly_lost", "possibly lost"), ("still_reachable", "still reachable")]
 
 if not os.path.exists(EXE) or not os.path.exists(LIB):
     print("SKIP: mimalloc_heap not built (libmimalloc-dev missing)")
@@ -75,13 +73,6 @@ class HeldTruth:
             self.proc.wait()
 
 
-def heap_json(*args):
-    code, out, err = memprof("heap", *args, "--format", "json")
-    if not check(code == 0, "heap %s exited %d: %s" % (" ".join(args), code, err[-500:])):
-        return None
-    return json.loads(out)
-
-
 def check_heap(where, report, truth, version="2.0.9"):
     if report is None:
         return
@@ -102,33 +93,6 @@ def check_heap(where, report, truth, version="2.0.9"):
     # Per heap the used bytes add up to the total.
     used = sum(v for (g, n), v in detail.items() if n == "used_bytes")
     check(used == nbytes, "%s: heaps' used bytes add to %d, not %d" % (where, used, nbytes))
-
-
-def valgrind_summary(argv):
-    proc = subprocess.run(["valgrind", "--leak-check=full", "--run-libc-freeres=no",
-                           "--show-leak-kinds=all", "--soname-synonyms=somalloc=*mimalloc*", *argv],
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    out = {}
-    for key, words in KINDS:
-        m = re.search(words + r": ([\d,]+) bytes in ([\d,]+) blocks", proc.stderr)
-        out[key] = ((int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
-                    if m else (0, 0))
-    return out
-
-
-def core_offset(core, address):
-    """File offset of a target address in an ELF core (its PT_LOAD)."""
-    with open(core, "rb") as f:
-        header = f.read(64)
-        phoff, = struct.unpack_from("<Q", header, 32)
-        phentsize, phnum = struct.unpack_from("<HH", header, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    for i in range(phnum):
-        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
-        if p_type == 1 and p_vaddr <= address < p_vaddr + p_filesz:
-            return p_offset + address - p_vaddr
-    return None
 
 
 # mimalloc 2.0.9's page of a small block: the segment is the block's address
@@ -225,8 +189,8 @@ try:
                 summary["definitely_lost"]["bytes"] + summary["indirectly_lost"]["bytes"])
         check(lost == (lost_blocks, lost_bytes), "lost %r, the program says %r"
               % (lost, (lost_blocks, lost_bytes)))
-        want = valgrind_summary([EXE, "--abort"])
-        for key, _ in KINDS:
+        want = valgrind_summary([EXE, "--abort"], "--soname-synonyms=somalloc=*mimalloc*")
+        for key, _ in LEAK_KINDS:
             check(summary[key]["blocks"] == want[key][0],
                   "%s: %d blocks, valgrind %d" % (key, summary[key]["blocks"], want[key][0]))
             # valgrind counts requested bytes, memprof usable ones

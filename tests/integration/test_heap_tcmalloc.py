@@ -35,14 +35,12 @@ import subprocess
 import sys
 import tempfile
 
-from mptest import check, finish, gcore, memprof
+from mptest import check, finish, gcore, memprof, valgrind_summary, LEAK_KINDS, heap_json, core_offset
 
 EXAMPLES = os.environ.get("EXAMPLES_DIR", "")
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 VARIANTS = [("tcmalloc_heap", "libtcmalloc_minimal.so.4"),
             ("tcmalloc_full_heap", "libtcmalloc.so.4")]
-KINDS = [("definitely_lost", "definitely lost"), ("indirectly_lost", "indirectly lost"),
-         ("possibly_lost", "possibly lost"), ("still_reachable", "still reachable")]
 PROPERTIES = ["current_allocated_bytes", "heap_size", "pageheap_free_bytes",
               "pageheap_unmapped_bytes", "central_cache_free_bytes",
               "transfer_cache_free_bytes", "thread_cache_free_bytes"]
@@ -104,13 +102,6 @@ class HeldTruth:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def heap_json(*args):
-    code, out, err = memprof("heap", *args, "--format", "json")
-    if not check(code == 0, "heap %s exited %d: %s" % (" ".join(args), code, err[-500:])):
-        return None
-    return json.loads(out)
 
 
 def check_heap(where, report, held):
@@ -213,19 +204,6 @@ def check_blocks(where, core, held):
           "tcmalloc had allocated %d before them" % (where, older, held.before_hooks))
 
 
-def valgrind_summary(argv):
-    proc = subprocess.run(["valgrind", "--leak-check=full", "--run-libc-freeres=no",
-                           "--show-leak-kinds=all", "--soname-synonyms=somalloc=*tcmalloc*", *argv],
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-                          env=ENV)
-    out = {}
-    for key, words in KINDS:
-        m = re.search(words + r": ([\d,]+) bytes in ([\d,]+) blocks", proc.stderr)
-        out[key] = ((int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
-                    if m else (0, 0))
-    return out
-
-
 def check_leaks(where, core, exe):
     code, out, err = memprof("leaks", "--core", core, "--format", "json")
     if not check(code == 0, "%s: leaks exited %d: %s" % (where, code, err[-500:])):
@@ -234,29 +212,14 @@ def check_leaks(where, core, exe):
     if not shutil.which("valgrind"):
         print("valgrind not installed: leak kinds not compared")
         return
-    want = valgrind_summary([exe, "--abort"])
-    for key, _ in KINDS:
+    want = valgrind_summary([exe, "--abort"], "--soname-synonyms=somalloc=*tcmalloc*", env=ENV)
+    for key, _ in LEAK_KINDS:
         check(summary[key]["blocks"] == want[key][0],
               "%s: %s %d blocks, valgrind %d" % (where, key, summary[key]["blocks"], want[key][0]))
     # The program's own lost blocks: two nodes and a cycle of three of
     # 48 bytes (tcmalloc's class for 48), and the block known by its middle.
     check(summary["indirectly_lost"]["bytes"] == 3 * 48,
           "%s: indirectly lost %d bytes" % (where, summary["indirectly_lost"]["bytes"]))
-
-
-def core_offset(core, address):
-    """File offset of a target address in an ELF core (its PT_LOAD)."""
-    with open(core, "rb") as f:
-        header = f.read(64)
-        phoff, = struct.unpack_from("<Q", header, 32)
-        phentsize, phnum = struct.unpack_from("<HH", header, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    for i in range(phnum):
-        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
-        if p_type == 1 and p_vaddr <= address < p_vaddr + p_filesz:
-            return p_offset + address - p_vaddr
-    return None
 
 
 def read_core(core, address, length):

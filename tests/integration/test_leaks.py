@@ -11,25 +11,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
-from mptest import check, example, finish, held_core, helper, memprof
+from mptest import check, example, finish, held_core, helper, memprof, valgrind_summary, LEAK_KINDS
 
-KINDS = [("definitely_lost", "definitely lost"), ("indirectly_lost", "indirectly lost"),
-         ("possibly_lost", "possibly lost"), ("still_reachable", "still reachable")]
-
-
-def valgrind_summary(argv):
-    proc = subprocess.run(["valgrind", "--leak-check=full", "--run-libc-freeres=no",
-                           "--show-leak-kinds=all", *argv], capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL)
-    out = {}
-    for key, words in KINDS:
-        m = re.search(words + r": ([\d,]+) bytes in ([\d,]+) blocks", proc.stderr)
-        out[key] = ((int(m.group(2).replace(",", "")), int(m.group(1).replace(",", "")))
-                    if m else (0, 0))
-    return out
 
 
 def memprof_run(argv, *options):
@@ -44,7 +29,7 @@ def compare_with_valgrind(name, argv):
     process = report["processes"][0]
     check(process["checked"] and process["exit_status"] == 0, "%s: checked at exit" % name)
     want = valgrind_summary(argv)
-    for key, _ in KINDS:
+    for key, _ in LEAK_KINDS:
         ours = process["summary"][key]
         blocks, nbytes = want[key]
         check(ours["blocks"] == blocks,
