@@ -1355,9 +1355,13 @@ mp_error *mp_jemalloc_heap_build(mp_target *target, const mp_allocator *allocato
 	if (!err)
 		err = read_base_blocks(&w);
 	if (!err) {
-		qsort(w.base_blocks, w.n_base_blocks, sizeof(*w.base_blocks), compare_spans);
-		qsort(w.cached, w.n_cached, sizeof(*w.cached), compare_cached);
-		qsort(w.metadata, w.n_metadata, sizeof(*w.metadata), compare_u64);
+		/* qsort of NULL is undefined even for 0 items. */
+		if (w.n_base_blocks)
+			qsort(w.base_blocks, w.n_base_blocks, sizeof(*w.base_blocks), compare_spans);
+		if (w.n_cached)
+			qsort(w.cached, w.n_cached, sizeof(*w.cached), compare_cached);
+		if (w.n_metadata)
+			qsort(w.metadata, w.n_metadata, sizeof(*w.metadata), compare_u64);
 		err = walk_emap(&w);
 	}
 	if (!err) {

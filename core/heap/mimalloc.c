@@ -951,7 +951,8 @@ mp_error *mp_mimalloc_heap_build(mp_target *target, const mp_allocator *allocato
 			goto out;
 	if ((err = read_delayed_lists(&w)))
 		goto out;
-	qsort(w.delayed, w.n_delayed, sizeof(*w.delayed), compare_u64);
+	if (w.n_delayed)   /* qsort of NULL is undefined even for 0 items */
+		qsort(w.delayed, w.n_delayed, sizeof(*w.delayed), compare_u64);
 	/* The chunk table at its final size at once, plus the room
 	 * heap_begin_segment asks of one segment: it never grows (and copies)
 	 * again.  Pages never written are never backed. */

@@ -1117,7 +1117,8 @@ mp_error *mp_tcmalloc_heap_build(mp_target *target, const mp_allocator *allocato
 	if (!err)
 		err = collect_thread_caches(&w);
 	if (!err) {
-		qsort(w.parked, w.n_parked, sizeof(*w.parked), by_address);
+		if (w.n_parked)   /* qsort of NULL is undefined even for 0 items */
+			qsort(w.parked, w.n_parked, sizeof(*w.parked), by_address);
 		err = emit(&w);
 	}
 	if (!err)
