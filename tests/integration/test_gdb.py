@@ -331,7 +331,7 @@ if workload and os.path.exists(workload):
         # status; what matters is that GDB lived to run it.
         check(proc.returncode not in (-6, -11) and "AFTER-INTERRUPT" in out,
               "gdb survives Ctrl-C during a leak check and runs the next command: %s %s" % (out[-300:], err[-300:]))
-        check("Traceback" not in err, "no Python traceback on Ctrl-C")
+        check("Traceback" not in err, "no Python traceback on Ctrl-C: %s" % err[-1500:])
         print("ctrl-c outcome:", "interrupted" if "interrupted" in out + err
               else "quit" if "Quit" in out + err else "finished first")
         check("interrupted" in out + err or "Quit" in out + err or "LEAK SUMMARY" in out,
