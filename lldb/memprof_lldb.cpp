@@ -13,7 +13,8 @@
 // - a live process on the host platform (LLDB traces it through
 //   lldb-server): the pid with MP_PID_ALREADY_STOPPED once the kernel
 //   confirms it is stopped, memory read through /proc, registers of every
-//   thread from SBFrame (LLDB 14 has no fs_base/gs_base: they read 0);
+//   thread from SBFrame (LLDB 14 has no fs_base/gs_base: they read 0, and
+//   the engine finds the main thread's TCB mapping by its self-pointers);
 // - anything else (remote platforms): memory through SBProcess::ReadMemory
 //   behind the engine's page cache, mappings from SBMemoryRegionInfo,
 //   registers from SBFrame.

@@ -123,6 +123,66 @@ static bool add(const excluded *x, mp_root_range **items, size_t *count, size_t 
 	return piece.start >= piece.end || add_one(items, count, capacity, &piece);
 }
 
+/* Whether the 16-aligned words of bytes hold a TCB: glibc's tcbhead_t
+ * begins with tcb and, two words on, self, both its own address. */
+static bool holds_tcb(const uint8_t *bytes, size_t length, uint64_t start)
+{
+	for (size_t at = 0; at + 24 <= length; at += 16) {
+		uint64_t tcb, self;
+		memcpy(&tcb, bytes + at, 8);
+		memcpy(&self, bytes + at + 16, 8);
+		if (tcb == start + at && self == tcb)
+			return true;
+	}
+	return false;
+}
+
+/* The anonymous mappings, not stacks or module data, holding a TCB, when
+ * some thread's fs_base is unknown (0); false when out of memory.  Small
+ * mappings only (a TCB's mapping holds static TLS: kilobytes). */
+static bool find_unnamed_tls(mp_target *t, const mp_mapping **stacks, const mp_mapping **tls,
+			     const mp_mapping ***out, size_t *count)
+{
+	enum { MOST_BYTES = 1 << 20 };
+	bool unknown = false;
+	for (size_t i = 0; i < t->n_threads; i++)
+		unknown |= t->threads[i].has_registers &&
+			   !t->threads[i].registers.value[mp_register_index("fs_base")];
+	if (!unknown)
+		return true;
+	uint8_t *buffer = NULL;
+	for (size_t i = 0; i < t->n_mappings; i++) {
+		const mp_mapping *map = &t->mappings[i];
+		if (!scannable(map) || map->path[0] || map->end - map->start > MOST_BYTES ||
+		    in_module_data(t, map, i ? &t->mappings[i - 1] : NULL))
+			continue;
+		bool taken = false;
+		for (size_t k = 0; k < t->n_threads; k++)
+			taken |= stacks[k] == map || tls[k] == map;
+		if (taken)
+			continue;
+		size_t length = (size_t)(map->end - map->start);
+		if (!buffer && !(buffer = malloc(MOST_BYTES)))
+			return false;
+		mp_error *err = mp_target_read(t, map->start, buffer, length);
+		if (err) {
+			mp_error_free(err);
+			continue;
+		}
+		if (!holds_tcb(buffer, length, map->start))
+			continue;
+		const mp_mapping **grown = realloc(*out, (*count + 1) * sizeof(**out));
+		if (!grown) {
+			free(buffer);
+			return false;
+		}
+		*out = grown;
+		(*out)[(*count)++] = map;
+	}
+	free(buffer);
+	return true;
+}
+
 mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 			   void (*warn)(void *, const char *), void *context,
 			   mp_root_range **out, size_t *count)
@@ -193,6 +253,27 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 		if (!add(&skip, &items, &n, &capacity, &r))
 			goto nomem;
 	}
+	/* A thread whose fs_base reads 0 (LLDB 14 gives none) still has its
+	 * TCB somewhere: the main thread's in an anonymous mapping of its
+	 * own, the others' at the top of their stacks (scanned above). */
+	size_t n_found = 0;
+	const mp_mapping **found = NULL;
+	if (!find_unnamed_tls(t, stacks, tls, &found, &n_found)) {
+		free(found);
+		goto nomem;
+	}
+	for (size_t i = 0; i < n_found; i++) {
+		mp_root_range r = {0};
+		r.start = found[i]->start;
+		r.end = found[i]->end;
+		r.kind = MP_ROOT_TLS;
+		r.tid = t->n_threads ? t->threads[0].tid : -1;
+		r.path = found[i]->path;
+		if (!add(&skip, &items, &n, &capacity, &r)) {
+			free(found);
+			goto nomem;
+		}
+	}
 	for (int pass = 0; pass < 2 && !(pass == 1 && strict); pass++) {
 		for (size_t i = 0; i < t->n_mappings; i++) {
 			const mp_mapping *map = &t->mappings[i];
@@ -201,6 +282,8 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 			bool is_stack = false;
 			for (size_t k = 0; k < t->n_threads; k++)
 				is_stack |= stacks[k] == map || tls[k] == map;
+			for (size_t k = 0; k < n_found; k++)
+				is_stack |= found[k] == map;
 			bool module = in_module_data(t, map, i ? &t->mappings[i - 1] : NULL);
 			if (is_stack || module != (pass == 0))
 				continue;
@@ -210,10 +293,13 @@ mp_error *mp_roots_collect(mp_target *t, const mp_heap *heap, bool strict,
 			r.kind = module ? MP_ROOT_MODULE : MP_ROOT_MAPPING;
 			r.tid = -1;
 			r.path = map->path;
-			if (!add(&skip, &items, &n, &capacity, &r))
+			if (!add(&skip, &items, &n, &capacity, &r)) {
+				free(found);
 				goto nomem;
+			}
 		}
 	}
+	free(found);
 	free(stacks);
 	free(tls);
 	free(skip.spans);
