@@ -572,7 +572,7 @@ static void read_die(scanner *s, cursor *c, const abbrev *ab, enum decode decode
 		skip_bytes(c, (uint64_t)ab->fixed);
 		return;
 	}
-	const attr_spec *a = &s->specs[ab->first];
+	const attr_spec *a = ab->count ? &s->specs[ab->first] : NULL;   /* specs may be NULL */
 	for (uint32_t i = 0; i < ab->count && c->ok; i++, a++) {
 		switch (decode == HEAD && a->at != DW_AT_sibling ? 0 : a->at) {
 		case DW_AT_sibling: *sibling = rd_ref(s, c, a); break;
@@ -631,7 +631,7 @@ static mp_error *skip_children(scanner *s, cursor *c)
 			skip_bytes(c, (uint64_t)ab->fixed);
 		} else {
 			uint64_t sibling = 0;
-			const attr_spec *a = &s->specs[ab->first];
+			const attr_spec *a = ab->count ? &s->specs[ab->first] : NULL;   /* specs may be NULL */
 			for (uint32_t i = 0; i < ab->count && c->ok; i++, a++) {
 				if (a->at == DW_AT_sibling)
 					sibling = rd_ref(s, c, a);
@@ -662,7 +662,7 @@ static void read_unit_die(scanner *s, cursor *c, const abbrev *ab, unsigned *lan
 	s->str_offsets_base = 8;   /* DWARF 5's header size: the default */
 	s->addr_base = 0;
 	s->has_addr_base = false;
-	const attr_spec *a = &s->specs[ab->first];
+	const attr_spec *a = ab->count ? &s->specs[ab->first] : NULL;   /* specs may be NULL */
 	for (uint32_t i = 0; i < ab->count && c->ok; i++, a++) {
 		uint64_t v = 0;
 		switch (a->at) {
