@@ -428,28 +428,11 @@ static unsigned arenas_score(walker *w, uint64_t address)
 
 static bool locate_by_symbols(walker *w)
 {
-	uint64_t value, size;
-	const mp_module *m = w->module;
-	if (m->elf && mp_elf_find_symbol(m->elf, "je_arenas", &value, &size)) {
-		w->arenas = m->load_bias + value;
-		w->located_by = "jemalloc symbols";
-		return true;
-	}
-	if (!m->debug_file)
+	bool from_debug_file;
+	if (!mp_module_symbol_address(w->module, "je_arenas", &w->arenas, &from_debug_file))
 		return false;
-	mp_elf *elf = NULL;
-	mp_error *err = mp_elf_open(m->debug_file, &elf);
-	if (err) {
-		mp_error_free(err);
-		return false;
-	}
-	bool found = mp_elf_find_symbol(elf, "je_arenas", &value, &size);
-	if (found) {
-		w->arenas = m->load_bias + value;
-		w->located_by = "jemalloc debug symbols";
-	}
-	mp_elf_close(elf);
-	return found;
+	w->located_by = from_debug_file ? "jemalloc debug symbols" : "jemalloc symbols";
+	return true;
 }
 
 /* je_arenas by its shape in the library's writable data (see the top). */
@@ -501,25 +484,8 @@ static mp_error *locate_by_shape(walker *w)
  * root starts at A - 8 * (e_addr >> 30). */
 static bool rtree_by_symbol(walker *w)
 {
-	uint64_t value, size;
-	const mp_module *m = w->module;
-	if (m->elf && mp_elf_find_symbol(m->elf, w->L->rtree_symbol, &value, &size)) {
-		w->emap = m->load_bias + value;
-		return true;
-	}
-	if (!m->debug_file)
-		return false;
-	mp_elf *elf = NULL;
-	mp_error *err = mp_elf_open(m->debug_file, &elf);
-	if (err) {
-		mp_error_free(err);
-		return false;
-	}
-	bool found = mp_elf_find_symbol(elf, w->L->rtree_symbol, &value, &size);
-	if (found)
-		w->emap = m->load_bias + value;
-	mp_elf_close(elf);
-	return found;
+	bool from_debug_file;
+	return mp_module_symbol_address(w->module, w->L->rtree_symbol, &w->emap, &from_debug_file);
 }
 
 static mp_error *locate_rtree_by_shape(walker *w)

@@ -55,7 +55,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elf/elf_file.h"
 #include "error.h"
 #include "heap_internal.h"
 #include "target/target_internal.h"
@@ -436,30 +435,21 @@ static bool find_pageheap(walker *w, const data_copy *c)
 
 /* A symbol of the library, or of its debug file (a -dbgsym package, a
  * -g build's .symtab): its address in the target, 0 when neither has it. */
-static uint64_t symbol_address(const mp_module *m, mp_elf *debug, const char *name)
+static uint64_t symbol_address(const mp_module *m, const char *name)
 {
-	uint64_t value = 0, size;
-	if ((m->elf && mp_elf_find_symbol(m->elf, name, &value, &size) && value) ||
-	    (debug && mp_elf_find_symbol(debug, name, &value, &size) && value))
-		return m->load_bias + value;
-	return 0;
+	uint64_t address;
+	bool from_debug_file;
+	return mp_module_symbol_address(m, name, &address, &from_debug_file) ? address : 0;
 }
 
 static mp_error *find_roots(walker *w)
 {
 	const mp_module *m = w->module;
-	mp_elf *debug = NULL;
-	if (m->debug_file && (!m->file || strcmp(m->debug_file, m->file) != 0)) {
-		mp_error *open_err = mp_elf_open(m->debug_file, &debug);
-		mp_error_free(open_err);
-	}
-	w->thread_heaps = symbol_address(m, debug, "_ZN8tcmalloc11ThreadCache13thread_heaps_E");
-	w->thread_heap_count = symbol_address(m, debug,
-					      "_ZN8tcmalloc11ThreadCache18thread_heap_count_E");
-	uint64_t pageheap = symbol_address(m, debug, "_ZN8tcmalloc6Static9pageheap_E");
-	uint64_t sizemap = symbol_address(m, debug, "_ZN8tcmalloc6Static8sizemap_E");
-	uint64_t central = symbol_address(m, debug, "_ZN8tcmalloc6Static14central_cache_E");
-	mp_elf_close(debug);
+	w->thread_heaps = symbol_address(m, "_ZN8tcmalloc11ThreadCache13thread_heaps_E");
+	w->thread_heap_count = symbol_address(m, "_ZN8tcmalloc11ThreadCache18thread_heap_count_E");
+	uint64_t pageheap = symbol_address(m, "_ZN8tcmalloc6Static9pageheap_E");
+	uint64_t sizemap = symbol_address(m, "_ZN8tcmalloc6Static8sizemap_E");
+	uint64_t central = symbol_address(m, "_ZN8tcmalloc6Static14central_cache_E");
 	data_copy c = {0};
 	if (!copy_module_data(w, &c))
 		return mp_error_new(MP_ERR_FORMAT, "%s: tcmalloc's writable data cannot be read",

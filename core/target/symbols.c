@@ -126,3 +126,29 @@ const char *mp_target_symbolize(mp_target *t, uint64_t address, uint64_t *offset
 	}
 	return NULL;
 }
+
+bool mp_module_symbol_address(const mp_module *m, const char *name, uint64_t *address,
+			      bool *from_debug_file)
+{
+	uint64_t value = 0, size;
+	*from_debug_file = false;
+	if (m->elf && mp_elf_find_symbol(m->elf, name, &value, &size) && value) {
+		*address = m->load_bias + value;
+		return true;
+	}
+	if (!m->debug_file || (m->file && strcmp(m->debug_file, m->file) == 0))
+		return false;
+	mp_elf *debug = NULL;
+	mp_error *err = mp_elf_open(m->debug_file, &debug);
+	if (err) {
+		mp_error_free(err);
+		return false;
+	}
+	bool found = mp_elf_find_symbol(debug, name, &value, &size) && value;
+	mp_elf_close(debug);
+	if (found) {
+		*address = m->load_bias + value;
+		*from_debug_file = true;
+	}
+	return found;
+}

@@ -115,6 +115,12 @@ mp_error *mp_target_read_string(mp_target *target, uint64_t address,
  * address minus the symbol's start. */
 const char *mp_target_symbolize(mp_target *target, uint64_t address,
 				uint64_t *offset);
+/* The load address of symbol name of module m, from the module's own
+ * symbol tables or else its separate debug file (opened and closed on each
+ * call: for the few roots a heap backend looks up); *from_debug_file says
+ * which.  False when neither has it. */
+bool mp_module_symbol_address(const mp_module *m, const char *name, uint64_t *address,
+			      bool *from_debug_file);
 void mp_symbol_table_free(struct mp_symbol_table *table);
 
 /* modules.c: fills target->modules from auxv, r_debug and mappings. */
