@@ -641,7 +641,8 @@ static mp_error *walk_pages(mi_walker *w, const mi_segment_info *s)
 	uint64_t start = w->page_list[0].start;
 	uint64_t end = last->start + (uint64_t)last->capacity * last->block_size;
 	const uint8_t *bytes = mp_target_view(w->t, start, end - start);
-	bool viewed = bytes != NULL;
+	/* Released behind the walk unless the caller reads it all next. */
+	bool release = bytes != NULL && !w->options->keep_pages;
 	uint8_t *copy = NULL;
 	if (!bytes && end - start <= MAX_COPY) {
 		copy = malloc(end - start);
@@ -685,12 +686,12 @@ static mp_error *walk_pages(mi_walker *w, const mi_segment_info *s)
 		const mi_page_info *p = &w->page_list[i];
 		err = walk_page(w, p, bytes ? bytes + (p->start - start) : NULL);
 		uint64_t walked = p->start + (uint64_t)p->capacity * p->block_size;
-		if (viewed && walked - released >= RELEASE_BYTES) {
+		if (release && walked - released >= RELEASE_BYTES) {
 			mp_target_unview(w->t, released, walked - released);
 			released = walked & ~(uint64_t)4095;
 		}
 	}
-	if (viewed && end > released)
+	if (release && end > released)
 		mp_target_unview(w->t, released, end - released);
 	size_t regions = w->h->n_regions;
 	if (!err)
