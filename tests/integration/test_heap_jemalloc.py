@@ -24,85 +24,19 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 
-from mptest import check, finish, gcore, memprof, valgrind_summary, LEAK_KINDS, heap_json
+from mptest import check, finish, gcore, memprof, heap_json
+from jemalloc_truth import HeldTruth, check_heap, check_leaks
 
 EXE = os.path.join(os.environ.get("EXAMPLES_DIR", ""), "jemalloc_heap")
 LIB = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-FIGURES = ("allocated", "active", "resident", "mapped")
+BACKEND = "jemalloc 5.3.0"
 
 if not os.path.exists(EXE) or not os.path.exists(LIB):
     print("SKIP: jemalloc_heap not built (libjemalloc-dev missing)")
     sys.exit(77)
-
-
-class HeldTruth:
-    """The example with --hold: its printed lines up to 'ready PID'."""
-
-    def __init__(self, env=None):
-        self.proc = subprocess.Popen([EXE, "--hold"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
-        self.figures, self.program, self.sample = {}, {}, None
-        for line in self.proc.stdout:
-            words = line.split()
-            if words[:1] == ["jemalloc"]:
-                self.figures = {k: int(v) for k, v in zip(words[1::2], words[2::2])}
-            elif words[:1] == ["program"]:
-                self.program = {k: int(v) for k, v in zip(words[1::2], words[2::2])}
-            elif words[:1] == ["sample"]:
-                self.sample = int(words[1], 16)
-            elif words[:1] == ["ready"]:
-                self.pid = int(words[1])
-                return
-            else:
-                break
-        self.proc.kill()
-        raise SystemExit("jemalloc_heap --hold did not print 'ready PID'")
-
-    def release(self):
-        self.proc.stdin.close()
-        return self.proc.wait(timeout=60)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def check_heap(where, report, held):
-    if report is None:
-        return
-    check(report["backend"] == "jemalloc 5.3.0", "%s: backend %r" % (where, report["backend"]))
-    detail = {(d["group"], d["name"]): d["value"] for d in report["allocator_detail"]}
-    for name in FIGURES:
-        check(detail.get(("totals", name)) == held.figures[name],
-              "%s: %s %r, jemalloc says %d" % (where, name, detail.get(("totals", name)),
-                                               held.figures[name]))
-    totals = report["totals"]
-    in_use, cached = totals["in_use"], totals["tcache"]
-    stacks = detail.get(("totals", "tcache_stack_bytes"), 0)
-    check(in_use["bytes"] + cached["bytes"] + stacks == held.figures["allocated"],
-          "%s: in use %d + cached %d + tcache stacks %d bytes != stats.allocated %d"
-          % (where, in_use["bytes"], cached["bytes"], stacks, held.figures["allocated"]))
-    check(detail.get(("totals", "tcache_cached_bytes")) == cached["bytes"] and cached["chunks"] > 0,
-          "%s: cached %r, detail %r" % (where, cached, detail.get(("totals", "tcache_cached_bytes"))))
-    # The program's blocks are in use; libc's few own blocks come on top.
-    check(in_use["chunks"] >= held.program["live_blocks"]
-          and in_use["bytes"] >= held.program["live_bytes"]
-          and in_use["chunks"] - held.program["live_blocks"] <= 16,
-          "%s: in use %d blocks %d bytes, the program holds %d blocks %d bytes"
-          % (where, in_use["chunks"], in_use["bytes"], held.program["live_blocks"],
-             held.program["live_bytes"]))
-    # Per arena the allocated bytes add up to the total.
-    arenas = sum(v for (g, n), v in detail.items() if g.startswith("arena ") and n == "allocated")
-    check(arenas == held.figures["allocated"],
-          "%s: arenas' allocated add to %d, not %d" % (where, arenas, held.figures["allocated"]))
-    check(any(g.startswith("bin ") for g, _ in detail), "%s: no bin detail" % where)
-    check(not report["partial"] and not report["problems"],
-          "%s: partial %r problems %r" % (where, report["partial"], report["problems"][:3]))
 
 
 def core_loads(core):
@@ -180,33 +114,17 @@ def patched_library(tmp):
 
 tmp = tempfile.mkdtemp(prefix="memprof-jemalloc-")
 try:
-    held = HeldTruth()
+    held = HeldTruth(EXE)
     try:
-        check_heap("live", heap_json("--pid", str(held.pid)), held)
+        check_heap("live", heap_json("--pid", str(held.pid)), held, BACKEND)
         core = gcore(held.pid, os.path.join(tmp, "jemalloc.core"))
         check(held.release() == 0, "jemalloc_heap did not exit 0")
     finally:
         held.kill()
-    check_heap("core", heap_json("--core", core), held)
+    check_heap("core", heap_json("--core", core), held, BACKEND)
 
     # Leaks: the truth's lost blocks, and valgrind's kinds.
-    code, out, err = memprof("leaks", "--core", core, "--format", "json")
-    if check(code in (0, 3), "leaks exited %d: %s" % (code, err[-500:])):
-        summary = json.loads(out)["summary"]
-        lost = (summary["definitely_lost"]["blocks"] + summary["indirectly_lost"]["blocks"],
-                summary["definitely_lost"]["bytes"] + summary["indirectly_lost"]["bytes"])
-        truth = (held.program["lost_blocks"], held.program["lost_bytes"])
-        check(lost == truth, "lost %r, the program says %r" % (lost, truth))
-        if shutil.which("valgrind"):
-            want = valgrind_summary([EXE, "--abort"], "--soname-synonyms=somalloc=*jemalloc*")
-            for key, _ in LEAK_KINDS:
-                check(summary[key]["blocks"] == want[key][0],
-                      "%s: %d blocks, valgrind %d" % (key, summary[key]["blocks"], want[key][0]))
-                # valgrind counts requested bytes, memprof usable ones
-                check(summary[key]["bytes"] >= want[key][1],
-                      "%s: %d bytes, below valgrind's %d" % (key, summary[key]["bytes"], want[key][1]))
-        else:
-            print("valgrind not installed: leak kinds not compared")
+    check_leaks("core", core, EXE, held)
 
     # Corrupt metadata: named, partial, no crash.
     bad = corrupted_core(core, held.sample, os.path.join(tmp, "corrupt.core"))
@@ -226,7 +144,7 @@ try:
     # An unknown version is refused, by name.
     libdir = patched_library(tmp)
     if check(libdir is not None, "no 5.3.0 version string in %s" % LIB):
-        fake = HeldTruth(dict(os.environ, LD_LIBRARY_PATH=libdir))
+        fake = HeldTruth(EXE, dict(os.environ, LD_LIBRARY_PATH=libdir))
         try:
             for verb in (["heap"], ["leaks"]):
                 code, out, err = memprof(*verb, "--pid", str(fake.pid))
