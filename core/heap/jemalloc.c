@@ -34,9 +34,10 @@
  * Exactness.  stats.allocated is the sum over bins of regions not free in
  * their slab times the region size plus, per large size class, extents
  * allocated less freed times the size: regions and large blocks held in
- * thread caches count, and so does the tcache's own pointer stacks
- * (allocated from arena 0 as "internal" blocks).  So the walk's blocks in
- * use + cached + metadata (the stacks) give stats.allocated exactly;
+ * thread caches count, and so do jemalloc's "internal" allocations from
+ * arena 0 (the tcaches' pointer stacks; 5.2: explicit tcaches and each
+ * thread's arenas_tdata).  So the walk's blocks in use + cached +
+ * metadata (the internal ones) give stats.allocated exactly;
  * stats.active is the pages of active extents; stats.resident the base
  * allocators' resident bytes plus active and dirty pages; stats.mapped the
  * bases' mapped bytes plus each arena's pac_mapped counter (read, not
@@ -119,6 +120,9 @@ typedef struct je_layout {
 	 * cache_bin_t counts ncached and points past its stack (avail). */
 	unsigned tc_bins_small, tc_nbins_small, tc_bins_large, tc_nbins_large, cb_ncached,
 		 cb_avail;
+	/* 5.2: a thread's tcache_t is embedded in its tsd_t, after the
+	 * thread's arena and arenas_tdata (bytes before the tcache_t). */
+	unsigned tsd_arena_before, tsd_arenas_tdata_before;
 } je_layout;
 
 /* jemalloc 5.3.0 as Debian bookworm builds it for amd64; pahole of the -g
@@ -203,6 +207,10 @@ static const je_layout layout_5_2 = {
 	.tc_bins_large = 1000, .tc_nbins_large = 196, /* tcache_s: bins_large[196] */
 	.cache_bin_size = 24, .cb_ncached = 4, .cb_avail = 16,   /* cache_bin_s */
 	.ncached_max = 1 << 13,
+	/* tsd_s: ... iarena, arena, arenas_tdata, binshards (36 bytes, padded
+	 * to 40), tcache.  Seen so in Debian's stripped 5.2.1-3: 56 bytes
+	 * before every thread's tcache_t is the arena whose ring holds it. */
+	.tsd_arena_before = 56, .tsd_arenas_tdata_before = 48,
 };
 
 static const je_layout *const layouts[] = { &layout_5_3, &layout_5_2 };
@@ -247,7 +255,7 @@ typedef struct walker {
 	uint64_t size_class[MAX_SIZE_CLASSES];
 	je_cached *cached;               /* sorted by address */
 	size_t n_cached, cached_capacity;
-	uint64_t *metadata;              /* tcache pointer stacks, sorted */
+	uint64_t *metadata;              /* in internal allocations, sorted */
 	size_t n_metadata, metadata_capacity;
 	je_span *base_blocks;            /* sorted by start */
 	size_t n_base_blocks, base_blocks_capacity, next_base_block;
@@ -699,6 +707,23 @@ static mp_error *read_tcache(walker *w, unsigned arena, uint64_t slow)
 	return NULL;
 }
 
+/* 5.2: a thread's tcache_t sits in its tsd_t, next to arenas_tdata: the
+ * thread's decay tickers, one internal allocation from arena 0 (a0malloc)
+ * that the program never sees.  An explicit tcache's tcache_t is an
+ * internal allocation itself, and what lies before it is not a tsd_t: the
+ * arena word tells the two apart. */
+static mp_error *push_arenas_tdata(walker *w, unsigned arena, uint64_t tcache)
+{
+	const je_layout *L = w->L;
+	uint64_t thread_arena, tdata;
+	if (tcache < L->tsd_arena_before ||
+	    !read_u64(w, tcache - L->tsd_arena_before, &thread_arena) ||
+	    thread_arena != w->arena[arena].address ||
+	    !read_u64(w, tcache - L->tsd_arenas_tdata_before, &tdata) || !tdata)
+		return NULL;
+	return push_metadata(w, tdata);
+}
+
 /* 5.2: a tcache_t holds its bins; each cache_bin_t has ncached pointers
  * just below avail.  The stacks are one internal allocation (a thread's)
  * or share the tcache_t's (an explicit tcache): the blocks holding the
@@ -707,6 +732,8 @@ static mp_error *read_tcache_5_2(walker *w, unsigned arena, uint64_t tcache)
 {
 	const je_layout *L = w->L;
 	mp_error *err = push_metadata(w, tcache);
+	if (!err)
+		err = push_arenas_tdata(w, arena, tcache);
 	uint64_t *stack = NULL;
 	size_t stack_capacity = 0;
 	for (unsigned k = 0; !err && k < L->tc_nbins_small + L->tc_nbins_large; k++) {
@@ -931,8 +958,8 @@ static mp_error *emit_base_blocks(walker *w, uint64_t limit)
 /* ------------------------------------------------------------ extents */
 
 
-/* The state of an allocated block: parked in a tcache, a tcache's own
- * stack, or the program's.  *cursor walks the sorted cached pointers
+/* The state of an allocated block: parked in a tcache, jemalloc's own
+ * (an internal allocation), or the program's.  *cursor walks the sorted cached pointers
  * along with the address-ordered walk. */
 static enum mp_chunk_state allocated_state(walker *w, uint64_t address, uint64_t size,
 					   size_t *cursor, size_t *metadata_cursor)
@@ -941,7 +968,7 @@ static enum mp_chunk_state allocated_state(walker *w, uint64_t address, uint64_t
 		(*cursor)++;
 	if (*cursor < w->n_cached && w->cached[*cursor].address == address)
 		return MP_CHUNK_CACHED;
-	/* A block holding any of the tcaches' own addresses. */
+	/* A block holding any address of jemalloc's internal allocations. */
 	while (*metadata_cursor < w->n_metadata && w->metadata[*metadata_cursor] < address)
 		(*metadata_cursor)++;
 	if (*metadata_cursor < w->n_metadata && w->metadata[*metadata_cursor] < address + size)
@@ -1201,7 +1228,7 @@ static mp_error *add_details(walker *w)
 		{"mapped", mapped},
 		{"in_use_bytes", w->in_use_bytes},
 		{"tcache_cached_bytes", w->cached_bytes},
-		{"tcache_stack_bytes", w->metadata_bytes},
+		{"internal_bytes", w->metadata_bytes},
 		{"base_block_bytes", w->base_block_bytes},
 		{"dirty_bytes", dirty << L->lg_page},
 		{"muzzy_bytes", muzzy << L->lg_page},

@@ -50,7 +50,8 @@ class HeldTruth:
 
 def check_heap(where, report, held, backend):
     """heap's report of the held program: jemalloc's four figures exactly,
-    the blocks in use and cached adding up to stats.allocated."""
+    the blocks in use, cached and jemalloc's internal ones adding up to
+    stats.allocated."""
     if report is None:
         return
     check(report["backend"] == backend, "%s: backend %r, not %r" % (where, report["backend"], backend))
@@ -61,10 +62,10 @@ def check_heap(where, report, held, backend):
                                                held.figures[name]))
     totals = report["totals"]
     in_use, cached = totals["in_use"], totals["tcache"]
-    stacks = detail.get(("totals", "tcache_stack_bytes"), 0)
-    check(in_use["bytes"] + cached["bytes"] + stacks == held.figures["allocated"],
-          "%s: in use %d + cached %d + tcache stacks %d bytes != stats.allocated %d"
-          % (where, in_use["bytes"], cached["bytes"], stacks, held.figures["allocated"]))
+    internal = detail.get(("totals", "internal_bytes"), 0)
+    check(in_use["bytes"] + cached["bytes"] + internal == held.figures["allocated"],
+          "%s: in use %d + cached %d + internal %d bytes != stats.allocated %d"
+          % (where, in_use["bytes"], cached["bytes"], internal, held.figures["allocated"]))
     check(detail.get(("totals", "tcache_cached_bytes")) == cached["bytes"] and cached["chunks"] > 0,
           "%s: cached %r, detail %r" % (where, cached, detail.get(("totals", "tcache_cached_bytes"))))
     # The program's blocks are in use; libc's few own blocks come on top.
