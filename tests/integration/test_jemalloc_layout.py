@@ -75,6 +75,9 @@ FIELDS = {
     "cb_low_bits_empty": [("struct cache_bin_s", "low_bits_empty")],
 }
 
+# tsd_s names its members so (jemalloc's O() macro in tsd.h).
+TSD = "use_a_getter_or_setter_instead_"
+
 # jemalloc 5.2.1: extent_t in place of edata_t, the extent map a global
 # rtree_t without a base, the arena index in base_t, bins inside tcache_t.
 FIELDS_5_2 = {
@@ -102,6 +105,10 @@ FIELDS_5_2 = {
     "cache_bin_size": [("struct cache_bin_s", "@size")],
     "cb_ncached": [("struct cache_bin_s", "ncached")],
     "cb_avail": [("struct cache_bin_s", "avail")],
+    # distances back from tsd_s.tcache: "-member" subtracts
+    "tsd_arena_before": [("struct tsd_s", TSD + "tcache"), ("struct tsd_s", "-" + TSD + "arena")],
+    "tsd_arenas_tdata_before": [("struct tsd_s", TSD + "tcache"),
+                                ("struct tsd_s", "-" + TSD + "arenas_tdata")],
 }
 
 
@@ -168,7 +175,8 @@ def check_library(library, version):
     layouts = struct_layouts(library, {s for path in fields.values() for s, _ in path}
                              | {"struct tcache_s", "struct cache_bin_s", "struct rtree_s"})
     for field, path in fields.items():
-        parts = [layouts.get(s, {}).get(m) for s, m in path]
+        parts = [layouts.get(s, {}).get(m.lstrip("-")) for s, m in path]
+        parts = [-p if m.startswith("-") and p is not None else p for p, (_, m) in zip(parts, path)]
         want = sum(parts) if None not in parts else None
         check(ours.get(field) == want, "%s: core/heap/jemalloc.c says %r, the DWARF of %s says %r (%s)"
               % (field, ours.get(field), library, want, " + ".join("%s.%s" % p for p in path)))
