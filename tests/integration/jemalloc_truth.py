@@ -8,44 +8,30 @@ blocks it holds, by malloc_usable_size, and the lost ones) and a sample
 block's address, then holds."""
 import json
 import shutil
-import subprocess
 
-from mptest import check, memprof, valgrind_summary, LEAK_KINDS
+from mptest import Held, check, memprof, valgrind_summary, LEAK_KINDS
 
 FIGURES = ("allocated", "active", "resident", "mapped")
 
 
-class HeldTruth:
-    """The example with --hold: its printed lines up to 'ready PID'."""
+class HeldTruth(Held):
+    """The example with --hold: its figures and truth, then 'ready PID'."""
 
     def __init__(self, exe, env=None):
-        self.proc = subprocess.Popen([exe, "--hold"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
         self.figures, self.program, self.sample = {}, {}, None
-        for line in self.proc.stdout:
-            words = line.split()
-            if words[:1] == ["jemalloc"]:
-                self.figures = {k: int(v) for k, v in zip(words[1::2], words[2::2])}
-            elif words[:1] == ["program"]:
-                self.program = {k: int(v) for k, v in zip(words[1::2], words[2::2])}
-            elif words[:1] == ["sample"]:
-                self.sample = int(words[1], 16)
-            elif words[:1] == ["ready"]:
-                self.pid = int(words[1])
-                return
-            else:
-                break
-        self.proc.kill()
-        raise SystemExit("%s --hold did not print 'ready PID'" % exe)
+        super().__init__([exe, "--hold"], env, self.take)
 
-    def release(self):
-        self.proc.stdin.close()
-        return self.proc.wait(timeout=60)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    def take(self, line):
+        words = line.split()
+        if words[:1] == ["jemalloc"]:
+            self.figures = {k: int(v) for k, v in zip(words[1::2], words[2::2])}
+        elif words[:1] == ["program"]:
+            self.program = {k: int(v) for k, v in zip(words[1::2], words[2::2])}
+        elif words[:1] == ["sample"]:
+            self.sample = int(words[1], 16)
+        else:
+            return False
+        return True
 
 
 def check_heap(where, report, held, backend):

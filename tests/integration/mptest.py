@@ -82,15 +82,22 @@ class Held:
     """A program started with --hold: it prints 'ready PID' and blocks
     reading stdin until we close it, then exits normally."""
 
-    def __init__(self, argv, env=None):
+    def __init__(self, argv, env=None, before_ready=None):
+        """before_ready(line) takes each line printed before 'ready PID' (a
+        program's own truth) and returns whether it knew the line."""
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
-        line = self.proc.stdout.readline()
-        m = re.match(r"ready (\d+)", line or "")
-        if not m:
-            self.proc.kill()
-            raise SystemExit("%s did not print 'ready PID' (got %r)" % (argv, line))
-        self.pid = int(m.group(1))
+        line = None
+        for line in self.proc.stdout:
+            m = re.match(r"ready (\d+)", line)
+            if m:
+                self.pid = int(m.group(1))
+                return
+            if not before_ready or not before_ready(line):
+                break
+        self.proc.kill()
+        self.proc.wait()
+        raise SystemExit("%s did not print 'ready PID' (got %r)" % (argv, line))
 
     def release(self, timeout=30):
         """Lets the program finish; returns its exit status."""

@@ -10,9 +10,8 @@ import ctypes
 import json
 import os
 import shutil
-import subprocess
 
-from mptest import check, memprof, valgrind_summary, LEAK_KINDS
+from mptest import Held, check, memprof, valgrind_summary, LEAK_KINDS
 
 PROPERTIES = ["current_allocated_bytes", "heap_size", "pageheap_free_bytes",
               "pageheap_unmapped_bytes", "central_cache_free_bytes",
@@ -26,32 +25,28 @@ PROPERTIES = ["current_allocated_bytes", "heap_size", "pageheap_free_bytes",
 ENV = dict(os.environ, GLIBCPP_FORCE_NEW="1", GLIBCXX_FORCE_NEW="1")
 
 
-class HeldTruth:
-    """The example with --hold: its truth lines up to 'ready PID'."""
+class HeldTruth(Held):
+    """The example with --hold: its figures and truth, then 'ready PID'."""
 
     def __init__(self, exe, truth_file, env=None):
-        self.proc = subprocess.Popen([exe, "--hold"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True,
-                                     env=dict(env or ENV, TCMALLOC_HEAP_TRUTH=truth_file))
         self.truth_file = truth_file
         self.figures = {}
-        for line in self.proc.stdout:
-            words = line.split()
-            if line.startswith("truth blocks"):
-                self.blocks, self.bytes = int(words[2]), int(words[4])
-            elif line.startswith("truth before-hooks"):
-                self.before_hooks = int(words[2])
-            elif line.startswith("truth version"):
-                self.version = words[2]
-            elif line.startswith("tcmalloc "):
-                self.figures[words[1].split(".", 1)[1]] = int(words[2])
-            elif line.startswith("ready "):
-                self.pid = int(words[1])
-                return
-            else:
-                break
-        self.proc.kill()
-        raise SystemExit("%s --hold did not print 'ready PID'" % exe)
+        super().__init__([exe, "--hold"], dict(env or ENV, TCMALLOC_HEAP_TRUTH=truth_file),
+                         self.take)
+
+    def take(self, line):
+        words = line.split()
+        if line.startswith("truth blocks"):
+            self.blocks, self.bytes = int(words[2]), int(words[4])
+        elif line.startswith("truth before-hooks"):
+            self.before_hooks = int(words[2])
+        elif line.startswith("truth version"):
+            self.version = words[2]
+        elif line.startswith("tcmalloc "):
+            self.figures[words[1].split(".", 1)[1]] = int(words[2])
+        else:
+            return False
+        return True
 
     def table(self):
         """{address: usable} of every block the hooks saw live."""
@@ -61,15 +56,6 @@ class HeldTruth:
                 address, usable = line.split()
                 out[int(address, 16)] = int(usable)
         return out
-
-    def release(self):
-        self.proc.stdin.close()
-        return self.proc.wait(timeout=60)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def check_heap(where, report, held, backend):

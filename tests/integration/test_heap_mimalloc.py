@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 
-from mptest import check, finish, gcore, memprof, valgrind_summary, LEAK_KINDS, heap_json, core_offset
+from mptest import Held, check, finish, gcore, memprof, valgrind_summary, LEAK_KINDS, heap_json, core_offset
 
 EXE = os.path.join(os.environ.get("EXAMPLES_DIR", ""), "mimalloc_heap")
 LIB = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
@@ -39,38 +39,22 @@ if not os.path.exists(EXE) or not os.path.exists(LIB):
     sys.exit(77)
 
 
-class HeldTruth:
-    """The example with --hold: reads its truth lines up to 'ready PID'."""
+class HeldTruth(Held):
+    """The example with --hold: its truth lines, then 'ready PID'."""
 
     def __init__(self, env=None):
-        self.proc = subprocess.Popen([EXE, "--hold"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
         self.truth = {}
-        for line in self.proc.stdout:
-            m = re.match(r"truth (\S+) (\S+)(?: bytes (\d+))?", line)
-            if m:
-                self.truth[m.group(1)] = (m.group(2), int(m.group(3) or 0))
-                continue
-            m = re.match(r"ready (\d+)", line)
-            if m:
-                self.pid = int(m.group(1))
-                return
-            break
-        self.proc.kill()
-        raise SystemExit("mimalloc_heap --hold did not print 'ready PID'")
+        super().__init__([EXE, "--hold"], env, self.take)
+
+    def take(self, line):
+        m = re.match(r"truth (\S+) (\S+)(?: bytes (\d+))?", line)
+        if m:
+            self.truth[m.group(1)] = (m.group(2), int(m.group(3) or 0))
+        return bool(m)
 
     def blocks(self, what):
         count, nbytes = self.truth[what]
         return int(count), nbytes
-
-    def release(self):
-        self.proc.stdin.close()
-        return self.proc.wait(timeout=60)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def check_heap(where, report, truth, version="2.0.9"):
