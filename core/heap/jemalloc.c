@@ -207,9 +207,9 @@ static const je_layout layout_5_2 = {
 	.tc_bins_large = 1000, .tc_nbins_large = 196, /* tcache_s: bins_large[196] */
 	.cache_bin_size = 24, .cb_ncached = 4, .cb_avail = 16,   /* cache_bin_s */
 	.ncached_max = 1 << 13,
-	/* tsd_s: ... iarena, arena, arenas_tdata, binshards (36 bytes, padded
-	 * to 40), tcache.  Seen so in Debian's stripped 5.2.1-3: 56 bytes
-	 * before every thread's tcache_t is the arena whose ring holds it. */
+	/* tsd_s: arena at 440, arenas_tdata at 448, tcache at 496 (the -g
+	 * build's DWARF); in Debian's stripped 5.2.1-3 too, 56 bytes before
+	 * every thread's tcache_t is the arena whose ring holds it. */
 	.tsd_arena_before = 56, .tsd_arenas_tdata_before = 48,
 };
 

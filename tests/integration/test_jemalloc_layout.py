@@ -75,8 +75,8 @@ FIELDS = {
     "cb_low_bits_empty": [("struct cache_bin_s", "low_bits_empty")],
 }
 
-# tsd_s names its members so (jemalloc's O() macro in tsd.h).
-TSD = "use_a_getter_or_setter_instead_"
+# tsd_s names its members so in 5.2.1 (the O() macro in tsd.h).
+TSD = "cant_access_tsd_items_directly_use_a_getter_or_setter_"
 
 # jemalloc 5.2.1: extent_t in place of edata_t, the extent map a global
 # rtree_t without a base, the arena index in base_t, bins inside tcache_t.
