@@ -947,7 +947,7 @@ static mp_error *collect_arenas(walker *w, segment_list *list,
 			top = 0;
 		}
 		top_size &= ~(uint64_t)SIZE_BITS;
-		mp_arena_info info = {0};
+		heap_arena info = {0};
 		info.address = arena;
 		info.is_main = arena == w->main_arena;
 		info.system_mem = system_mem;
@@ -1261,11 +1261,11 @@ static void walk_bins(walker *w, size_t arena, size_t *budget, uint64_t *count,
 
 static void compute_mallinfo(walker *w)
 {
-	mp_mallinfo *mi = &w->h->mallinfo;
+	heap_mallinfo *mi = &w->h->mallinfo;
 	memset(mi, 0, sizeof(*mi));
 	size_t bin_budget = w->h->n_chunks;
 	for (size_t a = 0; a < w->h->n_arenas; a++) {
-		const mp_arena_info *arena = &w->h->arenas[a];
+		const heap_arena *arena = &w->h->arenas[a];
 		uint64_t fast_count = 0, fast_bytes = 0, bin_count = 0, bin_bytes = 0;
 		for (size_t i = 0; i < NFASTBINS; i++) {
 			uint64_t first;
@@ -1425,4 +1425,22 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
 	free(w.window);
 	free(w.tcache_candidates);
 	return err;
+}
+
+/* ------------------------------------------------------------ version */
+
+/* glibc's "release version 2.36" banner. */
+static bool glibc_banner(const char *bytes, size_t length, char *out, size_t size)
+{
+	static const char needle[] = "release version ";
+	const char *at = memmem(bytes, length, needle, sizeof(needle) - 1);
+	if (!at)
+		return false;
+	at += sizeof(needle) - 1;
+	return heap_copy_dotted(at, bytes + length, out, size) >= 3 && strchr(out, '.');
+}
+
+bool mp_glibc_version(mp_target *t, const mp_module *m, char *out, size_t size)
+{
+	return heap_search_module(t, m, glibc_banner, out, size);
 }
