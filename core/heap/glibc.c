@@ -237,16 +237,6 @@ static bool read_header_slow(walker *w, uint64_t address, uint64_t header[2])
 
 /* ----------------------------------------------------------- locating */
 
-static bool version_from_text(const char *text, size_t length, int *major,
-			      int *minor)
-{
-	static const char needle[] = "release version ";
-	const char *at = memmem(text, length, needle, sizeof(needle) - 1);
-	if (!at)
-		return false;
-	return sscanf(at + sizeof(needle) - 1, "%d.%d", major, minor) == 2;
-}
-
 static const mp_module *find_libc(mp_target *t)
 {
 	const mp_module *main_module = NULL;
@@ -267,29 +257,9 @@ static const mp_module *find_libc(mp_target *t)
  * without the file, in memory. */
 static bool find_version(walker *w, int *major, int *minor)
 {
-	if (w->libc->elf) {
-		const Elf64_Shdr *rodata = mp_elf_section(w->libc->elf, ".rodata");
-		const char *bytes = rodata ? mp_elf_bytes(w->libc->elf, rodata->sh_offset,
-							  rodata->sh_size) : NULL;
-		if (bytes && version_from_text(bytes, rodata->sh_size, major, minor))
-			return true;
-	}
-	for (size_t i = 0; i < mp_target_mapping_count(w->t); i++) {
-		const mp_mapping *m = mp_target_mapping(w->t, i);
-		if (m->start < w->libc->start || m->end > w->libc->end ||
-		    (m->perms & MP_PERM_WRITE) || m->end - m->start > (64u << 20))
-			continue;
-		char *bytes = malloc(m->end - m->start);
-		if (!bytes)
-			return false;
-		mp_error *err = mp_target_read(w->t, m->start, bytes, m->end - m->start);
-		bool found = !err && version_from_text(bytes, m->end - m->start, major, minor);
-		mp_error_free(err);
-		free(bytes);
-		if (found)
-			return true;
-	}
-	return false;
+	char version[32];
+	return mp_glibc_version(w->t, w->libc, version, sizeof(version)) &&
+	       sscanf(version, "%d.%d", major, minor) == 2;
 }
 
 static mp_error *locate_by_symbols(walker *w, bool *found)
