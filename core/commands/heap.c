@@ -427,7 +427,7 @@ static void write_statistics_text(FILE *out, const mp_heap *h, const detail_view
 	fputs("\nmallinfo2 (recomputed from the walk)\n", out);
 	for (int line = 0; line < 2; line++) {
 		for (int i = 0; i < 5 && lines[line][i]; i++)
-			fprintf(out, "%s%s %" PRIu64, i ? "  " : "  ", lines[line][i],
+			fprintf(out, "  %s %" PRIu64, lines[line][i],
 				value_of(h, v->mallinfo, lines[line][i]));
 		fputc('\n', out);
 	}

@@ -1,10 +1,10 @@
 /* Which allocator serves malloc in a target.
  *
- * memprof reads glibc's malloc heap.  A program whose malloc is jemalloc,
- * tcmalloc or mimalloc has a glibc heap too, nearly empty (libc's own
- * early blocks), and walking it gives a confident wrong answer: no blocks
- * in use, nothing lost.  So before any heap is read, the allocator is
- * identified and every heap answer refused when it is not glibc.
+ * A program whose malloc is jemalloc, tcmalloc or mimalloc has a glibc
+ * heap too, nearly empty (libc's own early blocks), and walking it gives a
+ * confident wrong answer: no blocks in use, nothing lost.  So before any
+ * heap is read, the allocator is identified, its backend's walk is the one
+ * used, and every heap answer is refused when no backend reads it.
  *
  * The allocator is the module the program's calls to malloc bind to.  The
  * dynamic linker searches the executable first, then the objects of the
@@ -17,7 +17,9 @@
  * definitions of .dynsym (what the dynamic linker can bind to).
  * Modules whose file is not at hand are judged by name alone.
  *
- * Versions come from what each allocator leaves in its read-only data:
+ * What tells each allocator (library names, entry points, a version
+ * finder) is its entry of the backend table (backends.c).  Versions come
+ * from what each allocator leaves in its read-only data:
  * glibc's "release version 2.36" banner, jemalloc's JEMALLOC_VERSION
  * ("5.3.0-0-g<sha1>"), gperftools' "gperftools 2.10"; mimalloc keeps its
  * version only as code (mi_version() returns 209 for 2.0.9), so the
@@ -72,6 +74,7 @@ static enum mp_allocator_kind kind_by_name(const mp_module *m)
 	}
 	return MP_ALLOCATOR_UNDETERMINED;
 }
+
 static bool defines(const mp_module *m, const char *name)
 {
 	uint64_t value, size;
@@ -158,10 +161,10 @@ bool heap_search_module(mp_target *t, const mp_module *m, heap_version_matcher m
 	return false;
 }
 
+/* The module's version as its backend's finder reads it, else "". */
 static void find_version(mp_target *t, const mp_module *m, enum mp_allocator_kind kind,
 			 char *out, size_t size)
 {
-	out[0] = '\0';
 	const heap_backend *b = heap_backend_for(kind);
 	if (!b || !b->detect.version(t, m, out, size))
 		out[0] = '\0';
