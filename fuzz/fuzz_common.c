@@ -94,6 +94,17 @@ void fuzz_use_string(const char *s)
 		fuzz_use_bytes(s, strlen(s));
 }
 
+void fuzz_use_details(const mp_heap *h)
+{
+	for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
+		mp_heap_detail d = mp_heap_detail_at(h, i);
+		fuzz_use_string(d.group);
+		fuzz_use_string(d.name);
+		fuzz_use_bytes(&d.value, sizeof(d.value));
+		fuzz_use_bytes(&d.arena, sizeof(d.arena));
+	}
+}
+
 bool fuzz_verbose(void)
 {
 	static int verbose = -1;

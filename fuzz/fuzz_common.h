@@ -36,6 +36,8 @@ const char *fuzz_data_dir(void);
 /* Reads every byte of s (NULL is fine) into a sink the compiler cannot drop. */
 void fuzz_use_string(const char *s);
 void fuzz_use_bytes(const void *data, size_t size);
+/* Reads every detail row of a heap (the allocator's own facts). */
+void fuzz_use_details(const mp_heap *h);
 
 /* MEMPROF_FUZZ_VERBOSE=1: harnesses print the errors, warnings and heap
  * problems memprof reports, to see what a (regression) input does. */

@@ -132,8 +132,8 @@ static void plan_windows(reference *r)
 		fprintf(stderr, "fuzz_heap: %s: %s\n", r->name, mp_error_message(err));
 		abort();
 	}
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++) {
-		const mp_arena_info *a = mp_heap_arena(h, i);
+	for (size_t i = 0; i < h->n_arenas; i++) {
+		const heap_arena *a = &h->arenas[i];
 		add_window(r, "arena", i, a->address, ARENA_BYTES);
 		if (!a->is_main)
 			add_window(r, "heapinfo", i, a->address & ~(uint64_t)(HEAP_MAX_SIZE - 1),
@@ -158,8 +158,8 @@ static void plan_windows(reference *r)
 		uint64_t length = region->end - region->start;
 		add_window(r, "heap", i, region->start, length < cap ? length : cap);
 	}
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++) {
-		const mp_arena_info *a = mp_heap_arena(h, i);
+	for (size_t i = 0; i < h->n_arenas; i++) {
+		const heap_arena *a = &h->arenas[i];
 		if (a->top_address)
 			add_window(r, "top", i, a->top_address, TOP_BYTES);
 	}
@@ -347,9 +347,7 @@ static void exercise_heap(const mp_heap *h)
 			fprintf(stderr, "fuzz_heap: problem at %#llx (%s): %s\n",
 				(unsigned long long)p->address, p->where, p->message);
 	}
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
-	fuzz_use_bytes(&mi, sizeof(mi));
+	fuzz_use_details(h);
 }
 
 /* Whatever the walker built, `snapshot save` then `diff` must read back. */

@@ -44,19 +44,12 @@ static void exercise(const mp_heap *h)
 		int arena = mp_heap_chunk_arena(h, i);
 		fuzz_use_bytes(&arena, sizeof(arena));
 	}
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++)
-		fuzz_use_bytes(mp_heap_arena(h, i), sizeof(mp_arena_info));
 	for (size_t i = 0; i < mp_heap_problem_count(h); i++) {
 		const mp_heap_problem *p = mp_heap_problem_at(h, i);
 		fuzz_use_string(p->where);
 		fuzz_use_string(p->message);
 	}
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
-	fuzz_use_bytes(&mi, sizeof(mi));
-	uint64_t peak[2];
-	if (mp_heap_peak_mmapped(h, &peak[0], &peak[1]))
-		fuzz_use_bytes(peak, sizeof(peak));
+	fuzz_use_details(h);
 	int64_t when = mp_heap_timestamp(h);
 	fuzz_use_bytes(&when, sizeof(when));
 	fuzz_use_bytes(&n, mp_heap_partial(h) ? sizeof(n) : 1);

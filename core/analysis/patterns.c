@@ -230,7 +230,7 @@ static void find_overcapacity(builder *b)
  * whole pages inside them. */
 static void find_fragmentation(builder *b)
 {
-	size_t n_arenas = mp_heap_arena_count(b->h);
+	size_t n_arenas = b->h->n_arenas;
 	if (!n_arenas)
 		return;
 	struct arena_sum {
@@ -265,7 +265,7 @@ static void find_fragmentation(builder *b)
 	}
 	uint64_t bloat_free = 0, bloat_system = 0;
 	for (size_t a = 0; a < n_arenas && !b->nomem; a++) {
-		const mp_arena_info *info = mp_heap_arena(b->h, a);
+		const heap_arena *info = &b->h->arenas[a];
 		struct arena_sum *s = &sums[a];
 		if (!info->is_main) {
 			bloat_free += s->free_bytes + info->top_size;
@@ -399,8 +399,8 @@ mp_error *mp_patterns_compute(const mp_heap *h, const mp_pattern_input *in, mp_p
 	builder b = {.h = h, .in = in, .out = out};
 	out->in_use_blocks = in->in_use_blocks;
 	out->in_use_bytes = in->in_use_bytes;
-	for (size_t a = 0; a < mp_heap_arena_count(h); a++)
-		out->heap_bytes += mp_heap_arena(h, a)->system_mem;
+	for (size_t a = 0; a < h->n_arenas; a++)
+		out->heap_bytes += h->arenas[a].system_mem;
 	out->noise_floor = out->in_use_bytes / 1000 > 4096 ? out->in_use_bytes / 1000 : 4096;
 	find_duplicates(&b);
 	if (!b.nomem)

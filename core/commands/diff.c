@@ -118,12 +118,10 @@ mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff)
 			.evidence = blocks.evidence[i]};
 	}
 	l.input.n_blocks = n;
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
 	l.input.path = path;
 	l.input.target = mp_heap_target_description(h);
 	l.input.timestamp_ns = blocks.timestamp_ns;
-	l.input.heap_bytes = mi.arena + mi.hblkhd;
+	l.input.heap_bytes = h->mallinfo.arena + h->mallinfo.hblkhd;
 	/* Allocators other than glibc have no mallinfo: their heap is the
 	 * chunks the walk found, whatever their state. */
 	if (!l.input.heap_bytes)

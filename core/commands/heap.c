@@ -1,7 +1,10 @@
 /* `memprof heap` and `memprof snapshot`: the allocator's view of memory.
- * Per arena the system memory and the chunks in use, free, cached and top;
- * mmapped chunks; a size-class histogram; malloc's own peaks; and the
- * mallinfo2 numbers recomputed from the walk. */
+ * The chunks per state and per size class, from the neutral view; the
+ * allocator's own facts from its detail rows.  Three kinds of rows have
+ * fields of their own in the report (docs/json.md): arenas (rows with an
+ * arena index: glibc's, shown with the chunks mp_heap_chunk_arena puts
+ * in each), group "peak" and group "mallinfo".  The other rows are the
+ * report's allocator_detail. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,95 @@ typedef struct tally {
 } tally;
 
 enum { N_CLASSES = 48 };
+
+/* Rows [first, first + count) of the heap's detail. */
+typedef struct row_range {
+	size_t first, count;
+} row_range;
+
+/* Where the rows with fields of their own are. */
+typedef struct detail_view {
+	row_range *arenas;        /* by arena index */
+	size_t n_arenas;
+	row_range peak, mallinfo;
+} detail_view;
+
+/* Whether a row is one of the report's own fields, not allocator_detail. */
+static bool has_own_field(const mp_heap_detail *d)
+{
+	return d->arena >= 0 || strcmp(d->group, "peak") == 0 ||
+	       strcmp(d->group, "mallinfo") == 0;
+}
+
+/* Extends range to row i (a group's rows are consecutive). */
+static void range_add(row_range *range, size_t i)
+{
+	if (!range->count)
+		range->first = i;
+	range->count = i + 1 - range->first;
+}
+
+static mp_error *view_details(const mp_heap *h, detail_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	size_t n = mp_heap_detail_count(h);
+	for (size_t i = 0; i < n; i++) {
+		int arena = mp_heap_detail_at(h, i).arena;
+		if (arena >= 0 && (size_t)arena >= v->n_arenas)
+			v->n_arenas = (size_t)arena + 1;
+	}
+	v->arenas = calloc(v->n_arenas ? v->n_arenas : 1, sizeof(*v->arenas));
+	if (!v->arenas)
+		return mp_error_new(MP_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		mp_heap_detail d = mp_heap_detail_at(h, i);
+		if (d.arena >= 0)
+			range_add(&v->arenas[d.arena], i);
+		else if (strcmp(d.group, "peak") == 0)
+			range_add(&v->peak, i);
+		else if (strcmp(d.group, "mallinfo") == 0)
+			range_add(&v->mallinfo, i);
+	}
+	return NULL;
+}
+
+/* The value of the row named name in range; 0 (and false) when none is. */
+static bool row_value(const mp_heap *h, row_range range, const char *name, uint64_t *value)
+{
+	*value = 0;
+	for (size_t i = range.first; i < range.first + range.count; i++) {
+		mp_heap_detail d = mp_heap_detail_at(h, i);
+		if (strcmp(d.name, name) == 0) {
+			*value = d.value;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t value_of(const mp_heap *h, row_range range, const char *name)
+{
+	uint64_t value;
+	row_value(h, range, name, &value);
+	return value;
+}
+
+/* An arena's figures, as its rows give them. */
+typedef struct arena_rows {
+	uint64_t address, system_mem, max_system_mem, top_address, top_size, heaps;
+	bool is_main;
+} arena_rows;
+
+static arena_rows arena_at(const mp_heap *h, const detail_view *v, size_t k)
+{
+	row_range r = v->arenas[k];
+	return (arena_rows){
+		.address = value_of(h, r, "address"), .system_mem = value_of(h, r, "system_mem"),
+		.max_system_mem = value_of(h, r, "max_system_mem"),
+		.top_address = value_of(h, r, "top_address"), .top_size = value_of(h, r, "top_size"),
+		.heaps = value_of(h, r, "heaps"), .is_main = value_of(h, r, "main") != 0,
+	};
+}
 
 typedef struct heap_summary {
 	tally by_state[MP_CHUNK_STATE_COUNT];
@@ -97,10 +189,9 @@ static void summarise_run(const mp_heap *h, size_t from, size_t to, tally *arena
 	}
 }
 
-static mp_error *summarise(const mp_heap *h, heap_summary *s)
+static mp_error *summarise(const mp_heap *h, size_t n_arenas, heap_summary *s)
 {
 	memset(s, 0, sizeof(*s));
-	size_t n_arenas = mp_heap_arena_count(h);
 	s->by_arena = calloc(n_arenas ? n_arenas : 1, sizeof(*s->by_arena));
 	if (!s->by_arena)
 		return mp_error_new(MP_ERR_NOMEM, "out of memory");
@@ -144,30 +235,24 @@ static void result_tally(mp_result *r, mp_rnode parent, const char *key, tally t
 	mp_result_uint(r, o, "bytes", t.bytes);
 }
 
-/* mallinfo, arenas and malloc's peaks are glibc's; other allocators say
- * theirs through the heap's detail rows. */
-static bool is_glibc(const mp_heap *h)
+/* The mallinfo group as an object of its rows, with a metric each. */
+static void result_mallinfo(mp_result *r, const mp_heap *h, row_range range)
 {
-	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
-	return kind == MP_ALLOCATOR_GLIBC || kind == MP_ALLOCATOR_UNDETERMINED;
-}
-
-static void result_mallinfo(mp_result *r, const mp_mallinfo *mi)
-{
-	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "mallinfo");
-	const struct { const char *name; uint64_t value; } fields[] = {
-		{"arena", mi->arena}, {"ordblks", mi->ordblks}, {"smblks", mi->smblks},
-		{"hblks", mi->hblks}, {"hblkhd", mi->hblkhd}, {"usmblks", mi->usmblks},
-		{"fsmblks", mi->fsmblks}, {"uordblks", mi->uordblks},
-		{"fordblks", mi->fordblks}, {"keepcost", mi->keepcost},
-	};
-	mp_result_column columns[sizeof(fields) / sizeof(fields[0])];
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		mp_result_uint(r, o, fields[i].name, fields[i].value);
-		columns[i] = (mp_result_column){fields[i].name, NULL, true};
+	if (!range.count) {
+		mp_result_null(r, MP_RESULT_ROOT, "mallinfo");
+		return;
 	}
-	mp_result_declare_metrics(r, o, "heap_mallinfo", "glibc mallinfo2 recomputed from the heap walk",
-				  columns, sizeof(fields) / sizeof(fields[0]));
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "mallinfo");
+	mp_result_column columns[MP_RESULT_MAX_COLUMNS];
+	size_t n = 0;
+	for (size_t i = 0; i < range.count; i++) {
+		mp_heap_detail d = mp_heap_detail_at(h, range.first + i);
+		mp_result_uint(r, o, d.name, d.value);
+		if (n < MP_RESULT_MAX_COLUMNS)
+			columns[n++] = (mp_result_column){d.name, NULL, true};
+	}
+	mp_result_declare_metrics(r, o, "heap_mallinfo",
+				  "glibc mallinfo2 recomputed from the heap walk", columns, n);
 }
 
 static const mp_result_column detail_columns[] = {
@@ -195,21 +280,22 @@ static void result_allocator(mp_result *r, const mp_allocator *a)
 	mp_result_bool(r, o, "readable", a->readable);
 }
 
-static void result_arenas(mp_result *r, const mp_heap *h, const heap_summary *s)
+static void result_arenas(mp_result *r, const mp_heap *h, const detail_view *v,
+			  const heap_summary *s)
 {
 	mp_rnode arenas = mp_result_array(r, MP_RESULT_ROOT, "arenas");
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++) {
-		const mp_arena_info *a = mp_heap_arena(h, i);
+	for (size_t i = 0; i < v->n_arenas; i++) {
+		arena_rows a = arena_at(h, v, i);
 		const tally *states = s->by_arena[i];
 		mp_rnode o = mp_result_object(r, arenas, NULL);
-		mp_result_hex(r, o, "address", a->address);
-		mp_result_bool(r, o, "main", a->is_main);
-		mp_result_uint(r, o, "system_mem", a->system_mem);
-		mp_result_uint(r, o, "max_system_mem", a->max_system_mem);
-		mp_result_uint(r, o, "heaps", a->n_heaps);
+		mp_result_hex(r, o, "address", a.address);
+		mp_result_bool(r, o, "main", a.is_main);
+		mp_result_uint(r, o, "system_mem", a.system_mem);
+		mp_result_uint(r, o, "max_system_mem", a.max_system_mem);
+		mp_result_uint(r, o, "heaps", a.heaps);
 		mp_rnode top = mp_result_object(r, o, "top");
-		mp_result_hex(r, top, "address", a->top_address);
-		mp_result_uint(r, top, "size", a->top_size);
+		mp_result_hex(r, top, "address", a.top_address);
+		mp_result_uint(r, top, "size", a.top_size);
 		result_tally(r, o, "in_use", states[MP_CHUNK_IN_USE]);
 		result_tally(r, o, "free", states[MP_CHUNK_FREE]);
 		result_tally(r, o, "tcache", states[MP_CHUNK_TCACHE]);
@@ -218,27 +304,28 @@ static void result_arenas(mp_result *r, const mp_heap *h, const heap_summary *s)
 	}
 }
 
-static void result_peak(mp_result *r, const mp_heap *h)
+static void result_peak(mp_result *r, const mp_heap *h, const detail_view *v)
 {
 	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "peak");
 	uint64_t max_system = 0;
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++)
-		max_system += mp_heap_arena(h, i)->max_system_mem;
+	for (size_t i = 0; i < v->n_arenas; i++)
+		max_system += arena_at(h, v, i).max_system_mem;
 	mp_result_uint(r, o, "max_system_mem", max_system);
-	uint64_t max_mmapped, max_n_mmaps;
-	if (mp_heap_peak_mmapped(h, &max_mmapped, &max_n_mmaps)) {
-		mp_result_uint(r, o, "max_mmapped_mem", max_mmapped);
-		mp_result_uint(r, o, "max_n_mmaps", max_n_mmaps);
-	} else {
-		mp_result_null(r, o, "max_mmapped_mem");
-		mp_result_null(r, o, "max_n_mmaps");
+	static const char *const names[] = {"max_mmapped_mem", "max_n_mmaps"};
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t value;
+		if (row_value(h, v->peak, names[i], &value))
+			mp_result_uint(r, o, names[i], value);
+		else
+			mp_result_null(r, o, names[i]);
 	}
 }
 
 /* The heap as one result: JSON as docs/heap.md describes it; the CSV is
  * the size-class histogram; Prometheus has mallinfo2 (glibc) or the
  * allocator's own figures, the chunks per state and the histogram. */
-static void heap_result(mp_result *r, const mp_heap *h, const heap_summary *s)
+static void heap_result(mp_result *r, const mp_heap *h, const detail_view *v,
+			const heap_summary *s)
 {
 	mp_result_string(r, MP_RESULT_ROOT, "backend", mp_heap_backend(h));
 	mp_result_string(r, MP_RESULT_ROOT, "located_by", mp_heap_located_by(h));
@@ -246,7 +333,7 @@ static void heap_result(mp_result *r, const mp_heap *h, const heap_summary *s)
 	result_allocator(r, &allocator);
 	mp_result_string(r, MP_RESULT_ROOT, "target", mp_heap_target_description(h));
 	mp_result_int(r, MP_RESULT_ROOT, "timestamp", mp_heap_timestamp(h));
-	result_arenas(r, h, s);
+	result_arenas(r, h, v, s);
 
 	result_tally(r, MP_RESULT_ROOT, "mmapped", s->by_state[MP_CHUNK_IN_USE_MMAPPED]);
 	mp_rnode totals = mp_result_object(r, MP_RESULT_ROOT, "totals");
@@ -269,23 +356,21 @@ static void heap_result(mp_result *r, const mp_heap *h, const heap_summary *s)
 		result_tally(r, o, "cached", s->classes[k][2]);
 	}
 
-	result_peak(r, h);
-	if (is_glibc(h)) {
-		mp_mallinfo mi;
-		mp_heap_mallinfo(h, &mi);
-		result_mallinfo(r, &mi);
-	} else {
-		mp_result_null(r, MP_RESULT_ROOT, "mallinfo");
-	}
+	result_peak(r, h, v);
+	result_mallinfo(r, h, v->mallinfo);
 	mp_rnode detail = mp_result_array(r, MP_RESULT_ROOT, "allocator_detail");
+	size_t n_detail = 0;
 	for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
 		mp_heap_detail d = mp_heap_detail_at(h, i);
+		if (has_own_field(&d))
+			continue;
+		n_detail++;
 		mp_rnode o = mp_result_object(r, detail, NULL);
 		mp_result_string(r, o, "group", d.group);
 		mp_result_string(r, o, "name", d.name);
 		mp_result_uint(r, o, "value", d.value);
 	}
-	if (!is_glibc(h))
+	if (n_detail)
 		mp_result_declare_metrics(r, detail, "heap_allocator_detail",
 					  "the allocator's own figures", MP_RESULT_COLUMNS(detail_columns));
 
@@ -321,31 +406,41 @@ static void text_tally(FILE *out, const char *label, tally t)
 		t.chunks, t.bytes);
 }
 
-/* malloc's peaks and mallinfo2, recomputed. */
-static void write_glibc_text(FILE *out, const mp_heap *h)
+/* malloc's peaks (after the arenas, whose peaks they complete) and
+ * mallinfo2, recomputed. */
+static void write_statistics_text(FILE *out, const mp_heap *h, const detail_view *v)
 {
 	uint64_t max_mmapped, max_n_mmaps;
-	if (mp_heap_peak_mmapped(h, &max_mmapped, &max_n_mmaps))
+	if (row_value(h, v->peak, "max_mmapped_mem", &max_mmapped) &&
+	    row_value(h, v->peak, "max_n_mmaps", &max_n_mmaps))
 		fprintf(out, "\npeak (malloc's own statistics): mmapped %" PRIu64 " bytes in at most %"
 			PRIu64 " chunks; see each arena's peak above\n", max_mmapped, max_n_mmaps);
-	else
+	else if (v->n_arenas)
 		fprintf(out, "\npeak: malloc's mmap statistics (mp_) were not found; arena peaks above\n");
 
-	mp_mallinfo mi;
-	mp_heap_mallinfo(h, &mi);
-	fprintf(out, "\nmallinfo2 (recomputed from the walk)\n"
-		"  arena %" PRIu64 "  ordblks %" PRIu64 "  smblks %" PRIu64 "  hblks %" PRIu64
-		"  hblkhd %" PRIu64 "\n  uordblks %" PRIu64 "  fordblks %" PRIu64 "  fsmblks %" PRIu64
-		"  keepcost %" PRIu64 "\n", mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
-		mi.uordblks, mi.fordblks, mi.fsmblks, mi.keepcost);
+	if (!v->mallinfo.count)
+		return;
+	const char *const lines[2][5] = {
+		{"arena", "ordblks", "smblks", "hblks", "hblkhd"},
+		{"uordblks", "fordblks", "fsmblks", "keepcost", NULL},
+	};
+	fputs("\nmallinfo2 (recomputed from the walk)\n", out);
+	for (int line = 0; line < 2; line++) {
+		for (int i = 0; i < 5 && lines[line][i]; i++)
+			fprintf(out, "  %s %" PRIu64, lines[line][i],
+				value_of(h, v->mallinfo, lines[line][i]));
+		fputc('\n', out);
+	}
 }
 
-/* The allocator's own figures, a line per group. */
+/* The allocator's own figures but those above, a line per group. */
 static void write_detail_text(FILE *out, const mp_heap *h)
 {
 	const char *group = NULL;
 	for (size_t i = 0; i < mp_heap_detail_count(h); i++) {
 		mp_heap_detail d = mp_heap_detail_at(h, i);
+		if (has_own_field(&d))
+			continue;
 		if (!group)
 			fputs("\nallocator detail", out);
 		if (!group || strcmp(group, d.group) != 0)
@@ -357,30 +452,32 @@ static void write_detail_text(FILE *out, const mp_heap *h)
 		fputc('\n', out);
 }
 
-static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
+static void write_text(FILE *out, const mp_heap *h, const detail_view *v, const heap_summary *s)
 {
 	fprintf(out, "heap     %s, found by %s\n", mp_heap_backend(h), mp_heap_located_by(h));
 	mp_allocator allocator = mp_heap_allocator(h);
 	mp_command_allocator_text(out, &allocator);
 	fprintf(out, "target   %s\n", mp_heap_target_description(h));
-	for (size_t i = 0; i < mp_heap_arena_count(h); i++) {
-		const mp_arena_info *a = mp_heap_arena(h, i);
+	for (size_t i = 0; i < v->n_arenas; i++) {
+		arena_rows a = arena_at(h, v, i);
 		const tally *st = s->by_arena[i];
 		tally c = cached(st);
 		fprintf(out, "\narena 0x%" PRIx64 "%s: system %" PRIu64 " bytes (peak %" PRIu64
-			")%s\n", a->address, a->is_main ? " (main)" : "", a->system_mem,
-			a->max_system_mem, a->is_main ? "" : "");
+			")\n", a.address, a.is_main ? " (main)" : "", a.system_mem,
+			a.max_system_mem);
 		text_tally(out, "in use", st[MP_CHUNK_IN_USE]);
 		text_tally(out, "free", st[MP_CHUNK_FREE]);
 		fprintf(out, "  %-9s %10" PRIu64 " chunks %14" PRIu64 " bytes  (tcache %" PRIu64
 			", fastbin %" PRIu64 ")\n", "cached", c.chunks, c.bytes,
 			st[MP_CHUNK_TCACHE].chunks, st[MP_CHUNK_FASTBIN].chunks);
 		fprintf(out, "  %-9s %10d chunk  %14" PRIu64 " bytes  at 0x%" PRIx64 "\n", "top",
-			a->top_address ? 1 : 0, a->top_size, a->top_address);
-		if (!a->is_main)
-			fprintf(out, "  %-9s %10zu\n", "heaps", a->n_heaps);
+			a.top_address ? 1 : 0, a.top_size, a.top_address);
+		if (!a.is_main)
+			fprintf(out, "  %-9s %10" PRIu64 "\n", "heaps", a.heaps);
 	}
-	if (is_glibc(h)) {
+	/* Arenas shown: the chunks outside them after; else the chunks per
+	 * state. */
+	if (v->n_arenas) {
 		fprintf(out, "\nmmapped chunks: %" PRIu64 ", %" PRIu64 " usable bytes\n",
 			s->by_state[MP_CHUNK_IN_USE_MMAPPED].chunks,
 			s->by_state[MP_CHUNK_IN_USE_MMAPPED].bytes);
@@ -389,8 +486,6 @@ static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
 				" bytes\n", s->by_state[MP_CHUNK_METADATA].chunks,
 				s->by_state[MP_CHUNK_METADATA].bytes);
 	} else {
-		/* No arenas of glibc's kind: the blocks per state, then the
-		 * allocator's own figures below. */
 		fputc('\n', out);
 		tally in_use = s->by_state[MP_CHUNK_IN_USE];
 		in_use.chunks += s->by_state[MP_CHUNK_IN_USE_MMAPPED].chunks;
@@ -416,10 +511,8 @@ static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
 			row[1].chunks, row[1].bytes, row[2].chunks, row[2].bytes);
 	}
 
-	if (is_glibc(h))
-		write_glibc_text(out, h);
-	else
-		write_detail_text(out, h);
+	write_statistics_text(out, h, v);
+	write_detail_text(out, h);
 
 	size_t n_problems = mp_heap_problem_count(h);
 	if (n_problems || mp_heap_partial(h)) {
@@ -435,6 +528,7 @@ static void write_text(FILE *out, const mp_heap *h, const heap_summary *s)
  * fixed columns): a text hook over the heap the result was built from. */
 typedef struct text_context {
 	const mp_heap *heap;
+	const detail_view *view;
 	const heap_summary *summary;
 	mp_command *command;
 } text_context;
@@ -443,7 +537,7 @@ static void heap_text(FILE *out, const mp_result *r, void *context)
 {
 	(void)r;
 	const text_context *t = context;
-	write_text(out, t->heap, t->summary);
+	write_text(out, t->heap, t->view, t->summary);
 	/* The heap's problems are listed above; the target's too. */
 	mp_text_warnings warnings = {0};
 	mp_text_warnings_add_target(&warnings, t->command->target);
@@ -453,18 +547,24 @@ static void heap_text(FILE *out, const mp_result *r, void *context)
 
 static int report(mp_command *c, const mp_heap *h)
 {
-	heap_summary s;
-	mp_error *err = summarise(h, &s);
-	if (err)
+	detail_view v;
+	heap_summary s = {0};
+	mp_error *err = view_details(h, &v);
+	if (!err)
+		err = summarise(h, v.n_arenas, &s);
+	if (err) {
+		free(v.arenas);
 		return mp_command_fail(c, err);
+	}
 	mp_result r;
 	mp_result_init(&r);
-	heap_result(&r, h, &s);
-	text_context text = {h, &s, c};
+	heap_result(&r, h, &v, &s);
+	text_context text = {h, &v, &s, c};
 	mp_result_set_text_hook(&r, heap_text, &text);
 	err = mp_result_write(c->out, &r, mp_command_result_format(c));
 	mp_result_free(&r);
 	free(s.by_arena);
+	free(v.arenas);
 	if (err)
 		return mp_command_fail(c, err);
 	if (mp_heap_partial(h))

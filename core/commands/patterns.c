@@ -64,9 +64,7 @@ static int level_index(const char *name)
  * and the mmapped chunks, as malloc's statistics count them. */
 static uint64_t heap_footprint(const mp_heap *heap)
 {
-	mp_mallinfo mi;
-	mp_heap_mallinfo(heap, &mi);
-	return mi.arena + mi.hblkhd;
+	return heap->mallinfo.arena + heap->mallinfo.hblkhd;
 }
 
 static int pressure_of(uint64_t footprint, uint64_t limit)

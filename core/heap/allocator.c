@@ -1,10 +1,10 @@
 /* Which allocator serves malloc in a target.
  *
- * memprof reads glibc's malloc heap.  A program whose malloc is jemalloc,
- * tcmalloc or mimalloc has a glibc heap too, nearly empty (libc's own
- * early blocks), and walking it gives a confident wrong answer: no blocks
- * in use, nothing lost.  So before any heap is read, the allocator is
- * identified and every heap answer refused when it is not glibc.
+ * A program whose malloc is jemalloc, tcmalloc or mimalloc has a glibc
+ * heap too, nearly empty (libc's own early blocks), and walking it gives a
+ * confident wrong answer: no blocks in use, nothing lost.  So before any
+ * heap is read, the allocator is identified, its backend's walk is the one
+ * used, and every heap answer is refused when no backend reads it.
  *
  * The allocator is the module the program's calls to malloc bind to.  The
  * dynamic linker searches the executable first, then the objects of the
@@ -17,7 +17,9 @@
  * definitions of .dynsym (what the dynamic linker can bind to).
  * Modules whose file is not at hand are judged by name alone.
  *
- * Versions come from what each allocator leaves in its read-only data:
+ * What tells each allocator (library names, entry points, a version
+ * finder) is its entry of the backend table (backends.c).  Versions come
+ * from what each allocator leaves in its read-only data:
  * glibc's "release version 2.36" banner, jemalloc's JEMALLOC_VERSION
  * ("5.3.0-0-g<sha1>"), gperftools' "gperftools 2.10"; mimalloc keeps its
  * version only as code (mi_version() returns 209 for 2.0.9), so the
@@ -54,17 +56,22 @@ static bool named(const mp_module *m, const char *prefix)
 	return strncmp(base_name(m->name), prefix, strlen(prefix)) == 0;
 }
 
+static bool named_any(const mp_module *m, const char *const *prefixes)
+{
+	for (; *prefixes; prefixes++)
+		if (named(m, *prefixes))
+			return true;
+	return false;
+}
+
 /* The allocator a library's file name announces, or UNDETERMINED. */
 static enum mp_allocator_kind kind_by_name(const mp_module *m)
 {
-	if (named(m, "libjemalloc"))
-		return MP_ALLOCATOR_JEMALLOC;
-	if (named(m, "libtcmalloc"))
-		return MP_ALLOCATOR_TCMALLOC;
-	if (named(m, "libmimalloc"))
-		return MP_ALLOCATOR_MIMALLOC;
-	if (named(m, "libc.so") || named(m, "libc-2."))
-		return MP_ALLOCATOR_GLIBC;
+	for (size_t i = 0; i < heap_backend_count(); i++) {
+		const heap_backend *b = heap_backend_at(i);
+		if (named_any(m, b->detect.library_names))
+			return b->kind;
+	}
 	return MP_ALLOCATOR_UNDETERMINED;
 }
 
@@ -89,50 +96,34 @@ static bool defines_any(const mp_module *m, const char *const *names)
 }
 
 /* What a module that defines malloc is.  Each allocator's own entry points
- * identify it whatever its file is called (a static link, a renamed copy);
- * jemalloc built with a prefix ("je_") exports prefixed names. */
+ * identify it whatever its file is called; a name says so first, except
+ * the name of an allocator whose entry points are found underneath others
+ * (libc.so), which goes last like its entry points. */
 static enum mp_allocator_kind classify(const mp_module *m)
 {
-	static const char *const jemalloc[] = {
-		"mallctl", "je_mallctl", "mallocx", "je_mallocx", "je_malloc_conf", NULL,
-	};
-	static const char *const tcmalloc[] = {
-		"tc_malloc", "tc_version", "MallocExtension_GetAllocatedSize", NULL,
-	};
-	static const char *const mimalloc[] = { "mi_malloc", "mi_version", NULL };
-	static const char *const glibc[] = { "__libc_malloc", NULL };
 	enum mp_allocator_kind by_name = kind_by_name(m);
-	if (by_name != MP_ALLOCATOR_UNDETERMINED && by_name != MP_ALLOCATOR_GLIBC)
+	const heap_backend *named_backend = heap_backend_for(by_name);
+	if (named_backend && !named_backend->detect.underneath)
 		return by_name;
-	if (defines_any(m, jemalloc))
-		return MP_ALLOCATOR_JEMALLOC;
-	if (defines_any(m, tcmalloc))
-		return MP_ALLOCATOR_TCMALLOC;
-	if (defines_any(m, mimalloc))
-		return MP_ALLOCATOR_MIMALLOC;
-	if (by_name == MP_ALLOCATOR_GLIBC || defines_any(m, glibc))
-		return MP_ALLOCATOR_GLIBC;
+	for (int underneath = 0; underneath < 2; underneath++)
+		for (size_t i = 0; i < heap_backend_count(); i++) {
+			const heap_backend *b = heap_backend_at(i);
+			if (b->detect.underneath != (underneath == 1))
+				continue;
+			if (b->kind == by_name || defines_any(m, b->detect.entry_points))
+				return b->kind;
+		}
 	return MP_ALLOCATOR_UNKNOWN;
 }
 
 /* ------------------------------------------------------------ versions */
 
-/* Looks for a version in bytes; writes it to out (size bytes) on success. */
-typedef bool (*version_matcher)(const char *bytes, size_t length, char *out,
-				size_t size);
+bool heap_is_digit(char c) { return c >= '0' && c <= '9'; }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static bool is_hex(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f');
-}
-
-/* Copies the run of digits and dots at p (at most limit bytes) to out. */
-static size_t copy_dotted(const char *p, const char *limit, char *out, size_t size)
+size_t heap_copy_dotted(const char *p, const char *limit, char *out, size_t size)
 {
 	size_t n = 0;
-	while (p + n < limit && (is_digit(p[n]) || p[n] == '.') && n + 1 < size)
+	while (p + n < limit && (heap_is_digit(p[n]) || p[n] == '.') && n + 1 < size)
 		n++;
 	while (n > 0 && p[n - 1] == '.')
 		n--;
@@ -141,76 +132,8 @@ static size_t copy_dotted(const char *p, const char *limit, char *out, size_t si
 	return n;
 }
 
-static bool glibc_version(const char *bytes, size_t length, char *out, size_t size)
-{
-	static const char needle[] = "release version ";
-	const char *at = memmem(bytes, length, needle, sizeof(needle) - 1);
-	if (!at)
-		return false;
-	at += sizeof(needle) - 1;
-	return copy_dotted(at, bytes + length, out, size) >= 3 && strchr(out, '.');
-}
-
-/* JEMALLOC_VERSION is "<major>.<minor>.<bugfix>-<commits>-g<sha1>", a
- * string of its own in .rodata: found by its "-g<hex>" tail, checked back
- * to the NUL that starts it. */
-static bool jemalloc_version(const char *bytes, size_t length, char *out, size_t size)
-{
-	const char *end = bytes + length;
-	for (const char *p = bytes; p < end;) {
-		const char *g = memmem(p, (size_t)(end - p), "-g", 2);
-		if (!g)
-			return false;
-		p = g + 2;
-		size_t hex = 0;
-		while (g + 2 + hex < end && is_hex(g[2 + hex]))
-			hex++;
-		if (hex < 7 || g + 2 + hex >= end || g[2 + hex] != '\0')
-			continue;
-		const char *q = g;
-		while (q > bytes && is_digit(q[-1]))      /* commits since the tag */
-			q--;
-		if (q == g || q == bytes || q[-1] != '-')
-			continue;
-		const char *dash = q - 1, *start = dash;
-		int dots = 0;
-		while (start > bytes && (is_digit(start[-1]) || start[-1] == '.')) {
-			dots += start[-1] == '.';
-			start--;
-		}
-		if (dots != 2 || start == dash || (start > bytes && start[-1] != '\0') ||
-		    !is_digit(start[0]))
-			continue;
-		size_t n = (size_t)(dash - start);
-		if (n + 1 > size)
-			continue;
-		memcpy(out, start, n);
-		out[n] = '\0';
-		return true;
-	}
-	return false;
-}
-
-static bool gperftools_version(const char *bytes, size_t length, char *out, size_t size)
-{
-	static const char needle[] = "gperftools ";
-	const char *end = bytes + length;
-	for (const char *p = bytes; p < end;) {
-		const char *at = memmem(p, (size_t)(end - p), needle, sizeof(needle) - 1);
-		if (!at)
-			return false;
-		p = at + sizeof(needle) - 1;
-		if (p < end && is_digit(*p) && copy_dotted(p, end, out, size) >= 3 &&
-		    strchr(out, '.'))
-			return true;
-	}
-	return false;
-}
-
-/* Searches the module's .rodata on disk, else its read-only mappings in
- * the target (a core may travel without the library file). */
-static bool search_module(mp_target *t, const mp_module *m, version_matcher match,
-			  char *out, size_t size)
+bool heap_search_module(mp_target *t, const mp_module *m, heap_version_matcher match,
+			char *out, size_t size)
 {
 	if (m->elf) {
 		const Elf64_Shdr *rodata = mp_elf_section(m->elf, ".rodata");
@@ -238,59 +161,12 @@ static bool search_module(mp_target *t, const mp_module *m, version_matcher matc
 	return false;
 }
 
-/* mimalloc's MI_MALLOC_VERSION (209 for 2.0.9) lives only in the code of
- * mi_version(): `mov $imm32, %eax; ret`, maybe after an endbr64. */
-static bool mimalloc_version(mp_target *t, const mp_module *m, char *out, size_t size)
-{
-	uint64_t value, symbol_size;
-	if (!m->elf || !mp_elf_find_exported_symbol(m->elf, SHT_DYNSYM, "mi_version",
-						    &value, &symbol_size))
-		return false;
-	uint8_t code[10];
-	mp_error *err = mp_target_read(t, m->load_bias + value, code, sizeof(code));
-	if (err) {
-		mp_error_free(err);
-		return false;
-	}
-	static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
-	const uint8_t *p = memcmp(code, endbr64, 4) == 0 ? code + 4 : code;
-	if (p[0] != 0xb8 || p[5] != 0xc3)
-		return false;
-	uint32_t v = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 |
-		     (uint32_t)p[4] << 24;
-	if (v == 0 || v > 9999)
-		return false;
-	snprintf(out, size, "%u.%u.%u", v / 100, v / 10 % 10, v % 10);
-	return true;
-}
-
+/* The module's version as its backend's finder reads it, else "". */
 static void find_version(mp_target *t, const mp_module *m, enum mp_allocator_kind kind,
 			 char *out, size_t size)
 {
-	out[0] = '\0';
-	bool found = false;
-	switch (kind) {
-	case MP_ALLOCATOR_GLIBC:
-		found = search_module(t, m, glibc_version, out, size);
-		break;
-	case MP_ALLOCATOR_JEMALLOC:
-		found = search_module(t, m, jemalloc_version, out, size);
-		break;
-	case MP_ALLOCATOR_TCMALLOC:
-		found = search_module(t, m, gperftools_version, out, size);
-		break;
-	case MP_ALLOCATOR_MIMALLOC:
-		found = mimalloc_version(t, m, out, size);
-		/* The soname's major is all that is left ("libmimalloc.so.2"). */
-		if (!found && named(m, "libmimalloc.so.") && is_digit(base_name(m->name)[15])) {
-			snprintf(out, size, "%c.x", base_name(m->name)[15]);
-			found = true;
-		}
-		break;
-	default:
-		break;
-	}
-	if (!found)
+	const heap_backend *b = heap_backend_for(kind);
+	if (!b || !b->detect.version(t, m, out, size))
 		out[0] = '\0';
 }
 
@@ -301,10 +177,11 @@ static void find_version(mp_target *t, const mp_module *m, enum mp_allocator_kin
 static enum mp_allocator_kind classify_by_strings(mp_target *t, const mp_module *m)
 {
 	char scratch[64];
-	if (search_module(t, m, jemalloc_version, scratch, sizeof(scratch)))
-		return MP_ALLOCATOR_JEMALLOC;
-	if (search_module(t, m, gperftools_version, scratch, sizeof(scratch)))
-		return MP_ALLOCATOR_TCMALLOC;
+	for (size_t i = 0; i < heap_backend_count(); i++) {
+		const heap_backend *b = heap_backend_at(i);
+		if (b->detect.version_identifies && b->detect.version(t, m, scratch, sizeof(scratch)))
+			return b->kind;
+	}
 	return MP_ALLOCATOR_UNDETERMINED;
 }
 

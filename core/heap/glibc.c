@@ -237,16 +237,6 @@ static bool read_header_slow(walker *w, uint64_t address, uint64_t header[2])
 
 /* ----------------------------------------------------------- locating */
 
-static bool version_from_text(const char *text, size_t length, int *major,
-			      int *minor)
-{
-	static const char needle[] = "release version ";
-	const char *at = memmem(text, length, needle, sizeof(needle) - 1);
-	if (!at)
-		return false;
-	return sscanf(at + sizeof(needle) - 1, "%d.%d", major, minor) == 2;
-}
-
 static const mp_module *find_libc(mp_target *t)
 {
 	const mp_module *main_module = NULL;
@@ -267,29 +257,9 @@ static const mp_module *find_libc(mp_target *t)
  * without the file, in memory. */
 static bool find_version(walker *w, int *major, int *minor)
 {
-	if (w->libc->elf) {
-		const Elf64_Shdr *rodata = mp_elf_section(w->libc->elf, ".rodata");
-		const char *bytes = rodata ? mp_elf_bytes(w->libc->elf, rodata->sh_offset,
-							  rodata->sh_size) : NULL;
-		if (bytes && version_from_text(bytes, rodata->sh_size, major, minor))
-			return true;
-	}
-	for (size_t i = 0; i < mp_target_mapping_count(w->t); i++) {
-		const mp_mapping *m = mp_target_mapping(w->t, i);
-		if (m->start < w->libc->start || m->end > w->libc->end ||
-		    (m->perms & MP_PERM_WRITE) || m->end - m->start > (64u << 20))
-			continue;
-		char *bytes = malloc(m->end - m->start);
-		if (!bytes)
-			return false;
-		mp_error *err = mp_target_read(w->t, m->start, bytes, m->end - m->start);
-		bool found = !err && version_from_text(bytes, m->end - m->start, major, minor);
-		mp_error_free(err);
-		free(bytes);
-		if (found)
-			return true;
-	}
-	return false;
+	char version[32];
+	return mp_glibc_version(w->t, w->libc, version, sizeof(version)) &&
+	       sscanf(version, "%d.%d", major, minor) == 2;
 }
 
 static mp_error *locate_by_symbols(walker *w, bool *found)
@@ -947,7 +917,7 @@ static mp_error *collect_arenas(walker *w, segment_list *list,
 			top = 0;
 		}
 		top_size &= ~(uint64_t)SIZE_BITS;
-		mp_arena_info info = {0};
+		heap_arena info = {0};
 		info.address = arena;
 		info.is_main = arena == w->main_arena;
 		info.system_mem = system_mem;
@@ -1261,11 +1231,11 @@ static void walk_bins(walker *w, size_t arena, size_t *budget, uint64_t *count,
 
 static void compute_mallinfo(walker *w)
 {
-	mp_mallinfo *mi = &w->h->mallinfo;
+	heap_mallinfo *mi = &w->h->mallinfo;
 	memset(mi, 0, sizeof(*mi));
 	size_t bin_budget = w->h->n_chunks;
 	for (size_t a = 0; a < w->h->n_arenas; a++) {
-		const mp_arena_info *arena = &w->h->arenas[a];
+		const heap_arena *arena = &w->h->arenas[a];
 		uint64_t fast_count = 0, fast_bytes = 0, bin_count = 0, bin_bytes = 0;
 		for (size_t i = 0; i < NFASTBINS; i++) {
 			uint64_t first;
@@ -1425,4 +1395,22 @@ mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
 	free(w.window);
 	free(w.tcache_candidates);
 	return err;
+}
+
+/* ------------------------------------------------------------ version */
+
+/* glibc's "release version 2.36" banner. */
+static bool glibc_banner(const char *bytes, size_t length, char *out, size_t size)
+{
+	static const char needle[] = "release version ";
+	const char *at = memmem(bytes, length, needle, sizeof(needle) - 1);
+	if (!at)
+		return false;
+	at += sizeof(needle) - 1;
+	return heap_copy_dotted(at, bytes + length, out, size) >= 3 && strchr(out, '.');
+}
+
+bool mp_glibc_version(mp_target *t, const mp_module *m, char *out, size_t size)
+{
+	return heap_search_module(t, m, glibc_banner, out, size);
 }

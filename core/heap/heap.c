@@ -54,11 +54,13 @@ mp_error *heap_set_backend_name(mp_heap *h, const char *name)
 	return NULL;
 }
 
-mp_error *heap_add_detail(mp_heap *h, const char *group, const char *name, uint64_t value)
+/* Appends a row to one of the heap's two row lists. */
+static mp_error *add_row(heap_detail **rows, size_t *n, size_t *capacity, const char *group,
+			 const char *name, uint64_t value, int arena)
 {
-	if (!MP_ARRAY_RESERVE(h->details, h->details_capacity, h->n_details + 1))
+	if (!MP_ARRAY_RESERVE(*rows, *capacity, *n + 1))
 		return mp_error_nomem();
-	heap_detail *d = &h->details[h->n_details];
+	heap_detail *d = &(*rows)[*n];
 	d->group = strdup(group);
 	d->name = strdup(name);
 	if (!d->group || !d->name) {
@@ -67,8 +69,41 @@ mp_error *heap_add_detail(mp_heap *h, const char *group, const char *name, uint6
 		return mp_error_nomem();
 	}
 	d->value = value;
-	h->n_details++;
+	d->arena = arena;
+	(*n)++;
 	return NULL;
+}
+
+static void free_rows(heap_detail *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].group);
+		free(rows[i].name);
+	}
+	free(rows);
+}
+
+mp_error *heap_add_detail(mp_heap *h, const char *group, const char *name, uint64_t value)
+{
+	return add_row(&h->details, &h->n_details, &h->details_capacity, group, name, value, -1);
+}
+
+mp_error *heap_describe_row(mp_heap *h, const char *group, const char *name,
+			    uint64_t value, int arena)
+{
+	return add_row(&h->described, &h->n_described, &h->described_capacity, group, name,
+		       value, arena);
+}
+
+mp_error *heap_describe(mp_heap *h)
+{
+	free_rows(h->described, h->n_described);
+	h->described = NULL;
+	h->n_described = h->described_capacity = 0;
+	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
+	const heap_backend *backend = heap_backend_for(
+		kind == MP_ALLOCATOR_UNDETERMINED ? MP_ALLOCATOR_GLIBC : kind);
+	return backend && backend->describe ? backend->describe(h) : NULL;
 }
 
 mp_error *heap_begin_region(mp_heap *h, uint64_t start, int arena)
@@ -407,7 +442,7 @@ void heap_problem(mp_heap *h, uint64_t address, const char *where,
 	p->message = message;
 }
 
-mp_error *heap_add_arena(mp_heap *h, const mp_arena_info *arena)
+mp_error *heap_add_arena(mp_heap *h, const heap_arena *arena)
 {
 	if (!MP_ARRAY_RESERVE(h->arenas, h->arenas_capacity, h->n_arenas + 1))
 		return mp_error_nomem();
@@ -455,6 +490,11 @@ mp_error *mp_heap_open(mp_target *target, const mp_heap_options *options,
 	heap_set_allocator(h, allocator);
 	if (allocator->kind == MP_ALLOCATOR_UNDETERMINED)
 		h->allocator_kind = MP_ALLOCATOR_GLIBC;
+	err = heap_describe(h);
+	if (err) {
+		mp_heap_free(h);
+		return err;
+	}
 	*out = h;
 	return NULL;
 }
@@ -476,11 +516,8 @@ void mp_heap_free(mp_heap *h)
 	free(h->chunks);
 	free(h->arenas);
 	free(h->problems);
-	for (size_t i = 0; i < h->n_details; i++) {
-		free(h->details[i].group);
-		free(h->details[i].name);
-	}
-	free(h->details);
+	free_rows(h->details, h->n_details);
+	free_rows(h->described, h->n_described);
 	free(h->backend);
 	free(h->target_description);
 	free(h->allocator_module);
@@ -515,36 +552,21 @@ mp_chunk mp_heap_chunk(const mp_heap *h, size_t i)
 	return c;
 }
 
-size_t mp_heap_detail_count(const mp_heap *h) { return h->n_details; }
+size_t mp_heap_detail_count(const mp_heap *h) { return h->n_described + h->n_details; }
 
 mp_heap_detail mp_heap_detail_at(const mp_heap *h, size_t i)
 {
-	mp_heap_detail d = {"", "", 0};
-	if (i < h->n_details) {
-		d.group = h->details[i].group;
-		d.name = h->details[i].name;
-		d.value = h->details[i].value;
+	mp_heap_detail d = {"", "", 0, -1};
+	const heap_detail *row = i < h->n_described ? &h->described[i]
+			       : i - h->n_described < h->n_details ? &h->details[i - h->n_described]
+								    : NULL;
+	if (row) {
+		d.group = row->group;
+		d.name = row->name;
+		d.value = row->value;
+		d.arena = row->arena;
 	}
 	return d;
-}
-
-size_t mp_heap_arena_count(const mp_heap *h) { return h->n_arenas; }
-
-const mp_arena_info *mp_heap_arena(const mp_heap *h, size_t i)
-{
-	return i < h->n_arenas ? &h->arenas[i] : NULL;
-}
-
-void mp_heap_mallinfo(const mp_heap *h, mp_mallinfo *out) { *out = h->mallinfo; }
-
-bool mp_heap_peak_mmapped(const mp_heap *h, uint64_t *max_mmapped_mem,
-			  uint64_t *max_n_mmaps)
-{
-	if (!h->have_peak)
-		return false;
-	*max_mmapped_mem = h->max_mmapped_mem;
-	*max_n_mmaps = h->max_n_mmaps;
-	return true;
 }
 
 size_t mp_heap_problem_count(const mp_heap *h) { return h->n_problems; }

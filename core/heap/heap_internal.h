@@ -57,7 +57,24 @@ typedef struct heap_region {
 typedef struct heap_detail {
 	char *group, *name;
 	uint64_t value;
+	int arena;                /* the arena it describes, -1 for none */
 } heap_detail;
+
+/* A glibc arena as its malloc_state says (heap_arena rows of the glibc
+ * backend's description: glibc_describe.c). */
+typedef struct heap_arena {
+	uint64_t address;
+	bool is_main;
+	uint64_t system_mem, max_system_mem;
+	uint64_t top_address, top_size;
+	size_t n_heaps;           /* heap segments (non-main arenas) */
+} heap_arena;
+
+/* glibc's mallinfo2, recomputed from the walk. */
+typedef struct heap_mallinfo {
+	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks,
+		uordblks, fordblks, keepcost;
+} heap_mallinfo;
 
 struct mp_heap {
 	/* The layout (heap_set_layout): glibc's unless the backend says. */
@@ -73,16 +90,23 @@ struct mp_heap {
 	size_t n_chunks, chunks_capacity;
 	heap_region *regions;     /* sorted, disjoint */
 	size_t n_regions, regions_capacity;
-	mp_arena_info *arenas;
+	/* glibc's arenas, mallinfo and peaks: read by the walk, saved in the
+	 * snapshot's own fields, shown as the backend's description. */
+	heap_arena *arenas;
 	size_t n_arenas, arenas_capacity;
 	uint64_t arena_struct_size;   /* bytes of each arena's malloc_state at
 				       * its address; 0 when unknown */
+	/* Detail rows the walk read (saved in snapshots), then the rows the
+	 * backend's describe derives from the heap (not saved: derived again
+	 * when a snapshot is loaded).  mp_heap_detail_at: described first. */
 	heap_detail *details;
 	size_t n_details, details_capacity;
+	heap_detail *described;
+	size_t n_described, described_capacity;
 	mp_heap_problem *problems;
 	size_t n_problems, problems_capacity;
 	size_t dropped_problems;  /* beyond the cap, counted not kept */
-	mp_mallinfo mallinfo;
+	heap_mallinfo mallinfo;
 	bool have_peak;
 	uint64_t max_mmapped_mem, max_n_mmaps;
 	bool partial;
@@ -259,45 +283,99 @@ void heap_sections_free(heap_section *sections, size_t n);
 /* Records a problem; the heap becomes partial.  Keeps the first 1000. */
 void heap_problem(mp_heap *h, uint64_t address, const char *where,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-mp_error *heap_add_arena(mp_heap *h, const mp_arena_info *arena);
+mp_error *heap_add_arena(mp_heap *h, const heap_arena *arena);
 
 /* allocator.c: records the target's allocator in the heap (copies). */
 void heap_set_allocator(mp_heap *heap, const mp_allocator *allocator);
 
-/* A heap backend: one allocator memprof reads (backends.c lists them). */
+/* How an allocator is told from the others in a module that defines
+ * malloc (allocator.c asks every backend's). */
+typedef struct heap_detect {
+	/* File name prefixes of its libraries ("libjemalloc"): a library so
+	 * named is that allocator, judged without its file too.  NULL-ended. */
+	const char *const *library_names;
+	/* Entry points only it defines, whatever its file is called (a
+	 * static link, a renamed copy).  NULL-ended. */
+	const char *const *entry_points;
+	/* Its entry points are also in programs another allocator serves
+	 * (glibc's __libc_malloc, linked statically under jemalloc): asked
+	 * after every other allocator. */
+	bool underneath;
+	/* Its version ("5.3.0") from the module; false when none is found. */
+	bool (*version)(mp_target *target, const mp_module *module, char *out, size_t size);
+	/* version reads only the module's read-only bytes, so it names the
+	 * allocator of a stripped static program as well. */
+	bool version_identifies;
+} heap_detect;
+
+/* A heap backend: one allocator memprof reads (backends.c lists them).
+ * Adding an allocator is an entry there and a file of its own. */
 typedef struct heap_backend {
 	enum mp_allocator_kind kind;
+	heap_detect detect;
 	/* Reads the target's heap into heap (new, glibc's layout until the
 	 * backend sets its own).  MP_ERR_ALLOCATOR when this version's
 	 * layout is unknown. */
 	mp_error *(*build)(mp_target *target, const mp_allocator *allocator,
 			   const mp_heap_options *options, mp_heap *heap);
+	/* Detail rows derived from what the heap keeps (heap_describe_row),
+	 * after a build and after a snapshot is loaded; NULL when the walk
+	 * records all of its rows itself (heap_add_detail). */
+	mp_error *(*describe)(mp_heap *heap);
 	/* Its size classes (heap_set_size_classes), kept here too so a
 	 * snapshot loaded from a file types blocks as the live heap did;
 	 * NULL for glibc's rounding. */
 	uint64_t (*usable_for_request)(uint64_t size);
 } heap_backend;
 
+/* The backends, in the order detection asks them. */
+const heap_backend *heap_backend_at(size_t index);
+size_t heap_backend_count(void);
+
 /* The backend for an allocator, or NULL when memprof cannot read it. */
 const heap_backend *heap_backend_for(enum mp_allocator_kind kind);
+/* Runs the describe of the heap's backend (a heap of undetermined
+ * allocator is glibc's), replacing the rows it made before. */
+mp_error *heap_describe(mp_heap *h);
+/* A described row (not saved); arena is the index mp_heap_chunk_arena
+ * gives the chunks of the arena the row is about, -1 for none. */
+mp_error *heap_describe_row(mp_heap *h, const char *group, const char *name,
+			    uint64_t value, int arena);
 
-/* glibc.c: builds a heap from a target with a glibc ptmalloc allocator. */
+/* For the backends' version finders (allocator.c): whether match finds a
+ * version in the module's .rodata on disk, else in its read-only
+ * mappings in the target (a core may travel without the library file);
+ * and the run of digits and dots at p (before limit) copied to out, its
+ * length returned. */
+typedef bool (*heap_version_matcher)(const char *bytes, size_t length, char *out, size_t size);
+bool heap_search_module(mp_target *t, const mp_module *m, heap_version_matcher match,
+			char *out, size_t size);
+size_t heap_copy_dotted(const char *p, const char *limit, char *out, size_t size);
+bool heap_is_digit(char c);
+
+/* glibc.c: builds a heap from a target with a glibc ptmalloc allocator;
+ * glibc_describe.c: its arenas, peaks and mallinfo as detail rows. */
 mp_error *mp_glibc_heap_build(mp_target *target, const mp_allocator *allocator,
 			      const mp_heap_options *options, mp_heap *heap);
+mp_error *mp_glibc_describe(mp_heap *heap);
+bool mp_glibc_version(mp_target *t, const mp_module *m, char *out, size_t size);
 
 /* mimalloc.c: mimalloc 2.0 and 2.1: segments, pages and heaps; its size classes. */
 mp_error *mp_mimalloc_heap_build(mp_target *target, const mp_allocator *allocator,
 				 const mp_heap_options *options, mp_heap *heap);
 uint64_t mp_mimalloc_usable_for_request(uint64_t size);
+bool mp_mimalloc_version(mp_target *t, const mp_module *m, char *out, size_t size);
 
 /* tcmalloc.c: gperftools 2.8-2.10: page map, spans and caches; its size classes. */
 mp_error *mp_tcmalloc_heap_build(mp_target *target, const mp_allocator *allocator,
 				 const mp_heap_options *options, mp_heap *heap);
 uint64_t mp_tcmalloc_usable_for_request(uint64_t size);
+bool mp_tcmalloc_version(mp_target *t, const mp_module *m, char *out, size_t size);
 
 /* jemalloc.c: jemalloc 5.3 and 5.2.1: extent map, slabs, arenas, tcaches; its size classes. */
 mp_error *mp_jemalloc_heap_build(mp_target *target, const mp_allocator *allocator,
 				 const mp_heap_options *options, mp_heap *heap);
 uint64_t mp_jemalloc_usable_for_request(uint64_t size);
+bool mp_jemalloc_version(mp_target *t, const mp_module *m, char *out, size_t size);
 
 #endif

@@ -1369,3 +1369,55 @@ mp_error *mp_jemalloc_heap_build(mp_target *target, const mp_allocator *allocato
 	free(w.arena);
 	return err;
 }
+
+/* ------------------------------------------------------------ version */
+
+static bool is_hex(char c)
+{
+	return heap_is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* JEMALLOC_VERSION is "<major>.<minor>.<bugfix>-<commits>-g<sha1>", a
+ * string of its own in .rodata: found by its "-g<hex>" tail, checked back
+ * to the NUL that starts it. */
+static bool version_string(const char *bytes, size_t length, char *out, size_t size)
+{
+	const char *end = bytes + length;
+	for (const char *p = bytes; p < end;) {
+		const char *g = memmem(p, (size_t)(end - p), "-g", 2);
+		if (!g)
+			return false;
+		p = g + 2;
+		size_t hex = 0;
+		while (g + 2 + hex < end && is_hex(g[2 + hex]))
+			hex++;
+		if (hex < 7 || g + 2 + hex >= end || g[2 + hex] != '\0')
+			continue;
+		const char *q = g;
+		while (q > bytes && heap_is_digit(q[-1]))      /* commits since the tag */
+			q--;
+		if (q == g || q == bytes || q[-1] != '-')
+			continue;
+		const char *dash = q - 1, *start = dash;
+		int dots = 0;
+		while (start > bytes && (heap_is_digit(start[-1]) || start[-1] == '.')) {
+			dots += start[-1] == '.';
+			start--;
+		}
+		if (dots != 2 || start == dash || (start > bytes && start[-1] != '\0') ||
+		    !heap_is_digit(start[0]))
+			continue;
+		size_t n = (size_t)(dash - start);
+		if (n + 1 > size)
+			continue;
+		memcpy(out, start, n);
+		out[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+bool mp_jemalloc_version(mp_target *t, const mp_module *m, char *out, size_t size)
+{
+	return heap_search_module(t, m, version_string, out, size);
+}

@@ -31,12 +31,14 @@
  * (docs/allocators.md says how); tests/integration/test_mimalloc_layout.py
  * checks them against such a build.
  */
+#include <elf.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array.h"
+#include "elf/elf_file.h"
 #include "error.h"
 #include "heap_internal.h"
 #include "progress.h"
@@ -1009,4 +1011,45 @@ mp_error *mp_mimalloc_heap_build(mp_target *target, const mp_allocator *allocato
 out:
 	walker_free(&w);
 	return err;
+}
+
+/* ------------------------------------------------------------ version */
+
+/* mimalloc's MI_MALLOC_VERSION (209 for 2.0.9) lives only in the code of
+ * mi_version(): `mov $imm32, %eax; ret`, maybe after an endbr64. */
+static bool version_function(mp_target *t, const mp_module *m, char *out, size_t size)
+{
+	uint64_t value, symbol_size;
+	if (!m->elf || !mp_elf_find_exported_symbol(m->elf, SHT_DYNSYM, "mi_version",
+						    &value, &symbol_size))
+		return false;
+	uint8_t code[10];
+	mp_error *err = mp_target_read(t, m->load_bias + value, code, sizeof(code));
+	if (err) {
+		mp_error_free(err);
+		return false;
+	}
+	static const uint8_t endbr64[4] = {0xf3, 0x0f, 0x1e, 0xfa};
+	const uint8_t *p = memcmp(code, endbr64, 4) == 0 ? code + 4 : code;
+	if (p[0] != 0xb8 || p[5] != 0xc3)
+		return false;
+	uint32_t v = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 |
+		     (uint32_t)p[4] << 24;
+	if (v == 0 || v > 9999)
+		return false;
+	snprintf(out, size, "%u.%u.%u", v / 100, v / 10 % 10, v % 10);
+	return true;
+}
+
+bool mp_mimalloc_version(mp_target *t, const mp_module *m, char *out, size_t size)
+{
+	if (version_function(t, m, out, size))
+		return true;
+	/* The soname's major is all that is left ("libmimalloc.so.2"). */
+	const char *slash = strrchr(m->name, '/');
+	const char *name = slash ? slash + 1 : m->name;
+	if (strncmp(name, "libmimalloc.so.", 15) != 0 || !heap_is_digit(name[15]))
+		return false;
+	snprintf(out, size, "%c.x", name[15]);
+	return true;
 }

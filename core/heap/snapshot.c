@@ -83,7 +83,7 @@ mp_error *heap_save_with(const mp_heap *h, const char *path, const heap_section 
 	put_string(&w, h->located_by);
 	put_string(&w, h->target_description);
 	for (size_t i = 0; i < h->n_arenas; i++) {
-		const mp_arena_info *a = &h->arenas[i];
+		const heap_arena *a = &h->arenas[i];
 		uint64_t fields[8] = {a->address, a->system_mem, a->max_system_mem,
 				      a->top_address, a->top_size, 0, a->is_main,
 				      a->n_heaps};
@@ -435,7 +435,7 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 			err = corrupt(path, "arenas");
 			break;
 		}
-		mp_arena_info a = {fields[0], fields[6] != 0, fields[1], fields[2],
+		heap_arena a = {fields[0], fields[6] != 0, fields[1], fields[2],
 				   fields[3], fields[4], (size_t)fields[7]};
 		err = heap_add_arena(h, &a);
 	}
@@ -498,6 +498,8 @@ mp_error *heap_load_with(const char *path, mp_heap **out, heap_section **section
 		err = mp_error_prefix(err, "snapshot %s", path);
 	if (!err)
 		err = take_allocator(h, loaded, &n_loaded);
+	if (!err)
+		err = heap_describe(h);
 done:
 	free(region_arenas);
 	free(data);

@@ -1121,3 +1121,27 @@ mp_error *mp_tcmalloc_heap_build(mp_target *target, const mp_allocator *allocato
 	free(w.states);
 	return err;
 }
+
+/* ------------------------------------------------------------ version */
+
+/* gperftools' "gperftools 2.10" banner. */
+static bool gperftools_banner(const char *bytes, size_t length, char *out, size_t size)
+{
+	static const char needle[] = "gperftools ";
+	const char *end = bytes + length;
+	for (const char *p = bytes; p < end;) {
+		const char *at = memmem(p, (size_t)(end - p), needle, sizeof(needle) - 1);
+		if (!at)
+			return false;
+		p = at + sizeof(needle) - 1;
+		if (p < end && heap_is_digit(*p) && heap_copy_dotted(p, end, out, size) >= 3 &&
+		    strchr(out, '.'))
+			return true;
+	}
+	return false;
+}
+
+bool mp_tcmalloc_version(mp_target *t, const mp_module *m, char *out, size_t size)
+{
+	return heap_search_module(t, m, gperftools_banner, out, size);
+}

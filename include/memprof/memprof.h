@@ -278,8 +278,9 @@ const mp_allocator *mp_target_allocator(mp_target *target);
 mp_error *mp_allocator_check(mp_target *target);
 
 /* A snapshot of the allocator's heap: every chunk with its state, in a
- * compact table sorted by address.  Built from a target (glibc ptmalloc
- * today) or loaded from a file written by mp_heap_save. */
+ * compact table sorted by address, whatever the allocator (glibc,
+ * jemalloc, tcmalloc, mimalloc), and its detail rows.  Built from a target
+ * or loaded from a file written by mp_heap_save. */
 typedef struct mp_heap mp_heap;
 
 enum mp_chunk_state {
@@ -319,20 +320,6 @@ typedef struct mp_heap_options {
 	void *context;
 } mp_heap_options;
 
-typedef struct mp_arena_info {
-	uint64_t address;
-	bool is_main;
-	uint64_t system_mem, max_system_mem;
-	uint64_t top_address, top_size;
-	size_t n_heaps;           /* heap segments (non-main arenas) */
-} mp_arena_info;
-
-/* glibc's mallinfo2, recomputed from the walk. */
-typedef struct mp_mallinfo {
-	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks,
-		uordblks, fordblks, keepcost;
-} mp_mallinfo;
-
 typedef struct mp_heap_problem {
 	uint64_t address;
 	const char *where;        /* which walk or list found it */
@@ -362,34 +349,35 @@ ptrdiff_t mp_heap_find_chunk(const mp_heap *heap, uint64_t address);
  * -1.  Not always the chunk find_chunk names: an arena chunk in use owns
  * the next chunk's prev_size word as its last 8 usable bytes. */
 ptrdiff_t mp_heap_find_block(const mp_heap *heap, uint64_t address);
-/* Index of the arena owning chunk index, -1 for mmapped chunks. */
+/* Index of the allocator arena owning chunk index (arenas numbered from
+ * 0, each described by detail rows whose arena is that index), or -1:
+ * mmapped chunks, and allocators whose walk does not attribute chunks to
+ * arenas (jemalloc, tcmalloc, mimalloc). */
 int mp_heap_chunk_arena(const mp_heap *heap, size_t index);
 /* Bytes the program may use in a chunk (malloc_usable_size): 0 unless in use. */
 uint64_t mp_chunk_usable_size(const mp_chunk *chunk);
-/* The allocator's own facts beyond the common view (jemalloc arenas and
- * bins, tcmalloc size classes, mimalloc pages; its totals under group
- * "totals"); none for glibc, whose arenas and mallinfo have their own
- * calls.  Strings live as long as the heap. */
+/* The allocator's own facts beyond the common view, as rows of a group,
+ * a name and a value (docs/allocators.md lists each allocator's): glibc's
+ * arenas ("arena 0x..."), malloc's peaks ("peak") and mallinfo2
+ * ("mallinfo"); jemalloc's arenas and bins, tcmalloc's size classes,
+ * mimalloc's pages; the allocator's totals under group "totals".  A row
+ * about one of the arenas mp_heap_chunk_arena numbers carries that index
+ * in arena, others -1.  A group's rows are consecutive.  Strings live as
+ * long as the heap. */
 typedef struct mp_heap_detail {
 	const char *group, *name;
 	uint64_t value;
+	int arena;
 } mp_heap_detail;
 size_t mp_heap_detail_count(const mp_heap *heap);
 mp_heap_detail mp_heap_detail_at(const mp_heap *heap, size_t index);
-
-size_t mp_heap_arena_count(const mp_heap *heap);
-const mp_arena_info *mp_heap_arena(const mp_heap *heap, size_t index);
-void mp_heap_mallinfo(const mp_heap *heap, mp_mallinfo *out);
-/* malloc's own peaks: false when unknown (no mp_ found). */
-bool mp_heap_peak_mmapped(const mp_heap *heap, uint64_t *max_mmapped_mem,
-			  uint64_t *max_n_mmaps);
 
 size_t mp_heap_problem_count(const mp_heap *heap);
 const mp_heap_problem *mp_heap_problem_at(const mp_heap *heap, size_t index);
 /* True when a walk hit corruption or unreadable memory: partial results. */
 bool mp_heap_partial(const mp_heap *heap);
 
-/* Versioned binary snapshot: chunks, arenas, mallinfo, time, target. */
+/* Versioned binary snapshot: chunks, the allocator's detail, time, target. */
 mp_error *mp_heap_save(const mp_heap *heap, const char *path);
 mp_error *mp_heap_load(const char *path, mp_heap **out);
 int64_t mp_heap_timestamp(const mp_heap *heap);   /* seconds since epoch */

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 
-from mptest import Held, check, example, finish, held_core, memprof
+from mptest import Held, check, example, finish, held_core, memprof, memprof_json
 
 
 def findings_of(core):
@@ -187,6 +187,16 @@ with held_core([example("waste")], "waste.core") as core:
     open(old, "wb").write(bytes(v1) + struct.pack("<I", zlib.crc32(bytes(v1))))
     status, out, err = memprof("snapshot", "show", old)
     check(status == 0 and "chunks" in out, "a version 1 snapshot still reads: %s" % err)
+    # Without the allocator section it is glibc's: its arenas, peaks and
+    # mallinfo are described from the file's own fields as the version 3
+    # file's are.
+    then = memprof_json("snapshot", "show", old)
+    now = memprof_json("snapshot", "show", heap_only)
+    for key in ("arenas", "peak", "mallinfo", "allocator_detail"):
+        check(then[key] == now[key], "version 1 and 3 files give the same %s: %s and %s"
+              % (key, then[key], now[key]))
+    check(len(now["arenas"]) >= 1 and now["mallinfo"] is not None,
+          "a glibc snapshot shows its arenas and mallinfo: %s" % now["arenas"])
     v9 = bytearray(data)
     struct.pack_into("<I", v9, 8, 9)
     future = os.path.join(tmp, "v9.snap")
