@@ -406,14 +406,6 @@ void mp_command_drop_hints(mp_command *c)
 	c->hints = NULL;
 }
 
-void mp_command_hints_json(mp_json *j, const mp_command *c)
-{
-	mp_json_begin_array(j);
-	for (size_t i = 0; i < mp_hints_source_count(c->hints); i++)
-		mp_json_string(j, mp_hints_source_at(c->hints, i));
-	mp_json_end_array(j);
-}
-
 static bool progress_wanted(const mp_options *o, const mp_host *host);
 static int run_verb(const mp_verb *verb, const mp_options *options,
 		    const mp_host *host, FILE *out, FILE *err);
