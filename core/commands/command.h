@@ -105,8 +105,6 @@ const char *mp_command_value(const mp_command *command, const char *name);
 /* Its index-th value (0: the first given), or NULL past the last. */
 const char *mp_command_value_at(const mp_command *command, const char *name, size_t index);
 
-/* Writes the hint sources in force as a JSON array ("hints_files"). */
-void mp_command_hints_json(struct mp_json *j, const mp_command *command);
 /* Loads the command's hints for command->target (done before every verb
  * with a target; `run` calls it for each process it checks) and lends them
  * to the target; mp_command_drop_hints takes them back and frees them. */

@@ -13,13 +13,13 @@
 #include "analysis/pattern_input.h"
 #include "analysis/snapshot_blocks.h"
 #include "command.h"
+#include "command_result.h"
 #include "diff_inputs.h"
 #include "diff_thresholds.h"
 #include "patterns_section.h"
 #include "error.h"
 #include "heap/heap_internal.h"
-#include "output/json.h"
-#include "output/table.h"
+#include "output/result.h"
 
 enum { TEXT_ROWS = 20 };
 
@@ -146,217 +146,163 @@ static int64_t net(const mp_diff_counts *c)
 	return (int64_t)(c->new_bytes - c->freed_bytes);
 }
 
-static void json_counts(mp_json *j, const mp_diff_counts *c)
-{
-	static const char *const keys[] = {"new", "freed", "surviving"};
-	const uint64_t values[] = {c->new_blocks, c->new_bytes, c->freed_blocks, c->freed_bytes,
-				   c->surviving_blocks, c->surviving_bytes};
-	for (int k = 0; k < 3; k++) {
-		mp_json_key(j, keys[k]);
-		mp_json_begin_object(j);
-		mp_json_key(j, "blocks");
-		mp_json_uint(j, values[2 * k]);
-		mp_json_key(j, "bytes");
-		mp_json_uint(j, values[2 * k + 1]);
-		mp_json_end_object(j);
-	}
-	mp_json_key(j, "net_bytes");
-	mp_json_int(j, net(c));
-	mp_json_key(j, "net_blocks");
-	mp_json_int(j, (int64_t)(c->new_blocks - c->freed_blocks));
-}
-
-static void json_rate(mp_json *j, const char *key, uint64_t blocks, uint64_t bytes,
-		      double seconds)
-{
-	mp_json_key(j, key);
-	mp_json_begin_object(j);
-	mp_json_key(j, "blocks_per_second");
-	mp_json_double(j, seconds > 0 ? (double)blocks / seconds : 0);
-	mp_json_key(j, "bytes_per_second");
-	mp_json_double(j, seconds > 0 ? (double)bytes / seconds : 0);
-	mp_json_end_object(j);
-}
-
 static bool counts_empty(const mp_diff_counts *c)
 {
 	return !c->new_blocks && !c->freed_blocks && !c->surviving_blocks;
 }
 
-static void json_interval(mp_json *j, const mp_heap_diff *d, const mp_diff_interval *iv)
+static void result_counts(mp_result *r, mp_rnode o, const mp_diff_counts *c)
 {
-	mp_json_key(j, "from");
-	mp_json_uint(j, iv->from);
-	mp_json_key(j, "to");
-	mp_json_uint(j, iv->to);
-	mp_json_key(j, "seconds");
-	mp_json_double(j, iv->seconds);
-	json_counts(j, &iv->total);
-	json_rate(j, "allocation_rate", iv->total.new_blocks, iv->total.new_bytes, iv->seconds);
-	json_rate(j, "free_rate", iv->total.freed_blocks, iv->total.freed_bytes, iv->seconds);
-	mp_json_key(j, "types");
-	mp_json_begin_array(j);
+	static const char *const keys[] = {"new", "freed", "surviving"};
+	const uint64_t values[] = {c->new_blocks, c->new_bytes, c->freed_blocks, c->freed_bytes,
+				   c->surviving_blocks, c->surviving_bytes};
+	for (int k = 0; k < 3; k++) {
+		mp_rnode side = mp_result_object(r, o, keys[k]);
+		mp_result_uint(r, side, "blocks", values[2 * k]);
+		mp_result_uint(r, side, "bytes", values[2 * k + 1]);
+	}
+	mp_result_int(r, o, "net_bytes", net(c));
+	mp_result_int(r, o, "net_blocks", (int64_t)(c->new_blocks - c->freed_blocks));
+}
+
+static void result_rate(mp_result *r, mp_rnode o, const char *key, uint64_t blocks,
+			uint64_t bytes, double seconds)
+{
+	mp_rnode rate = mp_result_object(r, o, key);
+	mp_result_double(r, rate, "blocks_per_second", seconds > 0 ? (double)blocks / seconds : 0);
+	mp_result_double(r, rate, "bytes_per_second", seconds > 0 ? (double)bytes / seconds : 0);
+}
+
+static void result_interval(mp_result *r, mp_rnode o, const mp_heap_diff *d,
+			    const mp_diff_interval *iv)
+{
+	mp_result_uint(r, o, "from", iv->from);
+	mp_result_uint(r, o, "to", iv->to);
+	mp_result_double(r, o, "seconds", iv->seconds);
+	result_counts(r, o, &iv->total);
+	result_rate(r, o, "allocation_rate", iv->total.new_blocks, iv->total.new_bytes, iv->seconds);
+	result_rate(r, o, "free_rate", iv->total.freed_blocks, iv->total.freed_bytes, iv->seconds);
+	mp_rnode types = mp_result_array(r, o, "types");
 	for (size_t t = 0; t < iv->n_types; t++) {
 		if (counts_empty(&iv->types[t]))
 			continue;
-		mp_json_begin_object(j);
-		mp_json_key(j, "name");
-		mp_json_string(j, d->types[t]);
-		json_counts(j, &iv->types[t]);
-		mp_json_end_object(j);
+		mp_rnode type = mp_result_object(r, types, NULL);
+		mp_result_string(r, type, "name", d->types[t]);
+		result_counts(r, type, &iv->types[t]);
 	}
-	mp_json_end_array(j);
-	mp_json_key(j, "size_classes");
-	mp_json_begin_array(j);
+	mp_rnode classes = mp_result_array(r, o, "size_classes");
 	for (unsigned k = 0; k < MP_DIFF_SIZE_CLASSES; k++) {
 		if (counts_empty(&iv->classes[k]))
 			continue;
 		char name[64];
 		mp_diff_size_class_name(k, name, sizeof(name));
-		mp_json_begin_object(j);
-		mp_json_key(j, "name");
-		mp_json_string(j, name);
-		json_counts(j, &iv->classes[k]);
-		mp_json_end_object(j);
+		mp_rnode class = mp_result_object(r, classes, NULL);
+		mp_result_string(r, class, "name", name);
+		result_counts(r, class, &iv->classes[k]);
 	}
-	mp_json_end_array(j);
 }
 
-void mp_diff_json_growth(mp_json *j, const mp_heap_diff *d, const mp_diff_growth *g)
+static void result_growth(mp_result *r, mp_rnode o, const mp_heap_diff *d, const mp_diff_growth *g)
 {
-	mp_finding_json(j, &g->finding);
+	mp_finding_result(r, o, &g->finding);
 	/* by: what the subject is; owner/type: the other side of it. */
-	mp_json_key(j, "by");
-	mp_json_string(j, g->by_owner ? "owner" : "type");
-	mp_json_key(j, g->by_owner ? "type" : "owner");
+	mp_result_string(r, o, "by", g->by_owner ? "owner" : "type");
 	uint32_t other = g->by_owner ? g->holds : g->held_by;
+	const char *other_key = g->by_owner ? "type" : "owner";
 	if (other != UINT32_MAX)
-		mp_json_string(j, g->by_owner ? d->types[other] : d->owners[other]);
+		mp_result_string(r, o, other_key, g->by_owner ? d->types[other] : d->owners[other]);
 	else
-		mp_json_null(j);
-	mp_json_key(j, "bytes_per_second");
-	mp_json_double(j, g->bytes_per_second);
-	mp_json_key(j, "seconds_to_limit");
+		mp_result_null(r, o, other_key);
+	mp_result_double(r, o, "bytes_per_second", g->bytes_per_second);
 	if (g->seconds_to_limit >= 0)
-		mp_json_double(j, g->seconds_to_limit);
+		mp_result_double(r, o, "seconds_to_limit", g->seconds_to_limit);
 	else
-		mp_json_null(j);
-	mp_json_key(j, "interval_bytes");
-	mp_json_begin_array(j);
+		mp_result_null(r, o, "seconds_to_limit");
+	mp_rnode bytes = mp_result_array(r, o, "interval_bytes");
 	for (size_t k = 0; k < d->n_intervals; k++)
-		mp_json_int(j, g->interval_bytes[k]);
-	mp_json_end_array(j);
-	mp_json_key(j, "interval_blocks");
-	mp_json_begin_array(j);
+		mp_result_int(r, bytes, NULL, g->interval_bytes[k]);
+	mp_rnode blocks = mp_result_array(r, o, "interval_blocks");
 	for (size_t k = 0; k < d->n_intervals; k++)
-		mp_json_int(j, g->interval_blocks[k]);
-	mp_json_end_array(j);
+		mp_result_int(r, blocks, NULL, g->interval_blocks[k]);
 }
 
-static void write_json(mp_command *c, const mp_heap_diff *d)
+/* The JSON of docs/diff.md. */
+static void result_tree(mp_result *r, const mp_heap_diff *d)
 {
-	mp_json j;
-	mp_json_init(&j, c->out, true);
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "kind");
-	mp_json_string(&j, "snapshots");
-	mp_json_key(&j, "snapshots");
-	mp_json_begin_array(&j);
+	mp_result_string(r, MP_RESULT_ROOT, "kind", "snapshots");
+	mp_rnode snapshots = mp_result_array(r, MP_RESULT_ROOT, "snapshots");
 	for (size_t i = 0; i < d->n_snapshots; i++) {
 		const mp_diff_snapshot *s = &d->snapshots[i];
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "path");
-		mp_json_string(&j, s->path);
-		mp_json_key(&j, "target");
-		mp_json_string(&j, s->target);
-		mp_json_key(&j, "timestamp");
-		mp_json_double(&j, (double)s->timestamp_ns / 1e9);
-		mp_json_key(&j, "blocks");
-		mp_json_uint(&j, s->blocks);
-		mp_json_key(&j, "bytes");
-		mp_json_uint(&j, s->bytes);
-		mp_json_key(&j, "heap_bytes");
-		mp_json_uint(&j, s->heap_bytes);
-		mp_json_key(&j, "partial");
-		mp_json_bool(&j, s->partial);
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, snapshots, NULL);
+		mp_result_string(r, o, "path", s->path);
+		mp_result_string(r, o, "target", s->target);
+		mp_result_double(r, o, "timestamp", (double)s->timestamp_ns / 1e9);
+		mp_result_uint(r, o, "blocks", s->blocks);
+		mp_result_uint(r, o, "bytes", s->bytes);
+		mp_result_uint(r, o, "heap_bytes", s->heap_bytes);
+		mp_result_bool(r, o, "partial", s->partial);
 	}
-	mp_json_end_array(&j);
-	mp_json_key(&j, "intervals");
-	mp_json_begin_array(&j);
-	for (size_t k = 0; k < d->n_intervals; k++) {
-		mp_json_begin_object(&j);
-		json_interval(&j, d, &d->intervals[k]);
-		mp_json_end_object(&j);
-	}
-	mp_json_end_array(&j);
-	mp_json_key(&j, "overall");
-	mp_json_begin_object(&j);
-	json_interval(&j, d, &d->overall);
-	mp_json_end_object(&j);
-	mp_json_key(&j, "lifetimes");
-	mp_json_begin_array(&j);
+	mp_rnode intervals = mp_result_array(r, MP_RESULT_ROOT, "intervals");
+	for (size_t k = 0; k < d->n_intervals; k++)
+		result_interval(r, mp_result_object(r, intervals, NULL), d, &d->intervals[k]);
+	result_interval(r, mp_result_object(r, MP_RESULT_ROOT, "overall"), d, &d->overall);
+	mp_rnode lifetimes = mp_result_array(r, MP_RESULT_ROOT, "lifetimes");
 	for (size_t k = 0; k < d->n_snapshots; k++) {
 		const mp_diff_lifetime *l = &d->lifetimes[k];
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "snapshots");
-		mp_json_uint(&j, k + 1);
-		mp_json_key(&j, "freed_blocks");
-		mp_json_uint(&j, l->freed_blocks);
-		mp_json_key(&j, "freed_bytes");
-		mp_json_uint(&j, l->freed_bytes);
-		mp_json_key(&j, "alive_blocks");
-		mp_json_uint(&j, l->alive_blocks);
-		mp_json_key(&j, "alive_bytes");
-		mp_json_uint(&j, l->alive_bytes);
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, lifetimes, NULL);
+		mp_result_uint(r, o, "snapshots", k + 1);
+		mp_result_uint(r, o, "freed_blocks", l->freed_blocks);
+		mp_result_uint(r, o, "freed_bytes", l->freed_bytes);
+		mp_result_uint(r, o, "alive_blocks", l->alive_blocks);
+		mp_result_uint(r, o, "alive_bytes", l->alive_bytes);
 	}
-	mp_json_end_array(&j);
-	if (d->limit) {
-		mp_json_key(&j, "limit_bytes");
-		mp_json_uint(&j, d->limit);
-	}
-	mp_json_key(&j, "findings");
-	mp_json_begin_array(&j);
-	for (size_t i = 0; i < d->n_growth; i++) {
-		mp_json_begin_object(&j);
-		mp_diff_json_growth(&j, d, &d->growth[i]);
-		mp_json_end_object(&j);
-	}
-	mp_json_end_array(&j);
-	mp_json_key(&j, "partial");
-	mp_json_bool(&j, d->partial);
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
+	if (d->limit)
+		mp_result_uint(r, MP_RESULT_ROOT, "limit_bytes", d->limit);
+	mp_rnode findings = mp_result_array(r, MP_RESULT_ROOT, "findings");
+	for (size_t i = 0; i < d->n_growth; i++)
+		result_growth(r, mp_result_object(r, findings, NULL), d, &d->growth[i]);
+	mp_result_bool(r, MP_RESULT_ROOT, "partial", d->partial);
 }
 
-static void text_int(mp_table *t, int64_t v)
-{
-	char cell[32];
-	snprintf(cell, sizeof(cell), "%+" PRId64, v);
-	mp_table_text(t, cell);
-}
+/* The flat rows: the CSV's and the text's tables, hidden from the JSON,
+ * which has the same numbers per interval.  Net bytes carry their sign
+ * ("+4096"), as they always have there. */
+static const mp_result_column diff_columns[] = {
+	{"interval", NULL, false}, {"group", NULL, false},
+	{"net_bytes", NULL, true},
+	{"new_blocks", NULL, true}, {"new_bytes", NULL, true},
+	{"freed_blocks", NULL, true}, {"freed_bytes", NULL, true},
+	{"surviving_blocks", NULL, true}, {"surviving_bytes", NULL, true},
+	{"name", NULL, false},
+};
+enum { INTERVAL_COLUMNS = 2 };   /* interval and group: the CSV's only */
 
-static void counts_columns(mp_table *t)
-{
-	mp_table_column(t, "net_bytes", true);
-	mp_table_column(t, "new_blocks", true);
-	mp_table_column(t, "new_bytes", true);
-	mp_table_column(t, "freed_blocks", true);
-	mp_table_column(t, "freed_bytes", true);
-	mp_table_column(t, "surviving_blocks", true);
-	mp_table_column(t, "surviving_bytes", true);
-}
+static const mp_result_column growth_columns[] = {
+	{"kind", NULL, false}, {"by", NULL, false}, {"impact", NULL, false},
+	{"bytes", NULL, true}, {"blocks", NULL, true},
+	{"bytes_per_second", NULL, true}, {"seconds_to_limit", NULL, true},
+	{"subject", NULL, false},
+};
 
-static void counts_cells(mp_table *t, const mp_diff_counts *c)
+/* interval NULL: a row of the text's table, without interval and group. */
+static void counts_row(mp_result *r, mp_rnode rows, const char *interval, const char *group,
+		       const mp_diff_counts *c, const char *name)
 {
-	text_int(t, net(c));
-	mp_table_uint(t, c->new_blocks);
-	mp_table_uint(t, c->new_bytes);
-	mp_table_uint(t, c->freed_blocks);
-	mp_table_uint(t, c->freed_bytes);
-	mp_table_uint(t, c->surviving_blocks);
-	mp_table_uint(t, c->surviving_bytes);
+	mp_rnode o = mp_result_object(r, rows, NULL);
+	if (interval) {
+		mp_result_string(r, o, "interval", interval);
+		mp_result_string(r, o, "group", group);
+	}
+	char signed_net[32];
+	snprintf(signed_net, sizeof(signed_net), "%+" PRId64, net(c));
+	mp_result_string(r, o, "net_bytes", signed_net);
+	mp_result_uint(r, o, "new_blocks", c->new_blocks);
+	mp_result_uint(r, o, "new_bytes", c->new_bytes);
+	mp_result_uint(r, o, "freed_blocks", c->freed_blocks);
+	mp_result_uint(r, o, "freed_bytes", c->freed_bytes);
+	mp_result_uint(r, o, "surviving_blocks", c->surviving_blocks);
+	mp_result_uint(r, o, "surviving_bytes", c->surviving_bytes);
+	mp_result_string(r, o, "name", name);
 }
 
 /* Rows of one interval (or overall) per type, largest net growth first. */
@@ -372,12 +318,14 @@ static int compare_types(const void *x, const void *y)
 	return strcmp(sort_diff->types[a], sort_diff->types[b]);
 }
 
-static bool group_rows(mp_table *t, const mp_heap_diff *d, const mp_diff_interval *iv,
-		       const char *interval, bool with_interval)
+/* The types of an interval, then (with an interval name) its size
+ * classes and its total. */
+static mp_error *group_rows(mp_result *r, mp_rnode rows, const mp_heap_diff *d,
+			    const mp_diff_interval *iv, const char *interval)
 {
 	size_t *order = malloc((iv->n_types ? iv->n_types : 1) * sizeof(*order));
 	if (!order)
-		return false;
+		return mp_error_nomem();
 	size_t n = 0;
 	for (size_t i = 0; i < iv->n_types; i++)
 		if (!counts_empty(&iv->types[i]))
@@ -385,64 +333,20 @@ static bool group_rows(mp_table *t, const mp_heap_diff *d, const mp_diff_interva
 	sort_diff = d;
 	sort_interval = iv;
 	qsort(order, n, sizeof(*order), compare_types);
-	for (size_t i = 0; i < n; i++) {
-		mp_table_row(t);
-		if (with_interval) {
-			mp_table_text(t, interval);
-			mp_table_text(t, "type");
-		}
-		counts_cells(t, &iv->types[order[i]]);
-		mp_table_text(t, d->types[order[i]]);
-	}
+	for (size_t i = 0; i < n; i++)
+		counts_row(r, rows, interval, "type", &iv->types[order[i]], d->types[order[i]]);
 	free(order);
-	for (unsigned k = 0; with_interval && k < MP_DIFF_SIZE_CLASSES; k++) {
+	if (!interval)
+		return NULL;
+	for (unsigned k = 0; k < MP_DIFF_SIZE_CLASSES; k++) {
 		if (counts_empty(&iv->classes[k]))
 			continue;
 		char name[64];
 		mp_diff_size_class_name(k, name, sizeof(name));
-		mp_table_row(t);
-		mp_table_text(t, interval);
-		mp_table_text(t, "size_class");
-		counts_cells(t, &iv->classes[k]);
-		mp_table_text(t, name);
+		counts_row(r, rows, interval, "size_class", &iv->classes[k], name);
 	}
-	if (with_interval) {
-		mp_table_row(t);
-		mp_table_text(t, interval);
-		mp_table_text(t, "total");
-		counts_cells(t, &iv->total);
-		mp_table_text(t, "");
-	}
-	return true;
-}
-
-static void growth_table(mp_table *t, const mp_heap_diff *d)
-{
-	mp_table_init(t, "growth", "types and owner paths that grew in every interval");
-	mp_table_column(t, "kind", false);
-	mp_table_column(t, "by", false);
-	mp_table_column(t, "impact", false);
-	mp_table_column(t, "bytes", true);
-	mp_table_column(t, "blocks", true);
-	mp_table_column(t, "bytes_per_second", true);
-	mp_table_column(t, "seconds_to_limit", true);
-	mp_table_column(t, "subject", false);
-	for (size_t i = 0; i < d->n_growth; i++) {
-		const mp_diff_growth *g = &d->growth[i];
-		char rate[32], limit[32] = "";
-		snprintf(rate, sizeof(rate), "%.0f", g->bytes_per_second);
-		if (g->seconds_to_limit >= 0)
-			snprintf(limit, sizeof(limit), "%.0f", g->seconds_to_limit);
-		mp_table_row(t);
-		mp_table_text(t, g->finding.kind);
-		mp_table_text(t, g->by_owner ? "owner" : "type");
-		mp_table_text(t, g->finding.impact);
-		mp_table_uint(t, g->finding.bytes);
-		mp_table_uint(t, g->finding.blocks);
-		mp_table_text(t, rate);
-		mp_table_text(t, limit);
-		mp_table_text(t, g->finding.subject);
-	}
+	counts_row(r, rows, interval, "total", &iv->total, "");
+	return NULL;
 }
 
 static void interval_name(const mp_heap_diff *d, const mp_diff_interval *iv, char *out,
@@ -454,36 +358,53 @@ static void interval_name(const mp_heap_diff *d, const mp_diff_interval *iv, cha
 		snprintf(out, size, "%zu-%zu", iv->from + 1, iv->to + 1);
 }
 
-static bool write_csv(mp_command *c, const mp_heap_diff *d)
+/* The CSV: rows per interval, a blank line, the growth findings. */
+static mp_error *result_tables(mp_result *r, const mp_heap_diff *d)
 {
-	mp_table t, g;
-	mp_table_init(&t, "diff", "blocks new, freed and surviving per interval");
-	mp_table_column(&t, "interval", false);
-	mp_table_column(&t, "group", false);
-	counts_columns(&t);
-	mp_table_column(&t, "name", false);
-	bool ok = true;
-	for (size_t k = 0; k <= d->n_intervals && ok; k++) {
+	mp_rnode rows = mp_result_array(r, MP_RESULT_ROOT, "interval_rows");
+	mp_result_hide(r, rows);
+	mp_error *err = NULL;
+	for (size_t k = 0; k <= d->n_intervals && !err; k++) {
 		const mp_diff_interval *iv = k < d->n_intervals ? &d->intervals[k] : &d->overall;
 		char name[64];
 		interval_name(d, iv, name, sizeof(name));
-		ok = group_rows(&t, d, iv, name, true);
+		err = group_rows(r, rows, d, iv, name);
 	}
-	growth_table(&g, d);
-	if (ok) {
-		mp_table_write_csv(c->out, &t);
-		fprintf(c->out, "\n");
-		mp_table_write_csv(c->out, &g);
+	mp_rnode types = mp_result_array(r, MP_RESULT_ROOT, "overall_type_rows");
+	mp_result_hide(r, types);
+	if (!err)
+		err = group_rows(r, types, d, &d->overall, NULL);
+	mp_rnode growth = mp_result_array(r, MP_RESULT_ROOT, "growth_rows");
+	mp_result_hide(r, growth);
+	for (size_t i = 0; i < d->n_growth; i++) {
+		const mp_diff_growth *g = &d->growth[i];
+		char rate[32], limit[32] = "";
+		snprintf(rate, sizeof(rate), "%.0f", g->bytes_per_second);
+		if (g->seconds_to_limit >= 0)
+			snprintf(limit, sizeof(limit), "%.0f", g->seconds_to_limit);
+		mp_rnode o = mp_result_object(r, growth, NULL);
+		mp_result_string(r, o, "kind", g->finding.kind);
+		mp_result_string(r, o, "by", g->by_owner ? "owner" : "type");
+		mp_result_string(r, o, "impact", g->finding.impact);
+		mp_result_uint(r, o, "bytes", g->finding.bytes);
+		mp_result_uint(r, o, "blocks", g->finding.blocks);
+		mp_result_string(r, o, "bytes_per_second", rate);
+		mp_result_string(r, o, "seconds_to_limit", limit);
+		mp_result_string(r, o, "subject", g->finding.subject);
 	}
-	ok = ok && !t.nomem && !g.nomem;
-	mp_table_free(&t);
-	mp_table_free(&g);
-	return ok;
+	mp_result_declare_table(r, rows, "diff", "blocks new, freed and surviving per interval",
+				MP_RESULT_COLUMNS(diff_columns), TEXT_ROWS);
+	mp_result_declare_table(r, growth, "growth", "types and owner paths that grew in every interval",
+				MP_RESULT_COLUMNS(growth_columns), TEXT_ROWS);
+	mp_result_set_csv_blank_lines(r, true);
+	return err;
 }
 
-static bool write_text(mp_command *c, const mp_heap_diff *d)
+/* The text: the series, a line per interval, the types that grew most,
+ * lifetimes and the growth findings with their evidence. */
+static void snapshots_text(FILE *out, const mp_result *r, void *context)
 {
-	FILE *out = c->out;
+	const mp_heap_diff *d = context;
 	const mp_diff_snapshot *first = &d->snapshots[0];
 	fprintf(out, "memprof diff: %zu snapshots over %.1f s of %s\n\n", d->n_snapshots,
 		d->overall.seconds, first->target);
@@ -509,17 +430,18 @@ static bool write_text(mp_command *c, const mp_heap_diff *d)
 			s ? (double)t->new_blocks / s : 0, s ? (double)t->new_bytes / s : 0,
 			s ? (double)t->freed_blocks / s : 0, s ? (double)t->freed_bytes / s : 0);
 	}
-	mp_table types;
-	mp_table_init(&types, "diff_type", "net change per type over the whole series");
-	counts_columns(&types);
-	mp_table_column(&types, "name", false);
-	bool ok = group_rows(&types, d, &d->overall, "overall", false);
-	if (ok) {
-		fprintf(out, "\ntypes, first to last snapshot, largest growth first:\n");
-		mp_table_write_text(out, &types, TEXT_ROWS);
+	/* The overall rows without their interval and group columns. */
+	mp_result_table types = {
+		.node = mp_result_get(r, MP_RESULT_ROOT, "overall_type_rows"),
+		.name = "diff_type",
+		.n_columns = sizeof(diff_columns) / sizeof(diff_columns[0]) - INTERVAL_COLUMNS,
+	};
+	for (size_t i = 0; i < types.n_columns; i++) {
+		types.columns[i] = diff_columns[INTERVAL_COLUMNS + i];
+		types.columns[i].member = types.columns[i].name;   /* as declaring fills it */
 	}
-	ok = ok && !types.nomem;
-	mp_table_free(&types);
+	fprintf(out, "\ntypes, first to last snapshot, largest growth first:\n");
+	mp_result_write_text_table(out, r, &types, TEXT_ROWS);
 	fprintf(out, "\nlifetimes (snapshots a block was seen in):\n");
 	for (size_t k = 0; k < d->n_snapshots; k++) {
 		const mp_diff_lifetime *l = &d->lifetimes[k];
@@ -531,11 +453,9 @@ static bool write_text(mp_command *c, const mp_heap_diff *d)
 	if (!d->n_growth) {
 		fprintf(out, "  none\n");
 	} else {
-		mp_table g;
-		growth_table(&g, d);
-		mp_table_write_text(out, &g, TEXT_ROWS);
-		ok = ok && !g.nomem;
-		mp_table_free(&g);
+		mp_result_write_text_table(out, r,
+					   mp_result_table_of(r, mp_result_get(r, MP_RESULT_ROOT, "growth_rows")),
+					   TEXT_ROWS);
 		fprintf(out, "\n");
 		for (size_t i = 0; i < d->n_growth && i < TEXT_ROWS; i++)
 			fprintf(out, "growth %s: %s\n", d->growth[i].finding.subject,
@@ -543,7 +463,19 @@ static bool write_text(mp_command *c, const mp_heap_diff *d)
 	}
 	if (d->partial)
 		fprintf(out, "\nresults are partial: some snapshot could not read every block\n");
-	return ok;
+}
+
+static mp_error *write_snapshots(mp_command *c, const mp_heap_diff *d)
+{
+	mp_result r;
+	mp_result_init(&r);
+	result_tree(&r, d);
+	mp_error *err = result_tables(&r, d);
+	mp_result_set_text_hook(&r, snapshots_text, (void *)d);
+	if (!err)
+		err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	return err;
 }
 
 /* A type, size class or owner path watched: its bytes in use in the first
@@ -592,14 +524,8 @@ static int diff_snapshots(mp_command *c, uint64_t limit, const mp_diff_threshold
 		mp_heap_diff_free(&d);
 		return mp_command_fail(c, err);
 	}
-	bool ok = true;
-	if (c->options->format == MP_FORMAT_JSON)
-		write_json(c, &d);
-	else if (c->options->format == MP_FORMAT_CSV)
-		ok = write_csv(c, &d);
-	else
-		ok = write_text(c, &d);
-	int status = ok ? MP_EXIT_OK : mp_command_fail(c, mp_error_nomem());
+	err = write_snapshots(c, &d);
+	int status = err ? mp_command_fail(c, err) : MP_EXIT_OK;
 	const mp_diff_snapshot *first = &d.snapshots[0], *last = &d.snapshots[d.n_snapshots - 1];
 	if (status == MP_EXIT_OK)
 		status = mp_diff_thresholds_check(c, thresholds, "bytes in use", first->bytes,

@@ -21,11 +21,6 @@ const char *mp_diff_input_kind_name(enum mp_diff_input_kind kind);
 /* Adds a saved snapshot to a diff (its patterns and blocks sections). */
 mp_error *mp_diff_load_snapshot(const char *path, mp_heap_diff *diff);
 
-/* A growth finding's JSON members, as `diff` and `recommend` write them. */
-struct mp_json;
-void mp_diff_json_growth(struct mp_json *j, const mp_heap_diff *diff,
-			 const mp_diff_growth *growth);
-
 /* The two-file diffs of diff_profiles.c, checked against thresholds. */
 struct mp_diff_thresholds;
 int mp_diff_folded(mp_command *command, const struct mp_diff_thresholds *thresholds);

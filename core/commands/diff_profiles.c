@@ -10,9 +10,9 @@
 #include "diff_inputs.h"
 #include "diff_thresholds.h"
 #include "error.h"
-#include "output/json.h"
+#include "command_result.h"
 #include "output/json_read.h"
-#include "output/table.h"
+#include "output/result.h"
 
 enum { TEXT_ROWS = 20, SNIFF_BYTES = 4096 };
 
@@ -113,51 +113,61 @@ mp_error *mp_diff_input_kind_of(const char *path, enum mp_diff_input_kind *kind)
 			    path);
 }
 
-static void rows_table(mp_table *t, const char *name, const char *help, const char *key,
-		       const mp_folded_diff *d, bool changed_only)
+/* The rows of a diff, largest growth first: the JSON's array and the
+ * table of the CSV and the text, whose delta keeps its sign ("+1500") in a
+ * member the JSON does not show. */
+static void result_rows(mp_result *r, const char *key, const char *name, const char *table,
+			const char *help, const mp_folded_diff *d, bool changed_only)
 {
-	mp_table_init(t, name, help);
-	mp_table_column(t, "delta", true);
-	mp_table_column(t, "before", true);
-	mp_table_column(t, "after", true);
-	mp_table_column(t, key, false);
+	mp_rnode rows = mp_result_array(r, MP_RESULT_ROOT, key);
 	for (size_t i = 0; i < d->n_rows; i++) {
-		const mp_folded_row *r = &d->rows[i];
-		if (changed_only && r->before == r->after)
+		const mp_folded_row *row = &d->rows[i];
+		if (changed_only && row->before == row->after)
 			continue;
-		char delta[32];
-		snprintf(delta, sizeof(delta), "%+" PRId64, (int64_t)(r->after - r->before));
-		mp_table_row(t);
-		mp_table_text(t, delta);
-		mp_table_uint(t, r->before);
-		mp_table_uint(t, r->after);
-		mp_table_text(t, r->stack);
+		int64_t delta = (int64_t)(row->after - row->before);
+		mp_rnode o = mp_result_object(r, rows, NULL);
+		mp_result_string(r, o, name, row->stack);
+		mp_result_uint(r, o, "before", row->before);
+		mp_result_uint(r, o, "after", row->after);
+		mp_result_int(r, o, "delta", delta);
+		char signed_delta[32];
+		snprintf(signed_delta, sizeof(signed_delta), "%+" PRId64, delta);
+		mp_result_string(r, o, "signed_delta", signed_delta);
+		mp_result_hide(r, mp_result_get(r, o, "signed_delta"));
 	}
+	const mp_result_column columns[] = {
+		{"delta", "signed_delta", true}, {"before", NULL, true}, {"after", NULL, true},
+		{name, NULL, false},
+	};
+	mp_result_declare_table(r, rows, table, help, MP_RESULT_COLUMNS(columns), 0);
 }
 
-static void json_rows(mp_json *j, const char *key, const char *name, const mp_folded_diff *d,
-		      bool changed_only)
+static void side(mp_result *r, const char *key, const char *path, uint64_t total)
 {
-	mp_json_key(j, key);
-	mp_json_begin_array(j);
-	for (size_t i = 0; i < d->n_rows; i++) {
-		const mp_folded_row *r = &d->rows[i];
-		if (changed_only && r->before == r->after)
-			continue;
-		mp_json_begin_object(j);
-		mp_json_key(j, name);
-		mp_json_string(j, r->stack);
-		mp_json_key(j, "before");
-		mp_json_uint(j, r->before);
-		mp_json_key(j, "after");
-		mp_json_uint(j, r->after);
-		mp_json_key(j, "delta");
-		mp_json_int(j, (int64_t)(r->after - r->before));
-		mp_json_end_object(j);
-	}
-	mp_json_end_array(j);
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, key);
+	mp_result_string(r, o, "path", path);
+	mp_result_uint(r, o, "total", total);
 }
 
+static const mp_result_table *rows_table(const mp_result *r, const char *key)
+{
+	return mp_result_table_of(r, mp_result_get(r, MP_RESULT_ROOT, key));
+}
+
+static void folded_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)context;
+	mp_rnode before = mp_result_get(r, MP_RESULT_ROOT, "before");
+	mp_rnode after = mp_result_get(r, MP_RESULT_ROOT, "after");
+	uint64_t total_before = mp_result_get_uint(r, mp_result_get(r, before, "total"));
+	uint64_t total_after = mp_result_get_uint(r, mp_result_get(r, after, "total"));
+	fprintf(out, "memprof diff: %s (%" PRIu64 ") -> %s (%" PRIu64 "): %+" PRId64
+		"\n\nstacks that grew most first:\n",
+		mp_result_get_string(r, mp_result_get(r, before, "path")), total_before,
+		mp_result_get_string(r, mp_result_get(r, after, "path")), total_after,
+		(int64_t)(total_after - total_before));
+	mp_result_write_text_table(out, r, rows_table(r, "stacks"), TEXT_ROWS);
+}
 
 /* A folded path watched: its own count and its whole subtree's, so a
  * watch on "registry;items" follows everything under it. */
@@ -190,7 +200,6 @@ int mp_diff_folded(mp_command *c, const mp_diff_thresholds *thresholds)
 		mp_folded_diff_free(&d);
 		return mp_command_fail(c, err);
 	}
-	bool nomem = false;
 	if (c->options->format == MP_FORMAT_FOLDED) {
 		/* difffolded.pl's output: "stack before after", which
 		 * flamegraph.pl draws as a differential flamegraph. */
@@ -198,47 +207,21 @@ int mp_diff_folded(mp_command *c, const mp_diff_thresholds *thresholds)
 		for (size_t i = 0; i < d.n_rows; i++)
 			fprintf(c->out, "%s %" PRIu64 " %" PRIu64 "\n", d.rows[i].stack,
 				d.rows[i].before, d.rows[i].after);
-	} else if (c->options->format == MP_FORMAT_JSON) {
-		mp_folded_diff_sort_by_growth(&d);
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "kind");
-		mp_json_string(&j, "folded");
-		mp_json_key(&j, "before");
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "path");
-		mp_json_string(&j, a);
-		mp_json_key(&j, "total");
-		mp_json_uint(&j, d.total_before);
-		mp_json_end_object(&j);
-		mp_json_key(&j, "after");
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "path");
-		mp_json_string(&j, b);
-		mp_json_key(&j, "total");
-		mp_json_uint(&j, d.total_after);
-		mp_json_end_object(&j);
-		json_rows(&j, "stacks", "stack", &d, false);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
 	} else {
 		mp_folded_diff_sort_by_growth(&d);
-		mp_table t;
-		rows_table(&t, "folded_diff", "count per stack before and after", "stack", &d, false);
-		if (c->options->format == MP_FORMAT_CSV) {
-			mp_table_write_csv(c->out, &t);
-		} else {
-			fprintf(c->out, "memprof diff: %s (%" PRIu64 ") -> %s (%" PRIu64 "): %+" PRId64
-				"\n\nstacks that grew most first:\n", a, d.total_before, b,
-				d.total_after, (int64_t)(d.total_after - d.total_before));
-			mp_table_write_text(c->out, &t, TEXT_ROWS);
-		}
-		nomem = t.nomem;
-		mp_table_free(&t);
+		mp_result r;
+		mp_result_init(&r);
+		mp_result_string(&r, MP_RESULT_ROOT, "kind", "folded");
+		side(&r, "before", a, d.total_before);
+		side(&r, "after", b, d.total_after);
+		result_rows(&r, "stacks", "stack", "folded_diff", "count per stack before and after",
+			    &d, false);
+		mp_result_set_text_hook(&r, folded_text, NULL);
+		err = mp_result_write(c->out, &r, mp_command_result_format(c));
+		mp_result_free(&r);
 	}
-	int status = nomem ? mp_command_fail(c, mp_error_nomem())
-			   : mp_diff_thresholds_check(c, thresholds, "the total", d.total_before,
+	int status = err ? mp_command_fail(c, err)
+			 : mp_diff_thresholds_check(c, thresholds, "the total", d.total_before,
 						      d.total_after, watched_folded, &d);
 	mp_folded_diff_free(&d);
 	return status;
@@ -312,6 +295,29 @@ static bool watched_report(const void *context, const char *name, uint64_t *befo
 	return found;
 }
 
+/* What the text's first line says beside the result: the number that
+ * stands for the whole report, before and after. */
+typedef struct report_header {
+	const char *total;
+	uint64_t before, after;
+} report_header;
+
+static void report_text(FILE *out, const mp_result *r, void *context)
+{
+	const report_header *h = context;
+	fprintf(out, "memprof diff: %s report %s -> %s: %s %" PRIu64 " -> %" PRIu64
+		"\n\nnumbers that changed, largest growth first:\n",
+		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "kind")),
+		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "before")),
+		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "after")), h->total,
+		h->before, h->after);
+	const mp_result_table *changes = rows_table(r, "changes");
+	if (mp_result_table_rows(r, changes))
+		mp_result_write_text_table(out, r, changes, 0);
+	else
+		fprintf(out, "  none\n");
+}
+
 int mp_diff_reports(mp_command *c, enum mp_diff_input_kind kind,
 		    const mp_diff_thresholds *thresholds)
 {
@@ -339,41 +345,19 @@ int mp_diff_reports(mp_command *c, enum mp_diff_input_kind kind,
 	const char *total = kind == MP_DIFF_INPUT_HEAP_JSON ? "totals.in_use.bytes"
 							    : "summary.definitely_lost.bytes";
 	uint64_t before = value_of(&d, total, false), after = value_of(&d, total, true);
-	bool nomem = false;
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "kind");
-		mp_json_string(&j, kind == MP_DIFF_INPUT_HEAP_JSON ? "heap" : "leaks");
-		mp_json_key(&j, "before");
-		mp_json_string(&j, c->options->positional[0]);
-		mp_json_key(&j, "after");
-		mp_json_string(&j, c->options->positional[1]);
-		json_rows(&j, "changes", "path", &d, true);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		mp_table t;
-		rows_table(&t, "report_diff", "numbers of two reports that differ", "path", &d, true);
-		if (c->options->format == MP_FORMAT_CSV) {
-			mp_table_write_csv(c->out, &t);
-		} else {
-			fprintf(c->out, "memprof diff: %s report %s -> %s: %s %" PRIu64 " -> %" PRIu64
-				"\n\nnumbers that changed, largest growth first:\n",
-				kind == MP_DIFF_INPUT_HEAP_JSON ? "heap" : "leaks",
-				c->options->positional[0], c->options->positional[1], total, before,
-				after);
-			if (t.n_rows)
-				mp_table_write_text(c->out, &t, 0);
-			else
-				fprintf(c->out, "  none\n");
-		}
-		nomem = t.nomem;
-		mp_table_free(&t);
-	}
-	int status = nomem ? mp_command_fail(c, mp_error_nomem())
-			   : mp_diff_thresholds_check(c, thresholds, total, before, after,
+	mp_result r;
+	mp_result_init(&r);
+	mp_result_string(&r, MP_RESULT_ROOT, "kind", kind == MP_DIFF_INPUT_HEAP_JSON ? "heap" : "leaks");
+	mp_result_string(&r, MP_RESULT_ROOT, "before", c->options->positional[0]);
+	mp_result_string(&r, MP_RESULT_ROOT, "after", c->options->positional[1]);
+	result_rows(&r, "changes", "path", "report_diff", "numbers of two reports that differ", &d,
+		    true);
+	report_header header = {total, before, after};
+	mp_result_set_text_hook(&r, report_text, &header);
+	err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	int status = err ? mp_command_fail(c, err)
+			 : mp_diff_thresholds_check(c, thresholds, total, before, after,
 						      watched_report, &d);
 	mp_folded_diff_free(&d);
 	return status;

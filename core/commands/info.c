@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "command.h"
-#include "output/json.h"
+#include "command_result.h"
+#include "output/result.h"
 
 static const char *perms_text(unsigned perms, char out[5])
 {
@@ -28,151 +29,106 @@ static const char *contents_text(enum mp_mapping_contents contents)
 	return "unknown";
 }
 
-static void write_json(mp_command *c)
+static void result_threads(mp_result *r, const mp_target *t)
 {
-	const mp_target *t = c->target;
-	const mp_process_info *p = mp_target_process(t);
-	mp_json j;
-	mp_json_init(&j, c->out, true);
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "target");
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "kind");
-	mp_json_string(&j, mp_target_kind(t));
-	mp_json_key(&j, "description");
-	mp_json_string(&j, mp_target_description(t));
-	mp_json_end_object(&j);
-
-	mp_json_key(&j, "process");
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "pid");
-	mp_json_int(&j, p->pid);
-	mp_json_key(&j, "ppid");
-	mp_json_int(&j, p->ppid);
-	mp_json_key(&j, "uid");
-	mp_json_int(&j, p->uid);
-	mp_json_key(&j, "gid");
-	mp_json_int(&j, p->gid);
-	mp_json_key(&j, "name");
-	mp_json_string(&j, p->name);
-	mp_json_key(&j, "args");
-	mp_json_string(&j, p->args);
-	mp_json_key(&j, "exe");
-	mp_json_string(&j, p->exe);
-	mp_json_key(&j, "signal");
-	mp_json_int(&j, p->signal);
-	mp_json_end_object(&j);
-
-	mp_json_key(&j, "threads");
-	mp_json_begin_array(&j);
+	mp_rnode threads = mp_result_array(r, MP_RESULT_ROOT, "threads");
 	for (size_t i = 0; i < mp_target_thread_count(t); i++) {
 		const mp_thread *th = mp_target_thread(t, i);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "tid");
-		mp_json_int(&j, th->tid);
-		mp_json_key(&j, "signal");
-		mp_json_int(&j, th->signal);
-		mp_json_key(&j, "registers");
-		if (th->has_registers) {
-			mp_json_begin_object(&j);
-			for (size_t r = 0; r < MP_NUM_REGISTERS; r++) {
-				mp_json_key(&j, mp_register_name(r));
-				mp_json_hex(&j, th->registers.value[r]);
-			}
-			mp_json_end_object(&j);
-		} else {
-			mp_json_null(&j);
+		mp_rnode o = mp_result_object(r, threads, NULL);
+		mp_result_int(r, o, "tid", th->tid);
+		mp_result_int(r, o, "signal", th->signal);
+		if (!th->has_registers) {
+			mp_result_null(r, o, "registers");
+			continue;
 		}
-		mp_json_end_object(&j);
+		mp_rnode registers = mp_result_object(r, o, "registers");
+		for (size_t k = 0; k < MP_NUM_REGISTERS; k++)
+			mp_result_hex(r, registers, mp_register_name(k), th->registers.value[k]);
 	}
-	mp_json_end_array(&j);
+}
 
-	mp_json_key(&j, "mappings");
-	mp_json_begin_array(&j);
+static void result_mappings(mp_result *r, const mp_target *t)
+{
+	mp_rnode mappings = mp_result_array(r, MP_RESULT_ROOT, "mappings");
 	for (size_t i = 0; i < mp_target_mapping_count(t); i++) {
 		const mp_mapping *m = mp_target_mapping(t, i);
 		char perms[5];
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "start");
-		mp_json_hex(&j, m->start);
-		mp_json_key(&j, "end");
-		mp_json_hex(&j, m->end);
-		mp_json_key(&j, "size");
-		mp_json_uint(&j, m->end - m->start);
-		mp_json_key(&j, "perms");
-		mp_json_string(&j, m->perms & MP_PERM_UNKNOWN ? "" : perms_text(m->perms, perms));
-		mp_json_key(&j, "offset");
-		mp_json_hex(&j, m->file_offset);
-		mp_json_key(&j, "path");
-		mp_json_string(&j, m->path);
-		mp_json_key(&j, "contents");
-		mp_json_string(&j, contents_text(m->contents));
-		mp_json_end_object(&j);
+		mp_rnode o = mp_result_object(r, mappings, NULL);
+		mp_result_hex(r, o, "start", m->start);
+		mp_result_hex(r, o, "end", m->end);
+		mp_result_uint(r, o, "size", m->end - m->start);
+		mp_result_string(r, o, "perms", m->perms & MP_PERM_UNKNOWN ? "" : perms_text(m->perms, perms));
+		mp_result_hex(r, o, "offset", m->file_offset);
+		mp_result_string(r, o, "path", m->path);
+		mp_result_string(r, o, "contents", contents_text(m->contents));
 	}
-	mp_json_end_array(&j);
-
-	mp_json_key(&j, "modules");
-	mp_json_begin_array(&j);
-	for (size_t i = 0; i < mp_target_module_count(t); i++) {
-		const mp_module *m = mp_target_module(t, i);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "path");
-		mp_json_string(&j, mp_module_name(m));
-		mp_json_key(&j, "file");
-		mp_json_string(&j, mp_module_file(m));
-		mp_json_key(&j, "main");
-		mp_json_bool(&j, mp_module_is_main(m));
-		mp_json_key(&j, "load_bias");
-		mp_json_hex(&j, mp_module_load_bias(m));
-		mp_json_key(&j, "start");
-		mp_json_hex(&j, mp_module_start(m));
-		mp_json_key(&j, "end");
-		mp_json_hex(&j, mp_module_end(m));
-		mp_json_key(&j, "build_id");
-		mp_json_string(&j, mp_module_build_id(m));
-		mp_json_key(&j, "debug_file");
-		mp_json_string(&j, mp_module_debug_file(m));
-		mp_json_key(&j, "debug_source");
-		mp_json_string(&j, mp_module_debug_source(m));
-		mp_json_end_object(&j);
-	}
-	mp_json_end_array(&j);
-	/* Which module's malloc the program calls: the heap verbs refuse an
-	 * allocator that is not readable, info says which it is. */
-	mp_command_allocator_json(&j, mp_target_allocator(c->target));
-
-	mp_json_key(&j, "auxv");
-	mp_json_begin_array(&j);
-	for (size_t i = 0; i < mp_target_auxv_count(t); i++) {
-		const mp_auxv_entry *a = mp_target_auxv(t, i);
-		const char *name = mp_auxv_type_name(a->type);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "type");
-		mp_json_uint(&j, a->type);
-		mp_json_key(&j, "name");
-		mp_json_string(&j, name);
-		mp_json_key(&j, "value");
-		mp_json_hex(&j, a->value);
-		mp_json_end_object(&j);
-	}
-	mp_json_end_array(&j);
-
-	mp_json_key(&j, "partial");
-	mp_json_bool(&j, mp_target_partial(t));
-	mp_json_key(&j, "warnings");
-	mp_json_begin_array(&j);
-	for (size_t i = 0; i < mp_target_warning_count(t); i++)
-		mp_json_string(&j, mp_target_warning(t, i));
-	mp_json_end_array(&j);
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
 }
 
-static void write_text(mp_command *c)
+static void result_modules(mp_result *r, const mp_target *t)
 {
-	const mp_target *t = c->target;
+	mp_rnode modules = mp_result_array(r, MP_RESULT_ROOT, "modules");
+	for (size_t i = 0; i < mp_target_module_count(t); i++) {
+		const mp_module *m = mp_target_module(t, i);
+		mp_rnode o = mp_result_object(r, modules, NULL);
+		mp_result_string(r, o, "path", mp_module_name(m));
+		mp_result_string(r, o, "file", mp_module_file(m));
+		mp_result_bool(r, o, "main", mp_module_is_main(m));
+		mp_result_hex(r, o, "load_bias", mp_module_load_bias(m));
+		mp_result_hex(r, o, "start", mp_module_start(m));
+		mp_result_hex(r, o, "end", mp_module_end(m));
+		mp_result_string(r, o, "build_id", mp_module_build_id(m));
+		mp_result_string(r, o, "debug_file", mp_module_debug_file(m));
+		mp_result_string(r, o, "debug_source", mp_module_debug_source(m));
+	}
+}
+
+/* The JSON of docs/json.md's info. */
+static void info_result(mp_result *r, mp_target *t)
+{
 	const mp_process_info *p = mp_target_process(t);
-	FILE *out = c->out;
+	mp_rnode target = mp_result_object(r, MP_RESULT_ROOT, "target");
+	mp_result_string(r, target, "kind", mp_target_kind(t));
+	mp_result_string(r, target, "description", mp_target_description(t));
+
+	mp_rnode process = mp_result_object(r, MP_RESULT_ROOT, "process");
+	mp_result_int(r, process, "pid", p->pid);
+	mp_result_int(r, process, "ppid", p->ppid);
+	mp_result_int(r, process, "uid", p->uid);
+	mp_result_int(r, process, "gid", p->gid);
+	mp_result_string(r, process, "name", p->name);
+	mp_result_string(r, process, "args", p->args);
+	mp_result_string(r, process, "exe", p->exe);
+	mp_result_int(r, process, "signal", p->signal);
+
+	result_threads(r, t);
+	result_mappings(r, t);
+	result_modules(r, t);
+	/* Which module's malloc the program calls: the heap verbs refuse an
+	 * allocator that is not readable, info says which it is. */
+	mp_command_allocator_result(r, MP_RESULT_ROOT, mp_target_allocator(t));
+
+	mp_rnode auxv = mp_result_array(r, MP_RESULT_ROOT, "auxv");
+	for (size_t i = 0; i < mp_target_auxv_count(t); i++) {
+		const mp_auxv_entry *a = mp_target_auxv(t, i);
+		mp_rnode o = mp_result_object(r, auxv, NULL);
+		mp_result_uint(r, o, "type", a->type);
+		mp_result_string(r, o, "name", mp_auxv_type_name(a->type));
+		mp_result_hex(r, o, "value", a->value);
+	}
+
+	mp_result_bool(r, MP_RESULT_ROOT, "partial", mp_target_partial(t));
+	mp_rnode warnings = mp_result_array(r, MP_RESULT_ROOT, "warnings");
+	for (size_t i = 0; i < mp_target_warning_count(t); i++)
+		mp_result_string(r, warnings, NULL, mp_target_warning(t, i));
+}
+
+/* The text keeps its own layout (registers three to a line, the mappings'
+ * fixed columns): a text hook over the target the result describes. */
+static void info_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)r;
+	mp_target *t = context;
+	const mp_process_info *p = mp_target_process(t);
 	fprintf(out, "target   %s\n", mp_target_description(t));
 	fprintf(out, "process  pid %" PRId64 ", ppid %" PRId64 ", uid %" PRId64
 		", gid %" PRId64 ", name %s\n", p->pid, p->ppid, p->uid, p->gid,
@@ -236,7 +192,7 @@ static void write_text(mp_command *c)
 	}
 
 	fputc('\n', out);
-	mp_command_allocator_text(out, mp_target_allocator(c->target));
+	mp_command_allocator_text(out, mp_target_allocator(t));
 
 	size_t n_auxv = mp_target_auxv_count(t);
 	fprintf(out, "\nauxv (%zu)\n", n_auxv);
@@ -255,11 +211,13 @@ static void write_text(mp_command *c)
 
 static int run_info(mp_command *c)
 {
-	if (c->options->format == MP_FORMAT_JSON)
-		write_json(c);
-	else
-		write_text(c);
-	return MP_EXIT_OK;
+	mp_result r;
+	mp_result_init(&r);
+	info_result(&r, c->target);
+	mp_result_set_text_hook(&r, info_text, c->target);
+	mp_error *err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	return err ? mp_command_fail(c, err) : MP_EXIT_OK;
 }
 
 const mp_verb mp_verb_info = {

@@ -13,9 +13,10 @@
 #include "analysis/logical.h"
 #include "analysis/root_expr.h"
 #include "command.h"
+#include "command_result.h"
 #include "error.h"
 #include "output/folded.h"
-#include "output/json.h"
+#include "output/result.h"
 
 enum metric { METRIC_LOGICAL, METRIC_ALLOCATED, METRIC_SLACK, METRIC_COUNT };
 static const char *const metric_names[] = {"logical", "allocated", "slack", "count"};
@@ -246,67 +247,41 @@ static uint64_t self_status(const char *key)
 	return value;
 }
 
-static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
-		       enum metric m, double seconds, uint64_t rss_anon, const mp_command *c)
+/* The JSON of docs/logical.md: the root, totals, the walk's own costs
+ * and the tree, a node per field path with its parent's id. */
+static void logical_result(mp_result *r, const mp_logical *l, const root_spec *root,
+			   enum metric m, double seconds, uint64_t rss_anon, const mp_command *c)
 {
-	mp_json j;
-	mp_json_init(&j, out, true);
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "root");
-	mp_json_string(&j, r->name);
-	mp_json_key(&j, "type");
-	mp_json_string(&j, mp_type_name(r->type));
-	mp_json_key(&j, "address");
-	mp_json_hex(&j, r->address);
-	mp_json_key(&j, "module");
-	if (r->module)
-		mp_json_string(&j, r->module);
-	else
-		mp_json_null(&j);
-	mp_json_key(&j, "metric");
-	mp_json_string(&j, metric_names[m]);
-	mp_json_key(&j, "partial");
-	mp_json_bool(&j, mp_logical_partial(l));
-	mp_json_key(&j, "hints_files");
-	mp_command_hints_json(&j, c);
-	mp_json_key(&j, "warnings");
-	mp_json_begin_array(&j);
+	mp_result_string(r, MP_RESULT_ROOT, "root", root->name);
+	mp_result_string(r, MP_RESULT_ROOT, "type", mp_type_name(root->type));
+	mp_result_hex(r, MP_RESULT_ROOT, "address", root->address);
+	mp_result_string(r, MP_RESULT_ROOT, "module", root->module);
+	mp_result_string(r, MP_RESULT_ROOT, "metric", metric_names[m]);
+	mp_result_bool(r, MP_RESULT_ROOT, "partial", mp_logical_partial(l));
+	mp_rnode hints = mp_result_array(r, MP_RESULT_ROOT, "hints_files");
+	for (size_t i = 0; i < mp_hints_source_count(c->hints); i++)
+		mp_result_string(r, hints, NULL, mp_hints_source_at(c->hints, i));
+	mp_rnode warnings = mp_result_array(r, MP_RESULT_ROOT, "warnings");
 	for (size_t i = 0; i < mp_logical_warning_count(l); i++)
-		mp_json_string(&j, mp_logical_warning(l, i));
-	mp_json_end_array(&j);
+		mp_result_string(r, warnings, NULL, mp_logical_warning(l, i));
 	uint64_t logical, allocated, count;
 	mp_logical_subtree(l, 0, &logical, &allocated, &count);
-	mp_json_key(&j, "total");
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "logical");
-	mp_json_uint(&j, logical);
-	mp_json_key(&j, "allocated");
-	mp_json_uint(&j, allocated);
-	mp_json_key(&j, "slack");
-	mp_json_uint(&j, allocated - logical);
-	mp_json_key(&j, "count");
-	mp_json_uint(&j, count);
-	mp_json_end_object(&j);
+	mp_rnode total = mp_result_object(r, MP_RESULT_ROOT, "total");
+	mp_result_uint(r, total, "logical", logical);
+	mp_result_uint(r, total, "allocated", allocated);
+	mp_result_uint(r, total, "slack", allocated - logical);
+	mp_result_uint(r, total, "count", count);
 	const mp_logical_stats *st = mp_logical_get_stats(l);
-	mp_json_key(&j, "stats");
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "blocks");
-	mp_json_uint(&j, st->blocks);
-	mp_json_key(&j, "objects");
-	mp_json_uint(&j, st->objects);
-	mp_json_key(&j, "work_peak");
-	mp_json_uint(&j, st->work_peak);
-	mp_json_key(&j, "walk_bytes");
-	mp_json_uint(&j, st->work_bytes);
-	mp_json_key(&j, "microseconds");
-	mp_json_uint(&j, (uint64_t)(seconds * 1e6));
-	mp_json_key(&j, "rss_anon_bytes");
-	mp_json_uint(&j, rss_anon);
-	mp_json_end_object(&j);
+	mp_rnode stats = mp_result_object(r, MP_RESULT_ROOT, "stats");
+	mp_result_uint(r, stats, "blocks", st->blocks);
+	mp_result_uint(r, stats, "objects", st->objects);
+	mp_result_uint(r, stats, "work_peak", st->work_peak);
+	mp_result_uint(r, stats, "walk_bytes", st->work_bytes);
+	mp_result_uint(r, stats, "microseconds", (uint64_t)(seconds * 1e6));
+	mp_result_uint(r, stats, "rss_anon_bytes", rss_anon);
 	/* The tree: frames in preorder-compatible creation order, each with its
 	 * parent's id, so any depth fits. */
-	mp_json_key(&j, "nodes");
-	mp_json_begin_array(&j);
+	mp_rnode nodes = mp_result_array(r, MP_RESULT_ROOT, "nodes");
 	size_t n = mp_logical_node_count(l);
 	uint32_t *id = malloc((n ? n : 1) * sizeof(*id));
 	uint32_t next = 0;
@@ -320,40 +295,66 @@ static void write_json(FILE *out, const mp_logical *l, const root_spec *r,
 			continue;
 		if (id)
 			id[i] = next;
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "id");
-		mp_json_uint(&j, next++);
-		mp_json_key(&j, "parent");
+		mp_rnode o = mp_result_object(r, nodes, NULL);
+		mp_result_uint(r, o, "id", next++);
 		if (node->parent == UINT32_MAX || !id)
-			mp_json_null(&j);
+			mp_result_null(r, o, "parent");
 		else
-			mp_json_uint(&j, id[node->parent]);
-		mp_json_key(&j, "name");
-		mp_json_string(&j, node->name);
-		mp_json_key(&j, "depth");
-		mp_json_uint(&j, node->depth);
-		mp_json_key(&j, "logical");
-		mp_json_uint(&j, sl);
-		mp_json_key(&j, "allocated");
-		mp_json_uint(&j, sa);
-		mp_json_key(&j, "count");
-		mp_json_uint(&j, sc);
-		mp_json_key(&j, "leaf");
-		mp_json_bool(&j, node->logical == sl && node->allocated == sa && node->count == sc);
+			mp_result_uint(r, o, "parent", id[node->parent]);
+		mp_result_string(r, o, "name", node->name);
+		mp_result_uint(r, o, "depth", node->depth);
+		mp_result_uint(r, o, "logical", sl);
+		mp_result_uint(r, o, "allocated", sa);
+		mp_result_uint(r, o, "count", sc);
+		mp_result_bool(r, o, "leaf", node->logical == sl && node->allocated == sa && node->count == sc);
 		if (node->length_from) {
-			mp_json_key(&j, "length_from");
-			mp_json_string(&j, node->length_from);
-			if (node->length_mixed) {
-				mp_json_key(&j, "length_mixed");
-				mp_json_bool(&j, true);
-			}
+			mp_result_string(r, o, "length_from", node->length_from);
+			if (node->length_mixed)
+				mp_result_bool(r, o, "length_mixed", true);
 		}
-		mp_json_end_object(&j);
 	}
 	free(id);
-	mp_json_end_array(&j);
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
+}
+
+/* The text: members and top paths from the folded lines, then, with
+ * --explain, how each pointer member was sized. */
+typedef struct text_context {
+	mp_command *command;
+	const mp_logical *logical;
+	const root_spec *root;
+	enum metric metric;
+	mp_folded_line *lines;
+	size_t n_lines, top;
+} text_context;
+
+static void logical_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)r;
+	const text_context *t = context;
+	write_text(out, t->command->target, t->logical, t->root, t->metric, t->lines, t->n_lines,
+		   t->top);
+	if (mp_command_flag(t->command, "--explain"))
+		write_explain(out, t->logical, t->command);
+}
+
+static mp_error *write_result(mp_command *c, const mp_logical *l, const root_spec *root,
+			      enum metric m, double seconds, uint64_t rss_anon, size_t top)
+{
+	text_context text = {c, l, root, m, NULL, 0, top};
+	mp_error *err = NULL;
+	if (c->options->format == MP_FORMAT_TEXT)
+		err = folded_lines(l, m, &text.lines, &text.n_lines);
+	if (err)
+		return err;
+	mp_result r;
+	mp_result_init(&r);
+	logical_result(&r, l, root, m, seconds, rss_anon, c);
+	mp_result_set_text_hook(&r, logical_text, &text);
+	err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	if (text.lines)
+		free_lines(text.lines, text.n_lines);
+	return err;
 }
 
 static int run_logical(mp_command *c)
@@ -440,18 +441,18 @@ static int run_logical(mp_command *c)
 	}
 	double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	int status = MP_EXIT_OK;
-	if (c->options->format == MP_FORMAT_JSON) {
-		write_json(c->out, l, &root, m, seconds, rss_anon, c);
+	if (c->options->format == MP_FORMAT_JSON || c->options->format == MP_FORMAT_TEXT) {
+		e = write_result(c, l, &root, m, seconds, rss_anon, top);
+		if (e)
+			status = mp_command_fail(c, e);
 	} else {
+		/* Folded stacks and the flamegraph are no result's formats:
+		 * they are written from the folded lines themselves. */
 		mp_folded_line *lines = NULL;
 		size_t n = 0;
 		e = folded_lines(l, m, &lines, &n);
 		if (e) {
 			status = mp_command_fail(c, e);
-		} else if (c->options->format == MP_FORMAT_TEXT) {
-			write_text(c->out, c->target, l, &root, m, lines, n, top);
-			if (mp_command_flag(c, "--explain"))
-				write_explain(c->out, l, c);
 		} else if (c->options->format == MP_FORMAT_SVG) {
 			char title[700], subtitle[256];
 			snprintf(title, sizeof(title), "memprof logical %s (%s)", root.name,

@@ -18,7 +18,6 @@
 #include "patterns_section.h"
 #include "diff_inputs.h"
 #include "leaks_report.h"
-#include "output/json.h"
 #include "output/result.h"
 #include "target/core_file.h"
 
@@ -187,31 +186,6 @@ void mp_finding_result(mp_result *r, mp_rnode object, const mp_finding *f)
 	mp_result_string(r, object, "impact", f->impact);
 	mp_result_string(r, object, "evidence", f->detail ? f->detail : "");
 	result_examples(r, object, f);
-}
-
-/* `diff`'s growth findings are still written with the JSON writer: the
- * same members, in the same order, as mp_finding_result. */
-void mp_finding_json(mp_json *j, const mp_finding *f)
-{
-	mp_json_key(j, "kind");
-	mp_json_string(j, f->kind);
-	mp_json_key(j, "subject");
-	mp_json_string(j, f->subject);
-	mp_json_key(j, "blocks");
-	mp_json_uint(j, f->blocks);
-	mp_json_key(j, "bytes");
-	mp_json_uint(j, f->bytes);
-	mp_json_key(j, "estimated_savings_bytes");
-	mp_json_uint(j, f->savings);
-	mp_json_key(j, "impact");
-	mp_json_string(j, f->impact);
-	mp_json_key(j, "evidence");
-	mp_json_string(j, f->detail ? f->detail : "");
-	mp_json_key(j, "examples");
-	mp_json_begin_array(j);
-	for (size_t e = 0; e < f->n_examples; e++)
-		mp_json_hex(j, f->examples[e]);
-	mp_json_end_array(j);
 }
 
 static mp_rnode result_categories(mp_result *r, const char *key, const mp_pattern_category *rows,

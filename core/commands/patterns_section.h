@@ -16,13 +16,10 @@ mp_error *mp_patterns_snapshot_sections(mp_command *command, const mp_heap *heap
 					heap_section out[MP_SNAPSHOT_SECTIONS]);
 
 /* One finding's common members (kind, subject, blocks, bytes, savings,
- * impact, evidence, examples) into an object of a result (`patterns`), or
- * into the open JSON object (`diff`'s growth findings, not yet a result):
- * the same members in the same order. */
-struct mp_json;
+ * impact, evidence, examples) into an object of a result: `patterns`'
+ * findings and `diff`'s growth findings. */
 struct mp_finding;
 struct mp_result;
 void mp_finding_result(struct mp_result *r, size_t object, const struct mp_finding *f);
-void mp_finding_json(struct mp_json *j, const struct mp_finding *f);
 
 #endif

@@ -6,7 +6,8 @@
 
 #include "analysis/refs.h"
 #include "command.h"
-#include "output/json.h"
+#include "command_result.h"
+#include "output/result.h"
 
 static const char *ref_kind_name(enum mp_ref_kind kind)
 {
@@ -20,21 +21,15 @@ static const char *ref_kind_name(enum mp_ref_kind kind)
 	}
 }
 
-static void json_reference(mp_json *j, const mp_reference *r)
+static void result_reference(mp_result *r, mp_rnode o, const mp_reference *ref)
 {
-	mp_json_begin_object(j);
-	mp_json_key(j, "kind");
-	mp_json_string(j, ref_kind_name(r->kind));
-	mp_json_key(j, "address");
-	if (r->kind == MP_REF_REGISTER)
-		mp_json_null(j);
+	mp_result_string(r, o, "kind", ref_kind_name(ref->kind));
+	if (ref->kind == MP_REF_REGISTER)
+		mp_result_null(r, o, "address");
 	else
-		mp_json_hex(j, r->address);
-	mp_json_key(j, "value");
-	mp_json_hex(j, r->value);
-	mp_json_key(j, "where");
-	mp_json_string(j, r->where);
-	mp_json_end_object(j);
+		mp_result_hex(r, o, "address", ref->address);
+	mp_result_hex(r, o, "value", ref->value);
+	mp_result_string(r, o, "where", ref->where);
 }
 
 /* What a chunk that is not a program's block is, for refs to say instead
@@ -52,6 +47,101 @@ static const char *not_a_block(enum mp_chunk_state state)
 	case MP_CHUNK_METADATA: return "this chunk holds malloc's own data: not a leak";
 	default: return "this chunk could not be parsed: no verdict";
 	}
+}
+
+/* The JSON of docs/json.md's refs: the block, the references into it
+ * and the path from a root (null when none reaches it). */
+static void refs_result(mp_result *r, const mp_heap *heap, const mp_chunk *target, bool in_use,
+			const mp_reference *refs, size_t n_refs, const mp_path_step *path,
+			size_t n_path)
+{
+	mp_rnode block = mp_result_object(r, MP_RESULT_ROOT, "block");
+	mp_result_hex(r, block, "address", target->user_address);
+	mp_result_uint(r, block, "size", mp_chunk_usable_size(target));
+	mp_result_string(r, block, "state", mp_chunk_state_name(target->state));
+	mp_result_bool(r, block, "in_use", in_use);
+	mp_rnode references = mp_result_array(r, MP_RESULT_ROOT, "references");
+	for (size_t i = 0; i < n_refs; i++)
+		result_reference(r, mp_result_object(r, references, NULL), &refs[i]);
+	if (!n_path) {
+		mp_result_null(r, MP_RESULT_ROOT, "path");
+		return;
+	}
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "path");
+	result_reference(r, mp_result_object(r, o, "root"), &path[0].root);
+	mp_rnode steps = mp_result_array(r, o, "steps");
+	for (size_t i = 1; i < n_path; i++) {
+		mp_chunk b = mp_heap_chunk(heap, path[i].block);
+		mp_rnode step = mp_result_object(r, steps, NULL);
+		mp_result_hex(r, step, "block", b.user_address);
+		mp_result_uint(r, step, "size", mp_chunk_usable_size(&b));
+		mp_result_hex(r, step, "pointer_at", i == 1 ? path[0].root.address : path[i].word_address);
+		mp_result_uint(r, step, "offset", path[i].offset);
+		mp_result_bool(r, step, "interior", path[i].offset != 0);
+	}
+}
+
+typedef struct text_context {
+	const char *verdict;       /* why a chunk not in use gets no path */
+	mp_command *command;
+} text_context;
+
+static uint64_t member_uint(const mp_result *r, mp_rnode node, const char *path)
+{
+	return mp_result_get_uint(r, mp_result_get(r, node, path));
+}
+
+/* The text: the block, a line per reference, then the verdict or the path
+ * as one line from the root (each step's pointer as an offset into the
+ * block before it). */
+static void refs_text(FILE *out, const mp_result *r, void *context)
+{
+	const text_context *t = context;
+	mp_rnode block = mp_result_get(r, MP_RESULT_ROOT, "block");
+	fprintf(out, "block 0x%" PRIx64 ", %" PRIu64 " bytes, %s\n", member_uint(r, block, "address"),
+		member_uint(r, block, "size"), mp_result_get_string(r, mp_result_get(r, block, "state")));
+	mp_rnode references = mp_result_get(r, MP_RESULT_ROOT, "references");
+	fprintf(out, "\nreferences (%zu)\n", mp_result_count(r, references));
+	for (mp_rnode ref = mp_result_first(r, references); ref != MP_RESULT_NONE;
+	     ref = mp_result_next(r, ref)) {
+		const char *where = mp_result_get_string(r, mp_result_get(r, ref, "where"));
+		uint64_t value = member_uint(r, ref, "value");
+		if (mp_result_kind(r, mp_result_get(r, ref, "address")) == MP_RNULL)
+			fprintf(out, "  %-18s -> 0x%" PRIx64 "  %s\n", "", value, where);
+		else
+			fprintf(out, "  0x%016" PRIx64 " -> 0x%" PRIx64 "  %s\n",
+				member_uint(r, ref, "address"), value, where);
+	}
+	mp_rnode path = mp_result_get(r, MP_RESULT_ROOT, "path");
+	if (t->verdict) {
+		fprintf(out, "\n%s\n", t->verdict);
+	} else if (mp_result_kind(r, path) == MP_RNULL) {
+		fprintf(out, "\nno root reaches this block: it is leaked\n");
+	} else {
+		fprintf(out, "\nshortest path from a root:\n  %s",
+			mp_result_get_string(r, mp_result_get(r, path, "root.where")));
+		mp_rnode previous = MP_RESULT_NONE;
+		for (mp_rnode step = mp_result_first(r, mp_result_get(r, path, "steps"));
+		     step != MP_RESULT_NONE; previous = step, step = mp_result_next(r, step)) {
+			uint64_t address = member_uint(r, step, "block");
+			uint64_t offset = member_uint(r, step, "offset");
+			uint64_t size = member_uint(r, step, "size");
+			if (previous != MP_RESULT_NONE)
+				fprintf(out, "+%" PRIu64,
+					member_uint(r, step, "pointer_at") - member_uint(r, previous, "block"));
+			/* An interior pointer is the reason a block is only
+			 * possibly lost: the step says where it points. */
+			if (offset)
+				fprintf(out, " -> 0x%" PRIx64 "+%" PRIu64 " (%" PRIu64
+					" bytes, interior pointer)", address, offset, size);
+			else
+				fprintf(out, " -> 0x%" PRIx64 " (%" PRIu64 " bytes)", address, size);
+		}
+		fputc('\n', out);
+	}
+	mp_text_warnings warnings = {0};
+	mp_text_warnings_add_target(&warnings, t->command->target);
+	mp_text_warnings_write(out, &warnings, mp_target_partial(t->command->target));
 }
 
 static int run_refs(mp_command *c)
@@ -95,102 +185,17 @@ static int run_refs(mp_command *c)
 		mp_heap_free(heap);
 		return mp_command_fail(c, err);
 	}
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "block");
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "address");
-		mp_json_hex(&j, target.user_address);
-		mp_json_key(&j, "size");
-		mp_json_uint(&j, mp_chunk_usable_size(&target));
-		mp_json_key(&j, "state");
-		mp_json_string(&j, mp_chunk_state_name(target.state));
-		mp_json_key(&j, "in_use");
-		mp_json_bool(&j, verdict == NULL);
-		mp_json_end_object(&j);
-		mp_json_key(&j, "references");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < n_refs; i++)
-			json_reference(&j, &refs[i]);
-		mp_json_end_array(&j);
-		mp_json_key(&j, "path");
-		if (!n_path) {
-			mp_json_null(&j);
-		} else {
-			mp_json_begin_object(&j);
-			mp_json_key(&j, "root");
-			json_reference(&j, &path[0].root);
-			mp_json_key(&j, "steps");
-			mp_json_begin_array(&j);
-			for (size_t i = 1; i < n_path; i++) {
-				mp_chunk b = mp_heap_chunk(heap, path[i].block);
-				mp_json_begin_object(&j);
-				mp_json_key(&j, "block");
-				mp_json_hex(&j, b.user_address);
-				mp_json_key(&j, "size");
-				mp_json_uint(&j, mp_chunk_usable_size(&b));
-				mp_json_key(&j, "pointer_at");
-				if (i == 1)
-					mp_json_hex(&j, path[0].root.address);
-				else
-					mp_json_hex(&j, path[i].word_address);
-				mp_json_key(&j, "offset");
-				mp_json_uint(&j, path[i].offset);
-				mp_json_key(&j, "interior");
-				mp_json_bool(&j, path[i].offset != 0);
-				mp_json_end_object(&j);
-			}
-			mp_json_end_array(&j);
-			mp_json_end_object(&j);
-		}
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		fprintf(c->out, "block 0x%" PRIx64 ", %" PRIu64 " bytes, %s\n", target.user_address,
-			mp_chunk_usable_size(&target), mp_chunk_state_name(target.state));
-		fprintf(c->out, "\nreferences (%zu)\n", n_refs);
-		for (size_t i = 0; i < n_refs; i++) {
-			const mp_reference *r = &refs[i];
-			if (r->kind == MP_REF_REGISTER)
-				fprintf(c->out, "  %-18s -> 0x%" PRIx64 "  %s\n", "", r->value, r->where);
-			else
-				fprintf(c->out, "  0x%016" PRIx64 " -> 0x%" PRIx64 "  %s\n", r->address,
-					r->value, r->where);
-		}
-		if (verdict) {
-			fprintf(c->out, "\n%s\n", verdict);
-		} else if (!n_path) {
-			fprintf(c->out, "\nno root reaches this block: it is leaked\n");
-		} else {
-			fprintf(c->out, "\nshortest path from a root:\n  %s", path[0].root.where);
-			for (size_t i = 1; i < n_path; i++) {
-				mp_chunk b = mp_heap_chunk(heap, path[i].block);
-				uint64_t word = i == 1 ? path[0].root.address : path[i].word_address;
-				mp_chunk owner = i > 1 ? mp_heap_chunk(heap, path[i - 1].block) : b;
-				if (i > 1)
-					fprintf(c->out, "+%" PRIu64, word - owner.user_address);
-				/* An interior pointer is the reason a block is only
-				 * possibly lost: the step says where it points. */
-				if (path[i].offset)
-					fprintf(c->out, " -> 0x%" PRIx64 "+%" PRIu64 " (%" PRIu64
-						" bytes, interior pointer)", b.user_address, path[i].offset,
-						mp_chunk_usable_size(&b));
-				else
-					fprintf(c->out, " -> 0x%" PRIx64 " (%" PRIu64 " bytes)", b.user_address,
-						mp_chunk_usable_size(&b));
-			}
-			fputc('\n', c->out);
-		}
-		mp_text_warnings warnings = {0};
-		mp_text_warnings_add_target(&warnings, c->target);
-		mp_text_warnings_write(c->out, &warnings, mp_target_partial(c->target));
-	}
+	mp_result r;
+	mp_result_init(&r);
+	refs_result(&r, heap, &target, verdict == NULL, refs, n_refs, path, n_path);
+	text_context hook = {verdict, c};
+	mp_result_set_text_hook(&r, refs_text, &hook);
+	err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
 	free(refs);
 	free(path);
 	mp_heap_free(heap);
-	return MP_EXIT_OK;
+	return err ? mp_command_fail(c, err) : MP_EXIT_OK;
 }
 
 const mp_verb mp_verb_refs = {

@@ -8,10 +8,11 @@
 #include <time.h>
 
 #include "command.h"
+#include "command_result.h"
 #include "dwarf/types.h"
 #include "analysis/struct_layout.h"
 #include "error.h"
-#include "output/json.h"
+#include "output/result.h"
 
 /* ------------------------------------------------------------- text */
 
@@ -182,149 +183,147 @@ static void write_reorg_text(FILE *out, const char *name, const struct_layout *l
 		saved ? r->new_size : l->size, l->size, saved, saved == 1 ? "" : "s");
 }
 
-/* ------------------------------------------------------------- json */
+/* ----------------------------------------------------------- result */
 
-static void json_member(mp_json *j, const mp_type_member *m, uint64_t offset)
+static void result_member(mp_result *r, mp_rnode array, const mp_type_member *m, uint64_t offset)
 {
-	mp_json_begin_object(j);
-	mp_json_key(j, "name");
-	mp_json_string(j, m->name);
-	mp_json_key(j, "offset");
-	mp_json_uint(j, offset);
-	mp_json_key(j, "size");
-	mp_json_uint(j, m->size);
-	mp_json_key(j, "type");
-	mp_json_string(j, mp_type_name(m->type));
+	mp_rnode o = mp_result_object(r, array, NULL);
+	mp_result_string(r, o, "name", m->name);
+	mp_result_uint(r, o, "offset", offset);
+	mp_result_uint(r, o, "size", m->size);
+	mp_result_string(r, o, "type", mp_type_name(m->type));
 	if (m->bit_size) {
-		mp_json_key(j, "bit_offset");
-		mp_json_uint(j, m->bit_offset);
-		mp_json_key(j, "bit_size");
-		mp_json_uint(j, m->bit_size);
+		mp_result_uint(r, o, "bit_offset", m->bit_offset);
+		mp_result_uint(r, o, "bit_size", m->bit_size);
 	}
-	if (m->is_base) {
-		mp_json_key(j, "base_class");
-		mp_json_bool(j, true);
-	}
-	mp_json_end_object(j);
+	if (m->is_base)
+		mp_result_bool(r, o, "base_class", true);
 }
 
-static void write_json(FILE *out, const char *name, const mp_type *t,
-		       const struct_layout *l, const layout_reorg *r)
+/* A Rust enum's discriminant and variants, when the record has them. */
+static void result_variants(mp_result *r, const mp_type *t)
 {
-	mp_json j;
-	mp_json_init(&j, out, true);
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "name");
-	mp_json_string(&j, name);
-	mp_json_key(&j, "kind");
-	mp_json_string(&j, mp_type_kind_name(mp_type_kind(l ? l->type : t)));
-	mp_json_key(&j, "size");
-	mp_json_uint(&j, mp_type_size(t));
-	mp_json_key(&j, "module");
-	mp_json_string(&j, mp_module_name(mp_type_module(t)));
+	uint64_t off, size;
+	bool discriminant = mp_type_discriminant(t, &off, &size);
+	if (!discriminant && !mp_type_variant_count(t))
+		return;
+	if (discriminant) {
+		mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "discriminant");
+		mp_result_uint(r, o, "offset", off);
+		mp_result_uint(r, o, "size", size);
+	} else {
+		mp_result_null(r, MP_RESULT_ROOT, "discriminant");
+	}
+	mp_rnode variants = mp_result_array(r, MP_RESULT_ROOT, "variants");
+	for (size_t i = 0; i < mp_type_variant_count(t); i++) {
+		const mp_type_variant *v = mp_type_variant_at(t, i);
+		mp_rnode o = mp_result_object(r, variants, NULL);
+		mp_result_string(r, o, "name", v->name);
+		mp_result_string(r, o, "type", mp_type_name(v->type));
+		mp_result_uint(r, o, "offset", v->offset);
+		mp_result_uint(r, o, "size", mp_type_size(v->type));
+		if (v->has_discr_value)
+			mp_result_uint(r, o, "discr_value", v->discr_value);
+		else
+			mp_result_null(r, o, "discr_value");
+	}
+}
+
+static void result_layout(mp_result *r, const struct_layout *l)
+{
+	mp_rnode members = mp_result_array(r, MP_RESULT_ROOT, "members");
+	for (size_t i = 0; i < l->n; i++)
+		result_member(r, members, l->slots[i].member, l->slots[i].member->offset);
+	mp_rnode holes = mp_result_array(r, MP_RESULT_ROOT, "holes");
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->slots[i].hole_bytes)
+			continue;
+		mp_rnode o = mp_result_object(r, holes, NULL);
+		mp_result_uint(r, o, "offset", l->slots[i].hole_offset);
+		mp_result_uint(r, o, "size", l->slots[i].hole_bytes);
+	}
+	mp_result_uint(r, MP_RESULT_ROOT, "sum_holes", l->sum_holes);
+	mp_result_uint(r, MP_RESULT_ROOT, "bit_holes", l->n_bit_holes);
+	mp_result_uint(r, MP_RESULT_ROOT, "sum_bit_holes", l->sum_bit_holes);
+	mp_result_uint(r, MP_RESULT_ROOT, "padding", l->padding);
+	mp_result_uint(r, MP_RESULT_ROOT, "bit_padding", l->bit_padding);
+	result_variants(r, l->type);
+}
+
+static void result_reorganized(mp_result *r, const struct_layout *l, const layout_reorg *reorg)
+{
+	uint64_t saved = l->size > reorg->new_size ? l->size - reorg->new_size : 0;
+	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "reorganized");
+	mp_result_uint(r, o, "size", saved ? reorg->new_size : l->size);
+	mp_result_uint(r, o, "saved", saved);
+	mp_rnode members = mp_result_array(r, o, "members");
+	for (size_t i = 0; i < reorg->n; i++) {
+		const reorg_block *b = &reorg->blocks[i];
+		for (size_t k = 0; k < b->count; k++) {
+			const mp_type_member *m = l->slots[b->first + k].member;
+			result_member(r, members, m, b->offset + (m->offset - l->slots[b->first].member->offset));
+		}
+	}
+}
+
+/* The JSON of docs/json.md's type: a record's layout (l), reorganized
+ * (reorg), or a scalar's enumerators (l NULL). */
+static void type_result(mp_result *r, const char *name, const mp_type *t, const struct_layout *l,
+			const layout_reorg *reorg)
+{
+	mp_result_string(r, MP_RESULT_ROOT, "name", name);
+	mp_result_string(r, MP_RESULT_ROOT, "kind", mp_type_kind_name(mp_type_kind(l ? l->type : t)));
+	mp_result_uint(r, MP_RESULT_ROOT, "size", mp_type_size(t));
+	mp_result_string(r, MP_RESULT_ROOT, "module", mp_module_name(mp_type_module(t)));
 	if (l) {
-		mp_json_key(&j, "members");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < l->n; i++)
-			json_member(&j, l->slots[i].member, l->slots[i].member->offset);
-		mp_json_end_array(&j);
-		mp_json_key(&j, "holes");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < l->n; i++) {
-			if (!l->slots[i].hole_bytes)
-				continue;
-			mp_json_begin_object(&j);
-			mp_json_key(&j, "offset");
-			mp_json_uint(&j, l->slots[i].hole_offset);
-			mp_json_key(&j, "size");
-			mp_json_uint(&j, l->slots[i].hole_bytes);
-			mp_json_end_object(&j);
-		}
-		mp_json_end_array(&j);
-		mp_json_key(&j, "sum_holes");
-		mp_json_uint(&j, l->sum_holes);
-		mp_json_key(&j, "bit_holes");
-		mp_json_uint(&j, l->n_bit_holes);
-		mp_json_key(&j, "sum_bit_holes");
-		mp_json_uint(&j, l->sum_bit_holes);
-		mp_json_key(&j, "padding");
-		mp_json_uint(&j, l->padding);
-		mp_json_key(&j, "bit_padding");
-		mp_json_uint(&j, l->bit_padding);
-		uint64_t off, size;
-		if (mp_type_discriminant(l->type, &off, &size) || mp_type_variant_count(l->type)) {
-			mp_json_key(&j, "discriminant");
-			if (mp_type_discriminant(l->type, &off, &size)) {
-				mp_json_begin_object(&j);
-				mp_json_key(&j, "offset");
-				mp_json_uint(&j, off);
-				mp_json_key(&j, "size");
-				mp_json_uint(&j, size);
-				mp_json_end_object(&j);
-			} else {
-				mp_json_null(&j);
-			}
-			mp_json_key(&j, "variants");
-			mp_json_begin_array(&j);
-			for (size_t i = 0; i < mp_type_variant_count(l->type); i++) {
-				const mp_type_variant *v = mp_type_variant_at(l->type, i);
-				mp_json_begin_object(&j);
-				mp_json_key(&j, "name");
-				mp_json_string(&j, v->name);
-				mp_json_key(&j, "type");
-				mp_json_string(&j, mp_type_name(v->type));
-				mp_json_key(&j, "offset");
-				mp_json_uint(&j, v->offset);
-				mp_json_key(&j, "size");
-				mp_json_uint(&j, mp_type_size(v->type));
-				mp_json_key(&j, "discr_value");
-				if (v->has_discr_value)
-					mp_json_uint(&j, v->discr_value);
-				else
-					mp_json_null(&j);
-				mp_json_end_object(&j);
-			}
-			mp_json_end_array(&j);
-		}
+		result_layout(r, l);
 	} else {
 		const mp_type *s = mp_type_strip(t);
 		if (s && mp_type_enumerator_count(s)) {
-			mp_json_key(&j, "enumerators");
-			mp_json_begin_array(&j);
+			mp_rnode enumerators = mp_result_array(r, MP_RESULT_ROOT, "enumerators");
 			for (size_t i = 0; i < mp_type_enumerator_count(s); i++) {
 				const mp_type_enumerator *e = mp_type_enumerator_at(s, i);
-				mp_json_begin_object(&j);
-				mp_json_key(&j, "name");
-				mp_json_string(&j, e->name);
-				mp_json_key(&j, "value");
-				mp_json_int(&j, e->value);
-				mp_json_end_object(&j);
-			}
-			mp_json_end_array(&j);
-		}
-	}
-	if (r && l) {
-		uint64_t saved = l->size > r->new_size ? l->size - r->new_size : 0;
-		mp_json_key(&j, "reorganized");
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "size");
-		mp_json_uint(&j, saved ? r->new_size : l->size);
-		mp_json_key(&j, "saved");
-		mp_json_uint(&j, saved);
-		mp_json_key(&j, "members");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < r->n; i++) {
-			const reorg_block *b = &r->blocks[i];
-			for (size_t k = 0; k < b->count; k++) {
-				const mp_type_member *m = l->slots[b->first + k].member;
-				json_member(&j, m, b->offset + (m->offset - l->slots[b->first].member->offset));
+				mp_rnode o = mp_result_object(r, enumerators, NULL);
+				mp_result_string(r, o, "name", e->name);
+				mp_result_int(r, o, "value", e->value);
 			}
 		}
-		mp_json_end_array(&j);
-		mp_json_end_object(&j);
 	}
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
+	if (reorg && l)
+		result_reorganized(r, l, reorg);
+}
+
+/* The text is pahole's layout, written from the layout itself. */
+typedef struct type_text_context {
+	const char *name;
+	const mp_type *type;
+	const struct_layout *layout;   /* NULL: a scalar */
+	const layout_reorg *reorg;     /* NULL: as laid out */
+} type_text_context;
+
+static void type_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)r;
+	const type_text_context *t = context;
+	if (!t->layout)
+		write_scalar_text(out, t->name, t->type);
+	else if (t->reorg)
+		write_reorg_text(out, t->name, t->layout, t->reorg);
+	else
+		write_text(out, t->name, t->layout);
+}
+
+static int write_type(mp_command *c, const char *name, const mp_type *t, const struct_layout *l,
+		      const layout_reorg *reorg)
+{
+	mp_result r;
+	mp_result_init(&r);
+	type_result(&r, name, t, l, reorg);
+	type_text_context text = {name, t, l, reorg};
+	mp_result_set_text_hook(&r, type_text, &text);
+	mp_error *err = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	return err ? mp_command_fail(c, err) : MP_EXIT_OK;
 }
 
 /* ------------------------------------------------------------- list */
@@ -371,6 +370,16 @@ static int compare_items(const void *a, const void *b)
 	return c ? c : strcmp(x->module, y->module);
 }
 
+/* A name per line after its size, as `pahole --sizes` lists them. */
+static void list_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)context;
+	for (mp_rnode o = mp_result_first(r, mp_result_get(r, MP_RESULT_ROOT, "types"));
+	     o != MP_RESULT_NONE; o = mp_result_next(r, o))
+		fprintf(out, "%8" PRIu64 "  %s\n", mp_result_get_uint(r, mp_result_get(r, o, "size")),
+			mp_result_get_string(r, mp_result_get(r, o, "name")));
+}
+
 static int run_list(mp_command *c)
 {
 	const char *pattern = c->options->n_positional ? c->options->positional[0] : NULL;
@@ -384,36 +393,35 @@ static int run_list(mp_command *c)
 	}
 	if (s.n > 1)
 		qsort(s.items, s.n, sizeof(*s.items), compare_items);
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "types");
-		mp_json_begin_array(&j);
-		for (size_t i = 0; i < s.n; i++) {
-			mp_json_begin_object(&j);
-			mp_json_key(&j, "name");
-			mp_json_string(&j, s.items[i].name);
-			mp_json_key(&j, "kind");
-			mp_json_string(&j, s.items[i].kind);
-			mp_json_key(&j, "size");
-			mp_json_uint(&j, s.items[i].size);
-			mp_json_key(&j, "module");
-			mp_json_string(&j, s.items[i].module);
-			mp_json_end_object(&j);
-		}
-		mp_json_end_array(&j);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		for (size_t i = 0; i < s.n; i++)
-			fprintf(c->out, "%8" PRIu64 "  %s\n", s.items[i].size, s.items[i].name);
+	mp_result r;
+	mp_result_init(&r);
+	mp_rnode types = mp_result_array(&r, MP_RESULT_ROOT, "types");
+	for (size_t i = 0; i < s.n; i++) {
+		mp_rnode o = mp_result_object(&r, types, NULL);
+		mp_result_string(&r, o, "name", s.items[i].name);
+		mp_result_string(&r, o, "kind", s.items[i].kind);
+		mp_result_uint(&r, o, "size", s.items[i].size);
+		mp_result_string(&r, o, "module", s.items[i].module);
 	}
+	mp_result_set_text_hook(&r, list_text, NULL);
+	e = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
 	free(s.items);
-	return MP_EXIT_OK;
+	return e ? mp_command_fail(c, e) : MP_EXIT_OK;
 }
 
 /* ------------------------------------------------------------- verb */
+
+static void variable_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)context;
+	fprintf(out, "%s: %s at 0x%" PRIx64 ", %" PRIu64 " bytes, in %s\n",
+		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "name")),
+		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "type")),
+		mp_result_get_uint(r, mp_result_get(r, MP_RESULT_ROOT, "address")),
+		mp_result_get_uint(r, mp_result_get(r, MP_RESULT_ROOT, "size")),
+		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "module")));
+}
 
 static int run_variable(mp_command *c, const char *name)
 {
@@ -421,28 +429,17 @@ static int run_variable(mp_command *c, const char *name)
 	mp_error *e = mp_type_find_variable(c->target, name, &v);
 	if (e)
 		return mp_command_fail(c, e);
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "name");
-		mp_json_string(&j, v.name);
-		mp_json_key(&j, "address");
-		mp_json_hex(&j, v.address);
-		mp_json_key(&j, "type");
-		mp_json_string(&j, mp_type_name(v.type));
-		mp_json_key(&j, "size");
-		mp_json_uint(&j, mp_type_size(v.type));
-		mp_json_key(&j, "module");
-		mp_json_string(&j, mp_module_name(v.module));
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		fprintf(c->out, "%s: %s at 0x%" PRIx64 ", %" PRIu64 " bytes, in %s\n", v.name,
-			mp_type_name(v.type), v.address, mp_type_size(v.type),
-			mp_module_name(v.module));
-	}
-	return MP_EXIT_OK;
+	mp_result r;
+	mp_result_init(&r);
+	mp_result_string(&r, MP_RESULT_ROOT, "name", v.name);
+	mp_result_hex(&r, MP_RESULT_ROOT, "address", v.address);
+	mp_result_string(&r, MP_RESULT_ROOT, "type", mp_type_name(v.type));
+	mp_result_uint(&r, MP_RESULT_ROOT, "size", mp_type_size(v.type));
+	mp_result_string(&r, MP_RESULT_ROOT, "module", mp_module_name(v.module));
+	mp_result_set_text_hook(&r, variable_text, NULL);
+	e = mp_result_write(c->out, &r, mp_command_result_format(c));
+	mp_result_free(&r);
+	return e ? mp_command_fail(c, e) : MP_EXIT_OK;
 }
 
 static int run_type(mp_command *c)
@@ -491,15 +488,9 @@ static int run_type(mp_command *c)
 		return mp_command_fail(c, mp_error_new(MP_ERR_NOT_FOUND,
 			"%s is only declared (incomplete): no module with debug info defines it",
 			name));
-	bool json = c->options->format == MP_FORMAT_JSON;
 	const char *shown = mp_type_name(t);
-	if (!record || !mp_layout_is_record(record)) {
-		if (json)
-			write_json(c->out, shown, t, NULL, NULL);
-		else
-			write_scalar_text(c->out, shown, t);
-		return MP_EXIT_OK;
-	}
+	if (!record || !mp_layout_is_record(record))
+		return write_type(c, shown, t, NULL, NULL);
 	if (mp_type_error(record))
 		return mp_command_fail(c, mp_error_new(MP_ERR_FORMAT, "%s", mp_type_error(record)));
 	struct_layout l;
@@ -517,15 +508,10 @@ static int run_type(mp_command *c)
 			return mp_command_fail(c, e);
 		}
 	}
-	if (json)
-		write_json(c->out, shown, t, &l, want_reorg && !l.is_union ? &r : NULL);
-	else if (want_reorg && !l.is_union)
-		write_reorg_text(c->out, shown, &l, &r);
-	else
-		write_text(c->out, shown, &l);
+	int status = write_type(c, shown, t, &l, want_reorg && !l.is_union ? &r : NULL);
 	free(r.blocks);
 	free(l.slots);
-	return MP_EXIT_OK;
+	return status;
 }
 
 static const char *const type_flags[] = {

@@ -17,7 +17,7 @@
 #include "command.h"
 #include "error.h"
 #include "heap/heap_internal.h"
-#include "output/json.h"
+#include "output/result.h"
 #include "patterns_section.h"
 #include "target/target_internal.h"
 
@@ -57,6 +57,35 @@ static double per_million(const watched *w)
 	return w->blocks ? w->pause_ms * 1e6 / (double)w->blocks : 0;
 }
 
+/* watch.json as docs/json.md describes it: each snapshot and its pause,
+ * then the pauses' maximum and mean. */
+static void summary_result(mp_result *r, long pid, double interval, const watched *w, size_t n)
+{
+	double max = 0, sum = 0, max_per_million = 0;
+	for (size_t i = 0; i < n; i++) {
+		max = w[i].pause_ms > max ? w[i].pause_ms : max;
+		max_per_million = per_million(&w[i]) > max_per_million ? per_million(&w[i]) : max_per_million;
+		sum += w[i].pause_ms;
+	}
+	mp_result_int(r, MP_RESULT_ROOT, "pid", pid);
+	mp_result_double(r, MP_RESULT_ROOT, "interval_seconds", interval);
+	mp_rnode snapshots = mp_result_array(r, MP_RESULT_ROOT, "snapshots");
+	for (size_t i = 0; i < n; i++) {
+		mp_rnode o = mp_result_object(r, snapshots, NULL);
+		mp_result_string(r, o, "path", w[i].path);
+		mp_result_double(r, o, "timestamp", (double)w[i].timestamp_ns / 1e9);
+		mp_result_uint(r, o, "blocks", w[i].blocks);
+		mp_result_uint(r, o, "bytes", w[i].bytes);
+		mp_result_double(r, o, "pause_ms", w[i].pause_ms);
+		mp_result_double(r, o, "pause_ms_per_million_blocks", per_million(&w[i]));
+		mp_result_double(r, o, "total_ms", w[i].total_ms);
+	}
+	mp_rnode pause = mp_result_object(r, MP_RESULT_ROOT, "pause_ms");
+	mp_result_double(r, pause, "max", max);
+	mp_result_double(r, pause, "mean", n ? sum / (double)n : 0);
+	mp_result_double(r, pause, "max_per_million_blocks", max_per_million);
+}
+
 /* The summary, whole, through a temporary file and a rename. */
 static mp_error *write_summary(const char *dir, long pid, double interval, const watched *w,
 			       size_t n)
@@ -64,57 +93,23 @@ static mp_error *write_summary(const char *dir, long pid, double interval, const
 	char path[4096], temporary[4096];
 	snprintf(path, sizeof(path), "%s/watch.json", dir);
 	snprintf(temporary, sizeof(temporary), "%s/.watch.json.tmp", dir);
+	mp_result r;
+	mp_result_init(&r);
+	summary_result(&r, pid, interval, w, n);
 	FILE *f = fopen(temporary, "w");
-	if (!f)
+	if (!f) {
+		mp_result_free(&r);
 		return mp_error_errno(errno, "cannot write %s", temporary);
-	double max = 0, sum = 0, max_per_million = 0;
-	for (size_t i = 0; i < n; i++) {
-		max = w[i].pause_ms > max ? w[i].pause_ms : max;
-		max_per_million = per_million(&w[i]) > max_per_million ? per_million(&w[i]) : max_per_million;
-		sum += w[i].pause_ms;
 	}
-	mp_json j;
-	mp_json_init(&j, f, true);
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "pid");
-	mp_json_int(&j, pid);
-	mp_json_key(&j, "interval_seconds");
-	mp_json_double(&j, interval);
-	mp_json_key(&j, "snapshots");
-	mp_json_begin_array(&j);
-	for (size_t i = 0; i < n; i++) {
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "path");
-		mp_json_string(&j, w[i].path);
-		mp_json_key(&j, "timestamp");
-		mp_json_double(&j, (double)w[i].timestamp_ns / 1e9);
-		mp_json_key(&j, "blocks");
-		mp_json_uint(&j, w[i].blocks);
-		mp_json_key(&j, "bytes");
-		mp_json_uint(&j, w[i].bytes);
-		mp_json_key(&j, "pause_ms");
-		mp_json_double(&j, w[i].pause_ms);
-		mp_json_key(&j, "pause_ms_per_million_blocks");
-		mp_json_double(&j, per_million(&w[i]));
-		mp_json_key(&j, "total_ms");
-		mp_json_double(&j, w[i].total_ms);
-		mp_json_end_object(&j);
-	}
-	mp_json_end_array(&j);
-	mp_json_key(&j, "pause_ms");
-	mp_json_begin_object(&j);
-	mp_json_key(&j, "max");
-	mp_json_double(&j, max);
-	mp_json_key(&j, "mean");
-	mp_json_double(&j, n ? sum / (double)n : 0);
-	mp_json_key(&j, "max_per_million_blocks");
-	mp_json_double(&j, max_per_million);
-	mp_json_end_object(&j);
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
-	if (fclose(f) != 0 || rename(temporary, path) != 0)
-		return mp_error_errno(errno ? errno : EIO, "cannot write %s", path);
-	return NULL;
+	mp_error *err = mp_result_write_json(f, &r);
+	mp_result_free(&r);
+	if (fclose(f) != 0 && !err)
+		err = mp_error_errno(errno ? errno : EIO, "cannot write %s", path);
+	if (!err && rename(temporary, path) != 0)
+		err = mp_error_errno(errno, "cannot write %s", path);
+	if (err)
+		remove(temporary);
+	return err;
 }
 
 /* One snapshot: freeze, copy, let go (the pause), then the analyses on the

@@ -495,3 +495,10 @@ mp_error *mp_result_write(FILE *out, const mp_result *r, enum mp_result_format f
 	default: return mp_result_write_text(out, r);
 	}
 }
+
+/* ------------------------------------------------------ port2's additions */
+
+void mp_result_set_csv_blank_lines(mp_result *r, bool blank_lines)
+{
+	r->csv_blank_lines = blank_lines;
+}

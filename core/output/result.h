@@ -109,6 +109,8 @@ struct mp_result {
 	void *text_context;
 	bool nomem;
 	bool misuse;        /* a value added to a non-container, a key missing */
+	/* port2's additions (see the block at the end of this file). */
+	bool csv_blank_lines;
 };
 
 void mp_result_init(mp_result *r);
@@ -191,5 +193,12 @@ mp_error *mp_result_write_text(FILE *out, const mp_result *r);
 /* One declared table, aligned, at most max_rows rows (0: all): for hooks. */
 void mp_result_write_text_table(FILE *out, const mp_result *r, const mp_result_table *table,
 				size_t max_rows);
+
+/* ------------------------------------------------------ port2's additions */
+
+/* A blank line between the CSV's tables: for verbs whose CSV has always
+ * been sections a reader splits on an empty line (`diff`'s per-interval
+ * rows, then its growth findings). */
+void mp_result_set_csv_blank_lines(mp_result *r, bool blank_lines);
 
 #endif

@@ -12,12 +12,16 @@ mp_error *mp_result_write_csv(FILE *out, const mp_result *r)
 		return err;
 	char buffers[MP_RESULT_MAX_COLUMNS][MP_RESULT_SCALAR_TEXT];
 	const char *cells[MP_RESULT_MAX_COLUMNS];
+	bool first = true;
 	for (size_t e = 0; e < r->n_exports; e++) {
 		if (r->exports[e].is_gauge)
 			continue;
 		const mp_result_table *t = &r->tables[r->exports[e].index];
 		if (t->metrics_only)
 			continue;
+		if (!first && r->csv_blank_lines)
+			fputc('\n', out);
+		first = false;
 		for (size_t c = 0; c < t->n_columns; c++)
 			cells[c] = t->columns[c].name;
 		mp_csv_row(out, cells, t->n_columns);

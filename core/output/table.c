@@ -136,31 +136,3 @@ void mp_table_write_prometheus(FILE *out, const mp_table *t)
 		}
 	}
 }
-
-void mp_table_write_text(FILE *out, const mp_table *t, size_t max_rows)
-{
-	size_t shown = max_rows && max_rows < t->n_rows ? max_rows : t->n_rows;
-	size_t width[MP_TABLE_MAX_COLUMNS];
-	for (size_t c = 0; c < t->n_columns; c++) {
-		width[c] = strlen(t->columns[c]);
-		for (size_t r = 0; r < shown; r++)
-			if (strlen(cell(t, r, c)) > width[c])
-				width[c] = strlen(cell(t, r, c));
-		/* The last text column runs to the end of the line. */
-		if (c + 1 == t->n_columns)
-			width[c] = 0;
-	}
-	for (size_t c = 0; c < t->n_columns; c++)
-		fprintf(out, "%s%*s", c ? "  " : "", t->numeric[c] ? (int)width[c] : -(int)width[c],
-			t->columns[c]);
-	fputc('\n', out);
-	for (size_t r = 0; r < shown; r++) {
-		for (size_t c = 0; c < t->n_columns; c++)
-			fprintf(out, "%s%*s", c ? "  " : "",
-				t->numeric[c] ? (int)width[c] : -(int)width[c], cell(t, r, c));
-		fputc('\n', out);
-	}
-	if (shown < t->n_rows)
-		fprintf(out, "... %zu more rows (--format json or csv lists them all)\n",
-			t->n_rows - shown);
-}

@@ -1,7 +1,8 @@
 /* A result as tables of rows, rendered by one writer per format: CSV (a
- * header row, RFC 4180 quoting), Prometheus text exposition (one gauge per
- * numeric column, the text columns as labels) and aligned text.  Verbs
- * build tables and leave the formats to these writers. */
+ * header row, RFC 4180 quoting) and Prometheus text exposition (one gauge
+ * per numeric column, the text columns as labels).  Verbs not yet ported
+ * to results (result.h) build these tables; their aligned text is
+ * result_text.c's. */
 #ifndef MEMPROF_CORE_OUTPUT_TABLE_H
 #define MEMPROF_CORE_OUTPUT_TABLE_H
 
@@ -38,7 +39,5 @@ void mp_csv_row(FILE *out, const char *const *cells, size_t n);
 /* Gauges named memprof_<table>_<column>; the first write of a family
  * carries its # HELP and # TYPE. */
 void mp_table_write_prometheus(FILE *out, const mp_table *table);
-/* Columns aligned, at most max_rows rows (0: all). */
-void mp_table_write_text(FILE *out, const mp_table *table, size_t max_rows);
 
 #endif

@@ -277,6 +277,35 @@ static void test_flat_only(void **state)
 	mp_result_free(&r);
 }
 
+/* Sections split by blank lines: one between two tables, none before the
+ * first or after the last, and none for rows that are metrics only. */
+static void test_csv_blank_lines(void **state)
+{
+	(void)state;
+	mp_result r;
+	build(&r);
+	mp_rnode states = mp_result_array(&r, MP_RESULT_ROOT, "states");
+	mp_result_hide(&r, states);
+	mp_result_uint(&r, mp_result_object(&r, states, NULL), "chunks", 7);
+	const mp_result_column state_columns[] = {{"chunks", NULL, true}};
+	mp_result_declare_metrics(&r, states, "state", "per state", state_columns, 1);
+	mp_result_set_csv_blank_lines(&r, true);
+	char *text = render(mp_result_write_csv, &r);
+	assert_string_equal(text,
+			    "kind,savings_bytes,subject\n"
+			    "leak,1024,\"struct a, b\"\n"
+			    "padding,8,\"x\ny\"\n"
+			    "\n"
+			    "blocks,delta\n"
+			    "3,-2\n");
+	free(text);
+	mp_result_set_csv_blank_lines(&r, false);
+	text = render(mp_result_write_csv, &r);
+	assert_null(strstr(text, "\n\n"));
+	free(text);
+	mp_result_free(&r);
+}
+
 /* Building wrongly is reported by every writer, not written. */
 static void test_misuse(void **state)
 {
@@ -309,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_text_hook),
 		cmocka_unit_test(test_flat_only),
 		cmocka_unit_test(test_misuse),
+		cmocka_unit_test(test_csv_blank_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
