@@ -14,6 +14,7 @@
 
 #include "die_scanner.h"
 #include "dwarf_lib.h"
+#include "array.h"
 #include "elf/elf_file.h"
 #include "error.h"
 #include "progress.h"
@@ -74,6 +75,11 @@ struct mp_dw {
 	Dwarf_Cie *cies;
 	Dwarf_Fde *fdes;
 	Dwarf_Signed n_cies, n_fdes;
+	/* .debug_aranges, read on first use for frame variables: 0 not yet,
+	 * 1 read, -1 the file has none. */
+	int aranges_state;
+	Dwarf_Arange *aranges;
+	Dwarf_Signed n_aranges;
 #if !MP_DW_NEW_API
 	Dwarf_Obj_Access_Interface object;
 #endif
@@ -680,6 +686,11 @@ void mp_dw_close(mp_dw *dw)
 		return;
 	if (dw->dbg && dw->frames_state > 0)
 		dwarf_fde_cie_list_dealloc(dw->dbg, dw->cies, dw->n_cies, dw->fdes, dw->n_fdes);
+	if (dw->dbg && dw->aranges_state > 0) {
+		for (Dwarf_Signed i = 0; i < dw->n_aranges; i++)
+			dwarf_dealloc(dw->dbg, dw->aranges[i], DW_DLA_ARANGE);
+		dwarf_dealloc(dw->dbg, dw->aranges, DW_DLA_LIST);
+	}
 	if (dw->dbg && dw->alt) {
 		Dwarf_Error err = NULL;
 		if (dwarf_set_tied_dbg(dw->dbg, NULL, &err) == DW_DLV_ERROR)
@@ -1670,4 +1681,562 @@ mp_error *mp_dw_frame_row_at(mp_dw *dw, uint64_t pc, mp_dw_frame_row *row)
 		return e;
 	}
 	return NULL;
+}
+
+/* --------------------------------------------------- frame variables */
+
+enum {
+	MAX_SCOPE_DEPTH = 64,        /* nested blocks and inlined calls */
+	MAX_NAMESPACES = 4096,       /* namespaces searched for the function */
+	MAX_SCOPE_CHILDREN = 65536,  /* DIEs looked at per scope */
+	MAX_LOCALS = 4096,           /* variables kept per frame */
+	MAX_LOCATION_ENTRIES = 4096, /* location list entries looked at */
+	MAX_RANGES = 4096,           /* range list entries looked at */
+};
+
+static void drop_error(Dwarf_Debug dbg, Dwarf_Error err)
+{
+	if (err)
+		dwarf_dealloc_error(dbg, err);
+}
+
+/* An unsigned attribute of a DIE, false when absent or not a constant. */
+static bool die_unsigned(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t *value)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Attribute attr = NULL;
+	if (dwarf_attr(die, name, &attr, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	bool ok = form_unsigned(dw->dbg, attr, value);
+	free_attr(dw->dbg, attr);
+	return ok;
+}
+
+/* The offset of the DIE a reference attribute names, 0 when absent. */
+static uint64_t die_reference(mp_dw *dw, Dwarf_Die die, Dwarf_Half name)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Attribute attr = NULL;
+	uint64_t offset = 0;
+	if (dwarf_attr(die, name, &attr, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return 0;
+	}
+	if (!form_ref(dw->dbg, attr, dw->bits, &offset))
+		offset = 0;
+	free_attr(dw->dbg, attr);
+	return offset;
+}
+
+/* Whether a DWARF 5 range list (.debug_rnglists) holds pc. */
+static bool rnglists_contain(mp_dw *dw, Dwarf_Attribute attr, Dwarf_Half form, uint64_t pc)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Unsigned value = 0;
+	Dwarf_Off offset = 0;
+	if (form == DW_FORM_rnglistx) {
+		if (dwarf_formudata(attr, &value, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			return false;
+		}
+	} else if (dwarf_global_formref(attr, &offset, &err) == DW_DLV_OK) {
+		value = offset;
+	} else {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	Dwarf_Rnglists_Head head = NULL;
+	Dwarf_Unsigned count = 0, global = 0;
+	if (dwarf_rnglists_get_rle_head(attr, form, value, &head, &count, &global, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	bool in = false;
+	for (Dwarf_Unsigned i = 0; i < count && i < MAX_RANGES && !in; i++) {
+		unsigned length = 0, code = 0;
+		Dwarf_Unsigned raw1 = 0, raw2 = 0, low = 0, high = 0;
+		Dwarf_Bool unavailable = 0;
+		if (dwarf_get_rnglists_entry_fields_a(head, i, &length, &code, &raw1, &raw2,
+						      &unavailable, &low, &high, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			break;
+		}
+		if (code == DW_RLE_end_of_list || code == DW_RLE_base_address ||
+		    code == DW_RLE_base_addressx || unavailable)
+			continue;
+		in = pc >= low && pc < high;
+	}
+	dwarf_dealloc_rnglists_head(head);
+	return in;
+}
+
+/* Whether a DWARF 2-4 range list (.debug_ranges) holds pc; its entries
+ * are relative to the unit's base address until a selection entry. */
+static bool ranges_contain(mp_dw *dw, Dwarf_Die die, Dwarf_Attribute attr, uint64_t base,
+			   uint64_t pc)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Off offset = 0, real = 0;
+	if (dwarf_global_formref(attr, &offset, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	Dwarf_Ranges *ranges = NULL;
+	Dwarf_Signed count = 0;
+	Dwarf_Unsigned bytes = 0;
+	if (dwarf_get_ranges_b(dw->dbg, offset, die, &real, &ranges, &count, &bytes, &err) !=
+	    DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	bool in = false;
+	for (Dwarf_Signed i = 0; i < count && i < MAX_RANGES && !in; i++) {
+		if (ranges[i].dwr_type == DW_RANGES_ADDRESS_SELECTION)
+			base = ranges[i].dwr_addr2;
+		else if (ranges[i].dwr_type == DW_RANGES_ENTRY)
+			in = pc >= base + ranges[i].dwr_addr1 && pc < base + ranges[i].dwr_addr2;
+	}
+#if MP_DW_NEW_API
+	dwarf_dealloc_ranges(dw->dbg, ranges, count);
+#else
+	dwarf_ranges_dealloc(dw->dbg, ranges, count);
+#endif
+	return in;
+}
+
+/* Whether the code of a function, block or inlined call holds pc. */
+static bool die_contains(mp_dw *dw, Dwarf_Die die, uint64_t base, uint64_t pc)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Addr low = 0, high = 0;
+	if (dwarf_lowpc(die, &low, &err) == DW_DLV_OK) {
+		Dwarf_Half form = 0;
+		enum Dwarf_Form_Class kind = DW_FORM_CLASS_UNKNOWN;
+		if (dwarf_highpc_b(die, &high, &form, &kind, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			return false;
+		}
+		if (kind == DW_FORM_CLASS_CONSTANT)
+			high += low;
+		return pc >= low && pc < high;
+	}
+	drop_error(dw->dbg, err);
+	err = NULL;
+	Dwarf_Attribute attr = NULL;
+	if (dwarf_attr(die, DW_AT_ranges, &attr, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	Dwarf_Half form = 0, version = 0, offset_size = 0;
+	bool in = false;
+	if (dwarf_whatform(attr, &form, &err) == DW_DLV_OK &&
+	    dwarf_get_version_of_die(die, &version, &offset_size) == DW_DLV_OK)
+		in = version >= 5 ? rnglists_contain(dw, attr, form, pc)
+				  : ranges_contain(dw, die, attr, base, pc);
+	else
+		drop_error(dw->dbg, err);
+	free_attr(dw->dbg, attr);
+	return in;
+}
+
+/* The location an attribute (DW_AT_location, DW_AT_frame_base) gives at
+ * pc: a lone expression, or the list entry covering pc.  False when none
+ * does or the expression is longer than MP_DW_EXPR_OPS. */
+static bool location_at(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t pc, mp_dw_expr *out)
+{
+	out->n = 0;
+	Dwarf_Error err = NULL;
+	Dwarf_Attribute attr = NULL;
+	if (dwarf_attr(die, name, &attr, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	Dwarf_Loc_Head_c head = NULL;
+	Dwarf_Unsigned count = 0;
+	int rc = dwarf_get_loclist_c(attr, &head, &count, &err);
+	free_attr(dw->dbg, attr);
+	if (rc != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	unsigned kind = DW_LKIND_unknown;
+	if (dwarf_get_loclist_head_kind(head, &kind, &err) != DW_DLV_OK)
+		drop_error(dw->dbg, err);
+	bool found = false;
+	for (Dwarf_Unsigned i = 0; i < count && i < MAX_LOCATION_ENTRIES && !found; i++) {
+		Dwarf_Small entry = 0, source = 0;
+		Dwarf_Unsigned raw_low = 0, raw_high = 0, n_ops = 0, expr_offset = 0, desc_offset = 0;
+		Dwarf_Bool unavailable = 0;
+		Dwarf_Addr low = 0, high = 0;
+		Dwarf_Locdesc_c desc = NULL;
+		if (dwarf_get_locdesc_entry_d(head, i, &entry, &raw_low, &raw_high, &unavailable,
+					      &low, &high, &n_ops, &desc, &source, &expr_offset,
+					      &desc_offset, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			break;
+		}
+		if (kind != DW_LKIND_expression && (unavailable || pc < low || pc >= high))
+			continue;
+		if (n_ops == 0)
+			continue;
+		/* The one entry covering pc: whatever it says decides. */
+		if (n_ops > MP_DW_EXPR_OPS)
+			break;
+		found = true;
+		for (Dwarf_Unsigned k = 0; k < n_ops && found; k++) {
+			Dwarf_Small atom = 0;
+			Dwarf_Unsigned op1 = 0, op2 = 0, op3 = 0, r1 = 0, r2 = 0, r3 = 0, branch = 0;
+			if (dwarf_get_location_op_value_d(desc, k, &atom, &op1, &op2, &op3, &r1, &r2, &r3,
+							  &branch, &err) != DW_DLV_OK) {
+				drop_error(dw->dbg, err);
+				found = false;
+				break;
+			}
+			out->ops[k].atom = atom;
+			out->ops[k].operand1 = op1;
+			out->ops[k].operand2 = op2;
+		}
+		out->n = found ? (unsigned)n_ops : 0;
+	}
+	dwarf_loc_head_c_dealloc(head);
+	return found;
+}
+
+/* The line and file number the line table gives pc in the unit, false
+ * when no row covers it. */
+static bool line_at(mp_dw *dw, Dwarf_Die cu, uint64_t pc, uint64_t *line, uint64_t *file)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Unsigned version = 0;
+	Dwarf_Small tables = 0;
+	Dwarf_Line_Context context = NULL;
+	if (dwarf_srclines_b(cu, &version, &tables, &context, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return false;
+	}
+	Dwarf_Line *lines = NULL;
+	Dwarf_Signed n = 0;
+	bool found = false;
+	if (dwarf_srclines_from_linecontext(context, &lines, &n, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		n = 0;
+	}
+	Dwarf_Addr here = 0, next = 0;
+	for (Dwarf_Signed i = 0; i + 1 < n; i++) {
+		Dwarf_Bool end = 0;
+		if (dwarf_lineaddr(lines[i], &here, &err) != DW_DLV_OK ||
+		    dwarf_lineaddr(lines[i + 1], &next, &err) != DW_DLV_OK ||
+		    dwarf_lineendsequence(lines[i], &end, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			break;
+		}
+		if (end || pc < here || pc >= next)
+			continue;
+		Dwarf_Unsigned number = 0, file_number = 0;
+		if (dwarf_lineno(lines[i], &number, &err) == DW_DLV_OK &&
+		    dwarf_line_srcfileno(lines[i], &file_number, &err) == DW_DLV_OK) {
+			*line = number;
+			*file = file_number;
+			found = true;
+		} else {
+			drop_error(dw->dbg, err);
+		}
+		break;
+	}
+	dwarf_srclines_dealloc_b(context);
+	return found;
+}
+
+/* The unit DIE whose code holds pc, through .debug_aranges. */
+static mp_error *unit_at(mp_dw *dw, uint64_t pc, Dwarf_Die *cu)
+{
+	Dwarf_Error err = NULL;
+	if (!dw->aranges_state) {
+		int rc = dwarf_get_aranges(dw->dbg, &dw->aranges, &dw->n_aranges, &err);
+		drop_error(dw->dbg, err);
+		dw->aranges_state = rc == DW_DLV_OK ? 1 : -1;
+		err = NULL;
+	}
+	Dwarf_Arange arange = NULL;
+	Dwarf_Off offset = 0;
+	if (dw->aranges_state < 0 ||
+	    dwarf_get_arange(dw->aranges, (Dwarf_Unsigned)dw->n_aranges, pc, &arange, &err) !=
+		    DW_DLV_OK ||
+	    dwarf_get_cu_die_offset(arange, &offset, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return mp_error_new(MP_ERR_NOT_FOUND, "%s: no compilation unit in .debug_aranges covers %#llx",
+				    dw->label, (unsigned long long)pc);
+	}
+	if (dwarf_offdie_b(dw->dbg, offset, true, cu, &err) != DW_DLV_OK)
+		return dw_error(dw, err, offset, "the unit .debug_aranges names");
+	return NULL;
+}
+
+/* Children of a DIE one by one: next() gives each child (owned by the
+ * iterator until the next call) and NULL at the end or on an error. */
+typedef struct child_iter {
+	mp_dw *dw;
+	Dwarf_Die die;
+	size_t seen;
+	bool started;
+	Dwarf_Die parent;
+} child_iter;
+
+static Dwarf_Die child_next(child_iter *it)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Die next = NULL;
+	int rc;
+	if (!it->started) {
+		it->started = true;
+		rc = dwarf_child(it->parent, &next, &err);
+	} else if (it->die && it->seen < MAX_SCOPE_CHILDREN) {
+		bool backwards;
+		rc = next_sibling(it->dw->dbg, it->die, &next, &err, &backwards);
+	} else {
+		rc = DW_DLV_NO_ENTRY;
+	}
+	if (it->die)
+		dwarf_dealloc_die(it->die);
+	it->die = NULL;
+	if (rc != DW_DLV_OK) {
+		drop_error(it->dw->dbg, err);
+		return NULL;
+	}
+	it->seen++;
+	it->die = next;
+	return next;
+}
+
+static void child_end(child_iter *it)
+{
+	if (it->die)
+		dwarf_dealloc_die(it->die);
+	it->die = NULL;
+}
+
+static Dwarf_Half die_tag(Dwarf_Die die)
+{
+	Dwarf_Half tag = 0;
+	Dwarf_Error err = NULL;
+	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
+		return 0;
+	return tag;
+}
+
+static uint64_t die_offset(mp_dw *dw, Dwarf_Die die)
+{
+	Dwarf_Off off = 0;
+	Dwarf_Error err = NULL;
+	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return 0;
+	}
+	return off;
+}
+
+/* The function holding pc: a DW_TAG_subprogram among the unit's children
+ * or inside its namespaces (a bounded work list of them). */
+static Dwarf_Die function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc)
+{
+	uint64_t *pending = malloc(MAX_NAMESPACES * sizeof(*pending));
+	if (!pending)
+		return NULL;
+	size_t n_pending = 0;
+	Dwarf_Die found = NULL, scope = cu;
+	bool own_scope = false;
+	for (;;) {
+		child_iter it = {.dw = dw, .parent = scope};
+		for (Dwarf_Die d = child_next(&it); d && !found; d = child_next(&it)) {
+			Dwarf_Half tag = die_tag(d);
+			if (tag == DW_TAG_subprogram && die_contains(dw, d, base, pc)) {
+				found = d;
+				it.die = NULL;   /* kept: the caller frees it */
+			} else if (tag == DW_TAG_namespace && n_pending < MAX_NAMESPACES) {
+				pending[n_pending++] = die_offset(dw, d);
+			}
+		}
+		child_end(&it);
+		if (own_scope)
+			dwarf_dealloc_die(scope);
+		own_scope = false;
+		if (found || !n_pending)
+			break;
+		Dwarf_Error err = NULL;
+		if (dwarf_offdie_b(dw->dbg, pending[--n_pending], true, &scope, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			break;
+		}
+		own_scope = true;
+	}
+	free(pending);
+	return found;
+}
+
+/* A variable's name, type and declaration place, from its own DIE or its
+ * abstract origin (an inlined or out-of-line copy of a function). */
+typedef struct variable_facts {
+	const char *name;
+	uint64_t type, decl_line, decl_file;
+} variable_facts;
+
+static void variable_facts_of(mp_dw *dw, Dwarf_Die die, variable_facts *out)
+{
+	memset(out, 0, sizeof(*out));
+	Dwarf_Die d = die;
+	/* An origin may itself name its origin (a clone of an inline
+	 * function): two hops at most. */
+	for (int hop = 0; hop < 3 && d; hop++) {
+		Dwarf_Error err = NULL;
+		Dwarf_Attribute attr = NULL;
+		if (!out->name && dwarf_attr(d, DW_AT_name, &attr, &err) == DW_DLV_OK) {
+			char *s = NULL;
+			if (dwarf_formstring(attr, &s, &err) == DW_DLV_OK)
+				out->name = s;
+			else
+				drop_error(dw->dbg, err);
+			free_attr(dw->dbg, attr);
+		} else {
+			drop_error(dw->dbg, err);
+		}
+		if (!out->type)
+			out->type = die_reference(dw, d, DW_AT_type);
+		if (!out->decl_line)
+			die_unsigned(dw, d, DW_AT_decl_line, &out->decl_line);
+		if (!out->decl_file)
+			die_unsigned(dw, d, DW_AT_decl_file, &out->decl_file);
+		uint64_t origin = die_reference(dw, d, DW_AT_abstract_origin);
+		if (d != die)
+			dwarf_dealloc_die(d);
+		d = NULL;
+		err = NULL;
+		if (origin && !(origin & MP_DW_WHERE) &&
+		    dwarf_offdie_b(dw->dbg, origin, true, &d, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			d = NULL;
+		}
+	}
+	if (d && d != die)
+		dwarf_dealloc_die(d);
+}
+
+/* Where a kept variable was declared, and in which level of scopes. */
+typedef struct declared {
+	uint64_t line, file;
+	size_t level;
+} declared;
+
+/* Whether a variable declared at d is declared after the line its level's
+ * code is at: the levels' lines are the line table's for the innermost
+ * level, and for an outer one the line of the inlined call below it. */
+static bool declared_later(const declared *d, const uint64_t (*lines)[2], const bool *known)
+{
+	return known[d->level] && d->line && d->file == lines[d->level][1] &&
+	       d->line > lines[d->level][0];
+}
+
+mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
+{
+	memset(out, 0, sizeof(*out));
+	Dwarf_Die cu = NULL;
+	mp_error *e = unit_at(dw, pc, &cu);
+	if (e)
+		return e;
+	Dwarf_Addr base = 0;
+	Dwarf_Error err = NULL;
+	if (dwarf_lowpc(cu, &base, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		base = 0;
+	}
+	Dwarf_Die function = function_at(dw, cu, base, pc);
+	if (!function) {
+		uint64_t cu_offset = die_offset(dw, cu);
+		dwarf_dealloc_die(cu);
+		return mp_error_new(MP_ERR_NOT_FOUND,
+				    "%s: no function of the unit at .debug_info offset 0x%llx covers %#llx",
+				    dw->label, (unsigned long long)cu_offset, (unsigned long long)pc);
+	}
+	location_at(dw, function, DW_AT_frame_base, pc, &out->frame_base);
+	uint64_t lines[MAX_SCOPE_DEPTH][2];     /* line, file per level */
+	bool known[MAX_SCOPE_DEPTH] = {false}, inlined[MAX_SCOPE_DEPTH] = {false};
+	declared *decl = NULL;
+	size_t n_levels = 0, capacity = 0, decl_capacity = 0;
+	Dwarf_Die scope = function;
+	/* Down the chain of scopes holding pc, one level at a time: each
+	 * level's variables, and the one block or inlined call holding pc. */
+	while (scope && n_levels < MAX_SCOPE_DEPTH && !e) {
+		size_t level = n_levels++;
+		Dwarf_Die inner = NULL;
+		child_iter it = {.dw = dw, .parent = scope};
+		for (Dwarf_Die d = child_next(&it); d && !e; d = child_next(&it)) {
+			Dwarf_Half tag = die_tag(d);
+			if ((tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) &&
+			    !inner && die_contains(dw, d, base, pc)) {
+				inner = d;
+				it.die = NULL;
+				continue;
+			}
+			if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter)
+				continue;
+			mp_dw_expr location;
+			if (!location_at(dw, d, DW_AT_location, pc, &location)) {
+				out->skipped_no_location++;
+				continue;
+			}
+			if (out->n == MAX_LOCALS)
+				continue;
+			if (!MP_ARRAY_RESERVE(out->items, capacity, out->n + 1) ||
+			    !MP_ARRAY_RESERVE(decl, decl_capacity, out->n + 1)) {
+				e = mp_error_nomem();
+				break;
+			}
+			variable_facts facts;
+			variable_facts_of(dw, d, &facts);
+			out->items[out->n] = (mp_dw_local){facts.name, facts.type, location};
+			decl[out->n++] = (declared){facts.decl_line, facts.decl_file, level};
+		}
+		child_end(&it);
+		inlined[level] = inner && die_tag(inner) == DW_TAG_inlined_subroutine;
+		if (inlined[level])
+			known[level] = die_unsigned(dw, inner, DW_AT_call_line, &lines[level][0]) &&
+				       die_unsigned(dw, inner, DW_AT_call_file, &lines[level][1]);
+		else if (!inner)
+			known[level] = line_at(dw, cu, pc, &lines[level][0], &lines[level][1]);
+		dwarf_dealloc_die(scope);
+		scope = inner;
+	}
+	if (scope)
+		dwarf_dealloc_die(scope);
+	dwarf_dealloc_die(cu);
+	/* A level around a lexical block runs at the line of the level in
+	 * it: blocks have no call line. */
+	for (size_t level = n_levels; level-- > 1;)
+		if (!known[level - 1] && !inlined[level - 1] && known[level]) {
+			known[level - 1] = true;
+			lines[level - 1][0] = lines[level][0];
+			lines[level - 1][1] = lines[level][1];
+		}
+	size_t kept = 0;
+	for (size_t i = 0; !e && i < out->n; i++) {
+		if (declared_later(&decl[i], (const uint64_t(*)[2])lines, known)) {
+			out->skipped_later++;
+			continue;
+		}
+		out->items[kept++] = out->items[i];
+	}
+	out->n = kept;
+	free(decl);
+	if (e) {
+		mp_dw_locals_free(out);
+		return e;
+	}
+	return NULL;
+}
+
+void mp_dw_locals_free(mp_dw_locals *locals)
+{
+	free(locals->items);
+	memset(locals, 0, sizeof(*locals));
 }
