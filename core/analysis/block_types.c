@@ -1162,7 +1162,11 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_leaks *l
 	}
 	if (!err && main_module)
 		seed_frame_variables(&ty, main_module);
-	if (!err && main_module && !ty.nomem) {
+	/* MEMPROF_STACK_LOCALS=off leaves them out, to compare with what
+	 * the other roots type alone. */
+	const char *stack_locals = getenv("MEMPROF_STACK_LOCALS");
+	if (!err && main_module && !ty.nomem &&
+	    !(stack_locals && strcmp(stack_locals, "off") == 0)) {
 		mp_stack_roots_stats stats;
 		err = mp_stack_roots_visit(t, main_module, visit_stack_root, &ty, &stats);
 	}

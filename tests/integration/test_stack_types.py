@@ -1,0 +1,130 @@
+"""Stack locals as typed roots without a debugger: the stack_typed helper
+(built at -O0 and -O2) holds its blocks only from locals and parameters of
+several frames (a lexical block, an inlined call, a struct in memory, a
+second thread) and records the type of every block it allocates;
+`memprof leaks --blocks` on a core and on the live process must type none
+wrongly and every one right.  The shares typed right, wrong and untyped
+are printed.  Then stack_waste (C++, -O0 and -O2): `memprof recommend` on
+its core must find the overcapacity of a std::vector and a std::string in
+a Holder only a local points at, and the padding of the Padded objects a
+local std::vector holds, with savings within 10% of the program's own
+measure."""
+import json
+import os
+import shutil
+import tempfile
+
+from mptest import Held, check, finish, gcore, helper, memprof
+
+
+def read_truth(path):
+    truth = {}
+    for line in open(path):
+        address, kind = line.rstrip("\n").split(" ", 1)
+        truth[int(address, 16)] = kind
+    return truth
+
+
+def type_counts(name, where, target, truth):
+    """(right, wrong, untyped) of the recorded blocks, or None."""
+    status, out, err = memprof("leaks", *target, "--blocks", "--format", "json")
+    if not check(status == 0, "%s %s: leaks --blocks exits 0: %s" % (name, where, err[-300:])):
+        return None
+    seen = {int(b["address"], 16): b for b in json.loads(out)["blocks"]}
+    right = wrong = untyped = 0
+    for address, kind in sorted(truth.items()):
+        block = seen.get(address)
+        if not check(block is not None, "%s %s: block %#x (%s) is in the listing"
+                     % (name, where, address, kind)):
+            continue
+        if block["type"] == kind:
+            right += 1
+        elif block["type"] is None:
+            untyped += 1
+        else:
+            wrong += 1
+            if wrong <= 3:
+                print("%s %s: block %#x is %s, memprof says %s (%s)"
+                      % (name, where, address, kind, block["type"], block["evidence"]))
+    total = right + wrong + untyped
+    print("%s %s: %d blocks held by stack locals: %d right (%.1f%%), %d wrong, %d untyped"
+          % (name, where, total, right, 100.0 * right / max(total, 1), wrong, untyped))
+    check(total == 243, "%s %s: the 243 recorded blocks were compared: %d" % (name, where, total))
+    return right, wrong, untyped
+
+
+def check_types(name, where, target, truth):
+    counts = type_counts(name, where, target, truth)
+    if counts:
+        check(counts[1] == 0 and counts[2] == 0,
+              "%s %s: every block typed right: %s" % (name, where, counts))
+
+
+for name in ("stack_typed_O0", "stack_typed_O2"):
+    tmp = tempfile.mkdtemp(prefix="memprof-stack-types-")
+    try:
+        truth_path = os.path.join(tmp, "truth.txt")
+        held = Held([helper(name), truth_path, "--hold"])
+        try:
+            core = gcore(held.pid, os.path.join(tmp, "stack.core"))
+            truth = read_truth(truth_path)
+            for where, target in (("core", ["--core", core]), ("live", ["--pid", str(held.pid)])):
+                check_types(name, where, target, truth)
+            # Without the frames' locals the other roots reach none of it.
+            os.environ["MEMPROF_STACK_LOCALS"] = "off"
+            try:
+                counts = type_counts(name, "core, stack locals off", ["--core", core], truth)
+            finally:
+                del os.environ["MEMPROF_STACK_LOCALS"]
+            check(counts and counts[0] == 0,
+                  "%s: without stack locals no block is typed right: %s" % (name, counts))
+        finally:
+            check(held.release() == 0, "%s exits normally" % name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def waste_truth(path):
+    """{(kind, subject): bytes} as the program measured them."""
+    truth = {}
+    for line in open(path):
+        kind, subject, size = line.split()
+        truth[(kind, subject)] = int(size)
+    return truth
+
+
+for name in ("stack_waste_O0", "stack_waste_O2"):
+    if not os.path.exists(helper(name)):
+        print("%s: not built (no C++ compiler), skipped" % name)
+        continue
+    tmp = tempfile.mkdtemp(prefix="memprof-stack-waste-")
+    try:
+        truth_path = os.path.join(tmp, "truth.txt")
+        held = Held([helper(name), truth_path, "--hold"])
+        try:
+            core = gcore(held.pid, os.path.join(tmp, "waste.core"))
+            truth = waste_truth(truth_path)
+            check(len(truth) == 3, "%s: three measures recorded: %s" % (name, truth))
+            status, out, err = memprof("recommend", "--core", core, "--format", "json")
+            if check(status == 0, "%s: recommend exits 0: %s" % (name, err[-300:])):
+                found = json.loads(out)["recommendations"]
+                for (kind, subject), size in sorted(truth.items()):
+                    # The description names the struct and member
+                    # ("size Holder.numbers (...)", "the members of Padded").
+                    match = [r for r in found if r["kind"] == kind and
+                             " %s " % subject in " %s " % r["description"]]
+                    if not check(len(match) == 1, "%s: one %s finding for %s: %s"
+                                 % (name, kind, subject,
+                                    [(r["kind"], r["description"][:80]) for r in found])):
+                        continue
+                    saved = match[0]["estimated_savings_bytes"]
+                    print("%s: %s %s: memprof %d bytes, the program %d"
+                          % (name, kind, subject, saved, size))
+                    check(abs(saved - size) <= size // 10,
+                          "%s: %s %s saves %d bytes, the program says %d (within 10%%)"
+                          % (name, kind, subject, saved, size))
+        finally:
+            check(held.release() == 0, "%s exits normally" % name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+finish()
