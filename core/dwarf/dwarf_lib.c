@@ -3,6 +3,7 @@
  * DW_LIBDWARF_VERSION_MAJOR, for the 0.x and 2.x releases whose init,
  * CU-iteration and sibling calls changed signature. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,10 @@ struct mp_dw {
 	int aranges_state;
 	Dwarf_Arange *aranges;
 	Dwarf_Signed n_aranges;
+	/* Without them, the units' own code ranges (load_unit_ranges). */
+	bool unit_ranges_loaded;
+	struct unit_range *unit_ranges;
+	size_t n_unit_ranges;
 #if !MP_DW_NEW_API
 	Dwarf_Obj_Access_Interface object;
 #endif
@@ -696,6 +701,7 @@ void mp_dw_close(mp_dw *dw)
 		if (dwarf_set_tied_dbg(dw->dbg, NULL, &err) == DW_DLV_ERROR)
 			dwarf_dealloc_error(dw->dbg, err);
 	}
+	free(dw->unit_ranges);
 	mp_dw_close(dw->alt);
 	for (size_t i = 0; i < dw->n_dwos; i++) {
 		Dwarf_Error err = NULL;
@@ -1700,6 +1706,26 @@ static void drop_error(Dwarf_Debug dbg, Dwarf_Error err)
 		dwarf_dealloc_error(dbg, err);
 }
 
+static Dwarf_Half die_tag(Dwarf_Die die)
+{
+	Dwarf_Half tag = 0;
+	Dwarf_Error err = NULL;
+	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
+		return 0;
+	return tag;
+}
+
+static uint64_t die_offset(mp_dw *dw, Dwarf_Die die)
+{
+	Dwarf_Off off = 0;
+	Dwarf_Error err = NULL;
+	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return 0;
+	}
+	return off;
+}
+
 /* An unsigned attribute of a DIE, false when absent or not a constant. */
 static bool die_unsigned(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t *value)
 {
@@ -1730,8 +1756,40 @@ static uint64_t die_reference(mp_dw *dw, Dwarf_Die die, Dwarf_Half name)
 	return offset;
 }
 
-/* Whether a DWARF 5 range list (.debug_rnglists) holds pc. */
-static bool rnglists_contain(mp_dw *dw, Dwarf_Attribute attr, Dwarf_Half form, uint64_t pc)
+/* What the range readers below do with each range of a DIE: say whether
+ * one holds pc, or (collect) append them all to a table of the unit. */
+typedef struct range_query {
+	uint64_t pc;
+	bool found;
+	bool collect, nomem;
+	uint64_t unit;                 /* collect: the unit's offset */
+	struct unit_range *items;
+	size_t n, capacity;
+} range_query;
+
+typedef struct unit_range {
+	uint64_t low, high, unit;
+} unit_range;
+
+/* Takes one range; false when the query has its answer. */
+static bool range_add(range_query *q, uint64_t low, uint64_t high)
+{
+	if (!q->collect) {
+		q->found = q->pc >= low && q->pc < high;
+		return !q->found;
+	}
+	if (low >= high)
+		return true;
+	if (!MP_ARRAY_RESERVE(q->items, q->capacity, q->n + 1)) {
+		q->nomem = true;
+		return false;
+	}
+	q->items[q->n++] = (unit_range){low, high, q->unit};
+	return true;
+}
+
+/* The ranges of a DWARF 5 range list (.debug_rnglists). */
+static void rnglists_query(mp_dw *dw, Dwarf_Attribute attr, Dwarf_Half form, range_query *q)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Unsigned value = 0;
@@ -1739,22 +1797,21 @@ static bool rnglists_contain(mp_dw *dw, Dwarf_Attribute attr, Dwarf_Half form, u
 	if (form == DW_FORM_rnglistx) {
 		if (dwarf_formudata(attr, &value, &err) != DW_DLV_OK) {
 			drop_error(dw->dbg, err);
-			return false;
+			return;
 		}
 	} else if (dwarf_global_formref(attr, &offset, &err) == DW_DLV_OK) {
 		value = offset;
 	} else {
 		drop_error(dw->dbg, err);
-		return false;
+		return;
 	}
 	Dwarf_Rnglists_Head head = NULL;
 	Dwarf_Unsigned count = 0, global = 0;
 	if (dwarf_rnglists_get_rle_head(attr, form, value, &head, &count, &global, &err) != DW_DLV_OK) {
 		drop_error(dw->dbg, err);
-		return false;
+		return;
 	}
-	bool in = false;
-	for (Dwarf_Unsigned i = 0; i < count && i < MAX_RANGES && !in; i++) {
+	for (Dwarf_Unsigned i = 0; i < count && i < MAX_RANGES; i++) {
 		unsigned length = 0, code = 0;
 		Dwarf_Unsigned raw1 = 0, raw2 = 0, low = 0, high = 0;
 		Dwarf_Bool unavailable = 0;
@@ -1766,22 +1823,22 @@ static bool rnglists_contain(mp_dw *dw, Dwarf_Attribute attr, Dwarf_Half form, u
 		if (code == DW_RLE_end_of_list || code == DW_RLE_base_address ||
 		    code == DW_RLE_base_addressx || unavailable)
 			continue;
-		in = pc >= low && pc < high;
+		if (!range_add(q, low, high))
+			break;
 	}
 	dwarf_dealloc_rnglists_head(head);
-	return in;
 }
 
-/* Whether a DWARF 2-4 range list (.debug_ranges) holds pc; its entries
- * are relative to the unit's base address until a selection entry. */
-static bool ranges_contain(mp_dw *dw, Dwarf_Die die, Dwarf_Attribute attr, uint64_t base,
-			   uint64_t pc)
+/* The ranges of a DWARF 2-4 range list (.debug_ranges), whose entries are
+ * relative to the unit's base address until a selection entry. */
+static void ranges_query(mp_dw *dw, Dwarf_Die die, Dwarf_Attribute attr, uint64_t base,
+			 range_query *q)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Off offset = 0, real = 0;
 	if (dwarf_global_formref(attr, &offset, &err) != DW_DLV_OK) {
 		drop_error(dw->dbg, err);
-		return false;
+		return;
 	}
 	Dwarf_Ranges *ranges = NULL;
 	Dwarf_Signed count = 0;
@@ -1789,25 +1846,25 @@ static bool ranges_contain(mp_dw *dw, Dwarf_Die die, Dwarf_Attribute attr, uint6
 	if (dwarf_get_ranges_b(dw->dbg, offset, die, &real, &ranges, &count, &bytes, &err) !=
 	    DW_DLV_OK) {
 		drop_error(dw->dbg, err);
-		return false;
+		return;
 	}
-	bool in = false;
-	for (Dwarf_Signed i = 0; i < count && i < MAX_RANGES && !in; i++) {
+	for (Dwarf_Signed i = 0; i < count && i < MAX_RANGES; i++) {
 		if (ranges[i].dwr_type == DW_RANGES_ADDRESS_SELECTION)
 			base = ranges[i].dwr_addr2;
-		else if (ranges[i].dwr_type == DW_RANGES_ENTRY)
-			in = pc >= base + ranges[i].dwr_addr1 && pc < base + ranges[i].dwr_addr2;
+		else if (ranges[i].dwr_type == DW_RANGES_ENTRY &&
+			 !range_add(q, base + ranges[i].dwr_addr1, base + ranges[i].dwr_addr2))
+			break;
 	}
 #if MP_DW_NEW_API
 	dwarf_dealloc_ranges(dw->dbg, ranges, count);
 #else
 	dwarf_ranges_dealloc(dw->dbg, ranges, count);
 #endif
-	return in;
 }
 
-/* Whether the code of a function, block or inlined call holds pc. */
-static bool die_contains(mp_dw *dw, Dwarf_Die die, uint64_t base, uint64_t pc)
+/* The code ranges of a function, block, inlined call or unit: low and
+ * high pc, or DW_AT_ranges. */
+static void die_ranges(mp_dw *dw, Dwarf_Die die, uint64_t base, range_query *q)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Addr low = 0, high = 0;
@@ -1816,29 +1873,39 @@ static bool die_contains(mp_dw *dw, Dwarf_Die die, uint64_t base, uint64_t pc)
 		enum Dwarf_Form_Class kind = DW_FORM_CLASS_UNKNOWN;
 		if (dwarf_highpc_b(die, &high, &form, &kind, &err) != DW_DLV_OK) {
 			drop_error(dw->dbg, err);
-			return false;
+			return;
 		}
 		if (kind == DW_FORM_CLASS_CONSTANT)
 			high += low;
-		return pc >= low && pc < high;
+		range_add(q, low, high);
+		return;
 	}
 	drop_error(dw->dbg, err);
 	err = NULL;
 	Dwarf_Attribute attr = NULL;
 	if (dwarf_attr(die, DW_AT_ranges, &attr, &err) != DW_DLV_OK) {
 		drop_error(dw->dbg, err);
-		return false;
+		return;
 	}
 	Dwarf_Half form = 0, version = 0, offset_size = 0;
-	bool in = false;
 	if (dwarf_whatform(attr, &form, &err) == DW_DLV_OK &&
-	    dwarf_get_version_of_die(die, &version, &offset_size) == DW_DLV_OK)
-		in = version >= 5 ? rnglists_contain(dw, attr, form, pc)
-				  : ranges_contain(dw, die, attr, base, pc);
-	else
+	    dwarf_get_version_of_die(die, &version, &offset_size) == DW_DLV_OK) {
+		if (version >= 5)
+			rnglists_query(dw, attr, form, q);
+		else
+			ranges_query(dw, die, attr, base, q);
+	} else {
 		drop_error(dw->dbg, err);
+	}
 	free_attr(dw->dbg, attr);
-	return in;
+}
+
+/* Whether the code of a function, block or inlined call holds pc. */
+static bool die_contains(mp_dw *dw, Dwarf_Die die, uint64_t base, uint64_t pc)
+{
+	range_query q = {.pc = pc};
+	die_ranges(dw, die, base, &q);
+	return q.found;
 }
 
 /* The location an attribute (DW_AT_location, DW_AT_frame_base) gives at
@@ -1904,25 +1971,45 @@ static bool location_at(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t pc, 
 	return found;
 }
 
-/* The line and file number the line table gives pc in the unit, false
- * when no row covers it. */
-static bool line_at(mp_dw *dw, Dwarf_Die cu, uint64_t pc, uint64_t *line, uint64_t *file)
+/* The last component of a path: files are compared by it, as the line
+ * table's rows and the DIEs' DW_AT_decl_file number the same table in
+ * ways libdwarf releases report differently (DWARF 5 counts from 0). */
+static const char *base_name(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	return slash ? slash + 1 : path;
+}
+
+/* The name of entry index of the unit's file table, as DW_AT_decl_file
+ * and DW_AT_call_file number it, or NULL. */
+static const char *file_name(mp_dw *dw, Dwarf_Line_Context context, uint64_t index)
+{
+	const char *name = NULL;
+	Dwarf_Unsigned directory = 0, modified = 0, length = 0;
+	Dwarf_Form_Data16 *md5 = NULL;
+	Dwarf_Error err = NULL;
+	if (index > INT64_MAX ||
+	    dwarf_srclines_files_data_b(context, (Dwarf_Signed)index, &name, &directory, &modified,
+					&length, &md5, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		return NULL;
+	}
+	return base_name(name);
+}
+
+/* The line the line table gives pc and its file's base name (copied into
+ * file, of size bytes); false when no row covers pc. */
+static bool line_at(mp_dw *dw, Dwarf_Line_Context context, uint64_t pc, uint64_t *line,
+		    char *file, size_t size)
 {
 	Dwarf_Error err = NULL;
-	Dwarf_Unsigned version = 0;
-	Dwarf_Small tables = 0;
-	Dwarf_Line_Context context = NULL;
-	if (dwarf_srclines_b(cu, &version, &tables, &context, &err) != DW_DLV_OK) {
+	Dwarf_Line *lines = NULL;
+	Dwarf_Signed n = 0;
+	if (dwarf_srclines_from_linecontext(context, &lines, &n, &err) != DW_DLV_OK) {
 		drop_error(dw->dbg, err);
 		return false;
 	}
-	Dwarf_Line *lines = NULL;
-	Dwarf_Signed n = 0;
 	bool found = false;
-	if (dwarf_srclines_from_linecontext(context, &lines, &n, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		n = 0;
-	}
 	Dwarf_Addr here = 0, next = 0;
 	for (Dwarf_Signed i = 0; i + 1 < n; i++) {
 		Dwarf_Bool end = 0;
@@ -1934,22 +2021,66 @@ static bool line_at(mp_dw *dw, Dwarf_Die cu, uint64_t pc, uint64_t *line, uint64
 		}
 		if (end || pc < here || pc >= next)
 			continue;
-		Dwarf_Unsigned number = 0, file_number = 0;
+		Dwarf_Unsigned number = 0;
+		char *path = NULL;
 		if (dwarf_lineno(lines[i], &number, &err) == DW_DLV_OK &&
-		    dwarf_line_srcfileno(lines[i], &file_number, &err) == DW_DLV_OK) {
+		    dwarf_linesrc(lines[i], &path, &err) == DW_DLV_OK) {
 			*line = number;
-			*file = file_number;
+			snprintf(file, size, "%s", base_name(path));
+			dwarf_dealloc(dw->dbg, path, DW_DLA_STRING);
 			found = true;
 		} else {
 			drop_error(dw->dbg, err);
 		}
 		break;
 	}
-	dwarf_srclines_dealloc_b(context);
 	return found;
 }
 
-/* The unit DIE whose code holds pc, through .debug_aranges. */
+/* Every compile unit's code ranges, from the unit DIEs (for files
+ * without .debug_aranges, as clang writes them by default), read once.
+ * The walk over the units runs to the end: libdwarf keeps its place in
+ * the list of units between calls, and the index walk starts from it. */
+static mp_error *load_unit_ranges(mp_dw *dw)
+{
+	range_query q = {.collect = true};
+	mp_error *e = NULL;
+	for (;;) {
+		Dwarf_Error err = NULL;
+		Dwarf_Die cu = NULL;
+		int rc = shim_next_cu(dw->dbg, true, &cu, &err);
+		if (rc == DW_DLV_NO_ENTRY)
+			break;
+		if (rc != DW_DLV_OK) {
+			/* libdwarf cannot go on past a bad unit header: what
+			 * came before it is kept. */
+			drop_error(dw->dbg, err);
+			break;
+		}
+		if (!e && die_tag(cu) == DW_TAG_compile_unit) {
+			Dwarf_Addr base = 0;
+			if (dwarf_lowpc(cu, &base, &err) != DW_DLV_OK) {
+				drop_error(dw->dbg, err);
+				base = 0;
+			}
+			q.unit = die_offset(dw, cu);
+			die_ranges(dw, cu, base, &q);
+			if (q.nomem)
+				e = mp_error_nomem();
+		}
+		dwarf_dealloc_die(cu);
+	}
+	if (e) {
+		free(q.items);
+		return e;
+	}
+	dw->unit_ranges = q.items;
+	dw->n_unit_ranges = q.n;
+	return NULL;
+}
+
+/* The unit DIE whose code holds pc: through .debug_aranges, else the
+ * units' own ranges. */
 static mp_error *unit_at(mp_dw *dw, uint64_t pc, Dwarf_Die *cu)
 {
 	Dwarf_Error err = NULL;
@@ -1961,16 +2092,30 @@ static mp_error *unit_at(mp_dw *dw, uint64_t pc, Dwarf_Die *cu)
 	}
 	Dwarf_Arange arange = NULL;
 	Dwarf_Off offset = 0;
-	if (dw->aranges_state < 0 ||
-	    dwarf_get_arange(dw->aranges, (Dwarf_Unsigned)dw->n_aranges, pc, &arange, &err) !=
-		    DW_DLV_OK ||
-	    dwarf_get_cu_die_offset(arange, &offset, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return mp_error_new(MP_ERR_NOT_FOUND, "%s: no compilation unit in .debug_aranges covers %#llx",
-				    dw->label, (unsigned long long)pc);
+	bool found = dw->aranges_state > 0 &&
+		     dwarf_get_arange(dw->aranges, (Dwarf_Unsigned)dw->n_aranges, pc, &arange,
+				      &err) == DW_DLV_OK &&
+		     dwarf_get_cu_die_offset(arange, &offset, &err) == DW_DLV_OK;
+	drop_error(dw->dbg, err);
+	err = NULL;
+	if (!found) {
+		if (!dw->unit_ranges_loaded) {
+			dw->unit_ranges_loaded = true;
+			mp_error *e = load_unit_ranges(dw);
+			if (e)
+				return e;
+		}
+		for (size_t i = 0; i < dw->n_unit_ranges && !found; i++)
+			if (pc >= dw->unit_ranges[i].low && pc < dw->unit_ranges[i].high) {
+				offset = dw->unit_ranges[i].unit;
+				found = true;
+			}
 	}
+	if (!found)
+		return mp_error_new(MP_ERR_NOT_FOUND, "%s: no compilation unit covers %#llx",
+				    dw->label, (unsigned long long)pc);
 	if (dwarf_offdie_b(dw->dbg, offset, true, cu, &err) != DW_DLV_OK)
-		return dw_error(dw, err, offset, "the unit .debug_aranges names");
+		return dw_error(dw, err, offset, "the unit holding a pc");
 	return NULL;
 }
 
@@ -2015,26 +2160,6 @@ static void child_end(child_iter *it)
 	if (it->die)
 		dwarf_dealloc_die(it->die);
 	it->die = NULL;
-}
-
-static Dwarf_Half die_tag(Dwarf_Die die)
-{
-	Dwarf_Half tag = 0;
-	Dwarf_Error err = NULL;
-	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
-		return 0;
-	return tag;
-}
-
-static uint64_t die_offset(mp_dw *dw, Dwarf_Die die)
-{
-	Dwarf_Off off = 0;
-	Dwarf_Error err = NULL;
-	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return 0;
-	}
-	return off;
 }
 
 /* The function holding pc: a DW_TAG_subprogram among the unit's children
@@ -2122,20 +2247,23 @@ static void variable_facts_of(mp_dw *dw, Dwarf_Die die, variable_facts *out)
 		dwarf_dealloc_die(d);
 }
 
-/* Where a kept variable was declared, and in which level of scopes. */
+/* Where a kept variable was declared (DW_AT_decl_file's index), and in
+ * which level of scopes. */
 typedef struct declared {
 	uint64_t line, file;
 	size_t level;
 } declared;
 
-/* Whether a variable declared at d is declared after the line its level's
- * code is at: the levels' lines are the line table's for the innermost
- * level, and for an outer one the line of the inlined call below it. */
-static bool declared_later(const declared *d, const uint64_t (*lines)[2], const bool *known)
-{
-	return known[d->level] && d->line && d->file == lines[d->level][1] &&
-	       d->line > lines[d->level][0];
-}
+/* The line a level of scopes is at, and its file's base name: from the
+ * line table for the innermost level, from the inlined call below it for
+ * an outer one. */
+typedef struct level_line {
+	bool known;
+	bool inlined;          /* the level holds pc through an inlined call */
+	uint64_t line;
+	uint64_t call_file;    /* inlined: DW_AT_call_file */
+	const char *file;
+} level_line;
 
 mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 {
@@ -2159,8 +2287,8 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 				    dw->label, (unsigned long long)cu_offset, (unsigned long long)pc);
 	}
 	location_at(dw, function, DW_AT_frame_base, pc, &out->frame_base);
-	uint64_t lines[MAX_SCOPE_DEPTH][2];     /* line, file per level */
-	bool known[MAX_SCOPE_DEPTH] = {false}, inlined[MAX_SCOPE_DEPTH] = {false};
+	level_line levels[MAX_SCOPE_DEPTH];
+	memset(levels, 0, sizeof(levels));
 	declared *decl = NULL;
 	size_t n_levels = 0, capacity = 0, decl_capacity = 0;
 	Dwarf_Die scope = function;
@@ -2169,13 +2297,15 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 	while (scope && n_levels < MAX_SCOPE_DEPTH && !e) {
 		size_t level = n_levels++;
 		Dwarf_Die inner = NULL;
+		uint64_t inner_offset = 0;
 		child_iter it = {.dw = dw, .parent = scope};
 		for (Dwarf_Die d = child_next(&it); d && !e; d = child_next(&it)) {
 			Dwarf_Half tag = die_tag(d);
 			if ((tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) &&
-			    !inner && die_contains(dw, d, base, pc)) {
-				inner = d;
-				it.die = NULL;
+			    !inner_offset && die_contains(dw, d, base, pc)) {
+				/* Read again after the siblings: variables may
+				 * follow the block. */
+				inner_offset = die_offset(dw, d);
 				continue;
 			}
 			if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter)
@@ -2198,29 +2328,54 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 			decl[out->n++] = (declared){facts.decl_line, facts.decl_file, level};
 		}
 		child_end(&it);
-		inlined[level] = inner && die_tag(inner) == DW_TAG_inlined_subroutine;
-		if (inlined[level])
-			known[level] = die_unsigned(dw, inner, DW_AT_call_line, &lines[level][0]) &&
-				       die_unsigned(dw, inner, DW_AT_call_file, &lines[level][1]);
-		else if (!inner)
-			known[level] = line_at(dw, cu, pc, &lines[level][0], &lines[level][1]);
+		if (inner_offset && dwarf_offdie_b(dw->dbg, inner_offset, true, &inner, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			err = NULL;
+			inner = NULL;
+		}
+		level_line *l = &levels[level];
+		l->inlined = inner && die_tag(inner) == DW_TAG_inlined_subroutine;
+		if (l->inlined)
+			l->known = die_unsigned(dw, inner, DW_AT_call_line, &l->line) &&
+				   die_unsigned(dw, inner, DW_AT_call_file, &l->call_file);
 		dwarf_dealloc_die(scope);
 		scope = inner;
 	}
 	if (scope)
 		dwarf_dealloc_die(scope);
-	dwarf_dealloc_die(cu);
+	/* The lines, from the unit's line table: without one nothing is
+	 * left out for its line. */
+	Dwarf_Unsigned version = 0;
+	Dwarf_Small tables = 0;
+	Dwarf_Line_Context context = NULL;
+	char innermost[256] = "";
+	if (!e && dwarf_srclines_b(cu, &version, &tables, &context, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		context = NULL;
+	}
+	for (size_t level = 0; context && level < n_levels; level++) {
+		level_line *l = &levels[level];
+		if (l->inlined && l->known)
+			l->file = file_name(dw, context, l->call_file);
+		else if (level + 1 == n_levels)
+			l->known = line_at(dw, context, pc, &l->line, innermost, sizeof(innermost)) &&
+				   innermost[0];
+		if (level + 1 == n_levels && l->known)
+			l->file = innermost;
+		l->known = l->known && l->file;
+	}
 	/* A level around a lexical block runs at the line of the level in
 	 * it: blocks have no call line. */
 	for (size_t level = n_levels; level-- > 1;)
-		if (!known[level - 1] && !inlined[level - 1] && known[level]) {
-			known[level - 1] = true;
-			lines[level - 1][0] = lines[level][0];
-			lines[level - 1][1] = lines[level][1];
-		}
+		if (!levels[level - 1].known && !levels[level - 1].inlined && levels[level].known)
+			levels[level - 1] = (level_line){true, false, levels[level].line, 0,
+							 levels[level].file};
 	size_t kept = 0;
 	for (size_t i = 0; !e && i < out->n; i++) {
-		if (declared_later(&decl[i], (const uint64_t(*)[2])lines, known)) {
+		const level_line *l = &levels[decl[i].level];
+		const char *file = context && l->known && decl[i].line > l->line
+					   ? file_name(dw, context, decl[i].file) : NULL;
+		if (file && strcmp(file, l->file) == 0) {
 			out->skipped_later++;
 			continue;
 		}
@@ -2228,6 +2383,9 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 	}
 	out->n = kept;
 	free(decl);
+	if (context)
+		dwarf_srclines_dealloc_b(context);
+	dwarf_dealloc_die(cu);
 	if (e) {
 		mp_dw_locals_free(out);
 		return e;

@@ -3,10 +3,13 @@
  * the structures below, writes one line per block it allocated to
  * TRUTH_FILE ("0xADDR TYPE" in memprof's spelling), prints "ready PID" and
  * waits for end of file on stdin, deep in a chain of calls.  No global
- * points into the heap.
+ * points into the heap but one `void *` (type "-" in the truth: nothing
+ * in memory tells its block's type).
  *
- * The frames, innermost first: hold (reading stdin); in_block, whose
- * table is a local of a lexical block and whose leaves a parameter;
+ * The frames, innermost first: hold (reading stdin); late_declared, with
+ * a local declared after the line it waits at, whose slot holds a stale
+ * pointer at -O0; in_block, whose table is a local of a lexical block and
+ * whose leaves a parameter;
  * build_inlined, inlined into outer, with a local pair; outer, with a
  * struct box in memory holding a list; and a second thread whose list is
  * a local of its start function.  Built at -O0 (every local in its stack
@@ -135,13 +138,40 @@ __attribute__((noinline)) static void hold(int argc, char **argv)
 	}
 }
 
+/* Leaves a pointer to a struct node where late_declared keeps `late`
+ * (the same frame layout, called from the same frame): at -O0, `late`'s
+ * slot holds it until `late` is assigned. */
+__attribute__((noinline)) static void prime(struct node *stale)
+{
+	struct node *late = stale;
+	sink += late->id;
+}
+
+/* `late` is declared after the line where the frame waits: its slot holds
+ * the stale pointer prime left, which must not type the block. */
+__attribute__((noinline)) static void late_declared(int argc, char **argv)
+{
+	hold(argc, argv);
+	struct cell *late = malloc(sizeof(*late));
+	if (!late)
+		exit(4);
+	late->value = 1;
+	sink += late->value;
+	free(late);
+}
+
+/* Only an untyped root holds it: nothing in memory says its type. */
+void *untyped_root;
+
 __attribute__((noinline)) static void in_block(struct leaf *leaves, int argc, char **argv)
 {
 	sink = leaves->key;
 	{
 		struct table *table = make_table(50);
+		untyped_root = xmalloc(sizeof(struct node), "-");
 		close(truth_fd);
-		hold(argc, argv);
+		prime(untyped_root);
+		late_declared(argc, argv);
 		sink += (long)table->n + table->cells[3]->value;
 	}
 	sink += leaves->sibling->key;

@@ -3,7 +3,8 @@
 several frames (a lexical block, an inlined call, a struct in memory, a
 second thread) and records the type of every block it allocates;
 `memprof leaks --blocks` on a core and on the live process must type none
-wrongly and every one right.  The shares typed right, wrong and untyped
+wrongly and every one right, and leave untyped the one block only a
+`void *` holds, whose address a not-yet-declared local's slot holds.  The shares typed right, wrong and untyped
 are printed.  Then stack_waste (C++, -O0 and -O2): `memprof recommend` on
 its core must find the overcapacity of a std::vector and a std::string in
 a Holder only a local points at, and the padding of the Padded objects a
@@ -36,6 +37,13 @@ def type_counts(name, where, target, truth):
         block = seen.get(address)
         if not check(block is not None, "%s %s: block %#x (%s) is in the listing"
                      % (name, where, address, kind)):
+            continue
+        if kind == "-":
+            # Only a void * holds it, and a local declared after the line
+            # its frame waits at has a stale pointer to it in its slot
+            # (at -O0): that local is not in scope yet.
+            check(block["type"] is None, "%s %s: block %#x, held by a void * only, is untyped: %s (%s)"
+                  % (name, where, address, block["type"], block["evidence"]))
             continue
         if block["type"] == kind:
             right += 1
