@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "truth.h"
+
 struct node {
 	struct node *next;
 	long id;
@@ -54,28 +56,9 @@ struct box {
 	long tag;
 };
 
-static int truth_fd = -1;
 static int wake[2];
 static volatile int worker_built;
 volatile long sink;
-
-static void record(const void *block, const char *type)
-{
-	char line[160];
-	int n = snprintf(line, sizeof(line), "%p %s\n", block, type);
-	if (n > 0 && write(truth_fd, line, (size_t)n) != n)
-		exit(3);
-}
-
-static void *xmalloc(size_t size, const char *type)
-{
-	void *p = malloc(size);
-	if (!p)
-		exit(4);
-	memset(p, 0, size);
-	record(p, type);
-	return p;
-}
 
 __attribute__((noinline)) static struct node *make_list(int n, long first)
 {
@@ -218,8 +201,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2 || pipe(wake) != 0)
 		return 2;
-	truth_fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (truth_fd < 0)
+	if (!truth_open(argv[1]))
 		return 2;
 	pthread_t thread;
 	if (pthread_create(&thread, NULL, worker, NULL) != 0)
