@@ -113,6 +113,10 @@ mp_error *mp_stack_roots_visit(mp_target *t, const mp_module *m,
 		stats->frames += bt.n_frames;
 		for (size_t k = 0; k < bt.n_frames && go_on && !err; k++) {
 			const mp_frame *f = &bt.frames[k];
+			/* A frame the frame-pointer chain gave is a guess, and so
+			 * is every frame above it: no locals are read there. */
+			if (f->source == MP_FRAME_POINTER)
+				break;
 			uint64_t pc = k ? f->pc - 1 : f->pc;
 			if (pc < start || pc >= end)
 				continue;

@@ -2,7 +2,8 @@
  * target is unwound (unwind.h) and the variables and parameters in scope
  * in each frame of a module with DWARF (dwarf_lib.h, mp_dw_locals_at) are
  * evaluated against the frame's recovered registers (dwarf_expr.h).  What
- * cannot be evaluated exactly is left out, never guessed.  Nothing is
+ * cannot be evaluated exactly is left out, never guessed: so are the
+ * frames from the first one the frame-pointer chain gave on.  Nothing is
  * written to the target. */
 #ifndef MEMPROF_CORE_ANALYSIS_STACK_ROOTS_H
 #define MEMPROF_CORE_ANALYSIS_STACK_ROOTS_H
