@@ -1,8 +1,9 @@
 // Waste that only stack locals lead to, for `memprof recommend` without a
 // debugger: `stack_waste TRUTH_FILE --hold` builds it, writes the program's
-// own measure of each waste to TRUTH_FILE, prints "ready PID" and waits for
-// end of file on stdin, deep in a chain of calls.  No global points into
-// the heap.
+// own measure of each waste to TRUTH_FILE and the type of each block it
+// allocated to TRUTH_FILE.blocks ("0xADDR TYPE" in memprof's spelling),
+// prints "ready PID" and waits for end of file on stdin, deep in a chain
+// of calls.  No global points into the heap.
 //
 //   overcapacity Holder.numbers BYTES   a std::vector<long> reserved far
 //                                       beyond its length, in a Holder on
@@ -41,8 +42,13 @@ struct Holder {
 	std::string text;
 };
 
-static FILE *truth;
+static FILE *truth, *blocks;
 volatile long sink;
+
+static void record(const void *block, const char *type)
+{
+	std::fprintf(blocks, "%p %s\n", block, type);
+}
 
 // What malloc really gives a request of size bytes, as a chunk.
 static size_t chunk_of(size_t size)
@@ -84,10 +90,13 @@ __attribute__((noinline)) static void inner(int argc, char **argv)
 		p->id = (long)i;
 		p->value = (double)i;
 		items.push_back(p);
+		record(p, "Padded");
 	}
+	record(items.data(), "Padded *[]");
 	std::fprintf(truth, "struct-padding Padded %zu\n",
 		     n * (chunk_of(sizeof(Padded)) - chunk_of(sizeof(PaddedReordered))));
 	std::fclose(truth);
+	std::fclose(blocks);
 	hold(argc, argv);
 	for (Padded *p : items)
 		sink += p->id;
@@ -101,6 +110,9 @@ __attribute__((noinline)) static void outer(int argc, char **argv)
 		holder->numbers.push_back(i);
 	holder->text.reserve(5000);
 	holder->text = "short text";
+	record(holder, "Holder");
+	record(holder->numbers.data(), "long int[]");
+	record(&holder->text[0], "char[] (string)");
 	std::fprintf(truth, "overcapacity Holder.numbers %zu\n",
 		     malloc_usable_size(holder->numbers.data()) -
 			     holder->numbers.size() * sizeof(long));
@@ -114,6 +126,9 @@ __attribute__((noinline)) static void outer(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !(truth = std::fopen(argv[1], "w")))
+		return 2;
+	std::string blocks_path = std::string(argv[1]) + ".blocks";
+	if (!(blocks = std::fopen(blocks_path.c_str(), "w")))
 		return 2;
 	outer(argc, argv);
 	return 0;
