@@ -1,102 +1,26 @@
-/* libdwarf behind mp_dw (see dwarf_lib.h).  The only file that includes
- * libdwarf.h.  Written for libdwarf 20210528 (Debian 12) and, guarded by
+/* libdwarf behind mp_dw (see dwarf_lib.h).  With dwarf_scopes.c, the only
+ * file that includes libdwarf.h (through dwarf_lib_internal.h).  Written
+ * for libdwarf 20210528 (Debian 12) and, guarded by
  * DW_LIBDWARF_VERSION_MAJOR, for the 0.x and 2.x releases whose init,
  * CU-iteration and sibling calls changed signature. */
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <dwarf.h>
-#include <libdwarf.h>
 #include <zlib.h>
 
 #include "die_scanner.h"
-#include "dwarf_lib.h"
-#include "array.h"
+#include "dwarf_lib_internal.h"
 #include "elf/elf_file.h"
 #include "error.h"
 #include "progress.h"
 
 enum { MAX_WALK_DEPTH = 64 };
 
-/* The offsets this module hands out say which file and section a DIE lies
- * in: a dwz supplementary file's .debug_info and a DWARF 4 .debug_types
- * have offsets of their own that collide with .debug_info's, and the type
- * model keys everything by offset.  Real sections never reach 2^62. */
-#define MP_DW_ALT   (UINT64_C(1) << 63)   /* in the supplementary file */
-#define MP_DW_TYPES (UINT64_C(1) << 62)   /* in .debug_types */
-/* Split DWARF: bits 48..61 hold 1 + the index of the .dwo file (or .dwp
- * package) in the executable's handle; each file's offsets start at 0. */
-#define MP_DW_DWO_SHIFT 48
-#define MP_DW_DWO_MAX   ((UINT64_C(1) << 14) - 1)
-#define MP_DW_DWO       (MP_DW_DWO_MAX << MP_DW_DWO_SHIFT)
-#define MP_DW_WHERE (MP_DW_ALT | MP_DW_TYPES | MP_DW_DWO)
-
-struct mp_dw {
-	Dwarf_Debug dbg;
-	int fd;
-	char *label;
-	/* Zero-copy access (libdwarf 2021 API, uncompressed sections): the
-	 * file stays mapped and libdwarf reads sections in place instead of
-	 * copying .debug_info and .debug_str into the heap. */
-	mp_elf *elf;
-	const Elf64_Shdr *shdrs;
-	size_t n_shdrs;
-	const char *shstrtab;
-	size_t shstrtab_size;
-	/* SHF_COMPRESSED sections inflated on first load, by section index
-	 * (Debian's debug files compress .debug_* with zlib). */
-	unsigned char **inflated;
-	bool object_init;
-	/* dwz: the supplementary file (.gnu_debugaltlink), tied to this one
-	 * so libdwarf reads DW_FORM_GNU_strp_alt strings from it; bits is
-	 * MP_DW_ALT in the supplementary file's own handle, else 0. */
-	struct mp_dw *alt;
-	uint64_t bits;
-	/* The file has type units (.debug_types, or DWARF 5 type units,
-	 * which GCC puts first): only then does the index walk look for the
-	 * attributes of their stubs, which cost time on every DIE. */
-	bool type_units;
-	/* The file's path: split DWARF's .dwp package lies beside it. */
-	char *path;
-	/* Split DWARF (-gsplit-dwarf): the executable's skeleton units name
-	 * .dwo files holding the DIEs, opened as the walk meets them (or one
-	 * EXE.dwp package holding them all) and tied to this handle, whose
-	 * .debug_addr gives their addresses.  bits is MP_DW_DWO's field in
-	 * their own handles. */
-	struct mp_dw **dwos;
-	size_t n_dwos;
-	bool dwp_tried, dwp;
-	/* Call-frame information, read on first use: 0 not yet, 1 read,
-	 * -1 the file has none. */
-	int frames_state;
-	Dwarf_Cie *cies;
-	Dwarf_Fde *fdes;
-	Dwarf_Signed n_cies, n_fdes;
-	/* .debug_aranges, read on first use for frame variables: 0 not yet,
-	 * 1 read, -1 the file has none. */
-	int aranges_state;
-	Dwarf_Arange *aranges;
-	Dwarf_Signed n_aranges;
-	/* Without them, the units' own code ranges (load_unit_ranges). */
-	bool unit_ranges_loaded;
-	struct unit_range *unit_ranges;
-	size_t n_unit_ranges;
-#if !MP_DW_NEW_API
-	Dwarf_Obj_Access_Interface object;
-#endif
-};
-
 /* ------------------------------------------------------ version shims */
 
-#if defined(DW_LIBDWARF_VERSION_MAJOR)
-#define MP_DW_NEW_API 1
-#else
-#define MP_DW_NEW_API 0
-#endif
 
 static int shim_init(int fd, Dwarf_Debug *dbg, Dwarf_Error *err)
 {
@@ -119,7 +43,7 @@ static void shim_finish(Dwarf_Debug dbg)
 }
 
 /* Advances to the next CU of .debug_info; *cu_die is its unit DIE. */
-static int shim_next_cu(Dwarf_Debug dbg, Dwarf_Bool is_info, Dwarf_Die *cu_die,
+int mp_dwi_shim_next_cu(Dwarf_Debug dbg, Dwarf_Bool is_info, Dwarf_Die *cu_die,
 			Dwarf_Error *err)
 {
 	Dwarf_Unsigned header_length = 0, type_offset = 0, next = 0;
@@ -162,7 +86,7 @@ static int shim_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
  * sibling attribute that points back made the index walk loop forever
  * (found by fuzz_elf).  Such a sibling is DW_DLV_ERROR with *backwards set
  * and no libdwarf error. */
-static int next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
+int mp_dwi_next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
 			Dwarf_Error *err, bool *backwards)
 {
 	*backwards = false;
@@ -183,7 +107,7 @@ static int next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
 	return DW_DLV_OK;
 }
 
-static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
+void mp_dwi_free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 {
 	(void)dbg;
 	dwarf_dealloc_attribute(attr);
@@ -404,9 +328,9 @@ static bool obj_prepare(mp_dw *dw, const char *path)
  * and when it cannot read a unit header there it frees that unit's record
  * and goes on using it (internal_load_rnglists_contexts lacks a return
  * after the error): a double free on the first type lookup, found by
- * fuzz_elf.  memprof reads no range lists, so before libdwarf sees a file
- * its range list headers are read the way libdwarf reads them, and a file
- * libdwarf would fail on is refused. */
+ * fuzz_elf.  So before libdwarf sees a file (memprof reads range lists only
+ * for frame variables, dwarf_scopes.c) its range list headers are read the
+ * way libdwarf reads them, and a file libdwarf would fail on is refused. */
 
 /* A section's bytes as libdwarf loads them: in place, or inflated into
  * *owned (SHF_COMPRESSED, or .zdebug's "ZLIB" header).  False when there
@@ -578,7 +502,7 @@ static mp_error *check_compression(const mp_dw *dw, const mp_elf *elf)
 
 /* ------------------------------------------------------------ errors */
 
-static mp_error *dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
+mp_error *mp_dwi_dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
 			  const char *what)
 {
 	const char *message = err ? dwarf_errmsg(err) : "no entry";
@@ -691,17 +615,12 @@ void mp_dw_close(mp_dw *dw)
 		return;
 	if (dw->dbg && dw->frames_state > 0)
 		dwarf_fde_cie_list_dealloc(dw->dbg, dw->cies, dw->n_cies, dw->fdes, dw->n_fdes);
-	if (dw->dbg && dw->aranges_state > 0) {
-		for (Dwarf_Signed i = 0; i < dw->n_aranges; i++)
-			dwarf_dealloc(dw->dbg, dw->aranges[i], DW_DLA_ARANGE);
-		dwarf_dealloc(dw->dbg, dw->aranges, DW_DLA_LIST);
-	}
+	mp_dwi_scopes_free(dw);
 	if (dw->dbg && dw->alt) {
 		Dwarf_Error err = NULL;
 		if (dwarf_set_tied_dbg(dw->dbg, NULL, &err) == DW_DLV_ERROR)
 			dwarf_dealloc_error(dw->dbg, err);
 	}
-	free(dw->unit_ranges);
 	mp_dw_close(dw->alt);
 	for (size_t i = 0; i < dw->n_dwos; i++) {
 		Dwarf_Error err = NULL;
@@ -737,7 +656,7 @@ void mp_dw_close(mp_dw *dw)
 
 /* ------------------------------------------------------- attributes */
 
-static bool form_unsigned(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *value)
+bool mp_dwi_form_unsigned(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *value)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Unsigned u = 0;
@@ -784,7 +703,7 @@ static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, 
 		return false;
 	}
 	uint64_t u;
-	if (!form_unsigned(dbg, attr, &u))
+	if (!mp_dwi_form_unsigned(dbg, attr, &u))
 		return false;
 	*value = (int64_t)u;
 	return true;
@@ -792,7 +711,7 @@ static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, 
 
 /* The offset (MP_DW_WHERE bits included) a reference attribute of a DIE
  * that lies where `where` says points at. */
-static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t where, uint64_t *offset)
+bool mp_dwi_form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t where, uint64_t *offset)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Half form = 0;
@@ -944,30 +863,30 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp
 			dwarf_dealloc_error(dbg, err);
 		break;
 	}
-	case DW_AT_type: d->type = 0; form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->type); break;
+	case DW_AT_type: d->type = 0; mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->type); break;
 	case DW_AT_specification:
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
 		break;
 	case DW_AT_abstract_origin:
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->abstract_origin);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->abstract_origin);
 		break;
-	case DW_AT_discr: form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->discr); break;
+	case DW_AT_discr: mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->discr); break;
 	case DW_AT_signature:
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
 		break;
-	case DW_AT_byte_size: d->has_size = form_unsigned(dbg, attr, &d->size); break;
-	case DW_AT_bit_size: d->has_bit_size = form_unsigned(dbg, attr, &d->bit_size); break;
+	case DW_AT_byte_size: d->has_size = mp_dwi_form_unsigned(dbg, attr, &d->size); break;
+	case DW_AT_bit_size: d->has_bit_size = mp_dwi_form_unsigned(dbg, attr, &d->bit_size); break;
 	case DW_AT_data_bit_offset:
-		d->has_data_bit_offset = form_unsigned(dbg, attr, &d->data_bit_offset);
+		d->has_data_bit_offset = mp_dwi_form_unsigned(dbg, attr, &d->data_bit_offset);
 		break;
-	case DW_AT_bit_offset: d->has_bit_offset = form_unsigned(dbg, attr, &d->bit_offset); break;
+	case DW_AT_bit_offset: d->has_bit_offset = mp_dwi_form_unsigned(dbg, attr, &d->bit_offset); break;
 	case DW_AT_data_member_location:
 		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
 		    form == DW_FORM_block) {
 			d->has_member_location = expr_member_location(dbg, attr, &d->member_location);
 			d->member_location_is_expression = !d->has_member_location;
 		} else {
-			d->has_member_location = form_unsigned(dbg, attr, &d->member_location);
+			d->has_member_location = mp_dwi_form_unsigned(dbg, attr, &d->member_location);
 		}
 		break;
 	case DW_AT_upper_bound: {
@@ -979,7 +898,7 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp
 			none = v < 0;
 			u = (uint64_t)v;
 		} else {
-			ok = form_unsigned(dbg, attr, &u);
+			ok = mp_dwi_form_unsigned(dbg, attr, &u);
 			unsigned width = form_width(form);
 			none = width && u == (width == 8 ? UINT64_MAX : (1ull << (8 * width)) - 1);
 		}
@@ -995,14 +914,14 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp
 		break;
 	}
 	case DW_AT_lower_bound: d->has_lower_bound = form_signed(dbg, attr, form, &d->lower_bound); break;
-	case DW_AT_count: d->has_count = form_unsigned(dbg, attr, &d->count); break;
+	case DW_AT_count: d->has_count = mp_dwi_form_unsigned(dbg, attr, &d->count); break;
 	case DW_AT_const_value:
 		d->has_const_value = form_signed(dbg, attr, form, &d->const_value);
 		d->const_value_width = (uint8_t)form_width(form);
 		break;
-	case DW_AT_discr_value: d->has_discr_value = form_unsigned(dbg, attr, &d->discr_value); break;
-	case DW_AT_alignment: d->has_alignment = form_unsigned(dbg, attr, &d->alignment); break;
-	case DW_AT_encoding: d->has_encoding = form_unsigned(dbg, attr, &d->encoding); break;
+	case DW_AT_discr_value: d->has_discr_value = mp_dwi_form_unsigned(dbg, attr, &d->discr_value); break;
+	case DW_AT_alignment: d->has_alignment = mp_dwi_form_unsigned(dbg, attr, &d->alignment); break;
+	case DW_AT_encoding: d->has_encoding = mp_dwi_form_unsigned(dbg, attr, &d->encoding); break;
 	case DW_AT_location:
 		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
 		    form == DW_FORM_block)
@@ -1023,11 +942,11 @@ static mp_error *decode_head(mp_dw *dw, Dwarf_Die die, uint64_t hint,
 	memset(d, 0, sizeof(*d));
 	Dwarf_Off off = 0;
 	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK)
-		return dw_error(dw, err, hint, "DIE offset");
+		return mp_dwi_dw_error(dw, err, hint, "DIE offset");
 	d->offset = off | dw->bits | (dwarf_get_die_infotypes_flag(die) ? 0 : MP_DW_TYPES);
 	Dwarf_Half tag = 0;
 	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
-		return dw_error(dw, err, off, "DIE tag");
+		return mp_dwi_dw_error(dw, err, off, "DIE tag");
 	d->tag = tag;
 	Dwarf_Half children = 0;
 	dwarf_die_abbrev_children_flag(die, &children);
@@ -1046,13 +965,13 @@ static mp_error *decode_full(mp_dw *dw, Dwarf_Die die, uint64_t hint,
 	Dwarf_Signed n = 0;
 	int rc = dwarf_attrlist(die, &attrs, &n, &err);
 	if (rc == DW_DLV_ERROR)
-		return dw_error(dw, err, d->offset, "attributes");
+		return mp_dwi_dw_error(dw, err, d->offset, "attributes");
 	if (rc == DW_DLV_NO_ENTRY)
 		return NULL;
 	Dwarf_Debug dbg = dw->dbg;
 	for (Dwarf_Signed i = 0; i < n; i++) {
 		decode_attr(dbg, die, attrs[i], d);
-		free_attr(dw->dbg, attrs[i]);
+		mp_dwi_free_attr(dw->dbg, attrs[i]);
 	}
 	dwarf_dealloc(dw->dbg, attrs, DW_DLA_LIST);
 	return NULL;
@@ -1074,14 +993,14 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 			d->name = name;
 		else if (err)
 			dwarf_dealloc_error(dbg, err);
-		free_attr(dw->dbg, attr);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
 	err = NULL;
 	if (dwarf_attr(die, DW_AT_declaration, &attr, &err) == DW_DLV_OK) {
 		d->declaration = form_flag(dbg, attr);
-		free_attr(dw->dbg, attr);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
@@ -1090,8 +1009,8 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 	err = NULL;
 	if (d->declaration && dw->type_units &&
 	    dwarf_attr(die, DW_AT_signature, &attr, &err) == DW_DLV_OK) {
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
-		free_attr(dw->dbg, attr);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
@@ -1103,8 +1022,8 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 			 d->tag == DW_TAG_union_type || d->tag == DW_TAG_enumeration_type;
 	if (((aggregate && dw->type_units) || (d->has_children && d->tag != DW_TAG_subprogram)) &&
 	    dwarf_attr(die, DW_AT_specification, &attr, &err) == DW_DLV_OK) {
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
-		free_attr(dw->dbg, attr);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
@@ -1131,7 +1050,7 @@ static mp_error *offdie(mp_dw **dw, uint64_t offset, Dwarf_Die *die)
 	}
 	if (dwarf_offdie_b((*dw)->dbg, offset & ~MP_DW_WHERE, !(offset & MP_DW_TYPES), die,
 			   &err) != DW_DLV_OK)
-		return dw_error(*dw, err, offset & ~MP_DW_WHERE,
+		return mp_dwi_dw_error(*dw, err, offset & ~MP_DW_WHERE,
 				offset & MP_DW_TYPES ? "no DIE at this .debug_types offset"
 						     : "no DIE at this offset");
 	return NULL;
@@ -1163,7 +1082,7 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 	if (rc == DW_DLV_NO_ENTRY)
 		return NULL;
 	if (rc != DW_DLV_OK)
-		return dw_error(dw, err, offset, "first child");
+		return mp_dwi_dw_error(dw, err, offset, "first child");
 	mp_dw_die *items = NULL;
 	size_t n = 0, capacity = 0;
 	while (die) {
@@ -1189,10 +1108,10 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 		n++;
 		Dwarf_Die next = NULL;
 		bool backwards;
-		rc = next_sibling(dw->dbg, die, &next, &err, &backwards);
+		rc = mp_dwi_next_sibling(dw->dbg, die, &next, &err, &backwards);
 		if (rc == DW_DLV_ERROR) {
 			e = backwards ? sibling_loop_error(dw, items[n - 1].offset)
-				      : dw_error(dw, err, items[n - 1].offset, "next sibling");
+				      : mp_dwi_dw_error(dw, err, items[n - 1].offset, "next sibling");
 			break;
 		}
 		dwarf_dealloc_die(die);
@@ -1244,7 +1163,7 @@ static mp_error *add_split_file(mp_dw *dw, const char *path)
 		return e;
 	Dwarf_Error err = NULL;
 	if (dwarf_set_tied_dbg(dwo->dbg, dw->dbg, &err) != DW_DLV_OK) {
-		e = dw_error(dwo, err, 0, "tying the split DWARF file to the executable");
+		e = mp_dwi_dw_error(dwo, err, 0, "tying the split DWARF file to the executable");
 		mp_dw_close(dwo);
 		return e;
 	}
@@ -1322,21 +1241,21 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 					    dw->label);
 		Dwarf_Error err = NULL;
 		Dwarf_Die cu = NULL;
-		int rc = shim_next_cu(dw->dbg, is_info, &cu, &err);
+		int rc = mp_dwi_shim_next_cu(dw->dbg, is_info, &cu, &err);
 		if (rc == DW_DLV_NO_ENTRY)
 			return NULL;
 		if (rc != DW_DLV_OK)
-			return dw_error(dw, err, last_offset, "compilation unit header");
+			return mp_dwi_dw_error(dw, err, last_offset, "compilation unit header");
 		Dwarf_Off cu_offset = 0;
 		if (dwarf_dieoffset(cu, &cu_offset, &err) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu);
-			return dw_error(dw, err, last_offset, "compilation unit DIE");
+			return mp_dwi_dw_error(dw, err, last_offset, "compilation unit DIE");
 		}
 		last_offset = cu_offset;
 		Dwarf_Half unit_tag = 0;
 		if (dwarf_tag(cu, &unit_tag, &err) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu);
-			return dw_error(dw, err, cu_offset, "unit DIE tag");
+			return mp_dwi_dw_error(dw, err, cu_offset, "unit DIE tag");
 		}
 		dw->type_units |= unit_tag == DW_TAG_type_unit;
 		if (is_info && !dw->bits && (unit_tag == DW_TAG_skeleton_unit ||
@@ -1368,7 +1287,7 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 		rc = dwarf_child(cu, &first, &err);
 		dwarf_dealloc_die(cu);
 		if (rc == DW_DLV_ERROR)
-			return dw_error(dw, err, cu_offset, "first DIE of the unit");
+			return mp_dwi_dw_error(dw, err, cu_offset, "first DIE of the unit");
 		if (rc == DW_DLV_NO_ENTRY)
 			continue;
 		depth = 1;
@@ -1408,7 +1327,7 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 					Dwarf_Die child = NULL;
 					rc = dwarf_child(die, &child, &err);
 					if (rc == DW_DLV_ERROR) {
-						e = dw_error(dw, err, d.offset, "first child");
+						e = mp_dwi_dw_error(dw, err, d.offset, "first child");
 						goto fail;
 					}
 					function_level[depth] = d.tag == DW_TAG_namespace;
@@ -1422,10 +1341,10 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 			Dwarf_Die cur = stack[depth - 1];
 			Dwarf_Die next = NULL;
 			bool backwards;
-			rc = next_sibling(dw->dbg, cur, &next, &err, &backwards);
+			rc = mp_dwi_next_sibling(dw->dbg, cur, &next, &err, &backwards);
 			if (rc == DW_DLV_ERROR) {
 				e = backwards ? sibling_loop_error(dw, last_offset)
-					      : dw_error(dw, err, last_offset, "next sibling");
+					      : mp_dwi_dw_error(dw, err, last_offset, "next sibling");
 				goto fail;
 			}
 			dwarf_dealloc_die(cur);
@@ -1578,7 +1497,7 @@ mp_error *mp_dw_attach_alt(mp_dw *dw, const char *path)
 	alt->bits = MP_DW_ALT;
 	Dwarf_Error err = NULL;
 	if (dwarf_set_tied_dbg(dw->dbg, alt->dbg, &err) != DW_DLV_OK) {
-		e = dw_error(dw, err, 0, "tying the dwz supplementary file");
+		e = mp_dwi_dw_error(dw, err, 0, "tying the dwz supplementary file");
 		mp_dw_close(alt);
 		return e;
 	}
@@ -1687,714 +1606,4 @@ mp_error *mp_dw_frame_row_at(mp_dw *dw, uint64_t pc, mp_dw_frame_row *row)
 		return e;
 	}
 	return NULL;
-}
-
-/* --------------------------------------------------- frame variables */
-
-enum {
-	MAX_SCOPE_DEPTH = 64,        /* nested blocks and inlined calls */
-	MAX_NAMESPACES = 4096,       /* namespaces searched for the function */
-	MAX_SCOPE_CHILDREN = 65536,  /* DIEs looked at per scope */
-	MAX_LOCALS = 4096,           /* variables kept per frame */
-	MAX_LOCATION_ENTRIES = 4096, /* location list entries looked at */
-	MAX_RANGES = 4096,           /* range list entries looked at */
-};
-
-static void drop_error(Dwarf_Debug dbg, Dwarf_Error err)
-{
-	if (err)
-		dwarf_dealloc_error(dbg, err);
-}
-
-static Dwarf_Half die_tag(Dwarf_Die die)
-{
-	Dwarf_Half tag = 0;
-	Dwarf_Error err = NULL;
-	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
-		return 0;
-	return tag;
-}
-
-static uint64_t die_offset(mp_dw *dw, Dwarf_Die die)
-{
-	Dwarf_Off off = 0;
-	Dwarf_Error err = NULL;
-	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return 0;
-	}
-	return off;
-}
-
-/* An unsigned attribute of a DIE, false when absent or not a constant. */
-static bool die_unsigned(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t *value)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Attribute attr = NULL;
-	if (dwarf_attr(die, name, &attr, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return false;
-	}
-	bool ok = form_unsigned(dw->dbg, attr, value);
-	free_attr(dw->dbg, attr);
-	return ok;
-}
-
-/* The offset of the DIE a reference attribute names, 0 when absent. */
-static uint64_t die_reference(mp_dw *dw, Dwarf_Die die, Dwarf_Half name)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Attribute attr = NULL;
-	uint64_t offset = 0;
-	if (dwarf_attr(die, name, &attr, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return 0;
-	}
-	if (!form_ref(dw->dbg, attr, dw->bits, &offset))
-		offset = 0;
-	free_attr(dw->dbg, attr);
-	return offset;
-}
-
-/* What the range readers below do with each range of a DIE: say whether
- * one holds pc, or (collect) append them all to a table of the unit. */
-typedef struct range_query {
-	uint64_t pc;
-	bool found;
-	bool collect, nomem;
-	uint64_t unit;                 /* collect: the unit's offset */
-	struct unit_range *items;
-	size_t n, capacity;
-} range_query;
-
-typedef struct unit_range {
-	uint64_t low, high, unit;
-} unit_range;
-
-/* Takes one range; false when the query has its answer. */
-static bool range_add(range_query *q, uint64_t low, uint64_t high)
-{
-	if (!q->collect) {
-		q->found = q->pc >= low && q->pc < high;
-		return !q->found;
-	}
-	if (low >= high)
-		return true;
-	if (!MP_ARRAY_RESERVE(q->items, q->capacity, q->n + 1)) {
-		q->nomem = true;
-		return false;
-	}
-	q->items[q->n++] = (unit_range){low, high, q->unit};
-	return true;
-}
-
-/* The ranges of a DWARF 5 range list (.debug_rnglists). */
-static void rnglists_query(mp_dw *dw, Dwarf_Attribute attr, Dwarf_Half form, range_query *q)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Unsigned value = 0;
-	Dwarf_Off offset = 0;
-	if (form == DW_FORM_rnglistx) {
-		if (dwarf_formudata(attr, &value, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			return;
-		}
-	} else if (dwarf_global_formref(attr, &offset, &err) == DW_DLV_OK) {
-		value = offset;
-	} else {
-		drop_error(dw->dbg, err);
-		return;
-	}
-	Dwarf_Rnglists_Head head = NULL;
-	Dwarf_Unsigned count = 0, global = 0;
-	if (dwarf_rnglists_get_rle_head(attr, form, value, &head, &count, &global, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return;
-	}
-	for (Dwarf_Unsigned i = 0; i < count && i < MAX_RANGES; i++) {
-		unsigned length = 0, code = 0;
-		Dwarf_Unsigned raw1 = 0, raw2 = 0, low = 0, high = 0;
-		Dwarf_Bool unavailable = 0;
-		if (dwarf_get_rnglists_entry_fields_a(head, i, &length, &code, &raw1, &raw2,
-						      &unavailable, &low, &high, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			break;
-		}
-		if (code == DW_RLE_end_of_list || code == DW_RLE_base_address ||
-		    code == DW_RLE_base_addressx || unavailable)
-			continue;
-		if (!range_add(q, low, high))
-			break;
-	}
-	dwarf_dealloc_rnglists_head(head);
-}
-
-/* The ranges of a DWARF 2-4 range list (.debug_ranges), whose entries are
- * relative to the unit's base address until a selection entry. */
-static void ranges_query(mp_dw *dw, Dwarf_Die die, Dwarf_Attribute attr, uint64_t base,
-			 range_query *q)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Off offset = 0, real = 0;
-	if (dwarf_global_formref(attr, &offset, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return;
-	}
-	Dwarf_Ranges *ranges = NULL;
-	Dwarf_Signed count = 0;
-	Dwarf_Unsigned bytes = 0;
-	if (dwarf_get_ranges_b(dw->dbg, offset, die, &real, &ranges, &count, &bytes, &err) !=
-	    DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return;
-	}
-	for (Dwarf_Signed i = 0; i < count && i < MAX_RANGES; i++) {
-		if (ranges[i].dwr_type == DW_RANGES_ADDRESS_SELECTION)
-			base = ranges[i].dwr_addr2;
-		else if (ranges[i].dwr_type == DW_RANGES_ENTRY &&
-			 !range_add(q, base + ranges[i].dwr_addr1, base + ranges[i].dwr_addr2))
-			break;
-	}
-#if MP_DW_NEW_API
-	dwarf_dealloc_ranges(dw->dbg, ranges, count);
-#else
-	dwarf_ranges_dealloc(dw->dbg, ranges, count);
-#endif
-}
-
-/* The code ranges of a function, block, inlined call or unit: low and
- * high pc, or DW_AT_ranges. */
-static void die_ranges(mp_dw *dw, Dwarf_Die die, uint64_t base, range_query *q)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Addr low = 0, high = 0;
-	if (dwarf_lowpc(die, &low, &err) == DW_DLV_OK) {
-		Dwarf_Half form = 0;
-		enum Dwarf_Form_Class kind = DW_FORM_CLASS_UNKNOWN;
-		if (dwarf_highpc_b(die, &high, &form, &kind, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			return;
-		}
-		if (kind == DW_FORM_CLASS_CONSTANT)
-			high += low;
-		range_add(q, low, high);
-		return;
-	}
-	drop_error(dw->dbg, err);
-	err = NULL;
-	Dwarf_Attribute attr = NULL;
-	if (dwarf_attr(die, DW_AT_ranges, &attr, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return;
-	}
-	Dwarf_Half form = 0, version = 0, offset_size = 0;
-	if (dwarf_whatform(attr, &form, &err) == DW_DLV_OK &&
-	    dwarf_get_version_of_die(die, &version, &offset_size) == DW_DLV_OK) {
-		if (version >= 5)
-			rnglists_query(dw, attr, form, q);
-		else
-			ranges_query(dw, die, attr, base, q);
-	} else {
-		drop_error(dw->dbg, err);
-	}
-	free_attr(dw->dbg, attr);
-}
-
-/* Whether the code of a function, block or inlined call holds pc. */
-static bool die_contains(mp_dw *dw, Dwarf_Die die, uint64_t base, uint64_t pc)
-{
-	range_query q = {.pc = pc};
-	die_ranges(dw, die, base, &q);
-	return q.found;
-}
-
-/* The location an attribute (DW_AT_location, DW_AT_frame_base) gives at
- * pc: a lone expression, or the list entry covering pc.  False when none
- * does or the expression is longer than MP_DW_EXPR_OPS. */
-static bool location_at(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t pc, mp_dw_expr *out)
-{
-	out->n = 0;
-	Dwarf_Error err = NULL;
-	Dwarf_Attribute attr = NULL;
-	if (dwarf_attr(die, name, &attr, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return false;
-	}
-	Dwarf_Loc_Head_c head = NULL;
-	Dwarf_Unsigned count = 0;
-	int rc = dwarf_get_loclist_c(attr, &head, &count, &err);
-	free_attr(dw->dbg, attr);
-	if (rc != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return false;
-	}
-	unsigned kind = DW_LKIND_unknown;
-	if (dwarf_get_loclist_head_kind(head, &kind, &err) != DW_DLV_OK)
-		drop_error(dw->dbg, err);
-	bool found = false;
-	for (Dwarf_Unsigned i = 0; i < count && i < MAX_LOCATION_ENTRIES && !found; i++) {
-		Dwarf_Small entry = 0, source = 0;
-		Dwarf_Unsigned raw_low = 0, raw_high = 0, n_ops = 0, expr_offset = 0, desc_offset = 0;
-		Dwarf_Bool unavailable = 0;
-		Dwarf_Addr low = 0, high = 0;
-		Dwarf_Locdesc_c desc = NULL;
-		if (dwarf_get_locdesc_entry_d(head, i, &entry, &raw_low, &raw_high, &unavailable,
-					      &low, &high, &n_ops, &desc, &source, &expr_offset,
-					      &desc_offset, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			break;
-		}
-		if (kind != DW_LKIND_expression && (unavailable || pc < low || pc >= high))
-			continue;
-		if (n_ops == 0)
-			continue;
-		/* The one entry covering pc: whatever it says decides. */
-		if (n_ops > MP_DW_EXPR_OPS)
-			break;
-		found = true;
-		for (Dwarf_Unsigned k = 0; k < n_ops && found; k++) {
-			Dwarf_Small atom = 0;
-			Dwarf_Unsigned op1 = 0, op2 = 0, op3 = 0, r1 = 0, r2 = 0, r3 = 0, branch = 0;
-			if (dwarf_get_location_op_value_d(desc, k, &atom, &op1, &op2, &op3, &r1, &r2, &r3,
-							  &branch, &err) != DW_DLV_OK) {
-				drop_error(dw->dbg, err);
-				found = false;
-				break;
-			}
-			out->ops[k].atom = atom;
-			out->ops[k].operand1 = op1;
-			out->ops[k].operand2 = op2;
-		}
-		out->n = found ? (unsigned)n_ops : 0;
-	}
-	dwarf_loc_head_c_dealloc(head);
-	return found;
-}
-
-/* The last component of a path: files are compared by it, as the line
- * table's rows and the DIEs' DW_AT_decl_file number the same table in
- * ways libdwarf releases report differently (DWARF 5 counts from 0). */
-static const char *base_name(const char *path)
-{
-	const char *slash = path ? strrchr(path, '/') : NULL;
-	return slash ? slash + 1 : path;
-}
-
-/* The name of entry index of the unit's file table, as DW_AT_decl_file
- * and DW_AT_call_file number it, or NULL. */
-static const char *file_name(mp_dw *dw, Dwarf_Line_Context context, uint64_t index)
-{
-	const char *name = NULL;
-	Dwarf_Unsigned directory = 0, modified = 0, length = 0;
-	Dwarf_Form_Data16 *md5 = NULL;
-	Dwarf_Error err = NULL;
-	if (index > INT64_MAX ||
-	    dwarf_srclines_files_data_b(context, (Dwarf_Signed)index, &name, &directory, &modified,
-					&length, &md5, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return NULL;
-	}
-	return base_name(name);
-}
-
-/* The line the line table gives pc and its file's base name (copied into
- * file, of size bytes); false when no row covers pc. */
-static bool line_at(mp_dw *dw, Dwarf_Line_Context context, uint64_t pc, uint64_t *line,
-		    char *file, size_t size)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Line *lines = NULL;
-	Dwarf_Signed n = 0;
-	if (dwarf_srclines_from_linecontext(context, &lines, &n, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		return false;
-	}
-	bool found = false;
-	Dwarf_Addr here = 0, next = 0;
-	for (Dwarf_Signed i = 0; i + 1 < n; i++) {
-		Dwarf_Bool end = 0;
-		if (dwarf_lineaddr(lines[i], &here, &err) != DW_DLV_OK ||
-		    dwarf_lineaddr(lines[i + 1], &next, &err) != DW_DLV_OK ||
-		    dwarf_lineendsequence(lines[i], &end, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			break;
-		}
-		if (end || pc < here || pc >= next)
-			continue;
-		Dwarf_Unsigned number = 0;
-		char *path = NULL;
-		if (dwarf_lineno(lines[i], &number, &err) == DW_DLV_OK &&
-		    dwarf_linesrc(lines[i], &path, &err) == DW_DLV_OK) {
-			*line = number;
-			snprintf(file, size, "%s", base_name(path));
-			dwarf_dealloc(dw->dbg, path, DW_DLA_STRING);
-			found = true;
-		} else {
-			drop_error(dw->dbg, err);
-		}
-		break;
-	}
-	return found;
-}
-
-/* Every compile unit's code ranges, from the unit DIEs (for files
- * without .debug_aranges, as clang writes them by default), read once.
- * The walk over the units runs to the end: libdwarf keeps its place in
- * the list of units between calls, and the index walk starts from it. */
-static mp_error *load_unit_ranges(mp_dw *dw)
-{
-	range_query q = {.collect = true};
-	mp_error *e = NULL;
-	for (;;) {
-		Dwarf_Error err = NULL;
-		Dwarf_Die cu = NULL;
-		int rc = shim_next_cu(dw->dbg, true, &cu, &err);
-		if (rc == DW_DLV_NO_ENTRY)
-			break;
-		if (rc != DW_DLV_OK) {
-			/* libdwarf cannot go on past a bad unit header: what
-			 * came before it is kept. */
-			drop_error(dw->dbg, err);
-			break;
-		}
-		if (!e && die_tag(cu) == DW_TAG_compile_unit) {
-			Dwarf_Addr base = 0;
-			if (dwarf_lowpc(cu, &base, &err) != DW_DLV_OK) {
-				drop_error(dw->dbg, err);
-				base = 0;
-			}
-			q.unit = die_offset(dw, cu);
-			die_ranges(dw, cu, base, &q);
-			if (q.nomem)
-				e = mp_error_nomem();
-		}
-		dwarf_dealloc_die(cu);
-	}
-	if (e) {
-		free(q.items);
-		return e;
-	}
-	dw->unit_ranges = q.items;
-	dw->n_unit_ranges = q.n;
-	return NULL;
-}
-
-/* The unit DIE whose code holds pc: through .debug_aranges, else the
- * units' own ranges. */
-static mp_error *unit_at(mp_dw *dw, uint64_t pc, Dwarf_Die *cu)
-{
-	Dwarf_Error err = NULL;
-	if (!dw->aranges_state) {
-		int rc = dwarf_get_aranges(dw->dbg, &dw->aranges, &dw->n_aranges, &err);
-		drop_error(dw->dbg, err);
-		dw->aranges_state = rc == DW_DLV_OK ? 1 : -1;
-		err = NULL;
-	}
-	Dwarf_Arange arange = NULL;
-	Dwarf_Off offset = 0;
-	bool found = dw->aranges_state > 0 &&
-		     dwarf_get_arange(dw->aranges, (Dwarf_Unsigned)dw->n_aranges, pc, &arange,
-				      &err) == DW_DLV_OK &&
-		     dwarf_get_cu_die_offset(arange, &offset, &err) == DW_DLV_OK;
-	drop_error(dw->dbg, err);
-	err = NULL;
-	if (!found) {
-		if (!dw->unit_ranges_loaded) {
-			dw->unit_ranges_loaded = true;
-			mp_error *e = load_unit_ranges(dw);
-			if (e)
-				return e;
-		}
-		for (size_t i = 0; i < dw->n_unit_ranges && !found; i++)
-			if (pc >= dw->unit_ranges[i].low && pc < dw->unit_ranges[i].high) {
-				offset = dw->unit_ranges[i].unit;
-				found = true;
-			}
-	}
-	if (!found)
-		return mp_error_new(MP_ERR_NOT_FOUND, "%s: no compilation unit covers %#llx",
-				    dw->label, (unsigned long long)pc);
-	if (dwarf_offdie_b(dw->dbg, offset, true, cu, &err) != DW_DLV_OK)
-		return dw_error(dw, err, offset, "the unit holding a pc");
-	return NULL;
-}
-
-/* Children of a DIE one by one: next() gives each child (owned by the
- * iterator until the next call) and NULL at the end or on an error. */
-typedef struct child_iter {
-	mp_dw *dw;
-	Dwarf_Die die;
-	size_t seen;
-	bool started;
-	Dwarf_Die parent;
-} child_iter;
-
-static Dwarf_Die child_next(child_iter *it)
-{
-	Dwarf_Error err = NULL;
-	Dwarf_Die next = NULL;
-	int rc;
-	if (!it->started) {
-		it->started = true;
-		rc = dwarf_child(it->parent, &next, &err);
-	} else if (it->die && it->seen < MAX_SCOPE_CHILDREN) {
-		bool backwards;
-		rc = next_sibling(it->dw->dbg, it->die, &next, &err, &backwards);
-	} else {
-		rc = DW_DLV_NO_ENTRY;
-	}
-	if (it->die)
-		dwarf_dealloc_die(it->die);
-	it->die = NULL;
-	if (rc != DW_DLV_OK) {
-		drop_error(it->dw->dbg, err);
-		return NULL;
-	}
-	it->seen++;
-	it->die = next;
-	return next;
-}
-
-static void child_end(child_iter *it)
-{
-	if (it->die)
-		dwarf_dealloc_die(it->die);
-	it->die = NULL;
-}
-
-/* The function holding pc: a DW_TAG_subprogram among the unit's children
- * or inside its namespaces (a bounded work list of them). */
-static Dwarf_Die function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc)
-{
-	uint64_t *pending = malloc(MAX_NAMESPACES * sizeof(*pending));
-	if (!pending)
-		return NULL;
-	size_t n_pending = 0;
-	Dwarf_Die found = NULL, scope = cu;
-	bool own_scope = false;
-	for (;;) {
-		child_iter it = {.dw = dw, .parent = scope};
-		for (Dwarf_Die d = child_next(&it); d && !found; d = child_next(&it)) {
-			Dwarf_Half tag = die_tag(d);
-			if (tag == DW_TAG_subprogram && die_contains(dw, d, base, pc)) {
-				found = d;
-				it.die = NULL;   /* kept: the caller frees it */
-			} else if (tag == DW_TAG_namespace && n_pending < MAX_NAMESPACES) {
-				pending[n_pending++] = die_offset(dw, d);
-			}
-		}
-		child_end(&it);
-		if (own_scope)
-			dwarf_dealloc_die(scope);
-		own_scope = false;
-		if (found || !n_pending)
-			break;
-		Dwarf_Error err = NULL;
-		if (dwarf_offdie_b(dw->dbg, pending[--n_pending], true, &scope, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			break;
-		}
-		own_scope = true;
-	}
-	free(pending);
-	return found;
-}
-
-/* A variable's name, type and declaration place, from its own DIE or its
- * abstract origin (an inlined or out-of-line copy of a function). */
-typedef struct variable_facts {
-	const char *name;
-	uint64_t type, decl_line, decl_file;
-} variable_facts;
-
-static void variable_facts_of(mp_dw *dw, Dwarf_Die die, variable_facts *out)
-{
-	memset(out, 0, sizeof(*out));
-	Dwarf_Die d = die;
-	/* An origin may itself name its origin (a clone of an inline
-	 * function): two hops at most. */
-	for (int hop = 0; hop < 3 && d; hop++) {
-		Dwarf_Error err = NULL;
-		Dwarf_Attribute attr = NULL;
-		if (!out->name && dwarf_attr(d, DW_AT_name, &attr, &err) == DW_DLV_OK) {
-			char *s = NULL;
-			if (dwarf_formstring(attr, &s, &err) == DW_DLV_OK)
-				out->name = s;
-			else
-				drop_error(dw->dbg, err);
-			free_attr(dw->dbg, attr);
-		} else {
-			drop_error(dw->dbg, err);
-		}
-		if (!out->type)
-			out->type = die_reference(dw, d, DW_AT_type);
-		if (!out->decl_line)
-			die_unsigned(dw, d, DW_AT_decl_line, &out->decl_line);
-		if (!out->decl_file)
-			die_unsigned(dw, d, DW_AT_decl_file, &out->decl_file);
-		uint64_t origin = die_reference(dw, d, DW_AT_abstract_origin);
-		if (d != die)
-			dwarf_dealloc_die(d);
-		d = NULL;
-		err = NULL;
-		if (origin && !(origin & MP_DW_WHERE) &&
-		    dwarf_offdie_b(dw->dbg, origin, true, &d, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			d = NULL;
-		}
-	}
-	if (d && d != die)
-		dwarf_dealloc_die(d);
-}
-
-/* Where a kept variable was declared (DW_AT_decl_file's index), and in
- * which level of scopes. */
-typedef struct declared {
-	uint64_t line, file;
-	size_t level;
-} declared;
-
-/* The line a level of scopes is at, and its file's base name: from the
- * line table for the innermost level, from the inlined call below it for
- * an outer one. */
-typedef struct level_line {
-	bool known;
-	bool inlined;          /* the level holds pc through an inlined call */
-	uint64_t line;
-	uint64_t call_file;    /* inlined: DW_AT_call_file */
-	const char *file;
-} level_line;
-
-mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
-{
-	memset(out, 0, sizeof(*out));
-	Dwarf_Die cu = NULL;
-	mp_error *e = unit_at(dw, pc, &cu);
-	if (e)
-		return e;
-	Dwarf_Addr base = 0;
-	Dwarf_Error err = NULL;
-	if (dwarf_lowpc(cu, &base, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		base = 0;
-	}
-	Dwarf_Die function = function_at(dw, cu, base, pc);
-	if (!function) {
-		uint64_t cu_offset = die_offset(dw, cu);
-		dwarf_dealloc_die(cu);
-		return mp_error_new(MP_ERR_NOT_FOUND,
-				    "%s: no function of the unit at .debug_info offset 0x%llx covers %#llx",
-				    dw->label, (unsigned long long)cu_offset, (unsigned long long)pc);
-	}
-	location_at(dw, function, DW_AT_frame_base, pc, &out->frame_base);
-	level_line levels[MAX_SCOPE_DEPTH];
-	memset(levels, 0, sizeof(levels));
-	declared *decl = NULL;
-	size_t n_levels = 0, capacity = 0, decl_capacity = 0;
-	Dwarf_Die scope = function;
-	/* Down the chain of scopes holding pc, one level at a time: each
-	 * level's variables, and the one block or inlined call holding pc. */
-	while (scope && n_levels < MAX_SCOPE_DEPTH && !e) {
-		size_t level = n_levels++;
-		Dwarf_Die inner = NULL;
-		uint64_t inner_offset = 0;
-		child_iter it = {.dw = dw, .parent = scope};
-		for (Dwarf_Die d = child_next(&it); d && !e; d = child_next(&it)) {
-			Dwarf_Half tag = die_tag(d);
-			if ((tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) &&
-			    !inner_offset && die_contains(dw, d, base, pc)) {
-				/* Read again after the siblings: variables may
-				 * follow the block. */
-				inner_offset = die_offset(dw, d);
-				continue;
-			}
-			if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter)
-				continue;
-			mp_dw_expr location;
-			if (!location_at(dw, d, DW_AT_location, pc, &location)) {
-				out->skipped_no_location++;
-				continue;
-			}
-			if (out->n == MAX_LOCALS)
-				continue;
-			if (!MP_ARRAY_RESERVE(out->items, capacity, out->n + 1) ||
-			    !MP_ARRAY_RESERVE(decl, decl_capacity, out->n + 1)) {
-				e = mp_error_nomem();
-				break;
-			}
-			variable_facts facts;
-			variable_facts_of(dw, d, &facts);
-			out->items[out->n] = (mp_dw_local){facts.name, facts.type, location};
-			decl[out->n++] = (declared){facts.decl_line, facts.decl_file, level};
-		}
-		child_end(&it);
-		if (inner_offset && dwarf_offdie_b(dw->dbg, inner_offset, true, &inner, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
-			err = NULL;
-			inner = NULL;
-		}
-		level_line *l = &levels[level];
-		l->inlined = inner && die_tag(inner) == DW_TAG_inlined_subroutine;
-		if (l->inlined)
-			l->known = die_unsigned(dw, inner, DW_AT_call_line, &l->line) &&
-				   die_unsigned(dw, inner, DW_AT_call_file, &l->call_file);
-		dwarf_dealloc_die(scope);
-		scope = inner;
-	}
-	if (scope)
-		dwarf_dealloc_die(scope);
-	/* The lines, from the unit's line table: without one nothing is
-	 * left out for its line. */
-	Dwarf_Unsigned version = 0;
-	Dwarf_Small tables = 0;
-	Dwarf_Line_Context context = NULL;
-	char innermost[256] = "";
-	if (!e && dwarf_srclines_b(cu, &version, &tables, &context, &err) != DW_DLV_OK) {
-		drop_error(dw->dbg, err);
-		context = NULL;
-	}
-	for (size_t level = 0; context && level < n_levels; level++) {
-		level_line *l = &levels[level];
-		if (l->inlined && l->known)
-			l->file = file_name(dw, context, l->call_file);
-		else if (level + 1 == n_levels)
-			l->known = line_at(dw, context, pc, &l->line, innermost, sizeof(innermost)) &&
-				   innermost[0];
-		if (level + 1 == n_levels && l->known)
-			l->file = innermost;
-		l->known = l->known && l->file;
-	}
-	/* A level around a lexical block runs at the line of the level in
-	 * it: blocks have no call line. */
-	for (size_t level = n_levels; level-- > 1;)
-		if (!levels[level - 1].known && !levels[level - 1].inlined && levels[level].known)
-			levels[level - 1] = (level_line){true, false, levels[level].line, 0,
-							 levels[level].file};
-	size_t kept = 0;
-	for (size_t i = 0; !e && i < out->n; i++) {
-		const level_line *l = &levels[decl[i].level];
-		const char *file = context && l->known && decl[i].line > l->line
-					   ? file_name(dw, context, decl[i].file) : NULL;
-		if (file && strcmp(file, l->file) == 0) {
-			out->skipped_later++;
-			continue;
-		}
-		out->items[kept++] = out->items[i];
-	}
-	out->n = kept;
-	free(decl);
-	if (context)
-		dwarf_srclines_dealloc_b(context);
-	dwarf_dealloc_die(cu);
-	if (e) {
-		mp_dw_locals_free(out);
-		return e;
-	}
-	return NULL;
-}
-
-void mp_dw_locals_free(mp_dw_locals *locals)
-{
-	free(locals->items);
-	memset(locals, 0, sizeof(*locals));
 }

@@ -1,7 +1,9 @@
-/* The one door to libdwarf.  Nothing else in memprof includes libdwarf.h:
- * this interface speaks plain C records (DIE offsets, tags, attribute values
- * already decoded), so the type model never sees libdwarf's handles and a
- * libdwarf API change touches one file.  libdwarf is single-threaded; so is
+/* The one door to libdwarf.  Nothing else in memprof includes libdwarf.h
+ * (its two files, dwarf_lib.c and dwarf_scopes.c, share
+ * dwarf_lib_internal.h): this interface speaks plain C records (DIE
+ * offsets, tags, attribute values already decoded), so the type model
+ * never sees libdwarf's handles and a libdwarf API change touches this
+ * door only.  libdwarf is single-threaded; so is
  * every mp_dw handle. */
 #ifndef MEMPROF_CORE_DWARF_DWARF_LIB_H
 #define MEMPROF_CORE_DWARF_DWARF_LIB_H
