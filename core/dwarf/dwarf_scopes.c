@@ -25,12 +25,14 @@ static void drop_error(Dwarf_Debug dbg, Dwarf_Error err)
 		dwarf_dealloc_error(dbg, err);
 }
 
-static Dwarf_Half die_tag(Dwarf_Die die)
+static Dwarf_Half die_tag(mp_dw *dw, Dwarf_Die die)
 {
 	Dwarf_Half tag = 0;
 	Dwarf_Error err = NULL;
-	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
+	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
 		return 0;
+	}
 	return tag;
 }
 
@@ -376,7 +378,7 @@ static mp_error *load_unit_ranges(mp_dw *dw)
 			drop_error(dw->dbg, err);
 			break;
 		}
-		if (!e && die_tag(cu) == DW_TAG_compile_unit) {
+		if (!e && die_tag(dw, cu) == DW_TAG_compile_unit) {
 			Dwarf_Addr base = 0;
 			if (dwarf_lowpc(cu, &base, &err) != DW_DLV_OK) {
 				drop_error(dw->dbg, err);
@@ -504,7 +506,7 @@ static Dwarf_Die function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc
 	for (;;) {
 		child_iter it = {.dw = dw, .parent = scope};
 		for (Dwarf_Die d = child_next(&it); d && !found; d = child_next(&it)) {
-			Dwarf_Half tag = die_tag(d);
+			Dwarf_Half tag = die_tag(dw, d);
 			if (tag == DW_TAG_subprogram && die_contains(dw, d, base, pc)) {
 				found = d;
 				it.die = NULL;   /* kept: the caller frees it */
@@ -629,7 +631,7 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 		uint64_t inner_offset = 0;
 		child_iter it = {.dw = dw, .parent = scope};
 		for (Dwarf_Die d = child_next(&it); d && !e; d = child_next(&it)) {
-			Dwarf_Half tag = die_tag(d);
+			Dwarf_Half tag = die_tag(dw, d);
 			if ((tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) &&
 			    !inner_offset && die_contains(dw, d, base, pc)) {
 				/* Read again after the siblings: variables may
@@ -663,7 +665,7 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 			inner = NULL;
 		}
 		level_line *l = &levels[level];
-		l->inlined = inner && die_tag(inner) == DW_TAG_inlined_subroutine;
+		l->inlined = inner && die_tag(dw, inner) == DW_TAG_inlined_subroutine;
 		if (l->inlined)
 			l->known = die_unsigned(dw, inner, DW_AT_call_line, &l->line) &&
 				   die_unsigned(dw, inner, DW_AT_call_file, &l->call_file);
