@@ -1,6 +1,8 @@
 /* Types of heap blocks from DWARF.  Typed roots: every global and static
- * variable of the main program, and every frame variable a debugger handed
- * over (mp_target_add_frame_variable).  A pointer member whose value is the
+ * variable of the main program, every frame variable a debugger handed
+ * over (mp_target_add_frame_variable), and the locals and parameters of
+ * the main program's frames in every thread (stack_roots.h), which the
+ * debuggers' variables come before: a block keeps the first type offered.  A pointer member whose value is the
  * start of a block gives that block the pointee's type, and the block's own
  * pointer members are followed the same way.  The walk is a work list of
  * (address, type) bounded in objects and in members per object: no
@@ -17,6 +19,7 @@
 #include "block_types.h"
 #include "block_window.h"
 #include "scratch.h"
+#include "stack_roots.h"
 
 #include <ctype.h>
 #ifdef __GLIBC__
@@ -696,6 +699,31 @@ static void seed_frame_variables(typer *ty, const mp_module *main_module)
 	}
 }
 
+/* A local of a frame, as a debugger's frame variable: a pointer or
+ * reference gives its pointee type to the block it holds (read from the
+ * stack, or the register's value), a record in memory is followed like a
+ * global. */
+static bool visit_stack_root(void *context, const mp_stack_root *root)
+{
+	typer *ty = context;
+	const mp_type *st = mp_type_strip(root->type);
+	enum mp_type_kind k = st ? mp_type_kind(st) : MP_TYPE_INVALID;
+	if (k == MP_TYPE_POINTER || k == MP_TYPE_REFERENCE || k == MP_TYPE_RVALUE_REFERENCE) {
+		uint64_t value = root->value;
+		if (root->in_memory) {
+			mp_error *err = mp_target_read(ty->t, root->address, &value, sizeof(value));
+			if (err) {
+				mp_error_free(err);
+				return true;
+			}
+		}
+		offer(ty, value, mp_type_target(st));
+	} else if (root->in_memory) {
+		seed_object(ty, root->address, root->type);
+	}
+	return !ty->nomem;
+}
+
 static void drain(typer *ty)
 {
 	uint8_t *bytes = NULL;
@@ -1134,6 +1162,14 @@ mp_error *mp_block_types_infer(mp_target *t, const mp_heap *h, const mp_leaks *l
 	}
 	if (!err && main_module)
 		seed_frame_variables(&ty, main_module);
+	/* MEMPROF_STACK_LOCALS=off leaves them out, to compare with what
+	 * the other roots type alone. */
+	const char *stack_locals = getenv("MEMPROF_STACK_LOCALS");
+	if (!err && main_module && !ty.nomem &&
+	    !(stack_locals && strcmp(stack_locals, "off") == 0)) {
+		mp_stack_roots_stats stats;
+		err = mp_stack_roots_visit(t, main_module, visit_stack_root, &ty, &stats);
+	}
 	if (!err)
 		drain(&ty);
 	if (!err && leaks && main_module && !ty.nomem) {

@@ -1,4 +1,4 @@
-/* Stack unwinding for triage (unwind.h).  x86-64 only, as the target layer
+/* Stack unwinding (unwind.h).  x86-64 only, as the target layer
  * is: DWARF columns 0-15 are the general registers, 16 the return address. */
 #include "unwind.h"
 
@@ -24,11 +24,18 @@ typedef struct regs {
 } regs;
 
 /* Each module's CFI is opened once per unwind session. */
-typedef struct cfi_cache {
+struct mp_unwinder {
+	mp_target *t;
 	mp_dw **dws;
 	bool *tried;
 	size_t n;
-} cfi_cache;
+};
+
+/* The registers a caller's frame keeps across a call (System V x86-64:
+ * rbx, rbp, rsp, r12-r15) and the return address; the others hold what
+ * the callee left in them, not the caller's values. */
+static const uint32_t preserved = 1u << 3 | 1u << RBP | 1u << RSP | 1u << 12 | 1u << 13 |
+				  1u << 14 | 1u << 15 | 1u << RA;
 
 const char *mp_frame_source_name(enum mp_frame_source source)
 {
@@ -53,7 +60,7 @@ static const mp_module *module_at(mp_target *t, uint64_t pc, size_t *index)
 
 /* The module's file (whose .eh_frame every build keeps), else its debug
  * file (.debug_frame); NULL when neither opens. */
-static mp_dw *cfi_of(cfi_cache *c, const mp_module *m, size_t index)
+static mp_dw *cfi_of(mp_unwinder *c, const mp_module *m, size_t index)
 {
 	if (c->tried[index])
 		return c->dws[index];
@@ -83,12 +90,14 @@ static bool read_word(mp_target *t, uint64_t address, uint64_t *out)
 
 /* One step by the CFI row: the caller's registers, or false when the row
  * cannot be applied (no CFA register value, a CFA by expression). */
-static bool step_cfi(mp_target *t, const mp_dw_frame_row *row, const regs *in, regs *out)
+static bool step_cfi(mp_target *t, const mp_dw_frame_row *row, const regs *in, regs *out,
+		     uint64_t *cfa_out)
 {
 	if (row->cfa_is_expression || row->cfa_register < 0 ||
 	    row->cfa_register >= MP_DW_FRAME_COLUMNS || !in->valid[row->cfa_register])
 		return false;
 	uint64_t cfa = in->value[row->cfa_register] + (uint64_t)row->cfa_offset;
+	*cfa_out = cfa;
 	for (int col = 0; col < MP_DW_FRAME_COLUMNS; col++) {
 		int reg = row->rules[col].reg;
 		uint64_t at = cfa + (uint64_t)row->rules[col].offset;
@@ -124,12 +133,14 @@ static bool step_cfi(mp_target *t, const mp_dw_frame_row *row, const regs *in, r
  * return address is at [rsp] and rbp is still the caller's.  Anywhere else
  * the frame-pointer chain: [rbp] is the caller's rbp, [rbp + 8] the return
  * address. */
-static bool step_frame_pointer(mp_target *t, const regs *in, bool at_entry, regs *out)
+static bool step_frame_pointer(mp_target *t, const regs *in, bool at_entry, regs *out,
+			       uint64_t *cfa)
 {
 	if (at_entry && in->valid[RSP]) {
 		uint64_t ra;
 		if (!read_word(t, in->value[RSP], &ra))
 			return false;
+		*cfa = in->value[RSP] + 8;
 		*out = *in;
 		out->value[RA] = ra;
 		out->value[RSP] = in->value[RSP] + 8;
@@ -150,26 +161,64 @@ static bool step_frame_pointer(mp_target *t, const regs *in, bool at_entry, regs
 	out->value[RBP] = saved[0];
 	out->value[RA] = saved[1];
 	out->value[RSP] = rbp + 16;
+	*cfa = rbp + 16;
 	out->valid[RBP] = out->valid[RA] = out->valid[RSP] = true;
 	return true;
 }
 
-mp_error *mp_unwind(mp_target *t, const mp_registers *registers, size_t max_frames,
-		    mp_backtrace *out)
+mp_error *mp_unwinder_new(mp_target *t, mp_unwinder **out)
+{
+	*out = NULL;
+	size_t n_modules = mp_target_module_count(t);
+	mp_unwinder *u = calloc(1, sizeof(*u));
+	if (!u)
+		return mp_error_nomem();
+	u->t = t;
+	u->n = n_modules;
+	u->dws = calloc(n_modules + 1, sizeof(*u->dws));
+	u->tried = calloc(n_modules + 1, sizeof(*u->tried));
+	if (!u->dws || !u->tried) {
+		mp_unwinder_free(u);
+		return mp_error_nomem();
+	}
+	*out = u;
+	return NULL;
+}
+
+void mp_unwinder_free(mp_unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; u->dws && i < u->n; i++)
+		mp_dw_close(u->dws[i]);
+	free(u->dws);
+	free(u->tried);
+	free(u);
+}
+
+/* What frame f's locals may be evaluated against: in the newest frame
+ * every register; in a caller, the preserved ones the unwind restored
+ * (only rbp and rsp through a frame pointer, which restores no other). */
+static void record_registers(mp_frame *f, const regs *r, size_t depth)
+{
+	uint32_t keep = depth == 0 ? UINT32_MAX :
+			f->source == MP_FRAME_POINTER ? (1u << RBP | 1u << RSP | 1u << RA) :
+			preserved;
+	for (int col = 0; col < MP_DW_FRAME_COLUMNS; col++) {
+		f->regs[col] = r->value[col];
+		if (r->valid[col] && (keep >> col & 1))
+			f->regs_valid |= 1u << col;
+	}
+}
+
+mp_error *mp_unwinder_run(mp_unwinder *u, const mp_registers *registers, size_t max_frames,
+			  mp_backtrace *out)
 {
 	memset(out, 0, sizeof(*out));
-	size_t n_modules = mp_target_module_count(t);
-	cfi_cache cache = {
-		.dws = calloc(n_modules + 1, sizeof(*cache.dws)),
-		.tried = calloc(n_modules + 1, sizeof(*cache.tried)),
-		.n = n_modules,
-	};
+	mp_target *t = u->t;
 	out->frames = calloc(max_frames ? max_frames : 1, sizeof(*out->frames));
-	mp_error *err = NULL;
-	if (!cache.dws || !cache.tried || !out->frames) {
-		err = mp_error_nomem();
-		goto done;
-	}
+	if (!out->frames)
+		return mp_error_nomem();
 	regs r;
 	for (int col = 0; col < MP_DW_FRAME_COLUMNS; col++) {
 		int index = mp_register_index(dwarf_names[col]);
@@ -191,6 +240,7 @@ mp_error *mp_unwind(mp_target *t, const mp_registers *registers, size_t max_fram
 		f->pc = pc;
 		f->sp = r.value[RSP];
 		f->source = source;
+		record_registers(f, &r, i);
 		f->function = mp_target_symbolize(t, lookup, &f->offset);
 		if (f->function)
 			f->offset += pc - lookup;
@@ -199,29 +249,35 @@ mp_error *mp_unwind(mp_target *t, const mp_registers *registers, size_t max_fram
 		f->module = m ? mp_module_name(m) : NULL;
 		regs caller;
 		bool stepped = false;
-		mp_dw *dw = m ? cfi_of(&cache, m, index) : NULL;
+		mp_dw *dw = m ? cfi_of(u, m, index) : NULL;
 		if (dw) {
 			mp_dw_frame_row row;
 			mp_error *e = mp_dw_frame_row_at(dw, lookup - mp_module_load_bias(m), &row);
 			/* The outermost frame (_start, a thread's start) says
 			 * so: its return address is undefined. */
 			if (!e && row.rules[RA].kind == MP_DW_RULE_UNDEFINED) {
+				if (!row.cfa_is_expression && row.cfa_register >= 0 &&
+				    row.cfa_register < MP_DW_FRAME_COLUMNS && r.valid[row.cfa_register]) {
+					f->cfa = r.value[row.cfa_register] + (uint64_t)row.cfa_offset;
+					f->has_cfa = true;
+				}
 				snprintf(out->stop, sizeof(out->stop),
 					 "the outermost frame (its call-frame information has no return address)");
 				break;
 			}
 			if (!e)
-				stepped = step_cfi(t, &row, &r, &caller);
+				stepped = step_cfi(t, &row, &r, &caller, &f->cfa);
 			mp_error_free(e);
 		}
 		source = MP_FRAME_CFI;
 		if (!stepped) {
 			bool at_entry = i == 0 && f->function && f->offset == 0;
-			stepped = step_frame_pointer(t, &r, at_entry, &caller);
+			stepped = step_frame_pointer(t, &r, at_entry, &caller, &f->cfa);
 			source = MP_FRAME_POINTER;
 			if (stepped)
 				out->uncertain = true;
 		}
+		f->has_cfa = stepped;
 		if (!stepped) {
 			snprintf(out->stop, sizeof(out->stop),
 				 "no call-frame information or frame pointer leads on from %#llx",
@@ -238,13 +294,18 @@ mp_error *mp_unwind(mp_target *t, const mp_registers *registers, size_t max_fram
 		}
 		r = caller;
 	}
-done:
-	for (size_t i = 0; cache.dws && i < cache.n; i++)
-		mp_dw_close(cache.dws[i]);
-	free(cache.dws);
-	free(cache.tried);
-	if (err)
-		mp_backtrace_free(out);
+	return NULL;
+}
+
+mp_error *mp_unwind(mp_target *t, const mp_registers *registers, size_t max_frames,
+		    mp_backtrace *out)
+{
+	memset(out, 0, sizeof(*out));
+	mp_unwinder *u;
+	mp_error *err = mp_unwinder_new(t, &u);
+	if (!err)
+		err = mp_unwinder_run(u, registers, max_frames, out);
+	mp_unwinder_free(u);
 	return err;
 }
 

@@ -1,5 +1,6 @@
-/* libdwarf behind mp_dw (see dwarf_lib.h).  The only file that includes
- * libdwarf.h.  Written for libdwarf 20210528 (Debian 12) and, guarded by
+/* libdwarf behind mp_dw (see dwarf_lib.h).  With dwarf_scopes.c, the only
+ * file that includes libdwarf.h (through dwarf_lib_internal.h).  Written
+ * for libdwarf 20210528 (Debian 12) and, guarded by
  * DW_LIBDWARF_VERSION_MAJOR, for the 0.x and 2.x releases whose init,
  * CU-iteration and sibling calls changed signature. */
 #include <errno.h>
@@ -8,84 +9,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <dwarf.h>
-#include <libdwarf.h>
 #include <zlib.h>
 
 #include "die_scanner.h"
-#include "dwarf_lib.h"
+#include "dwarf_lib_internal.h"
 #include "elf/elf_file.h"
 #include "error.h"
 #include "progress.h"
 
 enum { MAX_WALK_DEPTH = 64 };
 
-/* The offsets this module hands out say which file and section a DIE lies
- * in: a dwz supplementary file's .debug_info and a DWARF 4 .debug_types
- * have offsets of their own that collide with .debug_info's, and the type
- * model keys everything by offset.  Real sections never reach 2^62. */
-#define MP_DW_ALT   (UINT64_C(1) << 63)   /* in the supplementary file */
-#define MP_DW_TYPES (UINT64_C(1) << 62)   /* in .debug_types */
-/* Split DWARF: bits 48..61 hold 1 + the index of the .dwo file (or .dwp
- * package) in the executable's handle; each file's offsets start at 0. */
-#define MP_DW_DWO_SHIFT 48
-#define MP_DW_DWO_MAX   ((UINT64_C(1) << 14) - 1)
-#define MP_DW_DWO       (MP_DW_DWO_MAX << MP_DW_DWO_SHIFT)
-#define MP_DW_WHERE (MP_DW_ALT | MP_DW_TYPES | MP_DW_DWO)
-
-struct mp_dw {
-	Dwarf_Debug dbg;
-	int fd;
-	char *label;
-	/* Zero-copy access (libdwarf 2021 API, uncompressed sections): the
-	 * file stays mapped and libdwarf reads sections in place instead of
-	 * copying .debug_info and .debug_str into the heap. */
-	mp_elf *elf;
-	const Elf64_Shdr *shdrs;
-	size_t n_shdrs;
-	const char *shstrtab;
-	size_t shstrtab_size;
-	/* SHF_COMPRESSED sections inflated on first load, by section index
-	 * (Debian's debug files compress .debug_* with zlib). */
-	unsigned char **inflated;
-	bool object_init;
-	/* dwz: the supplementary file (.gnu_debugaltlink), tied to this one
-	 * so libdwarf reads DW_FORM_GNU_strp_alt strings from it; bits is
-	 * MP_DW_ALT in the supplementary file's own handle, else 0. */
-	struct mp_dw *alt;
-	uint64_t bits;
-	/* The file has type units (.debug_types, or DWARF 5 type units,
-	 * which GCC puts first): only then does the index walk look for the
-	 * attributes of their stubs, which cost time on every DIE. */
-	bool type_units;
-	/* The file's path: split DWARF's .dwp package lies beside it. */
-	char *path;
-	/* Split DWARF (-gsplit-dwarf): the executable's skeleton units name
-	 * .dwo files holding the DIEs, opened as the walk meets them (or one
-	 * EXE.dwp package holding them all) and tied to this handle, whose
-	 * .debug_addr gives their addresses.  bits is MP_DW_DWO's field in
-	 * their own handles. */
-	struct mp_dw **dwos;
-	size_t n_dwos;
-	bool dwp_tried, dwp;
-	/* Call-frame information, read on first use: 0 not yet, 1 read,
-	 * -1 the file has none. */
-	int frames_state;
-	Dwarf_Cie *cies;
-	Dwarf_Fde *fdes;
-	Dwarf_Signed n_cies, n_fdes;
-#if !MP_DW_NEW_API
-	Dwarf_Obj_Access_Interface object;
-#endif
-};
-
 /* ------------------------------------------------------ version shims */
 
-#if defined(DW_LIBDWARF_VERSION_MAJOR)
-#define MP_DW_NEW_API 1
-#else
-#define MP_DW_NEW_API 0
-#endif
 
 static int shim_init(int fd, Dwarf_Debug *dbg, Dwarf_Error *err)
 {
@@ -108,7 +43,7 @@ static void shim_finish(Dwarf_Debug dbg)
 }
 
 /* Advances to the next CU of .debug_info; *cu_die is its unit DIE. */
-static int shim_next_cu(Dwarf_Debug dbg, Dwarf_Bool is_info, Dwarf_Die *cu_die,
+int mp_dwi_shim_next_cu(Dwarf_Debug dbg, Dwarf_Bool is_info, Dwarf_Die *cu_die,
 			Dwarf_Error *err)
 {
 	Dwarf_Unsigned header_length = 0, type_offset = 0, next = 0;
@@ -151,7 +86,7 @@ static int shim_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
  * sibling attribute that points back made the index walk loop forever
  * (found by fuzz_elf).  Such a sibling is DW_DLV_ERROR with *backwards set
  * and no libdwarf error. */
-static int next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
+int mp_dwi_next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
 			Dwarf_Error *err, bool *backwards)
 {
 	*backwards = false;
@@ -172,7 +107,7 @@ static int next_sibling(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Die *out,
 	return DW_DLV_OK;
 }
 
-static void free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
+void mp_dwi_free_attr(Dwarf_Debug dbg, Dwarf_Attribute attr)
 {
 	(void)dbg;
 	dwarf_dealloc_attribute(attr);
@@ -393,9 +328,9 @@ static bool obj_prepare(mp_dw *dw, const char *path)
  * and when it cannot read a unit header there it frees that unit's record
  * and goes on using it (internal_load_rnglists_contexts lacks a return
  * after the error): a double free on the first type lookup, found by
- * fuzz_elf.  memprof reads no range lists, so before libdwarf sees a file
- * its range list headers are read the way libdwarf reads them, and a file
- * libdwarf would fail on is refused. */
+ * fuzz_elf.  So before libdwarf sees a file (memprof reads range lists only
+ * for frame variables, dwarf_scopes.c) its range list headers are read the
+ * way libdwarf reads them, and a file libdwarf would fail on is refused. */
 
 /* A section's bytes as libdwarf loads them: in place, or inflated into
  * *owned (SHF_COMPRESSED, or .zdebug's "ZLIB" header).  False when there
@@ -567,7 +502,7 @@ static mp_error *check_compression(const mp_dw *dw, const mp_elf *elf)
 
 /* ------------------------------------------------------------ errors */
 
-static mp_error *dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
+mp_error *mp_dwi_dw_error(mp_dw *dw, Dwarf_Error err, uint64_t offset,
 			  const char *what)
 {
 	const char *message = err ? dwarf_errmsg(err) : "no entry";
@@ -680,6 +615,7 @@ void mp_dw_close(mp_dw *dw)
 		return;
 	if (dw->dbg && dw->frames_state > 0)
 		dwarf_fde_cie_list_dealloc(dw->dbg, dw->cies, dw->n_cies, dw->fdes, dw->n_fdes);
+	mp_dwi_scopes_free(dw);
 	if (dw->dbg && dw->alt) {
 		Dwarf_Error err = NULL;
 		if (dwarf_set_tied_dbg(dw->dbg, NULL, &err) == DW_DLV_ERROR)
@@ -720,7 +656,7 @@ void mp_dw_close(mp_dw *dw)
 
 /* ------------------------------------------------------- attributes */
 
-static bool form_unsigned(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *value)
+bool mp_dwi_form_unsigned(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t *value)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Unsigned u = 0;
@@ -767,7 +703,7 @@ static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, 
 		return false;
 	}
 	uint64_t u;
-	if (!form_unsigned(dbg, attr, &u))
+	if (!mp_dwi_form_unsigned(dbg, attr, &u))
 		return false;
 	*value = (int64_t)u;
 	return true;
@@ -775,7 +711,7 @@ static bool form_signed(Dwarf_Debug dbg, Dwarf_Attribute attr, Dwarf_Half form, 
 
 /* The offset (MP_DW_WHERE bits included) a reference attribute of a DIE
  * that lies where `where` says points at. */
-static bool form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t where, uint64_t *offset)
+bool mp_dwi_form_ref(Dwarf_Debug dbg, Dwarf_Attribute attr, uint64_t where, uint64_t *offset)
 {
 	Dwarf_Error err = NULL;
 	Dwarf_Half form = 0;
@@ -927,30 +863,30 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp
 			dwarf_dealloc_error(dbg, err);
 		break;
 	}
-	case DW_AT_type: d->type = 0; form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->type); break;
+	case DW_AT_type: d->type = 0; mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->type); break;
 	case DW_AT_specification:
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
 		break;
 	case DW_AT_abstract_origin:
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->abstract_origin);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->abstract_origin);
 		break;
-	case DW_AT_discr: form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->discr); break;
+	case DW_AT_discr: mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->discr); break;
 	case DW_AT_signature:
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
 		break;
-	case DW_AT_byte_size: d->has_size = form_unsigned(dbg, attr, &d->size); break;
-	case DW_AT_bit_size: d->has_bit_size = form_unsigned(dbg, attr, &d->bit_size); break;
+	case DW_AT_byte_size: d->has_size = mp_dwi_form_unsigned(dbg, attr, &d->size); break;
+	case DW_AT_bit_size: d->has_bit_size = mp_dwi_form_unsigned(dbg, attr, &d->bit_size); break;
 	case DW_AT_data_bit_offset:
-		d->has_data_bit_offset = form_unsigned(dbg, attr, &d->data_bit_offset);
+		d->has_data_bit_offset = mp_dwi_form_unsigned(dbg, attr, &d->data_bit_offset);
 		break;
-	case DW_AT_bit_offset: d->has_bit_offset = form_unsigned(dbg, attr, &d->bit_offset); break;
+	case DW_AT_bit_offset: d->has_bit_offset = mp_dwi_form_unsigned(dbg, attr, &d->bit_offset); break;
 	case DW_AT_data_member_location:
 		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
 		    form == DW_FORM_block) {
 			d->has_member_location = expr_member_location(dbg, attr, &d->member_location);
 			d->member_location_is_expression = !d->has_member_location;
 		} else {
-			d->has_member_location = form_unsigned(dbg, attr, &d->member_location);
+			d->has_member_location = mp_dwi_form_unsigned(dbg, attr, &d->member_location);
 		}
 		break;
 	case DW_AT_upper_bound: {
@@ -962,7 +898,7 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp
 			none = v < 0;
 			u = (uint64_t)v;
 		} else {
-			ok = form_unsigned(dbg, attr, &u);
+			ok = mp_dwi_form_unsigned(dbg, attr, &u);
 			unsigned width = form_width(form);
 			none = width && u == (width == 8 ? UINT64_MAX : (1ull << (8 * width)) - 1);
 		}
@@ -978,14 +914,14 @@ static void decode_attr(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Attribute attr, mp
 		break;
 	}
 	case DW_AT_lower_bound: d->has_lower_bound = form_signed(dbg, attr, form, &d->lower_bound); break;
-	case DW_AT_count: d->has_count = form_unsigned(dbg, attr, &d->count); break;
+	case DW_AT_count: d->has_count = mp_dwi_form_unsigned(dbg, attr, &d->count); break;
 	case DW_AT_const_value:
 		d->has_const_value = form_signed(dbg, attr, form, &d->const_value);
 		d->const_value_width = (uint8_t)form_width(form);
 		break;
-	case DW_AT_discr_value: d->has_discr_value = form_unsigned(dbg, attr, &d->discr_value); break;
-	case DW_AT_alignment: d->has_alignment = form_unsigned(dbg, attr, &d->alignment); break;
-	case DW_AT_encoding: d->has_encoding = form_unsigned(dbg, attr, &d->encoding); break;
+	case DW_AT_discr_value: d->has_discr_value = mp_dwi_form_unsigned(dbg, attr, &d->discr_value); break;
+	case DW_AT_alignment: d->has_alignment = mp_dwi_form_unsigned(dbg, attr, &d->alignment); break;
+	case DW_AT_encoding: d->has_encoding = mp_dwi_form_unsigned(dbg, attr, &d->encoding); break;
 	case DW_AT_location:
 		if (form == DW_FORM_exprloc || form == DW_FORM_block1 ||
 		    form == DW_FORM_block)
@@ -1006,11 +942,11 @@ static mp_error *decode_head(mp_dw *dw, Dwarf_Die die, uint64_t hint,
 	memset(d, 0, sizeof(*d));
 	Dwarf_Off off = 0;
 	if (dwarf_dieoffset(die, &off, &err) != DW_DLV_OK)
-		return dw_error(dw, err, hint, "DIE offset");
+		return mp_dwi_dw_error(dw, err, hint, "DIE offset");
 	d->offset = off | dw->bits | (dwarf_get_die_infotypes_flag(die) ? 0 : MP_DW_TYPES);
 	Dwarf_Half tag = 0;
 	if (dwarf_tag(die, &tag, &err) != DW_DLV_OK)
-		return dw_error(dw, err, off, "DIE tag");
+		return mp_dwi_dw_error(dw, err, off, "DIE tag");
 	d->tag = tag;
 	Dwarf_Half children = 0;
 	dwarf_die_abbrev_children_flag(die, &children);
@@ -1029,13 +965,13 @@ static mp_error *decode_full(mp_dw *dw, Dwarf_Die die, uint64_t hint,
 	Dwarf_Signed n = 0;
 	int rc = dwarf_attrlist(die, &attrs, &n, &err);
 	if (rc == DW_DLV_ERROR)
-		return dw_error(dw, err, d->offset, "attributes");
+		return mp_dwi_dw_error(dw, err, d->offset, "attributes");
 	if (rc == DW_DLV_NO_ENTRY)
 		return NULL;
 	Dwarf_Debug dbg = dw->dbg;
 	for (Dwarf_Signed i = 0; i < n; i++) {
 		decode_attr(dbg, die, attrs[i], d);
-		free_attr(dw->dbg, attrs[i]);
+		mp_dwi_free_attr(dw->dbg, attrs[i]);
 	}
 	dwarf_dealloc(dw->dbg, attrs, DW_DLA_LIST);
 	return NULL;
@@ -1057,14 +993,14 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 			d->name = name;
 		else if (err)
 			dwarf_dealloc_error(dbg, err);
-		free_attr(dw->dbg, attr);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
 	err = NULL;
 	if (dwarf_attr(die, DW_AT_declaration, &attr, &err) == DW_DLV_OK) {
 		d->declaration = form_flag(dbg, attr);
-		free_attr(dw->dbg, attr);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
@@ -1073,8 +1009,8 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 	err = NULL;
 	if (d->declaration && dw->type_units &&
 	    dwarf_attr(die, DW_AT_signature, &attr, &err) == DW_DLV_OK) {
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
-		free_attr(dw->dbg, attr);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->signature);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
@@ -1086,8 +1022,8 @@ static void decode_cheap(mp_dw *dw, Dwarf_Die die, mp_dw_die *d)
 			 d->tag == DW_TAG_union_type || d->tag == DW_TAG_enumeration_type;
 	if (((aggregate && dw->type_units) || (d->has_children && d->tag != DW_TAG_subprogram)) &&
 	    dwarf_attr(die, DW_AT_specification, &attr, &err) == DW_DLV_OK) {
-		form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
-		free_attr(dw->dbg, attr);
+		mp_dwi_form_ref(dbg, attr, d->offset & MP_DW_WHERE, &d->specification);
+		mp_dwi_free_attr(dw->dbg, attr);
 	} else if (err) {
 		dwarf_dealloc_error(dbg, err);
 	}
@@ -1114,7 +1050,7 @@ static mp_error *offdie(mp_dw **dw, uint64_t offset, Dwarf_Die *die)
 	}
 	if (dwarf_offdie_b((*dw)->dbg, offset & ~MP_DW_WHERE, !(offset & MP_DW_TYPES), die,
 			   &err) != DW_DLV_OK)
-		return dw_error(*dw, err, offset & ~MP_DW_WHERE,
+		return mp_dwi_dw_error(*dw, err, offset & ~MP_DW_WHERE,
 				offset & MP_DW_TYPES ? "no DIE at this .debug_types offset"
 						     : "no DIE at this offset");
 	return NULL;
@@ -1146,7 +1082,7 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 	if (rc == DW_DLV_NO_ENTRY)
 		return NULL;
 	if (rc != DW_DLV_OK)
-		return dw_error(dw, err, offset, "first child");
+		return mp_dwi_dw_error(dw, err, offset, "first child");
 	mp_dw_die *items = NULL;
 	size_t n = 0, capacity = 0;
 	while (die) {
@@ -1172,10 +1108,10 @@ mp_error *mp_dw_children(mp_dw *dw, uint64_t offset, size_t max,
 		n++;
 		Dwarf_Die next = NULL;
 		bool backwards;
-		rc = next_sibling(dw->dbg, die, &next, &err, &backwards);
+		rc = mp_dwi_next_sibling(dw->dbg, die, &next, &err, &backwards);
 		if (rc == DW_DLV_ERROR) {
 			e = backwards ? sibling_loop_error(dw, items[n - 1].offset)
-				      : dw_error(dw, err, items[n - 1].offset, "next sibling");
+				      : mp_dwi_dw_error(dw, err, items[n - 1].offset, "next sibling");
 			break;
 		}
 		dwarf_dealloc_die(die);
@@ -1227,7 +1163,7 @@ static mp_error *add_split_file(mp_dw *dw, const char *path)
 		return e;
 	Dwarf_Error err = NULL;
 	if (dwarf_set_tied_dbg(dwo->dbg, dw->dbg, &err) != DW_DLV_OK) {
-		e = dw_error(dwo, err, 0, "tying the split DWARF file to the executable");
+		e = mp_dwi_dw_error(dwo, err, 0, "tying the split DWARF file to the executable");
 		mp_dw_close(dwo);
 		return e;
 	}
@@ -1305,21 +1241,21 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 					    dw->label);
 		Dwarf_Error err = NULL;
 		Dwarf_Die cu = NULL;
-		int rc = shim_next_cu(dw->dbg, is_info, &cu, &err);
+		int rc = mp_dwi_shim_next_cu(dw->dbg, is_info, &cu, &err);
 		if (rc == DW_DLV_NO_ENTRY)
 			return NULL;
 		if (rc != DW_DLV_OK)
-			return dw_error(dw, err, last_offset, "compilation unit header");
+			return mp_dwi_dw_error(dw, err, last_offset, "compilation unit header");
 		Dwarf_Off cu_offset = 0;
 		if (dwarf_dieoffset(cu, &cu_offset, &err) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu);
-			return dw_error(dw, err, last_offset, "compilation unit DIE");
+			return mp_dwi_dw_error(dw, err, last_offset, "compilation unit DIE");
 		}
 		last_offset = cu_offset;
 		Dwarf_Half unit_tag = 0;
 		if (dwarf_tag(cu, &unit_tag, &err) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu);
-			return dw_error(dw, err, cu_offset, "unit DIE tag");
+			return mp_dwi_dw_error(dw, err, cu_offset, "unit DIE tag");
 		}
 		dw->type_units |= unit_tag == DW_TAG_type_unit;
 		if (is_info && !dw->bits && (unit_tag == DW_TAG_skeleton_unit ||
@@ -1351,7 +1287,7 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 		rc = dwarf_child(cu, &first, &err);
 		dwarf_dealloc_die(cu);
 		if (rc == DW_DLV_ERROR)
-			return dw_error(dw, err, cu_offset, "first DIE of the unit");
+			return mp_dwi_dw_error(dw, err, cu_offset, "first DIE of the unit");
 		if (rc == DW_DLV_NO_ENTRY)
 			continue;
 		depth = 1;
@@ -1391,7 +1327,7 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 					Dwarf_Die child = NULL;
 					rc = dwarf_child(die, &child, &err);
 					if (rc == DW_DLV_ERROR) {
-						e = dw_error(dw, err, d.offset, "first child");
+						e = mp_dwi_dw_error(dw, err, d.offset, "first child");
 						goto fail;
 					}
 					function_level[depth] = d.tag == DW_TAG_namespace;
@@ -1405,10 +1341,10 @@ static mp_error *walk_units(mp_dw *dw, Dwarf_Bool is_info, enum unit_filter filt
 			Dwarf_Die cur = stack[depth - 1];
 			Dwarf_Die next = NULL;
 			bool backwards;
-			rc = next_sibling(dw->dbg, cur, &next, &err, &backwards);
+			rc = mp_dwi_next_sibling(dw->dbg, cur, &next, &err, &backwards);
 			if (rc == DW_DLV_ERROR) {
 				e = backwards ? sibling_loop_error(dw, last_offset)
-					      : dw_error(dw, err, last_offset, "next sibling");
+					      : mp_dwi_dw_error(dw, err, last_offset, "next sibling");
 				goto fail;
 			}
 			dwarf_dealloc_die(cur);
@@ -1561,7 +1497,7 @@ mp_error *mp_dw_attach_alt(mp_dw *dw, const char *path)
 	alt->bits = MP_DW_ALT;
 	Dwarf_Error err = NULL;
 	if (dwarf_set_tied_dbg(dw->dbg, alt->dbg, &err) != DW_DLV_OK) {
-		e = dw_error(dw, err, 0, "tying the dwz supplementary file");
+		e = mp_dwi_dw_error(dw, err, 0, "tying the dwz supplementary file");
 		mp_dw_close(alt);
 		return e;
 	}

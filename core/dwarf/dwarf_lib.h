@@ -1,7 +1,9 @@
-/* The one door to libdwarf.  Nothing else in memprof includes libdwarf.h:
- * this interface speaks plain C records (DIE offsets, tags, attribute values
- * already decoded), so the type model never sees libdwarf's handles and a
- * libdwarf API change touches one file.  libdwarf is single-threaded; so is
+/* The one door to libdwarf.  Nothing else in memprof includes libdwarf.h
+ * (its two files, dwarf_lib.c and dwarf_scopes.c, share
+ * dwarf_lib_internal.h): this interface speaks plain C records (DIE
+ * offsets, tags, attribute values already decoded), so the type model
+ * never sees libdwarf's handles and a libdwarf API change touches this
+ * door only.  libdwarf is single-threaded; so is
  * every mp_dw handle. */
 #ifndef MEMPROF_CORE_DWARF_DWARF_LIB_H
 #define MEMPROF_CORE_DWARF_DWARF_LIB_H
@@ -103,5 +105,41 @@ typedef struct mp_dw_frame_row {
 } mp_dw_frame_row;
 /* MP_ERR_NOT_FOUND when no FDE covers pc. */
 mp_error *mp_dw_frame_row_at(mp_dw *dw, uint64_t pc, mp_dw_frame_row *row);
+
+/* Frame variables, for stack locals as typed roots (stack_roots.c).  A
+ * location is a DWARF expression decoded by libdwarf into operations, as
+ * it holds at one pc; dwarf_expr.h evaluates it. */
+enum { MP_DW_EXPR_OPS = 16 };
+typedef struct mp_dw_expr {
+	struct {
+		uint8_t atom;             /* DW_OP_* */
+		uint64_t operand1, operand2; /* signed operands sign-extended */
+	} ops[MP_DW_EXPR_OPS];
+	unsigned n;                   /* 0: none at this pc */
+} mp_dw_expr;
+typedef struct mp_dw_local {
+	const char *name;             /* NULL when absent */
+	uint64_t type;                /* DW_AT_type DIE offset (through an abstract origin) */
+	mp_dw_expr location;
+} mp_dw_local;
+typedef struct mp_dw_locals {
+	mp_dw_local *items;           /* innermost scope last */
+	size_t n;
+	mp_dw_expr frame_base;        /* the function's DW_AT_frame_base at pc */
+	size_t skipped_later;         /* declared after the pc's line: left out */
+	size_t skipped_no_location;   /* optimized out at pc, or too long an expression */
+} mp_dw_locals;
+/* The variables and parameters in scope at pc (a link-time address of the
+ * file): the function holding pc (found through .debug_aranges), its
+ * lexical blocks and inlined calls containing pc (DW_AT_low_pc/high_pc or
+ * DW_AT_ranges, .debug_ranges and DWARF 5 .debug_rnglists), each
+ * variable's location at pc (an expression, a .debug_loc or .debug_loclists
+ * list).  A variable declared on a later line of its file than the line
+ * the pc is on (the line table's; outside an inlined call, the call's
+ * line) is left out: at -O0 its slot holds whatever was there before.
+ * MP_ERR_NOT_FOUND when no function covers pc.  Free with
+ * mp_dw_locals_free. */
+mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out);
+void mp_dw_locals_free(mp_dw_locals *locals);
 
 #endif

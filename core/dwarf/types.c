@@ -2182,6 +2182,38 @@ mp_error *mp_type_index_module(mp_target *t, const mp_module *module)
 	return NULL;
 }
 
+mp_error *mp_type_module_dwarf(mp_target *t, const mp_module *module, mp_dw **out)
+{
+	*out = NULL;
+	mp_error *e = mp_type_index_module(t, module);
+	if (e)
+		return e;
+	dmod *m = module_state(t, module, &e);
+	if (!e)
+		*out = m->dw;
+	return e;
+}
+
+mp_error *mp_type_at_offset(mp_target *t, const mp_module *module, uint64_t offset,
+			    const mp_type **out)
+{
+	*out = NULL;
+	mp_error *e = mp_type_index_module(t, module);
+	if (e)
+		return e;
+	dmod *m = module_state(t, module, &e);
+	if (e)
+		return e;
+	const mp_type *type = get_type(m, offset);
+	if (!type)
+		return mp_error_nomem();
+	if (type->kind == MP_TYPE_INVALID)
+		return mp_error_new(MP_ERR_FORMAT, "%s", type->error ? type->error
+							   : "not a type");
+	*out = type;
+	return NULL;
+}
+
 bool mp_type_index_stats(mp_target *t, const mp_module *module,
 			 uint64_t *info_bytes, double *seconds, size_t *n_names)
 {

@@ -2,6 +2,7 @@
 #ifndef MEMPROF_CORE_DWARF_TYPES_H
 #define MEMPROF_CORE_DWARF_TYPES_H
 
+#include "dwarf/dwarf_lib.h"
 #include "memprof/memprof.h"
 
 struct mp_types;
@@ -26,5 +27,14 @@ mp_error *mp_type_list_in_module(mp_target *target, const mp_module *only,
 				 bool (*visit)(void *context, const char *name,
 					       const mp_type *type),
 				 void *context);
+
+/* The module's DWARF handle, indexed first (the type model owns it: one
+ * libdwarf session per module for types and frame variables alike). */
+mp_error *mp_type_module_dwarf(mp_target *target, const mp_module *module, mp_dw **out);
+
+/* The type whose DIE is at offset in the module's DWARF (a variable's
+ * DW_AT_type), from the module's cache. */
+mp_error *mp_type_at_offset(mp_target *target, const mp_module *module, uint64_t offset,
+			    const mp_type **out);
 
 #endif

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "truth.h"
+
 struct person {
 	struct person *next;
 	char *name;
@@ -47,26 +49,6 @@ struct flat {
 struct person *people;
 struct point **points;
 size_t n_points;
-
-static int truth_fd = -1;
-
-static void record(const void *block, const char *type)
-{
-	char line[160];
-	int n = snprintf(line, sizeof(line), "%p %s\n", block, type);
-	if (n > 0 && write(truth_fd, line, (size_t)n) != n)
-		exit(3);
-}
-
-static void *xmalloc(size_t size, const char *type)
-{
-	void *p = malloc(size);
-	if (!p)
-		exit(4);
-	memset(p, 0, size);
-	record(p, type);
-	return p;
-}
 
 __attribute__((noinline)) static void build_lost(void)
 {
@@ -104,8 +86,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return 2;
-	truth_fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (truth_fd < 0)
+	if (!truth_open(argv[1]))
 		return 2;
 	for (int i = 0; i < 200; i++) {
 		struct person *p = xmalloc(sizeof(*p), "struct person");

@@ -115,6 +115,38 @@ class Held:
             self.proc.wait()
 
 
+def read_truth(path):
+    """A helper's truth file ("0xADDR TYPE" lines) as {address: type}."""
+    truth = {}
+    for line in open(path):
+        address, kind = line.rstrip("\n").split(" ", 1)
+        truth[int(address, 16)] = kind
+    return truth
+
+
+def type_tally(truth, blocks):
+    """Compares `leaks --blocks` JSON blocks with a helper's truth
+    ({address: type}, "-" where nothing in memory tells the type).
+    Returns {"right": [address], "wrong": [(address, truth, type,
+    evidence)], "untyped": [address], "unknowable": [(address, type,
+    evidence)], "missing": [(address, truth)]}."""
+    seen = {int(b["address"], 16): b for b in blocks}
+    tally = {"right": [], "wrong": [], "untyped": [], "unknowable": [], "missing": []}
+    for address, kind in sorted(truth.items()):
+        block = seen.get(address)
+        if block is None:
+            tally["missing"].append((address, kind))
+        elif kind == "-":
+            tally["unknowable"].append((address, block["type"], block["evidence"]))
+        elif block["type"] == kind:
+            tally["right"].append(address)
+        elif block["type"] is None:
+            tally["untyped"].append(address)
+        else:
+            tally["wrong"].append((address, kind, block["type"], block["evidence"]))
+    return tally
+
+
 def gcore(pid, path):
     """Writes a core of a running process with gdb's gcore."""
     proc = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex",

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 
-from mptest import Held, check, finish, gcore, helper, memprof
+from mptest import Held, check, finish, gcore, helper, memprof, read_truth, type_tally
 
 tmp = tempfile.mkdtemp(prefix="memprof-types-")
 try:
@@ -17,31 +17,21 @@ try:
     held = Held([helper("typed_blocks"), truth_path, "--hold"])
     try:
         core = gcore(held.pid, os.path.join(tmp, "typed.core"))
-        truth = {}
-        for line in open(truth_path):
-            address, kind = line.rstrip("\n").split(" ", 1)
-            truth[int(address, 16)] = kind
+        truth = read_truth(truth_path)
         for where, target in (("core", ["--core", core]), ("live", ["--pid", str(held.pid)])):
             status, out, err = memprof("leaks", *target, "--blocks", "--format", "json")
             if not check(status == 0, "%s: leaks --blocks exits 0: %s" % (where, err[-300:])):
                 continue
-            seen = {int(b["address"], 16): b for b in json.loads(out)["blocks"]}
-            right = wrong = untyped = unknowable = 0
-            for address, kind in sorted(truth.items()):
-                block = seen.get(address)
-                if not check(block is not None, "%s: block %#x (%s) is in the listing" % (where, address, kind)):
-                    continue
-                if kind == "-":
-                    unknowable += 1
-                    continue
-                if block["type"] == kind:
-                    right += 1
-                elif block["type"] is None:
-                    untyped += 1
-                else:
-                    wrong += 1
-                    check(False, "%s: block %#x is %s, memprof says %s (%s)"
-                          % (where, address, kind, block["type"], block["evidence"]))
+            blocks = json.loads(out)["blocks"]
+            seen = {int(b["address"], 16): b for b in blocks}
+            tally = type_tally(truth, blocks)
+            for address, kind in tally["missing"]:
+                check(False, "%s: block %#x (%s) is in the listing" % (where, address, kind))
+            for address, kind, said, evidence in tally["wrong"]:
+                check(False, "%s: block %#x is %s, memprof says %s (%s)"
+                      % (where, address, kind, said, evidence))
+            right, wrong, untyped = (len(tally[k]) for k in ("right", "wrong", "untyped"))
+            unknowable = len(tally["unknowable"])
             total = right + wrong + untyped
             print("%s: %d blocks with a knowable type: %d right (%.1f%%), %d wrong, %d untyped; "
                   "%d unknowable" % (where, total, right, 100.0 * right / max(total, 1), wrong,
@@ -64,10 +54,7 @@ try:
     held = Held([helper("text_blocks"), truth_path, "--hold"])
     try:
         core = gcore(held.pid, os.path.join(tmp, "text.core"))
-        truth = {}
-        for line in open(truth_path):
-            address, kind = line.rstrip("\n").split(" ", 1)
-            truth[int(address, 16)] = kind
+        truth = read_truth(truth_path)
         texts = {a for a, k in truth.items() if k == "text"}
         check(len(texts) == 90, "90 text blocks recorded: %d" % len(texts))
         status, out, err = memprof("leaks", "--core", core, "--blocks", "--format", "json")
