@@ -7,9 +7,12 @@
 #include "pattern_input.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "array.h"
 #include "block_types.h"
@@ -24,6 +27,7 @@
 #include "length_rules.h"
 #include "snapshot_blocks.h"
 #include "struct_layout.h"
+#include "target/core_file.h"
 #include "target/target_internal.h"
 
 enum {
@@ -295,23 +299,88 @@ static size_t content_length(const builder *b, size_t i, const uint8_t *bytes, u
  * the first pass sets bits of two bitmaps, a content's bit seen once and
  * seen twice, and a second pass keeps only the contents whose bit was
  * seen twice, a superset of the repeated ones.  Most contents are unique
- * and never kept, sorted or compared. */
-enum { FILTER_BATCH = 4096 };
+ * and never kept, sorted or compared.
+ *
+ * On a core read by pread (core_file.h), whose reads are safe from any
+ * thread, the content passes run beside the categories on a second
+ * thread (issue 12: `recommend` of ten million blocks in 3 s): the first
+ * pass's hashing while the calling thread sorts blocks into categories,
+ * then the second pass and the sort split in two.  Each thread reads with
+ * its own window and buffer and writes only its own share of the results,
+ * and the shares join in chunk order, so the input is the same as one
+ * thread's.  Live targets stay on the calling thread. */
+enum { FILTER_BATCH = 4096, MOVE_STEP = 1 << 20 };
 
 typedef struct content_filter {
 	uint64_t *seen, *twice;
 	size_t bits;                   /* a power of two */
+	/* The first pass's contents on either side of split: the second
+	 * pass keeps those of [0, split) from kept[0] on and the rest from
+	 * kept[counted[0]] on, each thread in its own part of the array. */
+	size_t split;
+	size_t counted[2];
+	mp_pattern_content *kept;
+} content_filter;
+
+/* One thread's share of a content pass: its chunks and its reads. */
+typedef struct content_worker {
+	const builder *b;
+	const mp_leaks *leaks;
+	content_filter *filter;
+	size_t begin, end;             /* chunk indices */
+	size_t side;                   /* the second pass: 0 or 1, its part of kept */
+	size_t n_kept;
+	bool changed;                  /* more repeated contents than the first pass saw */
+	const atomic_bool *stop;       /* set by the calling thread: give up */
+	mp_block_window window;
+	uint8_t *buffer;               /* HASH_LIMIT bytes, for blocks read by themselves */
 	/* Bits are set and tested a batch at a time, in a loop that does
 	 * nothing else: each is a cache and TLB miss in bitmaps of tens of
 	 * MiB, and only a tight loop keeps many of them in flight (one at a
 	 * time between two blocks' hashing, they were half of `recommend`). */
+	size_t n_batch;
 	struct pending_content {
 		uint64_t hash;
 		uint32_t length, chunk;
 	} batch[FILTER_BATCH];
-	size_t n_batch;
-	size_t n_contents;             /* seen by the first pass */
-} content_filter;
+} content_worker;
+
+static content_worker *content_worker_new(const builder *b, const mp_leaks *leaks,
+					  content_filter *filter, const atomic_bool *stop)
+{
+	content_worker *w = malloc(sizeof(*w));
+	if (!w)
+		return NULL;
+	w->buffer = malloc(HASH_LIMIT);
+	if (!w->buffer) {
+		free(w);
+		return NULL;
+	}
+	w->b = b;
+	w->leaks = leaks;
+	w->filter = filter;
+	w->begin = w->end = w->side = w->n_kept = w->n_batch = 0;
+	w->changed = false;
+	w->stop = stop;
+	mp_block_window_init(&w->window, b->h, b->t);
+	return w;
+}
+
+static void content_worker_free(content_worker *w)
+{
+	if (!w)
+		return;
+	mp_block_window_free(&w->window);
+	free(w->buffer);
+	free(w);
+}
+
+/* fn(arg) on a thread of its own, when parallel and one can be started;
+ * the caller joins it, or runs fn itself when it was not. */
+static bool start_thread(pthread_t *id, bool parallel, void *(*fn)(void *), void *arg)
+{
+	return parallel && pthread_create(id, NULL, fn, arg) == 0;
+}
 
 static size_t filter_bit(const content_filter *f, uint64_t hash, size_t length)
 {
@@ -319,49 +388,80 @@ static size_t filter_bit(const content_filter *f, uint64_t hash, size_t length)
 }
 
 /* First pass: each pending content's bit is seen, or seen twice. */
-static void filter_mark(content_filter *f)
+static void filter_mark(content_worker *w)
 {
-	for (size_t i = 0; i < f->n_batch; i++) {
-		if (i + 16 < f->n_batch) {
-			size_t ahead = filter_bit(f, f->batch[i + 16].hash, f->batch[i + 16].length);
+	content_filter *f = w->filter;
+	for (size_t i = 0; i < w->n_batch; i++) {
+		if (i + 16 < w->n_batch) {
+			size_t ahead = filter_bit(f, w->batch[i + 16].hash, w->batch[i + 16].length);
 			__builtin_prefetch(&f->seen[ahead >> 6], 1);
 			__builtin_prefetch(&f->twice[ahead >> 6], 1);
 		}
-		size_t k = filter_bit(f, f->batch[i].hash, f->batch[i].length);
+		size_t k = filter_bit(f, w->batch[i].hash, w->batch[i].length);
 		uint64_t bit = 1ull << (k & 63);
 		if (f->seen[k >> 6] & bit)
 			f->twice[k >> 6] |= bit;
 		f->seen[k >> 6] |= bit;
 	}
-	f->n_batch = 0;
+	w->n_batch = 0;
 }
 
-/* The bytes of block i, from the window or read by themselves; NULL when
+/* The bytes of a block, from the window or read by themselves; NULL when
  * they cannot be read. */
-static const uint8_t *block_bytes(builder *b, mp_block_window *window, uint8_t *buffer,
-				  uint64_t address, size_t length)
+static const uint8_t *block_bytes(content_worker *w, uint64_t address, size_t length)
 {
-	const uint8_t *bytes = mp_block_window_bytes(window, address, length);
+	const uint8_t *bytes = mp_block_window_bytes(&w->window, address, length);
 	if (bytes)
 		return bytes;
-	mp_error *err = heap_read(b->h, b->t, address, buffer, length);
+	mp_error *err = heap_read(w->b->h, w->b->t, address, w->buffer, length);
 	if (err) {
 		mp_error_free(err);
 		return NULL;
 	}
-	return buffer;
+	return w->buffer;
 }
 
-/* One pass over the blocks in use: categories, and the contents' bits. */
-static void scan_blocks(builder *b, const mp_leaks *leaks, content_filter *filter)
+/* A block's content into the first pass's bitmaps. */
+static void mark_content(content_worker *w, size_t i, const uint8_t *bytes, uint64_t usable)
 {
-	uint8_t *buffer = malloc(HASH_LIMIT);
-	if (!buffer) {
-		b->nomem = true;
+	size_t content = content_length(w->b, i, bytes, usable);
+	if (!content)
 		return;
+	w->batch[w->n_batch++] = (struct pending_content){hash_bytes(bytes, content),
+							  (uint32_t)content, (uint32_t)i};
+	w->filter->counted[i >= w->filter->split]++;
+	if (w->n_batch == FILTER_BATCH)
+		filter_mark(w);
+}
+
+/* The first pass over the worker's chunks by itself, beside scan_blocks. */
+static void *mark_range(void *arg)
+{
+	content_worker *w = arg;
+	const mp_heap *h = w->b->h;
+	for (size_t i = w->begin; i < w->end; i++) {
+		if ((i & 0xffff) == 0 && atomic_load_explicit(w->stop, memory_order_relaxed))
+			break;
+		if (mp_leaks_kind(w->leaks, i) == MP_LEAK_NOT_A_BLOCK)
+			continue;
+		const heap_chunk *c = &h->chunks[i];
+		uint64_t usable = heap_chunk_usable(h, c);
+		if (usable >= HASH_LIMIT || !usable)
+			continue;
+		const uint8_t *bytes = block_bytes(w, heap_chunk_user(h, c), (size_t)usable);
+		if (bytes)
+			mark_content(w, i, bytes, usable);
 	}
-	mp_block_window window;
-	mp_block_window_init(&window, b->h, b->t);
+	filter_mark(w);
+	return NULL;
+}
+
+/* One pass over the blocks in use: categories, and, when marker is not
+ * NULL, the contents' bits (else mark_range sets them on a thread of its
+ * own). */
+static void scan_blocks(builder *b, const mp_leaks *leaks, content_worker *reader,
+			content_worker *marker, atomic_bool *stop)
+{
 	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
 		b->out->chunk_kind[i] = (uint8_t)mp_leaks_kind(leaks, i);
 		b->out->chunk_class[i] = MP_PATTERN_NO_CLASS;
@@ -378,7 +478,7 @@ static void scan_blocks(builder *b, const mp_leaks *leaks, content_filter *filte
 		uint64_t usable = heap_chunk_usable(b->h, c);
 		uint64_t address = heap_chunk_user(b->h, c);
 		size_t length = usable < HASH_LIMIT ? (size_t)usable : 64;
-		const uint8_t *bytes = block_bytes(b, &window, buffer, address, length);
+		const uint8_t *bytes = block_bytes(reader, address, length);
 		if (!bytes) {
 			b->out->partial = true;
 			continue;
@@ -405,78 +505,126 @@ static void scan_blocks(builder *b, const mp_leaks *leaks, content_filter *filte
 		}
 		b->out->in_use_blocks++;
 		b->out->in_use_bytes += usable;
-		size_t content = content_length(b, i, bytes, usable);
-		if (!content)
-			continue;
-		filter->batch[filter->n_batch++] = (struct pending_content){
-			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
-		filter->n_contents++;
-		if (filter->n_batch == FILTER_BATCH)
-			filter_mark(filter);
+		if (marker)
+			mark_content(marker, i, bytes, usable);
 	}
-	filter_mark(filter);
-	mp_block_window_free(&window);
-	free(buffer);
+	if (marker)
+		filter_mark(marker);
+	/* The marking thread stops with this one. */
+	if (b->nomem || b->stopped)
+		atomic_store(stop, true);
 }
 
-/* Second pass: the pending contents whose bit was seen twice are kept. */
-static void filter_keep(builder *b, content_filter *f)
+/* Second pass: the pending contents whose bit was seen twice are kept, in
+ * the worker's part of the array. */
+static void filter_keep(content_worker *w)
 {
-	for (size_t i = 0; i < f->n_batch && !b->nomem; i++) {
-		if (i + 16 < f->n_batch)
-			__builtin_prefetch(&f->twice[filter_bit(f, f->batch[i + 16].hash,
-								f->batch[i + 16].length) >> 6]);
-		size_t k = filter_bit(f, f->batch[i].hash, f->batch[i].length);
+	content_filter *f = w->filter;
+	size_t room = f->counted[w->side];
+	mp_pattern_content *part = f->kept + (w->side ? f->counted[0] : 0);
+	for (size_t i = 0; i < w->n_batch; i++) {
+		if (i + 16 < w->n_batch)
+			__builtin_prefetch(&f->twice[filter_bit(f, w->batch[i + 16].hash,
+								w->batch[i + 16].length) >> 6]);
+		size_t k = filter_bit(f, w->batch[i].hash, w->batch[i].length);
 		if (!(f->twice[k >> 6] & (1ull << (k & 63))))
 			continue;
-		if (!MP_ARRAY_RESERVE(b->contents, b->contents_capacity, b->n_contents + 1)) {
-			b->nomem = true;
+		/* Only a target whose bytes changed between the passes has more. */
+		if (w->n_kept == room) {
+			w->changed = true;
 			break;
 		}
-		b->contents[b->n_contents++] = (mp_pattern_content){f->batch[i].hash,
-								    f->batch[i].length,
-								    f->batch[i].chunk};
+		part[w->n_kept++] = (mp_pattern_content){w->batch[i].hash, w->batch[i].length,
+							 w->batch[i].chunk};
 	}
-	f->n_batch = 0;
+	w->n_batch = 0;
 }
 
-/* The second pass: the contents whose bit was seen twice, in chunk order. */
-static void keep_repeated(builder *b, content_filter *filter)
+/* The second pass over the worker's chunks: the contents whose bit was
+ * seen twice, in chunk order. */
+static void *keep_range(void *arg)
 {
-	/* Room for every content the first pass saw, taken at once: a large
-	 * array is mapped by itself, only its pages written are resident, and
-	 * it never grows by copies (which left the old copies resident). */
-	b->contents_capacity = filter->n_contents ? filter->n_contents : 1;
-	b->contents = malloc(b->contents_capacity * sizeof(*b->contents));
-	uint8_t *buffer = malloc(HASH_LIMIT);
-	if (!buffer || !b->contents) {
-		free(buffer);
-		b->contents_capacity = 0;
-		b->nomem = true;
-		return;
-	}
-	mp_block_window window;
-	mp_block_window_init(&window, b->h, b->t);
-	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
+	content_worker *w = arg;
+	const builder *b = w->b;
+	for (size_t i = w->begin; i < w->end; i++) {
 		if (b->out->chunk_class[i] == MP_PATTERN_NO_CLASS)
 			continue;
 		const heap_chunk *c = &b->h->chunks[i];
 		uint64_t usable = heap_chunk_usable(b->h, c);
 		if (usable >= HASH_LIMIT || !usable)
 			continue;
-		const uint8_t *bytes = block_bytes(b, &window, buffer, heap_chunk_user(b->h, c),
-						   (size_t)usable);
+		const uint8_t *bytes = block_bytes(w, heap_chunk_user(b->h, c), (size_t)usable);
 		size_t content = bytes ? content_length(b, i, bytes, usable) : 0;
 		if (!content)
 			continue;
-		filter->batch[filter->n_batch++] = (struct pending_content){
+		w->batch[w->n_batch++] = (struct pending_content){
 			hash_bytes(bytes, content), (uint32_t)content, (uint32_t)i};
-		if (filter->n_batch == FILTER_BATCH)
-			filter_keep(b, filter);
+		if (w->n_batch == FILTER_BATCH)
+			filter_keep(w);
 	}
-	filter_keep(b, filter);
-	mp_block_window_free(&window);
-	free(buffer);
+	filter_keep(w);
+	return NULL;
+}
+
+/* The second pass, its halves on two threads when parallel: the
+ * repeated contents in chunk order, in b->contents. */
+static void keep_repeated(builder *b, content_filter *filter, content_worker *workers[2],
+			  bool parallel)
+{
+	/* Room for every content the first pass saw, mapped at once: only
+	 * its pages written are resident, it never grows by copies (which
+	 * left the old copies resident), and the pages the second half
+	 * leaves when it moves are given back. */
+	size_t capacity = filter->counted[0] + filter->counted[1];
+	size_t bytes = (capacity ? capacity : 1) * sizeof(*filter->kept);
+	filter->kept = mp_scratch_alloc(bytes);
+	if (!filter->kept) {
+		b->nomem = true;
+		return;
+	}
+	/* Written in two runs and read in order: huge pages would only round
+	 * each run's resident memory up by as much as 2 MiB. */
+	madvise(filter->kept, bytes, MADV_NOHUGEPAGE);
+	for (size_t side = 0; side < 2; side++) {
+		content_worker *w = workers[side];
+		w->begin = side ? filter->split : 0;
+		w->end = side ? b->h->n_chunks : filter->split;
+		w->side = side;
+		w->n_kept = 0;
+		w->n_batch = 0;
+	}
+	pthread_t second;
+	bool started = start_thread(&second, parallel, keep_range, workers[1]);
+	keep_range(workers[0]);
+	if (started)
+		pthread_join(second, NULL);
+	else
+		keep_range(workers[1]);
+	/* The second half moves to follow the first a step at a time, and
+	 * each step gives back the pages it has left, which lie past the
+	 * moved half's end: its pages are never resident twice over. */
+	size_t moved = workers[1]->n_kept * sizeof(*filter->kept);
+	uint8_t *from = (uint8_t *)(filter->kept + filter->counted[0]);
+	uint8_t *to = (uint8_t *)(filter->kept + workers[0]->n_kept);
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t first = ((uintptr_t)(to + moved) + page - 1) & ~(page - 1);
+	if (first < (uintptr_t)from)
+		first = ((uintptr_t)from + page - 1) & ~(page - 1);
+	for (size_t done = 0; done < moved; done += MOVE_STEP) {
+		size_t step = moved - done < MOVE_STEP ? moved - done : MOVE_STEP;
+		memmove(to + done, from + done, step);
+		uintptr_t last = (uintptr_t)(from + done + step) & ~(page - 1);
+		if (last > first) {
+			madvise((void *)first, last - first, MADV_DONTNEED);
+			first = last;
+		}
+	}
+	b->contents = filter->kept;
+	b->contents_capacity = capacity;
+	b->n_contents = workers[0]->n_kept + workers[1]->n_kept;
+	filter->kept = NULL;
+	if (workers[0]->changed || workers[1]->changed)
+		b->out->partial = true;
 }
 
 /* ----------------------------------------------------------- capacity */
@@ -818,6 +966,47 @@ static void sort_contents(mp_pattern_content *items, size_t n)
 	}
 }
 
+typedef struct sort_job {
+	mp_pattern_content *items;
+	size_t n;
+} sort_job;
+
+static void *run_sort_job(void *arg)
+{
+	sort_job *job = arg;
+	if (job->n > 1)
+		sort_contents(job->items, job->n);
+	return NULL;
+}
+
+/* The contents sorted; in parallel, the hashes below 2^63 are moved
+ * first and each side is sorted by a thread of its own. */
+static void sort_all_contents(mp_pattern_content *items, size_t n, bool parallel)
+{
+	size_t low = n;
+	if (parallel) {
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			if (items[lo].hash >> 63) {
+				mp_pattern_content t = items[lo];
+				items[lo] = items[--hi];
+				items[hi] = t;
+			} else {
+				lo++;
+			}
+		}
+		low = lo;
+	}
+	sort_job jobs[2] = {{items, low}, {items + low, n - low}};
+	pthread_t second;
+	bool started = start_thread(&second, parallel, run_sort_job, &jobs[1]);
+	run_sort_job(&jobs[0]);
+	if (started)
+		pthread_join(second, NULL);
+	else
+		run_sort_job(&jobs[1]);
+}
+
 /* Sums of the array plans, as one entry per member. */
 static void collect_capacity(builder *b)
 {
@@ -919,18 +1108,32 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		b.nomem = true;
 	/* Eight bits per block at most: few unique contents share a bit. */
 	content_filter *filter = calloc(1, sizeof(*filter));
+	atomic_bool stop;
+	atomic_init(&stop, false);
+	content_worker *workers[2] = {NULL, NULL};
 	if (filter) {
 		filter->bits = 1 << 16;
 		while (filter->bits < 8 * h->n_chunks && filter->bits < ((size_t)1 << 30))
 			filter->bits <<= 1;
 		filter->seen = mp_scratch_alloc(filter->bits / 8);
 		filter->twice = mp_scratch_alloc(filter->bits / 8);
+		filter->split = h->n_chunks / 2;
+		workers[0] = content_worker_new(&b, leaks, filter, &stop);
+		workers[1] = content_worker_new(&b, leaks, filter, &stop);
 	}
-	if (!filter || !filter->seen || !filter->twice)
+	if (!filter || !filter->seen || !filter->twice || !workers[0] || !workers[1])
 		b.nomem = true;
+	bool parallel = mp_core_file_reads(t) &&
+			(options && options->threads ? options->threads > 1
+						     : sysconf(_SC_NPROCESSORS_ONLN) > 1);
 	if (!b.nomem) {
 		mp_progress_begin("patterns", "chunks", h->n_chunks);
-		scan_blocks(&b, leaks, filter);
+		workers[1]->end = h->n_chunks;
+		pthread_t marker;
+		bool started = start_thread(&marker, parallel, mark_range, workers[1]);
+		scan_blocks(&b, leaks, workers[0], started ? NULL : workers[0], &stop);
+		if (started)
+			pthread_join(marker, NULL);
 		mp_progress_end();
 	}
 	if (filter) {
@@ -957,15 +1160,15 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		err = mp_error_new(MP_ERR_INTERRUPTED, "patterns: interrupted");
 	} else {
 		if (!b.nomem)
-			keep_repeated(&b, filter);
+			keep_repeated(&b, filter, workers, parallel);
 		if (filter) {
 			mp_scratch_free(filter->twice, filter->bits / 8);
 			filter->twice = NULL;
 		}
 		mp_scratch_free(b.typed, typed_bytes);
 		b.typed = NULL;
-		if (!b.nomem && b.n_contents > 1)
-			sort_contents(b.contents, b.n_contents);
+		if (!b.nomem)
+			sort_all_contents(b.contents, b.n_contents, parallel);
 		if (!b.nomem)
 			collect_capacity(&b);
 		if (!b.nomem)
@@ -978,15 +1181,21 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		mp_scratch_free(filter->twice, filter->bits / 8);
 	}
 	free(filter);
+	content_worker_free(workers[0]);
+	content_worker_free(workers[1]);
 	mp_scratch_free(b.typed, typed_bytes);
-	/* The repeated contents are few: the array shrinks to them. */
-	out->contents = b.contents;
-	out->n_contents = b.n_contents;
-	if (b.n_contents) {
-		mp_pattern_content *fit = realloc(b.contents, b.n_contents * sizeof(*b.contents));
-		if (fit)
-			out->contents = fit;
+	/* The repeated contents are few: they move to an array of their size. */
+	if (b.n_contents && !err) {
+		out->contents = malloc(b.n_contents * sizeof(*out->contents));
+		if (out->contents) {
+			memcpy(out->contents, b.contents, b.n_contents * sizeof(*out->contents));
+			out->n_contents = b.n_contents;
+		} else {
+			err = mp_error_nomem();
+		}
 	}
+	mp_scratch_free(b.contents, (b.contents_capacity ? b.contents_capacity : 1) *
+					sizeof(*b.contents));
 	for (size_t k = 0; k < b.n_categories; k++)
 		free(b.categories[k].name);
 	free(b.categories);

@@ -63,6 +63,9 @@ typedef struct mp_pattern_options {
 	/* Fill chunk_hash and chunk_evidence (snapshots for `diff`); the
 	 * patterns alone do without their 9 bytes per chunk. */
 	bool block_hashes;
+	/* A core read by pread is read on two threads unless this is 1
+	 * (0: two when there are two CPUs); the input is the same. */
+	unsigned threads;
 } mp_pattern_options;
 
 mp_error *mp_pattern_input_gather(mp_target *target, const mp_heap *heap,

@@ -140,6 +140,20 @@ mp_heap_options mp_command_heap_options(const mp_command *c)
 	return options;
 }
 
+bool mp_command_threads(mp_command *c, unsigned *threads)
+{
+	const char *text = mp_command_value(c, "--threads");
+	char *end = NULL;
+	unsigned long n = text ? strtoul(text, &end, 10) : 0;
+	*threads = 0;
+	if (text && (n == 0 || *end || n > 64)) {
+		fprintf(c->err, "memprof: --threads takes a number from 1 to 64, not '%s'\n", text);
+		return false;
+	}
+	*threads = (unsigned)n;
+	return true;
+}
+
 const char *mp_command_value(const mp_command *c, const char *name)
 {
 	const char *last = NULL;

@@ -114,6 +114,10 @@ void mp_command_drop_hints(mp_command *command);
 /* Heap options from the command line and the host's interrupt poll. */
 mp_heap_options mp_command_heap_options(const mp_command *command);
 
+/* --threads N (1 to 64) in *threads, 0 when not given; false after saying
+ * on command->err what is wrong with it. */
+bool mp_command_threads(mp_command *command, unsigned *threads);
+
 /* "512M", "2G", "64KiB", "1048576" as bytes (commands/patterns.c). */
 bool mp_command_parse_size(const char *text, uint64_t *out);
 

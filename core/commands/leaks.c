@@ -327,12 +327,9 @@ int mp_leaks_check_options(mp_command *c, unsigned default_fail, unsigned *fail_
 		fprintf(c->err, "memprof: --roots takes strict or all, not '%s'\n", roots);
 		return MP_EXIT_USAGE;
 	}
-	const char *threads = mp_command_value(c, "--threads");
-	char *end = NULL;
-	if (threads && (strtoul(threads, &end, 10) == 0 || *end || strtoul(threads, NULL, 10) > 64)) {
-		fprintf(c->err, "memprof: --threads takes a number from 1 to 64, not '%s'\n", threads);
+	unsigned threads;
+	if (!mp_command_threads(c, &threads))
 		return MP_EXIT_USAGE;
-	}
 	const char *fail_on = mp_command_value(c, "--fail-on");
 	*fail_mask = default_fail;
 	if (fail_on && !mp_parse_fail_on(fail_on, fail_mask)) {

@@ -342,10 +342,12 @@ typedef struct analysis {
 	mp_patterns patterns;
 } analysis;
 
-/* The host's interrupt poll, for the leak check under the patterns. */
-static mp_leak_options leak_options_of(const mp_command *c)
+/* The host's interrupt poll and --threads (checked by run_patterns and
+ * run_recommend), for the leak check under the patterns. */
+static mp_leak_options leak_options_of(mp_command *c)
 {
 	mp_leak_options options = {0};
+	mp_command_threads(c, &options.threads);
 	if (c->host) {
 		options.interrupted = c->host->interrupted;
 		options.context = c->host->context;
@@ -368,9 +370,10 @@ static mp_error *heap_and_leaks(mp_command *c, mp_heap **heap, mp_leaks **leaks)
 	return err;
 }
 
-static mp_pattern_options pattern_options(const mp_command *c)
+static mp_pattern_options pattern_options(mp_command *c)
 {
 	mp_pattern_options options = {0};
+	mp_command_threads(c, &options.threads);
 	if (c->host) {
 		options.interrupted = c->host->interrupted;
 		options.context = c->host->context;
@@ -511,7 +514,8 @@ static void warn_partial(mp_command *c, const analysis *a)
 
 static int run_patterns(mp_command *c)
 {
-	if (check_snapshot(c) != MP_EXIT_OK)
+	unsigned threads;
+	if (check_snapshot(c) != MP_EXIT_OK || !mp_command_threads(c, &threads))
 		return MP_EXIT_USAGE;
 	analysis a;
 	mp_error *err = analyse(c, &a);
@@ -551,7 +555,8 @@ static int run_recommend(mp_command *c)
 		fprintf(c->err, "memprof: --fail-on-pressure needs --limit SIZE\n");
 		return MP_EXIT_USAGE;
 	}
-	if (check_snapshot(c) != MP_EXIT_OK)
+	unsigned threads;
+	if (check_snapshot(c) != MP_EXIT_OK || !mp_command_threads(c, &threads))
 		return MP_EXIT_USAGE;
 	analysis a;
 	mp_error *err = analyse(c, &a);
@@ -630,14 +635,16 @@ static int run_recommend(mp_command *c)
 }
 
 static const char *const patterns_flags[] = {NULL};
-static const char *const patterns_valued[] = {"--snapshot", NULL};
+static const char *const patterns_valued[] = {"--snapshot", "--threads", NULL};
 static const char *const recommend_valued[] = {"--limit", "--fail-on-pressure", "--snapshot",
-					       NULL};
+					       "--threads", NULL};
 
 const mp_verb mp_verb_patterns = {
 	.name = "patterns",
 	.summary = "heap blocks per category and size class, and wasteful patterns with savings",
-	.usage = "[--snapshot FILE]   (a snapshot saved by `memprof snapshot save`, instead of a target)",
+	.usage = "[--snapshot FILE] [--threads N]\n"
+		 "  --snapshot: a snapshot saved by `memprof snapshot save`, instead of a target\n"
+		 "  --threads N: threads of the leak check and of the block passes on a core (default: one per CPU)",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,
 	.needs_target = true,
 	.target_unless = "--snapshot",
@@ -650,6 +657,7 @@ const mp_verb mp_verb_recommend = {
 	.name = "recommend",
 	.summary = "recommended changes with estimated savings, difficulty and priority",
 	.usage = "[--limit SIZE] [--fail-on-pressure normal|elevated|high|critical] [--snapshot FILE ...]\n"
+		 "  [--threads N]   (as for `memprof patterns`)\n"
 		 "  --snapshot given more than once (oldest first): the last snapshot's patterns,\n"
 		 "  and `growth` for what grew in every interval between them (memprof diff)",
 	.formats = MP_FORMAT_TEXT | MP_FORMAT_JSON | MP_FORMAT_CSV | MP_FORMAT_PROMETHEUS,

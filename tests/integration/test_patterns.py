@@ -140,6 +140,23 @@ try:
 finally:
     check(held.release() == 0, "waste exits normally after the live read")
 
+# A core is read on two threads (the content passes beside the
+# categories, issue 12): the same bytes out as on one, in every format.
+# --threads 2 forces the second thread on a one-CPU machine.
+with held_core([example("waste")], "waste.core") as core:
+    for verb in ("patterns", "recommend"):
+        for fmt in ("json", "csv", "text"):
+            runs = [memprof(verb, "--core", core, "--format", fmt, *extra)
+                    for extra in ((), ("--threads", "1"), ("--threads", "2"))]
+            check(all(r[0] == 0 for r in runs), "%s --format %s exits 0 with any --threads: %s"
+                  % (verb, fmt, [r[2][-200:] for r in runs]))
+            check(runs[0][1] == runs[1][1] == runs[2][1],
+                  "%s --format %s: byte-identical on one thread and two" % (verb, fmt))
+    for bad in ("0", "65", "two"):
+        status, out, err = memprof("recommend", "--core", core, "--threads", bad)
+        check(status == 2 and "--threads takes a number from 1 to 64" in err,
+              "--threads %s is a usage error: %d %s" % (bad, status, err))
+
 # Saved snapshots: `snapshot save` keeps what patterns need beside the
 # heap, and patterns/recommend on the file answer as on the core.
 with held_core([example("waste")], "waste.core") as core:
@@ -216,6 +233,9 @@ for name in ("waste_cpp", "waste_rs"):
     truth = json.loads(proc.stderr.splitlines()[0])
     with held_core([example(name)], name + ".core") as core:
         report = findings_of(core)
+        one = memprof("recommend", "--core", core, "--format", "json", "--threads", "1")
+        two = memprof("recommend", "--core", core, "--format", "json", "--threads", "2")
+        check(one[0] == 0 and one == two, "%s: recommend byte-identical on one thread and two" % name)
         over = [f for f in report["findings"] if f["kind"] == "overcapacity"]
         for member, bytes_ in truth.items():
             found = [f for f in over if f["subject"].split(" (")[0].endswith(member)]
