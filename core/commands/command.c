@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "command_result.h"
 #include "analysis/hints.h"
 #include "error.h"
 #include "output/json.h"
@@ -110,6 +111,15 @@ void mp_command_allocator_json(mp_json *j, const mp_allocator *a)
 	mp_json_key(j, "readable");
 	mp_json_bool(j, a->readable);
 	mp_json_end_object(j);
+}
+
+void mp_command_allocator_result(mp_result *r, mp_rnode parent, const mp_allocator *a)
+{
+	mp_rnode o = mp_result_object(r, parent, "allocator");
+	mp_result_string(r, o, "name", a->name);
+	mp_result_string(r, o, "version", a->version);
+	mp_result_string(r, o, "module", a->module);
+	mp_result_bool(r, o, "readable", a->readable);
 }
 
 void mp_command_allocator_text(FILE *out, const mp_allocator *a)

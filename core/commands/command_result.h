@@ -16,4 +16,8 @@ static inline enum mp_result_format mp_command_result_format(const mp_command *c
 	}
 }
 
+/* The allocator's "allocator" object {name, version, module, readable}
+ * under parent (docs/json.md): every verb's result names it so. */
+void mp_command_allocator_result(mp_result *r, mp_rnode parent, const mp_allocator *allocator);
+
 #endif

@@ -186,15 +186,6 @@ static const mp_result_column class_columns[] = {
 	{"cached_chunks", "cached.chunks", true}, {"cached_bytes", "cached.bytes", true},
 };
 
-static void result_allocator(mp_result *r, const mp_allocator *a)
-{
-	mp_rnode o = mp_result_object(r, MP_RESULT_ROOT, "allocator");
-	mp_result_string(r, o, "name", a->name);
-	mp_result_string(r, o, "version", a->version);
-	mp_result_string(r, o, "module", a->module);
-	mp_result_bool(r, o, "readable", a->readable);
-}
-
 static void result_arenas(mp_result *r, const mp_heap *h, const heap_summary *s)
 {
 	mp_rnode arenas = mp_result_array(r, MP_RESULT_ROOT, "arenas");
@@ -243,7 +234,7 @@ static void heap_result(mp_result *r, const mp_heap *h, const heap_summary *s)
 	mp_result_string(r, MP_RESULT_ROOT, "backend", mp_heap_backend(h));
 	mp_result_string(r, MP_RESULT_ROOT, "located_by", mp_heap_located_by(h));
 	mp_allocator allocator = mp_heap_allocator(h);
-	result_allocator(r, &allocator);
+	mp_command_allocator_result(r, MP_RESULT_ROOT, &allocator);
 	mp_result_string(r, MP_RESULT_ROOT, "target", mp_heap_target_description(h));
 	mp_result_int(r, MP_RESULT_ROOT, "timestamp", mp_heap_timestamp(h));
 	result_arenas(r, h, s);

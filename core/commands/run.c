@@ -18,6 +18,7 @@
 #include "analysis/block_types.h"
 #include "error.h"
 #include "leaks_report.h"
+#include "output/json.h"
 #include "suppressions.h"
 #include "target/launch.h"
 #include "target/target_internal.h"
@@ -157,7 +158,11 @@ static void render_json(run_state *st, const mp_launch_process *p, proc_result *
 	mp_json_begin_object(&j);
 	write_process_header(&j, st, p, r);
 	if (r->checked) {
-		mp_leaks_write_json_body(&j, heap, leaks, report);
+		mp_result body;
+		mp_result_init(&body);
+		mp_leaks_result(&body, MP_RESULT_ROOT, heap, leaks, report);
+		mp_error_free(mp_result_write_json_members(&j, &body, MP_RESULT_ROOT));
+		mp_result_free(&body);
 	} else {
 		mp_json_key(&j, "error");
 		mp_json_string(&j, r->reason ? r->reason : "not checked");

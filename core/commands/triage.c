@@ -534,7 +534,17 @@ static void json_heap(mp_json *j, const triage *r)
 	mp_json_end_object(j);
 	mp_json_key(j, "leaks");
 	mp_json_begin_object(j);
-	mp_leaks_write_json_body(j, r->heap, r->leaks, &r->report);
+	/* The leak check as `leaks` reports it, through its result. */
+	mp_result leaks;
+	mp_result_init(&leaks);
+	mp_leaks_result(&leaks, MP_RESULT_ROOT, r->heap, r->leaks, &r->report);
+	mp_error *err = mp_result_write_json_members(j, &leaks, MP_RESULT_ROOT);
+	mp_result_free(&leaks);
+	if (err) {
+		mp_json_key(j, "error");
+		mp_json_string(j, mp_error_message(err));
+		mp_error_free(err);
+	}
 	mp_json_end_object(j);
 }
 

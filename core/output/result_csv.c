@@ -5,6 +5,25 @@
 
 #include "table.h"
 
+/* A streamed table's records, each row built and written in turn. */
+static mp_error *write_stream(FILE *out, const mp_result *r, const mp_result_table *t)
+{
+	char buffers[MP_RESULT_MAX_COLUMNS][MP_RESULT_SCALAR_TEXT];
+	const char *cells[MP_RESULT_MAX_COLUMNS];
+	mp_result row;
+	mp_result_init(&row);
+	while (mp_result_stream_row(r, t->node, &row)) {
+		for (size_t c = 0; c < t->n_columns; c++)
+			cells[c] = mp_result_scalar_text(&row, mp_result_get(&row, MP_RESULT_ROOT,
+									     t->columns[c].member),
+							 buffers[c]);
+		mp_csv_row(out, cells, t->n_columns);
+	}
+	mp_error *err = mp_result_status(&row);
+	mp_result_free(&row);
+	return err;
+}
+
 mp_error *mp_result_write_csv(FILE *out, const mp_result *r)
 {
 	mp_error *err = mp_result_status(r);
@@ -21,6 +40,12 @@ mp_error *mp_result_write_csv(FILE *out, const mp_result *r)
 		for (size_t c = 0; c < t->n_columns; c++)
 			cells[c] = t->columns[c].name;
 		mp_csv_row(out, cells, t->n_columns);
+		if (mp_result_streamed(r, t->node)) {
+			err = write_stream(out, r, t);
+			if (err)
+				return err;
+			continue;
+		}
 		for (mp_rnode row = mp_result_table_next_row(r, t, MP_RESULT_NONE);
 		     row != MP_RESULT_NONE; row = mp_result_table_next_row(r, t, row)) {
 			for (size_t c = 0; c < t->n_columns; c++)
