@@ -12,8 +12,8 @@
 #include "analysis/block_types.h"
 #include "analysis/block_window.h"
 #include "analysis/leak_groups.h"
-#include "error.h"
 #include "command_result.h"
+#include "error.h"
 #include "target/core_file.h"
 #include "target/target_internal.h"
 

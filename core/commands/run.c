@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 
 #include "analysis/block_types.h"
+#include "command_result.h"
 #include "error.h"
 #include "leaks_report.h"
-#include "command_result.h"
 #include "suppressions.h"
 #include "target/launch.h"
 #include "target/target_internal.h"
