@@ -543,6 +543,9 @@ mp_rnode mp_result_copy(mp_result *r, mp_rnode parent, const char *key, const mp
 		r->misuse = true;
 		return MP_RESULT_NONE;
 	}
+	/* A part that could not be built whole does not become whole here. */
+	r->nomem |= src->nomem;
+	r->misuse |= src->misuse;
 	mp_rnode top = copy_node(r, parent, key, src, node);
 	if (top == MP_RESULT_NONE)
 		return MP_RESULT_NONE;

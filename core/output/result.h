@@ -201,7 +201,8 @@ struct mp_json;
 /* Copies node of src (and what it holds, hidden marks included) under
  * parent of r as key; returns the copy.  src is another result: a verb
  * that builds a part early (a process's report at its exit) and places it
- * later.  Declarations are not copied; a stream cannot be (misuse). */
+ * later.  Declarations are not copied; a stream cannot be (misuse); a
+ * src not built whole leaves r so too (mp_result_status). */
 mp_rnode mp_result_copy(mp_result *r, mp_rnode parent, const char *key, const mp_result *src,
 			mp_rnode node);
 

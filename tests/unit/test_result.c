@@ -339,6 +339,17 @@ static void test_copy_and_members(void **state)
 	assert_string_equal(mp_result_get_string(&dst, mp_result_get(&dst, copy, "target")),
 			    "core \"a\"");
 	mp_result_free(&dst);
+
+	/* A part built wrongly makes the whole wrong, not silently short. */
+	mp_result_init(&src);
+	mp_result_uint(&src, MP_RESULT_ROOT, NULL, 1);
+	mp_result_init(&dst);
+	mp_result_copy(&dst, MP_RESULT_ROOT, "part", &src, MP_RESULT_ROOT);
+	mp_error *err = mp_result_status(&dst);
+	assert_non_null(err);
+	mp_error_free(err);
+	mp_result_free(&dst);
+	mp_result_free(&src);
 }
 
 typedef struct counter {
@@ -414,8 +425,9 @@ static void test_stream(void **state)
 	mp_result dst;
 	mp_result_init(&dst);
 	mp_result_copy(&dst, MP_RESULT_ROOT, "copy", &r, mp_result_get(&r, MP_RESULT_ROOT, "rows"));
-	assert_non_null(mp_result_status(&dst));
-	mp_error_free(mp_result_status(&dst));
+	mp_error *err = mp_result_status(&dst);
+	assert_non_null(err);
+	mp_error_free(err);
 	mp_result_free(&dst);
 	mp_result_free(&r);
 
