@@ -98,21 +98,6 @@ static int usage_error(FILE *err, const char *verb, const char *fmt, const char 
 	return MP_EXIT_USAGE;
 }
 
-void mp_command_allocator_json(mp_json *j, const mp_allocator *a)
-{
-	mp_json_key(j, "allocator");
-	mp_json_begin_object(j);
-	mp_json_key(j, "name");
-	mp_json_string(j, a->name);
-	mp_json_key(j, "version");
-	mp_json_string(j, a->version);
-	mp_json_key(j, "module");
-	mp_json_string(j, a->module);
-	mp_json_key(j, "readable");
-	mp_json_bool(j, a->readable);
-	mp_json_end_object(j);
-}
-
 void mp_command_allocator_result(mp_result *r, mp_rnode parent, const mp_allocator *a)
 {
 	mp_rnode o = mp_result_object(r, parent, "allocator");

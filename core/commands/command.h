@@ -124,10 +124,9 @@ bool mp_command_parse_size(const char *text, uint64_t *out);
 /* Prints "memprof: <message>" and returns the exit status for the error. */
 int mp_command_fail(mp_command *command, mp_error *err);
 
-/* The allocator that serves malloc, as every report names it: a JSON
- * "allocator" object {name, version, module, readable} (docs/json.md), and
- * a text line "allocator jemalloc 5.3.0 (malloc of /usr/lib/...)". */
-void mp_command_allocator_json(struct mp_json *j, const mp_allocator *allocator);
+/* The allocator that serves malloc, as every report names it: a text line
+ * "allocator jemalloc 5.3.0 (malloc of /usr/lib/...)"; its JSON object is
+ * mp_command_allocator_result (command_result.h). */
 void mp_command_allocator_text(FILE *out, const mp_allocator *allocator);
 
 /* The warnings a text report ends with, from every layer that made the

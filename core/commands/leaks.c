@@ -12,9 +12,8 @@
 #include "analysis/block_types.h"
 #include "analysis/block_window.h"
 #include "analysis/leak_groups.h"
+#include "command_result.h"
 #include "error.h"
-#include "output/json.h"
-#include "output/table.h"
 #include "target/core_file.h"
 #include "target/target_internal.h"
 
@@ -106,81 +105,53 @@ static const enum mp_leak_kind summary_order[] = {
 	MP_LEAK_DEFINITE, MP_LEAK_INDIRECT, MP_LEAK_POSSIBLE, MP_LEAK_REACHABLE,
 };
 
-void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
-			      const mp_leaks *leaks, const mp_leak_report *r)
+void mp_leaks_result(mp_result *r, mp_rnode parent, const mp_heap *heap, const mp_leaks *leaks,
+		     const mp_leak_report *report)
 {
 	mp_allocator allocator = mp_heap_allocator(heap);
-	mp_command_allocator_json(j, &allocator);
-	mp_json_key(j, "summary");
-	mp_json_begin_object(j);
+	mp_command_allocator_result(r, parent, &allocator);
+	mp_rnode summary = mp_result_object(r, parent, "summary");
 	for (size_t k = 0; k < 4; k++) {
 		enum mp_leak_kind kind = summary_order[k];
-		mp_json_key(j, json_kind_key(kind));
-		mp_json_begin_object(j);
-		mp_json_key(j, "blocks");
-		mp_json_uint(j, r->blocks[kind]);
-		mp_json_key(j, "bytes");
-		mp_json_uint(j, r->bytes[kind]);
-		mp_json_end_object(j);
+		mp_rnode o = mp_result_object(r, summary, json_kind_key(kind));
+		mp_result_uint(r, o, "blocks", report->blocks[kind]);
+		mp_result_uint(r, o, "bytes", report->bytes[kind]);
 	}
-	mp_json_end_object(j);
-	mp_json_key(j, "groups");
-	mp_json_begin_array(j);
-	for (size_t i = 0; i < r->n_groups; i++) {
-		const mp_leak_group *g = &r->groups[i];
+	mp_rnode groups = mp_result_array(r, parent, "groups");
+	for (size_t i = 0; i < report->n_groups; i++) {
+		const mp_leak_group *g = &report->groups[i];
 		char hex[3 * MP_PREVIEW_BYTES + 1], text[MP_PREVIEW_BYTES + 1];
 		preview_text(g->preview, g->preview_length, hex, text);
-		mp_json_begin_object(j);
-		mp_json_key(j, "kind");
-		mp_json_string(j, json_kind_key(g->kind));
-		mp_json_key(j, "type");
-		mp_json_string(j, g->type);
-		mp_json_key(j, "evidence");
-		mp_json_string(j, g->evidence[0] ? g->evidence : "size");
-		mp_json_key(j, "size");
-		mp_json_uint(j, g->size);
-		mp_json_key(j, "count");
-		mp_json_uint(j, g->count);
-		mp_json_key(j, "bytes");
-		mp_json_uint(j, g->bytes);
-		mp_json_key(j, "example");
-		mp_json_hex(j, g->example);
-		mp_json_key(j, "preview_hex");
-		mp_json_string(j, hex);
-		mp_json_key(j, "preview_text");
-		mp_json_string(j, text);
-		mp_json_end_object(j);
+		mp_rnode o = mp_result_object(r, groups, NULL);
+		mp_result_string(r, o, "kind", json_kind_key(g->kind));
+		mp_result_string(r, o, "type", g->type);
+		mp_result_string(r, o, "evidence", g->evidence[0] ? g->evidence : "size");
+		mp_result_uint(r, o, "size", g->size);
+		mp_result_uint(r, o, "count", g->count);
+		mp_result_uint(r, o, "bytes", g->bytes);
+		mp_result_hex(r, o, "example", g->example);
+		mp_result_string(r, o, "preview_hex", hex);
+		mp_result_string(r, o, "preview_text", text);
 	}
-	mp_json_end_array(j);
 	/* The largest first, at most JSON_UNREFERENCED of them: a lost list of a
 	 * million heads would otherwise dwarf the report. */
-	mp_json_key(j, "unreferenced_total");
-	mp_json_uint(j, r->n_unreferenced);
-	mp_json_key(j, "unreferenced");
-	mp_json_begin_array(j);
-	for (size_t i = 0; i < r->n_unreferenced && i < JSON_UNREFERENCED; i++) {
-		mp_chunk c = mp_heap_chunk(heap, r->unreferenced[i]);
-		mp_json_begin_object(j);
-		mp_json_key(j, "address");
-		mp_json_hex(j, c.user_address);
-		mp_json_key(j, "size");
-		mp_json_uint(j, mp_chunk_usable_size(&c));
-		mp_json_key(j, "kind");
-		mp_json_string(j, json_kind_key(mp_leaks_kind(leaks, r->unreferenced[i])));
-		mp_json_end_object(j);
+	mp_result_uint(r, parent, "unreferenced_total", report->n_unreferenced);
+	mp_rnode unreferenced = mp_result_array(r, parent, "unreferenced");
+	for (size_t i = 0; i < report->n_unreferenced && i < JSON_UNREFERENCED; i++) {
+		mp_chunk c = mp_heap_chunk(heap, report->unreferenced[i]);
+		mp_rnode o = mp_result_object(r, unreferenced, NULL);
+		mp_result_hex(r, o, "address", c.user_address);
+		mp_result_uint(r, o, "size", mp_chunk_usable_size(&c));
+		mp_result_string(r, o, "kind",
+				 json_kind_key(mp_leaks_kind(leaks, report->unreferenced[i])));
 	}
-	mp_json_end_array(j);
-	mp_json_key(j, "scanned_root_bytes");
-	mp_json_uint(j, mp_leaks_scanned_bytes(leaks));
-	mp_json_key(j, "partial");
-	mp_json_bool(j, mp_leaks_partial(leaks) || mp_heap_partial(heap));
-	mp_json_key(j, "warnings");
-	mp_json_begin_array(j);
+	mp_result_uint(r, parent, "scanned_root_bytes", mp_leaks_scanned_bytes(leaks));
+	mp_result_bool(r, parent, "partial", mp_leaks_partial(leaks) || mp_heap_partial(heap));
+	mp_rnode warnings = mp_result_array(r, parent, "warnings");
 	for (size_t i = 0; i < mp_leaks_warning_count(leaks); i++)
-		mp_json_string(j, mp_leaks_warning(leaks, i));
+		mp_result_string(r, warnings, NULL, mp_leaks_warning(leaks, i));
 	for (size_t i = 0; i < mp_heap_problem_count(heap); i++)
-		mp_json_string(j, mp_heap_problem_at(heap, i)->message);
-	mp_json_end_array(j);
+		mp_result_string(r, warnings, NULL, mp_heap_problem_at(heap, i)->message);
 }
 
 enum { TEXT_GROUPS = 25, TEXT_UNREFERENCED = 10 };
@@ -342,129 +313,138 @@ int mp_leaks_check_options(mp_command *c, unsigned default_fail, unsigned *fail_
 }
 
 /* --blocks: every block with its kind and what memprof takes it for, for
- * checking block typing against a program's own record of its blocks. */
-static mp_error *write_blocks(mp_command *c, const mp_heap *heap, const mp_leaks *leaks,
-			      mp_json *j)
-{
+ * checking block typing against a program's own record of its blocks.
+ * Ten million blocks are a listing, not a tree: a stream (result.h) builds
+ * one row at a time, in address order, reading a window at a time. */
+typedef struct block_rows {
+	mp_target *target;
+	const mp_heap *heap;
+	const mp_leaks *leaks;
 	mp_block_typing typing;
-	mp_error *err = mp_block_types_infer(c->target, heap, leaks, &typing);
-	if (err)
-		return err;
-	static const char *const columns[] = {"address", "size", "kind", "type", "evidence"};
-	if (j) {
-		mp_json_key(j, "blocks");
-		mp_json_begin_array(j);
-	} else {
-		mp_csv_row(c->out, columns, 5);
-	}
-	/* Every block in address order: read a window at a time. */
 	mp_block_window window;
-	mp_block_window_init(&window, heap, c->target);
-	for (size_t i = 0; i < mp_heap_chunk_count(heap); i++) {
-		enum mp_leak_kind kind = mp_leaks_kind(leaks, i);
-		if (kind == MP_LEAK_NOT_A_BLOCK)
-			continue;
-		mp_chunk chunk = mp_heap_chunk(heap, i);
-		uint64_t usable = mp_chunk_usable_size(&chunk);
-		uint8_t bytes[64];
-		size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
-		const uint8_t *held = mp_block_window_bytes(&window, chunk.user_address, length);
-		mp_error *read_err = held ? NULL
-					  : mp_target_read(c->target, chunk.user_address, bytes, length);
-		if (held)
-			memcpy(bytes, held, length);
-		if (read_err) {
-			mp_error_free(read_err);
-			length = 0;
-		}
-		const char *evidence = "";
-		char *type = mp_block_category(c->target, &typing, i, bytes, length, &evidence);
-		char address[32], size[32];
-		snprintf(address, sizeof(address), "0x%" PRIx64, chunk.user_address);
-		snprintf(size, sizeof(size), "%" PRIu64, usable);
-		if (j) {
-			mp_json_begin_object(j);
-			mp_json_key(j, "address");
-			mp_json_string(j, address);
-			mp_json_key(j, "size");
-			mp_json_uint(j, usable);
-			mp_json_key(j, "kind");
-			mp_json_string(j, json_kind_key(kind));
-			mp_json_key(j, "type");
-			mp_json_string(j, type);
-			mp_json_key(j, "evidence");
-			mp_json_string(j, evidence);
-			mp_json_end_object(j);
-		} else {
-			const char *cells[] = {address, size, json_kind_key(kind), type ? type : "",
-					       evidence};
-			mp_csv_row(c->out, cells, 5);
-		}
-		free(type);
+	size_t next;
+} block_rows;
+
+static bool block_row(mp_result *row, void *context)
+{
+	block_rows *b = context;
+	size_t n = mp_heap_chunk_count(b->heap);
+	while (b->next < n && mp_leaks_kind(b->leaks, b->next) == MP_LEAK_NOT_A_BLOCK)
+		b->next++;
+	if (b->next == n)
+		return false;
+	size_t i = b->next++;
+	mp_chunk chunk = mp_heap_chunk(b->heap, i);
+	uint64_t usable = mp_chunk_usable_size(&chunk);
+	uint8_t bytes[64];
+	size_t length = usable < sizeof(bytes) ? (size_t)usable : sizeof(bytes);
+	const uint8_t *held = mp_block_window_bytes(&b->window, chunk.user_address, length);
+	mp_error *read_err = held ? NULL : mp_target_read(b->target, chunk.user_address, bytes, length);
+	if (held)
+		memcpy(bytes, held, length);
+	if (read_err) {
+		mp_error_free(read_err);
+		length = 0;
 	}
-	if (j)
-		mp_json_end_array(j);
-	mp_block_window_free(&window);
-	mp_block_typing_free(&typing);
-	return NULL;
+	const char *evidence = "";
+	char *type = mp_block_category(b->target, &b->typing, i, bytes, length, &evidence);
+	mp_result_hex(row, MP_RESULT_ROOT, "address", chunk.user_address);
+	mp_result_uint(row, MP_RESULT_ROOT, "size", usable);
+	mp_result_string(row, MP_RESULT_ROOT, "kind", json_kind_key(mp_leaks_kind(b->leaks, i)));
+	mp_result_string(row, MP_RESULT_ROOT, "type", type);
+	mp_result_string(row, MP_RESULT_ROOT, "evidence", evidence);
+	free(type);
+	return true;
 }
 
-/* The summary and the groups as tables (CSV: the groups; Prometheus:
- * both). */
-static void summary_table(mp_table *t, const mp_leak_report *r)
+static const mp_result_column summary_columns[] = {
+	{"kind", NULL, false}, {"blocks", NULL, true}, {"bytes", NULL, true},
+};
+
+static const mp_result_column group_columns[] = {
+	{"kind", NULL, false}, {"type", NULL, false}, {"evidence", NULL, false},
+	{"size", NULL, false}, {"count", NULL, true}, {"bytes", NULL, true},
+	{"example", NULL, false},
+};
+
+static const mp_result_column block_columns[] = {
+	{"address", NULL, false}, {"size", NULL, false}, {"kind", NULL, false},
+	{"type", NULL, false}, {"evidence", NULL, false},
+};
+
+/* The summary per kind as rows for Prometheus: the JSON has one member
+ * per kind, so these are hidden. */
+static void summary_rows(mp_result *r, const mp_leak_report *report)
 {
-	mp_table_init(t, "leak", "heap blocks per leak kind");
-	mp_table_column(t, "kind", false);
-	mp_table_column(t, "blocks", true);
-	mp_table_column(t, "bytes", true);
+	mp_rnode rows = mp_result_array(r, MP_RESULT_ROOT, "summary_rows");
+	mp_result_hide(r, rows);
 	for (size_t k = 0; k < 4; k++) {
-		mp_table_row(t);
-		mp_table_text(t, json_kind_key(summary_order[k]));
-		mp_table_uint(t, r->blocks[summary_order[k]]);
-		mp_table_uint(t, r->bytes[summary_order[k]]);
+		mp_rnode o = mp_result_object(r, rows, NULL);
+		mp_result_string(r, o, "kind", json_kind_key(summary_order[k]));
+		mp_result_uint(r, o, "blocks", report->blocks[summary_order[k]]);
+		mp_result_uint(r, o, "bytes", report->bytes[summary_order[k]]);
 	}
+	mp_result_declare_metrics(r, rows, "leak", "heap blocks per leak kind",
+				  MP_RESULT_COLUMNS(summary_columns));
 }
 
-static void groups_table(mp_table *t, const mp_leak_report *r)
+typedef struct text_context {
+	mp_command *command;
+	const mp_heap *heap;
+	const mp_leaks *leaks;
+	const mp_leak_report *report;
+} text_context;
+
+static void leaks_text(FILE *out, const mp_result *r, void *context)
 {
-	mp_table_init(t, "leak_group", "leaked blocks per kind, type and size");
-	mp_table_column(t, "kind", false);
-	mp_table_column(t, "type", false);
-	mp_table_column(t, "evidence", false);
-	mp_table_column(t, "size", false);
-	mp_table_column(t, "count", true);
-	mp_table_column(t, "bytes", true);
-	mp_table_column(t, "example", false);
-	for (size_t i = 0; i < r->n_groups; i++) {
-		const mp_leak_group *g = &r->groups[i];
-		char example[32];
-		snprintf(example, sizeof(example), "0x%" PRIx64, g->example);
-		mp_table_row(t);
-		mp_table_text(t, json_kind_key(g->kind));
-		mp_table_text(t, g->type ? g->type : "");
-		mp_table_text(t, g->evidence[0] ? g->evidence : "size");
-		mp_table_uint(t, g->size);
-		mp_table_uint(t, g->count);
-		mp_table_uint(t, g->bytes);
-		mp_table_text(t, example);
-	}
+	(void)r;
+	const text_context *t = context;
+	fprintf(out, "memprof leaks: %s\n", mp_target_description(t->command->target));
+	mp_allocator allocator = mp_heap_allocator(t->heap);
+	mp_command_allocator_text(out, &allocator);
+	fputc('\n', out);
+	mp_leaks_write_text(out, t->command->target, t->heap, t->leaks, t->report);
 }
 
-static mp_error *write_tables(mp_command *c, const mp_leak_report *r)
+/* The check as one result: JSON as docs/json.md describes it (with
+ * --blocks, the blocks last); CSV the groups, or with --blocks the
+ * blocks; Prometheus the summary and the groups. */
+static mp_error *write_report(mp_command *c, const mp_heap *heap, const mp_leaks *leaks,
+			      const mp_leak_report *report)
 {
-	mp_table summary, groups;
-	summary_table(&summary, r);
-	groups_table(&groups, r);
-	if (c->options->format == MP_FORMAT_CSV) {
-		mp_table_write_csv(c->out, &groups);
+	enum mp_result_format format = mp_command_result_format(c);
+	bool blocks = mp_command_flag(c, "--blocks") &&
+		      (format == MP_RESULT_JSON || format == MP_RESULT_CSV);
+	block_rows rows = {.target = c->target, .heap = heap, .leaks = leaks};
+	if (blocks) {
+		mp_error *err = mp_block_types_infer(c->target, heap, leaks, &rows.typing);
+		if (err)
+			return err;
+		mp_block_window_init(&rows.window, heap, c->target);
+	}
+	mp_result r;
+	mp_result_init(&r);
+	mp_result_string(&r, MP_RESULT_ROOT, "target", mp_target_description(c->target));
+	mp_leaks_result(&r, MP_RESULT_ROOT, heap, leaks, report);
+	summary_rows(&r, report);
+	if (blocks) {
+		mp_rnode list = mp_result_stream(&r, MP_RESULT_ROOT, "blocks", block_row, &rows);
+		mp_result_declare_table(&r, list, "block", "heap blocks",
+					MP_RESULT_COLUMNS(block_columns), 0);
 	} else {
-		mp_table_write_prometheus(c->out, &summary);
-		mp_table_write_prometheus(c->out, &groups);
+		mp_result_declare_table(&r, mp_result_get(&r, MP_RESULT_ROOT, "groups"), "leak_group",
+					"leaked blocks per kind, type and size",
+					MP_RESULT_COLUMNS(group_columns), 0);
 	}
-	bool nomem = summary.nomem || groups.nomem;
-	mp_table_free(&summary);
-	mp_table_free(&groups);
-	return nomem ? mp_error_nomem() : NULL;
+	text_context text = {c, heap, leaks, report};
+	mp_result_set_text_hook(&r, leaks_text, &text);
+	mp_error *err = mp_result_write(c->out, &r, format);
+	mp_result_free(&r);
+	if (blocks) {
+		mp_block_window_free(&rows.window);
+		mp_block_typing_free(&rows.typing);
+	}
+	return err;
 }
 
 static int run_leaks(mp_command *c)
@@ -481,30 +461,7 @@ static int run_leaks(mp_command *c)
 	double rendering = mp_leak_phase_clock();
 	if (err)
 		return mp_command_fail(c, err);
-	bool blocks = mp_command_flag(c, "--blocks");
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "target");
-		mp_json_string(&j, mp_target_description(c->target));
-		mp_leaks_write_json_body(&j, heap, leaks, &report);
-		if (blocks)
-			err = write_blocks(c, heap, leaks, &j);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else if (c->options->format == MP_FORMAT_CSV && blocks) {
-		err = write_blocks(c, heap, leaks, NULL);
-	} else if (c->options->format == MP_FORMAT_CSV ||
-		   c->options->format == MP_FORMAT_PROMETHEUS) {
-		err = write_tables(c, &report);
-	} else {
-		fprintf(c->out, "memprof leaks: %s\n", mp_target_description(c->target));
-		mp_allocator allocator = mp_heap_allocator(heap);
-		mp_command_allocator_text(c->out, &allocator);
-		fputc('\n', c->out);
-		mp_leaks_write_text(c->out, c->target, heap, leaks, &report);
-	}
+	err = write_report(c, heap, leaks, &report);
 	/* The text report lists them; other formats say them here. */
 	for (size_t i = 0; c->options->format != MP_FORMAT_TEXT &&
 			   i < mp_leaks_warning_count(leaks); i++)

@@ -5,7 +5,7 @@
 
 #include "analysis/leak_groups.h"
 #include "command.h"
-#include "output/json.h"
+#include "output/result.h"
 
 extern const char *const mp_leaks_flags[];
 extern const char *const mp_leaks_valued[];
@@ -45,9 +45,11 @@ mp_error *mp_leaks_run_analysis(mp_command *command, mp_heap **heap,
  * and leaks. */
 void mp_leaks_write_text(FILE *out, const mp_target *target, const mp_heap *heap,
 			 const mp_leaks *leaks, const mp_leak_report *report);
-/* The members of a leaks JSON object (summary, groups, unreferenced ...). */
-void mp_leaks_write_json_body(mp_json *j, const mp_heap *heap,
-			      const mp_leaks *leaks, const mp_leak_report *report);
+/* The members of a leak check's result under parent (allocator, summary,
+ * groups, unreferenced ..., warnings: docs/json.md), as `leaks`, `run`
+ * and `triage` report it. */
+void mp_leaks_result(mp_result *r, mp_rnode parent, const mp_heap *heap, const mp_leaks *leaks,
+		     const mp_leak_report *report);
 bool mp_leaks_check_failed(const mp_leak_report *report, unsigned fail_mask);
 
 #endif

@@ -6,9 +6,9 @@
  * definite,indirect, as LeakSanitizer does) in any process checked.
  *
  * Reports are written once the tree is done, so each process's part is
- * rendered at its exit stop (while its heap is readable) into memory and
- * the analysis results are dropped at once: a tree of a thousand processes
- * keeps a thousand small strings, not a thousand heaps. */
+ * built at its exit stop (while its heap is readable) as a small result
+ * and its text, and the analysis is dropped at once: a tree of a thousand
+ * processes keeps a thousand small reports, not a thousand heaps. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "analysis/block_types.h"
+#include "command_result.h"
 #include "error.h"
 #include "leaks_report.h"
 #include "suppressions.h"
@@ -28,8 +29,8 @@ typedef struct proc_result {
 	char *reason;              /* why it was not checked */
 	uint64_t blocks[5], bytes[5];
 	uint64_t suppressed_blocks, suppressed_bytes;
-	char *json;                /* its object in "processes", depth 2 */
-	size_t json_length;
+	mp_result object;          /* its object in "processes" */
+	bool built;                /* object holds it */
 	char *text;                /* allocator line and LEAK SUMMARY ... */
 	size_t text_length;
 	char *gen;                 /* --gen-suppressions entries */
@@ -91,103 +92,71 @@ static void command_line(const mp_launch_process *p, const mp_command *c, char *
 	out[used] = '\0';
 }
 
-static void write_process_header(mp_json *j, const run_state *st, const mp_launch_process *p,
-				 const proc_result *r)
+static void process_header(mp_result *out, const run_state *st, const mp_launch_process *p,
+			   const proc_result *r)
 {
-	mp_json_key(j, "pid");
-	mp_json_int(j, p->pid);
-	mp_json_key(j, "ppid");
-	mp_json_int(j, p->ppid);
-	mp_json_key(j, "command");
-	mp_json_string(j, argv0_of(p, st->c));
-	mp_json_key(j, "argv");
-	mp_json_begin_array(j);
+	mp_result_int(out, MP_RESULT_ROOT, "pid", p->pid);
+	mp_result_int(out, MP_RESULT_ROOT, "ppid", p->ppid);
+	mp_result_string(out, MP_RESULT_ROOT, "command", argv0_of(p, st->c));
+	mp_rnode argv = mp_result_array(out, MP_RESULT_ROOT, "argv");
 	if (p->cmdline) {
 		for (size_t at = 0; at < p->cmdline_length; at += strlen(p->cmdline + at) + 1)
-			mp_json_string(j, p->cmdline + at);
+			mp_result_string(out, argv, NULL, p->cmdline + at);
 	} else {
 		for (size_t i = 0; i < st->c->options->n_positional; i++)
-			mp_json_string(j, st->c->options->positional[i]);
+			mp_result_string(out, argv, NULL, st->c->options->positional[i]);
 	}
-	mp_json_end_array(j);
-	mp_json_key(j, "fate");
 	if (r->fate_known) {
 		char fate[128];
 		describe_fate(fate, sizeof(fate), r->fate_status);
-		mp_json_string(j, fate);
-		mp_json_key(j, "exit_status");
-		mp_json_int(j, exit_status_of(r->fate_status));
-		if (WIFSIGNALED(r->fate_status)) {
-			mp_json_key(j, "signal");
-			mp_json_int(j, WTERMSIG(r->fate_status));
-		}
+		mp_result_string(out, MP_RESULT_ROOT, "fate", fate);
+		mp_result_int(out, MP_RESULT_ROOT, "exit_status", exit_status_of(r->fate_status));
+		if (WIFSIGNALED(r->fate_status))
+			mp_result_int(out, MP_RESULT_ROOT, "signal", WTERMSIG(r->fate_status));
 	} else {
-		mp_json_string(j, "still running when memprof stopped following the tree "
-				  "(--orphan-timeout); left running untraced");
-		mp_json_key(j, "exit_status");
-		mp_json_null(j);
+		mp_result_string(out, MP_RESULT_ROOT, "fate",
+				 "still running when memprof stopped following the tree "
+				 "(--orphan-timeout); left running untraced");
+		mp_result_null(out, MP_RESULT_ROOT, "exit_status");
 	}
-	if (p == mp_launch_root(st->launch)) {
-		mp_json_key(j, "forks_not_followed");
-		mp_json_int(j, mp_launch_unfollowed(st->launch));
-	}
+	if (p == mp_launch_root(st->launch))
+		mp_result_int(out, MP_RESULT_ROOT, "forks_not_followed",
+			      mp_launch_unfollowed(st->launch));
 	/* The heap checked is the last image's: an exec drops the heap of the
 	 * image before it, which was never checked. */
-	mp_json_key(j, "execs");
-	mp_json_int(j, p->execs);
-	mp_json_key(j, "children");
-	mp_json_int(j, p->children);
-	mp_json_key(j, "checked");
-	mp_json_bool(j, r->checked);
+	mp_result_int(out, MP_RESULT_ROOT, "execs", p->execs);
+	mp_result_int(out, MP_RESULT_ROOT, "children", p->children);
+	mp_result_bool(out, MP_RESULT_ROOT, "checked", r->checked);
 }
 
-/* The process's object, rendered into r->json at depth 2 of the final
- * document (inside "processes"). */
-static void render_json(run_state *st, const mp_launch_process *p, proc_result *r,
-			const mp_heap *heap, const mp_leaks *leaks, const mp_leak_report *report,
-			const mp_suppression_match *match)
+/* The process's object in r->object, placed in "processes" when the tree
+ * is done. */
+static void build_object(run_state *st, const mp_launch_process *p, proc_result *r,
+			 const mp_heap *heap, const mp_leaks *leaks, const mp_leak_report *report,
+			 const mp_suppression_match *match)
 {
-	FILE *mem = open_memstream(&r->json, &r->json_length);
-	if (!mem)
+	mp_result *out = &r->object;
+	mp_result_init(out);
+	r->built = true;
+	process_header(out, st, p, r);
+	if (r->checked)
+		mp_leaks_result(out, MP_RESULT_ROOT, heap, leaks, report);
+	else
+		mp_result_string(out, MP_RESULT_ROOT, "error", r->reason ? r->reason : "not checked");
+	if (!st->have_suppressions)
 		return;
-	mp_json j;
-	mp_json_init(&j, mem, true);
-	j.depth = 2;
-	j.first[2] = true;
-	mp_json_begin_object(&j);
-	write_process_header(&j, st, p, r);
-	if (r->checked) {
-		mp_leaks_write_json_body(&j, heap, leaks, report);
-	} else {
-		mp_json_key(&j, "error");
-		mp_json_string(&j, r->reason ? r->reason : "not checked");
+	mp_rnode suppressed = mp_result_object(out, MP_RESULT_ROOT, "suppressed");
+	mp_result_uint(out, suppressed, "blocks", r->suppressed_blocks);
+	mp_result_uint(out, suppressed, "bytes", r->suppressed_bytes);
+	mp_rnode by_entry = mp_result_array(out, suppressed, "by_entry");
+	for (size_t e = 0; match && e < st->suppressions.n; e++) {
+		if (!match->blocks[e])
+			continue;
+		mp_rnode o = mp_result_object(out, by_entry, NULL);
+		mp_result_string(out, o, "name", st->suppressions.entries[e].name);
+		mp_result_uint(out, o, "blocks", match->blocks[e]);
+		mp_result_uint(out, o, "bytes", match->bytes[e]);
 	}
-	if (st->have_suppressions) {
-		mp_json_key(&j, "suppressed");
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "blocks");
-		mp_json_uint(&j, r->suppressed_blocks);
-		mp_json_key(&j, "bytes");
-		mp_json_uint(&j, r->suppressed_bytes);
-		mp_json_key(&j, "by_entry");
-		mp_json_begin_array(&j);
-		for (size_t e = 0; match && e < st->suppressions.n; e++) {
-			if (!match->blocks[e])
-				continue;
-			mp_json_begin_object(&j);
-			mp_json_key(&j, "name");
-			mp_json_string(&j, st->suppressions.entries[e].name);
-			mp_json_key(&j, "blocks");
-			mp_json_uint(&j, match->blocks[e]);
-			mp_json_key(&j, "bytes");
-			mp_json_uint(&j, match->bytes[e]);
-			mp_json_end_object(&j);
-		}
-		mp_json_end_array(&j);
-		mp_json_end_object(&j);
-	}
-	mp_json_end_object(&j);
-	fclose(mem);
 }
 
 static void render_text(proc_result *r, const mp_heap *heap, const mp_leaks *leaks,
@@ -343,7 +312,7 @@ static mp_error *analyze(run_state *st, const mp_launch_process *p, proc_result 
 			r->suppressed_bytes = match.total_bytes;
 			mp_suppression_match_commit(&match, &st->suppressions);
 		}
-		render_json(st, p, r, heap, leaks, &report, matching ? &match : NULL);
+		build_object(st, p, r, heap, leaks, &report, matching ? &match : NULL);
 		render_text(r, heap, leaks, &report);
 		if (mp_command_value(c, "--xml-file"))
 			render_valgrind_xml(st, p, r, &report, matching ? &match : NULL);
@@ -387,7 +356,8 @@ static void result_free(proc_result *r)
 	if (!r)
 		return;
 	free(r->reason);
-	free(r->json);
+	if (r->built)
+		mp_result_free(&r->object);
 	free(r->text);
 	free(r->gen);
 	free(r->xml);
@@ -460,47 +430,31 @@ static void total_line(FILE *out, size_t n, size_t checked, size_t leaked, size_
 		blocks[MP_LEAK_INDIRECT], bytes[MP_LEAK_POSSIBLE], blocks[MP_LEAK_POSSIBLE]);
 }
 
-static void write_suppression_lists_json(mp_json *j, const mp_suppressions *s)
+static void suppression_lists(mp_result *doc, const mp_suppressions *s)
 {
-	mp_json_key(j, "suppressions");
-	mp_json_begin_object(j);
-	mp_json_key(j, "used");
-	mp_json_begin_array(j);
+	mp_rnode lists = mp_result_object(doc, MP_RESULT_ROOT, "suppressions");
+	mp_rnode used = mp_result_array(doc, lists, "used");
 	for (size_t e = 0; e < s->n; e++) {
 		const mp_suppression *x = &s->entries[e];
 		if (!x->used_blocks)
 			continue;
-		mp_json_begin_object(j);
-		mp_json_key(j, "name");
-		mp_json_string(j, x->name);
-		mp_json_key(j, "blocks");
-		mp_json_uint(j, x->used_blocks);
-		mp_json_key(j, "bytes");
-		mp_json_uint(j, x->used_bytes);
-		mp_json_key(j, "file");
-		mp_json_string(j, x->file);
-		mp_json_key(j, "line");
-		mp_json_uint(j, x->line);
-		mp_json_end_object(j);
+		mp_rnode o = mp_result_object(doc, used, NULL);
+		mp_result_string(doc, o, "name", x->name);
+		mp_result_uint(doc, o, "blocks", x->used_blocks);
+		mp_result_uint(doc, o, "bytes", x->used_bytes);
+		mp_result_string(doc, o, "file", x->file);
+		mp_result_uint(doc, o, "line", x->line);
 	}
-	mp_json_end_array(j);
-	mp_json_key(j, "unused");
-	mp_json_begin_array(j);
+	mp_rnode unused = mp_result_array(doc, lists, "unused");
 	for (size_t e = 0; e < s->n; e++) {
 		const mp_suppression *x = &s->entries[e];
 		if (x->used_blocks)
 			continue;
-		mp_json_begin_object(j);
-		mp_json_key(j, "name");
-		mp_json_string(j, x->name);
-		mp_json_key(j, "file");
-		mp_json_string(j, x->file);
-		mp_json_key(j, "line");
-		mp_json_uint(j, x->line);
-		mp_json_end_object(j);
+		mp_rnode o = mp_result_object(doc, unused, NULL);
+		mp_result_string(doc, o, "name", x->name);
+		mp_result_string(doc, o, "file", x->file);
+		mp_result_uint(doc, o, "line", x->line);
 	}
-	mp_json_end_array(j);
-	mp_json_end_object(j);
 }
 
 /* Text for XML: markup characters as entities, and bytes XML 1.0 cannot
@@ -635,6 +589,86 @@ static mp_error *write_valgrind_xml(run_state *st, const char *pattern)
 	return NULL;
 }
 
+/* The tree's report once it is done: every process's object, in the
+ * order they started, then the suppressions used and unused. */
+typedef struct tree_report {
+	run_state *st;
+	size_t n, checked, leaked, failed;
+	uint64_t blocks[5], bytes[5];
+} tree_report;
+
+static void tree_text(FILE *out, const mp_result *doc, void *context)
+{
+	(void)doc;
+	const tree_report *t = context;
+	const run_state *st = t->st;
+	for (size_t i = 0; i < t->n; i++) {
+		mp_launch_process *p = mp_launch_at(st->launch, i);
+		proc_result *r = p->user;
+		/* The tree: a section for each process with something to
+		 * say; alone, the program always has its report. */
+		if (st->follow && r->checked && !r->leaked && !r->failed)
+			continue;
+		if (st->follow && !r->checked && p->shares_parent_vm)
+			continue;
+		char fate[160], name[512];
+		if (r->fate_known)
+			describe_fate(fate, sizeof(fate), r->fate_status);
+		else
+			snprintf(fate, sizeof(fate), "still running (not followed any more)");
+		if (st->follow) {
+			command_line(p, st->c, name, sizeof(name));
+			fprintf(out, "== pid %d (parent %d) %s: %s ==\n", (int)p->pid,
+				(int)p->ppid, name, fate);
+		} else {
+			fprintf(out, "memprof run: pid %d (%s) %s\n", (int)p->pid,
+				st->c->options->positional[0], fate);
+		}
+		if (r->checked && r->text)
+			fwrite(r->text, 1, r->text_length, out);
+		else
+			fprintf(out, "not checked: %s\n", r->reason);
+		if (st->follow)
+			fputc('\n', out);
+	}
+	if (st->follow)
+		total_line(out, t->n, t->checked, t->leaked, t->failed, t->blocks, t->bytes);
+	if (st->have_suppressions) {
+		for (size_t e = 0; e < st->suppressions.n; e++) {
+			const mp_suppression *x = &st->suppressions.entries[e];
+			if (x->used_blocks)
+				fprintf(out, "used suppression: %" PRIu64 " blocks, %" PRIu64
+					" bytes: %s (%s:%u)\n", x->used_blocks, x->used_bytes,
+					x->name, x->file, x->line);
+		}
+		for (size_t e = 0; e < st->suppressions.n; e++) {
+			const mp_suppression *x = &st->suppressions.entries[e];
+			if (!x->used_blocks)
+				fprintf(out, "unused suppression: %s (%s:%u)\n", x->name,
+					x->file, x->line);
+		}
+	}
+}
+
+static mp_error *write_report(tree_report *t)
+{
+	run_state *st = t->st;
+	mp_result doc;
+	mp_result_init(&doc);
+	mp_rnode processes = mp_result_array(&doc, MP_RESULT_ROOT, "processes");
+	for (size_t i = 0; i < t->n; i++) {
+		proc_result *r = mp_launch_at(st->launch, i)->user;
+		if (r && r->built)
+			mp_result_copy(&doc, processes, NULL, &r->object, MP_RESULT_ROOT);
+	}
+	if (st->have_suppressions)
+		suppression_lists(&doc, &st->suppressions);
+	mp_result_set_text_hook(&doc, tree_text, t);
+	mp_error *err = mp_result_write(st->c->out, &doc, mp_command_result_format(st->c));
+	mp_result_free(&doc);
+	return err;
+}
+
 static int run_run(mp_command *c)
 {
 	run_state st = {.c = c};
@@ -724,9 +758,9 @@ static int run_run(mp_command *c)
 		if (!r->checked && !r->reason)
 			set_reason(r, p->detached ? "still running when memprof stopped following it"
 						  : "the process vanished without an exit stop");
-		if (!r->json) {
-			/* Never checked: its object is written now, fate known. */
-			render_json(&st, p, r, NULL, NULL, NULL, NULL);
+		if (!r->built) {
+			/* Never checked: its object is built now, fate known. */
+			build_object(&st, p, r, NULL, NULL, NULL, NULL);
 		}
 		checked += r->checked;
 		leaked += r->leaked;
@@ -747,74 +781,10 @@ static int run_run(mp_command *c)
 			fprintf(c->err, "memprof: the program forked %d time%s: only the first process (pid %d) was checked (--follow-forks checks them all)\n",
 				unfollowed, unfollowed == 1 ? "" : "s", (int)root->pid);
 	}
-	if (c->options->format == MP_FORMAT_JSON) {
-		mp_json j;
-		mp_json_init(&j, c->out, true);
-		mp_json_begin_object(&j);
-		mp_json_key(&j, "processes");
-		/* The objects were rendered at depth 2: placed as they are. */
-		fputc('[', c->out);
-		for (size_t i = 0; i < n; i++) {
-			proc_result *r = mp_launch_at(st.launch, i)->user;
-			if (i)
-				fputc(',', c->out);
-			if (r && r->json)
-				fwrite(r->json, 1, r->json_length, c->out);
-		}
-		fputs("\n  ]", c->out);
-		j.after_key = false;
-		if (st.have_suppressions)
-			write_suppression_lists_json(&j, &st.suppressions);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			mp_launch_process *p = mp_launch_at(st.launch, i);
-			proc_result *r = p->user;
-			/* The tree: a section for each process with something to
-			 * say; alone, the program always has its report. */
-			if (st.follow && r->checked && !r->leaked && !r->failed)
-				continue;
-			if (st.follow && !r->checked && p->shares_parent_vm)
-				continue;
-			char fate[160], name[512];
-			if (r->fate_known)
-				describe_fate(fate, sizeof(fate), r->fate_status);
-			else
-				snprintf(fate, sizeof(fate), "still running (not followed any more)");
-			if (st.follow) {
-				command_line(p, c, name, sizeof(name));
-				fprintf(c->out, "== pid %d (parent %d) %s: %s ==\n", (int)p->pid,
-					(int)p->ppid, name, fate);
-			} else {
-				fprintf(c->out, "memprof run: pid %d (%s) %s\n", (int)p->pid,
-					c->options->positional[0], fate);
-			}
-			if (r->checked && r->text)
-				fwrite(r->text, 1, r->text_length, c->out);
-			else
-				fprintf(c->out, "not checked: %s\n", r->reason);
-			if (st.follow)
-				fputc('\n', c->out);
-		}
-		if (st.follow)
-			total_line(c->out, n, checked, leaked, failed, blocks, bytes);
-		if (st.have_suppressions) {
-			for (size_t e = 0; e < st.suppressions.n; e++) {
-				const mp_suppression *x = &st.suppressions.entries[e];
-				if (x->used_blocks)
-					fprintf(c->out, "used suppression: %" PRIu64 " blocks, %" PRIu64
-						" bytes: %s (%s:%u)\n", x->used_blocks, x->used_bytes,
-						x->name, x->file, x->line);
-			}
-			for (size_t e = 0; e < st.suppressions.n; e++) {
-				const mp_suppression *x = &st.suppressions.entries[e];
-				if (!x->used_blocks)
-					fprintf(c->out, "unused suppression: %s (%s:%u)\n", x->name,
-						x->file, x->line);
-			}
-		}
-	}
+	tree_report report = {&st, n, checked, leaked, failed, {0}, {0}};
+	memcpy(report.blocks, blocks, sizeof(blocks));
+	memcpy(report.bytes, bytes, sizeof(bytes));
+	err = write_report(&report);
 	if (mp_command_flag(c, "--gen-suppressions")) {
 		/* Beside a JSON report they go to stderr, keeping stdout one
 		 * document. */
@@ -827,7 +797,7 @@ static int run_run(mp_command *c)
 		}
 	}
 	const char *junit = mp_command_value(c, "--junit");
-	if (junit)
+	if (junit && !err)
 		err = write_junit(&st, junit);
 	const char *xml_file = mp_command_value(c, "--xml-file");
 	if (xml_file && !err)

@@ -26,6 +26,7 @@
 #include "error.h"
 #include "leaks_report.h"
 #include "output/json.h"
+#include "output/result.h"
 
 enum { MAX_FRAMES = 32, MAX_CORES = 4096, MAX_PROBLEMS = 16 };
 
@@ -383,199 +384,144 @@ static void write_text(FILE *out, const triage *r)
 	fputc('\n', out);
 }
 
-/* ------------------------------------------------------------------ JSON */
+/* ---------------------------------------------------------------- result */
 
-static void json_chunk(mp_json *j, const char *key, const mp_heap *heap, ptrdiff_t index)
+static void chunk_result(mp_result *out, mp_rnode parent, const char *key, const mp_heap *heap,
+			 ptrdiff_t index)
 {
-	mp_json_key(j, key);
 	if (index < 0) {
-		mp_json_null(j);
+		mp_result_null(out, parent, key);
 		return;
 	}
 	mp_chunk ch = mp_heap_chunk(heap, (size_t)index);
-	mp_json_begin_object(j);
-	mp_json_key(j, "address");
-	mp_json_hex(j, ch.address);
-	mp_json_key(j, "size");
-	mp_json_uint(j, ch.size);
-	mp_json_key(j, "state");
-	mp_json_string(j, mp_chunk_state_name(ch.state));
-	mp_json_end_object(j);
+	mp_rnode o = mp_result_object(out, parent, key);
+	mp_result_hex(out, o, "address", ch.address);
+	mp_result_uint(out, o, "size", ch.size);
+	mp_result_string(out, o, "state", mp_chunk_state_name(ch.state));
 }
 
-static void json_signal(mp_json *j, const signal_info *s)
+static void signal_result(mp_result *out, const signal_info *s)
 {
-	mp_json_key(j, "signal");
 	if (!s->number) {
-		mp_json_null(j);
+		mp_result_null(out, MP_RESULT_ROOT, "signal");
 		return;
 	}
 	char name[32];
-	mp_json_begin_object(j);
-	mp_json_key(j, "number");
-	mp_json_int(j, s->number);
-	mp_json_key(j, "name");
-	const char *sname = signal_name(s->number, name, sizeof(name));
-	if (sname)
-		mp_json_string(j, sname);
-	else
-		mp_json_null(j);
-	mp_json_key(j, "description");
-	mp_json_string(j, strsignal(s->number));
-	mp_json_key(j, "code");
+	mp_rnode o = mp_result_object(out, MP_RESULT_ROOT, "signal");
+	mp_result_int(out, o, "number", s->number);
+	mp_result_string(out, o, "name", signal_name(s->number, name, sizeof(name)));
+	mp_result_string(out, o, "description", strsignal(s->number));
 	if (s->has_siginfo)
-		mp_json_int(j, s->code);
+		mp_result_int(out, o, "code", s->code);
 	else
-		mp_json_null(j);
-	mp_json_key(j, "code_name");
-	const char *cname = s->has_siginfo ? code_name(s->number, s->code) : NULL;
-	if (cname)
-		mp_json_string(j, cname);
-	else
-		mp_json_null(j);
-	mp_json_key(j, "fault_address");
+		mp_result_null(out, o, "code");
+	mp_result_string(out, o, "code_name", s->has_siginfo ? code_name(s->number, s->code) : NULL);
 	if (s->has_address)
-		mp_json_hex(j, s->address);
+		mp_result_hex(out, o, "fault_address", s->address);
 	else
-		mp_json_null(j);
-	mp_json_key(j, "sender_pid");
+		mp_result_null(out, o, "fault_address");
 	if (s->has_sender)
-		mp_json_int(j, s->sender_pid);
+		mp_result_int(out, o, "sender_pid", s->sender_pid);
 	else
-		mp_json_null(j);
-	mp_json_end_object(j);
+		mp_result_null(out, o, "sender_pid");
 }
 
-static void json_thread(mp_json *j, const triage *r)
+static void thread_result(mp_result *out, const triage *r)
 {
-	mp_json_key(j, "thread");
 	if (!r->thread) {
-		mp_json_null(j);
+		mp_result_null(out, MP_RESULT_ROOT, "thread");
 		return;
 	}
-	mp_json_begin_object(j);
-	mp_json_key(j, "tid");
-	mp_json_int(j, r->thread->tid);
-	mp_json_key(j, "registers");
-	mp_json_begin_object(j);
-	for (size_t i = 0; i < MP_NUM_REGISTERS; i++) {
-		mp_json_key(j, mp_register_name(i));
-		mp_json_hex(j, r->thread->registers.value[i]);
-	}
-	mp_json_end_object(j);
-	mp_json_key(j, "frames");
-	mp_json_begin_array(j);
+	mp_rnode o = mp_result_object(out, MP_RESULT_ROOT, "thread");
+	mp_result_int(out, o, "tid", r->thread->tid);
+	mp_rnode registers = mp_result_object(out, o, "registers");
+	for (size_t i = 0; i < MP_NUM_REGISTERS; i++)
+		mp_result_hex(out, registers, mp_register_name(i), r->thread->registers.value[i]);
+	mp_rnode frames = mp_result_array(out, o, "frames");
 	for (size_t i = 0; i < r->frames.n_frames; i++) {
 		const mp_frame *f = &r->frames.frames[i];
-		mp_json_begin_object(j);
-		mp_json_key(j, "pc");
-		mp_json_hex(j, f->pc);
-		mp_json_key(j, "sp");
-		mp_json_hex(j, f->sp);
-		mp_json_key(j, "function");
-		if (f->function)
-			mp_json_string(j, f->function);
-		else
-			mp_json_null(j);
-		mp_json_key(j, "offset");
-		mp_json_uint(j, f->offset);
-		mp_json_key(j, "module");
-		if (f->module)
-			mp_json_string(j, f->module);
-		else
-			mp_json_null(j);
-		mp_json_key(j, "source");
-		mp_json_string(j, mp_frame_source_name(f->source));
-		mp_json_end_object(j);
+		mp_rnode frame = mp_result_object(out, frames, NULL);
+		mp_result_hex(out, frame, "pc", f->pc);
+		mp_result_hex(out, frame, "sp", f->sp);
+		mp_result_string(out, frame, "function", f->function);
+		mp_result_uint(out, frame, "offset", f->offset);
+		mp_result_string(out, frame, "module", f->module);
+		mp_result_string(out, frame, "source", mp_frame_source_name(f->source));
 	}
-	mp_json_end_array(j);
-	mp_json_key(j, "frames_uncertain");
-	mp_json_bool(j, r->frames.uncertain);
-	mp_json_key(j, "frames_stop");
-	mp_json_string(j, r->frames_error ? mp_error_message(r->frames_error) : r->frames.stop);
-	mp_json_end_object(j);
+	mp_result_bool(out, o, "frames_uncertain", r->frames.uncertain);
+	mp_result_string(out, o, "frames_stop",
+			 r->frames_error ? mp_error_message(r->frames_error) : r->frames.stop);
 }
 
-static void json_heap(mp_json *j, const triage *r)
+static void heap_result(mp_result *out, const triage *r)
 {
-	mp_json_key(j, "heap");
-	mp_json_begin_object(j);
+	mp_rnode heap = mp_result_object(out, MP_RESULT_ROOT, "heap");
 	if (r->heap_error) {
-		mp_json_key(j, "error");
-		mp_json_string(j, mp_error_message(r->heap_error));
-		mp_json_end_object(j);
+		mp_result_string(out, heap, "error", mp_error_message(r->heap_error));
 		return;
 	}
-	mp_json_key(j, "backend");
-	mp_json_string(j, mp_heap_backend(r->heap));
-	mp_json_key(j, "chunks");
-	mp_json_uint(j, mp_heap_chunk_count(r->heap));
-	mp_json_key(j, "partial");
-	mp_json_bool(j, mp_heap_partial(r->heap));
-	mp_json_key(j, "problems");
-	mp_json_begin_array(j);
+	mp_result_string(out, heap, "backend", mp_heap_backend(r->heap));
+	mp_result_uint(out, heap, "chunks", mp_heap_chunk_count(r->heap));
+	mp_result_bool(out, heap, "partial", mp_heap_partial(r->heap));
+	mp_rnode problems = mp_result_array(out, heap, "problems");
 	for (size_t i = 0; i < mp_heap_problem_count(r->heap); i++) {
 		const mp_heap_problem *pr = mp_heap_problem_at(r->heap, i);
-		mp_json_begin_object(j);
-		mp_json_key(j, "address");
-		mp_json_hex(j, pr->address);
-		mp_json_key(j, "where");
-		mp_json_string(j, pr->where);
-		mp_json_key(j, "message");
-		mp_json_string(j, pr->message);
+		mp_rnode o = mp_result_object(out, problems, NULL);
+		mp_result_hex(out, o, "address", pr->address);
+		mp_result_string(out, o, "where", pr->where);
+		mp_result_string(out, o, "message", pr->message);
 		ptrdiff_t index[3];
 		neighbours(r->heap, pr->address, index);
-		json_chunk(j, "chunk", r->heap, index[1]);
-		json_chunk(j, "previous", r->heap, index[1] >= 0 ? index[0] : -1);
-		json_chunk(j, "next", r->heap, index[1] >= 0 ? index[2] : -1);
-		mp_json_end_object(j);
+		chunk_result(out, o, "chunk", r->heap, index[1]);
+		chunk_result(out, o, "previous", r->heap, index[1] >= 0 ? index[0] : -1);
+		chunk_result(out, o, "next", r->heap, index[1] >= 0 ? index[2] : -1);
 	}
-	mp_json_end_array(j);
-	mp_json_end_object(j);
-	mp_json_key(j, "leaks");
-	mp_json_begin_object(j);
-	mp_leaks_write_json_body(j, r->heap, r->leaks, &r->report);
-	mp_json_end_object(j);
+	mp_rnode leaks = mp_result_object(out, MP_RESULT_ROOT, "leaks");
+	mp_leaks_result(out, leaks, r->heap, r->leaks, &r->report);
 }
 
-static void write_json_core(mp_json *j, const triage *r)
+/* One core's object in "cores": what it says in JSON. */
+static void core_result(mp_result *out, const triage *r)
 {
-	mp_json_begin_object(j);
-	mp_json_key(j, "core");
-	mp_json_string(j, r->path);
-	mp_json_key(j, "error");
+	mp_result_string(out, MP_RESULT_ROOT, "core", r->path);
 	if (r->error) {
-		mp_json_string(j, mp_error_message(r->error));
-		mp_json_end_object(j);
+		mp_result_string(out, MP_RESULT_ROOT, "error", mp_error_message(r->error));
 		return;
 	}
-	mp_json_null(j);
+	mp_result_null(out, MP_RESULT_ROOT, "error");
 	const mp_process_info *p = mp_target_process(r->target);
-	mp_json_key(j, "program");
-	mp_json_begin_object(j);
-	mp_json_key(j, "name");
-	mp_json_string(j, p->name ? p->name : "");
-	mp_json_key(j, "args");
-	mp_json_string(j, p->args ? p->args : "");
-	mp_json_key(j, "exe");
-	if (p->exe)
-		mp_json_string(j, p->exe);
-	else
-		mp_json_null(j);
-	mp_json_key(j, "pid");
-	mp_json_int(j, p->pid);
-	mp_json_end_object(j);
-	json_signal(j, &r->signal);
-	json_thread(j, r);
-	json_heap(j, r);
-	mp_json_key(j, "partial");
-	mp_json_bool(j, mp_target_partial(r->target) || (r->heap && mp_heap_partial(r->heap)));
-	mp_json_key(j, "warnings");
-	mp_json_begin_array(j);
+	mp_rnode program = mp_result_object(out, MP_RESULT_ROOT, "program");
+	mp_result_string(out, program, "name", p->name ? p->name : "");
+	mp_result_string(out, program, "args", p->args ? p->args : "");
+	mp_result_string(out, program, "exe", p->exe);
+	mp_result_int(out, program, "pid", p->pid);
+	signal_result(out, &r->signal);
+	thread_result(out, r);
+	heap_result(out, r);
+	mp_result_bool(out, MP_RESULT_ROOT, "partial",
+		       mp_target_partial(r->target) || (r->heap && mp_heap_partial(r->heap)));
+	mp_rnode warnings = mp_result_array(out, MP_RESULT_ROOT, "warnings");
 	for (size_t i = 0; i < mp_target_warning_count(r->target); i++)
-		mp_json_string(j, mp_target_warning(r->target, i));
-	mp_json_end_array(j);
+		mp_result_string(out, warnings, NULL, mp_target_warning(r->target, i));
+}
+
+/* A core's section: its object in the JSON "cores" array, built and
+ * written as the core is triaged, so one core is in memory at a time (a
+ * directory of thousands); else its text. */
+static mp_error *write_core(mp_command *c, mp_json *j, const triage *r)
+{
+	if (!j) {
+		write_text(c->out, r);
+		return NULL;
+	}
+	mp_result out;
+	mp_result_init(&out);
+	core_result(&out, r);
+	mp_json_begin_object(j);
+	mp_error *err = mp_result_write_json_members(j, &out, MP_RESULT_ROOT);
 	mp_json_end_object(j);
+	mp_result_free(&out);
+	return err;
 }
 
 /* ------------------------------------------------------------------ verb */
@@ -619,10 +565,7 @@ static int run_triage(mp_command *c)
 			continue;
 		triage r = {.path = c->options->positional[i], .error = arg_errors[i]};
 		arg_errors[i] = NULL;
-		if (json)
-			write_json_core(&j, &r);
-		else
-			write_text(c->out, &r);
+		err = write_core(c, json ? &j : NULL, &r);
 		fprintf(c->err, "memprof: %s\n", mp_error_message(r.error));
 		triage_free(&r);
 		failed++;
@@ -641,10 +584,8 @@ static int run_triage(mp_command *c)
 			failed++;
 			status = MP_EXIT_ERROR;
 		}
-		if (!err && json)
-			write_json_core(&j, &r);
-		else if (!err)
-			write_text(c->out, &r);
+		if (!err)
+			err = write_core(c, json ? &j : NULL, &r);
 		triage_free(&r);
 	}
 	if (!err && json) {

@@ -19,6 +19,7 @@ struct mp_result_node {
 	mp_rnode first, last;       /* children of a container */
 	size_t count;               /* children */
 	bool hidden;                /* flat formats only (mp_result_hide) */
+	bool streamed;              /* its elements come from a source */
 	union {
 		uint64_t u;
 		int64_t i;
@@ -70,6 +71,7 @@ void mp_result_free(mp_result *r)
 	free(r->tables);
 	free(r->gauges);
 	free(r->exports);
+	free(r->streams);
 	free(r->nodes);
 	free(r->strings);
 	memset(r, 0, sizeof(*r));
@@ -144,19 +146,24 @@ mp_rnode mp_result_array(mp_result *r, mp_rnode parent, const char *key)
 	return add(r, parent, key, MP_RARRAY);
 }
 
-void mp_result_string(mp_result *r, mp_rnode parent, const char *key, const char *value)
+static mp_rnode add_string(mp_result *r, mp_rnode parent, const char *key, const char *value)
 {
-	if (!value) {
-		mp_result_null(r, parent, key);
-		return;
-	}
 	mp_rnode n = add(r, parent, key, MP_RSTRING);
 	if (n == MP_RESULT_NONE)
-		return;
+		return n;
 	size_t at = intern(r, value);
 	r->nodes[n].value.string = at;
 	if (at == NO_STRING)
 		r->nodes[n].kind = MP_RNULL;
+	return n;
+}
+
+void mp_result_string(mp_result *r, mp_rnode parent, const char *key, const char *value)
+{
+	if (!value)
+		mp_result_null(r, parent, key);
+	else
+		add_string(r, parent, key, value);
 }
 
 void mp_result_uint(mp_result *r, mp_rnode parent, const char *key, uint64_t value)
@@ -496,9 +503,145 @@ mp_error *mp_result_write(FILE *out, const mp_result *r, enum mp_result_format f
 	}
 }
 
-/* ------------------------------------------------------ port2's additions */
+/* ------------------------------------------------------ CSV sections */
 
 void mp_result_set_csv_blank_lines(mp_result *r, bool blank_lines)
 {
 	r->csv_blank_lines = blank_lines;
+}
+
+/* ------------------------------------------- copying, streaming, embedding */
+
+typedef struct copy_level {
+	mp_rnode from, to;
+	mp_rnode next;      /* the child of from to copy next */
+} copy_level;
+
+/* One node of src as a new child of parent: containers empty. */
+static mp_rnode copy_node(mp_result *r, mp_rnode parent, const char *key, const mp_result *src,
+			  mp_rnode node)
+{
+	const mp_result_node *n = &src->nodes[node];
+	if (n->streamed) {
+		r->misuse = true;
+		return MP_RESULT_NONE;
+	}
+	mp_rnode to = MP_RESULT_NONE;
+	switch (n->kind) {
+	case MP_RSTRING:
+		to = add_string(r, parent, key, src->strings + n->value.string);
+		break;
+	default:
+		to = add(r, parent, key, n->kind);
+		if (to != MP_RESULT_NONE)
+			r->nodes[to].value = n->value;
+		break;
+	}
+	if (r->nomem || r->misuse)
+		return MP_RESULT_NONE;
+	r->nodes[to].hidden = n->hidden;
+	return to;
+}
+
+mp_rnode mp_result_copy(mp_result *r, mp_rnode parent, const char *key, const mp_result *src,
+			mp_rnode node)
+{
+	if (src == r || node >= src->n_nodes) {
+		r->misuse = true;
+		return MP_RESULT_NONE;
+	}
+	/* A part that could not be built whole does not become whole here. */
+	r->nomem |= src->nomem;
+	r->misuse |= src->misuse;
+	mp_rnode top = copy_node(r, parent, key, src, node);
+	if (top == MP_RESULT_NONE)
+		return MP_RESULT_NONE;
+	/* An explicit stack of containers being copied, as the writers keep. */
+	size_t depth = 0, cap = 16;
+	copy_level *stack = malloc(cap * sizeof(*stack));
+	if (!stack) {
+		r->nomem = true;
+		return MP_RESULT_NONE;
+	}
+	stack[depth++] = (copy_level){node, top, src->nodes[node].first};
+	while (depth) {
+		copy_level *level = &stack[depth - 1];
+		mp_rnode child = level->next;
+		if (child == MP_RESULT_NONE) {
+			depth--;
+			continue;
+		}
+		level->next = src->nodes[child].next;
+		mp_rnode to = copy_node(r, level->to, mp_result_key(src, child), src, child);
+		if (to == MP_RESULT_NONE)
+			break;
+		if (src->nodes[child].kind != MP_ROBJECT && src->nodes[child].kind != MP_RARRAY)
+			continue;
+		if (depth == cap && !(stack = mp_result_grow(stack, &cap, sizeof(*stack)))) {
+			r->nomem = true;
+			return MP_RESULT_NONE;
+		}
+		stack[depth++] = (copy_level){child, to, src->nodes[child].first};
+	}
+	free(stack);
+	return r->nomem || r->misuse ? MP_RESULT_NONE : top;
+}
+
+struct mp_result_source {
+	mp_rnode node;
+	mp_result_row_source source;
+	void *context;
+};
+
+mp_rnode mp_result_stream(mp_result *r, mp_rnode parent, const char *key,
+			  mp_result_row_source source, void *context)
+{
+	mp_rnode node = add(r, parent, key, MP_RARRAY);
+	if (node == MP_RESULT_NONE)
+		return MP_RESULT_NONE;
+	struct mp_result_source *grown = realloc(r->streams, (r->n_streams + 1) * sizeof(*grown));
+	if (!grown) {
+		r->nomem = true;
+		return MP_RESULT_NONE;
+	}
+	r->streams = grown;
+	r->streams[r->n_streams++] = (struct mp_result_source){node, source, context};
+	r->nodes[node].streamed = true;
+	return node;
+}
+
+bool mp_result_streamed(const mp_result *r, mp_rnode node)
+{
+	return node < r->n_nodes && r->nodes[node].streamed;
+}
+
+/* row as mp_result_init leaves it, its memory kept: a stream's elements
+ * are built one after another in the same few buffers. */
+static void empty(mp_result *row)
+{
+	for (size_t i = 0; i < row->n_tables; i++)
+		free_table(&row->tables[i]);
+	for (size_t i = 0; i < row->n_gauges; i++)
+		free_gauge(&row->gauges[i]);
+	row->n_tables = row->n_gauges = row->n_exports = row->n_streams = 0;
+	row->n_strings = 0;
+	row->misuse = false;
+	if (!row->nodes)
+		return;
+	row->n_nodes = 1;
+	row->nodes[0].first = row->nodes[0].last = MP_RESULT_NONE;
+	row->nodes[0].count = 0;
+}
+
+bool mp_result_stream_row(const mp_result *r, mp_rnode node, mp_result *row)
+{
+	if (!mp_result_streamed(r, node) || row->nomem)
+		return false;
+	for (size_t i = 0; i < r->n_streams; i++) {
+		if (r->streams[i].node != node)
+			continue;
+		empty(row);
+		return r->streams[i].source(row, r->streams[i].context) && !row->nomem;
+	}
+	return false;
 }

@@ -109,8 +109,9 @@ struct mp_result {
 	void *text_context;
 	bool nomem;
 	bool misuse;        /* a value added to a non-container, a key missing */
-	/* port2's additions (see the block at the end of this file). */
 	bool csv_blank_lines;
+	struct mp_result_source *streams;   /* mp_result_stream */
+	size_t n_streams;
 };
 
 void mp_result_init(mp_result *r);
@@ -194,11 +195,41 @@ mp_error *mp_result_write_text(FILE *out, const mp_result *r);
 void mp_result_write_text_table(FILE *out, const mp_result *r, const mp_result_table *table,
 				size_t max_rows);
 
-/* ------------------------------------------------------ port2's additions */
+/* ------------------------------------------------------ CSV sections */
 
 /* A blank line between the CSV's tables: for verbs whose CSV has always
  * been sections a reader splits on an empty line (`diff`'s per-interval
  * rows, then its growth findings). */
 void mp_result_set_csv_blank_lines(mp_result *r, bool blank_lines);
+/* ------------------------------------------- copying, streaming, embedding */
+
+struct mp_json;
+
+/* Copies node of src (and what it holds, hidden marks included) under
+ * parent of r as key; returns the copy.  src is another result: a verb
+ * that builds a part early (a process's report at its exit) and places it
+ * later.  Declarations are not copied; a stream cannot be (misuse); a
+ * src not built whole leaves r so too (mp_result_status). */
+mp_rnode mp_result_copy(mp_result *r, mp_rnode parent, const char *key, const mp_result *src,
+			mp_rnode node);
+
+/* An array whose elements are too many to hold (a listing of every heap
+ * block): the JSON and CSV writers ask source for them one at a time, in
+ * order.  Each call builds one element as the root object of row (emptied
+ * before each call) and returns true, or returns false after the last.
+ * A table may be declared on it (CSV); the text and Prometheus writers
+ * see an empty array.  A result holding a stream is written once. */
+typedef bool (*mp_result_row_source)(mp_result *row, void *context);
+mp_rnode mp_result_stream(mp_result *r, mp_rnode parent, const char *key,
+			  mp_result_row_source source, void *context);
+bool mp_result_streamed(const mp_result *r, mp_rnode node);
+/* The stream's next element into row (for the writers); false after the
+ * last, or when row is out of memory (mp_result_status(row) says). */
+bool mp_result_stream_row(const mp_result *r, mp_rnode node, mp_result *row);
+
+/* Writes the members of node (an object) or its elements (an array) into
+ * a JSON stream at its current place, inside a container the caller opened:
+ * a verb whose document is written by hand around a result's part. */
+mp_error *mp_result_write_json_members(struct mp_json *j, const mp_result *r, mp_rnode node);
 
 #endif

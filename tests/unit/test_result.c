@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output/json.h"
 #include "output/result.h"
 
 /* A small patterns-like result: a header, a nested object, a declared
@@ -327,6 +328,146 @@ static void test_misuse(void **state)
 	mp_result_free(&r);
 }
 
+/* A copy says in JSON what its original said, written in place inside a
+ * container the caller opened; values reached by path are the same. */
+static void test_copy_and_members(void **state)
+{
+	(void)state;
+	mp_result src;
+	build(&src);
+	mp_result_hide(&src, mp_result_get(&src, MP_RESULT_ROOT, "pressure"));
+	mp_result dst;
+	mp_result_init(&dst);
+	mp_result_uint(&dst, MP_RESULT_ROOT, "before", 1);
+	mp_rnode list = mp_result_array(&dst, MP_RESULT_ROOT, "list");
+	mp_rnode copy = mp_result_copy(&dst, list, NULL, &src, MP_RESULT_ROOT);
+	assert_int_not_equal(copy, MP_RESULT_NONE);
+	assert_null(mp_result_status(&dst));
+	assert_int_equal(mp_result_get_int(&dst, mp_result_get(&dst, copy, "totals.delta")), -2);
+	assert_int_equal(mp_result_count(&dst, mp_result_get(&dst, copy, "findings")), 2);
+	assert_true(mp_result_hidden(&dst, mp_result_get(&dst, copy, "pressure")));
+
+	char *original = render(mp_result_write_json, &src);
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	assert_non_null(out);
+	mp_json j;
+	mp_json_init(&j, out, true);
+	mp_json_begin_object(&j);
+	assert_null(mp_result_write_json_members(&j, &dst, copy));
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+	fclose(out);
+	assert_string_equal(text, original);
+	free(text);
+	free(original);
+
+	/* The copy is the destination's own: it outlives its original. */
+	mp_result_free(&src);
+	assert_string_equal(mp_result_get_string(&dst, mp_result_get(&dst, copy, "target")),
+			    "core \"a\"");
+	mp_result_free(&dst);
+
+	/* A part built wrongly makes the whole wrong, not silently short. */
+	mp_result_init(&src);
+	mp_result_uint(&src, MP_RESULT_ROOT, NULL, 1);
+	mp_result_init(&dst);
+	mp_result_copy(&dst, MP_RESULT_ROOT, "part", &src, MP_RESULT_ROOT);
+	mp_error *err = mp_result_status(&dst);
+	assert_non_null(err);
+	mp_error_free(err);
+	mp_result_free(&dst);
+	mp_result_free(&src);
+}
+
+typedef struct counter {
+	unsigned next, last;
+} counter;
+
+static bool count_rows(mp_result *row, void *context)
+{
+	counter *c = context;
+	if (c->next > c->last)
+		return false;
+	char name[16];
+	snprintf(name, sizeof(name), "n%u", c->next);
+	mp_result_hex(row, MP_RESULT_ROOT, "address", 0x1000u * c->next);
+	mp_result_string(row, MP_RESULT_ROOT, "name", c->next == 2 ? NULL : name);
+	mp_result_uint(row, MP_RESULT_ROOT, "n", c->next++);
+	return true;
+}
+
+static const mp_result_column stream_columns[] = {
+	{"address", NULL, false}, {"name", NULL, false}, {"n", NULL, true},
+};
+
+static void stream_result(mp_result *r, counter *c)
+{
+	mp_result_init(r);
+	mp_result_string(r, MP_RESULT_ROOT, "target", "t");
+	mp_rnode rows = mp_result_stream(r, MP_RESULT_ROOT, "rows", count_rows, c);
+	mp_result_declare_table(r, rows, "row", "rows", MP_RESULT_COLUMNS(stream_columns), 0);
+	mp_result_bool(r, MP_RESULT_ROOT, "after", true);
+}
+
+/* A stream's rows come one at a time from its source, in JSON and CSV;
+ * an empty stream is an empty array; a stream is not copied. */
+static void test_stream(void **state)
+{
+	(void)state;
+	counter c = {1, 3};
+	mp_result r;
+	stream_result(&r, &c);
+	char *text = render(mp_result_write_json, &r);
+	assert_string_equal(text,
+			    "{\n"
+			    "  \"target\": \"t\",\n"
+			    "  \"rows\": [\n"
+			    "    {\n"
+			    "      \"address\": \"0x1000\",\n"
+			    "      \"name\": \"n1\",\n"
+			    "      \"n\": 1\n"
+			    "    },\n"
+			    "    {\n"
+			    "      \"address\": \"0x2000\",\n"
+			    "      \"name\": null,\n"
+			    "      \"n\": 2\n"
+			    "    },\n"
+			    "    {\n"
+			    "      \"address\": \"0x3000\",\n"
+			    "      \"name\": \"n3\",\n"
+			    "      \"n\": 3\n"
+			    "    }\n"
+			    "  ],\n"
+			    "  \"after\": true\n"
+			    "}\n");
+	free(text);
+	mp_result_free(&r);
+
+	c = (counter){1, 3};
+	stream_result(&r, &c);
+	text = render(mp_result_write_csv, &r);
+	assert_string_equal(text, "address,name,n\n0x1000,n1,1\n0x2000,,2\n0x3000,n3,3\n");
+	free(text);
+
+	mp_result dst;
+	mp_result_init(&dst);
+	mp_result_copy(&dst, MP_RESULT_ROOT, "copy", &r, mp_result_get(&r, MP_RESULT_ROOT, "rows"));
+	mp_error *err = mp_result_status(&dst);
+	assert_non_null(err);
+	mp_error_free(err);
+	mp_result_free(&dst);
+	mp_result_free(&r);
+
+	c = (counter){1, 0};
+	stream_result(&r, &c);
+	text = render(mp_result_write_json, &r);
+	assert_string_equal(text, "{\n  \"target\": \"t\",\n  \"rows\": [],\n  \"after\": true\n}\n");
+	free(text);
+	mp_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +480,8 @@ int main(void)
 		cmocka_unit_test(test_flat_only),
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_csv_blank_lines),
+		cmocka_unit_test(test_copy_and_members),
+		cmocka_unit_test(test_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
