@@ -418,7 +418,7 @@ bench_recommend_10m() {
         --display 'memprof leaks --core CORE --format json' \
         --core "$core" --workload-args "${wargs[*]}" \
         --target-seconds 3.0 --target-text 'patterns and recommendations, duplicates included, of a 10-million-chunk core in at most 3 s, at most 32 bytes per chunk'
-    printf '\n`recommend` is the leak check plus one pass over the blocks (category, capacities, content hash) and the findings; its peak memory is the leak check'"'"'s plus about 21 bytes per chunk (16 for the content hashes, 5 for each chunk'"'"'s category and kind). The time and memory targets wait on the leak check'"'"'s own (see leaks-10m).\n' >>"$section"
+    printf '\n`recommend` is the leak check plus block typing, the passes over the blocks (category, capacities, content hash for duplicates) and the findings. On a core the content passes run on a second thread beside the categories, and the second duplicate pass and the sort in two halves (docs/patterns.md, Threads); the output is byte-identical with `--threads 1` (tests/integration/test_patterns.py). Its peak memory is the leak check'"'"'s plus each chunk'"'"'s category and kind (5 bytes) and the duplicate bitmaps (8 to 16 bits per chunk each, the first freed after the first pass).\n' >>"$section"
     publish_section
 }
 

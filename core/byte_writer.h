@@ -18,7 +18,8 @@ typedef struct mp_byte_writer {
 
 static inline void mp_put(mp_byte_writer *b, const void *bytes, size_t size)
 {
-	if (b->nomem)
+	/* An empty array may have no storage (NULL): memcpy must not see it. */
+	if (b->nomem || !size)
 		return;
 	if (b->size + size > b->capacity) {
 		size_t grown = b->capacity ? b->capacity : 4096;

@@ -308,8 +308,14 @@ static size_t content_length(const builder *b, size_t i, const uint8_t *bytes, u
  * then the second pass and the sort split in two.  Each thread reads with
  * its own window and buffer and writes only its own share of the results,
  * and the shares join in chunk order, so the input is the same as one
- * thread's.  Live targets stay on the calling thread. */
-enum { FILTER_BATCH = 4096, MOVE_STEP = 1 << 20 };
+ * thread's.  Live targets stay on the calling thread.
+ *
+ * In the first pass the calling thread also hashes, from the front, the
+ * groups of chunks the second has not taken yet from the back (the
+ * categories are less work than the hashing): each group is claimed by
+ * one thread, and the bits are set by atomic ORs, so whichever thread
+ * marks a content, the bitmaps end the same. */
+enum { FILTER_BATCH = 4096, MOVE_STEP = 1 << 20, MARK_GROUP_SHIFT = 16 };
 
 typedef struct content_filter {
 	uint64_t *seen, *twice;
@@ -320,6 +326,9 @@ typedef struct content_filter {
 	size_t split;
 	size_t counted[2];
 	mp_pattern_content *kept;
+	bool shared;                   /* two threads set bits */
+	atomic_uchar *claimed;         /* per group of chunks: a thread marks it */
+	size_t n_groups;
 } content_filter;
 
 /* One thread's share of a content pass: its chunks and its reads. */
@@ -327,8 +336,9 @@ typedef struct content_worker {
 	const builder *b;
 	const mp_leaks *leaks;
 	content_filter *filter;
-	size_t begin, end;             /* chunk indices */
+	size_t begin, end;             /* the second pass's chunk indices */
 	size_t side;                   /* the second pass: 0 or 1, its part of kept */
+	size_t counted[2];             /* the first pass: contents it saw, per side */
 	size_t n_kept;
 	bool changed;                  /* more repeated contents than the first pass saw */
 	const atomic_bool *stop;       /* set by the calling thread: give up */
@@ -360,6 +370,7 @@ static content_worker *content_worker_new(const builder *b, const mp_leaks *leak
 	w->leaks = leaks;
 	w->filter = filter;
 	w->begin = w->end = w->side = w->n_kept = w->n_batch = 0;
+	w->counted[0] = w->counted[1] = 0;
 	w->changed = false;
 	w->stop = stop;
 	mp_block_window_init(&w->window, b->h, b->t);
@@ -399,6 +410,11 @@ static void filter_mark(content_worker *w)
 		}
 		size_t k = filter_bit(f, w->batch[i].hash, w->batch[i].length);
 		uint64_t bit = 1ull << (k & 63);
+		if (f->shared) {
+			if (__atomic_fetch_or(&f->seen[k >> 6], bit, __ATOMIC_RELAXED) & bit)
+				__atomic_fetch_or(&f->twice[k >> 6], bit, __ATOMIC_RELAXED);
+			continue;
+		}
 		if (f->seen[k >> 6] & bit)
 			f->twice[k >> 6] |= bit;
 		f->seen[k >> 6] |= bit;
@@ -429,40 +445,52 @@ static void mark_content(content_worker *w, size_t i, const uint8_t *bytes, uint
 		return;
 	w->batch[w->n_batch++] = (struct pending_content){hash_bytes(bytes, content),
 							  (uint32_t)content, (uint32_t)i};
-	w->filter->counted[i >= w->filter->split]++;
+	w->counted[i >= w->filter->split]++;
 	if (w->n_batch == FILTER_BATCH)
 		filter_mark(w);
 }
 
-/* The first pass over the worker's chunks by itself, beside scan_blocks. */
-static void *mark_range(void *arg)
+static bool claim_group(content_filter *f, size_t group)
+{
+	return !atomic_exchange_explicit(&f->claimed[group], 1, memory_order_relaxed);
+}
+
+/* The first pass on a thread of its own, beside scan_blocks: the groups
+ * of chunks from the last down, until one is the calling thread's. */
+static void *mark_groups(void *arg)
 {
 	content_worker *w = arg;
 	const mp_heap *h = w->b->h;
-	for (size_t i = w->begin; i < w->end; i++) {
-		if ((i & 0xffff) == 0 && atomic_load_explicit(w->stop, memory_order_relaxed))
+	for (size_t g = w->filter->n_groups; g-- > 0;) {
+		if (atomic_load_explicit(w->stop, memory_order_relaxed) || !claim_group(w->filter, g))
 			break;
-		if (mp_leaks_kind(w->leaks, i) == MP_LEAK_NOT_A_BLOCK)
-			continue;
-		const heap_chunk *c = &h->chunks[i];
-		uint64_t usable = heap_chunk_usable(h, c);
-		if (usable >= HASH_LIMIT || !usable)
-			continue;
-		const uint8_t *bytes = block_bytes(w, heap_chunk_user(h, c), (size_t)usable);
-		if (bytes)
-			mark_content(w, i, bytes, usable);
+		size_t end = (g + 1) << MARK_GROUP_SHIFT;
+		for (size_t i = g << MARK_GROUP_SHIFT; i < end && i < h->n_chunks; i++) {
+			if (mp_leaks_kind(w->leaks, i) == MP_LEAK_NOT_A_BLOCK)
+				continue;
+			const heap_chunk *c = &h->chunks[i];
+			uint64_t usable = heap_chunk_usable(h, c);
+			if (usable >= HASH_LIMIT || !usable)
+				continue;
+			const uint8_t *bytes = block_bytes(w, heap_chunk_user(h, c), (size_t)usable);
+			if (bytes)
+				mark_content(w, i, bytes, usable);
+		}
 	}
 	filter_mark(w);
 	return NULL;
 }
 
-/* One pass over the blocks in use: categories, and, when marker is not
- * NULL, the contents' bits (else mark_range sets them on a thread of its
- * own). */
-static void scan_blocks(builder *b, const mp_leaks *leaks, content_worker *reader,
-			content_worker *marker, atomic_bool *stop)
+/* One pass over the blocks in use: categories, and the contents' bits of
+ * every block or, when mark_groups runs beside it, of the groups it
+ * claims first. */
+static void scan_blocks(builder *b, const mp_leaks *leaks, content_worker *w, bool beside,
+			atomic_bool *stop)
 {
+	bool marking = true;
 	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
+		if (beside && marking && (i & ((1u << MARK_GROUP_SHIFT) - 1)) == 0)
+			marking = claim_group(w->filter, i >> MARK_GROUP_SHIFT);
 		b->out->chunk_kind[i] = (uint8_t)mp_leaks_kind(leaks, i);
 		b->out->chunk_class[i] = MP_PATTERN_NO_CLASS;
 		if (b->out->chunk_kind[i] == MP_LEAK_NOT_A_BLOCK)
@@ -478,7 +506,7 @@ static void scan_blocks(builder *b, const mp_leaks *leaks, content_worker *reade
 		uint64_t usable = heap_chunk_usable(b->h, c);
 		uint64_t address = heap_chunk_user(b->h, c);
 		size_t length = usable < HASH_LIMIT ? (size_t)usable : 64;
-		const uint8_t *bytes = block_bytes(reader, address, length);
+		const uint8_t *bytes = block_bytes(w, address, length);
 		if (!bytes) {
 			b->out->partial = true;
 			continue;
@@ -505,11 +533,10 @@ static void scan_blocks(builder *b, const mp_leaks *leaks, content_worker *reade
 		}
 		b->out->in_use_blocks++;
 		b->out->in_use_bytes += usable;
-		if (marker)
-			mark_content(marker, i, bytes, usable);
+		if (marking)
+			mark_content(w, i, bytes, usable);
 	}
-	if (marker)
-		filter_mark(marker);
+	filter_mark(w);
 	/* The marking thread stops with this one. */
 	if (b->nomem || b->stopped)
 		atomic_store(stop, true);
@@ -1118,22 +1145,29 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		filter->seen = mp_scratch_alloc(filter->bits / 8);
 		filter->twice = mp_scratch_alloc(filter->bits / 8);
 		filter->split = h->n_chunks / 2;
+		filter->n_groups = (h->n_chunks >> MARK_GROUP_SHIFT) + 1;
+		filter->claimed = calloc(filter->n_groups, sizeof(*filter->claimed));
 		workers[0] = content_worker_new(&b, leaks, filter, &stop);
 		workers[1] = content_worker_new(&b, leaks, filter, &stop);
 	}
-	if (!filter || !filter->seen || !filter->twice || !workers[0] || !workers[1])
+	if (!filter || !filter->seen || !filter->twice || !filter->claimed || !workers[0] ||
+	    !workers[1])
 		b.nomem = true;
 	bool parallel = mp_core_file_reads(t) &&
 			(options && options->threads ? options->threads > 1
 						     : sysconf(_SC_NPROCESSORS_ONLN) > 1);
 	if (!b.nomem) {
 		mp_progress_begin("patterns", "chunks", h->n_chunks);
-		workers[1]->end = h->n_chunks;
 		pthread_t marker;
-		bool started = start_thread(&marker, parallel, mark_range, workers[1]);
-		scan_blocks(&b, leaks, workers[0], started ? NULL : workers[0], &stop);
+		filter->shared = parallel;
+		bool started = start_thread(&marker, parallel, mark_groups, workers[1]);
+		if (!started)
+			filter->shared = false;
+		scan_blocks(&b, leaks, workers[0], started, &stop);
 		if (started)
 			pthread_join(marker, NULL);
+		for (size_t side = 0; side < 2; side++)
+			filter->counted[side] = workers[0]->counted[side] + workers[1]->counted[side];
 		mp_progress_end();
 	}
 	if (filter) {
@@ -1180,6 +1214,8 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		mp_scratch_free(filter->seen, filter->bits / 8);
 		mp_scratch_free(filter->twice, filter->bits / 8);
 	}
+	if (filter)
+		free(filter->claimed);
 	free(filter);
 	content_worker_free(workers[0]);
 	content_worker_free(workers[1]);
