@@ -115,31 +115,46 @@ mp_error *mp_diff_input_kind_of(const char *path, enum mp_diff_input_kind *kind)
 
 /* The rows of a diff, largest growth first: the JSON's array and the
  * table of the CSV and the text, whose delta keeps its sign ("+1500") in a
- * member the JSON does not show. */
-static void result_rows(mp_result *r, const char *key, const char *name, const char *table,
-			const char *help, const mp_folded_diff *d, bool changed_only)
+ * member the JSON does not show.  A profile has a million stacks: a
+ * stream builds their rows one at a time from the diff itself. */
+typedef struct diff_rows {
+	const mp_folded_diff *diff;
+	const char *name;           /* the member naming a row: stack or path */
+	bool changed_only;
+	size_t next;
+} diff_rows;
+
+static bool diff_row(mp_result *r, void *context)
 {
-	mp_rnode rows = mp_result_array(r, MP_RESULT_ROOT, key);
-	for (size_t i = 0; i < d->n_rows; i++) {
-		const mp_folded_row *row = &d->rows[i];
-		if (changed_only && row->before == row->after)
-			continue;
-		int64_t delta = (int64_t)(row->after - row->before);
-		mp_rnode o = mp_result_object(r, rows, NULL);
-		mp_result_string(r, o, name, row->stack);
-		mp_result_uint(r, o, "before", row->before);
-		mp_result_uint(r, o, "after", row->after);
-		mp_result_int(r, o, "delta", delta);
-		char signed_delta[32];
-		snprintf(signed_delta, sizeof(signed_delta), "%+" PRId64, delta);
-		mp_result_string(r, o, "signed_delta", signed_delta);
-		mp_result_hide(r, mp_result_get(r, o, "signed_delta"));
-	}
+	diff_rows *rows = context;
+	const mp_folded_diff *d = rows->diff;
+	while (rows->next < d->n_rows && rows->changed_only &&
+	       d->rows[rows->next].before == d->rows[rows->next].after)
+		rows->next++;
+	if (rows->next == d->n_rows)
+		return false;
+	const mp_folded_row *row = &d->rows[rows->next++];
+	int64_t delta = (int64_t)(row->after - row->before);
+	mp_result_string(r, MP_RESULT_ROOT, rows->name, row->stack);
+	mp_result_uint(r, MP_RESULT_ROOT, "before", row->before);
+	mp_result_uint(r, MP_RESULT_ROOT, "after", row->after);
+	mp_result_int(r, MP_RESULT_ROOT, "delta", delta);
+	char signed_delta[32];
+	snprintf(signed_delta, sizeof(signed_delta), "%+" PRId64, delta);
+	mp_result_string(r, MP_RESULT_ROOT, "signed_delta", signed_delta);
+	mp_result_hide(r, mp_result_get(r, MP_RESULT_ROOT, "signed_delta"));
+	return true;
+}
+
+static void result_rows(mp_result *r, const char *key, const char *table, const char *help,
+			diff_rows *rows)
+{
+	mp_rnode list = mp_result_stream(r, MP_RESULT_ROOT, key, diff_row, rows);
 	const mp_result_column columns[] = {
 		{"delta", "signed_delta", true}, {"before", NULL, true}, {"after", NULL, true},
-		{name, NULL, false},
+		{rows->name, NULL, false},
 	};
-	mp_result_declare_table(r, rows, table, help, MP_RESULT_COLUMNS(columns), 0);
+	mp_result_declare_table(r, list, table, help, MP_RESULT_COLUMNS(columns), 0);
 }
 
 static void side(mp_result *r, const char *key, const char *path, uint64_t total)
@@ -214,8 +229,8 @@ int mp_diff_folded(mp_command *c, const mp_diff_thresholds *thresholds)
 		mp_result_string(&r, MP_RESULT_ROOT, "kind", "folded");
 		side(&r, "before", a, d.total_before);
 		side(&r, "after", b, d.total_after);
-		result_rows(&r, "stacks", "stack", "folded_diff", "count per stack before and after",
-			    &d, false);
+		diff_rows rows = {&d, "stack", false, 0};
+		result_rows(&r, "stacks", "folded_diff", "count per stack before and after", &rows);
 		mp_result_set_text_hook(&r, folded_text, NULL);
 		err = mp_result_write(c->out, &r, mp_command_result_format(c));
 		mp_result_free(&r);
@@ -300,6 +315,7 @@ static bool watched_report(const void *context, const char *name, uint64_t *befo
 typedef struct report_header {
 	const char *total;
 	uint64_t before, after;
+	bool changed;       /* a number differs: the streamed table has rows */
 } report_header;
 
 static void report_text(FILE *out, const mp_result *r, void *context)
@@ -312,7 +328,7 @@ static void report_text(FILE *out, const mp_result *r, void *context)
 		mp_result_get_string(r, mp_result_get(r, MP_RESULT_ROOT, "after")), h->total,
 		h->before, h->after);
 	const mp_result_table *changes = rows_table(r, "changes");
-	if (mp_result_table_rows(r, changes))
+	if (h->changed)
 		mp_result_write_text_table(out, r, changes, 0);
 	else
 		fprintf(out, "  none\n");
@@ -350,9 +366,11 @@ int mp_diff_reports(mp_command *c, enum mp_diff_input_kind kind,
 	mp_result_string(&r, MP_RESULT_ROOT, "kind", kind == MP_DIFF_INPUT_HEAP_JSON ? "heap" : "leaks");
 	mp_result_string(&r, MP_RESULT_ROOT, "before", c->options->positional[0]);
 	mp_result_string(&r, MP_RESULT_ROOT, "after", c->options->positional[1]);
-	result_rows(&r, "changes", "path", "report_diff", "numbers of two reports that differ", &d,
-		    true);
-	report_header header = {total, before, after};
+	diff_rows rows = {&d, "path", true, 0};
+	result_rows(&r, "changes", "report_diff", "numbers of two reports that differ", &rows);
+	report_header header = {total, before, after, false};
+	for (size_t i = 0; i < d.n_rows && !header.changed; i++)
+		header.changed = d.rows[i].before != d.rows[i].after;
 	mp_result_set_text_hook(&r, report_text, &header);
 	err = mp_result_write(c->out, &r, mp_command_result_format(c));
 	mp_result_free(&r);

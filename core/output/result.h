@@ -217,7 +217,9 @@ mp_rnode mp_result_copy(mp_result *r, mp_rnode parent, const char *key, const mp
  * block): the JSON and CSV writers ask source for them one at a time, in
  * order.  Each call builds one element as the root object of row (emptied
  * before each call) and returns true, or returns false after the last.
- * A table may be declared on it (CSV); the text and Prometheus writers
+ * A table may be declared on it (CSV, text): the text writes it as any
+ * table, holding only the rows it shows (all of them when it shows all)
+ * and counting the rest.  Prometheus and the text of an undeclared stream
  * see an empty array.  A result holding a stream is written once. */
 typedef bool (*mp_result_row_source)(mp_result *row, void *context);
 mp_rnode mp_result_stream(mp_result *r, mp_rnode parent, const char *key,

@@ -23,12 +23,11 @@ static const char *cell_text(const mp_result *r, const mp_result_table *t, mp_rn
 	return mp_result_scalar_text(r, mp_result_table_cell(r, t, row, column), buffer);
 }
 
-static void write_table(FILE *out, const mp_result *r, const mp_result_table *t,
-			size_t max_rows, size_t level)
+/* The first shown of rows rows of t, aligned. */
+static void write_rows(FILE *out, const mp_result *r, const mp_result_table *t, size_t shown,
+		       size_t rows, size_t level)
 {
 	char buffer[MP_RESULT_SCALAR_TEXT];
-	size_t rows = mp_result_table_rows(r, t);
-	size_t shown = max_rows && max_rows < rows ? max_rows : rows;
 	size_t width[MP_RESULT_MAX_COLUMNS];
 	for (size_t c = 0; c < t->n_columns; c++) {
 		width[c] = strlen(t->columns[c].name);
@@ -61,6 +60,45 @@ static void write_table(FILE *out, const mp_result *r, const mp_result_table *t,
 		indent(out, level);
 		fprintf(out, "... %zu more rows (--format json or csv lists them all)\n", rows - shown);
 	}
+}
+
+/* A streamed table: the rows shown are held (all of them when max_rows
+ * is 0, as widths need them), the rest only counted. */
+static void write_stream(FILE *out, const mp_result *r, const mp_result_table *t,
+			 size_t max_rows, size_t level)
+{
+	mp_result held, row;
+	mp_result_init(&held);
+	mp_result_init(&row);
+	mp_result_table shown = *t;
+	shown.node = mp_result_array(&held, MP_RESULT_ROOT, "rows");
+	size_t rows = 0;
+	for (; mp_result_stream_row(r, t->node, &row); rows++)
+		if (!max_rows || rows < max_rows)
+			mp_result_copy(&held, shown.node, NULL, &row, MP_RESULT_ROOT);
+	mp_error *err = mp_result_status(&row);
+	if (!err)
+		err = mp_result_status(&held);
+	if (err) {
+		indent(out, level);
+		fprintf(out, "(rows left out: %s)\n", mp_error_message(err));
+		mp_error_free(err);
+	} else {
+		write_rows(out, &held, &shown, mp_result_count(&held, shown.node), rows, level);
+	}
+	mp_result_free(&row);
+	mp_result_free(&held);
+}
+
+static void write_table(FILE *out, const mp_result *r, const mp_result_table *t,
+			size_t max_rows, size_t level)
+{
+	if (mp_result_streamed(r, t->node)) {
+		write_stream(out, r, t, max_rows, level);
+		return;
+	}
+	size_t rows = mp_result_table_rows(r, t);
+	write_rows(out, r, t, max_rows && max_rows < rows ? max_rows : rows, rows, level);
 }
 
 void mp_result_write_text_table(FILE *out, const mp_result *r, const mp_result_table *t,

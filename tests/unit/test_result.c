@@ -468,6 +468,48 @@ static void test_stream(void **state)
 	mp_result_free(&r);
 }
 
+static void two_rows_text(FILE *out, const mp_result *r, void *context)
+{
+	(void)context;
+	mp_result_write_text_table(out, r, mp_result_table_of(r, mp_result_get(r, MP_RESULT_ROOT, "rows")),
+				   2);
+}
+
+/* A table declared on a stream is text like any table: every row, or the
+ * first rows a hook asks for and a count of the others, which the source
+ * still gives (the count is theirs). */
+static void test_stream_text(void **state)
+{
+	(void)state;
+	counter c = {1, 3};
+	mp_result r;
+	stream_result(&r, &c);
+	char *text = render(mp_result_write_text, &r);
+	assert_string_equal(text,
+			    "target: t\n"
+			    "rows:\n"
+			    "  address  name  n\n"
+			    "  0x1000   n1    1\n"
+			    "  0x2000         2\n"
+			    "  0x3000   n3    3\n"
+			    "after: true\n");
+	free(text);
+	mp_result_free(&r);
+
+	c = (counter){1, 3};
+	stream_result(&r, &c);
+	mp_result_set_text_hook(&r, two_rows_text, NULL);
+	text = render(mp_result_write_text, &r);
+	assert_string_equal(text,
+			    "address  name  n\n"
+			    "0x1000   n1    1\n"
+			    "0x2000         2\n"
+			    "... 1 more rows (--format json or csv lists them all)\n");
+	assert_int_equal(c.next, 4);
+	free(text);
+	mp_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_csv_blank_lines),
 		cmocka_unit_test(test_copy_and_members),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_stream_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
