@@ -338,6 +338,7 @@ typedef struct list_item {
 typedef struct list_state {
 	list_item *items;
 	size_t n, capacity;
+	size_t next;        /* the item the stream writes next */
 	bool failed;
 } list_state;
 
@@ -373,11 +374,25 @@ static int compare_items(const void *a, const void *b)
 /* A name per line after its size, as `pahole --sizes` lists them. */
 static void list_text(FILE *out, const mp_result *r, void *context)
 {
-	(void)context;
-	for (mp_rnode o = mp_result_first(r, mp_result_get(r, MP_RESULT_ROOT, "types"));
-	     o != MP_RESULT_NONE; o = mp_result_next(r, o))
-		fprintf(out, "%8" PRIu64 "  %s\n", mp_result_get_uint(r, mp_result_get(r, o, "size")),
-			mp_result_get_string(r, mp_result_get(r, o, "name")));
+	(void)r;
+	const list_state *s = context;
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(out, "%8" PRIu64 "  %s\n", s->items[i].size, s->items[i].name);
+}
+
+/* A program has hundreds of thousands of types: the JSON's are built one
+ * at a time from the sorted items. */
+static bool list_row(mp_result *row, void *context)
+{
+	list_state *s = context;
+	if (s->next == s->n)
+		return false;
+	const list_item *item = &s->items[s->next++];
+	mp_result_string(row, MP_RESULT_ROOT, "name", item->name);
+	mp_result_string(row, MP_RESULT_ROOT, "kind", item->kind);
+	mp_result_uint(row, MP_RESULT_ROOT, "size", item->size);
+	mp_result_string(row, MP_RESULT_ROOT, "module", item->module);
+	return true;
 }
 
 static int run_list(mp_command *c)
@@ -395,15 +410,8 @@ static int run_list(mp_command *c)
 		qsort(s.items, s.n, sizeof(*s.items), compare_items);
 	mp_result r;
 	mp_result_init(&r);
-	mp_rnode types = mp_result_array(&r, MP_RESULT_ROOT, "types");
-	for (size_t i = 0; i < s.n; i++) {
-		mp_rnode o = mp_result_object(&r, types, NULL);
-		mp_result_string(&r, o, "name", s.items[i].name);
-		mp_result_string(&r, o, "kind", s.items[i].kind);
-		mp_result_uint(&r, o, "size", s.items[i].size);
-		mp_result_string(&r, o, "module", s.items[i].module);
-	}
-	mp_result_set_text_hook(&r, list_text, NULL);
+	mp_result_stream(&r, MP_RESULT_ROOT, "types", list_row, &s);
+	mp_result_set_text_hook(&r, list_text, &s);
 	e = mp_result_write(c->out, &r, mp_command_result_format(c));
 	mp_result_free(&r);
 	free(s.items);
