@@ -125,6 +125,21 @@ mp_heap_options mp_command_heap_options(const mp_command *c)
 	return options;
 }
 
+mp_leak_options mp_command_leak_options(const mp_command *c)
+{
+	const char *roots = mp_command_value(c, "--roots");
+	const char *threads = mp_command_value(c, "--threads");
+	mp_leak_options options = {
+		.strict_roots = roots && strcmp(roots, "strict") == 0,
+		.threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0,
+	};
+	if (c->host) {
+		options.interrupted = c->host->interrupted;
+		options.context = c->host->context;
+	}
+	return options;
+}
+
 bool mp_command_threads(mp_command *c, unsigned *threads)
 {
 	const char *text = mp_command_value(c, "--threads");

@@ -118,6 +118,11 @@ mp_heap_options mp_command_heap_options(const mp_command *command);
  * on command->err what is wrong with it. */
 bool mp_command_threads(mp_command *command, unsigned *threads);
 
+/* The leak check's options from the command line (--roots strict,
+ * --threads; checked before by mp_leaks_check_options or
+ * mp_command_threads) and the host's interrupt poll. */
+mp_leak_options mp_command_leak_options(const mp_command *command);
+
 /* "512M", "2G", "64KiB", "1048576" as bytes (commands/patterns.c). */
 bool mp_command_parse_size(const char *text, uint64_t *out);
 

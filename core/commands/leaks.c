@@ -249,15 +249,7 @@ mp_error *mp_leaks_run_analysis(mp_command *c, mp_heap **heap, mp_leaks **leaks,
 {
 	*heap = NULL;
 	*leaks = NULL;
-	const char *roots = mp_command_value(c, "--roots");
-	mp_leak_options options = {0};
-	options.strict_roots = roots && strcmp(roots, "strict") == 0;
-	const char *threads = mp_command_value(c, "--threads");
-	options.threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0;
-	if (c->host) {
-		options.interrupted = c->host->interrupted;
-		options.context = c->host->context;
-	}
+	mp_leak_options options = mp_command_leak_options(c);
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	/* A core's walked pages are dropped behind the walk: the block scan
 	 * reads the heap again by pread (core_file.h), which keeps the core

@@ -342,22 +342,9 @@ typedef struct analysis {
 	mp_patterns patterns;
 } analysis;
 
-/* The host's interrupt poll and --threads (checked by run_patterns and
- * run_recommend), for the leak check under the patterns. */
-static mp_leak_options leak_options_of(mp_command *c)
-{
-	mp_leak_options options = {0};
-	mp_command_threads(c, &options.threads);
-	if (c->host) {
-		options.interrupted = c->host->interrupted;
-		options.context = c->host->context;
-	}
-	return options;
-}
-
 static mp_error *heap_and_leaks(mp_command *c, mp_heap **heap, mp_leaks **leaks)
 {
-	mp_leak_options leak_options = leak_options_of(c);
+	mp_leak_options leak_options = mp_command_leak_options(c);
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	heap_options.keep_pages = !mp_core_file_reads(c->target);
 	mp_error *err = mp_heap_open(c->target, &heap_options, heap);
@@ -384,7 +371,7 @@ static mp_pattern_options pattern_options(mp_command *c)
 mp_error *mp_patterns_snapshot_sections(mp_command *c, const mp_heap *heap,
 				       heap_section out[MP_SNAPSHOT_SECTIONS])
 {
-	mp_leak_options leak_options = leak_options_of(c);
+	mp_leak_options leak_options = mp_command_leak_options(c);
 	mp_leaks *leaks = NULL;
 	mp_pattern_input in;
 	mp_pattern_options options = pattern_options(c);

@@ -256,15 +256,7 @@ static mp_error *analyze(run_state *st, const mp_launch_process *p, proc_result 
 		       mp_leak_phases *phases)
 {
 	mp_command *c = st->c;
-	const char *roots = mp_command_value(c, "--roots");
-	mp_leak_options options = {0};
-	options.strict_roots = roots && strcmp(roots, "strict") == 0;
-	const char *threads = mp_command_value(c, "--threads");
-	options.threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0;
-	if (c->host) {
-		options.interrupted = c->host->interrupted;
-		options.context = c->host->context;
-	}
+	mp_leak_options options = mp_command_leak_options(c);
 	mp_heap_options heap_options = mp_command_heap_options(c);
 	heap_options.keep_pages = true;   /* the block scan reads them all next */
 	mp_heap *heap = NULL;
