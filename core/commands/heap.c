@@ -327,6 +327,7 @@ static void heap_result(mp_result *r, const mp_heap *h, const detail_view *v,
 	result_arenas(r, h, v, s);
 
 	result_tally(r, MP_RESULT_ROOT, "mmapped", s->by_state[MP_CHUNK_IN_USE_MMAPPED]);
+	mp_result_uint(r, MP_RESULT_ROOT, "system_bytes", mp_heap_system_bytes(h));
 	mp_rnode totals = mp_result_object(r, MP_RESULT_ROOT, "totals");
 	for (int st = 0; st < MP_CHUNK_STATE_COUNT; st++) {
 		char key[32];

@@ -59,13 +59,6 @@ static int level_index(const char *name)
 	return -1;
 }
 
-/* What the process holds from the system for its heap: the arenas' memory
- * and the mmapped chunks, as malloc's statistics count them. */
-static uint64_t heap_footprint(const mp_heap *heap)
-{
-	return heap->mallinfo.arena + heap->mallinfo.hblkhd;
-}
-
 static int pressure_of(uint64_t footprint, uint64_t limit)
 {
 	double share = limit ? (double)footprint / (double)limit : 0;
@@ -212,7 +205,7 @@ static void result_head(mp_result *r, mp_command *c, const mp_heap *heap, const 
 	mp_rnode in_use = mp_result_object(r, totals, "in_use");
 	mp_result_uint(r, in_use, "blocks", p->in_use_blocks);
 	mp_result_uint(r, in_use, "bytes", p->in_use_bytes);
-	mp_result_uint(r, totals, "heap_bytes", heap_footprint(heap));
+	mp_result_uint(r, totals, "heap_bytes", mp_heap_system_bytes(heap));
 	mp_result_uint(r, MP_RESULT_ROOT, "noise_floor_bytes", p->noise_floor);
 	mp_result_bool(r, MP_RESULT_ROOT, "partial", p->partial);
 }
@@ -588,7 +581,7 @@ static int run_recommend(mp_command *c)
 		return mp_command_fail(c, mp_error_new(MP_ERR_NOMEM, "out of memory"));
 	}
 	qsort(r, n, sizeof(*r), compare_recommendations);
-	uint64_t footprint = heap_footprint(a.heap);
+	uint64_t footprint = mp_heap_system_bytes(a.heap);
 	int level = limit ? pressure_of(footprint, limit) : -1;
 	uint64_t total_savings = 0;
 	for (size_t i = 0; i < n; i++)

@@ -20,16 +20,16 @@ static const char *const mimalloc_entry_points[] = {"mi_malloc", "mi_version", N
 
 static const heap_backend backends[] = {
 	{MP_ALLOCATOR_GLIBC, {glibc_libraries, glibc_entry_points, true, mp_glibc_version, false},
-	 mp_glibc_heap_build, mp_glibc_describe, NULL},
+	 mp_glibc_heap_build, mp_glibc_describe, NULL, NULL},
 	{MP_ALLOCATOR_JEMALLOC,
 	 {jemalloc_libraries, jemalloc_entry_points, false, mp_jemalloc_version, true},
-	 mp_jemalloc_heap_build, NULL, mp_jemalloc_usable_for_request},
+	 mp_jemalloc_heap_build, NULL, mp_jemalloc_usable_for_request, "mapped"},
 	{MP_ALLOCATOR_TCMALLOC,
 	 {tcmalloc_libraries, tcmalloc_entry_points, false, mp_tcmalloc_version, true},
-	 mp_tcmalloc_heap_build, NULL, mp_tcmalloc_usable_for_request},
+	 mp_tcmalloc_heap_build, NULL, mp_tcmalloc_usable_for_request, "heap_size"},
 	{MP_ALLOCATOR_MIMALLOC,
 	 {mimalloc_libraries, mimalloc_entry_points, false, mp_mimalloc_version, false},
-	 mp_mimalloc_heap_build, NULL, mp_mimalloc_usable_for_request},
+	 mp_mimalloc_heap_build, NULL, mp_mimalloc_usable_for_request, "segment_bytes"},
 };
 
 size_t heap_backend_count(void)

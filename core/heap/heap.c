@@ -569,6 +569,20 @@ mp_heap_detail mp_heap_detail_at(const mp_heap *h, size_t i)
 	return d;
 }
 
+uint64_t mp_heap_system_bytes(const mp_heap *h)
+{
+	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
+	const heap_backend *backend = heap_backend_for(
+		kind == MP_ALLOCATOR_UNDETERMINED ? MP_ALLOCATOR_GLIBC : kind);
+	if (!backend || !backend->system_bytes_row)
+		return h->mallinfo.arena + h->mallinfo.hblkhd;
+	for (size_t i = 0; i < h->n_details; i++)
+		if (strcmp(h->details[i].group, "totals") == 0 &&
+		    strcmp(h->details[i].name, backend->system_bytes_row) == 0)
+			return h->details[i].value;
+	return 0;
+}
+
 size_t mp_heap_problem_count(const mp_heap *h) { return h->n_problems; }
 
 const mp_heap_problem *mp_heap_problem_at(const mp_heap *h, size_t i)

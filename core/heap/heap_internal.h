@@ -326,6 +326,9 @@ typedef struct heap_backend {
 	 * snapshot loaded from a file types blocks as the live heap did;
 	 * NULL for glibc's rounding. */
 	uint64_t (*usable_for_request)(uint64_t size);
+	/* The walk's "totals" row that says what the allocator holds from
+	 * the system (mp_heap_system_bytes); NULL: glibc's mallinfo2. */
+	const char *system_bytes_row;
 } heap_backend;
 
 /* The backends, in the order detection asks them. */

@@ -372,6 +372,11 @@ typedef struct mp_heap_detail {
 size_t mp_heap_detail_count(const mp_heap *heap);
 mp_heap_detail mp_heap_detail_at(const mp_heap *heap, size_t index);
 
+/* What the allocator holds from the system for the heap, in its own
+ * statistics: glibc's mallinfo2 arena + hblkhd, jemalloc's stats.mapped,
+ * tcmalloc's generic.heap_size, mimalloc's segments' bytes. */
+uint64_t mp_heap_system_bytes(const mp_heap *heap);
+
 size_t mp_heap_problem_count(const mp_heap *heap);
 const mp_heap_problem *mp_heap_problem_at(const mp_heap *heap, size_t index);
 /* True when a walk hit corruption or unreadable memory: partial results. */

@@ -46,6 +46,9 @@ def check_heap(where, report, held, backend):
         check(detail.get(("totals", name)) == held.figures[name],
               "%s: %s %r, jemalloc says %d" % (where, name, detail.get(("totals", name)),
                                                held.figures[name]))
+    check(report["system_bytes"] == held.figures["mapped"],
+          "%s: system_bytes %r, jemalloc's stats.mapped %d"
+          % (where, report["system_bytes"], held.figures["mapped"]))
     totals = report["totals"]
     in_use, cached = totals["in_use"], totals["tcache"]
     internal = detail.get(("totals", "internal_bytes"), 0)

@@ -158,11 +158,12 @@ def gcore(pid, path):
 
 
 @contextlib.contextmanager
-def held_core(argv, name="test.core"):
+def held_core(argv, name="test.core", before_ready=None):
     """Runs argv with --hold, writes its core, lets it exit; yields the core
-    path inside a temporary directory that is removed afterwards."""
+    path inside a temporary directory that is removed afterwards.
+    before_ready: as Held's."""
     tmp = tempfile.mkdtemp(prefix="memprof-test-")
-    held = Held([*argv, "--hold"])
+    held = Held([*argv, "--hold"], None, before_ready)
     try:
         path = gcore(held.pid, os.path.join(tmp, name))
         status = held.release()

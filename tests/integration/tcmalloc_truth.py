@@ -69,6 +69,9 @@ def check_heap(where, report, held, backend):
     check(totals["in_use"]["bytes"] == f["current_allocated_bytes"],
           "%s: in use %d bytes, tcmalloc says %d" % (where, totals["in_use"]["bytes"],
                                                      f["current_allocated_bytes"]))
+    check(report["system_bytes"] == f["heap_size"],
+          "%s: system_bytes %r, tcmalloc's generic.heap_size %d"
+          % (where, report["system_bytes"], f["heap_size"]))
     free = (f["pageheap_free_bytes"] + f["pageheap_unmapped_bytes"] +
             f["central_cache_free_bytes"] + f["transfer_cache_free_bytes"])
     check(totals["free"]["bytes"] == free,

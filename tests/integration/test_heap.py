@@ -49,6 +49,9 @@ def check_mallinfo(label, report, want):
     for field in FIELDS:
         check(got[field] == want[field],
               "%s: mallinfo %s = %d, the process's mallinfo2 says %d" % (label, field, got[field], want[field]))
+    check(report["system_bytes"] == want["arena"] + want["hblkhd"],
+          "%s: system_bytes %r, the process's mallinfo2 arena + hblkhd %d"
+          % (label, report["system_bytes"], want["arena"] + want["hblkhd"]))
     check(report["partial"] is False and report["problems"] == [],
           "%s: clean heap has no problems: %s" % (label, report["problems"][:3]))
 

@@ -67,6 +67,10 @@ def check_heap(where, report, truth, version="2.0.9"):
           "%s: in use %d blocks %d bytes, the program says %d blocks %d bytes"
           % (where, in_use["chunks"], in_use["bytes"], blocks, nbytes))
     detail = {(d["group"], d["name"]): d["value"] for d in report["allocator_detail"]}
+    # Segments are whole: their bytes hold every block and page.
+    held = sum(report["totals"][k]["bytes"] for k in ("in_use", "free", "tcache"))
+    check(report["system_bytes"] >= held and report["system_bytes"] % 65536 == 0,
+          "%s: system_bytes %r, blocks %d bytes" % (where, report["system_bytes"], held))
     check(detail.get(("totals", "allocated")) == nbytes,
           "%s: detail allocated %r, the program says %d" % (where, detail.get(("totals", "allocated")), nbytes))
     check(not report["partial"] and not report["problems"],

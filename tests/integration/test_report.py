@@ -7,8 +7,8 @@ for them.  Debian's headless chromium loads each page: it must render with
 no script error (the page records any in #errors and marks the body
 data-rendered="ok" only without), with its charts and flamegraph present;
 a screenshot of each is kept among the test outputs (meson-logs).  Pages
-from a core, from three snapshots of a program whose cache grows, and from
-GDB."""
+from a core, from a jemalloc program's core (no mallinfo2), from three
+snapshots of a program whose cache grows, and from GDB."""
 import json
 import os
 import re
@@ -134,6 +134,18 @@ try:
             check(same(g["heap"]["mallinfo"], data["heap"]["mallinfo"]) and
                   same(g["recommend"]["recommendations"], data["recommend"]["recommendations"]),
                   "the page from GDB has the CLI's data")
+
+    # ------------------------------------- another allocator: no mallinfo2
+    # Its own figures come before "ready PID".
+    with held_core([example("jemalloc_heap")], "jemalloc.core", lambda line: True) as core:
+        page = os.path.join(tmp, "jemalloc.html")
+        status, out, err = memprof("report", "--html", page, "--core", core)
+        check(status == 0 and os.path.exists(page), "report of a jemalloc core: %s" % err)
+        if status == 0:
+            data = page_data(page)
+            check(data["heap"]["mallinfo"] is None and data["heap"]["system_bytes"] > 0,
+                  "jemalloc: no mallinfo, system_bytes %r" % data["heap"].get("system_bytes"))
+            render(page, "jemalloc", [("the system's bytes", r"from the system", 1)])
 
     # --------------------------------------------------- usage and errors
     status, out, err = memprof("report", "--core", "/nonexistent.core", "--html", os.path.join(tmp, "x.html"))
