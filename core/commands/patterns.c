@@ -208,6 +208,14 @@ static void result_head(mp_result *r, mp_command *c, const mp_heap *heap, const 
 	mp_result_uint(r, totals, "heap_bytes", mp_heap_system_bytes(heap));
 	mp_result_uint(r, MP_RESULT_ROOT, "noise_floor_bytes", p->noise_floor);
 	mp_result_bool(r, MP_RESULT_ROOT, "partial", p->partial);
+	/* A dashboard's scale for the tables' gauges. */
+	mp_result_declare_gauge(r, "heap_in_use_blocks", "heap blocks in use",
+				(double)p->in_use_blocks, NULL);
+	mp_result_declare_gauge(r, "heap_in_use_bytes", "usable bytes of the heap blocks in use",
+				(double)p->in_use_bytes, NULL);
+	mp_result_declare_gauge(r, "heap_system_bytes",
+				"what the allocator holds from the system, by its own statistics",
+				(double)mp_heap_system_bytes(heap), NULL);
 }
 
 static uint64_t root_uint(const mp_result *r, const char *path)
@@ -320,6 +328,11 @@ static void recommend_result(mp_result *r, mp_command *c, const mp_heap *heap,
 	mp_result_declare_table(r, list, "recommendation",
 				"changes recommended, with estimated savings",
 				MP_RESULT_COLUMNS(recommendation_columns), TEXT_ROWS);
+	mp_result_declare_gauge(r, "estimated_savings_bytes",
+				"the recommendations' estimated savings, summed",
+				(double)total_savings, NULL);
+	if (limit)
+		mp_result_declare_gauge(r, "memory_limit_bytes", "--limit", (double)limit, NULL);
 	if (limit)
 		mp_result_declare_gauge(r, "memory_pressure_level",
 					"heap against --limit: 0 normal, 1 elevated, 2 high, 3 critical",

@@ -89,11 +89,21 @@ with held_core([example("waste")], "waste.core") as core:
         check(status == 0, "%s --format prometheus exits 0" % verb)
         parser = subprocess.run(
             ["/usr/bin/python3", "-c",
-             "import sys\nfrom prometheus_client.parser import text_string_to_metric_families\n"
-             "print(sum(len(f.samples) for f in text_string_to_metric_families(sys.stdin.read())))"],
+             "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\n"
+             "samples = [s for f in text_string_to_metric_families(sys.stdin.read()) for s in f.samples]\n"
+             "print(json.dumps([len(samples), {s.name: s.value for s in samples if not s.labels}]))"],
             input=out, capture_output=True, text=True, timeout=60)
-        check(parser.returncode == 0 and int(parser.stdout or 0) > 0,
+        count, lone = json.loads(parser.stdout) if parser.returncode == 0 else (0, {})
+        check(parser.returncode == 0 and count > 0,
               "prometheus_client parses %s's output: %s" % (verb, parser.stderr[-500:]))
+        check(lone.get("memprof_heap_system_bytes") == footprint and
+              lone.get("memprof_heap_in_use_bytes") == rec["totals"]["in_use"]["bytes"],
+              "%s: the heap's gauges are the JSON's totals: %r" % (verb, lone))
+        if verb == "recommend":
+            check(lone.get("memprof_estimated_savings_bytes") == rec["estimated_savings_bytes"] and
+                  lone.get("memprof_memory_limit_bytes") == footprint * 2 and
+                  lone.get("memprof_memory_pressure_level") == 0,
+                  "recommend: total savings, limit and pressure gauges: %r" % lone)
 
     # heap and leaks in the same formats.
     for verb in ("heap", "leaks"):
