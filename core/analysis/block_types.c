@@ -38,6 +38,7 @@
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
 #include "type_names.h"
+#include "text.h"
 
 enum {
 	MAX_OBJECTS = 1000 * 1000,       /* typed objects visited */
@@ -898,7 +899,7 @@ static size_t text_length(const uint8_t *bytes, size_t length)
 	while (n < length) {
 		uint8_t b = bytes[n];
 		if (b < 0x80) {
-			if (!isprint(b) && !isspace(b))
+			if (!mp_text_byte(b))
 				break;
 			n++;
 			continue;

@@ -15,6 +15,7 @@
 #include "block_window.h"
 #include "heap/heap_internal.h"
 #include "target/target_internal.h"
+#include "text.h"
 
 /* Itanium mangled names of the simple kind vtables of user classes have:
  * a source name, or N...E of source names and `St` (std::).  Anything
@@ -87,7 +88,7 @@ static bool demangled(const char *name)
 static bool is_string(const uint8_t *bytes, size_t length)
 {
 	size_t n = 0;
-	while (n < length && bytes[n] && (isprint(bytes[n]) || isspace(bytes[n])))
+	while (n < length && mp_text_byte(bytes[n]))
 		n++;
 	return n >= 2 && n < length && bytes[n] == '\0';
 }

@@ -6,7 +6,6 @@
  * program's globals.  Everything that needs the target happens here. */
 #include "pattern_input.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include "length_rules.h"
 #include "snapshot_blocks.h"
 #include "struct_layout.h"
+#include "text.h"
 #include "target/core_file.h"
 #include "target/target_internal.h"
 
@@ -195,27 +195,11 @@ static size_t category_of_type(builder *b, const mp_type *type, char *name)
 	return index;
 }
 
-/* isprint or isspace of each byte, in the locale of the first call: the
- * string test runs over every untyped block's bytes, and a table lookup
- * is a fraction of two ctype calls. */
-static const bool *text_bytes(void)
-{
-	static bool table[256];
-	static bool made;
-	if (!made) {
-		for (int c = 0; c < 256; c++)
-			table[c] = c && (isprint(c) || isspace(c));
-		made = true;
-	}
-	return table;
-}
-
 /* Printable bytes ending in a NUL: the string's length with its NUL, else 0. */
 static size_t string_length(const uint8_t *bytes, size_t length)
 {
-	const bool *text = text_bytes();
 	size_t n = 0;
-	while (n < length && text[bytes[n]])
+	while (n < length && mp_text_byte(bytes[n]))
 		n++;
 	return n >= 2 && n < length && bytes[n] == '\0' ? n + 1 : 0;
 }

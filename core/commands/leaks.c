@@ -3,7 +3,6 @@
  * by inferred type and size, then chap's unreferenced blocks. */
 #include "leaks_report.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "error.h"
 #include "target/core_file.h"
 #include "target/target_internal.h"
+#include "text.h"
 
 static const struct {
 	const char *name;
@@ -92,7 +92,7 @@ static void preview_text(const uint8_t *bytes, size_t length, char *hex, char *t
 {
 	for (size_t i = 0; i < length; i++) {
 		sprintf(hex + 3 * i, "%02x%s", bytes[i], i + 1 < length ? " " : "");
-		text[i] = isprint(bytes[i]) ? (char)bytes[i] : '.';
+		text[i] = mp_text_printable(bytes[i]) ? (char)bytes[i] : '.';
 	}
 	if (!length)
 		hex[0] = '\0';

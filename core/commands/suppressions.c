@@ -12,6 +12,7 @@
 #include "error.h"
 #include "leaks_report.h"
 #include "target/target_internal.h"
+#include "text.h"
 
 static char *trim(char *s)
 {
@@ -310,7 +311,7 @@ static void preview_of(const uint8_t *bytes, size_t length, char *out)
 	if (length > MP_PREVIEW_BYTES)
 		length = MP_PREVIEW_BYTES;
 	for (size_t i = 0; i < length; i++)
-		out[i] = isprint(bytes[i]) ? (char)bytes[i] : '.';
+		out[i] = mp_text_printable(bytes[i]) ? (char)bytes[i] : '.';
 	out[length] = '\0';
 }
 
