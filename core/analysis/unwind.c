@@ -88,16 +88,22 @@ static bool read_word(mp_target *t, uint64_t address, uint64_t *out)
 	return true;
 }
 
-/* One step by the CFI row: the caller's registers, or false when the row
- * cannot be applied (no CFA register value, a CFA by expression). */
-static bool step_cfi(mp_target *t, const mp_dw_frame_row *row, const regs *in, regs *out,
-		     uint64_t *cfa_out)
+/* The CFA a CFI row gives from the registers; false when it cannot be
+ * computed (a CFA by expression, a register not recovered). */
+static bool row_cfa(const mp_dw_frame_row *row, const regs *in, uint64_t *cfa)
 {
 	if (row->cfa_is_expression || row->cfa_register < 0 ||
 	    row->cfa_register >= MP_DW_FRAME_COLUMNS || !in->valid[row->cfa_register])
 		return false;
-	uint64_t cfa = in->value[row->cfa_register] + (uint64_t)row->cfa_offset;
-	*cfa_out = cfa;
+	*cfa = in->value[row->cfa_register] + (uint64_t)row->cfa_offset;
+	return true;
+}
+
+/* One step by the CFI row and the CFA it gave: the caller's registers,
+ * or false when the return address cannot be recovered. */
+static bool step_cfi(mp_target *t, const mp_dw_frame_row *row, uint64_t cfa, const regs *in,
+		     regs *out)
+{
 	for (int col = 0; col < MP_DW_FRAME_COLUMNS; col++) {
 		int reg = row->rules[col].reg;
 		uint64_t at = cfa + (uint64_t)row->rules[col].offset;
@@ -130,17 +136,20 @@ static bool step_cfi(mp_target *t, const mp_dw_frame_row *row, const regs *in, r
 
 /* One step without CFI.  Stopped on a function's first instruction (a
  * crash calling it, a fault on its first load), nothing is pushed yet: the
- * return address is at [rsp] and rbp is still the caller's.  Anywhere else
- * the frame-pointer chain: [rbp] is the caller's rbp, [rbp + 8] the return
- * address. */
+ * return address is at [rsp], rbp is still the caller's, and the CFA is
+ * exactly rsp + 8 (*cfa, *has_cfa).  Anywhere else the frame-pointer
+ * chain: [rbp] is the caller's rbp, [rbp + 8] the return address, and
+ * rbp + 16 only a guess at the CFA, which is not given: locals are never
+ * evaluated against it. */
 static bool step_frame_pointer(mp_target *t, const regs *in, bool at_entry, regs *out,
-			       uint64_t *cfa)
+			       uint64_t *cfa, bool *has_cfa)
 {
 	if (at_entry && in->valid[RSP]) {
 		uint64_t ra;
 		if (!read_word(t, in->value[RSP], &ra))
 			return false;
 		*cfa = in->value[RSP] + 8;
+		*has_cfa = true;
 		*out = *in;
 		out->value[RA] = ra;
 		out->value[RSP] = in->value[RSP] + 8;
@@ -161,7 +170,6 @@ static bool step_frame_pointer(mp_target *t, const regs *in, bool at_entry, regs
 	out->value[RBP] = saved[0];
 	out->value[RA] = saved[1];
 	out->value[RSP] = rbp + 16;
-	*cfa = rbp + 16;
 	out->valid[RBP] = out->valid[RA] = out->valid[RSP] = true;
 	return true;
 }
@@ -253,31 +261,35 @@ mp_error *mp_unwinder_run(mp_unwinder *u, const mp_registers *registers, size_t 
 		if (dw) {
 			mp_dw_frame_row row;
 			mp_error *e = mp_dw_frame_row_at(dw, lookup - mp_module_load_bias(m), &row);
+			if (!e)
+				f->has_cfa = row_cfa(&row, &r, &f->cfa);
 			/* The outermost frame (_start, a thread's start) says
 			 * so: its return address is undefined. */
 			if (!e && row.rules[RA].kind == MP_DW_RULE_UNDEFINED) {
-				if (!row.cfa_is_expression && row.cfa_register >= 0 &&
-				    row.cfa_register < MP_DW_FRAME_COLUMNS && r.valid[row.cfa_register]) {
-					f->cfa = r.value[row.cfa_register] + (uint64_t)row.cfa_offset;
-					f->has_cfa = true;
-				}
 				snprintf(out->stop, sizeof(out->stop),
 					 "the outermost frame (its call-frame information has no return address)");
 				break;
 			}
-			if (!e)
-				stepped = step_cfi(t, &row, &r, &caller, &f->cfa);
+			if (!e && f->has_cfa)
+				stepped = step_cfi(t, &row, f->cfa, &r, &caller);
 			mp_error_free(e);
 		}
 		source = MP_FRAME_CFI;
 		if (!stepped) {
+			/* An exact CFA the row gave stays: the at-entry rule
+			 * would give the same. */
 			bool at_entry = i == 0 && f->function && f->offset == 0;
-			stepped = step_frame_pointer(t, &r, at_entry, &caller, &f->cfa);
+			uint64_t cfa = 0;
+			bool has_cfa = false;
+			stepped = step_frame_pointer(t, &r, at_entry, &caller, &cfa, &has_cfa);
 			source = MP_FRAME_POINTER;
 			if (stepped)
 				out->uncertain = true;
+			if (stepped && has_cfa && !f->has_cfa) {
+				f->cfa = cfa;
+				f->has_cfa = true;
+			}
 		}
-		f->has_cfa = stepped;
 		if (!stepped) {
 			snprintf(out->stop, sizeof(out->stop),
 				 "no call-frame information or frame pointer leads on from %#llx",

@@ -31,7 +31,8 @@ typedef struct mp_frame {
 	 * known to hold this frame's values (DWARF numbering, a bit per
 	 * column in regs_valid; in callers, only those the ABI preserves
 	 * across calls and the unwind restored), and its canonical frame
-	 * address when a CFI row or frame pointer gave it. */
+	 * address when a CFI row gave it (or, stopped on a function's first
+	 * instruction, rsp + 8), never the frame-pointer chain's guess. */
 	uint64_t regs[MP_DW_FRAME_COLUMNS];
 	uint32_t regs_valid;
 	uint64_t cfa;
