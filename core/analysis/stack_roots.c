@@ -1,6 +1,7 @@
 /* Stack locals of stopped threads as typed roots (stack_roots.h). */
 #include "stack_roots.h"
 
+#include <dwarf.h>
 #include <string.h>
 
 #include "dwarf/dwarf_expr.h"
@@ -23,6 +24,35 @@ static void frame_of(mp_target *t, const mp_frame *f, const mp_module *m,
 	mp_dw_value base = mp_dw_expr_eval(frame_base, out);
 	out->has_frame_base = base.kind != MP_DW_VALUE_NONE;
 	out->frame_base = base.value;
+}
+
+/* Whether a frame base names rbp (clang's DW_OP_reg6 or DW_OP_breg6) and
+ * rbp is not this frame's: pushed by the function's prologue at CFA - 16
+ * and set to that address, it equals CFA - 16 from there until the
+ * epilogue pops it (x86-64).  Without the CFA nothing vouches for it. */
+static bool frame_base_unsettled(const mp_dw_expr *frame_base, const mp_frame *f)
+{
+	enum { RBP = 6 };
+	bool rbp_based = false;
+	for (unsigned i = 0; i < frame_base->n; i++) {
+		uint8_t op = frame_base->ops[i].atom;
+		if (op == DW_OP_reg0 + RBP || op == DW_OP_breg0 + RBP ||
+		    ((op == DW_OP_regx || op == DW_OP_bregx) && frame_base->ops[i].operand1 == RBP))
+			rbp_based = true;
+	}
+	return rbp_based && (!f->has_cfa || !(f->regs_valid >> RBP & 1) || f->regs[RBP] != f->cfa - 16);
+}
+
+/* Whether a location reads the frame's memory: its slot, or a value
+ * loaded from it. */
+static bool reads_frame_memory(const mp_dw_expr *location, mp_dw_value where)
+{
+	if (where.kind == MP_DW_VALUE_MEMORY)
+		return true;
+	for (unsigned i = 0; i < location->n; i++)
+		if (location->ops[i].atom == DW_OP_fbreg || location->ops[i].atom == DW_OP_deref)
+			return true;
+	return false;
 }
 
 /* Evaluates one frame's locals and hands them over; false when visit
@@ -48,10 +78,20 @@ static bool visit_frame(mp_target *t, const mp_module *m, mp_dw *dw, int64_t tid
 	stats->skipped += locals.skipped_later + locals.skipped_no_location;
 	mp_dw_expr_frame frame;
 	frame_of(t, f, m, &locals.frame_base, &frame);
+	/* The newest frame may be stopped in its prologue or epilogue (the
+	 * others are at calls): its slots and frame base are then not yet,
+	 * or no longer, the function's, and hold the caller's values or
+	 * stale ones.  Its locals in registers are exact there. */
+	bool unsettled = index == 0 &&
+			 (locals.in_prologue || frame_base_unsettled(&locals.frame_base, f));
 	bool go_on = true;
 	for (size_t i = 0; i < locals.n && go_on; i++) {
 		const mp_dw_local *local = &locals.items[i];
 		mp_dw_value where = mp_dw_expr_eval(&local->location, &frame);
+		if (unsettled && reads_frame_memory(&local->location, where)) {
+			stats->skipped++;
+			continue;
+		}
 		const mp_type *type = NULL;
 		if (where.kind != MP_DW_VALUE_NONE && local->type) {
 			e = mp_type_at_offset(t, m, local->type, &type);

@@ -128,6 +128,11 @@ typedef struct mp_dw_locals {
 	mp_dw_expr frame_base;        /* the function's DW_AT_frame_base at pc */
 	size_t skipped_later;         /* declared after the pc's line: left out */
 	size_t skipped_no_location;   /* optimized out at pc, or too long an expression */
+	/* pc is before the end of the function's prologue (the line
+	 * table's prologue_end flag, else its second row): where stopped
+	 * there (the newest frame), the frame base may still be the
+	 * caller's and parameters not yet in their slots. */
+	bool in_prologue;
 } mp_dw_locals;
 /* The variables and parameters in scope at pc (a link-time address of the
  * file): the function holding pc (found through .debug_aranges), its

@@ -184,7 +184,9 @@ static void ranges_query(mp_dw *dw, Dwarf_Die die, Dwarf_Attribute attr, uint64_
 }
 
 /* The code ranges of a function, block, inlined call or unit: low and
- * high pc, or DW_AT_ranges. */
+ * high pc, or DW_AT_ranges.  A unit may have both DW_AT_low_pc (0, the
+ * base its ranges are relative to) and DW_AT_ranges: clang's C++ units
+ * with inline functions in sections of their own, -ffunction-sections. */
 static void die_ranges(mp_dw *dw, Dwarf_Die die, uint64_t base, range_query *q)
 {
 	Dwarf_Error err = NULL;
@@ -192,14 +194,12 @@ static void die_ranges(mp_dw *dw, Dwarf_Die die, uint64_t base, range_query *q)
 	if (dwarf_lowpc(die, &low, &err) == DW_DLV_OK) {
 		Dwarf_Half form = 0;
 		enum Dwarf_Form_Class kind = DW_FORM_CLASS_UNKNOWN;
-		if (dwarf_highpc_b(die, &high, &form, &kind, &err) != DW_DLV_OK) {
-			drop_error(dw->dbg, err);
+		if (dwarf_highpc_b(die, &high, &form, &kind, &err) == DW_DLV_OK) {
+			if (kind == DW_FORM_CLASS_CONSTANT)
+				high += low;
+			range_add(q, low, high);
 			return;
 		}
-		if (kind == DW_FORM_CLASS_CONSTANT)
-			high += low;
-		range_add(q, low, high);
-		return;
 	}
 	drop_error(dw->dbg, err);
 	err = NULL;
@@ -355,6 +355,66 @@ static bool line_at(mp_dw *dw, Dwarf_Line_Context context, uint64_t pc, uint64_t
 		}
 		break;
 	}
+	return found;
+}
+
+/* Where a function's prologue ends, the first address at which its
+ * frame is its own (the frame base set up, the parameters spilled): the
+ * first row after entry with the prologue_end flag (clang's), else, as
+ * GDB guesses it, the second row of the function (the first row covers
+ * the prologue).  end is the end of the range holding entry; with no row
+ * after entry, entry + 1: on its first instruction nothing is pushed. */
+static uint64_t prologue_end(mp_dw *dw, Dwarf_Line_Context context, uint64_t entry,
+			     uint64_t end)
+{
+	Dwarf_Error err = NULL;
+	Dwarf_Line *lines = NULL;
+	Dwarf_Signed n = 0;
+	uint64_t flagged = UINT64_MAX, second = UINT64_MAX;
+	if (dwarf_srclines_from_linecontext(context, &lines, &n, &err) != DW_DLV_OK) {
+		drop_error(dw->dbg, err);
+		n = 0;
+	}
+	for (Dwarf_Signed i = 0; i < n; i++) {
+		Dwarf_Addr here = 0;
+		Dwarf_Bool last = 0, begins = 0, epilogue = 0;
+		Dwarf_Unsigned isa = 0, discriminator = 0;
+		if (dwarf_lineaddr(lines[i], &here, &err) != DW_DLV_OK ||
+		    dwarf_lineendsequence(lines[i], &last, &err) != DW_DLV_OK) {
+			drop_error(dw->dbg, err);
+			break;
+		}
+		if (last || here <= entry || here >= end)
+			continue;
+		if (here < second)
+			second = here;
+		if (here < flagged &&
+		    dwarf_prologue_end_etc(lines[i], &begins, &epilogue, &isa, &discriminator,
+					   &err) == DW_DLV_OK && begins)
+			flagged = here;
+		drop_error(dw->dbg, err);
+		err = NULL;
+	}
+	if (flagged != UINT64_MAX)
+		return flagged;
+	return second != UINT64_MAX ? second : entry + 1;
+}
+
+/* A function's entry (its low pc, else the lowest of its ranges) and the
+ * end of the range holding it; false when it has no code. */
+static bool function_entry(mp_dw *dw, Dwarf_Die function, uint64_t base, uint64_t *entry,
+			   uint64_t *end)
+{
+	range_query q = {.collect = true};
+	die_ranges(dw, function, base, &q);
+	bool found = false;
+	for (size_t i = 0; i < q.n; i++)
+		if (!found || q.items[i].low < *entry) {
+			*entry = q.items[i].low;
+			*end = q.items[i].high;
+			found = true;
+		}
+	free(q.items);
 	return found;
 }
 
@@ -618,6 +678,8 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 				    dw->label, (unsigned long long)cu_offset, (unsigned long long)pc);
 	}
 	location_at(dw, function, DW_AT_frame_base, pc, &out->frame_base);
+	uint64_t entry = 0, entry_end = 0;
+	bool has_entry = function_entry(dw, function, base, &entry, &entry_end);
 	level_line levels[MAX_SCOPE_DEPTH];
 	memset(levels, 0, sizeof(levels));
 	declared *decl = NULL;
@@ -684,6 +746,10 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 		drop_error(dw->dbg, err);
 		context = NULL;
 	}
+	if (context && has_entry)
+		out->in_prologue = pc < prologue_end(dw, context, entry, entry_end);
+	else
+		out->in_prologue = has_entry && pc == entry;
 	for (size_t level = 0; context && level < n_levels; level++) {
 		level_line *l = &levels[level];
 		if (l->inlined && l->known)
