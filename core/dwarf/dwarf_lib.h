@@ -141,7 +141,8 @@ typedef struct mp_dw_locals {
  * variable's location at pc (an expression, a .debug_loc or .debug_loclists
  * list).  A variable declared on a later line of its file than the line
  * the pc is on (the line table's; outside an inlined call, the call's
- * line) is left out: at -O0 its slot holds whatever was there before.
+ * line; not on line 0, which is no line) is left out: at -O0 its slot
+ * holds whatever was there before.
  * MP_ERR_NOT_FOUND when no function covers pc.  Free with
  * mp_dw_locals_free. */
 mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out);

@@ -253,7 +253,7 @@ static bool location_at(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t pc, 
 	if (dwarf_get_loclist_head_kind(head, &kind, &err) != DW_DLV_OK)
 		drop_error(dw->dbg, err);
 	bool found = false;
-	for (Dwarf_Unsigned i = 0; i < count && i < MAX_LOCATION_ENTRIES && !found; i++) {
+	for (Dwarf_Unsigned i = 0; i < count && i < MAX_LOCATION_ENTRIES; i++) {
 		Dwarf_Small entry = 0, source = 0;
 		Dwarf_Unsigned raw_low = 0, raw_high = 0, n_ops = 0, expr_offset = 0, desc_offset = 0;
 		Dwarf_Bool unavailable = 0;
@@ -287,6 +287,7 @@ static bool location_at(mp_dw *dw, Dwarf_Die die, Dwarf_Half name, uint64_t pc, 
 			out->ops[k].operand2 = op2;
 		}
 		out->n = found ? (unsigned)n_ops : 0;
+		break;
 	}
 	dwarf_loc_head_c_dealloc(head);
 	return found;
@@ -759,7 +760,9 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 				   innermost[0];
 		if (level + 1 == n_levels && l->known)
 			l->file = innermost;
-		l->known = l->known && l->file;
+		/* Line 0 is code of no line (clang's merged or generated
+		 * code): nothing is known of what was declared before it. */
+		l->known = l->known && l->file && l->line;
 	}
 	/* A level around a lexical block runs at the line of the level in
 	 * it: blocks have no call line. */
