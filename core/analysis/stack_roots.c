@@ -7,6 +7,7 @@
 #include "dwarf/dwarf_expr.h"
 #include "dwarf/types.h"
 #include "error.h"
+#include "target/target_internal.h"
 #include "unwind.h"
 
 /* The frame's registers and CFA as the expression evaluator wants them,
@@ -68,6 +69,10 @@ static bool visit_frame(mp_target *t, const mp_module *m, mp_dw *dw, int64_t tid
 	mp_dw_locals locals;
 	mp_error *e = mp_dw_locals_at(dw, pc - mp_module_load_bias(m), &locals);
 	if (e) {
+		/* Bad DWARF leaves this frame's locals out, said once. */
+		if (mp_error_code(e) == MP_ERR_FORMAT && !stats->frames_bad_dwarf++)
+			mp_target_warn(t, "stack locals: %s: the locals of frames there are left out",
+				       mp_error_message(e));
 		if (mp_error_code(e) == MP_ERR_NOMEM)
 			*err = e;
 		else

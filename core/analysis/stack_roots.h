@@ -30,7 +30,10 @@ typedef struct mp_stack_roots_stats {
 	size_t threads, frames;          /* unwound */
 	size_t frames_with_locals;       /* frames of the module whose scope was found */
 	size_t roots;                    /* handed to visit */
-	size_t skipped;                  /* declared later, optimized out, not evaluable */
+	size_t skipped;                  /* declared later, optimized out, not evaluable,
+					  * or in memory of a frame stopped in its
+					  * prologue or epilogue */
+	size_t frames_bad_dwarf;         /* scope search stopped at its bound (warned once) */
 } mp_stack_roots_stats;
 
 /* Hands each evaluable local of the module's frames (in every thread) to

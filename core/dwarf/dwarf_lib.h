@@ -143,7 +143,9 @@ typedef struct mp_dw_locals {
  * the pc is on (the line table's; outside an inlined call, the call's
  * line; not on line 0, which is no line) is left out: at -O0 its slot
  * holds whatever was there before.
- * MP_ERR_NOT_FOUND when no function covers pc.  Free with
+ * MP_ERR_NOT_FOUND when no function covers pc, MP_ERR_FORMAT when the
+ * search for it read the most DIEs allowed (a sibling link into a
+ * namespace's own subtree multiplies the walk).  Free with
  * mp_dw_locals_free. */
 mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out);
 void mp_dw_locals_free(mp_dw_locals *locals);

@@ -13,6 +13,10 @@
 enum {
 	MAX_SCOPE_DEPTH = 64,        /* nested blocks and inlined calls */
 	MAX_NAMESPACES = 4096,       /* namespaces searched for the function */
+	/* DIEs read looking for the function: DW_AT_sibling may jump into
+	 * a namespace's own subtree, which is then walked again from each
+	 * namespace reaching it, exponentially often. */
+	MAX_FUNCTION_SEARCH = 1 << 20,
 	MAX_SCOPE_CHILDREN = 65536,  /* DIEs looked at per scope */
 	MAX_LOCALS = 4096,           /* variables kept per frame */
 	MAX_LOCATION_ENTRIES = 4096, /* location list entries looked at */
@@ -554,19 +558,24 @@ static void child_end(child_iter *it)
 	it->die = NULL;
 }
 
-/* The function holding pc: a DW_TAG_subprogram among the unit's children
- * or inside its namespaces (a bounded work list of them). */
-static Dwarf_Die function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc)
+/* The function holding pc (*out): a DW_TAG_subprogram among the unit's
+ * children or inside its namespaces (a bounded work list of them, and a
+ * bound on the DIEs read in all).  *out is NULL when none holds it. */
+static mp_error *function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc,
+			     Dwarf_Die *out)
 {
+	*out = NULL;
 	uint64_t *pending = malloc(MAX_NAMESPACES * sizeof(*pending));
 	if (!pending)
-		return NULL;
-	size_t n_pending = 0;
+		return mp_error_nomem();
+	size_t n_pending = 0, read = 0;
 	Dwarf_Die found = NULL, scope = cu;
 	bool own_scope = false;
 	for (;;) {
 		child_iter it = {.dw = dw, .parent = scope};
-		for (Dwarf_Die d = child_next(&it); d && !found; d = child_next(&it)) {
+		for (Dwarf_Die d = child_next(&it); d && !found && read < MAX_FUNCTION_SEARCH;
+		     d = child_next(&it)) {
+			read++;
 			Dwarf_Half tag = die_tag(dw, d);
 			if (tag == DW_TAG_subprogram && die_contains(dw, d, base, pc)) {
 				found = d;
@@ -579,7 +588,7 @@ static Dwarf_Die function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc
 		if (own_scope)
 			dwarf_dealloc_die(scope);
 		own_scope = false;
-		if (found || !n_pending)
+		if (found || !n_pending || read >= MAX_FUNCTION_SEARCH)
 			break;
 		Dwarf_Error err = NULL;
 		if (dwarf_offdie_b(dw->dbg, pending[--n_pending], true, &scope, &err) != DW_DLV_OK) {
@@ -589,7 +598,14 @@ static Dwarf_Die function_at(mp_dw *dw, Dwarf_Die cu, uint64_t base, uint64_t pc
 		own_scope = true;
 	}
 	free(pending);
-	return found;
+	*out = found;
+	if (!found && read >= MAX_FUNCTION_SEARCH)
+		return mp_error_new(MP_ERR_FORMAT,
+				    "%s: looking for the function at %#llx in the unit at .debug_info offset 0x%llx: "
+				    "%d DIEs read, the most allowed (DW_AT_sibling links into a namespace's own DIEs?)",
+				    dw->label, (unsigned long long)pc,
+				    (unsigned long long)die_offset(dw, cu), MAX_FUNCTION_SEARCH);
+	return NULL;
 }
 
 /* A variable's name, type and declaration place, from its own DIE or its
@@ -670,7 +686,12 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 		drop_error(dw->dbg, err);
 		base = 0;
 	}
-	Dwarf_Die function = function_at(dw, cu, base, pc);
+	Dwarf_Die function = NULL;
+	e = function_at(dw, cu, base, pc, &function);
+	if (e) {
+		dwarf_dealloc_die(cu);
+		return e;
+	}
 	if (!function) {
 		uint64_t cu_offset = die_offset(dw, cu);
 		dwarf_dealloc_die(cu);

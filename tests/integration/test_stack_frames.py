@@ -19,9 +19,15 @@ and no .debug_aranges; g++ -O0 -ffunction-sections) holds two Nodes only
 from main's local and hold's parameter: both must be typed Node, on a
 core and live.  So must stack_line0's struct node (clang -O0), held by a
 local of a frame whose pc the line table puts on line 0: no line, so no
-local is taken for one declared after it."""
+local is taken for one declared after it.
+
+stack_dag (g++ -O0), its DWARF rewritten into a DAG of namespaces whose
+walk would take 2^38 steps and z::hold's code range emptied: `leaks` on
+it must finish (within 60 s) and warn that the search for hold's function
+stopped at its bound."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -137,6 +143,85 @@ def held_locals(name, tmp):
         check(held.release() == 0, "%s exits normally" % name)
 
 
+def namespace_dag(exe, out):
+    """Writes exe with the DW_AT_sibling of each namespace n2..n39 pointing
+    at its own first child (n3..n40) and the definition of z::hold given
+    an empty code range (DW_AT_high_pc, a length, 0).  Places come from
+    readelf's dump: "<offset>" of each DIE and attribute in .debug_info."""
+    sections = subprocess.run(["readelf", "-SW", exe], capture_output=True, text=True).stdout
+    info = int(re.search(r"\.debug_info\s+PROGBITS\s+[0-9a-f]+\s+([0-9a-f]+)", sections).group(1), 16)
+    dump = subprocess.run(["readelf", "--debug-dump=info", exe], capture_output=True,
+                          text=True).stdout
+    data = bytearray(open(exe, "rb").read())
+    unit = 0
+    die = tag = name = specification = hold = hold_high = None
+    namespaces = {}     # name: [DIE offset, sibling attribute offset, unit offset]
+    for line in dump.splitlines():
+        m = re.match(r"\s*Compilation Unit @ offset (0x[0-9a-f]+)", line)
+        if m:
+            unit = int(m.group(1), 16)
+        m = re.match(r"\s*<\d+><([0-9a-f]+)>: Abbrev Number: \d+ \((\w+)\)", line)
+        if m:
+            die, tag, name, specification = int(m.group(1), 16), m.group(2), None, None
+            continue
+        m = re.match(r"\s*<([0-9a-f]+)>\s+(DW_AT_\w+)\s*:\s*(.*)", line)
+        if not m or die is None:
+            continue
+        at, attribute, value = int(m.group(1), 16), m.group(2), m.group(3)
+        if attribute == "DW_AT_name":
+            name = value.split(": ")[-1].strip()
+            if tag == "DW_TAG_namespace":
+                namespaces[name] = [die, None, unit]
+            if tag == "DW_TAG_subprogram" and name == "hold":
+                hold = die
+        elif attribute == "DW_AT_sibling" and tag == "DW_TAG_namespace" and name in namespaces:
+            namespaces[name][1] = at
+        elif attribute == "DW_AT_specification":
+            specification = int(value.strip("<>"), 16)
+        elif attribute == "DW_AT_high_pc" and specification is not None and specification == hold:
+            hold_high = at
+    linked = 0
+    for level in range(2, 40):
+        _, sibling, unit = namespaces.get("n%d" % level, [None, None, None])
+        child = namespaces.get("n%d" % (level + 1), [None])[0]
+        if sibling is None or child is None:
+            break
+        data[info + sibling:info + sibling + 4] = (child - unit).to_bytes(4, "little")
+        linked += 1
+    if linked != 38 or hold_high is None:
+        return "%d of 38 sibling links, hold's DW_AT_high_pc %s" % (linked, hold_high)
+    data[info + hold_high:info + hold_high + 8] = bytes(8)
+    with open(out, "wb") as f:
+        f.write(data)
+    os.chmod(out, 0o755)
+    return None
+
+
+def stack_dag(tmp):
+    exe = helper("stack_dag")
+    if not os.path.exists(exe):
+        print("stack_dag: not built (no C++ compiler), skipped")
+        return
+    dag = os.path.join(tmp, "stack_dag")
+    problem = namespace_dag(exe, dag)
+    if not check(problem is None, "stack_dag: its DWARF rewritten: %s" % problem):
+        return
+    held = Held([dag, "--hold"])
+    try:
+        try:
+            status, out, err = memprof("leaks", "--pid", str(held.pid), timeout=60)
+        except subprocess.TimeoutExpired:
+            check(False, "stack_dag: leaks finishes within 60 s on a DAG of namespaces")
+            return
+        check(status == 0, "stack_dag: leaks exits 0: %s" % err[-300:])
+        warned = [line for line in out.splitlines() if "DIEs read, the most allowed" in line]
+        check(len(warned) == 1 and "stack locals" in warned[0],
+              "stack_dag: one warning says the search for the function stopped: %s" % warned)
+        print("stack_dag: %s" % (warned[0].strip() if warned else None))
+    finally:
+        check(held.release() == 0, "stack_dag exits normally")
+
+
 tmp = tempfile.mkdtemp(prefix="memprof-frames-")
 try:
     for compiler in ("gcc", "clang"):
@@ -144,6 +229,7 @@ try:
         held_locals("stack_ranges_" + compiler, tmp)
     stack_prologue("stack_prologue_nocfi", tmp)
     held_locals("stack_line0", tmp)
+    stack_dag(tmp)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()
