@@ -81,6 +81,9 @@ struct mp_dw {
 	bool unit_ranges_loaded;
 	struct unit_range *unit_ranges;
 	size_t n_unit_ranges;
+	/* mp_dw_locals_at's answers by pc, allocated on first use: the
+	 * threads of a pool wait at the same pcs. */
+	struct locals_memo *locals_memo;
 #if !MP_DW_NEW_API
 	Dwarf_Obj_Access_Interface object;
 #endif

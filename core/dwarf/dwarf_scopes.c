@@ -21,6 +21,7 @@ enum {
 	MAX_LOCALS = 4096,           /* variables kept per frame */
 	MAX_LOCATION_ENTRIES = 4096, /* location list entries looked at */
 	MAX_RANGES = 4096,           /* range list entries looked at */
+	LOCALS_MEMO = 64,            /* mp_dw_locals_at answers kept, by pc */
 };
 
 static void drop_error(Dwarf_Debug dbg, Dwarf_Error err)
@@ -465,8 +466,28 @@ static mp_error *load_unit_ranges(mp_dw *dw)
 	return NULL;
 }
 
+/* One answer of mp_dw_locals_at: its locals, or its error's code and
+ * message (code 0: none). */
+typedef struct locals_memo {
+	bool used;
+	uint64_t pc;
+	mp_dw_locals locals;
+	enum mp_error_code code;
+	char *message;
+} locals_memo;
+
+static void memo_clear(locals_memo *m)
+{
+	mp_dw_locals_free(&m->locals);
+	free(m->message);
+	memset(m, 0, sizeof(*m));
+}
+
 void mp_dwi_scopes_free(mp_dw *dw)
 {
+	for (size_t i = 0; dw->locals_memo && i < LOCALS_MEMO; i++)
+		memo_clear(&dw->locals_memo[i]);
+	free(dw->locals_memo);
 	if (dw->dbg && dw->aranges_state > 0) {
 		for (Dwarf_Signed i = 0; i < dw->n_aranges; i++)
 			dwarf_dealloc(dw->dbg, dw->aranges[i], DW_DLA_ARANGE);
@@ -673,7 +694,7 @@ typedef struct level_line {
 	const char *file;
 } level_line;
 
-mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
+static mp_error *locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 {
 	memset(out, 0, sizeof(*out));
 	Dwarf_Die cu = NULL;
@@ -812,6 +833,49 @@ mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
 		return e;
 	}
 	return NULL;
+}
+
+/* A copy of locals (the names are libdwarf's, alive as long as dw);
+ * false when out of memory. */
+static bool locals_copy(const mp_dw_locals *from, mp_dw_locals *to)
+{
+	*to = *from;
+	to->items = NULL;
+	if (!from->n)
+		return true;
+	to->items = malloc(from->n * sizeof(*to->items));
+	if (!to->items)
+		return false;
+	memcpy(to->items, from->items, from->n * sizeof(*to->items));
+	return true;
+}
+
+mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out)
+{
+	if (!dw->locals_memo)
+		dw->locals_memo = calloc(LOCALS_MEMO, sizeof(*dw->locals_memo));
+	/* Without room for the memo every answer is worked out afresh. */
+	locals_memo *m = dw->locals_memo ? &dw->locals_memo[(pc ^ pc >> 6) % LOCALS_MEMO] : NULL;
+	if (m && m->used && m->pc == pc) {
+		if (m->code)
+			return mp_error_new(m->code, "%s", m->message);
+		if (!locals_copy(&m->locals, out))
+			return mp_error_nomem();
+		return NULL;
+	}
+	mp_error *e = locals_at(dw, pc, out);
+	if (!m || (e && mp_error_code(e) == MP_ERR_NOMEM))
+		return e;
+	memo_clear(m);
+	if (e) {
+		m->message = strdup(mp_error_message(e));
+		m->code = mp_error_code(e);
+	}
+	m->used = e ? m->message != NULL : locals_copy(out, &m->locals);
+	m->pc = pc;
+	if (!m->used)
+		memo_clear(m);
+	return e;
 }
 
 void mp_dw_locals_free(mp_dw_locals *locals)
