@@ -145,7 +145,8 @@ typedef struct mp_dw_locals {
  * holds whatever was there before.
  * MP_ERR_NOT_FOUND when no function covers pc, MP_ERR_FORMAT when the
  * search for it read the most DIEs allowed (a sibling link into a
- * namespace's own subtree multiplies the walk).  Free with
+ * namespace's own subtree multiplies the walk).  The answers for the
+ * last pcs asked are kept (64, by pc) and given again as copies.  Free with
  * mp_dw_locals_free. */
 mp_error *mp_dw_locals_at(mp_dw *dw, uint64_t pc, mp_dw_locals *out);
 void mp_dw_locals_free(mp_dw_locals *locals);

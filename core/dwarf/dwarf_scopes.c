@@ -406,20 +406,20 @@ static uint64_t prologue_end(mp_dw *dw, Dwarf_Line_Context context, uint64_t ent
 	return second != UINT64_MAX ? second : entry + 1;
 }
 
-/* A function's entry (its low pc, else the lowest of its ranges) and the
- * end of the range holding it; false when it has no code. */
+/* A function's entry (its low pc, else its first range: GCC and clang
+ * list the entry's part first, a part split off as cold code after it,
+ * although the linker may place that one lower) and the end of the range
+ * holding it; false when it has no code. */
 static bool function_entry(mp_dw *dw, Dwarf_Die function, uint64_t base, uint64_t *entry,
 			   uint64_t *end)
 {
 	range_query q = {.collect = true};
 	die_ranges(dw, function, base, &q);
-	bool found = false;
-	for (size_t i = 0; i < q.n; i++)
-		if (!found || q.items[i].low < *entry) {
-			*entry = q.items[i].low;
-			*end = q.items[i].high;
-			found = true;
-		}
+	bool found = q.n > 0;
+	if (found) {
+		*entry = q.items[0].low;
+		*end = q.items[0].high;
+	}
 	free(q.items);
 	return found;
 }
