@@ -130,6 +130,6 @@ bool mp_container_vector_buffer(const mp_type *t, const uint8_t *bytes, size_t s
 	if (!element || end < begin || capacity < end)
 		return false;
 	*out = (mp_container_buffer){begin, (end - begin) / element, (capacity - begin) / element,
-				     element, false};
+				     element, false, mp_type_strip(el)};
 	return true;
 }

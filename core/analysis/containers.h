@@ -21,6 +21,9 @@ typedef struct mp_container_buffer {
 	uint64_t capacity;          /* elements it has room for, by its own fields */
 	uint64_t element_size;
 	bool inline_storage;        /* the elements sit in the object (short string) */
+	/* The elements' type when they are values of a type that may hold
+	 * buffers of their own (a vector's T), else NULL. */
+	const mp_type *element;
 } mp_container_buffer;
 
 typedef struct mp_container_class {

@@ -308,13 +308,13 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 	if (!element)
 		return false;
 	if (p == address + local) {
-		*out = (mp_container_buffer){0, length, 15 / element, element, true};
+		*out = (mp_container_buffer){0, length, 15 / element, element, true, NULL};
 		return true;
 	}
 	if (!read_field(t, "_M_allocated_capacity", bytes, size, &capacity, NULL))
 		return false;
 	/* The terminating character is part of every allocation. */
-	*out = (mp_container_buffer){p, length + 1, capacity + 1, element, false};
+	*out = (mp_container_buffer){p, length + 1, capacity + 1, element, false, NULL};
 	return true;
 }
 
@@ -336,7 +336,7 @@ static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *
 	if (buckets == address + h_off + single_off)
 		buckets = 0;
 	*out = (mp_container_buffer){buckets, elements < bucket_count ? elements : bucket_count,
-				     bucket_count, 8, false};
+				     bucket_count, 8, false, NULL};
 	return true;
 }
 

@@ -533,11 +533,11 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 		/* The short form holds (sizeof(__long) - 1) / sizeof(char)
 		 * characters, the NUL included. */
 		*out = (mp_container_buffer){0, rep.size, (l.rep_size - 1) / l.char_size - 1,
-					     l.char_size, true};
+					     l.char_size, true, NULL};
 		return true;
 	}
 	/* The stored capacity counts the NUL, as the allocation does. */
-	*out = (mp_container_buffer){rep.data, rep.size + 1, rep.capacity, l.char_size, false};
+	*out = (mp_container_buffer){rep.data, rep.size + 1, rep.capacity, l.char_size, false, NULL};
 	return true;
 }
 
@@ -553,7 +553,7 @@ static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *
 	memcpy(&bucket_count, bytes + off[1], 8);
 	memcpy(&elements, bytes + off[3], 8);
 	*out = (mp_container_buffer){buckets, elements < bucket_count ? elements : bucket_count,
-				     bucket_count, 8, false};
+				     bucket_count, 8, false, NULL};
 	return true;
 }
 
