@@ -320,8 +320,8 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 
 /* An unordered container's bucket array: one pointer per bucket, in use
  * as many as its elements need (mp_container_buckets_used: a table that
- * grew and then lost most of its elements keeps its buckets).  The single inline bucket
- * of an empty table is no buffer. */
+ * grew and then lost most of its elements keeps its buckets).  The
+ * single inline bucket of an empty table is no buffer. */
 static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes,
 			     size_t size, mp_container_buffer *out)
 {
