@@ -65,12 +65,15 @@ typedef struct builder {
 	size_t n_contents, contents_capacity;
 	struct array_plan *array_plans;
 	size_t n_array_plans, array_plans_capacity;
-	/* Every buffer measured, attributed once per block at the end
-	 * (collect_capacity), and the arrays of objects whose elements are
+	/* The buffer blocks measured and those measured more than once (a
+	 * bit per chunk each, made at the first buffer); once the sums are
+	 * made, the measurements of the shared ones, taken again
+	 * (correct_shared), and the arrays of objects whose elements are
 	 * still to measure. */
+	uint64_t *buffer_seen, *buffer_shared;
+	bool any_shared, correcting;
 	struct measured_buffer *measured;
 	size_t n_measured, measured_capacity;
-	uint64_t *buffer_seen, *buffer_shared;  /* a bit per chunk each, at the first buffer */
 	struct element_run *runs;
 	size_t n_runs, runs_capacity;
 	struct mp_typed_local *locals;          /* taken from the typing */
@@ -849,7 +852,7 @@ static size_t array_plan_index(builder *b, const mp_type *record)
  * be measured more than once: two structs viewing one buffer, a local
  * and the copy of it another frame holds, the first element of an array
  * measured as its block's first object and as an element.  It counts
- * once, with the largest use any of them makes of it (collect_capacity). */
+ * once, with the largest use any of them makes of it (correct_shared). */
 typedef struct measured_buffer {
 	uint64_t used;
 	uint32_t chunk;
@@ -862,6 +865,7 @@ typedef struct measured_buffer {
 typedef struct element_run {
 	uint64_t address, count;
 	size_t plan;
+	size_t chunk;                  /* the buffer's, until its first element is looked at */
 } element_run;
 
 /* The buffer one member of one object points to, what it uses of it and
@@ -898,7 +902,8 @@ static bool member_buffer(const array_member *m, uint64_t address, const uint8_t
 /* The elements of a buffer measured for the first time, when their type
  * has buffers to measure: each block's elements are queued once, so the
  * runs are bounded by the heap's blocks. */
-static void queue_elements(builder *b, const mp_type *element, uint64_t data, uint64_t used)
+static void queue_elements(builder *b, const mp_type *element, size_t chunk, uint64_t data,
+			   uint64_t used)
 {
 	if (!element || (mp_type_kind(element) != MP_TYPE_STRUCT &&
 			 mp_type_kind(element) != MP_TYPE_CLASS))
@@ -913,9 +918,26 @@ static void queue_elements(builder *b, const mp_type *element, uint64_t data, ui
 		b->nomem = true;
 		return;
 	}
-	b->runs[b->n_runs++] = (element_run){data, used / size, plan};
+	b->runs[b->n_runs++] = (element_run){data, used / size, plan, chunk};
 }
 
+/* A measured buffer into its member's sums, or out of them (sign -1). */
+static void add_buffer(builder *b, const measured_buffer *m, int sign)
+{
+	struct overcapacity *sum = &b->array_plans[m->slot >> 8].sums[m->slot & 0xff];
+	const heap_chunk *c = &b->h->chunks[m->chunk];
+	uint64_t usable = heap_chunk_usable(b->h, c);
+	sum->blocks += (uint64_t)(int64_t)sign;
+	sum->bytes += (uint64_t)(int64_t)sign * usable;
+	sum->wasted += (uint64_t)(int64_t)sign * (usable - m->used);
+	if (!sum->example)
+		sum->example = heap_chunk_user(b->h, c);
+}
+
+/* Each measurement goes to its member's sums at once; a block measured
+ * again is marked shared.  Taken again to correct the shared ones, the
+ * same measurements in the same order (the elements queued at the same
+ * first sight) take theirs back out and keep them. */
 static void record_buffer(builder *b, size_t plan, size_t member, size_t chunk, uint64_t used,
 			  const mp_type *element, uint64_t data)
 {
@@ -930,19 +952,27 @@ static void record_buffer(builder *b, size_t plan, size_t member, size_t chunk, 
 	}
 	if (plan >= (1u << 24))
 		return;
-	if (!MP_ARRAY_RESERVE(b->measured, b->measured_capacity, b->n_measured + 1)) {
-		b->nomem = true;
-		return;
-	}
-	b->measured[b->n_measured++] = (measured_buffer){used, (uint32_t)chunk,
-							 (uint32_t)(plan << 8 | member)};
+	measured_buffer m = {used, (uint32_t)chunk, (uint32_t)(plan << 8 | member)};
 	uint64_t bit = 1ull << (chunk % 64);
-	if (b->buffer_seen[chunk / 64] & bit) {
-		b->buffer_shared[chunk / 64] |= bit;
-		return;
+	bool seen = b->buffer_seen[chunk / 64] & bit;
+	if (!b->correcting) {
+		add_buffer(b, &m, 1);
+		if (seen) {
+			b->buffer_shared[chunk / 64] |= bit;
+			b->any_shared = true;
+		}
+	} else if (b->buffer_shared[chunk / 64] & bit) {
+		if (!MP_ARRAY_RESERVE(b->measured, b->measured_capacity, b->n_measured + 1)) {
+			b->nomem = true;
+			return;
+		}
+		add_buffer(b, &m, -1);
+		b->measured[b->n_measured++] = m;
 	}
-	b->buffer_seen[chunk / 64] |= bit;
-	queue_elements(b, element, data, used);
+	if (!seen) {
+		b->buffer_seen[chunk / 64] |= bit;
+		queue_elements(b, element, chunk, data, used);
+	}
 }
 
 /* The object of record at the start of bytes: each member's block
@@ -976,7 +1006,26 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 	}
 }
 
-/* The queued elements, as many as fit HASH_LIMIT bytes a read. */
+/* The plan scan_blocks measured the first object of the chunk with (a
+ * block of a category with buffers, the object within the bytes it
+ * read), or SIZE_MAX. */
+static size_t scanned_plan(const builder *b, size_t chunk)
+{
+	uint32_t index = b->out->chunk_class[chunk];
+	if (index == MP_PATTERN_NO_CLASS)
+		return SIZE_MAX;
+	size_t plan = b->categories[index].plan;
+	if (plan >= b->n_array_plans || !b->array_plans[plan].count)
+		return SIZE_MAX;
+	uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[chunk]);
+	uint64_t length = usable < HASH_LIMIT ? usable : 64;
+	uint64_t object = mp_type_size(b->array_plans[plan].type);
+	return object && object <= length ? plan : SIZE_MAX;
+}
+
+/* The queued elements, as many as fit HASH_LIMIT bytes a read.  The
+ * first element of a block the scan measured as its first object is
+ * not measured twice. */
 static void measure_elements(builder *b)
 {
 	uint8_t *buffer = b->n_runs ? malloc(HASH_LIMIT) : NULL;
@@ -985,6 +1034,17 @@ static void measure_elements(builder *b)
 	while (b->n_runs && !b->nomem) {
 		element_run *run = &b->runs[b->n_runs - 1];
 		size_t plan = run->plan;
+		if (run->chunk != SIZE_MAX) {
+			if (scanned_plan(b, run->chunk) == plan) {
+				run->address += mp_type_size(b->array_plans[plan].type);
+				run->count--;
+			}
+			run->chunk = SIZE_MAX;
+			if (!run->count) {
+				b->n_runs--;
+				continue;
+			}
+		}
 		uint64_t size = mp_type_size(b->array_plans[plan].type);
 		uint64_t n = HASH_LIMIT / size < run->count ? HASH_LIMIT / size : run->count;
 		uint64_t address = run->address;
@@ -1034,19 +1094,6 @@ static bool measure_global(void *context, const mp_variable *v)
 	return !b->nomem;
 }
 
-/* A measured buffer into its member's sums. */
-static void add_buffer(builder *b, const measured_buffer *m)
-{
-	struct overcapacity *sum = &b->array_plans[m->slot >> 8].sums[m->slot & 0xff];
-	const heap_chunk *c = &b->h->chunks[m->chunk];
-	uint64_t usable = heap_chunk_usable(b->h, c);
-	sum->blocks++;
-	sum->bytes += usable;
-	sum->wasted += usable - m->used;
-	if (!sum->example)
-		sum->example = heap_chunk_user(b->h, c);
-}
-
 static int shared_order(const void *x, const void *y)
 {
 	const measured_buffer *a = x, *c = y;
@@ -1057,26 +1104,75 @@ static int shared_order(const void *x, const void *y)
 	return (a->used > c->used) - (a->used < c->used);
 }
 
-/* Each measured block once: those measured once in the order measured,
- * then the shared ones by block, each for the member that uses most of
- * it (of those that use as much, the first plan and member made). */
-static void attribute_buffers(builder *b)
+/* The heap's blocks the scan measured, again, read as it read them. */
+static void remeasure_blocks(builder *b)
 {
-	size_t kept = 0;
-	for (size_t i = 0; i < b->n_measured; i++) {
-		measured_buffer m = b->measured[i];
-		if (!((b->buffer_shared[m.chunk / 64] >> (m.chunk % 64)) & 1))
-			add_buffer(b, &m);
-		else
-			b->measured[kept++] = m;
+	mp_block_window window;
+	mp_block_window_init(&window, b->h, b->t);
+	uint8_t *buffer = malloc(HASH_LIMIT);
+	if (!buffer)
+		b->nomem = true;
+	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
+		size_t plan = scanned_plan(b, i);
+		if (plan == SIZE_MAX)
+			continue;
+		const heap_chunk *c = &b->h->chunks[i];
+		uint64_t address = heap_chunk_user(b->h, c);
+		size_t object = (size_t)mp_type_size(b->array_plans[plan].type);
+		const uint8_t *bytes = mp_block_window_bytes(&window, address, object);
+		if (!bytes) {
+			mp_error *err = heap_read(b->h, b->t, address, buffer, object);
+			bytes = err ? NULL : buffer;
+			mp_error_free(err);
+		}
+		if (bytes)
+			measure_capacity(b, plan, address, bytes, object);
 	}
-	qsort(b->measured, kept, sizeof(*b->measured), shared_order);
-	for (size_t i = 0; i < kept;) {
+	free(buffer);
+	mp_block_window_free(&window);
+}
+
+/* The buffers outside the heap's blocks: the main program's globals and
+ * the stack locals the typing found; then the elements queued. */
+static void measure_roots(builder *b)
+{
+	const mp_module *main_module = NULL;
+	for (size_t i = 0; i < mp_target_module_count(b->t); i++)
+		if (mp_module_is_main(mp_target_module(b->t, i)))
+			main_module = mp_target_module(b->t, i);
+	if (main_module) {
+		mp_error *err = mp_type_list_variables(b->t, main_module, measure_global, b);
+		if (err) {
+			b->nomem = b->nomem || mp_error_code(err) == MP_ERR_NOMEM;
+			mp_error_free(err);
+		}
+	}
+	for (size_t i = 0; i < b->n_locals && !b->nomem; i++)
+		measure_object(b, b->locals[i].type, b->locals[i].address);
+	measure_elements(b);
+}
+
+/* Shared blocks once each: every measurement is taken again in the
+ * order first made, those of shared blocks come out of the sums, and
+ * each shared block goes back in once, for the member that uses most
+ * of it (of those that use as much, the first plan and member made).
+ * Only the measurements of shared blocks are kept, and only when some
+ * block was shared: most heaps pay nothing. */
+static void correct_shared(builder *b)
+{
+	b->correcting = true;
+	memset(b->buffer_seen, 0, (b->h->n_chunks / 64 + 1) * sizeof(uint64_t));
+	remeasure_blocks(b);
+	measure_roots(b);
+	if (b->nomem)
+		return;
+	qsort(b->measured, b->n_measured, sizeof(*b->measured), shared_order);
+	for (size_t i = 0; i < b->n_measured;) {
 		size_t best = i, j = i + 1;
-		for (; j < kept && b->measured[j].chunk == b->measured[i].chunk; j++)
+		for (; j < b->n_measured && b->measured[j].chunk == b->measured[i].chunk; j++)
 			if (b->measured[j].used > b->measured[best].used)
 				best = j;
-		add_buffer(b, &b->measured[best]);
+		add_buffer(b, &b->measured[best], 1);
 		i = j;
 	}
 }
@@ -1190,22 +1286,9 @@ static void sort_all_contents(mp_pattern_content *items, size_t n, bool parallel
  * the array plans, as one entry per member. */
 static void collect_capacity(builder *b)
 {
-	const mp_module *main_module = NULL;
-	for (size_t i = 0; i < mp_target_module_count(b->t); i++)
-		if (mp_module_is_main(mp_target_module(b->t, i)))
-			main_module = mp_target_module(b->t, i);
-	if (main_module) {
-		mp_error *err = mp_type_list_variables(b->t, main_module, measure_global, b);
-		if (err) {
-			b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
-			mp_error_free(err);
-		}
-	}
-	for (size_t i = 0; i < b->n_locals && !b->nomem; i++)
-		measure_object(b, b->locals[i].type, b->locals[i].address);
-	measure_elements(b);
-	if (!b->nomem && b->n_measured)
-		attribute_buffers(b);
+	measure_roots(b);
+	if (!b->nomem && b->any_shared)
+		correct_shared(b);
 	size_t capacity = 0;
 	for (size_t i = 0; i < b->n_array_plans && !b->nomem; i++) {
 		const array_plan *p = &b->array_plans[i];
