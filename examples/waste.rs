@@ -9,6 +9,9 @@
 //! past what a table right-sized for its entries would take (what
 //! shrink_to_fit gives back), from hashbrown's layout: buckets of (K, V)
 //! padded to 16 bytes, then one control byte per bucket and 16 more.
+//! A local of main, `shelves: Vec<Vec<u16>>`, holds 20 vectors with room
+//! for 4000 holding 3 each: only the stack local leads to them, and each
+//! element's buffer is measured.
 
 #[path = "example_common.rs"]
 mod example_common;
@@ -81,6 +84,16 @@ fn main() {
     let element = std::mem::size_of::<(u64, u64)>();
     let index = table_bytes(buckets, element) - table_bytes(buckets_for(catalog.index.len()), element);
     // SAFETY: each pointer is the start of a live malloc block.
+    let mut shelves: Vec<Vec<u16>> = Vec::with_capacity(20);
+    for n in 0..20u16 {
+        let mut shelf = Vec::with_capacity(4000);
+        shelf.extend_from_slice(&[n, n + 1, n + 2]);
+        shelves.push(shelf);
+    }
+    let shelf_bytes: usize = shelves
+        .iter_mut()
+        .map(|v| unsafe { malloc_usable_size(v.as_mut_ptr() as *mut c_void) } - v.len() * 2)
+        .sum();
     let (items, ids, title) = unsafe {
         (
             malloc_usable_size(catalog.items.as_mut_ptr() as *mut c_void)
@@ -91,9 +104,10 @@ fn main() {
         )
     };
     eprintln!(
-        "{{\"Catalog.items\": {}, \"Catalog.ids\": {}, \"Catalog.title\": {}, \"Catalog.index\": {}}}",
-        items, ids, title, index
+        "{{\"Catalog.items\": {}, \"Catalog.ids\": {}, \"Catalog.title\": {}, \"Catalog.index\": {}, \"Vec<u16, alloc::alloc::Global>\": {}}}",
+        items, ids, title, index, shelf_bytes
     );
     example_common::after_build(mode);
     let _ = (catalog.items.len(), catalog.ids.len(), catalog.title.len(), catalog.index.len());
+    std::hint::black_box(&shelves);
 }

@@ -721,6 +721,13 @@ static bool visit_stack_root(void *context, const mp_stack_root *root)
 		offer(ty, value, mp_type_target(st));
 	} else if (root->in_memory) {
 		seed_object(ty, root->address, root->type);
+		mp_block_typing *out = ty->typing;
+		if (k == MP_TYPE_STRUCT || k == MP_TYPE_CLASS) {
+			if (!MP_ARRAY_RESERVE(out->locals, out->locals_capacity, out->n_locals + 1))
+				ty->nomem = true;
+			else
+				out->locals[out->n_locals++] = (struct mp_typed_local){root->address, st};
+		}
 	}
 	return !ty->nomem;
 }
@@ -1123,6 +1130,7 @@ static void infer_shapes(typer *ty, const mp_leaks *leaks)
 void mp_block_typing_free(mp_block_typing *typing)
 {
 	free(typing->table);
+	free(typing->locals);
 	mp_scratch_free(typing->narrow, typing->n_chunks * sizeof(*typing->narrow));
 	mp_scratch_free(typing->wide, typing->n_chunks * sizeof(*typing->wide));
 	memset(typing, 0, sizeof(*typing));

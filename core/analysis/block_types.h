@@ -34,6 +34,14 @@ typedef struct mp_block_typing {
 	uint16_t *narrow;       /* per chunk index: code, or NULL */
 	uint32_t *wide;         /* per chunk index: code, once narrow is too small */
 	size_t n_chunks;
+	/* The stack locals of a struct or class type held in memory, as the
+	 * typed roots found them: patterns measures their buffers without
+	 * unwinding the threads again. */
+	struct mp_typed_local {
+		uint64_t address;
+		const mp_type *type;           /* stripped */
+	} *locals;
+	size_t n_locals, locals_capacity;
 } mp_block_typing;
 
 static inline uint32_t mp_block_typing_code(const mp_block_typing *typing, size_t index)

@@ -130,6 +130,22 @@ bool mp_container_vector_buffer(const mp_type *t, const uint8_t *bytes, size_t s
 	if (!element || end < begin || capacity < end)
 		return false;
 	*out = (mp_container_buffer){begin, (end - begin) / element, (capacity - begin) / element,
-				     element, false};
+				     element, false, mp_type_strip(el)};
 	return true;
+}
+
+uint64_t mp_container_buckets_used(uint64_t elements, uint64_t bucket_count,
+				   const uint8_t *bytes, size_t size, uint64_t at)
+{
+	float factor = 1.0f;
+	if (at <= size && size - at >= sizeof(factor))
+		memcpy(&factor, bytes + at, sizeof(factor));
+	if (!(factor >= 0.01f && factor <= 1000.0f))
+		factor = 1.0f;
+	double needed = (double)elements / factor;
+	uint64_t attainable = needed >= (double)bucket_count ? bucket_count
+							     : (uint64_t)needed + (needed > (uint64_t)needed);
+	if (!attainable)
+		attainable = 1;
+	return bucket_count <= 2 * attainable ? bucket_count : attainable;
 }

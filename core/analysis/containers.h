@@ -21,6 +21,9 @@ typedef struct mp_container_buffer {
 	uint64_t capacity;          /* elements it has room for, by its own fields */
 	uint64_t element_size;
 	bool inline_storage;        /* the elements sit in the object (short string) */
+	/* The elements' type when they are values of a type that may hold
+	 * buffers of their own (a vector's T), else NULL. */
+	const mp_type *element;
 } mp_container_buffer;
 
 typedef struct mp_container_class {
@@ -65,6 +68,14 @@ bool mp_container_walk_vector(lg_walker *w, uint32_t frame, const mp_type *type,
  * names its begin, end and end-of-capacity pointers. */
 bool mp_container_vector_buffer(const mp_type *type, const uint8_t *bytes, size_t size,
 				const char *const fields[3], mp_container_buffer *out);
+/* The buckets of an unordered container's bucket array that count as
+ * used: all of them while they are at most twice the count its elements
+ * need at its max_load_factor (what reserve, rehash(0) and a copy keep:
+ * the next prime of the library's list at or above that count), else
+ * that count.  max_load_factor is the float at bytes[at, at + 4), 1.0
+ * when out of bytes or not a sane factor. */
+uint64_t mp_container_buckets_used(uint64_t elements, uint64_t bucket_count,
+				   const uint8_t *bytes, size_t size, uint64_t at);
 /* Runs a container's work item (LG_W_CONTAINER) for the logical walk. */
 void mp_container_step(lg_walker *w, lg_work *item);
 

@@ -308,25 +308,25 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 	if (!element)
 		return false;
 	if (p == address + local) {
-		*out = (mp_container_buffer){0, length, 15 / element, element, true};
+		*out = (mp_container_buffer){0, length, 15 / element, element, true, NULL};
 		return true;
 	}
 	if (!read_field(t, "_M_allocated_capacity", bytes, size, &capacity, NULL))
 		return false;
 	/* The terminating character is part of every allocation. */
-	*out = (mp_container_buffer){p, length + 1, capacity + 1, element, false};
+	*out = (mp_container_buffer){p, length + 1, capacity + 1, element, false, NULL};
 	return true;
 }
 
-/* An unordered container's bucket array: one pointer per bucket, the
- * elements in use one per element at best (a table that grew and then
- * lost most of its elements keeps its buckets).  The single inline bucket
- * of an empty table is no buffer. */
+/* An unordered container's bucket array: one pointer per bucket, in use
+ * as many as its elements need (mp_container_buckets_used: a table that
+ * grew and then lost most of its elements keeps its buckets).  The
+ * single inline bucket of an empty table is no buffer. */
 static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes,
 			     size_t size, mp_container_buffer *out)
 {
-	const mp_type *h;
-	uint64_t h_off, single_off, buckets, bucket_count, elements;
+	const mp_type *h, *ft;
+	uint64_t h_off, single_off, factor_off, buckets, bucket_count, elements;
 	if (!lg_find_field(t, "_M_h", &h_off, &h) || h_off > size ||
 	    !lg_find_field(h, "_M_single_bucket", &single_off, &h) ||
 	    !read_field(t, "_M_buckets", bytes, size, &buckets, NULL) ||
@@ -335,8 +335,11 @@ static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *
 		return false;
 	if (buckets == address + h_off + single_off)
 		buckets = 0;
-	*out = (mp_container_buffer){buckets, elements < bucket_count ? elements : bucket_count,
-				     bucket_count, 8, false};
+	if (!lg_find_field(t, "_M_max_load_factor", &factor_off, &ft))
+		factor_off = UINT64_MAX;
+	*out = (mp_container_buffer){
+		buckets, mp_container_buckets_used(elements, bucket_count, bytes, size, factor_off),
+		bucket_count, 8, false, NULL};
 	return true;
 }
 

@@ -533,11 +533,11 @@ static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 		/* The short form holds (sizeof(__long) - 1) / sizeof(char)
 		 * characters, the NUL included. */
 		*out = (mp_container_buffer){0, rep.size, (l.rep_size - 1) / l.char_size - 1,
-					     l.char_size, true};
+					     l.char_size, true, NULL};
 		return true;
 	}
 	/* The stored capacity counts the NUL, as the allocation does. */
-	*out = (mp_container_buffer){rep.data, rep.size + 1, rep.capacity, l.char_size, false};
+	*out = (mp_container_buffer){rep.data, rep.size + 1, rep.capacity, l.char_size, false, NULL};
 	return true;
 }
 
@@ -545,15 +545,24 @@ static bool hashtable_buffer(const mp_type *t, uint64_t address, const uint8_t *
 			     size_t size, mp_container_buffer *out)
 {
 	(void)address;
-	uint64_t off[4], buckets, bucket_count, elements;
-	const mp_type *p1;
+	uint64_t off[4], buckets, bucket_count, elements, table_off, p3_off, factor_off;
+	const mp_type *p1, *table, *p3, *ft;
 	if (!hash_fields(t, off, &p1) || off[0] + 8 > size || off[1] + 8 > size || off[3] + 8 > size)
 		return false;
 	memcpy(&buckets, bytes + off[0], 8);
 	memcpy(&bucket_count, bytes + off[1], 8);
 	memcpy(&elements, bytes + off[3], 8);
-	*out = (mp_container_buffer){buckets, elements < bucket_count ? elements : bucket_count,
-				     bucket_count, 8, false};
+	/* max_load_factor: the float of the compressed pair __p3_. */
+	uint64_t at = UINT64_MAX;
+	if (lg_find_field(t, "__table_", &table_off, &table) && table &&
+	    lg_find_field(table, "__p3_", &p3_off, &p3) && p3 &&
+	    lg_find_field(p3, "__value_", &factor_off, &ft) && ft &&
+	    mp_type_kind(mp_type_strip(ft)) == MP_TYPE_BASE &&
+	    mp_type_size(mp_type_strip(ft)) == 4)
+		at = table_off + p3_off + factor_off;
+	*out = (mp_container_buffer){
+		buckets, mp_container_buckets_used(elements, bucket_count, bytes, size, at),
+		bucket_count, 8, false, NULL};
 	return true;
 }
 

@@ -363,7 +363,7 @@ static bool shared(lg_walker *w, uint32_t frame, const mp_type *t, uint64_t addr
 /* Vec and String buffers, for patterns: pointer, capacity and length
  * wherever rustc put them. */
 static bool raw_buffer(const mp_type *t, const uint8_t *bytes, size_t size, uint64_t element,
-		       mp_container_buffer *out)
+		       const mp_type *element_type, mp_container_buffer *out)
 {
 	uint64_t ptr_off, cap_off, len_off, p, cap, len;
 	const mp_type *ft;
@@ -377,7 +377,7 @@ static bool raw_buffer(const mp_type *t, const uint8_t *bytes, size_t size, uint
 	if (len > cap)
 		return false;
 	/* No capacity: no allocation, a dangling aligned pointer. */
-	*out = (mp_container_buffer){cap ? p : 0, len, cap, element, false};
+	*out = (mp_container_buffer){cap ? p : 0, len, cap, element, false, element_type};
 	return true;
 }
 
@@ -385,15 +385,15 @@ static bool vec_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes,
 		       mp_container_buffer *out)
 {
 	(void)address;
-	const mp_type *el = type_template_type(t, 0);
-	return el && raw_buffer(t, bytes, size, mp_type_size(mp_type_strip(el)), out);
+	const mp_type *el = mp_type_strip(type_template_type(t, 0));
+	return el && raw_buffer(t, bytes, size, mp_type_size(el), el, out);
 }
 
 static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
 			  mp_container_buffer *out)
 {
 	(void)address;
-	return raw_buffer(t, bytes, size, 1, out);
+	return raw_buffer(t, bytes, size, 1, NULL, out);
 }
 
 /* Buckets a hashbrown table right-sized for items would have: at most
@@ -429,7 +429,7 @@ static bool hash_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes
 	memcpy(&ctrl, bytes + layout.ctrl_off, 8);
 	/* The empty singleton (static, no allocation), or not a table. */
 	if (!mask || mask > (1ull << 40) || !element || items > mask + 1) {
-		*out = (mp_container_buffer){0, 0, 0, 1, false};
+		*out = (mp_container_buffer){0, 0, 0, 1, false, NULL};
 		return true;
 	}
 	uint64_t buckets = mask + 1, right = buckets_for(items);
@@ -440,7 +440,7 @@ static bool hash_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes
 		right = buckets;
 	uint64_t has = data + buckets + GROUP_WIDTH;
 	uint64_t needs = round_up(right * element, GROUP_WIDTH) + right + GROUP_WIDTH;
-	*out = (mp_container_buffer){ctrl - data, needs, has, 1, false};
+	*out = (mp_container_buffer){ctrl - data, needs, has, 1, false, NULL};
 	return true;
 }
 

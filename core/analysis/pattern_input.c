@@ -65,6 +65,19 @@ typedef struct builder {
 	size_t n_contents, contents_capacity;
 	struct array_plan *array_plans;
 	size_t n_array_plans, array_plans_capacity;
+	/* The buffer blocks measured and those measured more than once (a
+	 * bit per chunk each, made at the first buffer); once the sums are
+	 * made, the measurements of the shared ones, taken again
+	 * (correct_shared), and the arrays of objects whose elements are
+	 * still to measure. */
+	uint64_t *buffer_seen, *buffer_shared;
+	bool any_shared, correcting;
+	struct measured_buffer *measured;
+	size_t n_measured, measured_capacity;
+	struct element_run *runs;
+	size_t n_runs, runs_capacity;
+	struct mp_typed_local *locals;          /* taken from the typing */
+	size_t n_locals;
 	size_t string_category, unknown_category;   /* SIZE_MAX until made */
 	mp_pattern_input *out;
 	bool nomem;
@@ -651,6 +664,7 @@ typedef struct array_member {
 	const mp_type *container_type;
 	char *name;                            /* member path, "a.b" */
 	uint64_t fixed_length;                 /* a hint's constant (length_size 0) */
+	const mp_type *element;                /* a C pointer's element type, stripped */
 } array_member;
 
 typedef struct array_plan {
@@ -665,7 +679,8 @@ typedef struct array_plan {
 enum { PLAN_MEMBERS = 256, PLAN_DEPTH = 4 };
 
 /* Pointer members to non-char elements: strings are not arrays. */
-static bool array_pointer(const mp_type_member *m, uint64_t *element_size)
+static bool array_pointer(const mp_type_member *m, uint64_t *element_size,
+			  const mp_type **element_type)
 {
 	const mp_type *mt = mp_type_strip(m->type);
 	if (!m->name || !mt || mp_type_kind(mt) != MP_TYPE_POINTER || m->bit_size)
@@ -674,6 +689,8 @@ static bool array_pointer(const mp_type_member *m, uint64_t *element_size)
 	if (!element || mp_type_kind(element) == MP_TYPE_VOID || mp_type_kind(element) == MP_TYPE_FUNCTION)
 		return false;
 	*element_size = mp_type_size(element);
+	if (element_type)
+		*element_type = element;
 	return *element_size > 1;
 }
 
@@ -737,7 +754,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 	bool ok = true;
 	const mp_container_class *self = mp_container_class_of(record);
 	if (self && self->buffer)
-		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup(""), 0}) &&
+		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup(""), 0, NULL}) &&
 		       (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
 	work[n_work++] = (struct pending){record, 0, 0, strdup("")};
 	while (n_work && ok) {
@@ -755,7 +772,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 			const mp_type_member *m = mp_type_member_at(st, i);
 			const mp_hint *hint = member_hint(hints, st, m->name);
 			uint64_t element_size;
-			if (array_pointer(m, &element_size) && mp_length_candidate(st, m) &&
+			if (array_pointer(m, &element_size, NULL) && mp_length_candidate(st, m) &&
 			    !hinted_away(hint) && !(hint && (hint->flags & MP_HINT_LENGTH)))
 				pointers++;
 		}
@@ -763,9 +780,10 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 			const mp_type_member *m = mp_type_member_at(st, i);
 			const mp_type *mt = mp_type_strip(m->type);
 			uint64_t element_size;
+			const mp_type *element;
 			if (m->bit_size || m->is_virtual_base || !mt)
 				continue;
-			if (array_pointer(m, &element_size)) {
+			if (array_pointer(m, &element_size, &element)) {
 				const mp_hint *hint = member_hint(hints, st, m->name);
 				if (hinted_away(hint))
 					continue;
@@ -779,7 +797,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 						field ? item.offset + field->offset : 0,
 						field ? field->size : 0, element_size, NULL, NULL,
 						member_path(item.path, m->name),
-						field ? 0 : hint->length_count});
+						field ? 0 : hint->length_count, element});
 					continue;
 				}
 				const mp_type_member *length = mp_length_sibling(st, m->name);
@@ -789,7 +807,7 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 					ok = add_member(p, (array_member){
 						item.offset + m->offset, item.offset + length->offset,
 						length->size, element_size, NULL, NULL,
-						member_path(item.path, m->name), 0});
+						member_path(item.path, m->name), 0, element});
 				continue;
 			}
 			if (mp_type_kind(mt) != MP_TYPE_STRUCT && mp_type_kind(mt) != MP_TYPE_CLASS)
@@ -797,7 +815,8 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 			const mp_container_class *c = mp_container_class_of(mt);
 			if (c && c->buffer) {
 				ok = add_member(p, (array_member){item.offset + m->offset, 0, 0, 0, c, mt,
-								  member_path(item.path, m->name), 0});
+								  member_path(item.path, m->name), 0,
+								  NULL});
 			} else if (!c && item.depth + 1 < PLAN_DEPTH && n_work < PLAN_MEMBERS) {
 				work[n_work++] = (struct pending){mt, item.offset + m->offset,
 								  item.depth + 1,
@@ -829,10 +848,31 @@ static size_t array_plan_index(builder *b, const mp_type *record)
 	return b->n_array_plans - 1;
 }
 
-/* The buffer one member of one object points to, and what it uses of it;
- * false when the member holds no heap buffer of its own. */
-static bool member_buffer(builder *b, const array_member *m, uint64_t address,
-			  const uint8_t *bytes, size_t size, uint64_t *data, uint64_t *used)
+/* One buffer block measured for one member of one object.  A block can
+ * be measured more than once: two structs viewing one buffer, a local
+ * and the copy of it another frame holds, the first element of an array
+ * measured as its block's first object and as an element.  It counts
+ * once, with the largest use any of them makes of it (correct_shared). */
+typedef struct measured_buffer {
+	uint64_t used;
+	uint32_t chunk;
+	uint32_t slot;                 /* plan << 8 | member (PLAN_MEMBERS is 256) */
+} measured_buffer;
+
+/* The live elements of a measured buffer whose type keeps buffers of its
+ * own (std::vector<std::string>, Vec<Vec<T>>, struct obj *objs with a
+ * length): count objects of the plan's type from address. */
+typedef struct element_run {
+	uint64_t address, count;
+	size_t plan;
+	size_t chunk;                  /* the buffer's, until its first element is looked at */
+} element_run;
+
+/* The buffer one member of one object points to, what it uses of it and
+ * its elements' type; false when the member holds no heap buffer of its
+ * own. */
+static bool member_buffer(const array_member *m, uint64_t address, const uint8_t *bytes,
+			  size_t size, uint64_t *data, uint64_t *used, const mp_type **element)
 {
 	if (m->container) {
 		uint64_t object = mp_type_size(m->container_type);
@@ -844,6 +884,7 @@ static bool member_buffer(builder *b, const array_member *m, uint64_t address,
 			return false;
 		*data = buffer.data;
 		*used = buffer.length * buffer.element_size;
+		*element = buffer.element;
 		return true;
 	}
 	if (m->pointer_offset + 8 > size || m->length_offset + m->length_size > size)
@@ -852,66 +893,288 @@ static bool member_buffer(builder *b, const array_member *m, uint64_t address,
 	memcpy(data, bytes + m->pointer_offset, 8);
 	if (m->length_size)
 		memcpy(&length, bytes + m->length_offset, m->length_size);
-	(void)b;
 	*used = length * m->element_size;
+	*element = m->element;
 	/* A length past what a block can hold is not this block's length. */
 	return *data && length <= UINT64_MAX / (m->element_size ? m->element_size : 1);
 }
 
+/* The elements of a buffer measured for the first time, when their type
+ * has buffers to measure: each block's elements are queued once, so the
+ * runs are bounded by the heap's blocks. */
+static void queue_elements(builder *b, const mp_type *element, size_t chunk, uint64_t data,
+			   uint64_t used)
+{
+	if (!element || (mp_type_kind(element) != MP_TYPE_STRUCT &&
+			 mp_type_kind(element) != MP_TYPE_CLASS))
+		return;
+	uint64_t size = mp_type_size(element);
+	if (!size || size > HASH_LIMIT || used < size)
+		return;
+	size_t plan = array_plan_index(b, element);
+	if (plan == SIZE_MAX || !b->array_plans[plan].count)
+		return;
+	if (!MP_ARRAY_RESERVE(b->runs, b->runs_capacity, b->n_runs + 1)) {
+		b->nomem = true;
+		return;
+	}
+	b->runs[b->n_runs++] = (element_run){data, used / size, plan, chunk};
+}
+
+/* A measured buffer into its member's sums, or out of them (sign -1). */
+static void add_buffer(builder *b, const measured_buffer *m, int sign)
+{
+	struct overcapacity *sum = &b->array_plans[m->slot >> 8].sums[m->slot & 0xff];
+	const heap_chunk *c = &b->h->chunks[m->chunk];
+	uint64_t usable = heap_chunk_usable(b->h, c);
+	sum->blocks += (uint64_t)(int64_t)sign;
+	sum->bytes += (uint64_t)(int64_t)sign * usable;
+	sum->wasted += (uint64_t)(int64_t)sign * (usable - m->used);
+	if (!sum->example)
+		sum->example = heap_chunk_user(b->h, c);
+}
+
+/* Each measurement goes to its member's sums at once; a block measured
+ * again is marked shared.  Taken again to correct the shared ones, the
+ * same measurements in the same order (the elements queued at the same
+ * first sight) take theirs back out and keep them. */
+static void record_buffer(builder *b, size_t plan, size_t member, size_t chunk, uint64_t used,
+			  const mp_type *element, uint64_t data)
+{
+	if (!b->buffer_seen) {
+		size_t bytes = (b->h->n_chunks / 64 + 1) * sizeof(uint64_t);
+		b->buffer_seen = mp_scratch_alloc(bytes);
+		b->buffer_shared = mp_scratch_alloc(bytes);
+		if (!b->buffer_seen || !b->buffer_shared) {
+			b->nomem = true;
+			return;
+		}
+	}
+	if (plan >= (1u << 24))
+		return;
+	measured_buffer m = {used, (uint32_t)chunk, (uint32_t)(plan << 8 | member)};
+	uint64_t bit = 1ull << (chunk % 64);
+	bool seen = b->buffer_seen[chunk / 64] & bit;
+	if (!b->correcting) {
+		add_buffer(b, &m, 1);
+		if (seen) {
+			b->buffer_shared[chunk / 64] |= bit;
+			b->any_shared = true;
+		}
+	} else if (b->buffer_shared[chunk / 64] & bit) {
+		if (!MP_ARRAY_RESERVE(b->measured, b->measured_capacity, b->n_measured + 1)) {
+			b->nomem = true;
+			return;
+		}
+		add_buffer(b, &m, -1);
+		b->measured[b->n_measured++] = m;
+	}
+	if (!seen) {
+		b->buffer_seen[chunk / 64] |= bit;
+		queue_elements(b, element, chunk, data, used);
+	}
+}
+
 /* The object of record at the start of bytes: each member's block
- * against what its length uses.  Only the first object of a block: past
+ * against what its length uses.  A heap block's first object only: past
  * it, a block holding an array of them may hold unused capacity whose
- * stale bytes look like live members. */
+ * stale bytes look like live members (the live elements of a measured
+ * buffer are measured as its elements). */
 static void measure_capacity(builder *b, size_t plan, uint64_t address, const uint8_t *bytes,
 			     size_t size)
 {
 	if (plan == SIZE_MAX || plan >= b->n_array_plans || !b->array_plans[plan].count)
 		return;
-	array_plan *p = &b->array_plans[plan];
-	uint64_t object = mp_type_size(p->type);
+	/* queue_elements may add plans, moving this one. */
+	const array_member *members = b->array_plans[plan].members;
+	size_t count = b->array_plans[plan].count;
+	uint64_t object = mp_type_size(b->array_plans[plan].type);
 	if (!object || object > size)
 		return;
-	for (size_t i = 0; i < p->count; i++) {
+	for (size_t i = 0; i < count && !b->nomem; i++) {
 		uint64_t data, used;
-		if (!member_buffer(b, &p->members[i], address, bytes, (size_t)object, &data, &used))
+		const mp_type *element;
+		if (!member_buffer(&members[i], address, bytes, (size_t)object, &data, &used,
+				   &element))
 			continue;
 		ptrdiff_t index = mp_heap_find_chunk(b->h, data);
 		if (index < 0 || heap_chunk_user(b->h, &b->h->chunks[index]) != data)
 			continue;
-		uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[index]);
-		if (used > usable)
+		if (used > heap_chunk_usable(b->h, &b->h->chunks[index]))
 			continue;
-		struct overcapacity *sum = &p->sums[i];
-		sum->blocks++;
-		sum->bytes += usable;
-		sum->wasted += usable - used;
-		if (!sum->example)
-			sum->example = data;
+		record_buffer(b, plan, i, (size_t)index, used, element, data);
 	}
+}
+
+/* The plan scan_blocks measured the first object of the chunk with (a
+ * block of a category with buffers, the object within the bytes it
+ * read), or SIZE_MAX. */
+static size_t scanned_plan(const builder *b, size_t chunk)
+{
+	uint32_t index = b->out->chunk_class[chunk];
+	if (index == MP_PATTERN_NO_CLASS)
+		return SIZE_MAX;
+	size_t plan = b->categories[index].plan;
+	if (plan >= b->n_array_plans || !b->array_plans[plan].count)
+		return SIZE_MAX;
+	uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[chunk]);
+	uint64_t length = usable < HASH_LIMIT ? usable : 64;
+	uint64_t object = mp_type_size(b->array_plans[plan].type);
+	return object && object <= length ? plan : SIZE_MAX;
+}
+
+/* The queued elements, as many as fit HASH_LIMIT bytes a read.  The
+ * first element of a block the scan measured as its first object is
+ * not measured twice. */
+static void measure_elements(builder *b)
+{
+	uint8_t *buffer = b->n_runs ? malloc(HASH_LIMIT) : NULL;
+	if (b->n_runs && !buffer)
+		b->nomem = true;
+	while (b->n_runs && !b->nomem) {
+		element_run *run = &b->runs[b->n_runs - 1];
+		size_t plan = run->plan;
+		if (run->chunk != SIZE_MAX) {
+			if (scanned_plan(b, run->chunk) == plan) {
+				run->address += mp_type_size(b->array_plans[plan].type);
+				run->count--;
+			}
+			run->chunk = SIZE_MAX;
+			if (!run->count) {
+				b->n_runs--;
+				continue;
+			}
+		}
+		uint64_t size = mp_type_size(b->array_plans[plan].type);
+		uint64_t n = HASH_LIMIT / size < run->count ? HASH_LIMIT / size : run->count;
+		uint64_t address = run->address;
+		run->address += n * size;
+		run->count -= n;
+		if (!run->count)
+			b->n_runs--;
+		mp_error *err = mp_target_read(b->t, address, buffer, (size_t)(n * size));
+		if (err) {
+			mp_error_free(err);
+			b->out->partial = true;
+			continue;
+		}
+		for (uint64_t k = 0; k < n && !b->nomem; k++)
+			measure_capacity(b, plan, address + k * size, buffer + k * size, (size_t)size);
+	}
+	free(buffer);
+}
+
+/* An object outside the heap's blocks, a global or a stack local. */
+static void measure_object(builder *b, const mp_type *type, uint64_t address)
+{
+	const mp_type *st = mp_type_strip(type);
+	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
+	    mp_type_size(st) > HASH_LIMIT)
+		return;
+	size_t plan = array_plan_index(b, st);
+	if (plan == SIZE_MAX || !b->array_plans[plan].count)
+		return;
+	size_t size = (size_t)mp_type_size(st);
+	uint8_t *bytes = malloc(size ? size : 1);
+	if (!bytes) {
+		b->nomem = true;
+		return;
+	}
+	mp_error *err = mp_target_read(b->t, address, bytes, size);
+	if (!err)
+		measure_capacity(b, plan, address, bytes, size);
+	mp_error_free(err);
+	free(bytes);
 }
 
 static bool measure_global(void *context, const mp_variable *v)
 {
 	builder *b = context;
-	const mp_type *st = mp_type_strip(v->type);
-	if (!st || (mp_type_kind(st) != MP_TYPE_STRUCT && mp_type_kind(st) != MP_TYPE_CLASS) ||
-	    mp_type_size(st) > HASH_LIMIT)
-		return !b->nomem;
-	size_t plan = array_plan_index(b, st);
-	if (plan == SIZE_MAX || !b->array_plans[plan].count)
-		return !b->nomem;
-	uint8_t *bytes = malloc(mp_type_size(st) ? mp_type_size(st) : 1);
-	if (!bytes) {
-		b->nomem = true;
-		return false;
-	}
-	size_t size = (size_t)mp_type_size(st);
-	mp_error *err = mp_target_read(b->t, v->address, bytes, size);
-	if (!err)
-		measure_capacity(b, plan, v->address, bytes, size);
-	mp_error_free(err);
-	free(bytes);
+	measure_object(b, v->type, v->address);
 	return !b->nomem;
+}
+
+static int shared_order(const void *x, const void *y)
+{
+	const measured_buffer *a = x, *c = y;
+	if (a->chunk != c->chunk)
+		return a->chunk < c->chunk ? -1 : 1;
+	if (a->slot != c->slot)
+		return a->slot < c->slot ? -1 : 1;
+	return (a->used > c->used) - (a->used < c->used);
+}
+
+/* The heap's blocks the scan measured, again, read as it read them. */
+static void remeasure_blocks(builder *b)
+{
+	mp_block_window window;
+	mp_block_window_init(&window, b->h, b->t);
+	uint8_t *buffer = malloc(HASH_LIMIT);
+	if (!buffer)
+		b->nomem = true;
+	for (size_t i = 0; i < b->h->n_chunks && !b->nomem; i++) {
+		size_t plan = scanned_plan(b, i);
+		if (plan == SIZE_MAX)
+			continue;
+		const heap_chunk *c = &b->h->chunks[i];
+		uint64_t address = heap_chunk_user(b->h, c);
+		size_t object = (size_t)mp_type_size(b->array_plans[plan].type);
+		const uint8_t *bytes = mp_block_window_bytes(&window, address, object);
+		if (!bytes) {
+			mp_error *err = heap_read(b->h, b->t, address, buffer, object);
+			bytes = err ? NULL : buffer;
+			mp_error_free(err);
+		}
+		if (bytes)
+			measure_capacity(b, plan, address, bytes, object);
+	}
+	free(buffer);
+	mp_block_window_free(&window);
+}
+
+/* The buffers outside the heap's blocks: the main program's globals and
+ * the stack locals the typing found; then the elements queued. */
+static void measure_roots(builder *b)
+{
+	const mp_module *main_module = NULL;
+	for (size_t i = 0; i < mp_target_module_count(b->t); i++)
+		if (mp_module_is_main(mp_target_module(b->t, i)))
+			main_module = mp_target_module(b->t, i);
+	if (main_module) {
+		mp_error *err = mp_type_list_variables(b->t, main_module, measure_global, b);
+		if (err) {
+			b->nomem = b->nomem || mp_error_code(err) == MP_ERR_NOMEM;
+			mp_error_free(err);
+		}
+	}
+	for (size_t i = 0; i < b->n_locals && !b->nomem; i++)
+		measure_object(b, b->locals[i].type, b->locals[i].address);
+	measure_elements(b);
+}
+
+/* Shared blocks once each: every measurement is taken again in the
+ * order first made, those of shared blocks come out of the sums, and
+ * each shared block goes back in once, for the member that uses most
+ * of it (of those that use as much, the first plan and member made).
+ * Only the measurements of shared blocks are kept, and only when some
+ * block was shared: most heaps pay nothing. */
+static void correct_shared(builder *b)
+{
+	b->correcting = true;
+	memset(b->buffer_seen, 0, (b->h->n_chunks / 64 + 1) * sizeof(uint64_t));
+	remeasure_blocks(b);
+	measure_roots(b);
+	if (b->nomem)
+		return;
+	qsort(b->measured, b->n_measured, sizeof(*b->measured), shared_order);
+	for (size_t i = 0; i < b->n_measured;) {
+		size_t best = i, j = i + 1;
+		for (; j < b->n_measured && b->measured[j].chunk == b->measured[i].chunk; j++)
+			if (b->measured[j].used > b->measured[best].used)
+				best = j;
+		add_buffer(b, &b->measured[best], 1);
+		i = j;
+	}
 }
 
 static bool content_before(const mp_pattern_content *a, const mp_pattern_content *c)
@@ -1018,20 +1281,14 @@ static void sort_all_contents(mp_pattern_content *items, size_t n, bool parallel
 		run_sort_job(&jobs[1]);
 }
 
-/* Sums of the array plans, as one entry per member. */
+/* The buffers of the main program's globals and of the stack locals the
+ * typing found, the elements of every buffer measured, then the sums of
+ * the array plans, as one entry per member. */
 static void collect_capacity(builder *b)
 {
-	const mp_module *main_module = NULL;
-	for (size_t i = 0; i < mp_target_module_count(b->t); i++)
-		if (mp_module_is_main(mp_target_module(b->t, i)))
-			main_module = mp_target_module(b->t, i);
-	if (main_module) {
-		mp_error *err = mp_type_list_variables(b->t, main_module, measure_global, b);
-		if (err) {
-			b->nomem = mp_error_code(err) == MP_ERR_NOMEM;
-			mp_error_free(err);
-		}
-	}
+	measure_roots(b);
+	if (!b->nomem && b->any_shared)
+		correct_shared(b);
 	size_t capacity = 0;
 	for (size_t i = 0; i < b->n_array_plans && !b->nomem; i++) {
 		const array_plan *p = &b->array_plans[i];
@@ -1173,6 +1430,9 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 	for (size_t i = 0; b.typed && i < h->n_chunks; i++)
 		if (mp_block_typing_code(&b.typing, i))
 			b.typed[i / 64] |= 1ull << (i % 64);
+	b.locals = b.typing.locals;
+	b.n_locals = b.typing.n_locals;
+	b.typing.locals = NULL;
 	mp_block_typing_free(&b.typing);
 	if (b.stopped || (options && options->interrupted && options->interrupted(options->context))) {
 		err = mp_error_new(MP_ERR_INTERRUPTED, "patterns: interrupted");
@@ -1228,6 +1488,11 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		free(b.array_plans[i].sums);
 	}
 	free(b.array_plans);
+	free(b.measured);
+	free(b.runs);
+	free(b.locals);
+	mp_scratch_free(b.buffer_seen, (h->n_chunks / 64 + 1) * sizeof(uint64_t));
+	mp_scratch_free(b.buffer_shared, (h->n_chunks / 64 + 1) * sizeof(uint64_t));
 	mp_block_typing_free(&b.typing);
 	if (!err)
 		err = mp_target_check_alive(t);
