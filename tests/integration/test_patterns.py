@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 
-from mptest import Held, check, example, finish, held_core, memprof, memprof_json
+from mptest import Held, check, example, finish, held_core, helper, memprof, memprof_json
 
 
 def findings_of(core):
@@ -254,6 +254,40 @@ for name in ("waste_cpp", "waste_rs"):
                 savings = found[0]["estimated_savings_bytes"]
                 check(abs(savings - bytes_) <= bytes_ * 0.10,
                       "%s: %s savings %d within 10%% of the truth %d" % (name, member, savings, bytes_))
+
+# Polymorphic objects held through a base pointer (Shape *) or none
+# (void *, lost): the class their vtable names gives their size and
+# layout, so they get the findings a typed pointer gives; each within 10%
+# of the poly_waste helper's own truth.
+if os.path.exists(helper("poly_waste")):
+    poly_truth = {}
+
+    def poly_line(line):
+        if line.startswith("truth "):
+            poly_truth.update(json.loads(line[len("truth "):]))
+            return True
+        return False
+
+    with held_core([helper("poly_waste")], "poly_waste.core", poly_line) as core:
+        report = findings_of(core)
+        status, out, err = memprof("recommend", "--core", core, "--format", "json")
+        check(status == 0, "recommend on poly_waste: %s" % err[-300:])
+        recommended = {(r["kind"], r["subject"]): r["estimated_savings_bytes"]
+                       for r in json.loads(out)["recommendations"]} if status == 0 else {}
+        found = {(f["kind"], f["subject"]): f["estimated_savings_bytes"] for f in report["findings"]}
+        for kind, classes in poly_truth.items():
+            for subject, truth_bytes in classes.items():
+                savings = found.get((kind, subject))
+                if check(savings is not None, "poly_waste: a %s finding for %s: %s"
+                         % (kind, subject, sorted(found))):
+                    check(abs(savings - truth_bytes) <= truth_bytes * 0.10,
+                          "poly_waste: %s %s savings %d within 10%% of the truth %d"
+                          % (kind, subject, savings, truth_bytes))
+                    check(recommended.get((kind, subject)) == savings,
+                          "poly_waste: recommend has the %s %s finding" % (kind, subject))
+        check(len(poly_truth) == 3, "poly_waste printed its truth: %s" % poly_truth)
+else:
+    print("poly_waste not built: skipped")
 
 # A program whose only waste is its leak: no other finding above the floor.
 with held_core([example("leak_cycle")], "cycle.core") as core:
