@@ -3,11 +3,14 @@
 //   20000 Padded (56 bytes with holes, 40 reorganized) held in a
 //         std::vector<Shape *>: struct-padding and small-allocations
 //   2000 Dot (16 bytes) held in a std::vector<void *>, untyped, and 500
-//         more lost: small-allocations of all 2500, a leak of the 500
+//         more lost: small-allocations of the 2000, a leak of the 500
+//         (a lost block's chunk is the leak's savings, and no other
+//         finding's)
 // Before "ready PID" it prints its truth on one line, "truth {JSON}",
 // measured with malloc_usable_size: per finding kind, the savings per
 // class as docs/patterns.md defines them (a chunk is its usable bytes
-// plus glibc's 8-byte header).
+// plus glibc's 8-byte header; a pool of Padded after its reorganization
+// has slots of the reorganized size).
 #include <malloc.h>
 #include <unistd.h>
 
@@ -62,14 +65,12 @@ __attribute__((noipa)) static size_t lose(Dot *dot, long x)
 }
 
 // Far below main's frame, so no spilled register keeps a lost pointer.
-__attribute__((noinline)) static void lose_dots(size_t *small, size_t *leak)
+__attribute__((noinline)) static void lose_dots(size_t *leak)
 {
     volatile char distance[4096];
     distance[0] = 0;
     for (int i = 0; i < 500; i++) {
-        size_t usable = lose(new Dot(), 2000 + i);
-        *small += usable + header - round8(sizeof(Dot));
-        *leak += usable + header;
+        *leak += lose(new Dot(), 2000 + i) + header;
     }
     distance[1] = distance[0];
 }
@@ -90,9 +91,11 @@ int main(int argc, char **argv)
         p->r = i;
         shapes.push_back(p);
         size_t usable = malloc_usable_size(p);
-        padded_small += usable + header - round8(sizeof(Padded));
-        if (usable == exact)
+        if (usable == exact) {
             padding += exact - packed;
+            usable = packed;
+        }
+        padded_small += usable + header - round8(sizeof(Packed));
     }
     dots.reserve(2000);
     for (int i = 0; i < 2000; i++) {
@@ -101,7 +104,7 @@ int main(int argc, char **argv)
         dots.push_back(d);
         dot_small += malloc_usable_size(d) + header - round8(sizeof(Dot));
     }
-    lose_dots(&dot_small, &dot_leak);
+    lose_dots(&dot_leak);
     scrub_stack();
     std::printf("truth {\"struct-padding\": {\"Padded\": %zu}, "
                 "\"small-allocations\": {\"Padded\": %zu, \"Dot\": %zu}, "
