@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import platform
 import shutil
 import subprocess
 
@@ -134,6 +135,14 @@ with held_core([example("waste")], "waste.core") as core:
     check(status == 2, "--fail-on-pressure without --limit is a usage error")
     status, out, err = memprof("recommend", "--core", core)
     check(status == 0 and "savings_bytes" in out and "struct point" in out, "text is a ranked table")
+    # The heap line names the allocator, as patterns' does: the C library
+    # this machine runs the example with.
+    libc = "(glibc %s)" % platform.libc_ver()[1]
+    lines = out.splitlines()
+    check(len(lines) > 1 and lines[1].startswith("heap ") and lines[1].endswith(libc),
+          "recommend's heap line ends with %s: %r" % (libc, lines[1:2]))
+    check(rec["estimated_savings_bytes"] <= footprint,
+          "the savings %d are within the heap's %d bytes" % (rec["estimated_savings_bytes"], footprint))
 
 # A live process: the same findings, read while it is held (the truths
 # do not depend on addresses: they are those measured above).
