@@ -46,12 +46,16 @@ typedef struct category {
 typedef struct builder {
 	mp_target *t;
 	const mp_heap *h;
+	const mp_leaks *leaks;
 	const mp_pattern_options *options;
 	mp_block_typing typing;
 	/* After the first pass: a bit per chunk, typed or not, all the second
 	 * pass needs of the typing, which is freed by then (2 bytes a chunk
 	 * against an eighth of one). */
 	uint64_t *typed;
+	/* A bit per chunk: a buffer whose bytes past its length are spare
+	 * capacity (overcapacity's), not content to compare. */
+	uint64_t *spare;
 	category *categories;
 	size_t n_categories, categories_capacity;
 	size_t *by_name;               /* open addressing: category index + 1 */
@@ -956,9 +960,15 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 		ptrdiff_t index = mp_heap_find_chunk(b->h, data);
 		if (index < 0 || heap_chunk_user(b->h, &b->h->chunks[index]) != data)
 			continue;
+		/* A lost buffer's whole chunk is the leak's savings. */
+		enum mp_leak_kind kind = mp_leaks_kind(b->leaks, (size_t)index);
+		if (kind == MP_LEAK_DEFINITE || kind == MP_LEAK_INDIRECT)
+			continue;
 		uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[index]);
 		if (used > usable)
 			continue;
+		if (usable - used > MP_PATTERN_ROUNDING)
+			b->spare[index / 64] |= 1ull << (index % 64);
 		struct overcapacity *sum = &p->sums[i];
 		sum->blocks++;
 		sum->bytes += usable;
@@ -1140,6 +1150,22 @@ static void collect_capacity(builder *b)
 	}
 }
 
+/* Buffers with spare capacity are left out of duplicate detection: their
+ * bytes past the length are no content (two vectors reserved alike and
+ * filled alike compare equal whole), and those bytes are overcapacity's
+ * savings; counting the buffers' chunks as duplicates too would save
+ * them twice (docs/patterns.md). */
+static void drop_spare_contents(builder *b)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < b->n_contents; i++) {
+		uint32_t chunk = b->contents[i].chunk;
+		if (!((b->spare[chunk / 64] >> (chunk % 64)) & 1))
+			b->contents[kept++] = b->contents[i];
+	}
+	b->n_contents = kept;
+}
+
 /* The facts of each category's type the findings use, then the categories
  * become the input's classes. */
 static void collect_classes(builder *b)
@@ -1182,11 +1208,14 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 				  const mp_pattern_options *options, mp_pattern_input *out)
 {
 	memset(out, 0, sizeof(*out));
-	builder b = {.t = t, .h = h, .options = options, .out = out,
+	builder b = {.t = t, .h = h, .leaks = leaks, .options = options, .out = out,
 		     .string_category = SIZE_MAX, .unknown_category = SIZE_MAX};
 	mp_error *err = mp_block_types_infer(t, h, leaks, &b.typing);
 	if (err)
 		return err;
+	b.spare = calloc(h->n_chunks / 64 + 1, sizeof(*b.spare));
+	if (!b.spare)
+		b.nomem = true;
 	out->n_chunks = h->n_chunks;
 	out->chunk_class = malloc((h->n_chunks ? h->n_chunks : 1) * sizeof(*out->chunk_class));
 	out->chunk_kind = malloc(h->n_chunks ? h->n_chunks : 1);
@@ -1268,6 +1297,8 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		if (!b.nomem)
 			collect_capacity(&b);
 		if (!b.nomem)
+			drop_spare_contents(&b);
+		if (!b.nomem)
 			collect_classes(&b);
 		if (b.nomem)
 			err = mp_error_nomem();
@@ -1300,6 +1331,7 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 	free(b.by_name);
 	free(b.by_type);
 	free(b.by_vtable);
+	free(b.spare);
 	for (size_t i = 0; i < b.n_array_plans; i++) {
 		for (size_t k = 0; k < b.array_plans[i].count; k++)
 			free(b.array_plans[i].members[k].name);

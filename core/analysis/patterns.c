@@ -192,9 +192,7 @@ static void find_overcapacity(builder *b)
 {
 	for (size_t i = 0; i < b->in->n_capacity && !b->nomem; i++) {
 		const mp_pattern_capacity *c = &b->in->capacity[i];
-		/* Malloc's rounding leaves up to 24 bytes per block: only
-		 * capacity beyond it is the program's. */
-		if (c->unused < b->out->noise_floor || c->unused <= 24 * c->blocks)
+		if (c->unused < b->out->noise_floor || c->unused <= MP_PATTERN_ROUNDING * c->blocks)
 			continue;
 		mp_finding *f = add_finding(b, "overcapacity", c->subject, c->blocks, c->bytes,
 					    c->unused);
