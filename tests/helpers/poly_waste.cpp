@@ -12,12 +12,13 @@
 // plus glibc's 8-byte header; a pool of Padded after its reorganization
 // has slots of the reorganized size).
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "hold.h"
 
 struct Shape {
     virtual ~Shape() {}
@@ -111,15 +112,8 @@ int main(int argc, char **argv)
                 "\"leak\": {\"Dot\": %zu}}\n",
                 padding, padded_small, dot_small, dot_leak);
     std::fflush(stdout);
-    if (argc > 1 && std::strcmp(argv[1], "--hold") == 0) {
-        char line[32];
-        int n = std::snprintf(line, sizeof(line), "ready %d\n", static_cast<int>(getpid()));
-        if (write(1, line, static_cast<size_t>(n)) != n)
-            return 1;
-        char buffer[64];
-        while (read(0, buffer, sizeof(buffer)) > 0) {
-        }
-    }
+    if (!hold_if_asked(argc, argv))
+        return 1;
     for (Shape *s : shapes)
         delete s;
     for (void *d : dots)
