@@ -54,7 +54,8 @@ typedef struct builder {
 	 * against an eighth of one). */
 	uint64_t *typed;
 	/* A bit per chunk: a buffer whose bytes past its length are spare
-	 * capacity (overcapacity's), not content to compare. */
+	 * capacity (overcapacity's), not content to compare; NULL until one
+	 * is found. */
 	uint64_t *spare;
 	category *categories;
 	size_t n_categories, categories_capacity;
@@ -967,8 +968,15 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 		uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[index]);
 		if (used > usable)
 			continue;
-		if (usable - used > MP_PATTERN_ROUNDING)
+		if (usable - used > MP_PATTERN_ROUNDING) {
+			if (!b->spare)
+				b->spare = calloc(b->h->n_chunks / 64 + 1, sizeof(*b->spare));
+			if (!b->spare) {
+				b->nomem = true;
+				return;
+			}
 			b->spare[index / 64] |= 1ull << (index % 64);
+		}
 		struct overcapacity *sum = &p->sums[i];
 		sum->blocks++;
 		sum->bytes += usable;
@@ -1158,6 +1166,8 @@ static void collect_capacity(builder *b)
 static void drop_spare_contents(builder *b)
 {
 	size_t kept = 0;
+	if (!b->spare)
+		return;
 	for (size_t i = 0; i < b->n_contents; i++) {
 		uint32_t chunk = b->contents[i].chunk;
 		if (!((b->spare[chunk / 64] >> (chunk % 64)) & 1))
@@ -1213,9 +1223,6 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 	mp_error *err = mp_block_types_infer(t, h, leaks, &b.typing);
 	if (err)
 		return err;
-	b.spare = calloc(h->n_chunks / 64 + 1, sizeof(*b.spare));
-	if (!b.spare)
-		b.nomem = true;
 	out->n_chunks = h->n_chunks;
 	out->chunk_class = malloc((h->n_chunks ? h->n_chunks : 1) * sizeof(*out->chunk_class));
 	out->chunk_kind = malloc(h->n_chunks ? h->n_chunks : 1);
