@@ -93,17 +93,49 @@ static bool is_string(const uint8_t *bytes, size_t length)
 	return n >= 2 && n < length && bytes[n] == '\0';
 }
 
+char *mp_vtable_class(mp_target *t, uint64_t word, bool *is_demangled, const mp_type **type,
+		      bool *nomem)
+{
+	uint64_t offset;
+	const char *symbol = word ? mp_target_symbolize(t, word, &offset) : NULL;
+	*nomem = false;
+	if (!symbol || strncmp(symbol, "_ZTV", 4) != 0)
+		return NULL;
+	char *name = demangle_class(symbol + 4);
+	if (!name) {
+		*nomem = true;
+		return NULL;
+	}
+	*is_demangled = demangled(name);
+	if (type) {
+		/* The vtable is emitted beside the class's key function, in the
+		 * module whose DWARF defines the class. */
+		*type = NULL;
+		const mp_module *module = mp_target_module_at(t, word, NULL);
+		mp_error *err = module && *is_demangled
+					? mp_type_find_in_module(t, module, name, type)
+					: NULL;
+		if (err) {
+			*nomem = mp_error_code(err) == MP_ERR_NOMEM;
+			mp_error_free(err);
+			*type = NULL;
+		}
+	}
+	return name;
+}
+
 char *mp_infer_block_type(mp_target *t, const uint8_t *bytes, size_t length,
 			  const char **evidence)
 {
 	*evidence = "";
 	if (length >= 8) {
-		uint64_t word, offset;
+		uint64_t word;
+		bool is_demangled, nomem;
 		memcpy(&word, bytes, 8);
-		const char *symbol = word ? mp_target_symbolize(t, word, &offset) : NULL;
-		if (symbol && strncmp(symbol, "_ZTV", 4) == 0) {
+		char *name = mp_vtable_class(t, word, &is_demangled, NULL, &nomem);
+		if (name || nomem) {
 			*evidence = "vtable";
-			return demangle_class(symbol + 4);
+			return name;
 		}
 	}
 	if (is_string(bytes, length)) {

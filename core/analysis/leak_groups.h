@@ -46,6 +46,15 @@ mp_error *mp_leak_report_build_filtered(mp_target *target, const mp_heap *heap,
 					void *context, mp_leak_report *out);
 void mp_leak_report_free(mp_leak_report *report);
 
+/* The C++ class whose vtable word points into (a `_ZTV` symbol), or NULL
+ * (*nomem says whether memory ran out): its name, which the caller frees
+ * (*is_demangled false when the mangled name is beyond memprof's
+ * demangler and kept as it is), and, when type is not NULL, its DWARF
+ * type from the module that holds the vtable (NULL when that module
+ * describes no class of the name). */
+char *mp_vtable_class(mp_target *target, uint64_t word, bool *is_demangled,
+		      const mp_type **type, bool *nomem);
+
 /* What a block holds, from its first bytes: a C++ class named by its vtable
  * pointer, or a string.  Returns a type the caller frees, or NULL. */
 char *mp_infer_block_type(mp_target *target, const uint8_t *bytes,

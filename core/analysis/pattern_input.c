@@ -46,12 +46,17 @@ typedef struct category {
 typedef struct builder {
 	mp_target *t;
 	const mp_heap *h;
+	const mp_leaks *leaks;
 	const mp_pattern_options *options;
 	mp_block_typing typing;
 	/* After the first pass: a bit per chunk, typed or not, all the second
 	 * pass needs of the typing, which is freed by then (2 bytes a chunk
 	 * against an eighth of one). */
 	uint64_t *typed;
+	/* A bit per chunk: a buffer whose bytes past its length are spare
+	 * capacity (overcapacity's), not content to compare; NULL until one
+	 * is found. */
+	uint64_t *spare;
 	category *categories;
 	size_t n_categories, categories_capacity;
 	size_t *by_name;               /* open addressing: category index + 1 */
@@ -61,6 +66,15 @@ typedef struct builder {
 		size_t category;
 	} *by_type;                    /* open addressing on type handles */
 	size_t by_type_capacity, by_type_used;
+	/* Per vtable pointer (a block's first word): the category of the
+	 * class it names, so that each polymorphic block costs a probe, not a
+	 * symbol lookup, a demangling and a DWARF lookup. */
+	struct vtable_slot {
+		uint64_t word;             /* 0: empty */
+		size_t category;           /* SIZE_MAX: not made yet */
+		bool is_demangled;
+	} *by_vtable;
+	size_t by_vtable_capacity, by_vtable_used;
 	mp_pattern_content *contents;
 	size_t n_contents, contents_capacity;
 	struct array_plan *array_plans;
@@ -229,50 +243,119 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 			     size_t size);
 static size_t array_plan_index(builder *b, const mp_type *record);
 
+static struct vtable_slot *vtable_slot(const builder *b, uint64_t word)
+{
+	size_t mask = b->by_vtable_capacity - 1;
+	size_t j = (size_t)((word * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+	while (b->by_vtable[j].word && b->by_vtable[j].word != word)
+		j = (j + 1) & mask;
+	return &b->by_vtable[j];
+}
+
+/* The class whose vtable word points into, or NULL when word is no
+ * vtable pointer or memory ran out (b->nomem).  Its category is made
+ * with the class's DWARF type (its size and layout are what the findings
+ * measure, whatever pointer type holds the object) when a block goes in
+ * it: an untyped block, or a typed one whose class memprof can demangle
+ * (typed blocks are otherwise their DWARF type's, and a category of no
+ * block would be listed). */
+static const struct vtable_slot *vtable_category(builder *b, uint64_t word, bool typed)
+{
+	if (!word)
+		return NULL;
+	struct vtable_slot *slot = b->by_vtable_used ? vtable_slot(b, word) : NULL;
+	if (slot && slot->word && (slot->category != SIZE_MAX || typed))
+		return slot;
+	bool is_demangled, nomem;
+	const mp_type *type;
+	char *name = mp_vtable_class(b->t, word, &is_demangled, &type, &nomem);
+	if (!name || nomem) {
+		free(name);
+		b->nomem = b->nomem || nomem;
+		return NULL;
+	}
+	size_t index = SIZE_MAX;
+	if (!typed || is_demangled) {
+		index = category_named(b, name, type);
+		if (index == SIZE_MAX)
+			return NULL;
+	} else {
+		free(name);
+	}
+	if (slot && slot->word) {
+		slot->category = index;
+		return slot;
+	}
+	if (2 * (b->by_vtable_used + 1) > b->by_vtable_capacity) {
+		size_t capacity = b->by_vtable_capacity ? 2 * b->by_vtable_capacity : 64;
+		struct vtable_slot *old = b->by_vtable;
+		size_t old_capacity = b->by_vtable_capacity;
+		b->by_vtable = calloc(capacity, sizeof(*b->by_vtable));
+		if (!b->by_vtable) {
+			b->by_vtable = old;
+			b->nomem = true;
+			return NULL;
+		}
+		b->by_vtable_capacity = capacity;
+		for (size_t i = 0; i < old_capacity; i++)
+			if (old[i].word)
+				*vtable_slot(b, old[i].word) = old[i];
+		free(old);
+	}
+	slot = vtable_slot(b, word);
+	*slot = (struct vtable_slot){word, index, is_demangled};
+	b->by_vtable_used++;
+	return slot;
+}
+
 static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t length)
 {
 	const mp_type *type = mp_block_typing_type(&b->typing, index);
-	const char *evidence;
 	/* Most blocks take a fast path: a typed block whose class has no
-	 * vtable is its type's category; an untyped block whose first word
-	 * names no vtable is a string or unknown.  Only the rest build a name. */
-	if (type && !mp_type_has_vtable_pointer(type)) {
-		size_t known = cached_type_category(b, type);
-		if (known != SIZE_MAX)
-			return known;
+	 * vtable is its type's category; a block whose first word is a
+	 * vtable pointer seen before is its class's category (a typed one
+	 * unless memprof cannot demangle the class: then its DWARF type
+	 * names it, as mp_block_category does); an untyped block whose first
+	 * word names no vtable is a string or unknown.  Only the rest build
+	 * a name. */
+	if (!type || mp_type_has_vtable_pointer(type)) {
+		uint64_t word = 0;
+		if (length >= 8)
+			memcpy(&word, bytes, 8);
+		const struct vtable_slot *dynamic = vtable_category(b, word, type != NULL);
+		if (b->nomem)
+			return SIZE_MAX;
+		if (dynamic && (!type || dynamic->is_demangled))
+			return dynamic->category;
 	}
 	if (!type) {
-		uint64_t word = 0, offset;
-		const char *symbol = NULL;
-		if (length >= 8) {
-			memcpy(&word, bytes, 8);
-			symbol = word ? mp_target_symbolize(b->t, word, &offset) : NULL;
-		}
-		if (!symbol || strncmp(symbol, "_ZTV", 4) != 0) {
-			size_t *cached = string_length(bytes, length) ? &b->string_category
-								      : &b->unknown_category;
-			if (*cached == SIZE_MAX) {
-				char *name = strdup(cached == &b->string_category ? "char[] (string)"
-										  : "unknown");
-				if (!name) {
-					b->nomem = true;
-					return SIZE_MAX;
-				}
-				*cached = category_named(b, name, NULL);
+		size_t *cached = string_length(bytes, length) ? &b->string_category
+							      : &b->unknown_category;
+		if (*cached == SIZE_MAX) {
+			char *name = strdup(cached == &b->string_category ? "char[] (string)"
+									  : "unknown");
+			if (!name) {
+				b->nomem = true;
+				return SIZE_MAX;
 			}
-			return *cached;
+			*cached = category_named(b, name, NULL);
 		}
+		return *cached;
 	}
-	char *name = mp_block_category(b->t, &b->typing, index, bytes, length, &evidence);
+	size_t known = cached_type_category(b, type);
+	if (known != SIZE_MAX)
+		return known;
+	/* Without the block's bytes, its DWARF or shape type's name: the
+	 * class its vtable names was taken above. */
+	const char *evidence;
+	char *name = mp_block_category(b->t, &b->typing, index, bytes, 0, &evidence);
 	if (!name)
 		name = strdup("unknown");
 	if (!name) {
 		b->nomem = true;
 		return SIZE_MAX;
 	}
-	if (type && strcmp(evidence, "vtable") != 0)
-		return category_of_type(b, type, name);
-	return category_named(b, name, NULL);
+	return category_of_type(b, type, name);
 }
 
 /* The content of a block that duplicate detection compares, in bytes, or
@@ -1000,8 +1083,22 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 		ptrdiff_t index = mp_heap_find_chunk(b->h, data);
 		if (index < 0 || heap_chunk_user(b->h, &b->h->chunks[index]) != data)
 			continue;
-		if (used > heap_chunk_usable(b->h, &b->h->chunks[index]))
+		/* A lost buffer's whole chunk is the leak's savings. */
+		enum mp_leak_kind kind = mp_leaks_kind(b->leaks, (size_t)index);
+		if (kind == MP_LEAK_DEFINITE || kind == MP_LEAK_INDIRECT)
 			continue;
+		uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[index]);
+		if (used > usable)
+			continue;
+		if (usable - used > MP_PATTERN_ROUNDING) {
+			if (!b->spare)
+				b->spare = calloc(b->h->n_chunks / 64 + 1, sizeof(*b->spare));
+			if (!b->spare) {
+				b->nomem = true;
+				return;
+			}
+			b->spare[index / 64] |= 1ull << (index % 64);
+		}
 		record_buffer(b, plan, i, (size_t)index, used, element, data);
 	}
 }
@@ -1319,6 +1416,24 @@ static void collect_capacity(builder *b)
 	}
 }
 
+/* Buffers with spare capacity are left out of duplicate detection: their
+ * bytes past the length are no content (two vectors reserved alike and
+ * filled alike compare equal whole), and those bytes are overcapacity's
+ * savings; counting the buffers' chunks as duplicates too would save
+ * them twice (docs/patterns.md). */
+static void drop_spare_contents(builder *b)
+{
+	size_t kept = 0;
+	if (!b->spare)
+		return;
+	for (size_t i = 0; i < b->n_contents; i++) {
+		uint32_t chunk = b->contents[i].chunk;
+		if (!((b->spare[chunk / 64] >> (chunk % 64)) & 1))
+			b->contents[kept++] = b->contents[i];
+	}
+	b->n_contents = kept;
+}
+
 /* The facts of each category's type the findings use, then the categories
  * become the input's classes. */
 static void collect_classes(builder *b)
@@ -1361,7 +1476,7 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 				  const mp_pattern_options *options, mp_pattern_input *out)
 {
 	memset(out, 0, sizeof(*out));
-	builder b = {.t = t, .h = h, .options = options, .out = out,
+	builder b = {.t = t, .h = h, .leaks = leaks, .options = options, .out = out,
 		     .string_category = SIZE_MAX, .unknown_category = SIZE_MAX};
 	mp_error *err = mp_block_types_infer(t, h, leaks, &b.typing);
 	if (err)
@@ -1450,6 +1565,8 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 		if (!b.nomem)
 			collect_capacity(&b);
 		if (!b.nomem)
+			drop_spare_contents(&b);
+		if (!b.nomem)
 			collect_classes(&b);
 		if (b.nomem)
 			err = mp_error_nomem();
@@ -1481,6 +1598,8 @@ mp_error *mp_pattern_input_gather(mp_target *t, const mp_heap *h, const mp_leaks
 	free(b.categories);
 	free(b.by_name);
 	free(b.by_type);
+	free(b.by_vtable);
+	free(b.spare);
 	for (size_t i = 0; i < b.n_array_plans; i++) {
 		for (size_t k = 0; k < b.array_plans[i].count; k++)
 			free(b.array_plans[i].members[k].name);

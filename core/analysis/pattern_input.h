@@ -11,6 +11,9 @@
 #include "memprof/memprof.h"
 
 enum { MP_PATTERN_NO_CLASS = UINT32_MAX };
+/* What malloc's rounding leaves unused in a block, at most: capacity
+ * beyond it is the program's. */
+enum { MP_PATTERN_ROUNDING = 24 };
 
 /* A category of blocks in use: a type, else "char[] (string)" or
  * "unknown", with the facts about its type the findings need. */

@@ -43,8 +43,32 @@ typedef struct builder {
 	const mp_pattern_input *in;
 	mp_patterns *out;
 	size_t findings_capacity;
+	/* A bit per chunk whose whole chunk a finding's savings count (a
+	 * lost block, a duplicate copy): the findings after it leave it out,
+	 * so that no byte is saved twice (docs/patterns.md). */
+	uint64_t *claimed;
+	/* Per class, its blocks no finding claimed whole, and what
+	 * struct-padding saves of them. */
+	struct live_class {
+		uint64_t blocks, bytes, chunk_bytes, exact, padding;
+	} *live;
 	bool nomem;
 } builder;
+
+static bool claimed(const builder *b, size_t i)
+{
+	return (b->claimed[i / 64] >> (i % 64)) & 1;
+}
+
+static void claim(builder *b, size_t i)
+{
+	b->claimed[i / 64] |= 1ull << (i % 64);
+}
+
+static bool lost(const builder *b, size_t i)
+{
+	return b->in->chunk_kind[i] == MP_LEAK_DEFINITE || b->in->chunk_kind[i] == MP_LEAK_INDIRECT;
+}
 
 static mp_finding *add_finding(builder *b, const char *kind, const char *subject,
 			       uint64_t blocks, uint64_t bytes, uint64_t savings)
@@ -84,7 +108,8 @@ static void set_detail(builder *b, mp_finding *f, const char *fmt, ...)
 }
 
 /* Per category: the blocks whose contents another block repeats.  Keeping
- * one copy of each content saves the chunks of all the others. */
+ * one copy of each content saves the chunks of all the others; lost
+ * blocks are the leak's, and neither kept nor counted. */
 typedef struct duplicate_sum {
 	uint64_t blocks, bytes, savings, distinct;
 	uint64_t best_count, best_savings;
@@ -104,27 +129,39 @@ static void find_duplicates(builder *b)
 		while (j < in->n_contents && in->contents[j].hash == in->contents[i].hash &&
 		       in->contents[j].length == in->contents[i].length)
 			j++;
-		uint32_t chunk = in->contents[i].chunk;
-		uint32_t index = chunk < in->n_chunks ? in->chunk_class[chunk] : MP_PATTERN_NO_CLASS;
-		if (j - i >= 2 && index < in->n_classes) {
+		/* The set's first block not lost is the one kept. */
+		size_t live = 0, first = j;
+		for (size_t k = i; k < j; k++) {
+			uint32_t chunk = in->contents[k].chunk;
+			if (chunk >= b->h->n_chunks || claimed(b, chunk))
+				continue;
+			if (!live++)
+				first = k;
+		}
+		uint32_t index = first < j ? in->chunk_class[in->contents[first].chunk]
+					   : MP_PATTERN_NO_CLASS;
+		if (live >= 2 && index < in->n_classes) {
 			duplicate_sum *s = &sums[index];
 			uint64_t set_savings = 0, set_bytes = 0;
-			for (size_t k = i; k < j; k++) {
-				if (in->contents[k].chunk >= b->h->n_chunks)
+			for (size_t k = first; k < j; k++) {
+				uint32_t chunk = in->contents[k].chunk;
+				if (chunk >= b->h->n_chunks || claimed(b, chunk))
 					continue;
-				const heap_chunk *ck = &b->h->chunks[in->contents[k].chunk];
+				const heap_chunk *ck = &b->h->chunks[chunk];
 				set_bytes += heap_chunk_usable(b->h, ck);
-				if (k > i)
+				if (k > first) {
 					set_savings += heap_chunk_size(ck);
+					claim(b, chunk);
+				}
 			}
-			s->blocks += j - i;
+			s->blocks += live;
 			s->bytes += set_bytes;
 			s->savings += set_savings;
 			s->distinct++;
 			if (set_savings > s->best_savings) {
 				s->best_savings = set_savings;
-				s->best_count = j - i;
-				s->best_first = i;
+				s->best_count = live;
+				s->best_first = first;
 			}
 		}
 		i = j;
@@ -140,41 +177,63 @@ static void find_duplicates(builder *b)
 		set_detail(b, f, "%llu blocks hold only %llu distinct contents; the most copied one is in %llu blocks",
 			   (unsigned long long)s->blocks, (unsigned long long)s->distinct,
 			   (unsigned long long)s->best_count);
-		for (size_t e = 0; e < MP_FINDING_EXAMPLES && e < s->best_count; e++) {
-			uint32_t chunk = in->contents[s->best_first + e].chunk;
-			if (chunk < b->h->n_chunks)
+		for (size_t e = s->best_first; e < in->n_contents && f->n_examples < MP_FINDING_EXAMPLES &&
+						f->n_examples < s->best_count; e++) {
+			uint32_t chunk = in->contents[e].chunk;
+			if (chunk < b->h->n_chunks && !lost(b, chunk))
 				f->examples[f->n_examples++] = heap_chunk_user(b->h, &b->h->chunks[chunk]);
 		}
 	}
 	free(sums);
 }
 
-/* Many tiny blocks of one category: a pool or arena of fixed-size slots
- * drops the chunk header and malloc's rounding of each. */
-static void find_small_allocations(builder *b)
+/* Members whose blocks hold far more than their length uses. */
+static void find_overcapacity(builder *b)
 {
-	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
-		const mp_pattern_class *c = &b->in->classes[k];
-		/* Structs only: a pool has one slot size, and strings or arrays
-		 * of varying length do not fit one. */
-		if (!c->record_size || c->blocks < SMALL_MIN_BLOCKS || c->bytes / c->blocks > SMALL_BLOCK)
+	for (size_t i = 0; i < b->in->n_capacity && !b->nomem; i++) {
+		const mp_pattern_capacity *c = &b->in->capacity[i];
+		if (c->unused < b->out->noise_floor || c->unused <= MP_PATTERN_ROUNDING * c->blocks)
 			continue;
-		uint64_t payload = c->record_size;
-		uint64_t slot = (payload + 7) & ~(uint64_t)7;
-		uint64_t chunk = (c->bytes + c->overhead) / c->blocks;
-		uint64_t savings = chunk > slot ? c->blocks * (chunk - slot) : 0;
-		if (savings < b->out->noise_floor)
-			continue;
-		mp_finding *f = add_finding(b, "small-allocations", c->name, c->blocks, c->bytes,
-					    savings);
+		mp_finding *f = add_finding(b, "overcapacity", c->subject, c->blocks, c->bytes,
+					    c->unused);
 		if (!f)
 			break;
-		set_detail(b, f, "%llu blocks of %llu usable bytes on average; each costs a %llu-byte chunk for %llu bytes of data",
-			   (unsigned long long)c->blocks,
-			   (unsigned long long)(c->bytes / c->blocks), (unsigned long long)chunk,
-			   (unsigned long long)payload);
+		set_detail(b, f, "%llu of %llu bytes in %llu block%s lie past the length in use",
+			   (unsigned long long)c->unused, (unsigned long long)c->bytes,
+			   (unsigned long long)c->blocks, c->blocks == 1 ? "" : "s");
 		f->examples[f->n_examples++] = c->example;
 	}
+}
+
+/* Per class, the blocks that no finding before claimed whole: what the
+ * findings on each block's chunk (small-allocations, struct-padding)
+ * count. */
+static void sum_live_classes(builder *b)
+{
+	const mp_pattern_input *in = b->in;
+	b->live = calloc(in->n_classes ? in->n_classes : 1, sizeof(*b->live));
+	uint64_t *exact_usable = calloc(in->n_classes ? in->n_classes : 1, sizeof(*exact_usable));
+	if (!b->live || !exact_usable) {
+		free(exact_usable);
+		b->nomem = true;
+		return;
+	}
+	for (size_t k = 0; k < in->n_classes; k++)
+		if (in->classes[k].record_size)
+			exact_usable[k] = heap_usable_for_request(b->h, in->classes[k].record_size);
+	for (size_t i = 0; i < in->n_chunks; i++) {
+		uint32_t k = in->chunk_class[i];
+		if (k >= in->n_classes || claimed(b, i))
+			continue;
+		const heap_chunk *c = &b->h->chunks[i];
+		uint64_t usable = heap_chunk_usable(b->h, c);
+		struct live_class *l = &b->live[k];
+		l->blocks++;
+		l->bytes += usable;
+		l->chunk_bytes += heap_chunk_size(c);
+		l->exact += exact_usable[k] && usable == exact_usable[k];
+	}
+	free(exact_usable);
 }
 
 /* Structs with holes: the reorganized order (as `memprof type
@@ -186,42 +245,56 @@ static void find_struct_padding(builder *b)
 	uint64_t record_overhead = b->h->header_bytes - b->h->next_overlap;
 	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
 		const mp_pattern_class *c = &b->in->classes[k];
-		if (!c->exact || !c->reorganized_size || c->reorganized_size >= c->record_size)
+		struct live_class *l = &b->live[k];
+		if (!l->exact || !c->reorganized_size || c->reorganized_size >= c->record_size)
 			continue;
 		uint64_t size = c->record_size, packed = c->reorganized_size;
 		uint64_t per_block = heap_usable_for_request(b->h, size) - heap_usable_for_request(b->h, packed);
-		uint64_t savings = c->exact * per_block;
+		uint64_t savings = l->exact * per_block;
 		if (!savings || savings < b->out->noise_floor)
 			continue;
-		mp_finding *f = add_finding(b, "struct-padding", c->name, c->exact,
-					    c->exact * heap_usable_for_request(b->h, size), savings);
+		mp_finding *f = add_finding(b, "struct-padding", c->name, l->exact,
+					    l->exact * heap_usable_for_request(b->h, size), savings);
 		if (!f)
 			break;
+		l->padding = savings;
 		set_detail(b, f, "%llu bytes reorganized to %llu (memprof type --reorganize '%s'): chunks of %llu instead of %llu bytes for %llu blocks",
 			   (unsigned long long)size, (unsigned long long)packed, c->name,
 			   (unsigned long long)(heap_usable_for_request(b->h, packed) + record_overhead),
 			   (unsigned long long)(heap_usable_for_request(b->h, size) + record_overhead),
-			   (unsigned long long)c->exact);
+			   (unsigned long long)l->exact);
 		f->examples[f->n_examples++] = c->example;
 	}
 }
 
-/* Members whose blocks hold far more than their length uses. */
-static void find_overcapacity(builder *b)
+/* Many tiny blocks of one category: a pool or arena of fixed-size slots
+ * drops the chunk header and malloc's rounding of each.  After a
+ * struct-padding finding on the same blocks, the slots and chunks are
+ * the reorganized ones: the two findings together save what doing both
+ * saves, and no byte twice. */
+static void find_small_allocations(builder *b)
 {
-	for (size_t i = 0; i < b->in->n_capacity && !b->nomem; i++) {
-		const mp_pattern_capacity *c = &b->in->capacity[i];
-		/* Malloc's rounding leaves up to 24 bytes per block: only
-		 * capacity beyond it is the program's. */
-		if (c->unused < b->out->noise_floor || c->unused <= 24 * c->blocks)
+	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
+		const mp_pattern_class *c = &b->in->classes[k];
+		const struct live_class *l = &b->live[k];
+		/* Structs only: a pool has one slot size, and strings or arrays
+		 * of varying length do not fit one. */
+		if (!c->record_size || l->blocks < SMALL_MIN_BLOCKS || l->bytes / l->blocks > SMALL_BLOCK)
 			continue;
-		mp_finding *f = add_finding(b, "overcapacity", c->subject, c->blocks, c->bytes,
-					    c->unused);
+		uint64_t payload = l->padding ? c->reorganized_size : c->record_size;
+		uint64_t slot = (payload + 7) & ~(uint64_t)7;
+		uint64_t chunk = (l->chunk_bytes - l->padding) / l->blocks;
+		uint64_t savings = chunk > slot ? l->blocks * (chunk - slot) : 0;
+		if (savings < b->out->noise_floor)
+			continue;
+		mp_finding *f = add_finding(b, "small-allocations", c->name, l->blocks, l->bytes,
+					    savings);
 		if (!f)
 			break;
-		set_detail(b, f, "%llu of %llu bytes in %llu block%s lie past the length in use",
-			   (unsigned long long)c->unused, (unsigned long long)c->bytes,
-			   (unsigned long long)c->blocks, c->blocks == 1 ? "" : "s");
+		set_detail(b, f, "%llu blocks of %llu usable bytes on average; each costs a %llu-byte chunk for %llu bytes of data%s",
+			   (unsigned long long)l->blocks,
+			   (unsigned long long)(l->bytes / l->blocks), (unsigned long long)chunk,
+			   (unsigned long long)payload, l->padding ? " once reorganized" : "");
 		f->examples[f->n_examples++] = c->example;
 	}
 }
@@ -264,13 +337,21 @@ static void find_fragmentation(builder *b)
 		}
 	}
 	uint64_t bloat_free = 0, bloat_system = 0;
+	for (size_t a = 0; a < n_arenas; a++) {
+		if (!b->h->arenas[a].is_main) {
+			bloat_free += sums[a].free_bytes + b->h->arenas[a].top_size;
+			bloat_system += b->h->arenas[a].system_mem;
+		}
+	}
+	/* Many arenas, mostly free: threads each got one and gave little back. */
+	bool bloat = n_arenas >= ARENA_BLOAT_MIN && bloat_system && bloat_free * 2 >= bloat_system &&
+		     bloat_free >= b->out->noise_floor;
 	for (size_t a = 0; a < n_arenas && !b->nomem; a++) {
 		const heap_arena *info = &b->h->arenas[a];
 		struct arena_sum *s = &sums[a];
-		if (!info->is_main) {
-			bloat_free += s->free_bytes + info->top_size;
-			bloat_system += info->system_mem;
-		}
+		/* Arena bloat's savings hold the other arenas' free chunks. */
+		if (bloat && !info->is_main)
+			continue;
 		if (s->trimmable < b->out->noise_floor || s->free_bytes * 4 < s->in_use)
 			continue;
 		char subject[64];
@@ -284,9 +365,7 @@ static void find_fragmentation(builder *b)
 			   (unsigned long long)s->largest, (unsigned long long)s->in_use,
 			   (unsigned long long)s->trimmable);
 	}
-	/* Many arenas, mostly free: threads each got one and gave little back. */
-	if (n_arenas >= ARENA_BLOAT_MIN && bloat_system && bloat_free * 2 >= bloat_system &&
-	    bloat_free >= b->out->noise_floor && !b->nomem) {
+	if (bloat && !b->nomem) {
 		mp_finding *f = add_finding(b, "arena-bloat", "arenas", n_arenas, bloat_system,
 					    bloat_free);
 		if (f)
@@ -402,17 +481,30 @@ mp_error *mp_patterns_compute(const mp_heap *h, const mp_pattern_input *in, mp_p
 	for (size_t a = 0; a < h->n_arenas; a++)
 		out->heap_bytes += h->arenas[a].system_mem;
 	out->noise_floor = out->in_use_bytes / 1000 > 4096 ? out->in_use_bytes / 1000 : 4096;
-	find_duplicates(&b);
+	/* Lost blocks are the leak's whole chunks, then duplicate copies are
+	 * duplicate-content's: the findings on chunks after them count only
+	 * the chunks left. */
+	b.claimed = calloc(h->n_chunks / 64 + 1, sizeof(*b.claimed));
+	b.nomem = !b.claimed;
+	for (size_t i = 0; !b.nomem && i < h->n_chunks; i++)
+		if (lost(&b, i))
+			claim(&b, i);
+	if (!b.nomem)
+		find_duplicates(&b);
 	if (!b.nomem)
 		find_overcapacity(&b);
 	if (!b.nomem)
-		find_small_allocations(&b);
+		sum_live_classes(&b);
 	if (!b.nomem)
 		find_struct_padding(&b);
+	if (!b.nomem)
+		find_small_allocations(&b);
 	if (!b.nomem)
 		find_fragmentation(&b);
 	if (!b.nomem)
 		find_leaks(&b);
+	free(b.claimed);
+	free(b.live);
 	if (!b.nomem) {
 		out->categories = calloc(in->n_classes ? in->n_classes : 1, sizeof(*out->categories));
 		b.nomem = !out->categories;

@@ -46,18 +46,6 @@ const char *mp_frame_source_name(enum mp_frame_source source)
 	}
 }
 
-static const mp_module *module_at(mp_target *t, uint64_t pc, size_t *index)
-{
-	for (size_t i = 0; i < mp_target_module_count(t); i++) {
-		const mp_module *m = mp_target_module(t, i);
-		if (pc >= mp_module_start(m) && pc < mp_module_end(m)) {
-			*index = i;
-			return m;
-		}
-	}
-	return NULL;
-}
-
 /* The module's file (whose .eh_frame every build keeps), else its debug
  * file (.debug_frame); NULL when neither opens. */
 static mp_dw *cfi_of(mp_unwinder *c, const mp_module *m, size_t index)
@@ -253,7 +241,7 @@ mp_error *mp_unwinder_run(mp_unwinder *u, const mp_registers *registers, size_t 
 		if (f->function)
 			f->offset += pc - lookup;
 		size_t index = 0;
-		const mp_module *m = module_at(t, lookup, &index);
+		const mp_module *m = mp_target_module_at(t, lookup, &index);
 		f->module = m ? mp_module_name(m) : NULL;
 		regs caller;
 		bool stepped = false;

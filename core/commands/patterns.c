@@ -286,9 +286,10 @@ static void recommend_text(FILE *out, const mp_result *r, void *context)
 {
 	(void)context;
 	fprintf(out, "memprof recommend: %s\nheap %" PRIu64 " bytes from the system, %" PRIu64
-		" bytes in use in %" PRIu64 " blocks",
+		" bytes in use in %" PRIu64 " blocks (%s)",
 		root_string(r, "target"), root_uint(r, "totals.heap_bytes"),
-		root_uint(r, "totals.in_use.bytes"), root_uint(r, "totals.in_use.blocks"));
+		root_uint(r, "totals.in_use.bytes"), root_uint(r, "totals.in_use.blocks"),
+		root_string(r, "backend"));
 	if (mp_result_get(r, MP_RESULT_ROOT, "limit_bytes") != MP_RESULT_NONE)
 		fprintf(out, "; limit %" PRIu64 ": pressure %s", root_uint(r, "limit_bytes"),
 			root_string(r, "pressure"));

@@ -353,6 +353,18 @@ const mp_module *mp_target_module(const mp_target *t, size_t i)
 	return i < t->n_modules ? t->modules[i] : NULL;
 }
 
+const mp_module *mp_target_module_at(const mp_target *t, uint64_t address, size_t *index)
+{
+	for (size_t i = 0; i < t->n_modules; i++) {
+		if (address >= t->modules[i]->start && address < t->modules[i]->end) {
+			if (index)
+				*index = i;
+			return t->modules[i];
+		}
+	}
+	return NULL;
+}
+
 const char *mp_module_name(const mp_module *m) { return m->name; }
 const char *mp_module_file(const mp_module *m) { return m->file; }
 uint64_t mp_module_load_bias(const mp_module *m) { return m->load_bias; }

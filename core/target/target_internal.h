@@ -110,6 +110,10 @@ void mp_target_unview(mp_target *target, uint64_t address, size_t length);
 mp_error *mp_target_read_string(mp_target *target, uint64_t address,
 				size_t max_length, char **out);
 
+/* The module whose mapped range holds address (*index: its index, when
+ * index is not NULL), or NULL. */
+const mp_module *mp_target_module_at(const mp_target *target, uint64_t address, size_t *index);
+
 /* symbols.c: the data or function symbol holding address (module symbol
  * tables, from the debug file when there is one), or NULL; *offset is
  * address minus the symbol's start. */

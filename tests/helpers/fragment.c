@@ -3,7 +3,7 @@
  * of 8000 bytes in the main arena and frees every other one (free chunks
  * between blocks in use, too large for the tcache); with --threads, 6
  * threads, alive at once so each gets an arena of its own, then allocate
- * 4 MB each and free all but one small block.  It writes malloc's own
+ * 4 MB each and free all but their last block.  It writes malloc's own
  * mallinfo2 numbers to TRUTH_FILE ("fordblks keepcost arena
  * arena-before-threads") before it prints "ready PID" and waits for end
  * of file on stdin.  Without threads, fordblks - keepcost is exactly the
@@ -20,7 +20,7 @@
 enum { BLOCKS = 2000, BLOCK = 8000, THREADS = 6, THREAD_BLOCKS = 64, THREAD_BLOCK = 65536 };
 
 static void *blocks[BLOCKS];
-static void *kept[THREADS];
+void *kept[THREADS];               /* global: the kept blocks stay reachable */
 static pthread_barrier_t all_started, all_allocated;
 
 static void *worker(void *arg)
@@ -32,9 +32,11 @@ static void *worker(void *arg)
 		mine[i] = malloc(THREAD_BLOCK);
 		memset(mine[i], (int)id, THREAD_BLOCK);
 	}
-	kept[id] = malloc(32);
+	/* The last block stays: the others are a free chunk below it, not
+	 * the arena's top. */
+	kept[id] = mine[THREAD_BLOCKS - 1];
 	pthread_barrier_wait(&all_allocated);
-	for (int i = 0; i < THREAD_BLOCKS; i++)
+	for (int i = 0; i < THREAD_BLOCKS - 1; i++)
 		free(mine[i]);
 	return NULL;
 }

@@ -4,9 +4,9 @@
 //                      DWARF type is only Shape *
 //   definitely lost 5: three Squares and two Circles, no pointer left
 // A Circle and a Square differ in size, so each lost group is one size.
-#include <cstdio>
 #include <cstring>
-#include <unistd.h>
+
+#include "hold.h"
 
 struct Shape {
     virtual ~Shape() {}
@@ -53,15 +53,8 @@ int main(int argc, char **argv)
     current_shape = new Circle();
     lose_shapes();
     scrub_stack();
-    if (argc > 1 && std::strcmp(argv[1], "--hold") == 0) {
-        char line[32];
-        int n = std::snprintf(line, sizeof(line), "ready %d\n", static_cast<int>(getpid()));
-        if (write(1, line, static_cast<size_t>(n)) != n)
-            return 1;
-        char buffer[64];
-        while (read(0, buffer, sizeof(buffer)) > 0) {
-        }
-    }
+    if (!hold_if_asked(argc, argv))
+        return 1;
     delete current_shape;
     return 0;
 }

@@ -3,7 +3,10 @@ the fragment helper frees every other 8000-byte block of the main arena;
 memprof's fragmentation finding must count exactly the free bytes outside
 the top that mallinfo2 reports (fordblks - keepcost, one arena), and with
 six idle thread arenas an arena-bloat finding must hold their system
-memory (mallinfo2's arena growth across the threads, within 10%)."""
+memory (mallinfo2's arena growth across the threads, within 10%) and no
+fragmentation finding count their free chunks again: the findings on free
+memory save at most mallinfo2's free bytes, and recommend's total at most
+its arena bytes."""
 import json
 import os
 import shutil
@@ -39,8 +42,22 @@ try:
                     check(abs(bloat[0]["bytes"] - grown) <= grown * 0.10,
                           "non-main arenas hold %d bytes, mallinfo2 grew by %d"
                           % (bloat[0]["bytes"], grown))
+                # The thread arenas' free chunks are arena bloat's savings,
+                # not fragmentation's too.
+                others = [f for f in findings if f["kind"] == "fragmentation" and f not in frag]
+                check(not others, "no fragmentation finding beside arena bloat: %s" % others)
             else:
                 check(not bloat, "one arena: no arena bloat")
+            # No free byte counted twice: the savings of the findings on
+            # free memory are within malloc's free bytes, and recommend's
+            # total within what malloc holds from the system.
+            free_savings = sum(f["estimated_savings_bytes"] for f in frag + bloat)
+            check(free_savings <= fordblks, "savings on free memory %d <= mallinfo2 fordblks %d"
+                  % (free_savings, fordblks))
+            status, out, err = memprof("recommend", "--pid", str(held.pid), "--format", "json")
+            if check(status == 0, "recommend --pid: %s" % err[-300:]):
+                total = json.loads(out)["estimated_savings_bytes"]
+                check(total <= arena, "recommend's total %d <= mallinfo2 arena %d" % (total, arena))
         finally:
             check(held.release() == 0, "fragment exits normally")
 finally:
