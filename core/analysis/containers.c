@@ -69,6 +69,37 @@ bool mp_container_is_node(const mp_type *type)
 	       is_node_of(name, mp_libcxx_containers, mp_libcxx_container_count);
 }
 
+const mp_type *mp_container_node_value(const mp_type *node, uint64_t *offset)
+{
+	const char *name = node ? mp_type_name(node) : NULL;
+	if (!name || strncmp(name, "std::", 5) != 0)
+		return NULL;
+	const mp_type *value = NULL, *storage;
+	if (is_node_of(name, mp_cxx_containers, mp_cxx_container_count)) {
+		/* _M_storage is an aligned byte array: the value's type is
+		 * the node's template parameter. */
+		value = type_template_type(node, 0);
+		if (!value || !lg_find_field(node, "_M_storage", offset, &storage))
+			return NULL;
+		value = mp_type_strip(value);
+		return mp_type_size(storage) >= mp_type_size(value) ? value : NULL;
+	}
+	if (!is_node_of(name, mp_libcxx_containers, mp_libcxx_container_count) ||
+	    !lg_find_field(node, "__value_", offset, &value) || !value)
+		return NULL;
+	if (type_name_starts(value, "std::__1::__value_type<") ||
+	    type_name_starts(value, "std::__1::__hash_value_type<")) {
+		uint64_t cc_off;
+		const mp_type *cc;
+		if (!lg_find_field(value, "__cc", &cc_off, &cc) || !cc ||
+		    mp_type_size(cc) != mp_type_size(value))
+			return NULL;
+		*offset += cc_off;
+		value = cc;
+	}
+	return value;
+}
+
 void mp_container_step(lg_walker *w, lg_work *item)
 {
 	switch ((item->kind >> 8) & 0xff) {

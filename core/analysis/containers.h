@@ -57,6 +57,12 @@ bool mp_container_is_node_base(const mp_type *type);
 /* Whether type is the node type of a libstdc++ node container
  * (std::_Rb_tree_node<V>, ...). */
 bool mp_container_is_node(const mp_type *type);
+/* The value a node of a node container holds, for a node type
+ * mp_container_is_node knows: libstdc++'s V in the _M_storage bytes of
+ * _Rb_tree_node<V> (_List_node, _Hash_node), libc++'s __value_ (a map's
+ * __value_type<K, V> as the pair<const K, V> it wraps).  Its type, with
+ * its offset in the node; NULL for other types. */
+const mp_type *mp_container_node_value(const mp_type *node, uint64_t *offset);
 /* The logical walk of a vector whose object holds a pointer to its first
  * element and one past its last (libstdc++'s _M_start/_M_finish, libc++'s
  * __begin_/__end_: fields[0] and fields[1], as lg_fields takes them):

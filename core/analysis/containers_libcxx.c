@@ -81,20 +81,10 @@ static bool node_layout(lx_layout *l, const mp_type *pair)
 {
 	const mp_type *alloc = pair ? type_template_type(pair, 1) : NULL;
 	const mp_type *node = alloc ? type_template_type(mp_type_strip(alloc), 0) : NULL;
-	const mp_type *value;
 	node = node ? mp_type_strip(node) : NULL;
-	if (!node || !lg_find_field(node, "__value_", &l->value_off, &value) || !value)
+	const mp_type *value = node ? mp_container_node_value(node, &l->value_off) : NULL;
+	if (!value)
 		return false;
-	if (type_name_starts(value, "std::__1::__value_type<") ||
-	    type_name_starts(value, "std::__1::__hash_value_type<")) {
-		uint64_t cc_off;
-		const mp_type *cc;
-		if (!lg_find_field(value, "__cc", &cc_off, &cc) || !cc ||
-		    mp_type_size(cc) != mp_type_size(value))
-			return false;
-		l->value_off += cc_off;
-		value = cc;
-	}
 	l->value = value;
 	l->node_size = mp_type_size(node);
 	return l->node_size >= l->value_off + mp_type_size(value);

@@ -847,6 +847,24 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 			break;
 		}
 		const mp_type *st = item.type;
+		/* A node of a map, list or unordered container keeps its value
+		 * where the plan sees no struct (libstdc++'s _M_storage
+		 * bytes): the value stands for the node's members. */
+		uint64_t value_offset;
+		const mp_type *value = mp_container_node_value(st, &value_offset);
+		if (value) {
+			const mp_container_class *c = mp_container_class_of(value);
+			enum mp_type_kind kind = mp_type_kind(value);
+			if (c && c->buffer)
+				ok = add_member(p, (array_member){item.offset + value_offset, 0, 0, 0,
+								  c, value, strdup(item.path), 0,
+								  NULL});
+			else if (!c && (kind == MP_TYPE_STRUCT || kind == MP_TYPE_CLASS))
+				work[n_work++] = (struct pending){value, item.offset + value_offset,
+								  item.depth, strdup(item.path)};
+			free(item.path);
+			continue;
+		}
 		/* The generic len/count goes to the one pointer that can take
 		 * it (length_rules.h; the logical walk also checks blocks, a
 		 * plan per type cannot). */
