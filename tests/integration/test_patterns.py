@@ -310,4 +310,66 @@ with held_core([example("leak_cycle")], "cycle.core") as core:
     report = findings_of(core)
     kinds = [(f["kind"], f["subject"]) for f in report["findings"]]
     check(kinds == [("leak", "struct node")], "leak_cycle: only its leak: %s" % kinds)
+
+# small-allocations counts the blocks holding exactly one struct: the
+# small_mix helper's singles, not its arrays of the same struct (an array
+# is one allocation for many); a leak is at least medium whatever its size
+# (docs/patterns.md); within 10% of the helper's own truth.
+mix_truth = {}
+
+
+def mix_line(line):
+    if line.startswith("truth "):
+        mix_truth.update(json.loads(line[len("truth "):]))
+        return True
+    return False
+
+
+with held_core([helper("small_mix")], "small_mix.core", mix_line) as core:
+    report = findings_of(core)
+    small = [f for f in report["findings"]
+             if f["kind"] == "small-allocations" and f["subject"] == "struct pt"]
+    if check(len(small) == 1 and "small-allocations" in mix_truth,
+             "small_mix: one small-allocations finding for struct pt: %s %s" % (small, mix_truth)):
+        truth_bytes = mix_truth["small-allocations"]
+        check(abs(small[0]["estimated_savings_bytes"] - truth_bytes) <= truth_bytes * 0.10,
+              "small_mix: small-allocations %d within 10%% of the truth %d (singles only)"
+              % (small[0]["estimated_savings_bytes"], truth_bytes))
+        check(small[0]["blocks"] == 5000, "small_mix: the 5000 singles: %d" % small[0]["blocks"])
+    leaks = [f for f in report["findings"] if f["kind"] == "leak"]
+    check(sum(f["estimated_savings_bytes"] for f in leaks) == mix_truth.get("leak"),
+          "small_mix: leak savings are the lost chunks %s: %s" % (mix_truth.get("leak"), leaks))
+    check(leaks and all(f["impact"] == "medium" for f in leaks),
+          "small_mix: a %s-byte leak is medium: %s" % (mix_truth.get("leak"), leaks))
+    check(report["warnings"] == [], "small_mix with -g: no warning: %s" % report["warnings"])
+
+# Without the main program's DWARF (built without -g, or stripped) blocks
+# are untyped: patterns says which module and which findings it could not
+# make, in JSON and text, and the result is still whole (not partial: all
+# memory was read).
+for name in ("small_mix_nodebug", "small_mix_stripped"):
+    with held_core([helper(name)], name + ".core", lambda line: line.startswith("truth ")) as core:
+        report = findings_of(core)
+        warned = [w for w in report["warnings"] if "no DWARF" in w]
+        check(len(warned) == 1 and helper(name) in warned[0] and "small-allocations" in warned[0],
+              "%s: a warning naming the module: %s" % (name, report["warnings"]))
+        check(report["partial"] is False, "%s: not partial" % name)
+        for verb in ("patterns", "recommend"):
+            status, out, err = memprof(verb, "--core", core, "--exe", helper(name))
+            check(status == 0 and "no DWARF type information" in out,
+                  "%s %s text warns: %s" % (name, verb, out[-400:]))
+
+# fragmentation and arena-bloat read glibc's arenas: on jemalloc the
+# report says they were not checked.
+if os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), "jemalloc_heap")):
+    with held_core([example("jemalloc_heap")], "je.core", lambda line: True) as core:
+        report = findings_of(core)
+        check(not [f for f in report["findings"] if f["kind"] in ("fragmentation", "arena-bloat")]
+              and any("not checked for jemalloc" in w for w in report["warnings"]),
+              "jemalloc_heap: fragmentation not checked, and said: %s" % report["warnings"])
+        status, out, err = memprof("patterns", "--core", core)
+        check("not checked for jemalloc" in out, "jemalloc_heap: text says it: %s" % out[-400:])
+else:
+    print("jemalloc_heap not built: skipped")
+
 finish()
