@@ -359,6 +359,32 @@ for name in ("small_mix_nodebug", "small_mix_stripped"):
             check(status == 0 and "no DWARF type information" in out,
                   "%s %s text warns: %s" % (name, verb, out[-400:]))
 
+# Without DWARF, a block is a string when its bytes are text and a NUL:
+# short_text's 2000 strdup("ab") are duplicates (within 10% of its
+# truth), but neither structs whose first word points into a mapping and
+# reads "ab" and a NUL, nor structs whose first int reads "@\t" and a NUL,
+# count as copies of them or of each other.
+text_truth = {}
+
+
+def text_line(line):
+    if line.startswith("truth "):
+        text_truth.update(json.loads(line[len("truth "):]))
+        return True
+    return False
+
+
+with held_core([helper("short_text")], "short_text.core", text_line) as core:
+    report = findings_of(core)
+    dups = [f for f in report["findings"] if f["kind"] == "duplicate-content"]
+    truth_bytes = text_truth.get("duplicate-content", 0)
+    if check(len(dups) == 1 and dups[0]["subject"] == "char[] (string)",
+             "short_text: one duplicate-content finding, the strings: %s" % dups):
+        check(abs(dups[0]["estimated_savings_bytes"] - truth_bytes) <= truth_bytes * 0.10,
+              "short_text: duplicate strings %d within 10%% of the truth %d"
+              % (dups[0]["estimated_savings_bytes"], truth_bytes))
+        check(dups[0]["blocks"] == 2000, "short_text: the 2000 copies: %d" % dups[0]["blocks"])
+
 # fragmentation and arena-bloat read glibc's arenas: on jemalloc the
 # report says they were not checked.
 if os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), "jemalloc_heap")):
