@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "hold.h"
+
 enum { STRINGS = 2000, NODES = 300, PAIRS = 300 };
 #define PAGE 0x300000006000ull
 
@@ -67,12 +69,5 @@ int main(int argc, char **argv)
 	}
 	printf("truth {\"duplicate-content\": %zu}\n", savings);
 	fflush(stdout);
-	if (argc > 1 && strcmp(argv[1], "--hold") == 0) {
-		printf("ready %ld\n", (long)getpid());
-		fflush(stdout);
-		char sink[256];
-		while (read(0, sink, sizeof(sink)) > 0)
-			;
-	}
-	return 0;
+	return hold_if_asked(argc, argv) ? 0 : 5;
 }

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hold.h"
+
 enum { SINGLES = 5000, ARRAYS = 8, ARRAY_LEN = 500, LOST = 100 };
 
 struct pt {
@@ -63,12 +65,5 @@ int main(int argc, char **argv)
 	}
 	printf("truth {\"small-allocations\": %zu, \"leak\": %zu}\n", single_savings, lost_bytes);
 	fflush(stdout);
-	if (argc > 1 && strcmp(argv[1], "--hold") == 0) {
-		printf("ready %ld\n", (long)getpid());
-		fflush(stdout);
-		char sink[256];
-		while (read(0, sink, sizeof(sink)) > 0)
-			;
-	}
-	return 0;
+	return hold_if_asked(argc, argv) ? 0 : 5;
 }

@@ -22,6 +22,16 @@ def findings_of(core):
     return json.loads(out)
 
 
+def truth_line(truth):
+    """A held helper's before_ready: its "truth {...}" line into truth."""
+    def take(line):
+        if line.startswith("truth "):
+            truth.update(json.loads(line[len("truth "):]))
+            return True
+        return False
+    return take
+
+
 def truth_of():
     """The waste example's own measurements: its one JSON line on stderr,
     which held_core does not keep, so the example is run again to print
@@ -277,14 +287,7 @@ for name in ("waste_cpp", "waste_rs"):
 # of the poly_waste helper's own truth.
 if os.path.exists(helper("poly_waste")):
     poly_truth = {}
-
-    def poly_line(line):
-        if line.startswith("truth "):
-            poly_truth.update(json.loads(line[len("truth "):]))
-            return True
-        return False
-
-    with held_core([helper("poly_waste")], "poly_waste.core", poly_line) as core:
+    with held_core([helper("poly_waste")], "poly_waste.core", truth_line(poly_truth)) as core:
         report = findings_of(core)
         status, out, err = memprof("recommend", "--core", core, "--format", "json")
         check(status == 0, "recommend on poly_waste: %s" % err[-300:])
@@ -316,16 +319,7 @@ with held_core([example("leak_cycle")], "cycle.core") as core:
 # is one allocation for many); a leak is at least medium whatever its size
 # (docs/patterns.md); within 10% of the helper's own truth.
 mix_truth = {}
-
-
-def mix_line(line):
-    if line.startswith("truth "):
-        mix_truth.update(json.loads(line[len("truth "):]))
-        return True
-    return False
-
-
-with held_core([helper("small_mix")], "small_mix.core", mix_line) as core:
+with held_core([helper("small_mix")], "small_mix.core", truth_line(mix_truth)) as core:
     report = findings_of(core)
     small = [f for f in report["findings"]
              if f["kind"] == "small-allocations" and f["subject"] == "struct pt"]
@@ -365,16 +359,7 @@ for name in ("small_mix_nodebug", "small_mix_stripped"):
 # reads "ab" and a NUL, nor structs whose first int reads "@\t" and a NUL,
 # count as copies of them or of each other.
 text_truth = {}
-
-
-def text_line(line):
-    if line.startswith("truth "):
-        text_truth.update(json.loads(line[len("truth "):]))
-        return True
-    return False
-
-
-with held_core([helper("short_text")], "short_text.core", text_line) as core:
+with held_core([helper("short_text")], "short_text.core", truth_line(text_truth)) as core:
     report = findings_of(core)
     dups = [f for f in report["findings"] if f["kind"] == "duplicate-content"]
     truth_bytes = text_truth.get("duplicate-content", 0)
