@@ -85,14 +85,6 @@ static bool demangled(const char *name)
 	return name[0] && !isdigit((unsigned char)name[0]);
 }
 
-static bool is_string(const uint8_t *bytes, size_t length)
-{
-	size_t n = 0;
-	while (n < length && mp_text_byte(bytes[n]))
-		n++;
-	return n >= 2 && n < length && bytes[n] == '\0';
-}
-
 char *mp_vtable_class(mp_target *t, uint64_t word, bool *is_demangled, const mp_type **type,
 		      bool *nomem)
 {
@@ -124,6 +116,25 @@ char *mp_vtable_class(mp_target *t, uint64_t word, bool *is_demangled, const mp_
 	return name;
 }
 
+size_t mp_block_string_length(mp_target *t, const uint8_t *bytes, size_t length)
+{
+	size_t n = 0;
+	bool control = false;
+	while (n < length && mp_text_byte(bytes[n])) {
+		control |= !mp_text_printable(bytes[n]);
+		n++;
+	}
+	if (n < 2 || n >= length || bytes[n] != '\0' || (n <= 3 && control))
+		return 0;
+	uint64_t word;
+	if (n < sizeof(word) && length >= sizeof(word)) {
+		memcpy(&word, bytes, sizeof(word));
+		if (mp_target_find_mapping(t, word))
+			return 0;
+	}
+	return n + 1;
+}
+
 char *mp_infer_block_type(mp_target *t, const uint8_t *bytes, size_t length,
 			  const char **evidence)
 {
@@ -138,7 +149,7 @@ char *mp_infer_block_type(mp_target *t, const uint8_t *bytes, size_t length,
 			return name;
 		}
 	}
-	if (is_string(bytes, length)) {
+	if (mp_block_string_length(t, bytes, length)) {
 		*evidence = "string";
 		return strdup("char[] (string)");
 	}

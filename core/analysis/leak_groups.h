@@ -55,6 +55,16 @@ void mp_leak_report_free(mp_leak_report *report);
 char *mp_vtable_class(mp_target *target, uint64_t word, bool *is_demangled,
 		      const mp_type **type, bool *nomem);
 
+/* A C string at the start of a block of the target: text bytes ending
+ * in a NUL inside the block; its length with the NUL, else 0.  At least
+ * two characters; up to three, no white space but spaces; and text ending
+ * inside the first word is no string when that word is an address of the
+ * target: strings compare only up to their NUL, and the "`f" of a list
+ * node's next pointer (60 66 00 21 31 56) or the "@\t" of a small integer
+ * (40 09 00 00) made unrelated structs duplicate strings.  The one test
+ * of the leak grouping's and the patterns' string category. */
+size_t mp_block_string_length(mp_target *target, const uint8_t *bytes, size_t length);
+
 /* What a block holds, from its first bytes: a C++ class named by its vtable
  * pointer, or a string.  Returns a type the caller frees, or NULL. */
 char *mp_infer_block_type(mp_target *target, const uint8_t *bytes,

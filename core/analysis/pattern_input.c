@@ -26,7 +26,6 @@
 #include "length_rules.h"
 #include "snapshot_blocks.h"
 #include "struct_layout.h"
-#include "text.h"
 #include "target/core_file.h"
 #include "target/target_internal.h"
 
@@ -222,15 +221,6 @@ static size_t category_of_type(builder *b, const mp_type *type, char *name)
 	return index;
 }
 
-/* Printable bytes ending in a NUL: the string's length with its NUL, else 0. */
-static size_t string_length(const uint8_t *bytes, size_t length)
-{
-	size_t n = 0;
-	while (n < length && mp_text_byte(bytes[n]))
-		n++;
-	return n >= 2 && n < length && bytes[n] == '\0' ? n + 1 : 0;
-}
-
 static bool all_zero(const uint8_t *bytes, size_t length)
 {
 	for (size_t i = 0; i < length; i++)
@@ -329,7 +319,7 @@ static size_t classify(builder *b, size_t index, const uint8_t *bytes, size_t le
 			return dynamic->category;
 	}
 	if (!type) {
-		size_t *cached = string_length(bytes, length) ? &b->string_category
+		size_t *cached = mp_block_string_length(b->t, bytes, length) ? &b->string_category
 							      : &b->unknown_category;
 		if (*cached == SIZE_MAX) {
 			char *name = strdup(cached == &b->string_category ? "char[] (string)"
@@ -369,7 +359,7 @@ static size_t content_length(const builder *b, size_t i, const uint8_t *bytes, u
 	size_t length = (size_t)usable;
 	bool typed = b->typed ? (b->typed[i / 64] >> (i % 64)) & 1
 			      : mp_block_typing_type(&b->typing, i) != NULL;
-	size_t text = typed ? 0 : string_length(bytes, length);
+	size_t text = typed ? 0 : mp_block_string_length(b->t, bytes, length);
 	size_t content = text ? text : length;
 	return all_zero(bytes, content) ? 0 : content;
 }

@@ -47,10 +47,10 @@ typedef struct builder {
 	 * lost block, a duplicate copy): the findings after it leave it out,
 	 * so that no byte is saved twice (docs/patterns.md). */
 	uint64_t *claimed;
-	/* Per class, its blocks no finding claimed whole, and what
-	 * struct-padding saves of them. */
+	/* Per class, its blocks no finding claimed whole that hold exactly
+	 * one instance, and what struct-padding saves of them. */
 	struct live_class {
-		uint64_t blocks, bytes, chunk_bytes, exact, padding;
+		uint64_t exact, padding;
 	} *live;
 	bool nomem;
 } builder;
@@ -225,15 +225,17 @@ static void sum_live_classes(builder *b)
 		uint32_t k = in->chunk_class[i];
 		if (k >= in->n_classes || claimed(b, i))
 			continue;
-		const heap_chunk *c = &b->h->chunks[i];
-		uint64_t usable = heap_chunk_usable(b->h, c);
-		struct live_class *l = &b->live[k];
-		l->blocks++;
-		l->bytes += usable;
-		l->chunk_bytes += heap_chunk_size(c);
-		l->exact += exact_usable[k] && usable == exact_usable[k];
+		uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[i]);
+		b->live[k].exact += exact_usable[k] && usable == exact_usable[k];
 	}
 	free(exact_usable);
+}
+
+/* The chunk malloc gives a request: its usable bytes plus the header it
+ * does not lend. */
+static uint64_t chunk_for_request(const builder *b, uint64_t size)
+{
+	return heap_usable_for_request(b->h, size) + b->h->header_bytes - b->h->next_overlap;
 }
 
 /* Structs with holes: the reorganized order (as `memprof type
@@ -241,8 +243,6 @@ static void sum_live_classes(builder *b)
  * in the chunks malloc gives each size. */
 static void find_struct_padding(builder *b)
 {
-	/* A chunk is its usable bytes plus the header it does not lend. */
-	uint64_t record_overhead = b->h->header_bytes - b->h->next_overlap;
 	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
 		const mp_pattern_class *c = &b->in->classes[k];
 		struct live_class *l = &b->live[k];
@@ -260,18 +260,20 @@ static void find_struct_padding(builder *b)
 		l->padding = savings;
 		set_detail(b, f, "%llu bytes reorganized to %llu (memprof type --reorganize '%s'): chunks of %llu instead of %llu bytes for %llu blocks",
 			   (unsigned long long)size, (unsigned long long)packed, c->name,
-			   (unsigned long long)(heap_usable_for_request(b->h, packed) + record_overhead),
-			   (unsigned long long)(heap_usable_for_request(b->h, size) + record_overhead),
+			   (unsigned long long)chunk_for_request(b, packed),
+			   (unsigned long long)chunk_for_request(b, size),
 			   (unsigned long long)l->exact);
 		f->examples[f->n_examples++] = c->example;
 	}
 }
 
-/* Many tiny blocks of one category: a pool or arena of fixed-size slots
- * drops the chunk header and malloc's rounding of each.  After a
- * struct-padding finding on the same blocks, the slots and chunks are
- * the reorganized ones: the two findings together save what doing both
- * saves, and no byte twice. */
+/* Many tiny structs of one type: a pool or arena of fixed-size slots
+ * drops the chunk header and malloc's rounding of each.  Only the blocks
+ * holding exactly one instance count: an array of T, or a derived object
+ * held as its base, is one block of many T or of another size, and a pool
+ * of T slots does not hold it.  After a struct-padding finding on the same
+ * blocks, the slots and chunks are the reorganized ones: the two findings
+ * together save what doing both saves, and no byte twice. */
 static void find_small_allocations(builder *b)
 {
 	for (size_t k = 0; k < b->in->n_classes && !b->nomem; k++) {
@@ -279,22 +281,25 @@ static void find_small_allocations(builder *b)
 		const struct live_class *l = &b->live[k];
 		/* Structs only: a pool has one slot size, and strings or arrays
 		 * of varying length do not fit one. */
-		if (!c->record_size || l->blocks < SMALL_MIN_BLOCKS || l->bytes / l->blocks > SMALL_BLOCK)
+		if (!c->record_size || l->exact < SMALL_MIN_BLOCKS)
+			continue;
+		uint64_t usable = heap_usable_for_request(b->h, c->record_size);
+		if (usable > SMALL_BLOCK)
 			continue;
 		uint64_t payload = l->padding ? c->reorganized_size : c->record_size;
 		uint64_t slot = (payload + 7) & ~(uint64_t)7;
-		uint64_t chunk = (l->chunk_bytes - l->padding) / l->blocks;
-		uint64_t savings = chunk > slot ? l->blocks * (chunk - slot) : 0;
+		uint64_t chunk = chunk_for_request(b, payload);
+		uint64_t savings = chunk > slot ? l->exact * (chunk - slot) : 0;
 		if (savings < b->out->noise_floor)
 			continue;
-		mp_finding *f = add_finding(b, "small-allocations", c->name, l->blocks, l->bytes,
-					    savings);
+		mp_finding *f = add_finding(b, "small-allocations", c->name, l->exact,
+					    l->exact * usable, savings);
 		if (!f)
 			break;
-		set_detail(b, f, "%llu blocks of %llu usable bytes on average; each costs a %llu-byte chunk for %llu bytes of data%s",
-			   (unsigned long long)l->blocks,
-			   (unsigned long long)(l->bytes / l->blocks), (unsigned long long)chunk,
-			   (unsigned long long)payload, l->padding ? " once reorganized" : "");
+		set_detail(b, f, "%llu blocks of one instance each (%llu usable bytes); each costs a %llu-byte chunk for %llu bytes of data%s",
+			   (unsigned long long)l->exact, (unsigned long long)usable,
+			   (unsigned long long)chunk, (unsigned long long)payload,
+			   l->padding ? " once reorganized" : "");
 		f->examples[f->n_examples++] = c->example;
 	}
 }
@@ -410,12 +415,31 @@ static void find_leaks(builder *b)
 					    s->chunks);
 		if (!f)
 			break;
+		/* A leak is a bug whatever its size (docs/patterns.md). */
+		if (strcmp(f->impact, "low") == 0)
+			f->impact = "medium";
 		set_detail(b, f, "%llu blocks, %llu bytes lost (definitely or indirectly); memprof leaks shows them",
 			   (unsigned long long)s->blocks, (unsigned long long)s->bytes);
 		memcpy(f->examples, s->examples, sizeof(s->examples));
 		f->n_examples = s->n_examples;
 	}
 	free(sums);
+}
+
+static void add_warning(mp_patterns *out, bool *nomem, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_warning(mp_patterns *out, bool *nomem, const char *fmt, ...)
+{
+	if (out->n_warnings >= MP_PATTERN_WARNINGS)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&out->warnings[out->n_warnings], fmt, ap) < 0)
+		*nomem = true;
+	else
+		out->n_warnings++;
+	va_end(ap);
 }
 
 static int compare_categories(const void *x, const void *y)
@@ -530,6 +554,37 @@ mp_error *mp_patterns_compute(const mp_heap *h, const mp_pattern_input *in, mp_p
 	if (out->n_findings > 1)
 		qsort(out->findings, out->n_findings, sizeof(*out->findings), compare_findings);
 	out->partial = in->partial || mp_heap_partial(h);
+	/* find_fragmentation reads glibc's arenas; other allocators have none
+	 * the walk reads, and "nothing found" would claim more than was seen. */
+	mp_allocator allocator = mp_heap_allocator(h);
+	if (!h->n_arenas && allocator.kind != MP_ALLOCATOR_GLIBC)
+		add_warning(out, &b.nomem, "fragmentation and arena-bloat are read from glibc's arenas only: not checked for %s",
+			    allocator.name);
+	if (b.nomem) {
+		mp_patterns_free(out);
+		return mp_error_nomem();
+	}
+	return NULL;
+}
+
+/* The type-based findings need the blocks typed, and the types come from
+ * the main program's DWARF: without it they are not made, and saying
+ * nothing would read as "none". */
+static mp_error *check_main_types(mp_target *t, mp_patterns *out)
+{
+	for (size_t i = 0; i < mp_target_module_count(t); i++) {
+		const mp_module *m = mp_target_module(t, i);
+		if (!mp_module_is_main(m))
+			continue;
+		mp_error *err = mp_type_index_module(t, m);
+		if (!err)
+			return NULL;
+		mp_error_free(err);
+		bool nomem = false;
+		add_warning(out, &nomem, "the main program %s has no DWARF type information: its blocks are untyped, and overcapacity, small-allocations and struct-padding cannot be found (build with -g, or give its debug file)",
+			    mp_module_file(m) ? mp_module_file(m) : mp_module_name(m));
+		return nomem ? mp_error_nomem() : NULL;
+	}
 	return NULL;
 }
 
@@ -542,6 +597,10 @@ mp_error *mp_patterns_build(mp_target *t, const mp_heap *h, const mp_leaks *leak
 		return err;
 	err = mp_patterns_compute(h, &in, out);
 	mp_pattern_input_free(&in);
+	if (!err)
+		err = check_main_types(t, out);
+	if (err)
+		mp_patterns_free(out);
 	return err;
 }
 
@@ -558,5 +617,7 @@ void mp_patterns_free(mp_patterns *p)
 		free(p->findings[i].detail);
 	}
 	free(p->findings);
+	for (size_t i = 0; i < p->n_warnings; i++)
+		free(p->warnings[i]);
 	memset(p, 0, sizeof(*p));
 }

@@ -11,7 +11,7 @@
 #include "memprof/memprof.h"
 #include "pattern_input.h"
 
-enum { MP_FINDING_EXAMPLES = 3 };
+enum { MP_FINDING_EXAMPLES = 3, MP_PATTERN_WARNINGS = 2 };
 
 /* One finding.  kind is one of the names the JSON contract lists
  * ("overcapacity", "duplicate-content", "small-allocations",
@@ -46,6 +46,11 @@ typedef struct mp_patterns {
 	size_t n_findings;
 	uint64_t noise_floor;                 /* findings saving less are dropped */
 	bool partial;
+	/* Findings that could not be looked for, and why (the main program
+	 * without DWARF, an allocator without glibc's arenas): the result is
+	 * whole, but says what it did not check. */
+	char *warnings[MP_PATTERN_WARNINGS];
+	size_t n_warnings;
 } mp_patterns;
 
 /* Builds patterns from a heap and its leak analysis (leaks may not be

@@ -118,9 +118,6 @@ static bool recommend(const mp_finding *f, recommendation *r)
 	} else if (strcmp(f->kind, "growth") == 0) {
 		n = asprintf(&r->description, "bound %s: it grew in every interval between the snapshots; evict, cap or free what it no longer needs", s);
 	} else if (strcmp(f->kind, "leak") == 0) {
-		/* A leak is a bug whatever its size. */
-		if (priority_rank(r->priority) > 2)
-			r->priority = "medium";
 		n = asprintf(&r->description, "free the lost %s blocks (memprof leaks, memprof refs ADDR)", s);
 	} else {
 		n = asprintf(&r->description, "%s: %s", f->kind, s);
@@ -208,6 +205,9 @@ static void result_head(mp_result *r, mp_command *c, const mp_heap *heap, const 
 	mp_result_uint(r, totals, "heap_bytes", mp_heap_system_bytes(heap));
 	mp_result_uint(r, MP_RESULT_ROOT, "noise_floor_bytes", p->noise_floor);
 	mp_result_bool(r, MP_RESULT_ROOT, "partial", p->partial);
+	mp_rnode warnings = mp_result_array(r, MP_RESULT_ROOT, "warnings");
+	for (size_t i = 0; i < p->n_warnings; i++)
+		mp_result_string(r, warnings, NULL, p->warnings[i]);
 	/* A dashboard's scale for the tables' gauges. */
 	mp_result_declare_gauge(r, "heap_in_use_blocks", "heap blocks in use",
 				(double)p->in_use_blocks, NULL);
@@ -497,11 +497,15 @@ static void warn_partial(mp_command *c, const analysis *a)
 		mp_text_warnings_add_target(&warnings, c->target);
 		for (size_t i = 0; a->leaks && i < mp_leaks_warning_count(a->leaks); i++)
 			mp_text_warnings_add(&warnings, mp_leaks_warning(a->leaks, i));
+		for (size_t i = 0; i < a->patterns.n_warnings; i++)
+			mp_text_warnings_add(&warnings, a->patterns.warnings[i]);
 		mp_text_warnings_write(c->out, &warnings, a->patterns.partial);
 		return;
 	}
 	for (size_t i = 0; a->leaks && i < mp_leaks_warning_count(a->leaks); i++)
 		fprintf(c->err, "memprof: warning: %s\n", mp_leaks_warning(a->leaks, i));
+	for (size_t i = 0; i < a->patterns.n_warnings; i++)
+		fprintf(c->err, "memprof: warning: %s\n", a->patterns.warnings[i]);
 	if (a->patterns.partial)
 		fprintf(c->err, "memprof: warning: results are partial: some memory could not be read\n");
 }

@@ -1,10 +1,11 @@
-/* `--hold` for the C++ helpers (their bool): print "ready PID" on stdout
+/* `--hold` for the helpers: print "ready PID" on stdout
  * and wait for end of file on stdin, so that a test can inspect the
  * process or take its core at that point.  False when stdout could not
  * be written. */
 #ifndef MEMPROF_TESTS_HELPERS_HOLD_H
 #define MEMPROF_TESTS_HELPERS_HOLD_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

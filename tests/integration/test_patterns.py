@@ -22,6 +22,16 @@ def findings_of(core):
     return json.loads(out)
 
 
+def truth_line(truth):
+    """A held helper's before_ready: its "truth {...}" line into truth."""
+    def take(line):
+        if line.startswith("truth "):
+            truth.update(json.loads(line[len("truth "):]))
+            return True
+        return False
+    return take
+
+
 def truth_of():
     """The waste example's own measurements: its one JSON line on stderr,
     which held_core does not keep, so the example is run again to print
@@ -277,14 +287,7 @@ for name in ("waste_cpp", "waste_rs"):
 # of the poly_waste helper's own truth.
 if os.path.exists(helper("poly_waste")):
     poly_truth = {}
-
-    def poly_line(line):
-        if line.startswith("truth "):
-            poly_truth.update(json.loads(line[len("truth "):]))
-            return True
-        return False
-
-    with held_core([helper("poly_waste")], "poly_waste.core", poly_line) as core:
+    with held_core([helper("poly_waste")], "poly_waste.core", truth_line(poly_truth)) as core:
         report = findings_of(core)
         status, out, err = memprof("recommend", "--core", core, "--format", "json")
         check(status == 0, "recommend on poly_waste: %s" % err[-300:])
@@ -310,4 +313,74 @@ with held_core([example("leak_cycle")], "cycle.core") as core:
     report = findings_of(core)
     kinds = [(f["kind"], f["subject"]) for f in report["findings"]]
     check(kinds == [("leak", "struct node")], "leak_cycle: only its leak: %s" % kinds)
+
+# small-allocations counts the blocks holding exactly one struct: the
+# small_mix helper's singles, not its arrays of the same struct (an array
+# is one allocation for many); a leak is at least medium whatever its size
+# (docs/patterns.md); within 10% of the helper's own truth.
+mix_truth = {}
+with held_core([helper("small_mix")], "small_mix.core", truth_line(mix_truth)) as core:
+    report = findings_of(core)
+    small = [f for f in report["findings"]
+             if f["kind"] == "small-allocations" and f["subject"] == "struct pt"]
+    if check(len(small) == 1 and "small-allocations" in mix_truth,
+             "small_mix: one small-allocations finding for struct pt: %s %s" % (small, mix_truth)):
+        truth_bytes = mix_truth["small-allocations"]
+        check(abs(small[0]["estimated_savings_bytes"] - truth_bytes) <= truth_bytes * 0.10,
+              "small_mix: small-allocations %d within 10%% of the truth %d (singles only)"
+              % (small[0]["estimated_savings_bytes"], truth_bytes))
+        check(small[0]["blocks"] == 5000, "small_mix: the 5000 singles: %d" % small[0]["blocks"])
+    leaks = [f for f in report["findings"] if f["kind"] == "leak"]
+    check(sum(f["estimated_savings_bytes"] for f in leaks) == mix_truth.get("leak"),
+          "small_mix: leak savings are the lost chunks %s: %s" % (mix_truth.get("leak"), leaks))
+    check(leaks and all(f["impact"] == "medium" for f in leaks),
+          "small_mix: a %s-byte leak is medium: %s" % (mix_truth.get("leak"), leaks))
+    check(report["warnings"] == [], "small_mix with -g: no warning: %s" % report["warnings"])
+
+# Without the main program's DWARF (built without -g, or stripped) blocks
+# are untyped: patterns says which module and which findings it could not
+# make, in JSON and text, and the result is still whole (not partial: all
+# memory was read).
+for name in ("small_mix_nodebug", "small_mix_stripped"):
+    with held_core([helper(name)], name + ".core", lambda line: line.startswith("truth ")) as core:
+        report = findings_of(core)
+        warned = [w for w in report["warnings"] if "no DWARF" in w]
+        check(len(warned) == 1 and helper(name) in warned[0] and "small-allocations" in warned[0],
+              "%s: a warning naming the module: %s" % (name, report["warnings"]))
+        check(report["partial"] is False, "%s: not partial" % name)
+        for verb in ("patterns", "recommend"):
+            status, out, err = memprof(verb, "--core", core, "--exe", helper(name))
+            check(status == 0 and "no DWARF type information" in out,
+                  "%s %s text warns: %s" % (name, verb, out[-400:]))
+
+# Without DWARF, a block is a string when its bytes are text and a NUL:
+# short_text's 2000 strdup("ab") are duplicates (within 10% of its
+# truth), but neither structs whose first word points into a mapping and
+# reads "ab" and a NUL, nor structs whose first int reads "@\t" and a NUL,
+# count as copies of them or of each other.
+text_truth = {}
+with held_core([helper("short_text")], "short_text.core", truth_line(text_truth)) as core:
+    report = findings_of(core)
+    dups = [f for f in report["findings"] if f["kind"] == "duplicate-content"]
+    truth_bytes = text_truth.get("duplicate-content", 0)
+    if check(len(dups) == 1 and dups[0]["subject"] == "char[] (string)",
+             "short_text: one duplicate-content finding, the strings: %s" % dups):
+        check(abs(dups[0]["estimated_savings_bytes"] - truth_bytes) <= truth_bytes * 0.10,
+              "short_text: duplicate strings %d within 10%% of the truth %d"
+              % (dups[0]["estimated_savings_bytes"], truth_bytes))
+        check(dups[0]["blocks"] == 2000, "short_text: the 2000 copies: %d" % dups[0]["blocks"])
+
+# fragmentation and arena-bloat read glibc's arenas: on jemalloc the
+# report says they were not checked.
+if os.path.exists(os.path.join(os.environ.get("EXAMPLES_DIR", ""), "jemalloc_heap")):
+    with held_core([example("jemalloc_heap")], "je.core", lambda line: True) as core:
+        report = findings_of(core)
+        check(not [f for f in report["findings"] if f["kind"] in ("fragmentation", "arena-bloat")]
+              and any("not checked for jemalloc" in w for w in report["warnings"]),
+              "jemalloc_heap: fragmentation not checked, and said: %s" % report["warnings"])
+        status, out, err = memprof("patterns", "--core", core)
+        check("not checked for jemalloc" in out, "jemalloc_heap: text says it: %s" % out[-400:])
+else:
+    print("jemalloc_heap not built: skipped")
+
 finish()
