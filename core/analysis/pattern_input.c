@@ -958,7 +958,7 @@ static bool member_buffer(const array_member *m, uint64_t address, const uint8_t
 			  size_t size, uint64_t *data, uint64_t *used, const mp_type **element)
 {
 	if (m->container) {
-		uint64_t object = mp_type_size(m->container_type);
+		uint64_t object = mp_container_object_size(m->container_type);
 		mp_container_buffer buffer;
 		if (m->pointer_offset + object > size ||
 		    !m->container->buffer(m->container_type, address + m->pointer_offset,
@@ -991,7 +991,7 @@ static void queue_elements(builder *b, const mp_type *element, size_t chunk, uin
 	if (!element || (mp_type_kind(element) != MP_TYPE_STRUCT &&
 			 mp_type_kind(element) != MP_TYPE_CLASS))
 		return;
-	uint64_t size = mp_type_size(element);
+	uint64_t size = mp_container_object_size(element);
 	if (!size || size > HASH_LIMIT || used < size)
 		return;
 	size_t plan = array_plan_index(b, element);
@@ -1071,7 +1071,7 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 	/* queue_elements may add plans, moving this one. */
 	const array_member *members = b->array_plans[plan].members;
 	size_t count = b->array_plans[plan].count;
-	uint64_t object = mp_type_size(b->array_plans[plan].type);
+	uint64_t object = mp_container_object_size(b->array_plans[plan].type);
 	if (!object || object > size)
 		return;
 	for (size_t i = 0; i < count && !b->nomem; i++) {
@@ -1116,7 +1116,7 @@ static size_t scanned_plan(const builder *b, size_t chunk)
 		return SIZE_MAX;
 	uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[chunk]);
 	uint64_t length = usable < HASH_LIMIT ? usable : 64;
-	uint64_t object = mp_type_size(b->array_plans[plan].type);
+	uint64_t object = mp_container_object_size(b->array_plans[plan].type);
 	return object && object <= length ? plan : SIZE_MAX;
 }
 
@@ -1133,7 +1133,7 @@ static void measure_elements(builder *b)
 		size_t plan = run->plan;
 		if (run->chunk != SIZE_MAX) {
 			if (scanned_plan(b, run->chunk) == plan) {
-				run->address += mp_type_size(b->array_plans[plan].type);
+				run->address += mp_container_object_size(b->array_plans[plan].type);
 				run->count--;
 			}
 			run->chunk = SIZE_MAX;
@@ -1142,7 +1142,7 @@ static void measure_elements(builder *b)
 				continue;
 			}
 		}
-		uint64_t size = mp_type_size(b->array_plans[plan].type);
+		uint64_t size = mp_container_object_size(b->array_plans[plan].type);
 		uint64_t n = HASH_LIMIT / size < run->count ? HASH_LIMIT / size : run->count;
 		uint64_t address = run->address;
 		run->address += n * size;
@@ -1171,7 +1171,7 @@ static void measure_object(builder *b, const mp_type *type, uint64_t address)
 	size_t plan = array_plan_index(b, st);
 	if (plan == SIZE_MAX || !b->array_plans[plan].count)
 		return;
-	size_t size = (size_t)mp_type_size(st);
+	size_t size = (size_t)mp_container_object_size(st);
 	uint8_t *bytes = malloc(size ? size : 1);
 	if (!bytes) {
 		b->nomem = true;
@@ -1215,7 +1215,7 @@ static void remeasure_blocks(builder *b)
 			continue;
 		const heap_chunk *c = &b->h->chunks[i];
 		uint64_t address = heap_chunk_user(b->h, c);
-		size_t object = (size_t)mp_type_size(b->array_plans[plan].type);
+		size_t object = (size_t)mp_container_object_size(b->array_plans[plan].type);
 		const uint8_t *bytes = mp_block_window_bytes(&window, address, object);
 		if (!bytes) {
 			mp_error *err = heap_read(b->h, b->t, address, buffer, object);
