@@ -95,6 +95,7 @@ typedef struct builder {
 	size_t string_category, unknown_category;   /* SIZE_MAX until made */
 	mp_pattern_input *out;
 	bool nomem;
+	bool declared_warned;          /* a container only declared in DWARF was met */
 	bool stopped;                  /* interrupted: blocks left unclassified */
 } builder;
 
@@ -824,8 +825,24 @@ static bool hinted_away(const mp_hint *hint)
 /* The record's members, flattened through inline structs (a work list
  * bounded in depth and members): containers where the registry knows
  * them, C arrays with a length sibling in each struct or a length hint. */
-static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hints *hints)
+/* A container type the debug info only declares (no size, no members;
+ * clang leaves types a library instantiates explicitly so) has buffers
+ * that cannot be read: said once, not skipped silently. */
+static bool declared_only(builder *b, const mp_type *type)
 {
+	if (mp_container_object_size(type))
+		return false;
+	if (!b->declared_warned)
+		mp_target_warn(b->t, "%s is only declared in the debug info (its definition is in "
+			       "a library's debug info, not loaded): its buffers are not measured",
+			       mp_type_name(type));
+	b->declared_warned = true;
+	return true;
+}
+
+static bool build_array_plan(builder *b, array_plan *p, const mp_type *record)
+{
+	const mp_hints *hints = b->t->hints;
 	p->type = record;
 	struct pending {
 		const mp_type *type;
@@ -836,6 +853,8 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 	size_t n_work = 0;
 	bool ok = true;
 	const mp_container_class *self = mp_container_class_of(record);
+	if (self && self->buffer && declared_only(b, record))
+		return (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
 	if (self && self->buffer)
 		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup(""), 0, NULL}) &&
 		       (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
@@ -896,6 +915,8 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 			if (mp_type_kind(mt) != MP_TYPE_STRUCT && mp_type_kind(mt) != MP_TYPE_CLASS)
 				continue;
 			const mp_container_class *c = mp_container_class_of(mt);
+			if (c && c->buffer && declared_only(b, mt))
+				continue;
 			if (c && c->buffer) {
 				ok = add_member(p, (array_member){item.offset + m->offset, 0, 0, 0, c, mt,
 								  member_path(item.path, m->name), 0,
@@ -926,7 +947,7 @@ static size_t array_plan_index(builder *b, const mp_type *record)
 	}
 	array_plan *p = &b->array_plans[b->n_array_plans++];
 	memset(p, 0, sizeof(*p));
-	if (!build_array_plan(p, record, b->t->hints))
+	if (!build_array_plan(b, p, record))
 		b->nomem = true;
 	return b->n_array_plans - 1;
 }
