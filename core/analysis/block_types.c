@@ -341,6 +341,10 @@ typedef struct plan {
 	size_t count;
 	variant_slot *variants;
 	size_t n_variants;
+	/* A libstdc++/libc++ node base: a block reached as one is one node,
+	 * never an array of them (the rest of the block is the node's value,
+	 * whose words are no links). */
+	bool node_base;
 } plan;
 
 static void free_plans(typer *ty)
@@ -427,6 +431,7 @@ static bool build_plan(typer *ty, plan *p, const mp_type *type)
 	slot stack[MAX_NESTING * 4];
 	size_t depth = 0, looked = 0, capacity = 0, variants_capacity = 0;
 	p->type = type;
+	p->node_base = is_node_base(mp_type_strip(type));
 	/* A node's own links lead to nodes of its type. */
 	const mp_type *own_node = mp_container_is_node(type) ? type : NULL;
 	stack[depth++] = (slot){0, type, 0, own_node, NULL};
@@ -753,10 +758,15 @@ static void drain(typer *ty)
 		uint64_t size = mp_type_size(o.type);
 		if (!size)
 			continue;
+		const plan *p = plan_of(ty, o.type);
+		if (!p) {
+			ty->nomem = true;
+			break;
+		}
 		uint64_t usable = heap_chunk_usable(ty->h, &ty->h->chunks[queued.chunk]);
 		/* A pointer used as an array: every element of the block. */
 		uint64_t span = usable / size * size;
-		if (span > (16u << 20))
+		if (span > (16u << 20) || p->node_base)
 			span = size;
 		if (!MP_ARRAY_RESERVE(bytes, capacity, span)) {
 			ty->nomem = true;

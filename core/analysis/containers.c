@@ -157,7 +157,7 @@ bool mp_container_vector_buffer(const mp_type *t, const uint8_t *bytes, size_t s
 		memcpy(&pointer[i], bytes + at, 8);
 	}
 	uint64_t begin = pointer[0], end = pointer[1], capacity = pointer[2];
-	uint64_t element = mp_type_size(mp_type_strip(el));
+	uint64_t element = mp_container_object_size(mp_type_strip(el));
 	if (!element || end < begin || capacity < end)
 		return false;
 	*out = (mp_container_buffer){begin, (end - begin) / element, (capacity - begin) / element,

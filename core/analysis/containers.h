@@ -50,6 +50,10 @@ typedef struct mp_container_class {
 /* The class of a container type (typedefs and cv stripped by the caller),
  * or NULL. */
 const mp_container_class *mp_container_class_of(const mp_type *type);
+/* The size of a container object: its DWARF size, or the size its
+ * library's ABI fixes for a type the debug info only declares
+ * (libstdc++'s std::string from clang: 32); 0 when neither. */
+uint64_t mp_container_object_size(const mp_type *type);
 /* Whether type is a node base of a libstdc++ node container
  * (std::_Rb_tree_node_base, ...): the pointers a node container links
  * with. */

@@ -295,23 +295,64 @@ static bool vector_buffer(const mp_type *t, uint64_t address, const uint8_t *byt
 	return mp_container_vector_buffer(t, bytes, size, names, out);
 }
 
+/* clang leaves std::__cxx11::basic_string a declaration (libstdc++
+ * instantiates it explicitly, and its debug info is not installed): the
+ * C++11 ABI fixes the layout, {_M_p, _M_string_length, union
+ * {_M_local_buf, _M_allocated_capacity}} in 32 bytes.  Its character's
+ * size from the name, as a declaration has no template parameters. */
+enum { DECLARED_STRING_SIZE = 32, DECLARED_STRING_LOCAL = 16 };
+
+static uint64_t declared_string_element(const mp_type *t)
+{
+	static const char prefix[] = "std::__cxx11::basic_string<";
+	static const struct {
+		const char *name;
+		uint64_t size;
+	} chars[] = {{"char,", 1}, {"wchar_t,", 4}, {"char16_t,", 2}, {"char32_t,", 4},
+		     {"char8_t,", 1}};
+	const char *name = mp_type_name(t);
+	if (!name || mp_type_size(t) || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	name += sizeof(prefix) - 1;
+	for (size_t i = 0; i < sizeof(chars) / sizeof(chars[0]); i++)
+		if (strncmp(name, chars[i].name, strlen(chars[i].name)) == 0)
+			return chars[i].size;
+	return 0;
+}
+
+uint64_t mp_container_object_size(const mp_type *type)
+{
+	uint64_t size = mp_type_size(type);
+	return size || !declared_string_element(type) ? size : DECLARED_STRING_SIZE;
+}
+
 static bool string_buffer(const mp_type *t, uint64_t address, const uint8_t *bytes, size_t size,
 			  mp_container_buffer *out)
 {
 	const mp_type *ch = type_template_type(t, 0), *ft;
-	uint64_t p, length, capacity, local;
-	if (!ch || !read_field(t, "_M_p", bytes, size, &p, NULL) ||
-	    !read_field(t, "_M_string_length", bytes, size, &length, NULL) ||
-	    !lg_find_field(t, "_M_local_buf", &local, &ft))
-		return false;
-	uint64_t element = mp_type_size(mp_type_strip(ch));
-	if (!element)
-		return false;
+	uint64_t p, length, capacity = 0, local, element = declared_string_element(t);
+	if (element) {
+		if (size < DECLARED_STRING_SIZE)
+			return false;
+		memcpy(&p, bytes, 8);
+		memcpy(&length, bytes + 8, 8);
+		memcpy(&capacity, bytes + DECLARED_STRING_LOCAL, 8);
+		local = DECLARED_STRING_LOCAL;
+	} else {
+		if (!ch || !read_field(t, "_M_p", bytes, size, &p, NULL) ||
+		    !read_field(t, "_M_string_length", bytes, size, &length, NULL) ||
+		    !lg_find_field(t, "_M_local_buf", &local, &ft))
+			return false;
+		element = mp_type_size(mp_type_strip(ch));
+		if (!element)
+			return false;
+	}
 	if (p == address + local) {
 		*out = (mp_container_buffer){0, length, 15 / element, element, true, NULL};
 		return true;
 	}
-	if (!read_field(t, "_M_allocated_capacity", bytes, size, &capacity, NULL))
+	if (mp_type_size(t) &&
+	    !read_field(t, "_M_allocated_capacity", bytes, size, &capacity, NULL))
 		return false;
 	/* The terminating character is part of every allocation. */
 	*out = (mp_container_buffer){p, length + 1, capacity + 1, element, false, NULL};

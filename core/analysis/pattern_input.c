@@ -94,6 +94,7 @@ typedef struct builder {
 	size_t string_category, unknown_category;   /* SIZE_MAX until made */
 	mp_pattern_input *out;
 	bool nomem;
+	bool declared_warned;          /* a container only declared in DWARF was met */
 	bool stopped;                  /* interrupted: blocks left unclassified */
 } builder;
 
@@ -814,8 +815,24 @@ static bool hinted_away(const mp_hint *hint)
 /* The record's members, flattened through inline structs (a work list
  * bounded in depth and members): containers where the registry knows
  * them, C arrays with a length sibling in each struct or a length hint. */
-static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hints *hints)
+/* A container type the debug info only declares (no size, no members;
+ * clang leaves types a library instantiates explicitly so) has buffers
+ * that cannot be read: said once, not skipped silently. */
+static bool declared_only(builder *b, const mp_type *type)
 {
+	if (mp_container_object_size(type))
+		return false;
+	if (!b->declared_warned)
+		mp_target_warn(b->t, "%s is only declared in the debug info (its definition is in "
+			       "a library's debug info, not loaded): its buffers are not measured",
+			       mp_type_name(type));
+	b->declared_warned = true;
+	return true;
+}
+
+static bool build_array_plan(builder *b, array_plan *p, const mp_type *record)
+{
+	const mp_hints *hints = b->t->hints;
 	p->type = record;
 	struct pending {
 		const mp_type *type;
@@ -826,6 +843,8 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 	size_t n_work = 0;
 	bool ok = true;
 	const mp_container_class *self = mp_container_class_of(record);
+	if (self && self->buffer && declared_only(b, record))
+		return (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
 	if (self && self->buffer)
 		return add_member(p, (array_member){0, 0, 0, 0, self, record, strdup(""), 0, NULL}) &&
 		       (p->sums = calloc(1, sizeof(*p->sums))) != NULL;
@@ -904,6 +923,8 @@ static bool build_array_plan(array_plan *p, const mp_type *record, const mp_hint
 			if (mp_type_kind(mt) != MP_TYPE_STRUCT && mp_type_kind(mt) != MP_TYPE_CLASS)
 				continue;
 			const mp_container_class *c = mp_container_class_of(mt);
+			if (c && c->buffer && declared_only(b, mt))
+				continue;
 			if (c && c->buffer) {
 				ok = add_member(p, (array_member){item.offset + m->offset, 0, 0, 0, c, mt,
 								  member_path(item.path, m->name), 0,
@@ -934,7 +955,7 @@ static size_t array_plan_index(builder *b, const mp_type *record)
 	}
 	array_plan *p = &b->array_plans[b->n_array_plans++];
 	memset(p, 0, sizeof(*p));
-	if (!build_array_plan(p, record, b->t->hints))
+	if (!build_array_plan(b, p, record))
 		b->nomem = true;
 	return b->n_array_plans - 1;
 }
@@ -966,7 +987,7 @@ static bool member_buffer(const array_member *m, uint64_t address, const uint8_t
 			  size_t size, uint64_t *data, uint64_t *used, const mp_type **element)
 {
 	if (m->container) {
-		uint64_t object = mp_type_size(m->container_type);
+		uint64_t object = mp_container_object_size(m->container_type);
 		mp_container_buffer buffer;
 		if (m->pointer_offset + object > size ||
 		    !m->container->buffer(m->container_type, address + m->pointer_offset,
@@ -999,7 +1020,7 @@ static void queue_elements(builder *b, const mp_type *element, size_t chunk, uin
 	if (!element || (mp_type_kind(element) != MP_TYPE_STRUCT &&
 			 mp_type_kind(element) != MP_TYPE_CLASS))
 		return;
-	uint64_t size = mp_type_size(element);
+	uint64_t size = mp_container_object_size(element);
 	if (!size || size > HASH_LIMIT || used < size)
 		return;
 	size_t plan = array_plan_index(b, element);
@@ -1079,7 +1100,7 @@ static void measure_capacity(builder *b, size_t plan, uint64_t address, const ui
 	/* queue_elements may add plans, moving this one. */
 	const array_member *members = b->array_plans[plan].members;
 	size_t count = b->array_plans[plan].count;
-	uint64_t object = mp_type_size(b->array_plans[plan].type);
+	uint64_t object = mp_container_object_size(b->array_plans[plan].type);
 	if (!object || object > size)
 		return;
 	for (size_t i = 0; i < count && !b->nomem; i++) {
@@ -1124,7 +1145,7 @@ static size_t scanned_plan(const builder *b, size_t chunk)
 		return SIZE_MAX;
 	uint64_t usable = heap_chunk_usable(b->h, &b->h->chunks[chunk]);
 	uint64_t length = usable < HASH_LIMIT ? usable : 64;
-	uint64_t object = mp_type_size(b->array_plans[plan].type);
+	uint64_t object = mp_container_object_size(b->array_plans[plan].type);
 	return object && object <= length ? plan : SIZE_MAX;
 }
 
@@ -1141,7 +1162,7 @@ static void measure_elements(builder *b)
 		size_t plan = run->plan;
 		if (run->chunk != SIZE_MAX) {
 			if (scanned_plan(b, run->chunk) == plan) {
-				run->address += mp_type_size(b->array_plans[plan].type);
+				run->address += mp_container_object_size(b->array_plans[plan].type);
 				run->count--;
 			}
 			run->chunk = SIZE_MAX;
@@ -1150,7 +1171,7 @@ static void measure_elements(builder *b)
 				continue;
 			}
 		}
-		uint64_t size = mp_type_size(b->array_plans[plan].type);
+		uint64_t size = mp_container_object_size(b->array_plans[plan].type);
 		uint64_t n = HASH_LIMIT / size < run->count ? HASH_LIMIT / size : run->count;
 		uint64_t address = run->address;
 		run->address += n * size;
@@ -1179,7 +1200,7 @@ static void measure_object(builder *b, const mp_type *type, uint64_t address)
 	size_t plan = array_plan_index(b, st);
 	if (plan == SIZE_MAX || !b->array_plans[plan].count)
 		return;
-	size_t size = (size_t)mp_type_size(st);
+	size_t size = (size_t)mp_container_object_size(st);
 	uint8_t *bytes = malloc(size ? size : 1);
 	if (!bytes) {
 		b->nomem = true;
@@ -1223,7 +1244,7 @@ static void remeasure_blocks(builder *b)
 			continue;
 		const heap_chunk *c = &b->h->chunks[i];
 		uint64_t address = heap_chunk_user(b->h, c);
-		size_t object = (size_t)mp_type_size(b->array_plans[plan].type);
+		size_t object = (size_t)mp_container_object_size(b->array_plans[plan].type);
 		const uint8_t *bytes = mp_block_window_bytes(&window, address, object);
 		if (!bytes) {
 			mp_error *err = heap_read(b->h, b->t, address, buffer, object);

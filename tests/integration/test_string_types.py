@@ -1,0 +1,58 @@
+"""Strings on the heap, against tests/helpers/string_keys' own truth, built
+by g++ and by clang++ -O0 (which leaves std::string a declaration only):
+the long keys of an unordered_map and an unordered_set are typed as
+strings, never as the std::__detail::_Hash_node_base their nodes link
+through, and the nodes as their full _Hash_node type; the slack of strings
+reserved far past their length (a struct's member, a vector's elements)
+is found as overcapacity, measured by the program with
+malloc_usable_size."""
+import json
+import os
+
+from mptest import check, finish, held_core, helper, memprof
+
+STRING = "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >"
+
+for build in ("string_keys_gcc", "string_keys_clang"):
+    program = helper(build)
+    if not os.path.exists(program):
+        print("%s not built: skipped" % build)
+        continue
+    truth, keys = {}, set()
+
+    def before_ready(line):
+        word, value = line.split()
+        if word == "key":
+            keys.add(int(value, 16))
+        else:
+            truth[word] = int(value)
+        return True
+
+    with held_core([program], build + ".core", before_ready) as core:
+        status, out, err = memprof("leaks", "--core", core, "--exe", program, "--blocks",
+                                   "--format", "json")
+        if check(status == 0, "%s: leaks --blocks exits 0: %s" % (build, err[-300:])):
+            blocks = json.loads(out)["blocks"]
+            types = {int(b["address"], 16): b["type"] or "" for b in blocks}
+            bases = [a for a, t in types.items() if t == "std::__detail::_Hash_node_base"]
+            check(not bases, "%s: no block typed _Hash_node_base: %d" % (build, len(bases)))
+            as_string = [a for a in keys if types.get(a) == "char[] (string)"]
+            check(len(keys) == truth["key_buffers"] and len(as_string) == len(keys),
+                  "%s: %d key buffers typed char[] (string) of %d (%d printed)"
+                  % (build, len(as_string), truth["key_buffers"], len(keys)))
+            nodes = sum(1 for t in types.values()
+                        if t.startswith("std::__detail::_Hash_node<") and t.endswith(", true>"))
+            check(nodes == truth["key_buffers"], "%s: %d nodes of the full node type, %d keys"
+                  % (build, nodes, truth["key_buffers"]))
+        status, out, err = memprof("patterns", "--core", core, "--exe", program,
+                                   "--format", "json")
+        if check(status == 0, "%s: patterns exits 0: %s" % (build, err[-300:])):
+            report = json.loads(out)
+            over = {f["subject"]: f["estimated_savings_bytes"] for f in report["findings"]
+                    if f["kind"] == "overcapacity"}
+            for subject, key in (("Holder.name (%s)" % STRING, "name_slack"),
+                                 (STRING, "string_slack")):
+                check(over.get(subject) == truth[key], "%s: overcapacity %s: %r, truth %d"
+                      % (build, subject, over.get(subject), truth[key]))
+
+finish()
