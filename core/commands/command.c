@@ -546,7 +546,14 @@ static int run_verb(const mp_verb *verb, const mp_options *options,
 		}
 		command.out = output_file;
 	}
+	size_t said = command.target ? mp_target_warning_count(command.target) : 0;
 	status = verb->run(&command);
+	/* What the verb's analysis added to the target's warnings (a type
+	 * only declared, a bound reached) ends a text report; other formats
+	 * say it on stderr, as the warnings of opening the target above. */
+	if (command.target && options->format != MP_FORMAT_TEXT)
+		for (size_t i = said; i < mp_target_warning_count(command.target); i++)
+			fprintf(err, "memprof: warning: %s\n", mp_target_warning(command.target, i));
 	mp_command_drop_hints(&command);
 	if (own_target)
 		mp_target_release(command.target);

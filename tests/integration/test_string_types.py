@@ -55,4 +55,20 @@ for build in ("string_keys_gcc", "string_keys_clang"):
                 check(over.get(subject) == truth[key], "%s: overcapacity %s: %r, truth %d"
                       % (build, subject, over.get(subject), truth[key]))
 
+# A string type only declared and not readable without its definition
+# (clang++, old ABI): patterns says so, in the text report's warnings and,
+# for JSON, on stderr, since that analysis is what meets the type.
+program = helper("string_oldabi_clang")
+if os.path.exists(program):
+    with held_core([program], "oldabi.core", lambda line: True) as core:
+        said = "is only declared in the debug info"
+        status, out, err = memprof("patterns", "--core", core, "--exe", program, "--format", "json")
+        check(status == 0 and said in err and json.loads(out)["findings"] is not None,
+              "old ABI, JSON: the declared-only warning on stderr: %r" % err[-400:])
+        status, out, err = memprof("patterns", "--core", core, "--exe", program)
+        check(status == 0 and said in out.split("warnings (")[-1],
+              "old ABI, text: the declared-only warning ends the report: %r" % out[-400:])
+else:
+    print("string_oldabi_clang not built: skipped")
+
 finish()
