@@ -95,14 +95,20 @@ mp_error *heap_describe_row(mp_heap *h, const char *group, const char *name,
 		       value, arena);
 }
 
+/* The backend that read the heap; a heap of undetermined allocator (an
+ * old snapshot) is glibc's. */
+static const heap_backend *backend_of(const mp_heap *h)
+{
+	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
+	return heap_backend_for(kind == MP_ALLOCATOR_UNDETERMINED ? MP_ALLOCATOR_GLIBC : kind);
+}
+
 mp_error *heap_describe(mp_heap *h)
 {
 	free_rows(h->described, h->n_described);
 	h->described = NULL;
 	h->n_described = h->described_capacity = 0;
-	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
-	const heap_backend *backend = heap_backend_for(
-		kind == MP_ALLOCATOR_UNDETERMINED ? MP_ALLOCATOR_GLIBC : kind);
+	const heap_backend *backend = backend_of(h);
 	return backend && backend->describe ? backend->describe(h) : NULL;
 }
 
@@ -571,9 +577,7 @@ mp_heap_detail mp_heap_detail_at(const mp_heap *h, size_t i)
 
 uint64_t mp_heap_system_bytes(const mp_heap *h)
 {
-	enum mp_allocator_kind kind = mp_heap_allocator(h).kind;
-	const heap_backend *backend = heap_backend_for(
-		kind == MP_ALLOCATOR_UNDETERMINED ? MP_ALLOCATOR_GLIBC : kind);
+	const heap_backend *backend = backend_of(h);
 	if (!backend || !backend->system_bytes_row)
 		return h->mallinfo.arena + h->mallinfo.hblkhd;
 	for (size_t i = 0; i < h->n_details; i++)
